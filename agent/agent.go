@@ -1,0 +1,204 @@
+// Package agent reads the host into a snapshot: a registry of collectors and
+// the runner that gives each its own deadline and records how it fared.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"runtime/debug"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hostdrift/hostdrift/internal/snapshot"
+)
+
+// Collector reads one area of the host. It never judges and never writes to
+// the host. It returns its section of the snapshot, or an error saying what
+// failed; a Skip error means the area does not exist here.
+type Collector interface {
+	Name() string
+	Collect(ctx context.Context, env *Env) (snapshot.Section, error)
+}
+
+// Env is what a collector may know about the run.
+type Env struct {
+	// Root is the file system root for collectors that read files: "/" on the
+	// live host, a mounted image or fixture tree otherwise.
+	Root string
+	// NetNS, when set, is a network namespace file (/run/netns/NAME) that
+	// netlink-based collectors read instead of the caller's namespace.
+	NetNS string
+	// Wants lists what the policy asks about (DNS names, probes...), for
+	// collectors that only look at what is asked.
+	Wants snapshot.Wants
+}
+
+// Path returns the absolute path of p below the environment's root.
+func (e *Env) Path(p ...string) string {
+	root := e.Root
+	if root == "" {
+		root = "/"
+	}
+	return filepath.Join(append([]string{root}, p...)...)
+}
+
+// SkipError marks a collector that cannot run here for a reason that is not a
+// fault: the feature is absent, the daemon is not installed.
+type SkipError struct{ Reason string }
+
+func (e *SkipError) Error() string { return e.Reason }
+
+// Skip returns an error that records the collector as skipped.
+func Skip(format string, args ...any) error {
+	return &SkipError{Reason: fmt.Sprintf(format, args...)}
+}
+
+// PartialError marks a collector that returned data but could not see
+// everything; the reason says what is missing and what to do.
+type PartialError struct{ Reason string }
+
+func (e *PartialError) Error() string { return e.Reason }
+
+// Partial returns an error that records the collector's data as incomplete.
+func Partial(format string, args ...any) error {
+	return &PartialError{Reason: fmt.Sprintf(format, args...)}
+}
+
+var (
+	registryMu sync.Mutex
+	registry   = map[string]func() Collector{}
+)
+
+// Register adds a collector factory; collectors call it from init.
+func Register(name string, factory func() Collector) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if _, dup := registry[name]; dup {
+		panic("agent: collector registered twice: " + name)
+	}
+	registry[name] = factory
+}
+
+// Names lists the registered collectors, sorted.
+func Names() []string {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	names := make([]string, 0, len(registry))
+	for n := range registry {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// New returns a fresh instance of the named collector.
+func New(name string) (Collector, bool) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	f, ok := registry[name]
+	if !ok {
+		return nil, false
+	}
+	return f(), true
+}
+
+// Options configure one run.
+type Options struct {
+	Env Env
+	// Collectors to run; all registered ones when empty.
+	Collectors []string
+	// Deadline for each collector; 10 s when zero.
+	Deadline time.Duration
+}
+
+// DefaultDeadline is how long a collector may take unless told otherwise.
+const DefaultDeadline = 10 * time.Second
+
+// Run runs the collectors concurrently, each under its own deadline, and
+// fills the snapshot with their sections and statuses. A collector's error,
+// panic or overrun is recorded in its status and never stops the others.
+func Run(ctx context.Context, snap *snapshot.Snapshot, opts Options) {
+	names := opts.Collectors
+	if len(names) == 0 {
+		names = Names()
+	}
+	deadline := opts.Deadline
+	if deadline <= 0 {
+		deadline = DefaultDeadline
+	}
+	type outcome struct {
+		status  snapshot.CollectorStatus
+		section snapshot.Section
+	}
+	results := make([]outcome, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st, sec := runOne(ctx, name, &opts.Env, deadline)
+			results[i] = outcome{st, sec}
+		}()
+	}
+	wg.Wait()
+	for _, r := range results {
+		if r.section != nil {
+			r.section.Attach(snap)
+		}
+		snap.Collectors = append(snap.Collectors, r.status)
+	}
+	sort.Slice(snap.Collectors, func(i, j int) bool { return snap.Collectors[i].Name < snap.Collectors[j].Name })
+}
+
+// runOne runs one collector in its own goroutine and waits for it at most
+// until the deadline; a collector that overruns is abandoned and its late
+// result dropped.
+func runOne(parent context.Context, name string, env *Env, deadline time.Duration) (snapshot.CollectorStatus, snapshot.Section) {
+	st := snapshot.CollectorStatus{Name: name}
+	c, ok := New(name)
+	if !ok {
+		st.Status = snapshot.StatusError
+		st.Reason = fmt.Sprintf("no collector named %q; known: %v", name, Names())
+		return st, nil
+	}
+	ctx, cancel := context.WithTimeout(parent, deadline)
+	defer cancel()
+	type result struct {
+		sec snapshot.Section
+		err error
+	}
+	done := make(chan result, 1)
+	start := time.Now()
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				done <- result{err: fmt.Errorf("collector panicked: %v\n%s", p, debug.Stack())}
+			}
+		}()
+		sec, err := c.Collect(ctx, env)
+		done <- result{sec, err}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		r = result{err: fmt.Errorf("did not finish within %s (raise it with --collector-timeout): %w", deadline, ctx.Err())}
+	}
+	st.DurationMS = float64(time.Since(start).Microseconds()) / 1000
+	var skip *SkipError
+	var partial *PartialError
+	switch {
+	case r.err == nil:
+		st.Status = snapshot.StatusOK
+	case errors.As(r.err, &skip):
+		st.Status, st.Reason, r.sec = snapshot.StatusSkipped, skip.Reason, nil
+	case errors.As(r.err, &partial) && r.sec != nil:
+		st.Status, st.Reason = snapshot.StatusPartial, partial.Reason
+	default:
+		st.Status, st.Reason, r.sec = snapshot.StatusError, r.err.Error(), nil
+	}
+	return st, r.sec
+}

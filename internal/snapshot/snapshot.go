@@ -1,0 +1,82 @@
+// Package snapshot is the typed, versioned record of what a host really does:
+// the contract between the collectors that write it and the rules that judge it.
+package snapshot
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"time"
+)
+
+// Schema names the version of the snapshot document.
+const Schema = "hostdrift/snapshot/v1"
+
+// Snapshot is everything the collectors saw on one host at one time.
+type Snapshot struct {
+	Schema     string            `json:"schema"`
+	Version    string            `json:"hostdrift_version"`
+	TakenAt    time.Time         `json:"taken_at"`
+	Root       string            `json:"root,omitempty"`
+	Host       Host              `json:"host"`
+	Collectors []CollectorStatus `json:"collectors"`
+
+	Listeners *Listeners `json:"listeners,omitempty"`
+	Firewall  *Firewall  `json:"firewall,omitempty"`
+	DNS       *DNS       `json:"dns,omitempty"`
+}
+
+// Section is one area's data; a collector returns one and the runner attaches
+// it to the snapshot, so a collector that misses its deadline can never write
+// into a snapshot that is already being judged.
+type Section interface {
+	Attach(s *Snapshot)
+}
+
+// Status is the outcome of one collector run.
+type Status string
+
+// Collector outcomes. Partial means the data is there but incomplete, and the
+// reason says what could not be seen.
+const (
+	StatusOK      Status = "ok"
+	StatusPartial Status = "partial"
+	StatusError   Status = "error"
+	StatusSkipped Status = "skipped"
+)
+
+// CollectorStatus records how one collector fared.
+type CollectorStatus struct {
+	Name       string  `json:"name"`
+	Status     Status  `json:"status"`
+	Reason     string  `json:"reason,omitempty"`
+	DurationMS float64 `json:"duration_ms"`
+}
+
+// Usable reports whether the collector's data may be judged at all.
+func (c CollectorStatus) Usable() bool {
+	return c.Status == StatusOK || c.Status == StatusPartial
+}
+
+// Collector returns the status of the named collector, if it ran.
+func (s *Snapshot) Collector(name string) (CollectorStatus, bool) {
+	for _, c := range s.Collectors {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return CollectorStatus{}, false
+}
+
+// Decode reads a snapshot document and refuses one of another schema.
+func Decode(r io.Reader) (*Snapshot, error) {
+	dec := json.NewDecoder(r)
+	var s Snapshot
+	if err := dec.Decode(&s); err != nil {
+		return nil, fmt.Errorf("not a hostdrift snapshot: %w", err)
+	}
+	if s.Schema != Schema {
+		return nil, fmt.Errorf("snapshot schema is %q, this hostdrift reads %q: take the snapshot again with this version", s.Schema, Schema)
+	}
+	return &s, nil
+}
