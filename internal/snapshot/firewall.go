@@ -1,7 +1,272 @@
 package snapshot
 
-// Firewall is every ruleset the host holds, from every backend.
-type Firewall struct{}
+import (
+	"net/netip"
+	"strings"
+)
+
+// Firewall is every ruleset the host holds, from every backend, in one
+// normalised model: tables of chains of rules, each rule a list of matches and
+// one verdict, with its origin and its text as its own tool prints it.
+type Firewall struct {
+	// Backends says which rule sources were read and whether they hold rules.
+	Backends []Backend `json:"backends"`
+	Tables   []Table   `json:"tables"`
+	// Unparsed lists the rules that could not be read at all; they are kept
+	// out of Tables, and verdicts of chains that held them are unknown.
+	Unparsed []UnparsedRule `json:"unparsed,omitempty"`
+	// LocalAddresses are the addresses the host owns, with their prefix
+	// length and interface: the route decision and addrtype/fib matches use them.
+	LocalAddresses []LocalAddress `json:"local_addresses,omitempty"`
+	// Routes is the main routing table, used to pick the output interface of
+	// forwarded and rewritten packets.
+	Routes []Route `json:"routes,omitempty"`
+}
+
+// Backend names.
+const (
+	BackendNftables       = "nftables"
+	BackendIptablesNft    = "iptables-nft"
+	BackendIptablesLegacy = "iptables-legacy"
+)
+
+// Backend is one rule source: native nftables, iptables-nft or iptables-legacy.
+type Backend struct {
+	Name string `json:"name"`
+	// Available is false when the source could not be read; Reason says why.
+	Available bool   `json:"available"`
+	Reason    string `json:"reason,omitempty"`
+	// Tables and Rules count what the backend holds.
+	Tables int `json:"tables"`
+	Rules  int `json:"rules"`
+}
+
+// HoldsRules reports whether the backend was read and holds at least one rule
+// or one base chain whose policy is not accept.
+func (b Backend) HoldsRules() bool { return b.Available && b.Rules > 0 }
+
+// LocalAddress is an address the host owns.
+type LocalAddress struct {
+	Prefix    netip.Prefix `json:"prefix"`
+	Interface string       `json:"interface"`
+}
+
+// Route is one route of the main table.
+type Route struct {
+	Dst       netip.Prefix `json:"dst"`
+	Interface string       `json:"interface"`
+	Gateway   netip.Addr   `json:"gateway,omitempty"`
+}
+
+// Table is one table of one backend and family.
+type Table struct {
+	Backend string `json:"backend"`
+	// Family is ip, ip6, inet, arp, bridge or netdev.
+	Family string  `json:"family"`
+	Name   string  `json:"name"`
+	Chains []Chain `json:"chains"`
+	Sets   []Set   `json:"sets,omitempty"`
+}
+
+// Chain is a base chain (attached to a hook) or a regular chain.
+type Chain struct {
+	Name string `json:"name"`
+	// Hook is empty for regular chains, else prerouting, input, forward,
+	// output, postrouting, ingress or egress.
+	Hook string `json:"hook,omitempty"`
+	// Type is filter, nat or route (base chains only).
+	Type     string `json:"type,omitempty"`
+	Priority int    `json:"priority"`
+	// Policy is accept or drop (base chains only).
+	Policy string `json:"policy,omitempty"`
+	Device string `json:"device,omitempty"`
+	Rules  []Rule `json:"rules"`
+}
+
+// Base reports whether the chain is attached to a hook.
+func (c *Chain) Base() bool { return c.Hook != "" }
+
+// Rule is one rule: all its matches must hold for its verdict to apply.
+type Rule struct {
+	// Position is the 1-based index of the rule in its chain.
+	Position int    `json:"position"`
+	Handle   uint64 `json:"handle,omitempty"`
+	// Text is the rule as its own tool prints it: "-A OUTPUT -p tcp ..." for
+	// iptables, "tcp dport 587 accept" for nftables.
+	Text    string  `json:"text"`
+	Comment string  `json:"comment,omitempty"`
+	Matches []Match `json:"matches,omitempty"`
+	// Effects are side effects that do not end evaluation (mark set, log...).
+	Effects []Effect `json:"effects,omitempty"`
+	Verdict Verdict  `json:"verdict"`
+	// Unsupported lists what hostdrift could not decode in this rule; such a
+	// rule may or may not match, so verdicts that depend on it are unknown.
+	Unsupported []string `json:"unsupported,omitempty"`
+}
+
+// Match is one condition on a packet. Field says what is compared:
+//
+//	nfproto      ipv4 | ipv6
+//	l4proto      tcp, udp, icmp, icmpv6 or a number
+//	saddr daddr  addresses, CIDRs or ranges a-b
+//	sport dport  ports or ranges a-b
+//	iif oif      interface names; a trailing + or * is a wildcard
+//	ct_state     new, established, related, invalid, untracked
+//	ct_status    dnat, snat, confirmed, ...
+//	src_type dst_type  addrtype: local, unicast, broadcast, multicast, ...
+//	icmp_type    icmp or icmpv6 type names or numbers
+//	mark ct_mark value or value/mask
+//	tcp_flags    mask/compare as "syn,ack/syn"
+//	pkttype      unicast | broadcast | multicast | host
+//	set          lookup of Keys in the named Set
+//	random       statistic, numgen, limit, recent...: may match (Reason says why)
+type Match struct {
+	Field string `json:"field"`
+	// Op is eq (the default: any of Values) or lt, le, gt, ge with one value.
+	Op     string   `json:"op,omitempty"`
+	Negate bool     `json:"negate,omitempty"`
+	Values []string `json:"values,omitempty"`
+	// Set and Keys describe a set lookup: the fields that form the key.
+	Set  string   `json:"set,omitempty"`
+	Keys []string `json:"keys,omitempty"`
+	// Limit, for may-match conditions, says why the outcome is unknowable.
+	Reason string `json:"reason,omitempty"`
+}
+
+// Match fields that can never be decided from a snapshot.
+const FieldMayMatch = "random"
+
+// Verdict kinds.
+const (
+	VerdictContinue   = "continue"
+	VerdictAccept     = "accept"
+	VerdictDrop       = "drop"
+	VerdictReject     = "reject"
+	VerdictJump       = "jump"
+	VerdictGoto       = "goto"
+	VerdictReturn     = "return"
+	VerdictDNAT       = "dnat"
+	VerdictSNAT       = "snat"
+	VerdictMasquerade = "masquerade"
+	VerdictRedirect   = "redirect"
+	VerdictQueue      = "queue"
+	// VerdictMap looks the Keys up in the verdict map Set.
+	VerdictMap = "vmap"
+	// VerdictUnknown is a target or verdict hostdrift cannot interpret.
+	VerdictUnknown = "unknown"
+)
+
+// Verdict is what a matching rule does to the packet.
+type Verdict struct {
+	Kind string `json:"kind"`
+	// Chain is the target of jump and goto.
+	Chain string `json:"chain,omitempty"`
+	// To is the new address and/or port of dnat, snat and redirect:
+	// "10.0.0.2", "10.0.0.2:80", ":8080", "[2001:db8::1]:80".
+	To string `json:"to,omitempty"`
+	// Set and Keys describe a verdict map lookup.
+	Set  string   `json:"set,omitempty"`
+	Keys []string `json:"keys,omitempty"`
+	// Reason explains an unknown verdict.
+	Reason string `json:"reason,omitempty"`
+}
+
+// Effect is a side effect of a rule that lets evaluation continue.
+type Effect struct {
+	// Kind is mark, ct_mark, log, counter, ...
+	Kind string `json:"kind"`
+	// Value is the new value for mark and ct_mark: "0x10" or "0x10/0xff"
+	// (set the masked bits), or "or 0x4000" and "xor 0x4000".
+	Value string `json:"value,omitempty"`
+}
+
+// Set is an nftables set or map.
+type Set struct {
+	Name string `json:"name"`
+	// KeyType lists the datatypes of the key, more than one for
+	// concatenations: ipv4_addr, ipv6_addr, inet_service, inet_proto, ifname...
+	KeyType []string `json:"key_type"`
+	// DataType is set for maps: verdict, ipv4_addr, inet_service...
+	DataType  string       `json:"data_type,omitempty"`
+	Flags     []string     `json:"flags,omitempty"`
+	Anonymous bool         `json:"anonymous,omitempty"`
+	Elements  []SetElement `json:"elements"`
+}
+
+// Has reports whether the set carries the given flag.
+func (s *Set) Has(flag string) bool {
+	for _, f := range s.Flags {
+		if f == flag {
+			return true
+		}
+	}
+	return false
+}
+
+// SetElement is one element: one value per key field (an address, CIDR,
+// range a-b or port), and for maps the value it maps to.
+type SetElement struct {
+	Key []string `json:"key"`
+	// Value is the mapped data of maps; for verdict maps "accept", "drop",
+	// "jump NAME" or "goto NAME".
+	Value string `json:"value,omitempty"`
+}
+
+// UnparsedRule is a rule hostdrift could not read, kept with its origin.
+type UnparsedRule struct {
+	Backend string `json:"backend"`
+	Family  string `json:"family"`
+	Table   string `json:"table"`
+	Chain   string `json:"chain"`
+	Text    string `json:"text"`
+	Reason  string `json:"reason"`
+}
+
+// Table returns the table of the given backend, family and name.
+func (f *Firewall) Table(backend, family, name string) *Table {
+	for i := range f.Tables {
+		t := &f.Tables[i]
+		if t.Backend == backend && t.Family == family && t.Name == name {
+			return t
+		}
+	}
+	return nil
+}
+
+// Chain returns the named chain of the table.
+func (t *Table) Chain(name string) *Chain {
+	for i := range t.Chains {
+		if t.Chains[i].Name == name {
+			return &t.Chains[i]
+		}
+	}
+	return nil
+}
+
+// Set returns the named set of the table.
+func (t *Table) Set(name string) *Set {
+	for i := range t.Sets {
+		if t.Sets[i].Name == name {
+			return &t.Sets[i]
+		}
+	}
+	return nil
+}
+
+// Backend returns the named backend record.
+func (f *Firewall) Backend(name string) (Backend, bool) {
+	for _, b := range f.Backends {
+		if b.Name == name {
+			return b, true
+		}
+	}
+	return Backend{}, false
+}
+
+// Origin names a rule's place: backend, family, table, chain and position.
+func (t *Table) Origin(chain string) string {
+	return strings.Join([]string{t.Backend, t.Family, t.Name, chain}, " ")
+}
 
 // Attach puts the firewall into the snapshot.
 func (f *Firewall) Attach(s *Snapshot) { s.Firewall = f }

@@ -1,0 +1,7 @@
+// Package all registers every collector hostdrift ships; import it for its
+// side effect.
+package all
+
+import (
+	_ "github.com/hostdrift/hostdrift/agent/host"
+)

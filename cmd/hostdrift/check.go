@@ -1,0 +1,149 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/hostdrift/hostdrift/agent"
+	"github.com/hostdrift/hostdrift/internal/atomicfile"
+	"github.com/hostdrift/hostdrift/internal/finding"
+	"github.com/hostdrift/hostdrift/internal/report"
+	"github.com/hostdrift/hostdrift/internal/snapshot"
+)
+
+// liveFlags are the flags that say how to read the live host.
+type liveFlags struct {
+	root     string
+	netns    string
+	deadline time.Duration
+}
+
+func (l *liveFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&l.root, "root", "/", "read files below `DIR` instead of / (a mounted image or fixture tree)")
+	fs.StringVar(&l.netns, "netns", "", "read the network namespace at `PATH` (e.g. /run/netns/NAME) instead of hostdrift's own")
+	fs.DurationVar(&l.deadline, "collector-timeout", agent.DefaultDeadline, "how long each collector may take")
+}
+
+func (l *liveFlags) options(collectors []string, wants snapshot.Wants) agent.Options {
+	return agent.Options{
+		Env:        agent.Env{Root: l.root, NetNS: l.netns, Wants: wants},
+		Collectors: collectors,
+		Deadline:   l.deadline,
+	}
+}
+
+func newSnapshot(root string) *snapshot.Snapshot {
+	s := &snapshot.Snapshot{Schema: snapshot.Schema, Version: versionString(), TakenAt: time.Now().UTC()}
+	if root != "/" {
+		s.Root = root
+	}
+	return s
+}
+
+func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlagSet("check", "check [--policy FILE|DIR|-]... [--var NAME=VALUE]... [--format table|json] [--output FILE] [--snapshot FILE]", stderr)
+	var policyPaths multiFlag
+	vars := varFlags{}
+	var live liveFlags
+	fs.Var(&policyPaths, "policy", "policy `FILE` or folder of *.hcl, or - for standard input (repeatable; default: "+systemPolicyDir+"/*.hcl, else the built-in policy)")
+	fs.Var(vars, "var", "set a policy variable, `NAME=VALUE` (repeatable)")
+	format := fs.String("format", "table", "output format: table or json")
+	output := fs.String("output", "", "write the report to `FILE` (atomically) instead of standard output")
+	snapPath := fs.String("snapshot", "", "judge the saved snapshot `FILE` instead of the live host")
+	colorMode := fs.String("color", "auto", "colour the table: auto, always or never (NO_COLOR is respected)")
+	verbose := fs.Bool("verbose", false, "list passing checks in the table too")
+	live.register(fs)
+	if code := parseFlags(fs, args); code >= 0 {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "hostdrift check: unexpected argument %q (policies go with --policy)\n", fs.Arg(0))
+		return exitUsage
+	}
+	if *format != "table" && *format != "json" {
+		fmt.Fprintf(stderr, "hostdrift check: --format must be one of %v, not %q\n", report.Formats(), *format)
+		return exitUsage
+	}
+	var out io.Writer = stdout
+	if *output != "" {
+		out = nil
+	}
+	color, err := useColor(*colorMode, out)
+	if err != nil {
+		fmt.Fprintln(stderr, "hostdrift check:", err)
+		return exitUsage
+	}
+
+	pol := loadPolicy(policyPaths, vars, stdin, stderr)
+	if pol == nil {
+		return exitUsage
+	}
+	started := time.Now()
+	var snap *snapshot.Snapshot
+	if *snapPath != "" {
+		if snap, err = readSnapshot(*snapPath); err != nil {
+			fmt.Fprintln(stderr, "hostdrift check:", err)
+			return exitUsage
+		}
+	} else {
+		snap = newSnapshot(live.root)
+		agent.Run(context.Background(), snap, live.options([]string{"host"}, snapshot.Wants{}))
+	}
+	plan, diags := pol.Compile(&snap.Host, vars)
+	if diags.HasErrors() {
+		printDiagnostics(stderr, pol, diags)
+		fmt.Fprintln(stderr, "hostdrift check: the policy does not fit this host's facts; nothing was evaluated")
+		return exitUsage
+	}
+	if *snapPath == "" {
+		agent.Run(context.Background(), snap, live.options(plan.Needs(), plan.Wants()))
+	}
+	findings := plan.Evaluate(snap, time.Now())
+	rep := report.New(snap, findings, pol.Sources, started, time.Since(started))
+	if *snapPath != "" {
+		rep.Snapshot = *snapPath
+	}
+	opts := report.Options{Color: color, Width: terminalWidth(stdout), Verbose: *verbose}
+	if err := emit(*output, stdout, func(w io.Writer) error { return report.Render(w, *format, rep, opts) }); err != nil {
+		fmt.Fprintln(stderr, "hostdrift check:", err)
+		return exitOutput
+	}
+	return exitCode(rep.Summary)
+}
+
+// exitCode maps a summary to the documented exit codes.
+func exitCode(s finding.Summary) int {
+	switch {
+	case s.Fail > 0:
+		return exitDrift
+	case s.Error > 0:
+		return exitIncomplete
+	default:
+		return exitOK
+	}
+}
+
+// emit writes to path atomically (mode 0640), or to stdout when path is empty.
+func emit(path string, stdout io.Writer, write func(io.Writer) error) error {
+	if path == "" {
+		return write(stdout)
+	}
+	return atomicfile.Write(path, 0o640, func(f *os.File) error { return write(f) })
+}
+
+func readSnapshot(path string) (*snapshot.Snapshot, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("read snapshot: %w", err)
+	}
+	defer f.Close()
+	s, err := snapshot.Decode(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return s, nil
+}

@@ -1,0 +1,78 @@
+// Command hostdrift audits a host against HCL policies: what the host really
+// does (listening sockets, firewall, DNS, ...) against what it should do.
+package main
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+
+	// The collectors register themselves.
+	_ "github.com/hostdrift/hostdrift/agent/all"
+)
+
+// Exit codes; the README documents them.
+const (
+	exitOK         = 0 // no drift
+	exitDrift      = 1 // at least one check failed
+	exitUsage      = 2 // usage or policy error: nothing was evaluated
+	exitIncomplete = 3 // no fail, but some check could not be evaluated
+	exitOutput     = 4 // the report or snapshot could not be written
+)
+
+var version = "" // set with -ldflags "-X main.version=..."
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+const usage = `hostdrift audits this host against policies and reports every drift.
+
+Usage:
+  hostdrift check [flags]            judge the host (or a saved snapshot) against policies
+  hostdrift snapshot [flags]         record what the host does, as JSON
+  hostdrift policy validate FILE...  check policy files without touching the host
+  hostdrift policy kinds             list the check kinds and their attributes
+  hostdrift version                  print the version
+
+Run 'hostdrift COMMAND --help' for a command's flags.
+
+Exit codes: 0 no drift; 1 drift; 2 usage or policy error (nothing evaluated);
+3 incomplete (no fail, but some check could not be evaluated);
+4 the report could not be written.
+`
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "check":
+		return runCheck(args[1:], stdin, stdout, stderr)
+	case "snapshot":
+		return runSnapshot(args[1:], stdout, stderr)
+	case "policy":
+		return runPolicy(args[1:], stdin, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "hostdrift", versionString())
+		return exitOK
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	default:
+		fmt.Fprintf(stderr, "hostdrift: unknown command %q\n\n%s", args[0], usage)
+		return exitUsage
+	}
+}
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}

@@ -1,0 +1,68 @@
+package rules
+
+import (
+	"fmt"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/hostdrift/hostdrift/internal/finding"
+	"github.com/hostdrift/hostdrift/internal/snapshot"
+)
+
+func init() {
+	Register(&Kind{
+		Name:    "accepting",
+		Summary: "every TCP listener (optionally on one port or address scope) takes its connections: none has a full accept queue",
+		Attributes: []hcl.AttributeSchema{
+			{Name: "port"},
+			{Name: "address"},
+		},
+		Needs:  []string{"listeners"},
+		Decode: decodeAccepting,
+	})
+}
+
+// acceptingCheck: no TCP listener in scope has stopped accepting. A socket
+// that stays open while its owner no longer accepts passes every "is it
+// listening" test; its full accept queue is what gives it away.
+type acceptingCheck struct {
+	port  uint16
+	scope addressScope
+}
+
+func decodeAccepting(d *Decoder) Check {
+	c := &acceptingCheck{scope: decodeScope(d, "address")}
+	if d.Has("port") {
+		c.port = d.Port("port")
+	}
+	return c
+}
+
+func (c *acceptingCheck) Evaluate(s *snapshot.Snapshot) Result {
+	scope := "every TCP listener on " + c.scope.String()
+	if c.port != 0 {
+		scope = fmt.Sprintf("every listener on tcp/%d on %s", c.port, c.scope)
+	}
+	var inScope, stalled []snapshot.Socket
+	for _, sock := range s.Listeners.Sockets {
+		if sock.Protocol != "tcp" || (c.port != 0 && sock.Port != c.port) || !c.scope.matches(sock) {
+			continue
+		}
+		inScope = append(inScope, sock)
+		if sock.Stalled() {
+			stalled = append(stalled, sock)
+		}
+	}
+	r := Result{Expected: scope + " accepts connections"}
+	if len(stalled) == 0 {
+		r.Status = finding.Pass
+		r.Observed = fmt.Sprintf("%d listener(s), none stalled", len(inScope))
+		r.Explanation = r.Observed
+		return r
+	}
+	r.Status = finding.Fail
+	r.Observed = fmt.Sprintf("%d of %d listener(s) stalled", len(stalled), len(inScope))
+	r.Explanation = stalledExplanation(stalled)
+	r.Remediation = "the owning process stopped calling accept (a dead thread or a deadlock): restart it and find out why it stopped"
+	return r
+}

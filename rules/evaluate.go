@@ -1,0 +1,121 @@
+package rules
+
+import (
+	"fmt"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/agext/levenshtein"
+
+	"github.com/hostdrift/hostdrift/internal/finding"
+	"github.com/hostdrift/hostdrift/internal/snapshot"
+)
+
+// Wants gathers what the plan's checks ask the collectors to look at.
+func (p *Plan) Wants() snapshot.Wants {
+	var w snapshot.Wants
+	for _, c := range p.Checks {
+		if wc, ok := c.Check.(Wanter); ok {
+			wc.Want(&w)
+		}
+	}
+	return w
+}
+
+// Needs lists the collectors the plan's checks read, without duplicates.
+func (p *Plan) Needs() []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, c := range p.Checks {
+		for _, n := range c.Kind.Needs {
+			if !seen[n] {
+				seen[n] = true
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// Evaluate judges a snapshot. It is a pure function of the plan, the
+// snapshot and now (which only decides whether waivers have expired).
+func (p *Plan) Evaluate(s *snapshot.Snapshot, now time.Time) []finding.Finding {
+	out := make([]finding.Finding, 0, len(p.Checks))
+	for _, c := range p.Checks {
+		r := evaluateOne(c, s)
+		f := finding.Finding{
+			Check:       c.ID(),
+			Kind:        c.Kind.Name,
+			Name:        c.Name,
+			Description: c.Description,
+			Status:      r.Status,
+			Severity:    c.Severity,
+			Tags:        c.Tags,
+			Expected:    r.Expected,
+			Observed:    r.Observed,
+			Explanation: r.Explanation,
+			Remediation: r.Remediation,
+			Source:      c.Source,
+		}
+		if w, ok := p.waivers[c.ID()]; ok {
+			applyWaiver(&f, w, now)
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+func applyWaiver(f *finding.Finding, w *waiver, now time.Time) {
+	expired := !now.Before(w.expires)
+	f.Waiver = &finding.Waiver{Reason: w.reason, Expires: w.date, Expired: expired, Source: w.source}
+	if f.Status != finding.Fail {
+		return
+	}
+	if expired {
+		f.Explanation += fmt.Sprintf(" The waiver (%s) expired on %s and no longer applies: %s", w.source, w.date, w.reason)
+		return
+	}
+	f.Status = finding.Waived
+	f.Explanation += fmt.Sprintf(" Waived until %s (%s): %s", w.date, w.source, w.reason)
+}
+
+// evaluateOne refuses to judge a check whose collectors failed, and turns a
+// panicking check into an error finding rather than a crash.
+func evaluateOne(c *Compiled, s *snapshot.Snapshot) (r Result) {
+	for _, need := range c.Kind.Needs {
+		st, ok := s.Collector(need)
+		switch {
+		case !ok:
+			return Errorf("cannot evaluate: the %s collector did not run in this snapshot", need)
+		case !st.Usable():
+			return Errorf("cannot evaluate: the %s collector %s: %s", need, verb(st.Status), st.Reason)
+		}
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			r = Errorf("internal error while evaluating %s: %v (please report this with the snapshot)\n%s", c.ID(), p, debug.Stack())
+		}
+	}()
+	return c.Check.Evaluate(s)
+}
+
+func verb(s snapshot.Status) string {
+	if s == snapshot.StatusSkipped {
+		return "was skipped"
+	}
+	return "failed"
+}
+
+// suggest returns the candidate closest to s, if any is close enough to be a
+// likely misspelling.
+func suggest(s string, candidates []string) string {
+	best, bestDist := "", 4
+	for _, c := range candidates {
+		d := levenshtein.Distance(strings.ToLower(s), strings.ToLower(c), nil)
+		if d < bestDist {
+			best, bestDist = c, d
+		}
+	}
+	return best
+}

@@ -1,0 +1,99 @@
+// Package rules holds the check kinds and judges a snapshot against a policy.
+// Evaluation is a pure function of the snapshot, the policy and the time: it
+// never touches the host.
+package rules
+
+import (
+	"fmt"
+	"sort"
+	"sync"
+
+	"github.com/hashicorp/hcl/v2"
+
+	"github.com/hostdrift/hostdrift/internal/finding"
+	"github.com/hostdrift/hostdrift/internal/snapshot"
+)
+
+// Kind is one check kind: its name (the HCL block type), its attributes, the
+// collectors whose data it judges, and how a block becomes a Check. Each kind
+// lives in its own file and registers itself in init.
+type Kind struct {
+	Name    string
+	Summary string
+	// Attributes are the kind's own; description, severity and tags are
+	// common to every kind and handled by the engine.
+	Attributes []hcl.AttributeSchema
+	// Needs names the collectors whose data the check reads. When one of them
+	// failed or did not run, the check is an error and never evaluated.
+	Needs []string
+	// Decode turns a block into a check. It reports problems through the
+	// decoder, which anchors them to the offending attribute.
+	Decode func(d *Decoder) Check
+}
+
+// Check is one decoded check, ready to judge snapshots.
+type Check interface {
+	Evaluate(s *snapshot.Snapshot) Result
+}
+
+// Wanter is implemented by checks that ask the collectors to look at
+// something they would not read on their own, such as a DNS name.
+type Wanter interface {
+	Want(w *snapshot.Wants)
+}
+
+// Result is a check's verdict before the engine adds identity, severity,
+// source and waivers.
+type Result struct {
+	Status      finding.Status
+	Expected    string
+	Observed    string
+	Explanation string
+	Remediation string
+}
+
+// Errorf returns an error result: the check could not be evaluated.
+func Errorf(format string, args ...any) Result {
+	return Result{Status: finding.Error, Explanation: fmt.Sprintf(format, args...)}
+}
+
+var (
+	kindsMu sync.Mutex
+	kinds   = map[string]*Kind{}
+)
+
+// Register adds a check kind; kinds call it from init.
+func Register(k *Kind) {
+	kindsMu.Lock()
+	defer kindsMu.Unlock()
+	if _, dup := kinds[k.Name]; dup || k.Name == "variable" || k.Name == "waiver" {
+		panic("rules: kind registered twice or reserved: " + k.Name)
+	}
+	kinds[k.Name] = k
+}
+
+// Kinds lists the registered kinds, sorted by name.
+func Kinds() []*Kind {
+	kindsMu.Lock()
+	defer kindsMu.Unlock()
+	out := make([]*Kind, 0, len(kinds))
+	for _, k := range kinds {
+		out = append(out, k)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+func kindNamed(name string) *Kind {
+	kindsMu.Lock()
+	defer kindsMu.Unlock()
+	return kinds[name]
+}
+
+func kindNames() []string {
+	var names []string
+	for _, k := range Kinds() {
+		names = append(names, k.Name)
+	}
+	return names
+}

@@ -1,0 +1,25 @@
+#!/bin/sh
+# Installs, on a fresh Debian machine as root, everything the test suite needs.
+# One package list per area; keep each list next to the tests that need it.
+set -eu
+
+packages="
+  iproute2 procps psmisc
+"
+# firewall: native nftables and both iptables backends, and the managers whose
+# rulesets the simulator must agree with
+packages="$packages nftables iptables ufw"
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "test-deps: not root; assuming the test dependencies are installed" >&2
+	exit 0
+fi
+missing=""
+for p in $packages; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	echo "test-deps: installing$missing" >&2
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
