@@ -254,7 +254,7 @@ func stalledExplanation(socks []snapshot.Socket) string {
 			owner = fmt.Sprintf("owner %s pid %d", p.Name, p.PID)
 		}
 		parts[i] = fmt.Sprintf("%s/%d on %s is listening but not accepting: %d of %d connections waiting, %s",
-			sock.Protocol, sock.Port, Endpoint(sock.Address, sock.Port), sock.AcceptQueue, sock.Backlog, owner)
+			sock.Protocol, sock.Port, sock.Address, sock.AcceptQueue, sock.Backlog, owner)
 	}
 	return strings.Join(parts, "; ")
 }

@@ -1,0 +1,54 @@
+package schema_test
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"reflect"
+	"testing"
+
+	"github.com/hostdrift/hostdrift/internal/finding"
+	"github.com/hostdrift/hostdrift/internal/report"
+	"github.com/hostdrift/hostdrift/internal/schema"
+	"github.com/hostdrift/hostdrift/internal/snapshot"
+)
+
+var update = flag.Bool("update", false, "rewrite the committed schemas from the Go types")
+
+// Enums are the closed sets of values the documents use.
+var Enums = schema.Enums{
+	reflect.TypeOf(finding.Status("")):   {"pass", "fail", "error", "waived"},
+	reflect.TypeOf(finding.Severity("")): {"info", "warning", "critical"},
+	reflect.TypeOf(snapshot.Status("")):  {"ok", "partial", "error", "skipped"},
+	reflect.TypeOf(snapshot.Family("")):  {"ipv4", "ipv6"},
+}
+
+// TestSchemasMatchTypes fails when a document type changed and its committed
+// schema was not regenerated: run go test ./internal/schema -update.
+func TestSchemasMatchTypes(t *testing.T) {
+	for _, c := range []struct {
+		file, id, title string
+		typ             reflect.Type
+	}{
+		{"snapshot.schema.json", "https://hostdrift.dev/schema/snapshot/v1", "hostdrift snapshot (hostdrift/snapshot/v1)", reflect.TypeOf(snapshot.Snapshot{})},
+		{"report.schema.json", "https://hostdrift.dev/schema/report/v1", "hostdrift report (hostdrift/report/v1)", reflect.TypeOf(report.Report{})},
+	} {
+		got, err := schema.Generate(c.typ, c.id, c.title, Enums)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if *update {
+			if err := os.WriteFile(c.file, got, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		want, err := os.ReadFile(c.file)
+		if err != nil {
+			t.Fatalf("%s: %v (run go test ./internal/schema -update)", c.file, err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s is stale: the Go types changed; run go test ./internal/schema -update and review the diff", c.file)
+		}
+	}
+}

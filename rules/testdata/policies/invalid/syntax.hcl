@@ -1,0 +1,2 @@
+listener "x" { # ERROR: Unclosed configuration block
+  port = 443

@@ -1,0 +1,1 @@
+listner "x" {} # ERROR: Did you mean "listener"? Known check kinds: accepting,

@@ -1,0 +1,3 @@
+listener "x" {
+  port = var.nope # ERROR: Unsupported attribute
+}
