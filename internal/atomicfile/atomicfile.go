@@ -10,8 +10,24 @@ import (
 
 // Write calls fill with a temporary file beside path, syncs it, gives it
 // mode perm and renames it over path. If fill or any step fails, the
-// temporary file is removed and path is left as it was.
+// temporary file is removed and path is left as it was. A path that exists
+// and is not a regular file (/dev/stdout, a pipe) is written in place: a
+// rename would replace the device itself.
 func Write(path string, perm os.FileMode, fill func(f *os.File) error) (err error) {
+	if st, serr := os.Stat(path); serr == nil && !st.Mode().IsRegular() {
+		if st.IsDir() {
+			return fmt.Errorf("%s is a folder; name a file", path)
+		}
+		f, err := os.OpenFile(path, os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		if err := fill(f); err != nil {
+			f.Close()
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+		return f.Close()
+	}
 	dir := filepath.Dir(path)
 	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
