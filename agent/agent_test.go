@@ -1,0 +1,88 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hostdrift/hostdrift/internal/snapshot"
+)
+
+type fake struct {
+	name string
+	run  func(ctx context.Context) (snapshot.Section, error)
+}
+
+func (f fake) Name() string { return f.name }
+func (f fake) Collect(ctx context.Context, _ *Env) (snapshot.Section, error) {
+	return f.run(ctx)
+}
+
+func register(name string, run func(ctx context.Context) (snapshot.Section, error)) {
+	Register(name, func() Collector { return fake{name, run} })
+}
+
+func init() {
+	register("test-ok", func(context.Context) (snapshot.Section, error) {
+		return &snapshot.Listeners{Source: "fake"}, nil
+	})
+	register("test-panic", func(context.Context) (snapshot.Section, error) { panic("boom") })
+	register("test-slow", func(ctx context.Context) (snapshot.Section, error) {
+		time.Sleep(2 * time.Second) // ignores its context, as a stuck syscall would
+		return &snapshot.Host{Hostname: "late"}, nil
+	})
+	register("test-error", func(context.Context) (snapshot.Section, error) {
+		return nil, errors.New("netlink: permission denied")
+	})
+	register("test-skip", func(context.Context) (snapshot.Section, error) {
+		return nil, Skip("docker is not installed")
+	})
+	register("test-partial", func(context.Context) (snapshot.Section, error) {
+		return &snapshot.Host{Hostname: "partial"}, Partial("owners of 3 sockets unknown")
+	})
+}
+
+func TestRunIsolatesCollectors(t *testing.T) {
+	s := &snapshot.Snapshot{}
+	start := time.Now()
+	Run(context.Background(), s, Options{
+		Collectors: []string{"test-ok", "test-panic", "test-slow", "test-error", "test-skip", "test-partial", "test-missing"},
+		Deadline:   200 * time.Millisecond,
+	})
+	if took := time.Since(start); took > 1500*time.Millisecond {
+		t.Errorf("Run waited %s for a collector past its deadline", took)
+	}
+	got := map[string]snapshot.CollectorStatus{}
+	for _, c := range s.Collectors {
+		got[c.Name] = c
+	}
+	for name, want := range map[string]struct {
+		status snapshot.Status
+		reason string
+	}{
+		"test-ok":      {snapshot.StatusOK, ""},
+		"test-panic":   {snapshot.StatusError, "collector panicked: boom"},
+		"test-slow":    {snapshot.StatusError, "did not finish within 200ms"},
+		"test-error":   {snapshot.StatusError, "netlink: permission denied"},
+		"test-skip":    {snapshot.StatusSkipped, "docker is not installed"},
+		"test-partial": {snapshot.StatusPartial, "owners of 3 sockets unknown"},
+		"test-missing": {snapshot.StatusError, `no collector named "test-missing"`},
+	} {
+		c, ok := got[name]
+		if !ok || c.Status != want.status || !strings.Contains(c.Reason, want.reason) {
+			t.Errorf("%s: %+v, want %s %q", name, c, want.status, want.reason)
+		}
+	}
+	if s.Listeners == nil || s.Listeners.Source != "fake" {
+		t.Error("the ok collector's section was not attached")
+	}
+	if s.Host.Hostname != "partial" {
+		t.Errorf("host %q: the partial collector's data must be kept, the late one's dropped", s.Host.Hostname)
+	}
+	time.Sleep(2 * time.Second) // the abandoned collector finishes now...
+	if s.Host.Hostname != "partial" {
+		t.Error("...and must not write into the snapshot")
+	}
+}
