@@ -1,0 +1,141 @@
+package nstest
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// HelperName is the listening helper's executable name, and so its process
+// name (/proc/PID/comm).
+const HelperName = "hd-listen"
+
+const helperPackage = "github.com/hostdrift/hostdrift/internal/nstest/listenhelper"
+
+// Listener is a helper process holding sockets inside a namespace.
+type Listener struct {
+	// PID is the helper's process ID.
+	PID int
+	// Specs are the sockets it opened, as given to Listen.
+	Specs []string
+
+	cmd   *exec.Cmd
+	stdin io.Closer
+	once  sync.Once
+}
+
+// Listen starts a helper process inside the namespace that opens the sockets
+// described by specs, and returns once they are all open. The helper holds
+// them until Stop or the end of the test. Specs are KIND:ADDRESS:PORT[:N]:
+//
+//	tcp4:127.0.0.1:8080   TCP listener (an optional :N is the backlog)
+//	tcp6:[::1]:8443       IPv6 TCP listener with IPV6_V6ONLY=1
+//	dual:[::]:9000        IPv6 TCP listener with IPV6_V6ONLY=0 (also takes IPv4)
+//	v6only:[::]:9001      IPv6 TCP listener with IPV6_V6ONLY=1
+//	udp4:127.0.0.1:5353   bound UDP socket; udp6 likewise with IPV6_V6ONLY=1
+//	stall:127.0.0.1:7000:2
+//	                      TCP listener with backlog 2 that never accepts, its
+//	                      accept queue filled with backlog+1 = 3 connections
+//	accept:127.0.0.1:7001 TCP listener that accepts; it has accepted three
+//	                      connections by the time Listen returns
+//	many:127.0.0.1:20000:10000
+//	                      10,000 TCP listeners on ports 20000 to 29999
+func (n *NS) Listen(t testing.TB, specs ...string) *Listener {
+	t.Helper()
+	bin := helperBinary(t)
+	cmd := n.Command(bin, specs...)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr // read only after Stop has waited for the process
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", HelperName, err)
+	}
+	l := &Listener{PID: cmd.Process.Pid, Specs: specs, cmd: cmd, stdin: stdin}
+	t.Cleanup(l.Stop)
+
+	ready := make(chan error, 1)
+	go func() {
+		line, err := bufio.NewReader(stdout).ReadString('\n')
+		if strings.TrimSpace(line) == "ready" {
+			ready <- nil
+			io.Copy(io.Discard, stdout)
+			return
+		}
+		ready <- fmt.Errorf("no ready line (read %q, %v)", line, err)
+	}()
+	select {
+	case err = <-ready:
+	case <-time.After(60 * time.Second):
+		err = fmt.Errorf("not ready after 60s")
+	}
+	if err != nil {
+		l.Stop()
+		t.Fatalf("%s %s in netns %s: %v\n%s", HelperName, strings.Join(specs, " "), n.Name, err, stderr.String())
+	}
+	return l
+}
+
+// Stop kills the helper and waits for it; the test's cleanup calls it too.
+func (l *Listener) Stop() {
+	l.once.Do(func() {
+		l.stdin.Close()
+		_ = l.cmd.Process.Kill()
+		_ = l.cmd.Wait()
+	})
+}
+
+var build struct {
+	once sync.Once
+	path string
+	err  error
+}
+
+// helperBinary builds the helper once per test process and returns its path.
+func helperBinary(t testing.TB) string {
+	t.Helper()
+	build.once.Do(func() {
+		sweepStale()
+		goTool, err := exec.LookPath("go")
+		if err != nil {
+			build.err = fmt.Errorf("the go command is needed to build %s: %w", HelperName, err)
+			return
+		}
+		dir := filepath.Join(tempRoot(), tempPrefix+strconv.Itoa(os.Getpid()))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			build.err = err
+			return
+		}
+		path := filepath.Join(dir, HelperName)
+		cmd := exec.Command(goTool, "build", "-o", path, helperPackage)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			build.err = fmt.Errorf("go build %s: %v\n%s", helperPackage, err, out)
+			return
+		}
+		build.path = path
+	})
+	if build.err != nil {
+		if Strict() || !errors.Is(build.err, exec.ErrNotFound) {
+			t.Fatal(build.err)
+		}
+		t.Skip(build.err)
+	}
+	return build.path
+}

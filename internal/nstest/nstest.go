@@ -1,0 +1,198 @@
+// Package nstest gives tests real, throw-away Linux network namespaces and
+// processes that listen inside them.
+package nstest
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Strict reports whether tests must fail instead of skip when they lack root
+// or a command: HOSTDRIFT_TEST_STRICT=1, set by make test and CI.
+func Strict() bool { return os.Getenv("HOSTDRIFT_TEST_STRICT") == "1" }
+
+// RequireRoot skips the test unless it runs as root; under Strict it fails.
+func RequireRoot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() == 0 {
+		return
+	}
+	missing(t, "needs root (network namespaces); run as root, e.g. sudo make test")
+}
+
+// RequireCommand skips the test unless the named command is in PATH; under
+// Strict it fails.
+func RequireCommand(t testing.TB, name string) {
+	t.Helper()
+	if _, err := exec.LookPath(name); err == nil {
+		return
+	}
+	missing(t, fmt.Sprintf("needs the %q command in PATH (Debian: apt-get install iproute2)", name))
+}
+
+func missing(t testing.TB, reason string) {
+	t.Helper()
+	if Strict() {
+		t.Fatal(reason + " (HOSTDRIFT_TEST_STRICT=1 forbids skipping)")
+	}
+	t.Skip(reason)
+}
+
+// NS is a named network namespace that lives as long as the test that made it.
+type NS struct {
+	// Name is the namespace's name for ip netns: hd-<random>.
+	Name string
+
+	mu   sync.Mutex
+	cmds []*exec.Cmd // made by Command, killed at cleanup if started
+}
+
+// New creates a fresh network namespace with its loopback up. Cleanup kills
+// every process still inside it and deletes it.
+func New(t testing.TB) *NS {
+	t.Helper()
+	RequireRoot(t)
+	RequireCommand(t, "ip")
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	n := &NS{Name: "hd-" + hex.EncodeToString(b[:])}
+	if out, err := exec.Command("ip", "netns", "add", n.Name).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add %s: %v: %s", n.Name, err, out)
+	}
+	t.Cleanup(func() { n.destroy(t) })
+	n.Run(t, "ip", "link", "set", "lo", "up")
+	return n
+}
+
+// destroy kills what runs inside the namespace and deletes it.
+func (n *NS) destroy(t testing.TB) {
+	t.Helper()
+	// Kill what the test started first: a command may not have entered the
+	// namespace yet, and ip netns pids would miss it.
+	n.mu.Lock()
+	for _, c := range n.cmds {
+		if c.Process != nil {
+			_ = c.Process.Kill()
+		}
+	}
+	n.cmds = nil
+	n.mu.Unlock()
+	for range 50 {
+		out, err := exec.Command("ip", "netns", "pids", n.Name).Output()
+		if err != nil || len(strings.TrimSpace(string(out))) == 0 {
+			break
+		}
+		for _, f := range strings.Fields(string(out)) {
+			if pid, err := strconv.Atoi(f); err == nil && pid != os.Getpid() {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if out, err := exec.Command("ip", "netns", "del", n.Name).CombinedOutput(); err != nil {
+		t.Errorf("ip netns del %s: %v: %s", n.Name, err, out)
+	}
+}
+
+// Path is the namespace's file, as agent.Env.NetNS wants it.
+func (n *NS) Path() string { return "/run/netns/" + n.Name }
+
+// Command returns a command that runs inside the namespace (through ip netns
+// exec, which execs it: the started process's PID is the command's own). If
+// the test starts it, the namespace's cleanup kills it.
+func (n *NS) Command(name string, args ...string) *exec.Cmd {
+	cmd := exec.Command("ip", append([]string{"netns", "exec", n.Name, name}, args...)...)
+	n.mu.Lock()
+	n.cmds = append(n.cmds, cmd)
+	n.mu.Unlock()
+	return cmd
+}
+
+// Run runs a command inside the namespace and returns its combined output;
+// the test fails if it fails.
+func (n *NS) Run(t testing.TB, name string, args ...string) string {
+	t.Helper()
+	out, err := n.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("in netns %s: %s %s: %v\n%s", n.Name, name, strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// Do runs fn on the calling goroutine's thread moved into the namespace, and
+// moves it back afterwards. fn must not start goroutines that expect to be in
+// the namespace.
+func (n *NS) Do(t testing.TB, fn func()) {
+	t.Helper()
+	runtime.LockOSThread()
+	orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		runtime.UnlockOSThread()
+		t.Fatalf("open own network namespace: %v", err)
+	}
+	defer unix.Close(orig)
+	target, err := unix.Open(n.Path(), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		runtime.UnlockOSThread()
+		t.Fatalf("open %s: %v", n.Path(), err)
+	}
+	defer unix.Close(target)
+	if err := unix.Setns(target, unix.CLONE_NEWNET); err != nil {
+		runtime.UnlockOSThread()
+		t.Fatalf("enter %s: %v", n.Path(), err)
+	}
+	defer func() {
+		if err := unix.Setns(orig, unix.CLONE_NEWNET); err != nil {
+			// Leave the thread locked: the runtime discards it with the goroutine.
+			t.Fatalf("leave %s: %v", n.Path(), err)
+		}
+		runtime.UnlockOSThread()
+	}()
+	fn()
+}
+
+// Inode is the namespace's inode number, the number in net:[N] links.
+func (n *NS) Inode(t testing.TB) uint64 {
+	t.Helper()
+	var st unix.Stat_t
+	if err := unix.Stat(n.Path(), &st); err != nil {
+		t.Fatalf("stat %s: %v", n.Path(), err)
+	}
+	return st.Ino
+}
+
+// tempRoot is where helper binaries are built; one directory per test process,
+// named after its PID so that a later run can remove those of dead processes.
+func tempRoot() string { return os.TempDir() }
+
+const tempPrefix = "hostdrift-nstest-"
+
+// sweepStale removes the build directories of test processes that are gone.
+func sweepStale() {
+	matches, _ := filepath.Glob(filepath.Join(tempRoot(), tempPrefix+"*"))
+	for _, m := range matches {
+		pid, err := strconv.Atoi(strings.TrimPrefix(filepath.Base(m), tempPrefix))
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			os.RemoveAll(m)
+		}
+	}
+}
