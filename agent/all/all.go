@@ -4,4 +4,5 @@ package all
 
 import (
 	_ "github.com/hostdrift/hostdrift/agent/host"
+	_ "github.com/hostdrift/hostdrift/agent/listeners"
 )

@@ -1,0 +1,186 @@
+package listeners
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/hostdrift/hostdrift/agent"
+	"github.com/hostdrift/hostdrift/internal/snapshot"
+)
+
+// procNetFiles are the procfs tables read when sock_diag is unavailable.
+var procNetFiles = []struct {
+	name     string
+	protocol string
+	family   snapshot.Family
+}{
+	{"tcp", "tcp", snapshot.IPv4},
+	{"tcp6", "tcp", snapshot.IPv6},
+	{"udp", "udp", snapshot.IPv4},
+	{"udp6", "udp", snapshot.IPv6},
+}
+
+func (c *Collector) collect(ctx context.Context, env *agent.Env) (*snapshot.Listeners, error) {
+	switch c.Source {
+	case "", SourceSockDiag, SourceProcfs:
+	default:
+		return nil, fmt.Errorf("listeners: unknown source %q (want %q or %q)", c.Source, SourceSockDiag, SourceProcfs)
+	}
+	procRoot := env.Path("proc")
+	l := &snapshot.Listeners{}
+	var partial []string
+
+	var diagErr error
+	if c.Source != SourceProcfs {
+		socks, interrupted, err := readSockDiag(ctx, env.NetNS)
+		switch {
+		case err == nil:
+			l.Source, l.Sockets = SourceSockDiag, socks
+			if interrupted {
+				partial = append(partial, fmt.Sprintf("the kernel interrupted the sock_diag dump %d times in a row (sockets changing fast): some sockets may be missing or listed twice", 1+dumpRetries))
+			}
+		case ctx.Err() != nil:
+			return nil, ctx.Err()
+		case c.Source == SourceSockDiag:
+			return nil, fmt.Errorf("sock_diag: %w", err)
+		default:
+			diagErr = err
+		}
+	}
+
+	// net.ipv6.bindv6only and the procfs tables belong to the namespace:
+	// read them from a thread inside it.
+	err := inNetNS(env.NetNS, func() error {
+		var err error
+		if l.BindV6Only, err = readBindV6Only(procRoot); err != nil {
+			return err
+		}
+		if l.Source != "" {
+			return nil
+		}
+		netDir := filepath.Join(procRoot, "net")
+		if env.NetNS != "" {
+			netDir = filepath.Join(procRoot, "thread-self", "net") // this thread's namespace
+		}
+		l.Source = SourceProcfs
+		l.Sockets, err = readProcNet(netDir)
+		return err
+	})
+	if err != nil {
+		if diagErr != nil {
+			return nil, fmt.Errorf("sock_diag: %v; procfs: %w", diagErr, err)
+		}
+		return nil, err
+	}
+	if l.Source == SourceProcfs {
+		why := "procfs was asked for"
+		if diagErr != nil {
+			why = fmt.Sprintf("sock_diag is unavailable (%v)", diagErr)
+		}
+		partial = append(partial, fmt.Sprintf("read /proc/net because %s: it does not show listen backlogs, so full accept queues cannot be detected, nor IPV6_V6ONLY, so every IPv6 socket was assumed to have v6only=%t from net.ipv6.bindv6only", why, l.BindV6Only))
+		for i := range l.Sockets {
+			if l.Sockets[i].Family == snapshot.IPv6 {
+				l.Sockets[i].V6Only = l.BindV6Only
+			}
+		}
+	}
+	sortSockets(l.Sockets)
+
+	if reason, err := addOwners(ctx, procRoot, l); err != nil {
+		return nil, err
+	} else if reason != "" {
+		partial = append(partial, reason)
+	}
+	if len(partial) > 0 {
+		return l, agent.Partial("%s", strings.Join(partial, "; "))
+	}
+	return l, nil
+}
+
+// readBindV6Only reads net.ipv6.bindv6only; a host without IPv6 has none.
+func readBindV6Only(procRoot string) (bool, error) {
+	b, err := os.ReadFile(filepath.Join(procRoot, "sys", "net", "ipv6", "bindv6only"))
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return string(bytes.TrimSpace(b)) == "1", nil
+}
+
+// readProcNet reads the four tables of dir; the IPv6 ones may be missing.
+func readProcNet(dir string) ([]snapshot.Socket, error) {
+	var out []snapshot.Socket
+	for _, f := range procNetFiles {
+		path := filepath.Join(dir, f.name)
+		file, err := os.Open(path)
+		if errors.Is(err, fs.ErrNotExist) && f.family == snapshot.IPv6 {
+			continue // IPv6 disabled
+		}
+		if err != nil {
+			return nil, err
+		}
+		socks, err := parseProcNet(file, f.protocol, f.family)
+		file.Close()
+		if err != nil {
+			return nil, fmt.Errorf("parse %s: %w", path, err)
+		}
+		out = append(out, socks...)
+	}
+	return out, nil
+}
+
+// addOwners fills each socket's Process, and Unowned and OwnerError. It
+// returns a reason for a Partial status when owners could not be read.
+func addOwners(ctx context.Context, procRoot string, l *snapshot.Listeners) (partial string, err error) {
+	want := make(map[uint64]struct{}, len(l.Sockets))
+	for _, s := range l.Sockets {
+		if s.Inode != 0 {
+			want[s.Inode] = struct{}{}
+		}
+	}
+	scan, err := findOwners(ctx, procRoot, want)
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", ctx.Err()
+		}
+		l.Unowned = len(l.Sockets)
+		l.OwnerError = fmt.Sprintf("cannot list processes: %v", err)
+		return fmt.Sprintf("owning process of %d sockets unknown: %s", l.Unowned, l.OwnerError), nil
+	}
+	procs := make(map[int]*snapshot.Process)
+	for i := range l.Sockets {
+		s := &l.Sockets[i]
+		pid, ok := scan.pids[s.Inode]
+		if ok {
+			p, seen := procs[pid]
+			if !seen {
+				p = readProcess(procRoot, pid) // nil if it exited meanwhile
+				procs[pid] = p
+			}
+			if p != nil {
+				cp := *p
+				s.Process = &cp
+			}
+		}
+		if s.Process == nil {
+			l.Unowned++
+		}
+	}
+	if l.Unowned == 0 {
+		return "", nil
+	}
+	if scan.denied > 0 {
+		l.OwnerError = fmt.Sprintf("permission denied reading /proc/PID/fd of %d processes (%s/%d/fd, ...)", scan.denied, procRoot, scan.deniedPID)
+		return fmt.Sprintf("owning process of %d sockets unknown: permission denied reading /proc/PID/fd; run as root or with CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE", l.Unowned), nil
+	}
+	l.OwnerError = fmt.Sprintf("no process in %s holds them: kernel sockets, or their owner exited", procRoot)
+	return "", nil
+}

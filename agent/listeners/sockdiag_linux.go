@@ -1,0 +1,147 @@
+package listeners
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/vishvananda/netlink/nl"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"github.com/hostdrift/hostdrift/internal/snapshot"
+)
+
+// dumpRetries is how many times an interrupted dump is tried again.
+const dumpRetries = 3
+
+// errInterrupted says a dump stayed interrupted after all retries.
+var errInterrupted = errors.New("interrupted")
+
+// sockDiagQueries are the dumps that make up the listeners: TCP in LISTEN,
+// UDP in any state (connected ones are dropped by the parser).
+var sockDiagQueries = []struct {
+	protocol string
+	req      inetDiagReq
+}{
+	{"tcp", inetDiagReq{family: afInet, protocol: ipprotoTCP, states: statesListen}},
+	{"tcp", inetDiagReq{family: afInet6, protocol: ipprotoTCP, states: statesListen}},
+	{"udp", inetDiagReq{family: afInet, protocol: ipprotoUDP, states: statesAll}},
+	{"udp", inetDiagReq{family: afInet6, protocol: ipprotoUDP, states: statesAll}},
+}
+
+// readSockDiag dumps the sockets through netlink sock_diag, from a socket
+// opened in the network namespace at nsPath (the caller's when empty).
+// interrupted reports that a dump was still inconsistent after the retries
+// (the kernel set NLM_F_DUMP_INTR); the sockets are returned anyway.
+func readSockDiag(ctx context.Context, nsPath string) (socks []snapshot.Socket, interrupted bool, err error) {
+	s, err := openDiag(nsPath)
+	if err != nil {
+		return nil, false, err
+	}
+	defer s.Close()
+	timeout := 10 * time.Second
+	if d, ok := ctx.Deadline(); ok {
+		timeout = max(time.Until(d), time.Millisecond)
+	}
+	tv := unix.NsecToTimeval(timeout.Nanoseconds())
+	if err := s.SetReceiveTimeout(&tv); err != nil {
+		return nil, false, err
+	}
+	if err := s.SetSendTimeout(&tv); err != nil {
+		return nil, false, err
+	}
+	h := &nl.SocketHandle{Socket: s} // one sequence of request numbers
+	for _, q := range sockDiagQueries {
+		got, err := dumpRetry(func() ([]snapshot.Socket, error) {
+			return dump(ctx, h, q.protocol, q.req)
+		})
+		if errors.Is(err, errInterrupted) {
+			interrupted = true
+		} else if err != nil {
+			return nil, false, fmt.Errorf("dump %s: %w", queryName(q.protocol, q.req.family), err)
+		}
+		socks = append(socks, got...)
+	}
+	return socks, interrupted, nil
+}
+
+func queryName(protocol string, family uint8) string {
+	if family == afInet6 {
+		return protocol + "6"
+	}
+	return protocol + "4"
+}
+
+// openDiag opens the sock_diag socket; tests replace it to see the fallback.
+var openDiag = openDiagSocket
+
+// openDiagSocket opens a NETLINK_INET_DIAG socket in the namespace at path.
+func openDiagSocket(path string) (*nl.NetlinkSocket, error) {
+	target := netns.None()
+	if path != "" {
+		h, err := netns.GetFromPath(path)
+		if err != nil {
+			return nil, fmt.Errorf("open network namespace %s: %w", path, err)
+		}
+		defer h.Close()
+		target = h
+	}
+	s, err := nl.GetNetlinkSocketAt(target, netns.None(), unix.NETLINK_INET_DIAG)
+	if err != nil {
+		return nil, fmt.Errorf("open sock_diag netlink socket: %w", err)
+	}
+	return s, nil
+}
+
+// dumpRetry runs an interruptible dump until it completes consistently, at
+// most 1+dumpRetries times. If every attempt was interrupted it returns the
+// last attempt's sockets with errInterrupted.
+func dumpRetry(dump func() ([]snapshot.Socket, error)) ([]snapshot.Socket, error) {
+	var socks []snapshot.Socket
+	for range 1 + dumpRetries {
+		var err error
+		socks, err = dump()
+		if !errors.Is(err, nl.ErrDumpInterrupted) {
+			return socks, err
+		}
+	}
+	return socks, errInterrupted
+}
+
+// dump runs one SOCK_DIAG_BY_FAMILY dump on h and parses its answers. It
+// returns nl.ErrDumpInterrupted, with the sockets, when the kernel flagged
+// the dump as inconsistent.
+func dump(ctx context.Context, h *nl.SocketHandle, protocol string, q inetDiagReq) ([]snapshot.Socket, error) {
+	req := nl.NewNetlinkRequest(nl.SOCK_DIAG_BY_FAMILY, unix.NLM_F_DUMP)
+	req.AddData(&q)
+	req.Sockets = map[int]*nl.SocketHandle{unix.NETLINK_INET_DIAG: h}
+	var (
+		socks    []snapshot.Socket
+		parseErr error
+		n        int
+	)
+	err := req.ExecuteIter(unix.NETLINK_INET_DIAG, nl.SOCK_DIAG_BY_FAMILY, func(msg []byte) bool {
+		if n++; n%256 == 0 && ctx.Err() != nil {
+			parseErr = ctx.Err()
+			return false
+		}
+		sock, keep, err := parseInetDiag(protocol, msg)
+		if err != nil {
+			parseErr = err
+			return false
+		}
+		if keep {
+			socks = append(socks, sock)
+		}
+		return true
+	})
+	if parseErr != nil {
+		return nil, parseErr
+	}
+	if err != nil && !errors.Is(err, nl.ErrDumpInterrupted) {
+		return nil, err
+	}
+	return socks, err
+}
