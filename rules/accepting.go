@@ -43,6 +43,9 @@ func (c *acceptingCheck) Evaluate(s *snapshot.Snapshot) Result {
 	if c.port != 0 {
 		scope = fmt.Sprintf("every listener on tcp/%d on %s", c.port, c.scope)
 	}
+	if s.Listeners.Source == "procfs" {
+		return Errorf("cannot tell whether listeners accept: the sockets were read from /proc/net, which does not show the listen backlog (sock_diag was unavailable; run as root with the inet_diag module loaded)")
+	}
 	var inScope, stalled []snapshot.Socket
 	for _, sock := range s.Listeners.Sockets {
 		if sock.Protocol != "tcp" || (c.port != 0 && sock.Port != c.port) || !c.scope.matches(sock) {

@@ -162,6 +162,15 @@ func TestListener(t *testing.T) {
 	}
 }
 
+func TestAcceptingWithoutBacklogIsAnError(t *testing.T) {
+	s := listenerSnapshot(sock("tcp", "0.0.0.0", 80, nginx))
+	s.Listeners.Source = "procfs"
+	s.Listeners.Sockets[0].Backlog = 0
+	if f := one(t, `accepting "all" {}`, s); f.Status != finding.Error || !strings.Contains(f.Explanation, "does not show the listen backlog") {
+		t.Errorf("got %s %q", f.Status, f.Explanation)
+	}
+}
+
 func TestCollectorFailureIsNeverAPass(t *testing.T) {
 	for _, st := range []snapshot.CollectorStatus{
 		{Name: "listeners", Status: snapshot.StatusError, Reason: "netlink: permission denied"},
