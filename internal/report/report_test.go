@@ -1,0 +1,63 @@
+package report
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hostdrift/hostdrift/internal/finding"
+	"github.com/hostdrift/hostdrift/internal/snapshot"
+)
+
+func sample() *Report {
+	s := &snapshot.Snapshot{Host: snapshot.Host{Hostname: "web1"}}
+	return New(s, []finding.Finding{
+		{Check: "listener.a", Status: finding.Pass, Severity: finding.Warning, Explanation: "ok"},
+		{Check: "listener.b", Status: finding.Fail, Severity: finding.Warning, Explanation: "warning fail"},
+		{Check: "listener.c", Status: finding.Error, Severity: finding.Critical, Explanation: "could not see"},
+		{Check: "listener.d", Status: finding.Fail, Severity: finding.Critical, Explanation: "critical fail", Remediation: "do this"},
+	}, nil, time.Unix(0, 0), time.Millisecond)
+}
+
+func TestOrderPutsTheUrgentFirst(t *testing.T) {
+	var order []string
+	for _, f := range sample().Findings {
+		order = append(order, f.Check)
+	}
+	if got := strings.Join(order, " "); got != "listener.d listener.b listener.c listener.a" {
+		t.Errorf("order %s", got)
+	}
+}
+
+func TestTableColourOnlyWhenAsked(t *testing.T) {
+	for _, color := range []bool{false, true} {
+		var b bytes.Buffer
+		if err := Render(&b, "table", sample(), Options{Color: color, Width: 100}); err != nil {
+			t.Fatal(err)
+		}
+		out := b.String()
+		if strings.Contains(out, "\x1b[") != color {
+			t.Errorf("color=%v: escape codes present=%v", color, !color)
+		}
+		for _, want := range []string{"critical fail", "→ do this", "could not see", "4 checks:", "2 fail", "1 error", "1 pass"} {
+			if !strings.Contains(out, want) {
+				t.Errorf("color=%v: table lacks %q:\n%s", color, want, out)
+			}
+		}
+		if strings.Contains(out, "listener.a") {
+			t.Error("passing checks are listed only with Verbose")
+		}
+		for _, line := range strings.Split(out, "\n") {
+			if !color && len([]rune(line)) > 100 {
+				t.Errorf("line wider than 100: %q", line)
+			}
+		}
+	}
+}
+
+func TestUnknownFormat(t *testing.T) {
+	if err := Render(&bytes.Buffer{}, "xml", sample(), Options{}); err == nil || !strings.Contains(err.Error(), "json") {
+		t.Errorf("err = %v, want one naming the known formats", err)
+	}
+}
