@@ -197,3 +197,38 @@ listener "web" {
 		t.Errorf("listeners collector: %+v; want partial, saying what to do", st)
 	}
 }
+
+// TestSnapshotThenCheck: a snapshot taken on the host and judged later gives
+// the same verdicts as judging the host directly, and validates against the
+// shipped schema.
+func TestSnapshotThenCheck(t *testing.T) {
+	nstest.RequireRoot(t)
+	bin := binary(t)
+	ns := nstest.New(t)
+	ns.Listen(t, "tcp4:127.0.0.1:8080", "stall:127.0.0.1:7000:2")
+	snapFile := filepath.Join(t.TempDir(), "snap.json")
+	out, err := exec.Command(bin, "snapshot", "--netns", ns.Path(), "--output", snapFile).CombinedOutput()
+	if err != nil {
+		t.Fatalf("snapshot: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(snapFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	validate(t, compileSchema(t, "snapshot.schema.json"), b)
+	policy := policyFile(t, livePolicy)
+	live, liveCode := runJSON(t, exec.Command(bin, "check", "--policy", policy, "--format", "json", "--netns", ns.Path()))
+	saved, savedCode := runJSON(t, exec.Command(bin, "check", "--policy", policy, "--format", "json", "--snapshot", snapFile))
+	if liveCode != savedCode {
+		t.Errorf("exit %d live, %d from the snapshot", liveCode, savedCode)
+	}
+	l, s := findingsByCheck(live), findingsByCheck(saved)
+	for check, verdict := range l {
+		if strings.SplitN(s[check], ":", 2)[0] != strings.SplitN(verdict, ":", 2)[0] {
+			t.Errorf("%s: live %q, snapshot %q", check, verdict, s[check])
+		}
+	}
+	if saved.Snapshot != snapFile {
+		t.Errorf("the report should name the snapshot it judged, got %q", saved.Snapshot)
+	}
+}

@@ -9,11 +9,15 @@ import (
 )
 
 func runPolicy(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	const policyUsage = "Usage: hostdrift policy validate [--var NAME=VALUE]... FILE|DIR...\n       hostdrift policy kinds\n"
 	if len(args) == 0 {
-		fmt.Fprint(stderr, "Usage: hostdrift policy validate FILE|DIR... | hostdrift policy kinds\n")
+		fmt.Fprint(stderr, policyUsage)
 		return exitUsage
 	}
 	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, policyUsage)
+		return exitOK
 	case "validate":
 		fs := newFlagSet("policy validate", "policy validate [--var NAME=VALUE]... FILE|DIR...", stderr)
 		vars := varFlags{}
