@@ -8,7 +8,12 @@ packages="
 "
 # firewall: native nftables and both iptables backends, and the managers whose
 # rulesets the simulator must agree with
-packages="$packages nftables iptables ufw"
+packages="$packages nftables iptables ufw util-linux"
+# report formats: xmllint validates the JUnit output
+packages="$packages libxml2-utils"
+# dns: the integration test's resolver (dnsmasq-base is the binary alone;
+# the dnsmasq package would also start a system-wide daemon on port 53)
+packages="$packages dnsmasq-base"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "test-deps: not root; assuming the test dependencies are installed" >&2

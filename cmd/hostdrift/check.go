@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/hostdrift/hostdrift/agent"
@@ -45,28 +47,39 @@ func newSnapshot(root string) *snapshot.Snapshot {
 }
 
 func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	code, format := check(args, stdin, stdout, stderr)
+	if format == "nagios" && code == exitUsage {
+		// Nagios reads 2 as CRITICAL: a plugin that could not run is UNKNOWN.
+		fmt.Fprintln(stdout, "HOSTDRIFT UNKNOWN - usage or policy error, nothing was evaluated (see the error output)")
+		return report.NagiosUnknown
+	}
+	return code
+}
+
+// check runs the check command and returns its exit code and the format asked for.
+func check(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, string) {
 	fs := newFlagSet("check", "check [--policy FILE|DIR|-]... [--var NAME=VALUE]... [--format table|json] [--output FILE] [--snapshot FILE]", stderr)
 	var policyPaths multiFlag
 	vars := varFlags{}
 	var live liveFlags
 	fs.Var(&policyPaths, "policy", "policy `FILE` or folder of *.hcl, or - for standard input (repeatable; default: "+systemPolicyDir+"/*.hcl, else the built-in policy)")
 	fs.Var(vars, "var", "set a policy variable, `NAME=VALUE` (repeatable)")
-	format := fs.String("format", "table", "output format: table or json")
+	format := fs.String("format", "table", "output format: "+strings.Join(report.Formats(), ", ")+" (nagios exits with the plugin states 0-3)")
 	output := fs.String("output", "", "write the report to `FILE` (atomically) instead of standard output")
 	snapPath := fs.String("snapshot", "", "judge the saved snapshot `FILE` instead of the live host")
 	colorMode := fs.String("color", "auto", "colour the table: auto, always or never (NO_COLOR is respected)")
 	verbose := fs.Bool("verbose", false, "list passing checks in the table too")
 	live.register(fs)
 	if code := parseFlags(fs, args); code >= 0 {
-		return code
+		return code, *format
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "hostdrift check: unexpected argument %q (policies go with --policy)\n", fs.Arg(0))
-		return exitUsage
+		return exitUsage, *format
 	}
-	if *format != "table" && *format != "json" {
+	if !slices.Contains(report.Formats(), *format) {
 		fmt.Fprintf(stderr, "hostdrift check: --format must be one of %v, not %q\n", report.Formats(), *format)
-		return exitUsage
+		return exitUsage, *format
 	}
 	var out io.Writer = stdout
 	if *output != "" {
@@ -75,19 +88,19 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	color, err := useColor(*colorMode, out)
 	if err != nil {
 		fmt.Fprintln(stderr, "hostdrift check:", err)
-		return exitUsage
+		return exitUsage, *format
 	}
 
 	pol := loadPolicy(policyPaths, vars, stdin, stderr)
 	if pol == nil {
-		return exitUsage
+		return exitUsage, *format
 	}
 	started := time.Now()
 	var snap *snapshot.Snapshot
 	if *snapPath != "" {
 		if snap, err = readSnapshot(*snapPath); err != nil {
 			fmt.Fprintln(stderr, "hostdrift check:", err)
-			return exitUsage
+			return exitUsage, *format
 		}
 	} else {
 		snap = newSnapshot(live.root)
@@ -97,7 +110,7 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if diags.HasErrors() {
 		printDiagnostics(stderr, pol, diags)
 		fmt.Fprintln(stderr, "hostdrift check: the policy does not fit this host's facts; nothing was evaluated")
-		return exitUsage
+		return exitUsage, *format
 	}
 	if *snapPath == "" {
 		agent.Run(context.Background(), snap, live.options(plan.Needs(), plan.Wants()))
@@ -110,9 +123,15 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	opts := report.Options{Color: color, Width: terminalWidth(stdout), Verbose: *verbose}
 	if err := emit(*output, stdout, func(w io.Writer) error { return report.Render(w, *format, rep, opts) }); err != nil {
 		fmt.Fprintln(stderr, "hostdrift check:", err)
-		return exitOutput
+		if *format == "nagios" {
+			return report.NagiosUnknown, *format
+		}
+		return exitOutput, *format
 	}
-	return exitCode(rep.Summary)
+	if *format == "nagios" {
+		return report.NagiosState(rep), *format
+	}
+	return exitCode(rep.Summary), *format
 }
 
 // exitCode maps a summary to the documented exit codes.

@@ -245,3 +245,27 @@ func TestOutputIsAtomicAndKeepsThePreviousReportOnFailure(t *testing.T) {
 		t.Errorf("temporary files left behind: %v", matches)
 	}
 }
+
+// TestNagiosExitCodes: with --format nagios the exit code is the plugin
+// state, and a policy error is UNKNOWN (3), never CRITICAL (2).
+func TestNagiosExitCodes(t *testing.T) {
+	dir := t.TempDir()
+	for name, want := range map[string]int{"clean.exit0": 0, "drift.exit1": 2, "incomplete.exit3": 3} {
+		path := filepath.Join(dir, name+".json")
+		b, _ := json.Marshal(scenarios()[name])
+		os.WriteFile(path, b, 0o644)
+		var stdout, stderr bytes.Buffer
+		if code := run([]string{"check", "--snapshot", path, "--policy", "builtin:default", "--format", "nagios"}, nil, &stdout, &stderr); code != want {
+			t.Errorf("%s: exit %d, want %d\n%s", name, code, want, stdout.String())
+		}
+		if !strings.HasPrefix(stdout.String(), "HOSTDRIFT ") {
+			t.Errorf("%s: %q", name, stdout.String())
+		}
+	}
+	typo := filepath.Join(dir, "typo.hcl")
+	os.WriteFile(typo, []byte("listner \"x\" {}\n"), 0o644)
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"check", "--policy", typo, "--format", "nagios"}, nil, &stdout, &stderr); code != 3 || !strings.HasPrefix(stdout.String(), "HOSTDRIFT UNKNOWN") {
+		t.Errorf("policy error: exit %d, stdout %q; want 3 and UNKNOWN", code, stdout.String())
+	}
+}

@@ -100,8 +100,11 @@ type Options struct {
 type Renderer func(w io.Writer, r *Report, o Options) error
 
 var renderers = map[string]Renderer{
-	"table": renderTable,
-	"json":  renderJSON,
+	"table":      renderTable,
+	"json":       renderJSON,
+	"prometheus": renderPrometheus,
+	"junit":      renderJUnit,
+	"nagios":     renderNagios,
 }
 
 // Formats lists the known formats, sorted.

@@ -1,0 +1,152 @@
+package report
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+
+	"github.com/hostdrift/hostdrift/internal/finding"
+	"github.com/hostdrift/hostdrift/internal/snapshot"
+)
+
+func fullReport() *Report {
+	s := &snapshot.Snapshot{Version: "1.2.3", Host: snapshot.Host{Hostname: "web1", FQDN: "web1.example.com"},
+		Collectors: []snapshot.CollectorStatus{
+			{Name: "listeners", Status: snapshot.StatusOK, DurationMS: 4},
+			{Name: "firewall", Status: snapshot.StatusError, Reason: "not root", DurationMS: 1},
+		}}
+	return New(s, []finding.Finding{
+		{Check: "listener.https", Kind: "listener", Status: finding.Pass, Severity: finding.Critical, Explanation: "0.0.0.0:443 listens"},
+		{Check: "listener.redis", Kind: "listener", Status: finding.Fail, Severity: finding.Warning, Explanation: `0.0.0.0:6379 "redis" <listens> | & more`, Remediation: "bind to 127.0.0.1"},
+		{Check: "egress.smtp", Kind: "egress", Status: finding.Error, Severity: finding.Critical, Explanation: "cannot evaluate: firewall collector failed"},
+		{Check: "listener.mongo", Kind: "listener", Status: finding.Waived, Severity: finding.Warning, Explanation: "waived until 2026-12-31"},
+	}, []string{"p.hcl"}, time.Date(2026, 11, 21, 3, 0, 0, 0, time.UTC), 1500*time.Millisecond)
+}
+
+// TestPrometheusParses reads the output back with Prometheus's own parser.
+func TestPrometheusParses(t *testing.T) {
+	var b bytes.Buffer
+	if err := Render(&b, "prometheus", fullReport(), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(&b)
+	if err != nil {
+		t.Fatalf("Prometheus cannot parse the output: %v", err)
+	}
+	value := func(name string, labels map[string]string) float64 {
+		t.Helper()
+		fam, ok := families[name]
+		if !ok {
+			t.Fatalf("no metric %s", name)
+		}
+	next:
+		for _, m := range fam.Metric {
+			for k, v := range labels {
+				if labelValue(m, k) != v {
+					continue next
+				}
+			}
+			return m.GetGauge().GetValue()
+		}
+		t.Fatalf("no %s with %v", name, labels)
+		return 0
+	}
+	if got := value("hostdrift_last_run_timestamp_seconds", nil); got != float64(time.Date(2026, 11, 21, 3, 0, 0, 0, time.UTC).Unix()) {
+		t.Errorf("last run %v", got)
+	}
+	for _, c := range []struct {
+		status, severity string
+		want             float64
+	}{{"fail", "warning", 1}, {"fail", "critical", 0}, {"error", "critical", 1}, {"pass", "critical", 1}, {"waived", "warning", 1}} {
+		if got := value("hostdrift_findings", map[string]string{"status": c.status, "severity": c.severity}); got != c.want {
+			t.Errorf("findings %s/%s = %v, want %v", c.status, c.severity, got, c.want)
+		}
+	}
+	if value("hostdrift_check_status", map[string]string{"check": "listener.redis", "status": "fail"}) != 1 ||
+		value("hostdrift_check_status", map[string]string{"check": "listener.redis", "status": "pass"}) != 0 {
+		t.Error("check status state set is wrong")
+	}
+	if value("hostdrift_collector_success", map[string]string{"collector": "firewall"}) != 0 ||
+		value("hostdrift_collector_success", map[string]string{"collector": "listeners"}) != 1 {
+		t.Error("collector success is wrong")
+	}
+	if got := value("hostdrift_collector_duration_seconds", map[string]string{"collector": "listeners"}); got != 0.004 {
+		t.Errorf("listeners duration %v", got)
+	}
+}
+
+func labelValue(m *dto.Metric, name string) string {
+	for _, l := range m.GetLabel() {
+		if l.GetName() == name {
+			return l.GetValue()
+		}
+	}
+	return ""
+}
+
+// TestJUnitValidates checks the XML against the JUnit schema with xmllint.
+func TestJUnitValidates(t *testing.T) {
+	xmllint, err := exec.LookPath("xmllint")
+	if err != nil {
+		if os.Getenv("HOSTDRIFT_TEST_STRICT") == "1" {
+			t.Fatal("xmllint is not installed (Debian package libxml2-utils; make test installs it)")
+		}
+		t.Skip("xmllint is not installed")
+	}
+	var b bytes.Buffer
+	if err := Render(&b, "junit", fullReport(), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(t.TempDir(), "junit.xml")
+	os.WriteFile(out, b.Bytes(), 0o644)
+	if msg, err := exec.Command(xmllint, "--noout", "--schema", "testdata/junit.xsd", out).CombinedOutput(); err != nil {
+		t.Fatalf("JUnit output does not validate: %v\n%s\n%s", err, msg, b.String())
+	}
+	for _, want := range []string{`<testsuite name="hostdrift web1.example.com" tests="4" failures="1" errors="1" skipped="1"`,
+		`<failure message="0.0.0.0:6379 &#34;redis&#34; &lt;listens&gt; | &amp; more" type="warning">`, "remediation: bind to 127.0.0.1", `<skipped message="waived until 2026-12-31">`} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("JUnit lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
+func TestNagios(t *testing.T) {
+	r := fullReport()
+	var b bytes.Buffer
+	if err := Render(&b, "nagios", r, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	want := "HOSTDRIFT WARNING - 1 fail, 1 error, 1 waived, 1 pass on web1.example.com | checks=4;;;0 fail=1;;;0 error=1;;;0 waived=1;;;0 pass=1;;;0 duration=1.500s;;;0"
+	if lines[0] != want {
+		t.Errorf("status line\n got %q\nwant %q", lines[0], want)
+	}
+	if len(lines) != 3 || strings.Count(b.String(), "|") != 1 {
+		t.Errorf("want the status line and one line per fail or error, with '|' only before the perfdata:\n%s", b.String())
+	}
+	for _, c := range []struct {
+		mutate func(r *Report)
+		want   int
+	}{
+		{func(r *Report) {}, NagiosWarning},
+		{func(r *Report) { r.Findings[0].Severity = finding.Critical }, NagiosCritical},
+		{func(r *Report) { r.Findings[0].Status = finding.Pass }, NagiosUnknown},
+		{func(r *Report) { r.Findings[0].Status, r.Findings[1].Status = finding.Pass, finding.Pass }, NagiosOK},
+		{func(r *Report) { r.Findings[0].Severity, r.Findings[1].Status = finding.Info, finding.Pass }, NagiosOK},
+	} {
+		r := fullReport()
+		c.mutate(r)
+		if got := NagiosState(r); got != c.want {
+			t.Errorf("state %d, want %d for %+v", got, c.want, r.Findings[:2])
+		}
+	}
+}

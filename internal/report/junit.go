@@ -1,0 +1,94 @@
+package report
+
+import (
+	"encoding/xml"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/hostdrift/hostdrift/internal/finding"
+)
+
+type junitSuites struct {
+	XMLName  xml.Name     `xml:"testsuites"`
+	Name     string       `xml:"name,attr"`
+	Tests    int          `xml:"tests,attr"`
+	Failures int          `xml:"failures,attr"`
+	Errors   int          `xml:"errors,attr"`
+	Skipped  int          `xml:"skipped,attr"`
+	Time     string       `xml:"time,attr"`
+	Suites   []junitSuite `xml:"testsuite"`
+}
+
+type junitSuite struct {
+	Name      string      `xml:"name,attr"`
+	Tests     int         `xml:"tests,attr"`
+	Failures  int         `xml:"failures,attr"`
+	Errors    int         `xml:"errors,attr"`
+	Skipped   int         `xml:"skipped,attr"`
+	Time      string      `xml:"time,attr"`
+	Timestamp string      `xml:"timestamp,attr"`
+	Hostname  string      `xml:"hostname,attr"`
+	Cases     []junitCase `xml:"testcase"`
+}
+
+type junitCase struct {
+	Name      string        `xml:"name,attr"`
+	Classname string        `xml:"classname,attr"`
+	Time      string        `xml:"time,attr"`
+	Failure   *junitProblem `xml:"failure,omitempty"`
+	Error     *junitProblem `xml:"error,omitempty"`
+	Skipped   *junitSkipped `xml:"skipped,omitempty"`
+}
+
+type junitProblem struct {
+	Message string `xml:"message,attr"`
+	Type    string `xml:"type,attr"`
+	Text    string `xml:",chardata"`
+}
+
+type junitSkipped struct {
+	Message string `xml:"message,attr"`
+}
+
+// renderJUnit writes JUnit XML for CI systems: one suite per run, one test
+// case per check; a fail is a failure, an error an error, a waiver a skip.
+func renderJUnit(w io.Writer, r *Report, _ Options) error {
+	secs := fmt.Sprintf("%.3f", r.DurationMS/1000)
+	suite := junitSuite{
+		Name: "hostdrift " + hostName(r), Tests: r.Summary.Total, Failures: r.Summary.Fail,
+		Errors: r.Summary.Error, Skipped: r.Summary.Waived, Time: secs,
+		Timestamp: r.StartedAt.UTC().Format("2006-01-02T15:04:05"), Hostname: hostName(r),
+	}
+	for _, f := range r.Findings {
+		c := junitCase{Name: f.Check, Classname: "hostdrift." + f.Kind, Time: "0"}
+		detail := func() string {
+			parts := []string{f.Explanation, "expected: " + f.Expected, "observed: " + f.Observed}
+			if f.Remediation != "" {
+				parts = append(parts, "remediation: "+f.Remediation)
+			}
+			return strings.Join(append(parts, "source: "+f.Source.String()), "\n")
+		}
+		switch f.Status {
+		case finding.Fail:
+			c.Failure = &junitProblem{Message: f.Explanation, Type: string(f.Severity), Text: detail()}
+		case finding.Error:
+			c.Error = &junitProblem{Message: f.Explanation, Type: "cannot-evaluate", Text: detail()}
+		case finding.Waived:
+			c.Skipped = &junitSkipped{Message: f.Explanation}
+		}
+		suite.Cases = append(suite.Cases, c)
+	}
+	doc := junitSuites{Name: "hostdrift", Tests: suite.Tests, Failures: suite.Failures, Errors: suite.Errors,
+		Skipped: suite.Skipped, Time: secs, Suites: []junitSuite{suite}}
+	if _, err := io.WriteString(w, xml.Header); err != nil {
+		return err
+	}
+	enc := xml.NewEncoder(w)
+	enc.Indent("", "  ")
+	if err := enc.Encode(doc); err != nil {
+		return err
+	}
+	_, err := io.WriteString(w, "\n")
+	return err
+}
