@@ -47,8 +47,8 @@ func newSnapshot(root string) *snapshot.Snapshot {
 }
 
 func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	code, format := check(args, stdin, stdout, stderr)
-	if format == "nagios" && code == exitUsage {
+	code, format, evaluated := check(args, stdin, stdout, stderr)
+	if format == "nagios" && !evaluated && code != exitOK {
 		// Nagios reads 2 as CRITICAL: a plugin that could not run is UNKNOWN.
 		fmt.Fprintln(stdout, "HOSTDRIFT UNKNOWN - usage or policy error, nothing was evaluated (see the error output)")
 		return report.NagiosUnknown
@@ -56,8 +56,9 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return code
 }
 
-// check runs the check command and returns its exit code and the format asked for.
-func check(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, string) {
+// check runs the check command and returns its exit code, the format asked
+// for, and whether the policy was evaluated at all.
+func check(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, string, bool) {
 	fs := newFlagSet("check", "check [--policy FILE|DIR|-]... [--var NAME=VALUE]... [--format table|json] [--output FILE] [--snapshot FILE]", stderr)
 	var policyPaths multiFlag
 	vars := varFlags{}
@@ -71,15 +72,15 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, strin
 	verbose := fs.Bool("verbose", false, "list passing checks in the table too")
 	live.register(fs)
 	if code := parseFlags(fs, args); code >= 0 {
-		return code, *format
+		return code, *format, false
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "hostdrift check: unexpected argument %q (policies go with --policy)\n", fs.Arg(0))
-		return exitUsage, *format
+		return exitUsage, *format, false
 	}
 	if !slices.Contains(report.Formats(), *format) {
 		fmt.Fprintf(stderr, "hostdrift check: --format must be one of %v, not %q\n", report.Formats(), *format)
-		return exitUsage, *format
+		return exitUsage, *format, false
 	}
 	var out io.Writer = stdout
 	if *output != "" {
@@ -88,19 +89,19 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, strin
 	color, err := useColor(*colorMode, out)
 	if err != nil {
 		fmt.Fprintln(stderr, "hostdrift check:", err)
-		return exitUsage, *format
+		return exitUsage, *format, false
 	}
 
 	pol := loadPolicy(policyPaths, vars, stdin, stderr)
 	if pol == nil {
-		return exitUsage, *format
+		return exitUsage, *format, false
 	}
 	started := time.Now()
 	var snap *snapshot.Snapshot
 	if *snapPath != "" {
 		if snap, err = readSnapshot(*snapPath); err != nil {
 			fmt.Fprintln(stderr, "hostdrift check:", err)
-			return exitUsage, *format
+			return exitUsage, *format, false
 		}
 	} else {
 		snap = newSnapshot(live.root)
@@ -110,7 +111,7 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, strin
 	if diags.HasErrors() {
 		printDiagnostics(stderr, pol, diags)
 		fmt.Fprintln(stderr, "hostdrift check: the policy does not fit this host's facts; nothing was evaluated")
-		return exitUsage, *format
+		return exitUsage, *format, false
 	}
 	if *snapPath == "" {
 		agent.Run(context.Background(), snap, live.options(plan.Needs(), plan.Wants()))
@@ -124,14 +125,14 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, strin
 	if err := emit(*output, stdout, func(w io.Writer) error { return report.Render(w, *format, rep, opts) }); err != nil {
 		fmt.Fprintln(stderr, "hostdrift check:", err)
 		if *format == "nagios" {
-			return report.NagiosUnknown, *format
+			return report.NagiosUnknown, *format, true
 		}
-		return exitOutput, *format
+		return exitOutput, *format, true
 	}
 	if *format == "nagios" {
-		return report.NagiosState(rep), *format
+		return report.NagiosState(rep), *format, true
 	}
-	return exitCode(rep.Summary), *format
+	return exitCode(rep.Summary), *format, true
 }
 
 // exitCode maps a summary to the documented exit codes.
