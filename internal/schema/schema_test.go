@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/hostdrift/hostdrift/internal/finding"
@@ -50,5 +51,23 @@ func TestSchemasMatchTypes(t *testing.T) {
 		if !bytes.Equal(got, want) {
 			t.Errorf("%s is stale: the Go types changed; run go test ./internal/schema -update and review the diff", c.file)
 		}
+	}
+}
+
+func TestEmbeddedStructsAreFlattened(t *testing.T) {
+	type Inner struct {
+		Name string `json:"name"`
+	}
+	type Outer struct {
+		Inner
+		Extra int `json:"extra,omitempty"`
+	}
+	b, err := schema.Generate(reflect.TypeOf(Outer{}), "x", "x", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(b)
+	if !strings.Contains(got, `"name": {`) || strings.Contains(got, `"Inner"`) {
+		t.Errorf("embedded fields must appear at the parent's level:\n%s", got)
 	}
 }
