@@ -27,8 +27,8 @@ func TestFQDNFromHosts(t *testing.T) {
 func TestDomainFromResolvConf(t *testing.T) {
 	for conf, want := range map[string]string{
 		"nameserver 10.0.0.2\nsearch corp.example.com example.com\n": "corp.example.com",
-		"search a.example\ndomain b.example\n":                        "b.example",
-		"nameserver 10.0.0.2\n":                                       "",
+		"search a.example\ndomain b.example\n":                       "b.example",
+		"nameserver 10.0.0.2\n":                                      "",
 	} {
 		if got := domainFromResolvConf(strings.NewReader(conf)); got != want {
 			t.Errorf("%q: got %q, want %q", conf, got, want)
