@@ -3,6 +3,7 @@
 package all
 
 import (
+	_ "github.com/hostdrift/hostdrift/agent/dns"
 	_ "github.com/hostdrift/hostdrift/agent/host"
 	_ "github.com/hostdrift/hostdrift/agent/listeners"
 )

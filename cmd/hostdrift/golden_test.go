@@ -38,6 +38,23 @@ func fixtureSocket(proto, addr string, port uint16, pid int, name, unit string) 
 		Process: &snapshot.Process{PID: pid, Name: name, Cmdline: name, Unit: unit}}
 }
 
+// fixtureDNS: the host's name resolves to its own address, and /etc/hosts
+// pins it to loopback as Debian does.
+func fixtureDNS() *snapshot.DNS {
+	return &snapshot.DNS{
+		Resolvers: []string{"192.0.2.53"}, TimeoutMS: 2000, Attempts: 2,
+		Hosts: []snapshot.HostsEntry{
+			{Line: 1, IP: netip.MustParseAddr("127.0.0.1"), Names: []string{"localhost"}},
+			{Line: 2, IP: netip.MustParseAddr("127.0.1.1"), Names: []string{"web1.example.com", "web1"}},
+		},
+		Queries: []snapshot.DNSResult{
+			{DNSQuery: snapshot.DNSQuery{Name: "web1.example.com", Type: "A"}, AnsweredBy: "192.0.2.53", Rcode: "NOERROR",
+				Records: []snapshot.AddressRecord{{IP: netip.MustParseAddr("198.51.100.7"), TTL: 300}}, DurationMS: 1},
+			{DNSQuery: snapshot.DNSQuery{Name: "web1.example.com", Type: "AAAA"}, AnsweredBy: "192.0.2.53", Rcode: "NOERROR", DurationMS: 1},
+		},
+	}
+}
+
 // scenarios are saved snapshots that each exercise one exit code.
 func scenarios() map[string]*snapshot.Snapshot {
 	base := func(socks ...snapshot.Socket) *snapshot.Snapshot {
@@ -46,16 +63,18 @@ func scenarios() map[string]*snapshot.Snapshot {
 			Host: fixtureHost(),
 			Collectors: []snapshot.CollectorStatus{
 				{Name: "host", Status: snapshot.StatusOK, DurationMS: 1},
+				{Name: "dns", Status: snapshot.StatusOK, DurationMS: 3},
 				{Name: "listeners", Status: snapshot.StatusOK, DurationMS: 4},
 			},
 			Listeners: &snapshot.Listeners{Source: "sock_diag", Sockets: socks},
+			DNS:       fixtureDNS(),
 		}
 	}
 	stalled := fixtureSocket("tcp", "0.0.0.0", 443, 4121, "python3", "web.service")
 	stalled.AcceptQueue, stalled.Backlog = 129, 128
 	broken := base()
 	broken.Listeners = nil
-	broken.Collectors[1] = snapshot.CollectorStatus{Name: "listeners", Status: snapshot.StatusError, Reason: "netlink sock_diag: operation not permitted; /proc/net/tcp: permission denied"}
+	broken.Collectors[2] = snapshot.CollectorStatus{Name: "listeners", Status: snapshot.StatusError, Reason: "netlink sock_diag: operation not permitted; /proc/net/tcp: permission denied"}
 	return map[string]*snapshot.Snapshot{
 		"clean.exit0": base(
 			fixtureSocket("tcp", "0.0.0.0", 80, 812, "nginx", "nginx.service"),

@@ -1,7 +1,123 @@
 package snapshot
 
-// DNS is what the resolvers answered for the names the policies ask about.
-type DNS struct{}
+import (
+	"net/netip"
+	"strings"
+)
+
+// DNS is what the host's resolver configuration says and what DNS servers
+// answered for the names the policies ask about.
+type DNS struct {
+	// Resolvers are the system resolvers, in the order resolv.conf lists
+	// them, as address:port.
+	Resolvers []string `json:"resolvers"`
+	// ResolversDefault is set when resolv.conf names no resolver and the C
+	// library's default, 127.0.0.1:53, is used.
+	ResolversDefault bool `json:"resolvers_default,omitempty"`
+	// ResolvConfError says why resolv.conf could not be read.
+	ResolvConfError string `json:"resolv_conf_error,omitempty"`
+	// TimeoutMS and Attempts are how long one query waits for an answer and
+	// how many rounds over the servers are made before giving up.
+	TimeoutMS int `json:"timeout_ms"`
+	Attempts  int `json:"attempts"`
+	// Hosts are the entries of /etc/hosts, in file order.
+	Hosts []HostsEntry `json:"hosts"`
+	// HostsError says why /etc/hosts could not be read; a missing file is
+	// not an error (it holds no entries).
+	HostsError string `json:"hosts_error,omitempty"`
+	// Queries are the answers to what the policy asked, one per name, type
+	// and server.
+	Queries []DNSResult `json:"queries"`
+}
+
+// HostsEntry is one line of /etc/hosts: an address and the names it pins.
+type HostsEntry struct {
+	Line  int        `json:"line"`
+	IP    netip.Addr `json:"ip"`
+	Names []string   `json:"names"`
+}
+
+// DNSQuery is one question a policy asks: a name, a record type (A or AAAA)
+// and the server to ask, empty for the system resolvers.
+type DNSQuery struct {
+	Name   string `json:"name"`
+	Type   string `json:"type"`
+	Server string `json:"server,omitempty"`
+}
+
+// Record types hostdrift asks for.
+const (
+	TypeA    = "A"
+	TypeAAAA = "AAAA"
+)
+
+// DNSResult is the outcome of one query.
+type DNSResult struct {
+	DNSQuery
+	// AnsweredBy is the server (address:port) whose answer is recorded.
+	AnsweredBy string `json:"answered_by,omitempty"`
+	// Rcode is the response code: NOERROR, NXDOMAIN, SERVFAIL, REFUSED...;
+	// empty when no server answered at all.
+	Rcode         string `json:"rcode,omitempty"`
+	Authoritative bool   `json:"authoritative"`
+	// CNAMEs is the alias chain from the queried name, in order.
+	CNAMEs []CNAME `json:"cnames,omitempty"`
+	// Records are the addresses of the chain's last name.
+	Records []AddressRecord `json:"records,omitempty"`
+	// Failed lists the servers that failed before AnsweredBy answered, or
+	// all of them when Error is set, each with its reason.
+	Failed []string `json:"failed,omitempty"`
+	// Error says why no usable answer was had: every server timed out,
+	// was unreachable or answered SERVFAIL, REFUSED...
+	Error      string  `json:"error,omitempty"`
+	DurationMS float64 `json:"duration_ms"`
+}
+
+// CNAME is one link of an alias chain.
+type CNAME struct {
+	Name   string `json:"name"`
+	Target string `json:"target"`
+	TTL    uint32 `json:"ttl"`
+}
+
+// AddressRecord is one A or AAAA record.
+type AddressRecord struct {
+	IP  netip.Addr `json:"ip"`
+	TTL uint32     `json:"ttl"`
+}
+
+// Canonical returns a DNS name as hostdrift records it: lower case, without
+// the trailing dot.
+func Canonical(name string) string {
+	return strings.TrimSuffix(strings.ToLower(strings.TrimSpace(name)), ".")
+}
+
+// Result returns the answer to a query, if it was asked.
+func (d *DNS) Result(q DNSQuery) (*DNSResult, bool) {
+	name := Canonical(q.Name)
+	for i := range d.Queries {
+		r := &d.Queries[i]
+		if r.Name == name && r.Type == q.Type && r.Server == q.Server {
+			return r, true
+		}
+	}
+	return nil, false
+}
+
+// HostsFor returns the /etc/hosts entries that pin name, in file order.
+func (d *DNS) HostsFor(name string) []HostsEntry {
+	name = Canonical(name)
+	var out []HostsEntry
+	for _, e := range d.Hosts {
+		for _, n := range e.Names {
+			if Canonical(n) == name {
+				out = append(out, e)
+				break
+			}
+		}
+	}
+	return out
+}
 
 // Attach puts the DNS answers into the snapshot.
 func (d *DNS) Attach(s *Snapshot) { s.DNS = d }

@@ -3,4 +3,7 @@ package snapshot
 // Wants is what a policy asks the collectors to look at beyond what they read
 // on their own: names to resolve, endpoints to probe. Rules compute it from a
 // policy; collectors read it. Areas add their fields here.
-type Wants struct{}
+type Wants struct {
+	// DNS lists the names to resolve, with the type and the server to ask.
+	DNS []DNSQuery
+}

@@ -1,0 +1,154 @@
+// Package dns collects what the host's resolver configuration says and what
+// DNS servers answer, over the wire, for the names the policies ask about.
+package dns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/netip"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hostdrift/hostdrift/agent"
+	"github.com/hostdrift/hostdrift/internal/snapshot"
+)
+
+// Name is the collector's name.
+const Name = "dns"
+
+// concurrency bounds how many queries are in flight at once.
+const concurrency = 16
+
+func init() { agent.Register(Name, func() agent.Collector { return &collector{port: 53} }) }
+
+// collector asks DNS servers directly, never through the C library or
+// net.Resolver: those fold /etc/hosts in, and the point is to see what every
+// other machine sees. /etc/hosts is recorded on its own.
+type collector struct {
+	// port is where the resolvers named in resolv.conf listen: 53, which
+	// resolv.conf cannot change. Tests set it so that a fixture tree's
+	// "nameserver 127.0.0.x" reaches a server of theirs on its own port.
+	port int
+}
+
+func (*collector) Name() string { return Name }
+
+// Collect reads resolv.conf and /etc/hosts below env's root, then asks every
+// query the policy wants, at most 16 at a time. It makes no query when the
+// policy wants none. A query that fails is recorded as data; only the
+// collector's own deadline cuts the run short, and then the data is partial.
+func (c *collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Section, error) {
+	d := &snapshot.DNS{Queries: []snapshot.DNSResult{}}
+	rc := resolvConf{timeout: defaultTimeout, attempts: defaultAttempts}
+	if f, err := os.Open(env.Path("etc/resolv.conf")); err == nil {
+		rc, err = parseResolvConf(f)
+		f.Close()
+		if err != nil {
+			d.ResolvConfError = fmt.Sprintf("read %s: %v", env.Path("etc/resolv.conf"), err)
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		d.ResolvConfError = err.Error()
+	}
+	if len(rc.nameservers) == 0 && d.ResolvConfError == "" {
+		// glibc's default when resolv.conf names no server.
+		rc.nameservers = []netip.Addr{netip.MustParseAddr("127.0.0.1")}
+		d.ResolversDefault = true
+	}
+	d.Resolvers = []string{}
+	for _, ns := range rc.nameservers {
+		d.Resolvers = append(d.Resolvers, netip.AddrPortFrom(ns, uint16(c.port)).String())
+	}
+	d.TimeoutMS = int(rc.timeout / time.Millisecond)
+	d.Attempts = rc.attempts
+	d.Hosts = []snapshot.HostsEntry{}
+	if f, err := os.Open(env.Path("etc/hosts")); err == nil {
+		d.Hosts, err = parseHosts(f)
+		f.Close()
+		if err != nil {
+			d.HostsError = fmt.Sprintf("read %s: %v", env.Path("etc/hosts"), err)
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		d.HostsError = err.Error()
+	}
+
+	queries := dedupe(env.Wants.DNS)
+	if len(queries) == 0 {
+		return d, nil
+	}
+	// Stop asking a little before the runner's deadline so that what was
+	// answered is returned rather than dropped.
+	if dl, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, dl.Add(-min(time.Until(dl)/10, 500*time.Millisecond)))
+		defer cancel()
+	}
+	a := asker{timeout: rc.timeout, attempts: rc.attempts}
+	d.Queries = make([]snapshot.DNSResult, len(queries))
+	sem := make(chan struct{}, concurrency)
+	var wg sync.WaitGroup
+	for i, q := range queries {
+		servers := d.Resolvers
+		if q.Server != "" {
+			servers = []string{q.Server}
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if len(servers) == 0 && d.ResolvConfError != "" {
+				d.Queries[i] = snapshot.DNSResult{DNSQuery: q, Error: "no resolver to ask: " + d.ResolvConfError}
+				return
+			}
+			d.Queries[i] = a.ask(ctx, q, servers)
+		}()
+	}
+	wg.Wait()
+	cut := 0
+	for _, r := range d.Queries {
+		if r.Error == errCutShort.Error() {
+			cut++
+		}
+	}
+	if cut > 0 {
+		return d, agent.Partial("%d of %d DNS queries were not asked before the collector's deadline; raise it with --collector-timeout", cut, len(queries))
+	}
+	return d, nil
+}
+
+// dedupe returns the queries once each, names canonical, servers with a
+// port, in a stable order.
+func dedupe(qs []snapshot.DNSQuery) []snapshot.DNSQuery {
+	seen := map[snapshot.DNSQuery]bool{}
+	var out []snapshot.DNSQuery
+	for _, q := range qs {
+		q.Name = snapshot.Canonical(q.Name)
+		q.Server = withPort(q.Server)
+		if !seen[q] {
+			seen[q] = true
+			out = append(out, q)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if a.Name != b.Name {
+			return a.Name < b.Name
+		}
+		if a.Type != b.Type {
+			return a.Type < b.Type
+		}
+		return a.Server < b.Server
+	})
+	return out
+}
+
+// withPort adds port 53 to a server given as a bare address.
+func withPort(s string) string {
+	if a, err := netip.ParseAddr(s); err == nil {
+		return netip.AddrPortFrom(a, 53).String()
+	}
+	return s
+}

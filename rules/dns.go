@@ -1,0 +1,655 @@
+package rules
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strings"
+
+	"github.com/hashicorp/hcl/v2"
+	"github.com/zclconf/go-cty/cty"
+
+	"github.com/hostdrift/hostdrift/internal/finding"
+	"github.com/hostdrift/hostdrift/internal/snapshot"
+)
+
+func init() {
+	Register(&Kind{
+		Name:    "dns",
+		Summary: "a name resolves, through the system resolvers or a named server, to the expected addresses",
+		Attributes: []hcl.AttributeSchema{
+			{Name: "name", Required: true},
+			{Name: "type"},
+			{Name: "server"},
+			{Name: "expect"},
+			{Name: "match"},
+			{Name: "unresolved"},
+		},
+		Needs:  []string{"dns"},
+		Decode: decodeDNS,
+	})
+	Register(&Kind{
+		Name:    "hosts_entry",
+		Summary: "/etc/hosts pins a name only to the expected addresses or, without expect, to what DNS answers",
+		Attributes: []hcl.AttributeSchema{
+			{Name: "name", Required: true},
+			{Name: "expect"},
+			{Name: "allow_loopback"},
+		},
+		Needs:  []string{"dns"},
+		Decode: decodeHostsEntry,
+	})
+}
+
+// dnsCheck: name's A and/or AAAA records, as server (or the system resolvers)
+// answers them, are all (or, with match any, include one) of expect.
+type dnsCheck struct {
+	name   string
+	types  []string
+	server string // address:port, empty for the system resolvers
+	expect addressSet
+	all    bool
+	// unresolvedError turns "the name has no address" into an error rather
+	// than a fail, for hosts where nobody promised the name would resolve.
+	unresolvedError bool
+}
+
+func decodeDNS(d *Decoder) Check {
+	c := &dnsCheck{
+		name:            decodeName(d, d.String("name", "")),
+		server:          decodeServer(d),
+		all:             d.OneOf("match", "all", "all", "any") == "all",
+		unresolvedError: d.OneOf("unresolved", "fail", "fail", "error") == "error",
+		expect:          decodeAddresses(d, "expect"),
+	}
+	types := d.Strings("type")
+	if len(types) == 0 {
+		types = []string{snapshot.TypeA}
+	}
+	for _, t := range types {
+		t = strings.ToUpper(t)
+		if t != snapshot.TypeA && t != snapshot.TypeAAAA {
+			d.Errorf("type", "Invalid value for type", "%q is not a record type hostdrift checks; allowed: \"A\", \"AAAA\", or both as [\"A\", \"AAAA\"].", t)
+			continue
+		}
+		if !contains(c.types, t) {
+			c.types = append(c.types, t)
+		}
+	}
+	return c
+}
+
+// decodeName validates a DNS name given in a policy. A single label is left
+// for Evaluate to explain: host.fqdn is one on hosts without a domain, and
+// that is a fact about the host, not a mistake in the policy.
+func decodeName(d *Decoder, name string) string {
+	if !d.Known("name") {
+		return ""
+	}
+	name = snapshot.Canonical(name)
+	if !validName(name) {
+		d.Errorf("name", "Invalid DNS name", "%q is not a DNS name.", name)
+		return ""
+	}
+	return name
+}
+
+func decodeServer(d *Decoder) string {
+	s := d.String("server", "")
+	if s == "" {
+		return ""
+	}
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.String()
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		return netip.AddrPortFrom(a, 53).String()
+	}
+	d.Errorf("server", "Invalid value for server", "%q is not an IP address with an optional port, like \"192.0.2.53\", \"192.0.2.53:53\" or \"[2001:db8::53]:53\" (a server named by a host name would need DNS to find DNS).", s)
+	return ""
+}
+
+// addressSet is a list of expected addresses; set is false when the policy
+// gave none.
+type addressSet struct {
+	set   bool
+	addrs []netip.Addr
+}
+
+func (s addressSet) has(a netip.Addr) bool {
+	for _, e := range s.addrs {
+		if e.Unmap() == a.Unmap() {
+			return true
+		}
+	}
+	return false
+}
+
+// decodeAddresses reads an attribute that holds an address or a list of them;
+// nested lists are flattened, so [host.addresses, var.public_ip] works.
+func decodeAddresses(d *Decoder, name string) addressSet {
+	a, ok := d.content.Attributes[name]
+	if !ok {
+		return addressSet{}
+	}
+	out := addressSet{set: true}
+	v, diags := a.Expr.Value(d.ctx)
+	d.diags = append(d.diags, diags...)
+	if diags.HasErrors() || !v.IsWhollyKnown() {
+		return out
+	}
+	var strs []string
+	if !flattenStrings(v, &strs) {
+		d.Errorf(name, "Wrong type for "+name, "%s must be an IP address or a list of them (lists may nest: [host.addresses, var.public_ip]), not %s.", name, v.Type().FriendlyName())
+		return out
+	}
+	for _, s := range strs {
+		ip, err := netip.ParseAddr(strings.TrimSpace(s))
+		if err != nil {
+			d.Errorf(name, "Invalid address in "+name, "%q is not an IP address.", s)
+			continue
+		}
+		out.addrs = append(out.addrs, ip)
+	}
+	return out
+}
+
+func flattenStrings(v cty.Value, out *[]string) bool {
+	switch {
+	case v.IsNull():
+		return false
+	case v.Type() == cty.String:
+		*out = append(*out, v.AsString())
+		return true
+	case v.Type().IsListType() || v.Type().IsTupleType() || v.Type().IsSetType():
+		for _, e := range v.AsValueSlice() {
+			if !flattenStrings(e, out) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// Want asks for the name's records from the check's server.
+func (c *dnsCheck) Want(w *snapshot.Wants) {
+	if !strings.Contains(c.name, ".") {
+		return
+	}
+	for _, t := range c.types {
+		w.DNS = append(w.DNS, snapshot.DNSQuery{Name: c.name, Type: t, Server: c.server})
+	}
+}
+
+func (c *dnsCheck) Evaluate(s *snapshot.Snapshot) Result {
+	types := strings.Join(c.types, "/")
+	r := Result{Expected: fmt.Sprintf("%s %s from %s", c.name, types, serverName(c.server, s.DNS))}
+	if c.expect.set {
+		verb := "all in"
+		if !c.all {
+			verb = "one of"
+		}
+		r.Expected += fmt.Sprintf(": %s %s", verb, describeExpected(c.expect, s))
+	}
+	if res := singleLabel(c.name, s); res != nil {
+		return *res
+	}
+	results, errRes := lookup(s, c.name, c.types, c.server)
+	if errRes != nil {
+		return *errRes
+	}
+	r.Observed = observed(results)
+	var got []snapshot.AddressRecord
+	for _, q := range results {
+		got = append(got, q.Records...)
+	}
+	note := hostsNote(s, c.name, c.server, results) + failedNote(results)
+	if len(got) == 0 {
+		r.Status = finding.Fail
+		if c.unresolvedError {
+			r.Status = finding.Error
+		}
+		r.Explanation = unresolved(c.name, results) + note
+		r.Remediation = "publish the record at the name's DNS provider (or fix the zone); a name that must resolve only inside should be checked against the internal server with server ="
+		return r
+	}
+	if !c.expect.set {
+		r.Status, r.Explanation = finding.Pass, describeAnswers(c.name, results, nil)+note
+		return r
+	}
+	var bad, good int
+	for _, rec := range got {
+		if c.expect.has(rec.IP) {
+			good++
+		} else {
+			bad++
+		}
+	}
+	if (c.all && bad == 0) || (!c.all && good > 0) {
+		r.Status = finding.Pass
+		r.Explanation = describeAnswers(c.name, results, nil) + note
+		return r
+	}
+	r.Status = finding.Fail
+	if c.all {
+		subject := describeAnswers(c.name, results, func(a netip.Addr) bool { return !c.expect.has(a) })
+		r.Explanation = fmt.Sprintf("%s %s %s", subject, isAre(bad), notExpected(c.expect, s, bad > 1))
+	} else {
+		r.Explanation = fmt.Sprintf("none of %s is %s", describeAnswers(c.name, results, nil), strings.TrimPrefix(notExpected(c.expect, s, false), "not "))
+	}
+	r.Explanation += note
+	r.Remediation = "point the record at this host's current address (after a migration, every A and AAAA record and every alias target); lower the TTL before the next move. Behind NAT, add the public address to expect (e.g. var.public_ip): hostdrift never asks the internet for it"
+	return r
+}
+
+// singleLabel explains why a name without a dot is not asked.
+func singleLabel(name string, s *snapshot.Snapshot) *Result {
+	if strings.Contains(name, ".") {
+		return nil
+	}
+	res := Errorf("%q is a single label, not a fully qualified name, so there is nothing to ask DNS", name)
+	if name == snapshot.Canonical(s.Host.FQDN) {
+		res.Explanation += fmt.Sprintf(": this host has no domain (hostname %q; neither /etc/hosts nor resolv.conf gives one)", s.Host.Hostname)
+		res.Remediation = "if other machines reach this host by name, give it its FQDN in /etc/hosts (\"ADDRESS name.example.com name\"); otherwise this check does not apply here"
+	}
+	return &res
+}
+
+// lookup returns the recorded answers for name's types, or the error result
+// when one is missing or failed: a failed query is never judged.
+func lookup(s *snapshot.Snapshot, name string, types []string, server string) ([]*snapshot.DNSResult, *Result) {
+	var out []*snapshot.DNSResult
+	for _, t := range types {
+		q, ok := s.DNS.Result(snapshot.DNSQuery{Name: name, Type: t, Server: server})
+		if !ok {
+			res := Errorf("%s %s was not asked when this snapshot was taken; take it again with this policy", name, t)
+			res.Remediation = "take the snapshot with the policy that holds this check, so the dns collector asks for the name"
+			return nil, &res
+		}
+		if q.Error != "" {
+			res := Errorf("%s %s: %s", name, t, q.Error)
+			res.Remediation = "check that the resolver is reachable and can resolve the name (dig @SERVER NAME); this is not a verdict on the record"
+			return nil, &res
+		}
+		out = append(out, q)
+	}
+	return out, nil
+}
+
+// unresolved explains an answer without addresses: NXDOMAIN or no data.
+func unresolved(name string, results []*snapshot.DNSResult) string {
+	var parts []string
+	for _, q := range results {
+		by := answeredBy(q)
+		switch {
+		case q.Rcode == "NXDOMAIN":
+			return fmt.Sprintf("%s does not exist: NXDOMAIN%s from %s", chainOf(name, q), authNote(q), by)
+		case len(q.CNAMEs) > 0:
+			parts = append(parts, fmt.Sprintf("%s has no %s record (answered by %s)", chainOf(name, q), q.Type, by))
+		default:
+			parts = append(parts, fmt.Sprintf("%s has no %s record (NOERROR, no data, answered by %s)", name, q.Type, by))
+		}
+	}
+	return strings.Join(parts, " and ")
+}
+
+// describeAnswers renders "www.example.com → web.example.net A 203.0.113.10
+// (answered by 192.0.2.53, TTL 300)", keeping only records that pass keep.
+func describeAnswers(name string, results []*snapshot.DNSResult, keep func(netip.Addr) bool) string {
+	var parts []string
+	for _, q := range results {
+		var ips []string
+		var ttls []uint32
+		for _, rec := range q.Records {
+			if keep == nil || keep(rec.IP) {
+				ips = append(ips, rec.IP.String())
+				ttls = append(ttls, rec.TTL)
+			}
+		}
+		if len(ips) == 0 {
+			continue
+		}
+		parts = append(parts, fmt.Sprintf("%s %s %s (answered by %s, %s)", chainOf(name, q), q.Type, strings.Join(ips, ", "), answeredBy(q), ttlRange(ttls)))
+	}
+	return strings.Join(parts, " and ")
+}
+
+// chainOf renders the CNAME chain from name: "a → b → c".
+func chainOf(name string, q *snapshot.DNSResult) string {
+	s := name
+	for _, c := range q.CNAMEs {
+		s += " → " + c.Target
+	}
+	return s
+}
+
+func ttlRange(ttls []uint32) string {
+	lo, hi := ttls[0], ttls[0]
+	for _, t := range ttls {
+		lo, hi = min(lo, t), max(hi, t)
+	}
+	if lo == hi {
+		return fmt.Sprintf("TTL %d", lo)
+	}
+	return fmt.Sprintf("TTL %d-%d", lo, hi)
+}
+
+func authNote(q *snapshot.DNSResult) string {
+	if q.Authoritative {
+		return " (authoritative)"
+	}
+	return ""
+}
+
+// answeredBy names the server without the usual port.
+func answeredBy(q *snapshot.DNSResult) string {
+	return hostOf(q.AnsweredBy)
+}
+
+func hostOf(server string) string {
+	if ap, err := netip.ParseAddrPort(server); err == nil && ap.Port() == 53 {
+		return ap.Addr().String()
+	}
+	return server
+}
+
+func serverName(server string, d *snapshot.DNS) string {
+	if server != "" {
+		return hostOf(server)
+	}
+	if d == nil || len(d.Resolvers) == 0 {
+		return "the system resolvers"
+	}
+	names := make([]string, len(d.Resolvers))
+	for i, r := range d.Resolvers {
+		names[i] = hostOf(r)
+	}
+	return "the system resolvers (" + strings.Join(names, ", ") + ")"
+}
+
+// observed lists every answer, its code and flags, for the report's
+// Observed column.
+func observed(results []*snapshot.DNSResult) string {
+	var parts []string
+	for _, q := range results {
+		s := fmt.Sprintf("%s %s", q.Type, q.Rcode)
+		if len(q.Records) > 0 {
+			ips := make([]string, len(q.Records))
+			for i, rec := range q.Records {
+				ips[i] = fmt.Sprintf("%s (TTL %d)", rec.IP, rec.TTL)
+			}
+			s = fmt.Sprintf("%s %s", q.Type, strings.Join(ips, ", "))
+		}
+		if len(q.CNAMEs) > 0 {
+			s = chainOf(q.Name, q) + " " + s
+		}
+		s += " from " + answeredBy(q)
+		if q.Authoritative {
+			s += ", authoritative"
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, "; ")
+}
+
+// describeExpected renders the expected addresses, each host address with
+// its interface.
+func describeExpected(e addressSet, s *snapshot.Snapshot) string {
+	if len(e.addrs) == 0 {
+		return "no address"
+	}
+	ifc := map[netip.Addr]string{}
+	for _, a := range s.Host.UnicastAddresses() {
+		ifc[a.IP.Unmap()] = a.Interface
+	}
+	parts := make([]string, len(e.addrs))
+	for i, a := range e.addrs {
+		parts[i] = a.String()
+		if n, ok := ifc[a.Unmap()]; ok {
+			parts[i] += " (" + n + ")"
+		}
+	}
+	return joinAnd(parts, "and")
+}
+
+// notExpected says why an address is wrong: "not an address of this host;
+// this host has ..." when expect is exactly the host's addresses, else "not
+// one of the expected addresses (...)".
+func notExpected(e addressSet, s *snapshot.Snapshot, plural bool) string {
+	host := s.Host.UnicastAddresses()
+	same := len(host) == len(e.addrs)
+	for _, a := range host {
+		same = same && e.has(a.IP)
+	}
+	if same {
+		what := "not an address of this host"
+		if plural {
+			what = "not addresses of this host"
+		}
+		if len(host) == 0 {
+			return what + "; this host has no address other machines can reach"
+		}
+		return what + "; this host has " + describeExpected(e, s)
+	}
+	return "not among the expected addresses: " + strings.Replace(describeExpected(e, s), " and ", " or ", -1)
+}
+
+// hostsNote warns, for checks against the system resolvers, that /etc/hosts
+// gives programs on this host another answer than DNS does.
+func hostsNote(s *snapshot.Snapshot, name, server string, results []*snapshot.DNSResult) string {
+	if server != "" {
+		return ""
+	}
+	var notes []string
+	own := name == snapshot.Canonical(s.Host.FQDN) || name == snapshot.Canonical(s.Host.Hostname)
+	for _, e := range s.DNS.HostsFor(name) {
+		if own && e.IP.IsLoopback() {
+			continue // Debian's 127.0.1.1: the same host either way
+		}
+		t := snapshot.TypeA
+		if e.IP.Is6() {
+			t = snapshot.TypeAAAA
+		}
+		for _, q := range results {
+			if q.Type == t && !hasRecord(q, e.IP) {
+				notes = append(notes, fmt.Sprintf("/etc/hosts line %d pins %s to %s, so programs on this host get that address instead", e.Line, name, e.IP))
+			}
+		}
+	}
+	if len(notes) == 0 {
+		return ""
+	}
+	return "; note: " + strings.Join(notes, "; ")
+}
+
+// failedNote mentions servers that failed before another answered.
+func failedNote(results []*snapshot.DNSResult) string {
+	var failed []string
+	for _, q := range results {
+		failed = append(failed, q.Failed...)
+	}
+	if len(failed) == 0 {
+		return ""
+	}
+	return "; before that answer, " + strings.Join(failed, "; ")
+}
+
+func hasRecord(q *snapshot.DNSResult, ip netip.Addr) bool {
+	for _, rec := range q.Records {
+		if rec.IP.Unmap() == ip.Unmap() {
+			return true
+		}
+	}
+	return false
+}
+
+func isAre(n int) string {
+	if n == 1 {
+		return "is"
+	}
+	return "are"
+}
+
+func joinAnd(parts []string, and string) string {
+	switch len(parts) {
+	case 0:
+		return ""
+	case 1:
+		return parts[0]
+	}
+	return strings.Join(parts[:len(parts)-1], ", ") + " " + and + " " + parts[len(parts)-1]
+}
+
+// validName reports whether name is a DNS name: dot-separated labels of 1 to
+// 63 printable characters, at most 253 in all.
+func validName(name string) bool {
+	if name == "" || len(name) > 253 {
+		return false
+	}
+	for _, l := range strings.Split(name, ".") {
+		if l == "" || len(l) > 63 || strings.ContainsFunc(l, func(r rune) bool { return r <= ' ' || r > '~' }) {
+			return false
+		}
+	}
+	return true
+}
+
+func contains(ss []string, s string) bool {
+	for _, e := range ss {
+		if e == s {
+			return true
+		}
+	}
+	return false
+}
+
+// hostsEntryCheck: every /etc/hosts line that pins one of names gives an
+// expected address (loopback too when allowed) or, without expect, an
+// address DNS answers for the name: a line that shadows DNS makes this host
+// see a name differently from every other machine.
+type hostsEntryCheck struct {
+	names    []string
+	expect   addressSet
+	loopback bool
+}
+
+func decodeHostsEntry(d *Decoder) Check {
+	c := &hostsEntryCheck{expect: decodeAddresses(d, "expect"), loopback: d.Bool("allow_loopback", false)}
+	for _, n := range d.Strings("name") {
+		if n = decodeName(d, n); n != "" && !contains(c.names, n) {
+			c.names = append(c.names, n)
+		}
+	}
+	return c
+}
+
+// Want asks the system resolvers for the names when the entries are to be
+// compared with DNS.
+func (c *hostsEntryCheck) Want(w *snapshot.Wants) {
+	if c.expect.set {
+		return
+	}
+	for _, n := range c.names {
+		if strings.Contains(n, ".") {
+			w.DNS = append(w.DNS,
+				snapshot.DNSQuery{Name: n, Type: snapshot.TypeA},
+				snapshot.DNSQuery{Name: n, Type: snapshot.TypeAAAA})
+		}
+	}
+}
+
+func (c *hostsEntryCheck) Evaluate(s *snapshot.Snapshot) Result {
+	names := joinAnd(c.names, "and")
+	if s.DNS.HostsError != "" {
+		return Errorf("/etc/hosts could not be read: %s", s.DNS.HostsError)
+	}
+	r := Result{Expected: "/etc/hosts pins " + names + " only to what DNS answers"}
+	if c.expect.set {
+		r.Expected = "/etc/hosts pins " + names + " only to " + describeExpected(c.expect, s)
+		if c.loopback {
+			r.Expected += " or loopback"
+		}
+	}
+	var lines []int
+	pinned := map[int][]string{}
+	entry := map[int]snapshot.HostsEntry{}
+	for _, n := range c.names {
+		for _, e := range s.DNS.HostsFor(n) {
+			if _, ok := entry[e.Line]; !ok {
+				lines = append(lines, e.Line)
+				entry[e.Line] = e
+			}
+			pinned[e.Line] = append(pinned[e.Line], n)
+		}
+	}
+	if len(lines) == 0 {
+		r.Status, r.Observed = finding.Pass, "no entry"
+		r.Explanation = "/etc/hosts has no entry for " + names + "; lookups go to DNS"
+		return r
+	}
+	sort.Ints(lines)
+	var entries, bad []string
+	for _, l := range lines {
+		entries = append(entries, fmt.Sprintf("line %d: %s %s", l, entry[l].IP, strings.Join(pinned[l], " ")))
+		judged := pinned[l]
+		if c.expect.set {
+			judged = []string{joinAnd(pinned[l], "and")} // one verdict per line
+		}
+		for _, n := range judged {
+			why, res := c.judge(s, n, entry[l])
+			if res != nil {
+				return *res
+			}
+			if why != "" {
+				bad = append(bad, why)
+			}
+		}
+	}
+	r.Observed = strings.Join(entries, "; ")
+	if len(bad) == 0 {
+		r.Status = finding.Pass
+		r.Explanation = "/etc/hosts entries agree: " + r.Observed
+		return r
+	}
+	r.Status = finding.Fail
+	r.Explanation = strings.Join(bad, "; ")
+	r.Remediation = "edit /etc/hosts: point the name at the current address (127.0.1.1 on a host without a permanent address), or remove the line so lookups go to DNS"
+	return r
+}
+
+// judge says what is wrong with one entry, or returns the error result when
+// DNS could not answer to compare with.
+func (c *hostsEntryCheck) judge(s *snapshot.Snapshot, name string, e snapshot.HostsEntry) (string, *Result) {
+	pins := fmt.Sprintf("/etc/hosts line %d pins %s to %s", e.Line, name, e.IP)
+	if c.loopback && e.IP.IsLoopback() {
+		return "", nil
+	}
+	if c.expect.set {
+		if c.expect.has(e.IP) {
+			return "", nil
+		}
+		return pins + ", which is " + notExpected(c.expect, s, false), nil
+	}
+	if res := singleLabel(name, s); res != nil {
+		return "", res
+	}
+	t := snapshot.TypeA
+	if e.IP.Is6() && !e.IP.Is4In6() {
+		t = snapshot.TypeAAAA
+	}
+	results, res := lookup(s, name, []string{t}, "")
+	if res != nil {
+		res.Explanation = "cannot compare " + pins + " with DNS: " + res.Explanation
+		return "", res
+	}
+	q := results[0]
+	switch {
+	case hasRecord(q, e.IP):
+		return "", nil
+	case q.Rcode == "NXDOMAIN" || len(q.Records) == 0:
+		return fmt.Sprintf("%s, but %s: programs on this host find a name that the rest of the network does not", pins, unresolved(name, results)), nil
+	}
+	return fmt.Sprintf("%s, but DNS answers %s: programs on this host reach %s, every other machine the address DNS gives",
+		pins, describeAnswers(name, results, nil), e.IP), nil
+}
