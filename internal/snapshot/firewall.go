@@ -1,9 +1,6 @@
 package snapshot
 
-import (
-	"net/netip"
-	"strings"
-)
+import "net/netip"
 
 // Firewall is every ruleset the host holds, from every backend, in one
 // normalised model: tables of chains of rules, each rule a list of matches and
@@ -41,8 +38,7 @@ type Backend struct {
 	Rules  int `json:"rules"`
 }
 
-// HoldsRules reports whether the backend was read and holds at least one rule
-// or one base chain whose policy is not accept.
+// HoldsRules reports whether the backend was read and holds at least one rule.
 func (b Backend) HoldsRules() bool { return b.Available && b.Rules > 0 }
 
 // LocalAddress is an address the host owns.
@@ -129,11 +125,12 @@ type Match struct {
 	// Set and Keys describe a set lookup: the fields that form the key.
 	Set  string   `json:"set,omitempty"`
 	Keys []string `json:"keys,omitempty"`
-	// Limit, for may-match conditions, says why the outcome is unknowable.
+	// Reason, for may-match conditions, says why the outcome is unknowable.
 	Reason string `json:"reason,omitempty"`
 }
 
-// Match fields that can never be decided from a snapshot.
+// FieldMayMatch is the field of conditions that can never be decided from a
+// snapshot (rates, randomness, history).
 const FieldMayMatch = "random"
 
 // Verdict kinds.
@@ -261,11 +258,6 @@ func (f *Firewall) Backend(name string) (Backend, bool) {
 		}
 	}
 	return Backend{}, false
-}
-
-// Origin names a rule's place: backend, family, table, chain and position.
-func (t *Table) Origin(chain string) string {
-	return strings.Join([]string{t.Backend, t.Family, t.Name, chain}, " ")
 }
 
 // Attach puts the firewall into the snapshot.

@@ -1,0 +1,326 @@
+// Package firewall collects every netfilter ruleset of the host (native
+// nftables, iptables-nft and iptables-legacy, IPv4 and IPv6) into the
+// normalised snapshot model.
+package firewall
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"runtime"
+	"sort"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+
+	"github.com/hostdrift/hostdrift/agent"
+	"github.com/hostdrift/hostdrift/internal/snapshot"
+)
+
+func init() {
+	agent.Register("firewall", func() agent.Collector { return &Collector{} })
+}
+
+// Collector reads the firewall. Tools overrides where the *-save tools live
+// (tests point it at missing paths); zero means the Debian locations.
+type Collector struct {
+	Tools Tools
+}
+
+// Tools are the absolute paths of the read-only dump tools.
+type Tools struct {
+	IptablesNftSave     string
+	Ip6tablesNftSave    string
+	IptablesLegacySave  string
+	Ip6tablesLegacySave string
+}
+
+// DefaultTools are Debian's paths.
+var DefaultTools = Tools{
+	IptablesNftSave:     "/usr/sbin/iptables-nft-save",
+	Ip6tablesNftSave:    "/usr/sbin/ip6tables-nft-save",
+	IptablesLegacySave:  "/usr/sbin/iptables-legacy-save",
+	Ip6tablesLegacySave: "/usr/sbin/ip6tables-legacy-save",
+}
+
+// Name is the collector's registered name.
+func (c *Collector) Name() string { return "firewall" }
+
+const needPriv = "run hostdrift as root or with CAP_NET_ADMIN"
+
+// Collect reads every backend; what cannot be read is recorded in the
+// backend's Reason and makes the result partial.
+func (c *Collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Section, error) {
+	tools := c.Tools
+	if tools == (Tools{}) {
+		tools = DefaultTools
+	}
+	fd := 0
+	if env != nil && env.NetNS != "" {
+		f, err := os.Open(env.NetNS)
+		if err != nil {
+			return nil, fmt.Errorf("open network namespace %s: %w", env.NetNS, err)
+		}
+		defer f.Close()
+		fd = int(f.Fd())
+	}
+	netns := ""
+	if env != nil {
+		netns = env.NetNS
+	}
+	fw := &snapshot.Firewall{Tables: []snapshot.Table{}}
+	var problems []string
+
+	// iptables-nft first: its tables are skipped on the netlink side.
+	nftBackend := snapshot.Backend{Name: snapshot.BackendIptablesNft, Available: true}
+	owned := map[string]bool{} // "family/table" printed by iptables-nft-save
+	for _, fam := range []struct{ family, tool string }{{"ip", tools.IptablesNftSave}, {"ip6", tools.Ip6tablesNftSave}} {
+		out, err := runTool(ctx, netns, fam.tool)
+		if err != nil {
+			nftBackend.Available = false
+			nftBackend.Reason = joinReason(nftBackend.Reason, err.Error())
+			continue
+		}
+		res, err := ParseSave(bytes.NewReader(out), snapshot.BackendIptablesNft, fam.family)
+		if err != nil {
+			nftBackend.Available = false
+			nftBackend.Reason = joinReason(nftBackend.Reason, fmt.Sprintf("%s: %v", fam.tool, err))
+			continue
+		}
+		for _, t := range res.Tables {
+			owned[fam.family+"/"+t.Name] = true
+		}
+		fw.Tables = append(fw.Tables, res.Tables...)
+		fw.Unparsed = append(fw.Unparsed, res.Unparsed...)
+		countInto(&nftBackend, res.Tables)
+	}
+	if nftBackend.Reason != "" {
+		problems = append(problems, "iptables-nft: "+nftBackend.Reason)
+	}
+	fw.Backends = append(fw.Backends, nftBackend)
+
+	native := snapshot.Backend{Name: snapshot.BackendNftables, Available: true}
+	r := &nftReader{fd: fd}
+	tables, err := r.read(func(family, table string) bool { return owned[family+"/"+table] })
+	if err != nil {
+		native.Available = false
+		native.Reason = explainNetlink(err)
+		problems = append(problems, "nftables: "+native.Reason)
+	} else {
+		fw.Tables = append(fw.Tables, tables...)
+		countInto(&native, tables)
+	}
+	fw.Backends = append(fw.Backends, native)
+
+	legacy := snapshot.Backend{Name: snapshot.BackendIptablesLegacy, Available: true}
+	for _, fam := range []struct{ family, tool, names string }{
+		{"ip", tools.IptablesLegacySave, "ip_tables_names"},
+		{"ip6", tools.Ip6tablesLegacySave, "ip6_tables_names"},
+	} {
+		names, err := legacyTables(netns, fam.names)
+		if err != nil {
+			legacy.Reason = joinReason(legacy.Reason, err.Error())
+			continue
+		}
+		if len(names) == 0 {
+			continue // nothing loaded: do not run the tool, it would load modules
+		}
+		out, err := runTool(ctx, netns, fam.tool)
+		if err != nil {
+			legacy.Available = false
+			legacy.Reason = joinReason(legacy.Reason, err.Error())
+			continue
+		}
+		res, err := ParseSave(bytes.NewReader(out), snapshot.BackendIptablesLegacy, fam.family)
+		if err != nil {
+			legacy.Available = false
+			legacy.Reason = joinReason(legacy.Reason, fmt.Sprintf("%s: %v", fam.tool, err))
+			continue
+		}
+		fw.Tables = append(fw.Tables, res.Tables...)
+		fw.Unparsed = append(fw.Unparsed, res.Unparsed...)
+		countInto(&legacy, res.Tables)
+	}
+	if legacy.Reason != "" {
+		problems = append(problems, "iptables-legacy: "+legacy.Reason)
+	}
+	fw.Backends = append(fw.Backends, legacy)
+
+	if err := readRoutes(fd, fw); err != nil {
+		problems = append(problems, "addresses and routes: "+err.Error())
+	}
+
+	if !nftBackend.Available && !native.Available && !legacy.Available {
+		return nil, fmt.Errorf("no firewall backend could be read: %s", strings.Join(problems, "; "))
+	}
+	if len(problems) > 0 {
+		return fw, agent.Partial("%s", strings.Join(problems, "; "))
+	}
+	return fw, nil
+}
+
+func joinReason(a, b string) string {
+	if a == "" {
+		return b
+	}
+	return a + "; " + b
+}
+
+func countInto(b *snapshot.Backend, tables []snapshot.Table) {
+	for _, t := range tables {
+		b.Tables++
+		for _, c := range t.Chains {
+			b.Rules += len(c.Rules)
+		}
+	}
+}
+
+func explainNetlink(err error) string {
+	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) || errors.Is(err, os.ErrPermission) {
+		return fmt.Sprintf("%v: %s", err, needPriv)
+	}
+	if errors.Is(err, unix.EPROTONOSUPPORT) || errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EAFNOSUPPORT) {
+		return fmt.Sprintf("%v: the kernel has no nf_tables support", err)
+	}
+	return err.Error()
+}
+
+// inNetNS runs fn on an OS thread that has joined the namespace at path (the
+// caller's namespace when path is empty).
+func inNetNS(path string, fn func() error) error {
+	if path == "" {
+		return fn()
+	}
+	runtime.LockOSThread()
+	orig, err := os.Open("/proc/thread-self/ns/net")
+	if err != nil {
+		runtime.UnlockOSThread()
+		return err
+	}
+	defer orig.Close()
+	target, err := os.Open(path)
+	if err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("open network namespace: %w", err)
+	}
+	defer target.Close()
+	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+		runtime.UnlockOSThread()
+		if errors.Is(err, unix.EPERM) {
+			return fmt.Errorf("join network namespace %s: %w: %s", path, err, needPriv)
+		}
+		return fmt.Errorf("join network namespace %s: %w", path, err)
+	}
+	ferr := fn()
+	if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
+		// Leave the thread locked: it dies with the goroutine.
+		return fmt.Errorf("return from network namespace: %w", err)
+	}
+	runtime.UnlockOSThread()
+	return ferr
+}
+
+// runTool runs a read-only dump tool (absolute path, no arguments, no shell)
+// in the namespace.
+func runTool(ctx context.Context, netns, tool string) ([]byte, error) {
+	if _, err := os.Stat(tool); err != nil {
+		return nil, fmt.Errorf("%s not found: install the iptables package", tool)
+	}
+	var out, stderr bytes.Buffer
+	err := inNetNS(netns, func() error {
+		cmd := exec.CommandContext(ctx, tool)
+		cmd.Stdout, cmd.Stderr = &out, &stderr
+		cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C"}
+		return cmd.Run()
+	})
+	if err != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if strings.Contains(msg, "Permission denied") || strings.Contains(msg, "Operation not permitted") || os.Geteuid() != 0 {
+			return nil, fmt.Errorf("%s: %v: %s: %s", tool, err, msg, needPriv)
+		}
+		return nil, fmt.Errorf("%s: %v: %s", tool, err, msg)
+	}
+	return out.Bytes(), nil
+}
+
+// legacyTables lists the tables iptables-legacy holds, from /proc/net/*_tables_names.
+func legacyTables(netns, file string) ([]string, error) {
+	var data []byte
+	err := inNetNS(netns, func() error {
+		var err error
+		data, err = os.ReadFile("/proc/thread-self/net/" + file)
+		return err
+	})
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil // ip_tables not loaded: legacy holds nothing
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read /proc/net/%s: %w", file, err)
+	}
+	return strings.Fields(string(data)), nil
+}
+
+// readRoutes records the local addresses and main routes of the namespace.
+func readRoutes(fd int, fw *snapshot.Firewall) error {
+	var h *netlink.Handle
+	var err error
+	if fd > 0 {
+		h, err = netlink.NewHandleAt(nsHandle(fd))
+	} else {
+		h, err = netlink.NewHandle()
+	}
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	links, err := h.LinkList()
+	if err != nil {
+		return err
+	}
+	names := map[int]string{}
+	for _, l := range links {
+		names[l.Attrs().Index] = l.Attrs().Name
+	}
+	addrs, err := h.AddrList(nil, netlink.FAMILY_ALL)
+	if err != nil {
+		return err
+	}
+	for _, a := range addrs {
+		ip, ok := netip.AddrFromSlice(a.IP)
+		if !ok {
+			continue
+		}
+		ones, _ := a.Mask.Size()
+		fw.LocalAddresses = append(fw.LocalAddresses, snapshot.LocalAddress{Prefix: netip.PrefixFrom(ip.Unmap(), ones), Interface: names[a.LinkIndex]})
+	}
+	routes, err := h.RouteList(nil, netlink.FAMILY_ALL)
+	if err != nil {
+		return err
+	}
+	for _, r := range routes {
+		rt := snapshot.Route{Interface: names[r.LinkIndex]}
+		if r.Dst != nil {
+			ip, _ := netip.AddrFromSlice(r.Dst.IP)
+			ones, _ := r.Dst.Mask.Size()
+			rt.Dst = netip.PrefixFrom(ip.Unmap(), ones)
+		} else if r.Family == unix.AF_INET6 {
+			rt.Dst = netip.MustParsePrefix("::/0")
+		} else {
+			rt.Dst = netip.MustParsePrefix("0.0.0.0/0")
+		}
+		if gw, ok := netip.AddrFromSlice(r.Gw); ok {
+			rt.Gateway = gw.Unmap()
+		}
+		fw.Routes = append(fw.Routes, rt)
+	}
+	sort.SliceStable(fw.Routes, func(i, j int) bool { return fw.Routes[i].Dst.Bits() > fw.Routes[j].Dst.Bits() })
+	return nil
+}
+
+func nsHandle(fd int) netns.NsHandle { return netns.NsHandle(fd) }

@@ -1,0 +1,267 @@
+package firewall
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/hostdrift/hostdrift/agent"
+	"github.com/hostdrift/hostdrift/internal/nstest"
+	"github.com/hostdrift/hostdrift/internal/snapshot"
+)
+
+const collectNft = `table inet filter {
+	set allowed {
+		type ipv4_addr
+		flags interval
+		elements = { 10.0.0.0/8, 192.168.1.10-192.168.1.20, 203.0.113.7 }
+	}
+	map portv {
+		type inet_service : verdict
+		elements = { 22 : accept, 25 : drop, 8080 : jump web }
+	}
+	set svc {
+		type ipv4_addr . inet_proto . inet_service
+		elements = { 10.1.1.1 . tcp . 443 }
+	}
+	chain input {
+		type filter hook input priority filter; policy drop;
+		ct state established,related accept
+		iifname "veth*" tcp dport 587 accept comment "smtp submission"
+		ip saddr @allowed tcp dport { 80, 443 } accept
+		tcp dport vmap @portv
+		ip daddr . meta l4proto . th dport @svc accept
+		meta l4proto udp socket transparent 1 accept
+		meta l4proto tcp rt classid 0x10 drop
+	}
+	chain web {
+		ip saddr 192.0.2.0/24 return
+		accept
+	}
+}
+`
+
+func collect(t *testing.T, c *Collector, ns *nstest.NS) (*snapshot.Firewall, error) {
+	t.Helper()
+	sec, err := c.Collect(context.Background(), &agent.Env{NetNS: ns.Path()})
+	if sec == nil {
+		if err == nil {
+			t.Fatal("no section and no error")
+		}
+		return nil, err
+	}
+	return sec.(*snapshot.Firewall), err
+}
+
+func rulesOf(t *testing.T, fw *snapshot.Firewall, backend, family, table, chain string) []snapshot.Rule {
+	t.Helper()
+	tb := fw.Table(backend, family, table)
+	if tb == nil {
+		t.Fatalf("no table %s %s %s in %+v", backend, family, table, fw.Tables)
+	}
+	c := tb.Chain(chain)
+	if c == nil {
+		t.Fatalf("no chain %s in table %s", chain, table)
+	}
+	return c.Rules
+}
+
+// TestCollectAllBackends loads native nftables, iptables-nft and
+// iptables-legacy rules into one namespace and checks each lands once, with
+// its origin, text, sets and what could not be decoded.
+func TestCollectAllBackends(t *testing.T) {
+	ns := nstest.New(t)
+	nftLoad(t, ns, collectNft)
+	ns.Run(t, "iptables-nft", "-A", "OUTPUT", "-p", "tcp", "--dport", "587", "-m", "comment", "--comment", "no mail", "-j", "DROP")
+	ns.Run(t, "ip6tables-nft", "-A", "INPUT", "-p", "udp", "--dport", "546", "-j", "ACCEPT")
+	ns.Run(t, "iptables-legacy", "-A", "INPUT", "-p", "udp", "-m", "multiport", "--dports", "53,123:124", "-j", "ACCEPT")
+
+	fw, err := collect(t, &Collector{}, ns)
+	if err != nil {
+		t.Fatalf("collect: %v", err)
+	}
+	for _, want := range []struct {
+		name   string
+		tables int
+		rules  int
+	}{{snapshot.BackendNftables, 1, 9}, {snapshot.BackendIptablesNft, 2, 2}, {snapshot.BackendIptablesLegacy, 1, 1}} {
+		b, ok := fw.Backend(want.name)
+		if !ok || !b.Available || b.Tables != want.tables || b.Rules != want.rules {
+			t.Errorf("backend %s = %+v, want available with %d tables, %d rules", want.name, b, want.tables, want.rules)
+		}
+	}
+	// iptables-nft tables appear once, from iptables-nft-save, not again as native ones.
+	if tb := fw.Table(snapshot.BackendNftables, "ip", "filter"); tb != nil {
+		t.Errorf("iptables-nft table counted as native nftables too: %+v", tb)
+	}
+	out := rulesOf(t, fw, snapshot.BackendIptablesNft, "ip", "filter", "OUTPUT")
+	if len(out) != 1 || out[0].Text != `-A OUTPUT -p tcp -m tcp --dport 587 -m comment --comment "no mail" -j DROP` || out[0].Comment != "no mail" || out[0].Verdict.Kind != "drop" {
+		t.Errorf("iptables-nft OUTPUT = %+v", out)
+	}
+	leg := rulesOf(t, fw, snapshot.BackendIptablesLegacy, "ip", "filter", "INPUT")
+	if len(leg) != 1 || !reflect.DeepEqual(leg[0].Matches[1].Values, []string{"53", "123-124"}) {
+		t.Errorf("legacy INPUT = %+v", leg)
+	}
+
+	tb := fw.Table(snapshot.BackendNftables, "inet", "filter")
+	in := tb.Chain("input")
+	if in.Hook != "input" || in.Policy != "drop" || in.Priority != 0 || in.Type != "filter" {
+		t.Errorf("input chain = %+v", in)
+	}
+	if got := tb.Set("allowed"); got == nil || !reflect.DeepEqual(got.Elements, []snapshot.SetElement{{Key: []string{"10.0.0.0/8"}}, {Key: []string{"192.168.1.10-192.168.1.20"}}, {Key: []string{"203.0.113.7"}}}) {
+		t.Errorf("interval set rebuilt as %+v", got)
+	}
+	portv := tb.Set("portv")
+	if portv == nil || !reflect.DeepEqual(portv.KeyType, []string{"inet_service"}) || portv.DataType != "verdict" {
+		t.Fatalf("verdict map = %+v", portv)
+	}
+	vm := map[string]string{}
+	for _, e := range portv.Elements {
+		vm[e.Key[0]] = e.Value
+	}
+	if !reflect.DeepEqual(vm, map[string]string{"22": "accept", "25": "drop", "8080": "jump web"}) {
+		t.Errorf("verdict map elements = %v", vm)
+	}
+	if svc := tb.Set("svc"); svc == nil || !reflect.DeepEqual(svc.Elements, []snapshot.SetElement{{Key: []string{"10.1.1.1", "tcp", "443"}}}) {
+		t.Errorf("concatenated set = %+v", svc)
+	}
+	rules := in.Rules
+	if r := rules[1]; r.Comment != "smtp submission" || r.Handle == 0 || r.Position != 2 ||
+		r.Text != `iifname "veth*" tcp dport 587 accept comment "smtp submission"` {
+		t.Errorf("rule 2 = %+v", r)
+	}
+	if r := rules[3]; r.Verdict.Kind != snapshot.VerdictMap || r.Verdict.Set != "portv" || !reflect.DeepEqual(r.Verdict.Keys, []string{"dport"}) {
+		t.Errorf("vmap rule = %+v", r)
+	}
+	if r := rules[4]; len(r.Matches) != 2 || !reflect.DeepEqual(r.Matches[1].Keys, []string{"daddr", "l4proto", "dport"}) {
+		t.Errorf("concatenated lookup = %+v", r.Matches)
+	}
+	// socket and rt are dropped silently by google/nftables; here they mark the rule.
+	for _, i := range []int{5, 6} {
+		r := rules[i]
+		if len(r.Unsupported) == 0 || !strings.Contains(r.Text, "not decoded") {
+			t.Errorf("rule %d with an undecodable expression not marked: %+v", i+1, r)
+		}
+	}
+
+	// The snapshot round-trips through JSON exactly.
+	b, err := json.Marshal(fw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back snapshot.Firewall
+	if err := json.NewDecoder(bytes.NewReader(b)).Decode(&back); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(&back, fw) {
+		b2, _ := json.Marshal(&back)
+		t.Errorf("JSON round trip changed the firewall:\n%s\n%s", b, b2)
+	}
+}
+
+// TestCollectMissingTools: without the iptables tools the collector still
+// reads nftables and says what is missing and what to do.
+func TestCollectMissingTools(t *testing.T) {
+	ns := nstest.New(t)
+	nftLoad(t, ns, "table ip t { chain c { type filter hook output priority 0; policy accept; tcp dport 587 drop; }; }")
+	c := &Collector{Tools: Tools{IptablesNftSave: "/nonexistent/iptables-nft-save", Ip6tablesNftSave: "/nonexistent/ip6tables-nft-save",
+		IptablesLegacySave: "/nonexistent/iptables-legacy-save", Ip6tablesLegacySave: "/nonexistent/ip6tables-legacy-save"}}
+	// Load legacy rules so that the legacy tool is needed.
+	ns.Run(t, "iptables-legacy", "-A", "INPUT", "-j", "ACCEPT")
+	fw, err := collect(t, c, ns)
+	var partial *agent.PartialError
+	if !errors.As(err, &partial) {
+		t.Fatalf("err = %v, want a Partial error", err)
+	}
+	if !strings.Contains(partial.Reason, "install the iptables package") {
+		t.Errorf("reason %q does not say what to do", partial.Reason)
+	}
+	if b, _ := fw.Backend(snapshot.BackendIptablesNft); b.Available {
+		t.Errorf("iptables-nft marked available without its tool: %+v", b)
+	}
+	if b, _ := fw.Backend(snapshot.BackendNftables); !b.Available || b.Rules != 1 {
+		t.Errorf("nftables backend = %+v, want 1 rule", b)
+	}
+}
+
+// TestCollectEmptyNamespace: a namespace without rules is fully readable and
+// no backend holds rules; iptables-legacy is not even started.
+func TestCollectEmptyNamespace(t *testing.T) {
+	ns := nstest.New(t)
+	fw, err := collect(t, &Collector{}, ns)
+	if err != nil {
+		t.Fatalf("collect: %v", err)
+	}
+	for _, b := range fw.Backends {
+		if !b.Available || b.HoldsRules() {
+			t.Errorf("backend %+v: want available and empty", b)
+		}
+	}
+	if !slices.ContainsFunc(fw.LocalAddresses, func(a snapshot.LocalAddress) bool { return a.Interface == "lo" }) {
+		t.Errorf("local addresses %+v lack lo", fw.LocalAddresses)
+	}
+}
+
+func TestCollectBadNamespace(t *testing.T) {
+	_, err := (&Collector{}).Collect(context.Background(), &agent.Env{NetNS: "/nonexistent/netns"})
+	if err == nil || !strings.Contains(err.Error(), "/nonexistent/netns") {
+		t.Errorf("err = %v, want one naming the namespace", err)
+	}
+}
+
+func TestRegistered(t *testing.T) {
+	if c, ok := agent.New("firewall"); !ok || c.Name() != "firewall" {
+		t.Errorf("firewall collector not registered")
+	}
+}
+
+// TestCollectAsNobody: without privileges nothing can be read, and the error
+// says what to do. The collector runs in a child process as nobody, inside a
+// test namespace.
+func TestCollectAsNobody(t *testing.T) {
+	ns := nstest.New(t)
+	nstest.RequireCommand(t, "setpriv")
+	dir, err := os.MkdirTemp("", "hostdrift-fw-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	bin := filepath.Join(dir, "firewall.test")
+	data, err := os.ReadFile(os.Args[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(bin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := ns.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", bin, "-test.run=^TestNobodyHelper$", "-test.v")
+	cmd.Env = append(os.Environ(), "HOSTDRIFT_FW_NOBODY=1")
+	out, _ := cmd.CombinedOutput()
+	if !strings.Contains(string(out), "NOBODY-RESULT") {
+		t.Fatalf("helper did not run:\n%s", out)
+	}
+	if !strings.Contains(string(out), needPriv) {
+		t.Errorf("collecting as nobody did not say what to do:\n%s", out)
+	}
+}
+
+// TestNobodyHelper is the child of TestCollectAsNobody; it does nothing
+// unless started by it.
+func TestNobodyHelper(t *testing.T) {
+	if os.Getenv("HOSTDRIFT_FW_NOBODY") != "1" {
+		return
+	}
+	_, err := (&Collector{}).Collect(context.Background(), &agent.Env{})
+	fmt.Printf("NOBODY-RESULT uid=%d err=%v\n", os.Getuid(), err)
+}

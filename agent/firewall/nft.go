@@ -1,0 +1,400 @@
+package firewall
+
+import (
+	"encoding/binary"
+	"fmt"
+	"strconv"
+
+	"github.com/google/nftables"
+	"github.com/google/nftables/expr"
+	"github.com/google/nftables/userdata"
+	"github.com/mdlayher/netlink"
+	"golang.org/x/sys/unix"
+
+	"github.com/hostdrift/hostdrift/internal/snapshot"
+)
+
+var familyNames = map[nftables.TableFamily]string{
+	nftables.TableFamilyIPv4:   "ip",
+	nftables.TableFamilyIPv6:   "ip6",
+	nftables.TableFamilyINet:   "inet",
+	nftables.TableFamilyARP:    "arp",
+	nftables.TableFamilyBridge: "bridge",
+	nftables.TableFamilyNetdev: "netdev",
+}
+
+func hookName(family string, h nftables.ChainHook) string {
+	switch family {
+	case "netdev":
+		return []string{"ingress", "egress"}[min(int(h), 1)]
+	case "arp":
+		if int(h) < 3 {
+			return []string{"input", "output", "forward"}[h]
+		}
+	default:
+		if int(h) < 6 {
+			return []string{"prerouting", "input", "forward", "output", "postrouting", "ingress"}[h]
+		}
+	}
+	return "hook" + strconv.Itoa(int(h))
+}
+
+// nftReader reads native nftables over netlink, in the namespace of fd
+// (0: the caller's).
+type nftReader struct {
+	fd int
+}
+
+// read lists every table the kernel holds; skip tells which tables belong to
+// iptables-nft and are read from iptables-nft-save instead.
+func (r *nftReader) read(skip func(family, table string) bool) ([]snapshot.Table, error) {
+	var opts []nftables.ConnOption
+	if r.fd > 0 {
+		opts = append(opts, nftables.WithNetNSFd(r.fd))
+	}
+	conn, err := nftables.New(opts...)
+	if err != nil {
+		return nil, err
+	}
+	tables, err := conn.ListTables()
+	if err != nil {
+		return nil, fmt.Errorf("list nftables tables: %w", err)
+	}
+	chains, err := conn.ListChains()
+	if err != nil {
+		return nil, fmt.Errorf("list nftables chains: %w", err)
+	}
+	nl, err := netlink.Dial(unix.NETLINK_NETFILTER, &netlink.Config{NetNS: r.fd})
+	if err != nil {
+		return nil, fmt.Errorf("open netfilter netlink socket: %w", err)
+	}
+	defer nl.Close()
+
+	var out []snapshot.Table
+	for _, t := range tables {
+		fam := familyNames[t.Family]
+		if fam == "" {
+			fam = strconv.Itoa(int(t.Family))
+		}
+		if skip != nil && skip(fam, t.Name) {
+			continue
+		}
+		st := snapshot.Table{Backend: snapshot.BackendNftables, Family: fam, Name: t.Name, Chains: []snapshot.Chain{}}
+		for _, c := range chains {
+			if c.Table == nil || c.Table.Name != t.Name || c.Table.Family != t.Family {
+				continue
+			}
+			sc := snapshot.Chain{Name: c.Name, Rules: []snapshot.Rule{}}
+			if c.Hooknum != nil {
+				sc.Hook = hookName(fam, *c.Hooknum)
+				sc.Type = string(c.Type)
+				if c.Priority != nil {
+					sc.Priority = int(*c.Priority)
+				}
+				sc.Policy = "accept"
+				if c.Policy != nil && *c.Policy == nftables.ChainPolicyDrop {
+					sc.Policy = "drop"
+				}
+			}
+			st.Chains = append(st.Chains, sc)
+		}
+		sets, err := conn.GetSets(t)
+		if err != nil {
+			return nil, fmt.Errorf("list sets of table %s %s: %w", fam, t.Name, err)
+		}
+		keyTypes, err := r.setKeyTypes(nl, t)
+		if err != nil {
+			return nil, err
+		}
+		for _, s := range sets {
+			if kt, ok := keyTypes[s.Name]; ok {
+				// google/nftables overwrites the key type of verdict maps
+				// with "verdict": use the kernel's own.
+				s.KeyType = kt
+				s.Concatenation = s.Concatenation || len(nftables.ConcatSetTypeElements(kt)) > 1
+			}
+			elems, err := conn.GetSetElements(s)
+			if err != nil {
+				return nil, fmt.Errorf("list elements of set %s in table %s %s: %w", s.Name, fam, t.Name, err)
+			}
+			st.Sets = append(st.Sets, convertSet(s, elems))
+		}
+		if err := r.rules(nl, t, &st); err != nil {
+			return nil, err
+		}
+		out = append(out, st)
+	}
+	return out, nil
+}
+
+// rules dumps the rules of one table and decodes every expression itself, so
+// that none is silently dropped.
+func (r *nftReader) rules(nl *netlink.Conn, t *nftables.Table, st *snapshot.Table) error {
+	attrs, err := netlink.MarshalAttributes([]netlink.Attribute{{Type: unix.NFTA_RULE_TABLE, Data: []byte(t.Name + "\x00")}})
+	if err != nil {
+		return err
+	}
+	req := netlink.Message{
+		Header: netlink.Header{
+			Type:  netlink.HeaderType((unix.NFNL_SUBSYS_NFTABLES << 8) | unix.NFT_MSG_GETRULE),
+			Flags: netlink.Request | netlink.Dump,
+		},
+		Data: append([]byte{byte(t.Family), unix.NFNETLINK_V0, 0, 0}, attrs...),
+	}
+	msgs, err := nl.Execute(req)
+	if err != nil {
+		return fmt.Errorf("dump rules of table %s %s: %w", st.Family, t.Name, err)
+	}
+	chainIdx := map[string]int{}
+	for i, c := range st.Chains {
+		chainIdx[c.Name] = i
+	}
+	setOf := func(name string) *snapshot.Set { return st.Set(name) }
+	for _, m := range msgs {
+		if len(m.Data) < 4 {
+			continue
+		}
+		raw, err := parseRuleMsg(byte(t.Family), m.Data[4:])
+		if err != nil {
+			return fmt.Errorf("decode rule in table %s %s: %w", st.Family, t.Name, err)
+		}
+		ci, ok := chainIdx[raw.chain]
+		if !ok {
+			continue
+		}
+		rule := DecodeRule(st.Family, raw.exprs, setOf)
+		rule.Handle = raw.handle
+		rule.Comment = raw.comment
+		c := &st.Chains[ci]
+		rule.Position = len(c.Rules) + 1
+		rule.Text = nftText(&rule, st)
+		c.Rules = append(c.Rules, rule)
+	}
+	return nil
+}
+
+// setKeyTypes dumps the sets of a table and returns each set's key type.
+func (r *nftReader) setKeyTypes(nl *netlink.Conn, t *nftables.Table) (map[string]nftables.SetDatatype, error) {
+	attrs, err := netlink.MarshalAttributes([]netlink.Attribute{{Type: unix.NFTA_SET_TABLE, Data: []byte(t.Name + "\x00")}})
+	if err != nil {
+		return nil, err
+	}
+	req := netlink.Message{
+		Header: netlink.Header{
+			Type:  netlink.HeaderType((unix.NFNL_SUBSYS_NFTABLES << 8) | unix.NFT_MSG_GETSET),
+			Flags: netlink.Request | netlink.Dump,
+		},
+		Data: append([]byte{byte(t.Family), unix.NFNETLINK_V0, 0, 0}, attrs...),
+	}
+	msgs, err := nl.Execute(req)
+	if err != nil {
+		return nil, fmt.Errorf("dump sets of table %s: %w", t.Name, err)
+	}
+	out := map[string]nftables.SetDatatype{}
+	for _, m := range msgs {
+		if len(m.Data) < 4 {
+			continue
+		}
+		ad, err := netlink.NewAttributeDecoder(m.Data[4:])
+		if err != nil {
+			return nil, err
+		}
+		ad.ByteOrder = binary.BigEndian
+		var name string
+		var magic, klen uint32
+		for ad.Next() {
+			switch ad.Type() {
+			case unix.NFTA_SET_NAME:
+				name = ad.String()
+			case unix.NFTA_SET_KEY_TYPE:
+				magic = ad.Uint32()
+			case unix.NFTA_SET_KEY_LEN:
+				klen = ad.Uint32()
+			}
+		}
+		if ad.Err() != nil || name == "" {
+			continue
+		}
+		if dt, ok := datatypeOf(magic, klen); ok {
+			out[name] = dt
+		}
+	}
+	return out, nil
+}
+
+// datatypes are nft's datatype magic numbers for the key types hostdrift reads.
+var datatypes = map[uint32]nftables.SetDatatype{
+	2: nftables.TypeNFProto, 4: nftables.TypeInteger, 5: nftables.TypeString, 7: nftables.TypeIPAddr, 8: nftables.TypeIP6Addr,
+	9: nftables.TypeEtherAddr, 10: nftables.TypeEtherType, 12: nftables.TypeInetProto, 13: nftables.TypeInetService,
+	14: nftables.TypeICMPType, 15: nftables.TypeTCPFlag, 19: nftables.TypeMark, 20: nftables.TypeIFIndex,
+	26: nftables.TypeCTState, 28: nftables.TypeCTStatus, 29: nftables.TypeICMP6Type, 31: nftables.TypePktType,
+	38: nftables.TypeFIBAddr, 41: nftables.TypeIFName,
+}
+
+func datatypeOf(magic, keyLen uint32) (nftables.SetDatatype, bool) {
+	var types []nftables.SetDatatype
+	for magic != 0 {
+		dt, ok := datatypes[magic&0x3f]
+		if !ok {
+			return nftables.SetDatatype{}, false
+		}
+		types = append([]nftables.SetDatatype{dt}, types...)
+		magic >>= 6
+	}
+	if len(types) == 1 {
+		dt := types[0]
+		if dt.Bytes == 0 {
+			dt.Bytes = keyLen
+		}
+		return dt, true
+	}
+	dt, err := nftables.ConcatSetType(types...)
+	if err != nil {
+		return nftables.SetDatatype{}, false
+	}
+	return dt, true
+}
+
+type rawRule struct {
+	chain   string
+	handle  uint64
+	comment string
+	exprs   []Expr
+}
+
+func parseRuleMsg(fam byte, b []byte) (*rawRule, error) {
+	ad, err := netlink.NewAttributeDecoder(b)
+	if err != nil {
+		return nil, err
+	}
+	ad.ByteOrder = binary.BigEndian
+	r := &rawRule{}
+	for ad.Next() {
+		switch ad.Type() {
+		case unix.NFTA_RULE_CHAIN:
+			r.chain = ad.String()
+		case unix.NFTA_RULE_HANDLE:
+			r.handle = ad.Uint64()
+		case unix.NFTA_RULE_USERDATA:
+			if c, ok := userdata.GetString(ad.Bytes(), userdata.TypeComment); ok {
+				r.comment = c
+			}
+		case unix.NFTA_RULE_EXPRESSIONS:
+			ad.Nested(func(nad *netlink.AttributeDecoder) error {
+				for nad.Next() {
+					x, err := parseExpr(fam, nad.Bytes())
+					if err != nil {
+						return err
+					}
+					r.exprs = append(r.exprs, x)
+				}
+				return nil
+			})
+		}
+	}
+	return r, ad.Err()
+}
+
+func parseExpr(fam byte, b []byte) (Expr, error) {
+	ad, err := netlink.NewAttributeDecoder(b)
+	if err != nil {
+		return Expr{}, err
+	}
+	ad.ByteOrder = binary.BigEndian
+	var x Expr
+	var data []byte
+	for ad.Next() {
+		switch ad.Type() {
+		case unix.NFTA_EXPR_NAME:
+			x.Name = ad.String()
+		case unix.NFTA_EXPR_DATA:
+			data = ad.Bytes()
+		}
+	}
+	if err := ad.Err(); err != nil {
+		return Expr{}, err
+	}
+	e := newExpr(x.Name)
+	if e == nil {
+		return x, nil
+	}
+	if x.Name == "notrack" {
+		x.E = e
+		return x, nil
+	}
+	if err := expr.Unmarshal(fam, data, e); err != nil {
+		// Keep the name: the rule is marked as not understood.
+		return x, nil
+	}
+	if imm, ok := e.(*expr.Immediate); ok && imm.Register == unix.NFT_REG_VERDICT && len(imm.Data) == 0 {
+		v := &expr.Verdict{}
+		if err := expr.Unmarshal(fam, data, v); err != nil {
+			return x, nil
+		}
+		e = v
+	}
+	x.E = e
+	return x, nil
+}
+
+// newExpr returns an empty expression of a type google/nftables decodes
+// completely enough for the simulator; nil for everything else.
+func newExpr(name string) expr.Any {
+	switch name {
+	case "ct":
+		return &expr.Ct{}
+	case "range":
+		return &expr.Range{}
+	case "meta":
+		return &expr.Meta{}
+	case "cmp":
+		return &expr.Cmp{}
+	case "counter":
+		return &expr.Counter{}
+	case "objref":
+		return &expr.Objref{}
+	case "payload":
+		return &expr.Payload{}
+	case "lookup":
+		return &expr.Lookup{}
+	case "immediate":
+		return &expr.Immediate{}
+	case "bitwise":
+		return &expr.Bitwise{}
+	case "redir":
+		return &expr.Redir{}
+	case "nat":
+		return &expr.NAT{}
+	case "limit":
+		return &expr.Limit{}
+	case "quota":
+		return &expr.Quota{}
+	case "dynset":
+		return &expr.Dynset{}
+	case "log":
+		return &expr.Log{}
+	case "exthdr":
+		return &expr.Exthdr{}
+	case "match":
+		return &expr.Match{}
+	case "target":
+		return &expr.Target{}
+	case "connlimit":
+		return &expr.Connlimit{}
+	case "queue":
+		return &expr.Queue{}
+	case "reject":
+		return &expr.Reject{}
+	case "masq":
+		return &expr.Masq{}
+	case "hash":
+		return &expr.Hash{}
+	case "fib":
+		return &expr.Fib{}
+	case "numgen":
+		return &expr.Numgen{}
+	case "notrack":
+		return &expr.Notrack{}
+	}
+	return nil
+}

@@ -1,0 +1,684 @@
+package firewall
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math/bits"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/google/nftables/expr"
+	"golang.org/x/sys/unix"
+
+	"github.com/hostdrift/hostdrift/internal/snapshot"
+)
+
+// Expr is one expression of a native nftables rule as the kernel listed it:
+// its name, and its decoded form when hostdrift understands the type (nil
+// otherwise: google/nftables silently drops types it cannot decode, so the
+// collector reads the expression list itself).
+type Expr struct {
+	Name string
+	E    expr.Any
+}
+
+// regVal is what a register holds while a rule is decoded.
+type regVal struct {
+	field  string // match field, "const", "random" or "unknown"
+	size   int
+	mask   []byte
+	data   []byte // const data
+	reason string
+	l3     string
+	lookup string // map name when the value comes from a map lookup
+}
+
+type decoder struct {
+	family string // table family
+	l3     string // ipv4 | ipv6 when known
+	l4     string
+	regs   map[int]regVal
+	rule   snapshot.Rule
+	sets   func(name string) *snapshot.Set
+}
+
+// regIndex maps an nftables register number to a 32-bit register index.
+func regIndex(r uint32) int {
+	switch {
+	case r >= 1 && r <= 4:
+		return int(r-1) * 4
+	case r >= 8:
+		return int(r - 8)
+	}
+	return -1
+}
+
+// DecodeRule turns a native rule's expressions into the normalised model.
+// sets looks up the sets of the rule's table (for concatenated keys).
+func DecodeRule(family string, exprs []Expr, sets func(string) *snapshot.Set) snapshot.Rule {
+	d := &decoder{family: family, regs: map[int]regVal{}, sets: sets}
+	switch family {
+	case "ip":
+		d.l3 = "ipv4"
+	case "ip6":
+		d.l3 = "ipv6"
+	}
+	for _, x := range exprs {
+		d.expr(x)
+	}
+	if d.rule.Verdict.Kind == "" {
+		d.rule.Verdict.Kind = snapshot.VerdictContinue
+	}
+	return d.rule
+}
+
+func (d *decoder) unsupported(format string, args ...any) {
+	d.rule.Unsupported = append(d.rule.Unsupported, fmt.Sprintf(format, args...))
+}
+
+func (d *decoder) mayMatch(neg bool, reason string) {
+	d.rule.Matches = append(d.rule.Matches, snapshot.Match{Field: snapshot.FieldMayMatch, Negate: neg, Reason: reason})
+}
+
+func (d *decoder) set(reg uint32, v regVal) {
+	if i := regIndex(reg); i >= 0 {
+		d.regs[i] = v
+	}
+}
+
+func (d *decoder) get(reg uint32) regVal {
+	if i := regIndex(reg); i >= 0 {
+		if v, ok := d.regs[i]; ok {
+			return v
+		}
+	}
+	return regVal{field: "unknown", reason: "register read before it was written"}
+}
+
+var metaFields = map[expr.MetaKey]string{
+	expr.MetaKeyL4PROTO:  "l4proto",
+	expr.MetaKeyNFPROTO:  "nfproto",
+	expr.MetaKeyIIFNAME:  "iif",
+	expr.MetaKeyOIFNAME:  "oif",
+	expr.MetaKeyMARK:     "mark",
+	expr.MetaKeyPROTOCOL: "ethertype",
+	expr.MetaKeyPKTTYPE:  "pkttype",
+}
+
+var ctFields = map[expr.CtKey]string{
+	expr.CtKeySTATE:     "ct_state",
+	expr.CtKeySTATUS:    "ct_status",
+	expr.CtKeyMARK:      "ct_mark",
+	expr.CtKeyDIRECTION: "ct_direction",
+}
+
+func (d *decoder) expr(x Expr) {
+	switch e := x.E.(type) {
+	case nil:
+		d.unsupported("expression %q is not decoded", x.Name)
+		// It may have written any register: forget them all.
+		for i := range d.regs {
+			d.regs[i] = regVal{field: "unknown", reason: "value of an expression hostdrift cannot decode (" + x.Name + ")"}
+		}
+	case *expr.Meta:
+		if e.SourceRegister {
+			src := d.get(e.Register)
+			switch {
+			case e.Key == expr.MetaKeyMARK && src.field == "const":
+				d.rule.Effects = append(d.rule.Effects, snapshot.Effect{Kind: "mark", Value: fmt.Sprintf("0x%x", hostU32(src.data))})
+			case e.Key == expr.MetaKeyMARK && src.field == "ct_mark":
+				d.rule.Effects = append(d.rule.Effects, snapshot.Effect{Kind: "mark", Value: "restore"})
+			case e.Key == expr.MetaKeyMARK:
+				d.rule.Effects = append(d.rule.Effects, snapshot.Effect{Kind: "mark", Value: "unknown"})
+			default:
+				d.rule.Effects = append(d.rule.Effects, snapshot.Effect{Kind: "meta_set"})
+			}
+			return
+		}
+		f, ok := metaFields[e.Key]
+		if !ok {
+			d.set(e.Register, regVal{field: snapshot.FieldMayMatch, reason: fmt.Sprintf("meta key %d is not known before the packet is seen", e.Key)})
+			return
+		}
+		size := 4
+		if f == "iif" || f == "oif" {
+			size = 16
+		} else if f == "l4proto" || f == "nfproto" || f == "pkttype" {
+			size = 1
+		} else if f == "ethertype" {
+			size = 2
+		}
+		d.set(e.Register, regVal{field: f, size: size})
+	case *expr.Ct:
+		if e.SourceRegister {
+			src := d.get(e.Register)
+			switch {
+			case e.Key == expr.CtKeyMARK && src.field == "const":
+				d.rule.Effects = append(d.rule.Effects, snapshot.Effect{Kind: "ct_mark", Value: fmt.Sprintf("0x%x", hostU32(src.data))})
+			case e.Key == expr.CtKeyMARK && src.field == "mark":
+				d.rule.Effects = append(d.rule.Effects, snapshot.Effect{Kind: "ct_mark", Value: "save"})
+			default:
+				d.rule.Effects = append(d.rule.Effects, snapshot.Effect{Kind: "ct_set"})
+			}
+			return
+		}
+		f, ok := ctFields[e.Key]
+		if !ok {
+			d.set(e.Register, regVal{field: snapshot.FieldMayMatch, reason: fmt.Sprintf("ct key %d depends on connection history", e.Key)})
+			return
+		}
+		size := 4
+		if f == "ct_direction" {
+			size = 1
+		}
+		d.set(e.Register, regVal{field: f, size: size})
+	case *expr.Payload:
+		if e.OperationType != expr.PayloadLoad {
+			d.unsupported("payload write (packet mangling)")
+			return
+		}
+		d.set(e.DestRegister, d.payload(e))
+	case *expr.Bitwise:
+		v := d.get(e.SourceRegister)
+		v.mask = append([]byte(nil), e.Mask...)
+		switch {
+		case len(e.Mask) == 0:
+			// A shift: google/nftables does not decode its operation.
+			v = regVal{field: "unknown", reason: "bitwise shift"}
+		case !allZero(e.Xor):
+			v = regVal{field: "unknown", reason: "bitwise xor"}
+		}
+		d.set(e.DestRegister, v)
+	case *expr.Immediate:
+		d.set(e.Register, regVal{field: "const", data: e.Data, size: len(e.Data)})
+	case *expr.Cmp:
+		d.cmp(d.get(e.Register), e.Op, e.Data)
+	case *expr.Range:
+		v := d.get(e.Register)
+		from, to := d.format(v, e.FromData), d.format(v, e.ToData)
+		if v.field == snapshot.FieldMayMatch || v.field == "unknown" {
+			d.mayMatch(false, v.reason)
+			return
+		}
+		d.rule.Matches = append(d.rule.Matches, snapshot.Match{Field: v.field, Negate: e.Op == expr.CmpOpNeq, Values: []string{from + "-" + to}})
+	case *expr.Lookup:
+		d.lookup(e)
+	case *expr.Verdict:
+		d.verdict(e)
+	case *expr.Counter:
+		d.rule.Effects = append(d.rule.Effects, snapshot.Effect{Kind: "counter"})
+	case *expr.Log:
+		d.rule.Effects = append(d.rule.Effects, snapshot.Effect{Kind: "log"})
+	case *expr.Limit:
+		d.rule.Matches = append(d.rule.Matches, snapshot.Match{Field: snapshot.FieldMayMatch, Reason: "limit: depends on the packet rate",
+			Values: []string{limitText(e)}})
+	case *expr.Quota:
+		d.mayMatch(false, "quota: depends on traffic already seen")
+	case *expr.Connlimit:
+		d.mayMatch(false, "ct count: depends on open connections")
+	case *expr.Numgen:
+		d.set(e.Register, regVal{field: snapshot.FieldMayMatch, reason: "numgen: chosen at random or in turn"})
+	case *expr.Hash:
+		d.set(e.DestRegister, regVal{field: snapshot.FieldMayMatch, reason: "jhash: depends on a hash of the packet"})
+	case *expr.Fib:
+		switch {
+		case e.ResultADDRTYPE && e.FlagDADDR && !e.FlagIIF && !e.FlagOIF:
+			d.set(e.Register, regVal{field: "dst_type", size: 4})
+		case e.ResultADDRTYPE && e.FlagSADDR && !e.FlagIIF && !e.FlagOIF:
+			d.set(e.Register, regVal{field: "src_type", size: 4})
+		default:
+			d.set(e.Register, regVal{field: snapshot.FieldMayMatch, reason: "fib lookup: depends on the routing table"})
+		}
+	case *expr.Dynset:
+		if len(e.Exprs) > 0 {
+			d.mayMatch(false, "set update with stateful expressions (meter)")
+		}
+		d.rule.Effects = append(d.rule.Effects, snapshot.Effect{Kind: "set_update", Value: "@" + e.SetName})
+	case *expr.Objref:
+		if e.Type != 1 { // NFT_OBJECT_COUNTER
+			d.mayMatch(false, fmt.Sprintf("stateful object %q", e.Name))
+		}
+	case *expr.Notrack:
+		d.rule.Effects = append(d.rule.Effects, snapshot.Effect{Kind: "notrack"})
+	case *expr.Reject:
+		d.rule.Verdict = snapshot.Verdict{Kind: snapshot.VerdictReject}
+	case *expr.Masq:
+		d.rule.Verdict = snapshot.Verdict{Kind: snapshot.VerdictMasquerade}
+	case *expr.Redir:
+		v := snapshot.Verdict{Kind: snapshot.VerdictRedirect}
+		if p := d.get(e.RegisterProtoMin); e.RegisterProtoMin != 0 && p.field == "const" && len(p.data) >= 2 {
+			v.To = ":" + strconv.Itoa(int(binary.BigEndian.Uint16(p.data)))
+		}
+		d.rule.Verdict = v
+	case *expr.NAT:
+		d.nat(e)
+	case *expr.Queue:
+		d.rule.Verdict = snapshot.Verdict{Kind: snapshot.VerdictQueue}
+	case *expr.Match:
+		d.unsupported("xt match %q in a native table", e.Name)
+	case *expr.Target:
+		d.unsupported("xt target %q in a native table", e.Name)
+		d.rule.Verdict = snapshot.Verdict{Kind: snapshot.VerdictUnknown, Reason: "xt target " + e.Name}
+	case *expr.Exthdr:
+		d.set(e.DestRegister, regVal{field: "unknown", reason: "extension header or tcp option"})
+	default:
+		d.rule.Effects = append(d.rule.Effects, snapshot.Effect{Kind: x.Name})
+	}
+}
+
+func limitText(e *expr.Limit) string {
+	units := map[expr.LimitTime]string{expr.LimitTimeSecond: "second", expr.LimitTimeMinute: "minute", expr.LimitTimeHour: "hour", expr.LimitTimeDay: "day", expr.LimitTimeWeek: "week"}
+	s := "limit rate "
+	if e.Over {
+		s += "over "
+	}
+	return s + fmt.Sprintf("%d/%s", e.Rate, units[e.Unit])
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func hostU32(b []byte) uint32 {
+	var buf [4]byte
+	copy(buf[:], b)
+	return binary.NativeEndian.Uint32(buf[:])
+}
+
+// payload names the packet field a payload load reads.
+func (d *decoder) payload(e *expr.Payload) regVal {
+	switch e.Base {
+	case expr.PayloadBaseNetworkHeader:
+		switch d.l3 {
+		case "ipv4":
+			switch {
+			case e.Offset == 9 && e.Len == 1:
+				return regVal{field: "l4proto", size: 1}
+			case e.Offset == 12 && e.Len <= 4:
+				return regVal{field: "saddr", size: int(e.Len), l3: "ipv4"}
+			case e.Offset == 16 && e.Len <= 4:
+				return regVal{field: "daddr", size: int(e.Len), l3: "ipv4"}
+			}
+		case "ipv6":
+			switch {
+			case e.Offset == 6 && e.Len == 1:
+				return regVal{field: "l4proto", size: 1}
+			case e.Offset == 8 && e.Len <= 16:
+				return regVal{field: "saddr", size: int(e.Len), l3: "ipv6"}
+			case e.Offset == 24 && e.Len <= 16:
+				return regVal{field: "daddr", size: int(e.Len), l3: "ipv6"}
+			}
+		}
+		return regVal{field: "unknown", reason: fmt.Sprintf("network header field at offset %d", e.Offset)}
+	case expr.PayloadBaseTransportHeader:
+		switch d.l4 {
+		case "icmp", "icmpv6":
+			if e.Offset == 0 && e.Len == 1 {
+				return regVal{field: "icmp_type", size: 1}
+			}
+		case "tcp":
+			if e.Offset == 13 && e.Len == 1 {
+				return regVal{field: "tcp_flags", size: 1}
+			}
+		}
+		switch {
+		case e.Offset == 0 && e.Len == 2:
+			return regVal{field: "sport", size: 2}
+		case e.Offset == 2 && e.Len == 2:
+			return regVal{field: "dport", size: 2}
+		}
+		return regVal{field: "unknown", reason: fmt.Sprintf("transport header field at offset %d", e.Offset)}
+	}
+	return regVal{field: "unknown", reason: "link-layer header field"}
+}
+
+var protoNames = map[byte]string{1: "icmp", 6: "tcp", 17: "udp", 58: "icmpv6", 132: "sctp", 136: "udplite", 33: "dccp", 2: "igmp", 47: "gre", 50: "esp", 51: "ah"}
+
+var ctStateBits = []struct {
+	bit  uint32
+	name string
+}{{1, "invalid"}, {2, "established"}, {4, "related"}, {8, "new"}, {64, "untracked"}}
+
+var ctStatusBits = []struct {
+	bit  uint32
+	name string
+}{{1, "expected"}, {2, "seen-reply"}, {4, "assured"}, {8, "confirmed"}, {16, "snat"}, {32, "dnat"}, {512, "dying"}}
+
+var rtnTypes = map[uint32]string{1: "unicast", 2: "local", 3: "broadcast", 4: "anycast", 5: "multicast", 6: "blackhole", 7: "unreachable", 8: "prohibit"}
+
+var tcpFlagBits = []struct {
+	bit  byte
+	name string
+}{{1, "fin"}, {2, "syn"}, {4, "rst"}, {8, "psh"}, {16, "ack"}, {32, "urg"}, {64, "ecn"}, {128, "cwr"}}
+
+func flagNames(v uint32, table []struct {
+	bit  uint32
+	name string
+}) []string {
+	var out []string
+	for _, b := range table {
+		if v&b.bit != 0 {
+			out = append(out, b.name)
+		}
+	}
+	return out
+}
+
+func tcpFlags(v byte) string {
+	var out []string
+	for _, b := range tcpFlagBits {
+		if v&b.bit != 0 {
+			out = append(out, b.name)
+		}
+	}
+	if len(out) == 0 {
+		return "none"
+	}
+	return strings.Join(out, ",")
+}
+
+// format renders register data as a value of the register's field.
+func (d *decoder) format(v regVal, data []byte) string {
+	switch v.field {
+	case "l4proto":
+		if len(data) > 0 {
+			if n, ok := protoNames[data[0]]; ok {
+				return n
+			}
+			return strconv.Itoa(int(data[0]))
+		}
+	case "nfproto":
+		if len(data) > 0 {
+			switch data[0] {
+			case unix.NFPROTO_IPV4:
+				return "ipv4"
+			case unix.NFPROTO_IPV6:
+				return "ipv6"
+			}
+			return strconv.Itoa(int(data[0]))
+		}
+	case "saddr", "daddr":
+		full := 4
+		if v.l3 == "ipv6" {
+			full = 16
+		}
+		buf := make([]byte, full)
+		copy(buf, data)
+		a, _ := netip.AddrFromSlice(buf)
+		return a.String()
+	case "sport", "dport":
+		if len(data) >= 2 {
+			return strconv.Itoa(int(binary.BigEndian.Uint16(data)))
+		}
+	case "iif", "oif":
+		s := string(data)
+		if i := strings.IndexByte(s, 0); i >= 0 {
+			return s[:i]
+		}
+		return s + "*"
+	case "icmp_type", "pkttype", "ct_direction":
+		if len(data) > 0 {
+			return strconv.Itoa(int(data[0]))
+		}
+	case "mark", "ct_mark":
+		return fmt.Sprintf("0x%x", hostU32(data))
+	case "dst_type", "src_type":
+		if n, ok := rtnTypes[hostU32(data)]; ok {
+			return n
+		}
+	case "ethertype":
+		if len(data) >= 2 {
+			switch binary.BigEndian.Uint16(data) {
+			case 0x0800:
+				return "ipv4"
+			case 0x86dd:
+				return "ipv6"
+			}
+		}
+	}
+	return fmt.Sprintf("0x%x", data)
+}
+
+var pktTypes = map[string]string{"0": "host", "1": "broadcast", "2": "multicast", "3": "other"}
+
+func (d *decoder) cmp(v regVal, op expr.CmpOp, data []byte) {
+	switch v.field {
+	case snapshot.FieldMayMatch, "unknown":
+		if v.field == "unknown" {
+			d.unsupported("%s", v.reason)
+		}
+		d.mayMatch(false, v.reason)
+		return
+	case "const":
+		d.unsupported("comparison of a constant")
+		return
+	}
+	neg := op == expr.CmpOpNeq
+	m := snapshot.Match{Field: v.field, Negate: neg}
+	switch op {
+	case expr.CmpOpLt:
+		m.Op = "lt"
+	case expr.CmpOpLte:
+		m.Op = "le"
+	case expr.CmpOpGt:
+		m.Op = "gt"
+	case expr.CmpOpGte:
+		m.Op = "ge"
+	}
+	switch v.field {
+	case "ct_state", "ct_status":
+		table := ctStateBits
+		if v.field == "ct_status" {
+			table = ctStatusBits
+		}
+		val := hostU32(data)
+		if v.mask != nil {
+			mask := hostU32(v.mask)
+			// "ct state established,related" is (state & mask) != 0.
+			if val == 0 {
+				m.Values = flagNames(mask, table)
+				m.Negate = !neg
+				break
+			}
+			if val == mask {
+				// all bits set: only one-bit masks are common
+				m.Values = flagNames(mask, table)
+				break
+			}
+			d.unsupported("%s bit test", v.field)
+			d.mayMatch(false, v.field+" bit test")
+			return
+		}
+		m.Values = flagNames(val, table)
+	case "saddr", "daddr":
+		a := d.format(v, data)
+		bitsLen := v.size * 8
+		if v.mask != nil {
+			ones := 0
+			for _, b := range v.mask {
+				ones += bits.OnesCount8(b)
+			}
+			bitsLen = ones
+		}
+		full := 32
+		if v.l3 == "ipv6" {
+			full = 128
+		}
+		if bitsLen < full {
+			a = fmt.Sprintf("%s/%d", a, bitsLen)
+		}
+		m.Values = []string{a}
+	case "mark", "ct_mark":
+		if v.mask != nil {
+			m.Values = []string{fmt.Sprintf("0x%x/0x%x", hostU32(data), hostU32(v.mask))}
+		} else {
+			m.Values = []string{d.format(v, data)}
+		}
+	case "tcp_flags":
+		mask := byte(0xff)
+		if len(v.mask) > 0 {
+			mask = v.mask[0]
+		}
+		m.Values = []string{tcpFlags(mask) + "/" + tcpFlags(data[0])}
+	case "pkttype":
+		m.Values = []string{pktTypes[d.format(v, data)]}
+	case "ethertype":
+		m.Field = "nfproto"
+		m.Values = []string{d.format(v, data)}
+	default:
+		if v.mask != nil && !allFF(v.mask) {
+			d.unsupported("masked comparison of %s", v.field)
+			d.mayMatch(false, "masked comparison of "+v.field)
+			return
+		}
+		m.Values = []string{d.format(v, data)}
+	}
+	switch m.Field {
+	case "nfproto":
+		if !m.Negate && len(m.Values) == 1 {
+			d.l3 = m.Values[0]
+		}
+	case "l4proto":
+		if !m.Negate && len(m.Values) == 1 {
+			d.l4 = m.Values[0]
+		}
+	}
+	d.rule.Matches = append(d.rule.Matches, m)
+}
+
+func allFF(b []byte) bool {
+	for _, c := range b {
+		if c != 0xff {
+			return false
+		}
+	}
+	return true
+}
+
+// keys collects the fields of a (possibly concatenated) set key starting at reg.
+func (d *decoder) keys(reg uint32, n int) ([]string, string) {
+	i := regIndex(reg)
+	var out []string
+	for k := 0; k < n; k++ {
+		v, ok := d.regs[i]
+		if !ok {
+			return nil, "set key register not written"
+		}
+		if v.field == snapshot.FieldMayMatch || v.field == "unknown" || v.field == "const" {
+			return nil, v.reason
+		}
+		if v.mask != nil && !allFF(v.mask) && v.field != "ct_state" && v.field != "ct_status" {
+			return nil, "masked set key " + v.field
+		}
+		out = append(out, v.field)
+		if v.size <= 0 {
+			v.size = 4
+		}
+		i += (v.size + 3) / 4
+	}
+	return out, ""
+}
+
+func (d *decoder) lookup(e *expr.Lookup) {
+	n := 1
+	var set *snapshot.Set
+	if d.sets != nil {
+		set = d.sets(e.SetName)
+	}
+	if set != nil && len(set.KeyType) > 0 {
+		n = len(set.KeyType)
+	}
+	keys, why := d.keys(e.SourceRegister, n)
+	if e.IsDestRegSet {
+		if e.DestRegister == 0 {
+			if keys == nil {
+				d.rule.Verdict = snapshot.Verdict{Kind: snapshot.VerdictUnknown, Reason: "verdict map keyed by " + why, Set: e.SetName}
+				return
+			}
+			d.rule.Verdict = snapshot.Verdict{Kind: snapshot.VerdictMap, Set: e.SetName, Keys: keys}
+			return
+		}
+		d.set(e.DestRegister, regVal{field: "unknown", reason: "value from map @" + e.SetName, lookup: e.SetName})
+		// a map lookup also fails (no match) when the key is absent
+		if keys == nil {
+			d.mayMatch(false, why)
+			return
+		}
+		d.rule.Matches = append(d.rule.Matches, snapshot.Match{Field: "set", Set: e.SetName, Keys: keys})
+		return
+	}
+	if keys == nil {
+		d.mayMatch(e.Invert, "lookup in @"+e.SetName+" keyed by "+why)
+		return
+	}
+	d.rule.Matches = append(d.rule.Matches, snapshot.Match{Field: "set", Set: e.SetName, Keys: keys, Negate: e.Invert})
+}
+
+func (d *decoder) verdict(e *expr.Verdict) {
+	v := snapshot.Verdict{}
+	switch e.Kind {
+	case expr.VerdictAccept:
+		v.Kind = snapshot.VerdictAccept
+	case expr.VerdictDrop:
+		v.Kind = snapshot.VerdictDrop
+	case expr.VerdictReturn:
+		v.Kind = snapshot.VerdictReturn
+	case expr.VerdictJump:
+		v.Kind, v.Chain = snapshot.VerdictJump, e.Chain
+	case expr.VerdictGoto:
+		v.Kind, v.Chain = snapshot.VerdictGoto, e.Chain
+	case expr.VerdictContinue:
+		v.Kind = snapshot.VerdictContinue
+	case expr.VerdictQueue:
+		v.Kind = snapshot.VerdictQueue
+	default:
+		v.Kind, v.Reason = snapshot.VerdictUnknown, fmt.Sprintf("verdict code %d", e.Kind)
+	}
+	d.rule.Verdict = v
+}
+
+func (d *decoder) nat(e *expr.NAT) {
+	v := snapshot.Verdict{Kind: snapshot.VerdictDNAT}
+	if e.Type == expr.NATTypeSourceNAT {
+		v.Kind = snapshot.VerdictSNAT
+	}
+	var addr, port string
+	if e.RegAddrMin != 0 {
+		a := d.get(e.RegAddrMin)
+		if a.field != "const" {
+			d.rule.Verdict = snapshot.Verdict{Kind: snapshot.VerdictUnknown, Reason: "nat address taken from " + a.reason}
+			return
+		}
+		ip, ok := netip.AddrFromSlice(a.data)
+		if !ok {
+			d.rule.Verdict = snapshot.Verdict{Kind: snapshot.VerdictUnknown, Reason: "nat address not decoded"}
+			return
+		}
+		addr = ip.String()
+		if ip.Is6() {
+			addr = "[" + addr + "]"
+		}
+	}
+	if e.RegProtoMin != 0 {
+		p := d.get(e.RegProtoMin)
+		if p.field != "const" || len(p.data) < 2 {
+			d.rule.Verdict = snapshot.Verdict{Kind: snapshot.VerdictUnknown, Reason: "nat port taken from " + p.reason}
+			return
+		}
+		port = strconv.Itoa(int(binary.BigEndian.Uint16(p.data)))
+	}
+	v.To = addr
+	if port != "" {
+		v.To = addr + ":" + port
+	}
+	if v.To != "" && addr == "" {
+		v.To = ":" + port
+	}
+	d.rule.Verdict = v
+}

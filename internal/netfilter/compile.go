@@ -1,0 +1,427 @@
+package netfilter
+
+import (
+	"fmt"
+	"net/netip"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/hostdrift/hostdrift/internal/snapshot"
+)
+
+// Program is a firewall prepared for simulation: values parsed once, base
+// chains ordered per hook, sets indexed.
+type Program struct {
+	fw     *snapshot.Firewall
+	hooks  map[string][]*cChain // hook -> base chains by priority
+	local  []snapshot.LocalAddress
+	routes []snapshot.Route
+}
+
+type cTable struct {
+	t      *snapshot.Table
+	chains map[string]*cChain
+	sets   map[string]*cSet
+}
+
+type cChain struct {
+	table *cTable
+	c     *snapshot.Chain
+	rules []cRule
+	order int
+}
+
+type cRule struct {
+	r       *snapshot.Rule
+	matches []cMatch
+	// may is set when the rule holds something not understood.
+	may string
+	// inert rules have no verdict and no effect on the packet (log, counter).
+	inert bool
+}
+
+type field int
+
+const (
+	fUnknown field = iota
+	fNfproto
+	fL4proto
+	fSaddr
+	fDaddr
+	fSport
+	fDport
+	fPort
+	fIif
+	fOif
+	fCtState
+	fCtStatus
+	fCtDirection
+	fSrcType
+	fDstType
+	fIcmpType
+	fMark
+	fCtMark
+	fTCPFlags
+	fPkttype
+	fSet
+	fRandom
+)
+
+var fieldByName = map[string]field{
+	"nfproto": fNfproto, "l4proto": fL4proto, "saddr": fSaddr, "daddr": fDaddr, "sport": fSport, "dport": fDport,
+	"port": fPort, "iif": fIif, "oif": fOif, "ct_state": fCtState, "ct_status": fCtStatus, "ct_direction": fCtDirection,
+	"src_type": fSrcType, "dst_type": fDstType, "icmp_type": fIcmpType, "mark": fMark, "ct_mark": fCtMark,
+	"tcp_flags": fTCPFlags, "pkttype": fPkttype, "set": fSet, snapshot.FieldMayMatch: fRandom,
+}
+
+// value is one parsed match value.
+type value struct {
+	lo, hi  netip.Addr // address range (prefixes become ranges)
+	plo     uint32     // port, number, mark value or flag compare
+	phi     uint32     // port range end, or mark mask
+	str     string     // names
+	wild    bool       // str is a prefix (iif "eth+")
+	isRange bool
+}
+
+type cMatch struct {
+	f      field
+	neg    bool
+	op     string
+	vals   []value
+	set    *cSet
+	keys   []field
+	reason string
+	m      *snapshot.Match
+}
+
+type cSet struct {
+	s      *snapshot.Set
+	fields []field
+	exact  map[string]int // canonical key -> element index
+	ranged []int          // elements needing a scan
+	elems  [][]value
+	bad    string // why the set cannot be evaluated
+}
+
+var (
+	cacheMu   sync.Mutex
+	cacheFW   *snapshot.Firewall
+	cacheProg *Program
+)
+
+// programFor compiles fw, reusing the last compilation for the same pointer.
+// A firewall must not be modified once simulated.
+func programFor(fw *snapshot.Firewall) *Program {
+	cacheMu.Lock()
+	defer cacheMu.Unlock()
+	if cacheFW == fw && cacheProg != nil {
+		return cacheProg
+	}
+	p := Compile(fw)
+	cacheFW, cacheProg = fw, p
+	return p
+}
+
+// Compile prepares a firewall for many simulations.
+func Compile(fw *snapshot.Firewall) *Program {
+	p := &Program{fw: fw, hooks: map[string][]*cChain{}}
+	if fw == nil {
+		return p
+	}
+	p.local, p.routes = fw.LocalAddresses, fw.Routes
+	order := 0
+	for ti := range fw.Tables {
+		t := &fw.Tables[ti]
+		ct := &cTable{t: t, chains: map[string]*cChain{}, sets: map[string]*cSet{}}
+		for si := range t.Sets {
+			ct.sets[t.Sets[si].Name] = compileSet(&t.Sets[si])
+		}
+		for ci := range t.Chains {
+			c := &t.Chains[ci]
+			cc := &cChain{table: ct, c: c, order: order}
+			order++
+			for ri := range c.Rules {
+				cc.rules = append(cc.rules, compileRule(ct, &c.Rules[ri]))
+			}
+			ct.chains[c.Name] = cc
+			if c.Base() {
+				p.hooks[c.Hook] = append(p.hooks[c.Hook], cc)
+			}
+		}
+	}
+	for _, chains := range p.hooks {
+		sort.SliceStable(chains, func(i, j int) bool {
+			if chains[i].c.Priority != chains[j].c.Priority {
+				return chains[i].c.Priority < chains[j].c.Priority
+			}
+			return chains[i].order < chains[j].order
+		})
+	}
+	return p
+}
+
+func compileRule(ct *cTable, r *snapshot.Rule) cRule {
+	cr := cRule{r: r, inert: r.Verdict.Kind == snapshot.VerdictContinue}
+	for _, e := range r.Effects {
+		if e.Kind != "log" && e.Kind != "counter" {
+			cr.inert = false
+		}
+	}
+	if len(r.Unsupported) > 0 {
+		cr.may = "rule not fully understood (" + strings.Join(r.Unsupported, "; ") + ")"
+	}
+	for i := range r.Matches {
+		m := &r.Matches[i]
+		cm := cMatch{f: fieldByName[m.Field], neg: m.Negate, op: m.Op, m: m, reason: m.Reason}
+		switch cm.f {
+		case fUnknown:
+			cm.f, cm.reason = fRandom, "match on "+m.Field+" is not interpreted"
+		case fRandom:
+			if cm.reason == "" {
+				cm.reason = "match whose outcome is unknowable"
+			}
+		case fSet:
+			cm.set = ct.sets[m.Set]
+			for _, k := range m.Keys {
+				cm.keys = append(cm.keys, fieldByName[k])
+			}
+			if cm.set == nil {
+				cm.f, cm.reason = fRandom, "set @"+m.Set+" is missing from the snapshot"
+			}
+		default:
+			for _, v := range m.Values {
+				pv, err := parseValue(cm.f, v)
+				if err != nil {
+					cm.f, cm.reason = fRandom, fmt.Sprintf("value %q of %s not understood", v, m.Field)
+					break
+				}
+				cm.vals = append(cm.vals, pv)
+			}
+		}
+		cr.matches = append(cr.matches, cm)
+	}
+	return cr
+}
+
+func compileSet(s *snapshot.Set) *cSet {
+	cs := &cSet{s: s, exact: map[string]int{}}
+	for _, k := range s.KeyType {
+		cs.fields = append(cs.fields, fieldOfType(k))
+	}
+	for i, e := range s.Elements {
+		if len(e.Key) != len(cs.fields) {
+			cs.bad = "set @" + s.Name + " has elements of another shape"
+			continue
+		}
+		var vals []value
+		exact := true
+		var key []string
+		for j, k := range e.Key {
+			v, err := parseValue(cs.fields[j], k)
+			if err != nil {
+				cs.bad = fmt.Sprintf("element %q of @%s not understood", k, s.Name)
+				break
+			}
+			if v.isRange || v.wild {
+				exact = false
+			}
+			vals = append(vals, v)
+			key = append(key, canonical(cs.fields[j], v))
+		}
+		cs.elems = append(cs.elems, vals)
+		if len(vals) != len(e.Key) {
+			continue
+		}
+		if exact {
+			cs.exact[strings.Join(key, "|")] = i
+		} else {
+			cs.ranged = append(cs.ranged, i)
+		}
+	}
+	return cs
+}
+
+// fieldOfType tells how to parse set elements of an nft datatype.
+func fieldOfType(t string) field {
+	switch t {
+	case "ipv4_addr", "ipv6_addr":
+		return fDaddr
+	case "inet_service":
+		return fDport
+	case "inet_proto":
+		return fL4proto
+	case "ifname":
+		return fIif
+	case "ct_state":
+		return fCtState
+	case "ct_status":
+		return fCtStatus
+	case "mark":
+		return fMark
+	case "icmp_type", "icmpv6_type":
+		return fIcmpType
+	case "fib_addrtype":
+		return fDstType
+	case "nf_proto":
+		return fNfproto
+	}
+	return fUnknown
+}
+
+func canonical(f field, v value) string {
+	switch f {
+	case fSaddr, fDaddr:
+		return v.lo.String()
+	case fSport, fDport, fPort, fMark, fCtMark, fIcmpType:
+		return strconv.FormatUint(uint64(v.plo), 10)
+	}
+	return v.str
+}
+
+// parseValue reads one match value for field f.
+func parseValue(f field, s string) (value, error) {
+	switch f {
+	case fSaddr, fDaddr:
+		return parseAddr(s)
+	case fSport, fDport, fPort:
+		lo, hi, ok := strings.Cut(s, "-")
+		a, err := strconv.ParseUint(lo, 10, 16)
+		if err != nil {
+			return value{}, err
+		}
+		b := a
+		if ok {
+			if b, err = strconv.ParseUint(hi, 10, 16); err != nil {
+				return value{}, err
+			}
+		}
+		return value{plo: uint32(a), phi: uint32(b), isRange: a != b}, nil
+	case fIif, fOif:
+		if strings.HasSuffix(s, "+") || strings.HasSuffix(s, "*") {
+			return value{str: s[:len(s)-1], wild: true}, nil
+		}
+		return value{str: s}, nil
+	case fMark, fCtMark:
+		v, m, hasMask := strings.Cut(s, "/")
+		a, err := strconv.ParseUint(v, 0, 32)
+		if err != nil {
+			return value{}, err
+		}
+		mask := uint64(0xffffffff)
+		if hasMask {
+			if mask, err = strconv.ParseUint(m, 0, 32); err != nil {
+				return value{}, err
+			}
+		}
+		return value{plo: uint32(a), phi: uint32(mask)}, nil
+	case fIcmpType:
+		t, _, _ := strings.Cut(strings.ToLower(s), "/")
+		return value{str: t}, nil
+	case fTCPFlags:
+		mask, cmp, ok := strings.Cut(s, "/")
+		if !ok {
+			return value{}, fmt.Errorf("tcp flags %q", s)
+		}
+		return value{plo: tcpFlagBits(mask), phi: tcpFlagBits(cmp)}, nil
+	case fL4proto:
+		return value{str: normProto(s)}, nil
+	case fSrcType, fDstType, fCtState, fCtStatus, fPkttype, fNfproto, fCtDirection:
+		return value{str: strings.ToLower(s)}, nil
+	}
+	return value{str: s}, nil
+}
+
+func parseAddr(s string) (value, error) {
+	if lo, hi, ok := strings.Cut(s, "-"); ok {
+		a, err := netip.ParseAddr(lo)
+		if err != nil {
+			return value{}, err
+		}
+		b, err := netip.ParseAddr(hi)
+		if err != nil {
+			return value{}, err
+		}
+		return value{lo: a, hi: b, isRange: true}, nil
+	}
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			// iptables prints masks as /255.255.0.0 only when non-contiguous
+			return value{}, err
+		}
+		p = p.Masked()
+		last := lastAddr(p)
+		return value{lo: p.Addr(), hi: last, isRange: p.Bits() < p.Addr().BitLen()}, nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return value{}, err
+	}
+	return value{lo: a, hi: a}, nil
+}
+
+func lastAddr(p netip.Prefix) netip.Addr {
+	b := p.Addr().AsSlice()
+	for i := p.Bits(); i < len(b)*8; i++ {
+		b[i/8] |= 1 << (7 - i%8)
+	}
+	a, _ := netip.AddrFromSlice(b)
+	return a
+}
+
+var tcpFlagNames = map[string]uint32{"fin": 1, "syn": 2, "rst": 4, "psh": 8, "ack": 16, "urg": 32, "ecn": 64, "cwr": 128, "all": 63, "none": 0}
+
+func tcpFlagBits(s string) uint32 {
+	var v uint32
+	for _, f := range strings.Split(strings.ToLower(s), ",") {
+		v |= tcpFlagNames[strings.TrimSpace(f)]
+	}
+	return v
+}
+
+func normProto(s string) string {
+	switch strings.ToLower(s) {
+	case "6":
+		return "tcp"
+	case "17":
+		return "udp"
+	case "1":
+		return "icmp"
+	case "58", "ipv6-icmp", "icmp6":
+		return "icmpv6"
+	}
+	return strings.ToLower(s)
+}
+
+var icmpTypes = map[string]int{
+	"echo-reply": 0, "destination-unreachable": 3, "source-quench": 4, "redirect": 5, "echo-request": 8,
+	"router-advertisement": 9, "router-solicitation": 10, "time-exceeded": 11, "parameter-problem": 12,
+	"timestamp-request": 13, "timestamp-reply": 14,
+}
+
+var icmp6Types = map[string]int{
+	"destination-unreachable": 1, "packet-too-big": 2, "time-exceeded": 3, "parameter-problem": 4,
+	"echo-request": 128, "echo-reply": 129, "mld-listener-query": 130, "mld-listener-report": 131,
+	"nd-router-solicit": 133, "nd-router-advert": 134, "nd-neighbor-solicit": 135, "nd-neighbor-advert": 136,
+	"router-solicitation": 133, "router-advertisement": 134, "neighbour-solicitation": 135, "neighbour-advertisement": 136,
+	"neighbor-solicitation": 135, "neighbor-advertisement": 136,
+}
+
+// icmpNum returns the number of an icmp type name or number, -1 if unknown.
+func icmpNum(proto, s string) int {
+	s = strings.ToLower(s)
+	table := icmpTypes
+	if proto == "icmpv6" {
+		table = icmp6Types
+	}
+	if n, ok := table[s]; ok {
+		return n
+	}
+	if n, err := strconv.Atoi(s); err == nil {
+		return n
+	}
+	return -1
+}

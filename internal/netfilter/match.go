@@ -1,0 +1,455 @@
+package netfilter
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/hostdrift/hostdrift/internal/snapshot"
+)
+
+type tri int
+
+const (
+	no tri = iota
+	yes
+	may
+)
+
+// matches decides a rule's matches, choosing a branch for undecidable ones.
+func (w *walker) matches(cc *cChain, cr *cRule) bool {
+	result := yes
+	var reason string
+	for i := range cr.matches {
+		m := &cr.matches[i]
+		r, why := w.eval(m)
+		if m.neg && r != may {
+			if r == yes {
+				r = no
+			} else {
+				r = yes
+			}
+		}
+		if r == no {
+			return false
+		}
+		if r == may && result == yes {
+			result, reason = may, why
+		}
+	}
+	if cr.may != "" && result == yes {
+		result, reason = may, cr.may
+	}
+	if result == may {
+		return w.choose(fmt.Sprintf("%s (chain %s, table %s %s, %s)", reason, cc.c.Name, cc.table.t.Family, cc.table.t.Name, cr.r.Text))
+	}
+	return true
+}
+
+func (w *walker) eval(m *cMatch) (tri, string) {
+	p := &w.p
+	switch m.f {
+	case fRandom:
+		return may, m.reason
+	case fNfproto:
+		return anyStr(m.vals, w.family()), ""
+	case fL4proto:
+		return anyStr(m.vals, p.Protocol), ""
+	case fSaddr:
+		if !p.Src.IsValid() {
+			return may, "source address not given"
+		}
+		return addrIn(m, p.Src), ""
+	case fDaddr:
+		return addrIn(m, p.Dst), ""
+	case fSport, fDport, fPort:
+		if !hasPorts(p.Protocol) {
+			return no, ""
+		}
+		if m.f == fPort {
+			a, _ := portIn(m, p.SrcPort)
+			b, _ := portIn(m, p.DstPort)
+			if a == yes || b == yes {
+				return yes, ""
+			}
+			return no, ""
+		}
+		port := p.DstPort
+		if m.f == fSport {
+			port = p.SrcPort
+		}
+		return portIn(m, port)
+	case fIif:
+		return ifaceIn(m.vals, p.InIface), ""
+	case fOif:
+		return ifaceIn(m.vals, p.OutIface), ""
+	case fCtState:
+		for _, v := range m.vals {
+			if v.str == p.CtState || ((v.str == "dnat" || v.str == "snat") && w.ctStatus[v.str]) {
+				return yes, ""
+			}
+		}
+		return no, ""
+	case fCtStatus:
+		if p.CtState != "new" {
+			return may, "ct status of an existing connection"
+		}
+		for _, v := range m.vals {
+			if w.ctStatus[v.str] {
+				return yes, ""
+			}
+		}
+		return no, ""
+	case fCtDirection:
+		if p.CtState != "new" {
+			return may, "ct direction of an existing connection"
+		}
+		return anyStr(m.vals, "original"), ""
+	case fSrcType:
+		if !p.Src.IsValid() {
+			return may, "source address not given"
+		}
+		return anyStr(m.vals, w.prog.addrType(p.Src)), ""
+	case fDstType:
+		return anyStr(m.vals, w.prog.addrType(p.Dst)), ""
+	case fIcmpType:
+		if p.Protocol != "icmp" && p.Protocol != "icmpv6" {
+			return no, ""
+		}
+		if p.ICMPType == "" {
+			return may, "icmp type not given"
+		}
+		want := icmpNum(p.Protocol, p.ICMPType)
+		for _, v := range m.vals {
+			if v.str == "any" || icmpNum(p.Protocol, v.str) == want {
+				return yes, ""
+			}
+		}
+		return no, ""
+	case fMark:
+		return markIn(m.vals, p.Mark), ""
+	case fCtMark:
+		if p.CtState != "new" {
+			return may, "connection mark set by earlier packets"
+		}
+		return markIn(m.vals, w.ctMark), ""
+	case fTCPFlags:
+		if p.Protocol != "tcp" {
+			return no, ""
+		}
+		if p.CtState != "new" {
+			return may, "tcp flags of a packet inside a connection"
+		}
+		const syn = 2
+		for _, v := range m.vals {
+			if syn&v.plo == v.phi {
+				return yes, ""
+			}
+		}
+		return no, ""
+	case fPkttype:
+		pt := "host"
+		switch w.prog.addrType(p.Dst) {
+		case "broadcast":
+			pt = "broadcast"
+		case "multicast":
+			pt = "multicast"
+		}
+		for _, v := range m.vals {
+			if v.str == pt || (pt == "host" && v.str == "unicast") {
+				return yes, ""
+			}
+		}
+		return no, ""
+	case fSet:
+		return w.lookup(m.set, m.keys)
+	}
+	return may, "match not interpreted"
+}
+
+func hasPorts(proto string) bool {
+	switch proto {
+	case "tcp", "udp", "sctp", "udplite", "dccp":
+		return true
+	}
+	return false
+}
+
+func anyStr(vals []value, s string) tri {
+	for _, v := range vals {
+		if v.str == s {
+			return yes
+		}
+	}
+	return no
+}
+
+func addrIn(m *cMatch, a netip.Addr) tri {
+	a = a.Unmap()
+	for _, v := range m.vals {
+		if v.lo.BitLen() != a.BitLen() {
+			continue
+		}
+		switch m.op {
+		case "lt":
+			return boolTri(a.Less(v.lo))
+		case "le":
+			return boolTri(a.Compare(v.lo) <= 0)
+		case "gt":
+			return boolTri(a.Compare(v.lo) > 0)
+		case "ge":
+			return boolTri(a.Compare(v.lo) >= 0)
+		}
+		if a.Compare(v.lo) >= 0 && a.Compare(v.hi) <= 0 {
+			return yes
+		}
+	}
+	return no
+}
+
+func boolTri(b bool) tri {
+	if b {
+		return yes
+	}
+	return no
+}
+
+func portIn(m *cMatch, port uint16) (tri, string) {
+	p := uint32(port)
+	for _, v := range m.vals {
+		switch m.op {
+		case "lt":
+			return boolTri(p < v.plo), ""
+		case "le":
+			return boolTri(p <= v.plo), ""
+		case "gt":
+			return boolTri(p > v.plo), ""
+		case "ge":
+			return boolTri(p >= v.plo), ""
+		}
+		if p >= v.plo && p <= v.phi {
+			return yes, ""
+		}
+	}
+	return no, ""
+}
+
+func ifaceIn(vals []value, name string) tri {
+	for _, v := range vals {
+		if v.wild && strings.HasPrefix(name, v.str) && name != "" {
+			return yes
+		}
+		if !v.wild && v.str == name {
+			return yes
+		}
+	}
+	return no
+}
+
+func markIn(vals []value, mark uint32) tri {
+	for _, v := range vals {
+		if mark&v.phi == v.plo {
+			return yes
+		}
+	}
+	return no
+}
+
+// keyValue is the packet's value for one set key field.
+func (w *walker) keyValue(f field) (value, string, bool) {
+	p := &w.p
+	switch f {
+	case fSaddr:
+		if !p.Src.IsValid() {
+			return value{}, "", false
+		}
+		return value{lo: p.Src.Unmap(), hi: p.Src.Unmap()}, p.Src.Unmap().String(), true
+	case fDaddr:
+		return value{lo: p.Dst.Unmap(), hi: p.Dst.Unmap()}, p.Dst.Unmap().String(), true
+	case fSport, fDport:
+		if !hasPorts(p.Protocol) {
+			return value{}, "", false
+		}
+		port := p.DstPort
+		if f == fSport {
+			port = p.SrcPort
+		}
+		return value{plo: uint32(port)}, strconv.Itoa(int(port)), true
+	case fL4proto:
+		return value{str: p.Protocol}, p.Protocol, true
+	case fIif:
+		return value{str: p.InIface}, p.InIface, true
+	case fOif:
+		return value{str: p.OutIface}, p.OutIface, true
+	case fCtState:
+		return value{str: p.CtState}, p.CtState, true
+	case fMark:
+		return value{plo: p.Mark}, strconv.Itoa(int(p.Mark)), true
+	case fNfproto:
+		return value{str: w.family()}, w.family(), true
+	case fDstType:
+		t := w.prog.addrType(p.Dst)
+		return value{str: t}, t, true
+	}
+	return value{}, "", false
+}
+
+func (w *walker) lookup(s *cSet, keys []field) (tri, string) {
+	_, ok := w.findElem(s, keys)
+	if ok == yes {
+		return yes, ""
+	}
+	if ok == may {
+		if s.bad == "" {
+			return may, "lookup in @" + s.s.Name + " keyed by an address not given"
+		}
+		return may, s.bad
+	}
+	if s.s.Has("dynamic") || s.s.Has("timeout") {
+		return may, "set @" + s.s.Name + " is filled by packets at run time"
+	}
+	return no, ""
+}
+
+// findElem finds the element whose key the packet matches.
+func (w *walker) findElem(s *cSet, keys []field) (int, tri) {
+	if s.bad != "" {
+		return -1, may
+	}
+	if len(keys) != len(s.fields) {
+		return -1, may
+	}
+	vals := make([]value, len(keys))
+	canon := make([]string, len(keys))
+	for i, k := range keys {
+		v, c, ok := w.keyValue(k)
+		if !ok {
+			if k == fSaddr {
+				return -1, may
+			}
+			return -1, no
+		}
+		vals[i], canon[i] = v, c
+	}
+	if i, ok := s.exact[strings.Join(canon, "|")]; ok {
+		return i, yes
+	}
+	for _, ei := range s.ranged {
+		el := s.elems[ei]
+		all := true
+		for j, ev := range el {
+			if !elemHas(s.fields[j], ev, vals[j]) {
+				all = false
+				break
+			}
+		}
+		if all {
+			return ei, yes
+		}
+	}
+	return -1, no
+}
+
+func elemHas(f field, ev, pv value) bool {
+	switch f {
+	case fSaddr, fDaddr:
+		return ev.lo.BitLen() == pv.lo.BitLen() && pv.lo.Compare(ev.lo) >= 0 && pv.lo.Compare(ev.hi) <= 0
+	case fSport, fDport:
+		return pv.plo >= ev.plo && pv.plo <= ev.phi
+	case fIif, fOif:
+		if ev.wild {
+			return strings.HasPrefix(pv.str, ev.str)
+		}
+		return ev.str == pv.str
+	case fMark:
+		return pv.plo&ev.phi == ev.plo
+	}
+	return ev.str == pv.str
+}
+
+func (w *walker) vmap(cc *cChain, v snapshot.Verdict) (string, tri) {
+	s := cc.table.sets[v.Set]
+	if s == nil {
+		return "verdict map @" + v.Set + " is missing from the snapshot", may
+	}
+	var keys []field
+	for _, k := range v.Keys {
+		keys = append(keys, fieldByName[k])
+	}
+	i, ok := w.findElem(s, keys)
+	switch ok {
+	case may:
+		return "verdict map @" + v.Set + ": " + s.bad, may
+	case no:
+		if s.s.Has("dynamic") || s.s.Has("timeout") {
+			return "verdict map @" + v.Set + " is filled at run time", may
+		}
+		return "", no
+	}
+	return s.s.Elements[i].Value, yes
+}
+
+// addrType is the kernel's address type of a: local, broadcast, multicast,
+// unicast.
+func (prog *Program) addrType(a netip.Addr) string {
+	a = a.Unmap()
+	if a.IsLoopback() {
+		return "local"
+	}
+	for _, l := range prog.local {
+		if l.Prefix.Addr().Unmap() == a {
+			return "local"
+		}
+	}
+	if a.IsMulticast() {
+		return "multicast"
+	}
+	if a.Is4() {
+		if a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
+			return "broadcast"
+		}
+		for _, l := range prog.local {
+			p := l.Prefix
+			if p.Addr().Is4() && p.Bits() < 31 && lastAddr(p.Masked()) == a {
+				return "broadcast"
+			}
+		}
+	}
+	return "unicast"
+}
+
+func (prog *Program) isLocal(a netip.Addr) bool { return prog.addrType(a) == "local" }
+
+// route picks the output interface for dst: longest prefix of the routes.
+func (prog *Program) route(dst netip.Addr) string {
+	dst = dst.Unmap()
+	if prog.isLocal(dst) {
+		return "lo"
+	}
+	best, bits := "", -1
+	for _, r := range prog.routes {
+		if r.Dst.IsValid() && r.Dst.Addr().BitLen() == dst.BitLen() && r.Dst.Contains(dst) && r.Dst.Bits() > bits {
+			best, bits = r.Interface, r.Dst.Bits()
+		}
+	}
+	if best == "" {
+		for _, l := range prog.local {
+			if l.Prefix.Masked().Contains(dst) && l.Prefix.Addr().BitLen() == dst.BitLen() && l.Prefix.Bits() > bits {
+				best, bits = l.Interface, l.Prefix.Bits()
+			}
+		}
+	}
+	return best
+}
+
+// addrOf returns an address of the interface in the family.
+func (prog *Program) addrOf(iface, family string) (netip.Addr, bool) {
+	for _, l := range prog.local {
+		a := l.Prefix.Addr().Unmap()
+		if l.Interface == iface && (a.Is4() == (family == "ipv4")) {
+			return a, true
+		}
+	}
+	return netip.Addr{}, false
+}
