@@ -7,4 +7,5 @@ import (
 	_ "github.com/hostdrift/hostdrift/agent/firewall"
 	_ "github.com/hostdrift/hostdrift/agent/host"
 	_ "github.com/hostdrift/hostdrift/agent/listeners"
+	_ "github.com/hostdrift/hostdrift/agent/probe"
 )

@@ -65,9 +65,11 @@ func scenarios() map[string]*snapshot.Snapshot {
 				{Name: "host", Status: snapshot.StatusOK, DurationMS: 1},
 				{Name: "dns", Status: snapshot.StatusOK, DurationMS: 3},
 				{Name: "listeners", Status: snapshot.StatusOK, DurationMS: 4},
+				{Name: "probes", Status: snapshot.StatusOK, DurationMS: 2},
 			},
 			Listeners: &snapshot.Listeners{Source: "sock_diag", Sockets: socks},
 			DNS:       fixtureDNS(),
+			Probes:    &snapshot.Probes{Results: []snapshot.ProbeResult{}, Listeners: []snapshot.ProbeResult{}},
 		}
 	}
 	stalled := fixtureSocket("tcp", "0.0.0.0", 443, 4121, "python3", "web.service")

@@ -24,6 +24,7 @@ type Snapshot struct {
 	Listeners *Listeners `json:"listeners,omitempty"`
 	Firewall  *Firewall  `json:"firewall,omitempty"`
 	DNS       *DNS       `json:"dns,omitempty"`
+	Probes    *Probes    `json:"probes,omitempty"`
 }
 
 // Section is one area's data; a collector returns one and the runner attaches

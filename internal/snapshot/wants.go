@@ -6,4 +6,6 @@ package snapshot
 type Wants struct {
 	// DNS lists the names to resolve, with the type and the server to ask.
 	DNS []DNSQuery
+	// Probes lists the endpoints to connect to.
+	Probes ProbeWants
 }

@@ -1,0 +1,155 @@
+package snapshot
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Probes is what the probes collector saw when it connected to endpoints:
+// the probes the policy declared and, when asked, one per TCP listener.
+type Probes struct {
+	// Results answer the declared probes, one per distinct target, in the
+	// order the policy declares them.
+	Results []ProbeResult `json:"results"`
+	// Listeners answer the listener probes: one per TCP listening endpoint
+	// found when the collector ran; null when the policy asked for none.
+	Listeners []ProbeResult `json:"listeners"`
+	// ListenersError says why the listeners to probe could not be read.
+	ListenersError string `json:"listeners_error,omitempty"`
+}
+
+// ProbeWants is what the policy asks the probes collector to try.
+type ProbeWants struct {
+	// Targets are the declared probes; identical targets are probed once.
+	Targets []ProbeTarget
+	// Listeners, when set, asks for a connect to every TCP listener.
+	Listeners *ListenerProbes
+}
+
+// ListenerProbes asks for one connect to every TCP listener on a loopback or
+// public address, and a TLS handshake on the ports in TLSPorts.
+type ListenerProbes struct {
+	Timeout  time.Duration
+	TLSPorts []uint16
+}
+
+// ProbeTarget is one declared probe: exactly one of URL (an HTTP or HTTPS
+// request) and TCP (a connect to host:port) is set.
+type ProbeTarget struct {
+	URL string `json:"url,omitempty"`
+	TCP string `json:"tcp,omitempty"`
+	// ServerName is the TLS server name (SNI), the name the certificate is
+	// verified for and, for URLs, the Host header.
+	ServerName string `json:"server_name,omitempty"`
+	// TLS asks for a TLS handshake after a TCP connect.
+	TLS bool `json:"tls,omitempty"`
+	// Banner asks to read the first line the server sends after a TCP connect.
+	Banner bool `json:"banner,omitempty"`
+	// FollowRedirects lets an HTTP probe follow up to 5 redirects.
+	FollowRedirects bool `json:"follow_redirects,omitempty"`
+	TimeoutMS       int  `json:"timeout_ms"`
+}
+
+// Probe failure kinds: where the probe stopped and, for connects, why.
+const (
+	ProbeResolve     = "resolve"     // the name did not resolve
+	ProbeRefused     = "refused"     // connection refused: nothing listens
+	ProbeTimeout     = "timeout"     // no answer within the timeout
+	ProbeUnreachable = "unreachable" // no route, network or host unreachable
+	ProbeReset       = "reset"       // the peer reset or closed the connection
+	ProbeTLS         = "tls"         // the TLS handshake failed
+	ProbeHTTP        = "http"        // the request or response failed
+	ProbeOther       = "other"
+	// ProbeNotRun marks a probe that never started: the collector ran out
+	// of time first.
+	ProbeNotRun = "not_run"
+)
+
+// ProbeResult is the outcome of one probe.
+type ProbeResult struct {
+	Target ProbeTarget `json:"target"`
+	// Socket is the listener a listener probe was derived from.
+	Socket *Socket `json:"socket,omitempty"`
+	// Addr is the address:port connected to (or tried last).
+	Addr string `json:"addr,omitempty"`
+	// Resolved lists the addresses the target's host resolved to.
+	Resolved []netip.Addr `json:"resolved,omitempty"`
+	// Connected is set once the TCP connection was established.
+	Connected bool `json:"connected"`
+	// Failure is empty when the probe completed, else one of the Probe*
+	// kinds, and Error the error as the system reported it.
+	Failure    string  `json:"failure,omitempty"`
+	Error      string  `json:"error,omitempty"`
+	ConnectMS  float64 `json:"connect_ms,omitempty"`
+	DurationMS float64 `json:"duration_ms"`
+	// BannerLine is the first line the server sent (at most 512 bytes).
+	BannerLine string      `json:"banner_line,omitempty"`
+	TLS        *TLSState   `json:"tls,omitempty"`
+	HTTP       *HTTPResult `json:"http,omitempty"`
+}
+
+// TLSState is what a TLS handshake showed.
+type TLSState struct {
+	Version string `json:"version"`
+	// Chain is the certificates the server sent, leaf first.
+	Chain []Certificate `json:"chain"`
+	// VerifyError says why the chain does not verify against the host's
+	// trust roots for the server name; NameError why the leaf does not name
+	// it. Both are empty for a valid certificate.
+	VerifyError string `json:"verify_error,omitempty"`
+	NameError   string `json:"name_error,omitempty"`
+}
+
+// Certificate is one certificate of a chain.
+type Certificate struct {
+	Subject   string    `json:"subject"`
+	Issuer    string    `json:"issuer"`
+	DNSNames  []string  `json:"dns_names,omitempty"`
+	IPs       []string  `json:"ips,omitempty"`
+	NotBefore time.Time `json:"not_before"`
+	NotAfter  time.Time `json:"not_after"`
+}
+
+// HTTPResult is the response to an HTTP probe.
+type HTTPResult struct {
+	// Status is the final response's status code.
+	Status int `json:"status"`
+	// Location is the final response's Location header (a redirect's target).
+	Location string `json:"location,omitempty"`
+	// LocationHost is what the Location's host name resolved to from this
+	// host, through the system resolver, when it names a host.
+	LocationHost *Resolution `json:"location_host,omitempty"`
+	// Hops are the redirects followed, in order.
+	Hops []HTTPHop `json:"hops,omitempty"`
+	// FirstByteMS is the time to the final response's first byte.
+	FirstByteMS float64 `json:"first_byte_ms"`
+}
+
+// HTTPHop is one redirect that was followed.
+type HTTPHop struct {
+	URL      string `json:"url"`
+	Status   int    `json:"status"`
+	Location string `json:"location"`
+}
+
+// Resolution is what the system resolver answered for a name.
+type Resolution struct {
+	Name  string       `json:"name"`
+	Addrs []netip.Addr `json:"addrs,omitempty"`
+	// NotFound is set when the resolver said the name does not exist.
+	NotFound bool   `json:"not_found,omitempty"`
+	Error    string `json:"error,omitempty"`
+}
+
+// Result returns the result of a declared probe, if it was probed.
+func (p *Probes) Result(t ProbeTarget) (*ProbeResult, bool) {
+	for i := range p.Results {
+		if p.Results[i].Target == t {
+			return &p.Results[i], true
+		}
+	}
+	return nil, false
+}
+
+// Attach puts the probe results into the snapshot.
+func (p *Probes) Attach(s *Snapshot) { s.Probes = p }
