@@ -13,6 +13,7 @@ import (
 	"github.com/hostdrift/hostdrift/agent"
 	"github.com/hostdrift/hostdrift/internal/netfilter"
 	"github.com/hostdrift/hostdrift/internal/nstest"
+	"github.com/hostdrift/hostdrift/internal/setns"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 )
 
@@ -94,7 +95,7 @@ func BenchmarkFirewall(b *testing.B) {
 			collectOnce()
 			ours += time.Since(t0)
 			t1 := time.Now()
-			err := inNetNS(ns.Path(), func() error {
+			err := setns.Run(ns.Path(), func() error {
 				if out, err := exec.Command("/usr/sbin/nft", "-j", "list", "ruleset").CombinedOutput(); err != nil {
 					return fmt.Errorf("nft -j: %v: %.200s", err, out)
 				}

@@ -11,7 +11,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"runtime"
 	"sort"
 	"strings"
 
@@ -20,6 +19,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hostdrift/hostdrift/agent"
+	"github.com/hostdrift/hostdrift/internal/setns"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 )
 
@@ -191,41 +191,6 @@ func explainNetlink(err error) string {
 	return err.Error()
 }
 
-// inNetNS runs fn on an OS thread that has joined the namespace at path (the
-// caller's namespace when path is empty).
-func inNetNS(path string, fn func() error) error {
-	if path == "" {
-		return fn()
-	}
-	runtime.LockOSThread()
-	orig, err := os.Open("/proc/thread-self/ns/net")
-	if err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	defer orig.Close()
-	target, err := os.Open(path)
-	if err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("open network namespace: %w", err)
-	}
-	defer target.Close()
-	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-		runtime.UnlockOSThread()
-		if errors.Is(err, unix.EPERM) {
-			return fmt.Errorf("join network namespace %s: %w: %s", path, err, needPriv)
-		}
-		return fmt.Errorf("join network namespace %s: %w", path, err)
-	}
-	ferr := fn()
-	if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-		// Leave the thread locked: it dies with the goroutine.
-		return fmt.Errorf("return from network namespace: %w", err)
-	}
-	runtime.UnlockOSThread()
-	return ferr
-}
-
 // runTool runs a read-only dump tool (absolute path, no arguments, no shell)
 // in the namespace.
 func runTool(ctx context.Context, netns, tool string) ([]byte, error) {
@@ -233,7 +198,7 @@ func runTool(ctx context.Context, netns, tool string) ([]byte, error) {
 		return nil, fmt.Errorf("%s not found: install the iptables package", tool)
 	}
 	var out, stderr bytes.Buffer
-	err := inNetNS(netns, func() error {
+	err := setns.Run(netns, func() error {
 		cmd := exec.CommandContext(ctx, tool)
 		cmd.Stdout, cmd.Stderr = &out, &stderr
 		cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C"}
@@ -252,7 +217,7 @@ func runTool(ctx context.Context, netns, tool string) ([]byte, error) {
 // legacyTables lists the tables iptables-legacy holds, from /proc/net/*_tables_names.
 func legacyTables(netns, file string) ([]string, error) {
 	var data []byte
-	err := inNetNS(netns, func() error {
+	err := setns.Run(netns, func() error {
 		var err error
 		data, err = os.ReadFile("/proc/thread-self/net/" + file)
 		return err

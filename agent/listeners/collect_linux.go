@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/hostdrift/hostdrift/agent"
+	"github.com/hostdrift/hostdrift/internal/setns"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 )
 
@@ -56,7 +57,7 @@ func (c *Collector) collect(ctx context.Context, env *agent.Env) (*snapshot.List
 
 	// net.ipv6.bindv6only and the procfs tables belong to the namespace:
 	// read them from a thread inside it.
-	err := inNetNS(env.NetNS, func() error {
+	err := setns.Run(env.NetNS, func() error {
 		var err error
 		if l.BindV6Only, err = readBindV6Only(procRoot); err != nil {
 			return err

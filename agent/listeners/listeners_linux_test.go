@@ -16,6 +16,7 @@ import (
 
 	"github.com/hostdrift/hostdrift/agent"
 	"github.com/hostdrift/hostdrift/internal/nstest"
+	"github.com/hostdrift/hostdrift/internal/setns"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 )
 
@@ -344,18 +345,18 @@ func TestInNetNS(t *testing.T) {
 		return st.Ino
 	}
 	var inside uint64
-	if err := inNetNS(ns.Path(), func() error { inside = self(); return nil }); err != nil {
+	if err := setns.Run(ns.Path(), func() error { inside = self(); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if inside != ns.Inode(t) {
 		t.Errorf("fn ran in netns %d, want %d", inside, ns.Inode(t))
 	}
-	err := inNetNS(ns.Path(), func() error { panic("boom") })
+	err := setns.Run(ns.Path(), func() error { panic("boom") })
 	if err == nil || !strings.Contains(err.Error(), "boom") {
 		t.Errorf("a panic in fn: err = %v, want it reported", err)
 	}
 	errFn := errors.New("fn failed")
-	if err := inNetNS(ns.Path(), func() error { return errFn }); !errors.Is(err, errFn) {
+	if err := setns.Run(ns.Path(), func() error { return errFn }); !errors.Is(err, errFn) {
 		t.Errorf("err = %v, want fn's error", err)
 	}
 }

@@ -12,19 +12,20 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/hostdrift/hostdrift/internal/setns"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 )
 
 // runner makes connections, in a network namespace when one is given.
 type runner struct {
-	ns       *netNS
+	ns       *setns.Handle
 	resolver *net.Resolver
 }
 
 func newRunner(nsPath string, res *net.Resolver) (*runner, error) {
 	r := &runner{resolver: res}
 	if nsPath != "" {
-		ns, err := openNetNS(nsPath)
+		ns, err := setns.Open(nsPath)
 		if err != nil {
 			return nil, err
 		}
@@ -42,7 +43,7 @@ func newRunner(nsPath string, res *net.Resolver) (*runner, error) {
 
 func (r *runner) close() {
 	if r.ns != nil {
-		r.ns.close()
+		r.ns.Close()
 	}
 }
 
@@ -53,7 +54,7 @@ func (r *runner) dialOne(ctx context.Context, network, addr string) (net.Conn, e
 		return d.DialContext(ctx, network, addr)
 	}
 	var c net.Conn
-	err := r.ns.do(func() (err error) {
+	err := r.ns.Run(func() (err error) {
 		c, err = d.DialContext(ctx, network, addr)
 		return err
 	})
