@@ -125,6 +125,7 @@ func (c *Collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Secti
 	} {
 		names, err := legacyTables(netns, fam.names)
 		if err != nil {
+			legacy.Available = false
 			legacy.Reason = joinReason(legacy.Reason, err.Error())
 			continue
 		}

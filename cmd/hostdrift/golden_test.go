@@ -55,6 +55,27 @@ func fixtureDNS() *snapshot.DNS {
 	}
 }
 
+// fixtureFirewall: every backend read, no rules at all (a fresh VPS), and
+// the addresses and routes of fixtureHost.
+func fixtureFirewall() *snapshot.Firewall {
+	return &snapshot.Firewall{
+		Backends: []snapshot.Backend{
+			{Name: snapshot.BackendIptablesNft, Available: true},
+			{Name: snapshot.BackendNftables, Available: true},
+			{Name: snapshot.BackendIptablesLegacy, Available: true},
+		},
+		Tables: []snapshot.Table{},
+		LocalAddresses: []snapshot.LocalAddress{
+			{Prefix: netip.MustParsePrefix("127.0.0.1/8"), Interface: "lo"},
+			{Prefix: netip.MustParsePrefix("198.51.100.7/24"), Interface: "eth0"},
+		},
+		Routes: []snapshot.Route{
+			{Dst: netip.MustParsePrefix("198.51.100.0/24"), Interface: "eth0"},
+			{Dst: netip.MustParsePrefix("0.0.0.0/0"), Interface: "eth0", Gateway: netip.MustParseAddr("198.51.100.1")},
+		},
+	}
+}
+
 // scenarios are saved snapshots that each exercise one exit code.
 func scenarios() map[string]*snapshot.Snapshot {
 	base := func(socks ...snapshot.Socket) *snapshot.Snapshot {
@@ -66,10 +87,12 @@ func scenarios() map[string]*snapshot.Snapshot {
 				{Name: "dns", Status: snapshot.StatusOK, DurationMS: 3},
 				{Name: "listeners", Status: snapshot.StatusOK, DurationMS: 4},
 				{Name: "probes", Status: snapshot.StatusOK, DurationMS: 2},
+				{Name: "firewall", Status: snapshot.StatusOK, DurationMS: 5},
 			},
 			Listeners: &snapshot.Listeners{Source: "sock_diag", Sockets: socks},
 			DNS:       fixtureDNS(),
 			Probes:    &snapshot.Probes{Results: []snapshot.ProbeResult{}, Listeners: []snapshot.ProbeResult{}},
+			Firewall:  fixtureFirewall(),
 		}
 	}
 	stalled := fixtureSocket("tcp", "0.0.0.0", 443, 4121, "python3", "web.service")

@@ -32,6 +32,7 @@ const usage = `hostdrift audits this host against policies and reports every dri
 Usage:
   hostdrift check [flags]            judge the host (or a saved snapshot) against policies
   hostdrift snapshot [flags]         record what the host does, as JSON
+  hostdrift explain out|in|fwd PROTO PORT  show what the firewall does to a packet, and why
   hostdrift policy validate FILE...  check policy files without touching the host
   hostdrift policy kinds             list the check kinds and their attributes
   hostdrift version                  print the version
@@ -53,6 +54,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runCheck(args[1:], stdin, stdout, stderr)
 	case "snapshot":
 		return runSnapshot(args[1:], stdout, stderr)
+	case "explain":
+		return runExplain(args[1:], stdout, stderr)
 	case "policy":
 		return runPolicy(args[1:], stdin, stdout, stderr)
 	case "version", "--version":
