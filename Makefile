@@ -9,13 +9,18 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 # Real-kernel tests refuse to skip under strict mode.
 TESTENV   := HOSTDRIFT_TEST_STRICT=1
 TESTFLAGS ?= -count=1 -timeout 40m
+DEB_ARCH  ?= $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
 
-.PHONY: all build test test-quick deps lint bench clean
+.PHONY: all build deb test test-quick deps lint bench clean
 
 all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/hostdrift
+
+## deb: bin/hostdrift_VERSION_ARCH.deb with dpkg-deb (binary, units, man page, /etc/hostdrift)
+deb: build
+	sh packaging/deb/build.sh $(BIN) $(VERSION) $(DEB_ARCH) $(patsubst %/,%,$(dir $(BIN)))
 
 ## deps: install the Debian packages the tests need (as root; a no-op when present)
 deps:

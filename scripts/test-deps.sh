@@ -14,6 +14,9 @@ packages="$packages libxml2-utils"
 # dns: the integration test's resolver (dnsmasq-base is the binary alone;
 # the dnsmasq package would also start a system-wide daemon on port 53)
 packages="$packages dnsmasq-base"
+# packaging: systemd-analyze verify (and man, for the units' Documentation=),
+# the Ansible module against localhost, the .deb in a debootstrapped root
+packages="$packages systemd man-db ansible-core debootstrap"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "test-deps: not root; assuming the test dependencies are installed" >&2

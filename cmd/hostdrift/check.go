@@ -59,7 +59,7 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // check runs the check command and returns its exit code, the format asked
 // for, and whether the policy was evaluated at all.
 func check(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, string, bool) {
-	fs := newFlagSet("check", "check [--policy FILE|DIR|-]... [--var NAME=VALUE]... [--format table|json] [--output FILE] [--snapshot FILE]", stderr)
+	fs := newFlagSet("check", "check [--policy FILE|DIR|-]... [--var NAME=VALUE]... [--format FORMAT] [--output FILE] [--snapshot FILE]\n         [--report-dir DIR [--keep N]] [--save-snapshot FILE] [--prometheus-file FILE]", stderr)
 	var policyPaths multiFlag
 	vars := varFlags{}
 	var live liveFlags
@@ -70,9 +70,15 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, strin
 	snapPath := fs.String("snapshot", "", "judge the saved snapshot `FILE` instead of the live host")
 	colorMode := fs.String("color", "auto", "colour the table: auto, always or never (NO_COLOR is respected)")
 	verbose := fs.Bool("verbose", false, "list passing checks in the table too")
+	var extra extraOutputs
+	extra.register(fs)
 	live.register(fs)
 	if code := parseFlags(fs, args); code >= 0 {
 		return code, *format, false
+	}
+	if err := extra.validate(); err != nil {
+		fmt.Fprintln(stderr, "hostdrift check:", err)
+		return exitUsage, *format, false
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "hostdrift check: unexpected argument %q (policies go with --policy)\n", fs.Arg(0))
@@ -122,8 +128,14 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, strin
 		rep.Snapshot = *snapPath
 	}
 	opts := report.Options{Color: color, Width: terminalWidth(stdout), Verbose: *verbose}
-	if err := emit(*output, stdout, func(w io.Writer) error { return report.Render(w, *format, rep, opts) }); err != nil {
+	err = emit(*output, stdout, func(w io.Writer) error { return report.Render(w, *format, rep, opts) })
+	if err != nil {
 		fmt.Fprintln(stderr, "hostdrift check:", err)
+	}
+	if xerr := extra.write(snap, rep, stderr); xerr != nil {
+		err = xerr
+	}
+	if err != nil {
 		if *format == "nagios" {
 			return report.NagiosUnknown, *format, true
 		}
