@@ -28,7 +28,7 @@ func (p *Plan) Needs() []string {
 	seen := map[string]bool{}
 	var out []string
 	for _, c := range p.Checks {
-		for _, n := range c.Kind.Needs {
+		for _, n := range c.needs() {
 			if !seen[n] {
 				seen[n] = true
 				out = append(out, n)
@@ -83,7 +83,7 @@ func applyWaiver(f *finding.Finding, w *waiver, now time.Time) {
 // evaluateOne refuses to judge a check whose collectors failed, and turns a
 // panicking check into an error finding rather than a crash.
 func evaluateOne(c *Compiled, s *snapshot.Snapshot) (r Result) {
-	for _, need := range c.Kind.Needs {
+	for _, need := range c.needs() {
 		st, ok := s.Collector(need)
 		switch {
 		case !ok:

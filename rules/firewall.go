@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -20,17 +21,16 @@ func init() {
 		{"egress", "the local firewall lets the host open a connection (or send a datagram) to a port somewhere, or stops it", "to", netfilter.Outbound},
 		{"ingress", "the local firewall lets a connection to a port of this host in, from anywhere or from an address range, or keeps it out", "from", netfilter.Inbound},
 	} {
+		attrs := []hcl.AttributeSchema{{Name: "protocol"}, {Name: "port"}, {Name: k.peer}, {Name: "expect"}}
+		if k.dir == netfilter.Outbound {
+			attrs = append(attrs, hcl.AttributeSchema{Name: "confirm"}, hcl.AttributeSchema{Name: "timeout"})
+		}
 		Register(&Kind{
-			Name:    k.name,
-			Summary: k.summary,
-			Attributes: []hcl.AttributeSchema{
-				{Name: "protocol"},
-				{Name: "port"},
-				{Name: k.peer},
-				{Name: "expect"},
-			},
-			Needs:  []string{"firewall"},
-			Decode: func(d *Decoder) Check { return decodeFlow(d, k.dir, k.peer) },
+			Name:       k.name,
+			Summary:    k.summary,
+			Attributes: attrs,
+			Needs:      []string{"firewall"},
+			Decode:     func(d *Decoder) Check { return decodeFlow(d, k.dir, k.peer) },
 		})
 	}
 }
@@ -62,6 +62,9 @@ type flowCheck struct {
 	port     uint16
 	peers    []netip.Prefix // the "to" (egress) or "from" (ingress) ranges
 	deny     bool
+	// confirm, when set, is the real connection made after the verdict, to
+	// tell "allowed here and reachable" from "allowed here, blocked further out".
+	confirm *snapshot.ProbeTarget
 }
 
 func decodeFlow(d *Decoder, dir netfilter.Direction, peer string) Check {
@@ -90,7 +93,74 @@ func decodeFlow(d *Decoder, dir netfilter.Direction, peer string) Check {
 		}
 		c.peers = append(c.peers, p)
 	}
+	if d.Has("confirm") && d.Bool("confirm", false) {
+		switch {
+		case c.protocol != "tcp":
+			d.Errorf("confirm", "confirm needs tcp", "confirm makes a real TCP connection; protocol is %q.", c.protocol)
+		case c.deny:
+			d.Errorf("confirm", "confirm needs expect = \"allow\"", "confirm checks that an allowed connection really gets through; leave it out for expect = \"deny\".")
+		case d.Known(peer) && (len(c.peers) != 1 || !c.peers[0].IsSingleIP()):
+			d.Errorf("confirm", "confirm needs one address", "confirm connects to %s; give it a single address, e.g. to = \"192.0.2.25\".", peer)
+		case len(c.peers) == 1:
+			timeout := d.Duration("timeout", 3*time.Second)
+			c.confirm = &snapshot.ProbeTarget{
+				TCP:       netip.AddrPortFrom(c.peers[0].Addr(), c.port).String(),
+				TimeoutMS: int(timeout / time.Millisecond),
+			}
+		}
+	} else if d.Has("timeout") {
+		d.Errorf("timeout", "timeout without confirm", "timeout bounds the connection that confirm = true makes; add confirm or drop timeout.")
+	}
 	return c
+}
+
+// Want asks the probe collector for the confirming connection.
+func (c *flowCheck) Want(w *snapshot.Wants) {
+	if c.confirm != nil {
+		w.Probes.Targets = append(w.Probes.Targets, *c.confirm)
+	}
+}
+
+// Needs adds the probes collector when the check confirms.
+func (c *flowCheck) Needs() []string {
+	if c.confirm != nil {
+		return []string{"probes"}
+	}
+	return nil
+}
+
+// confirmed judges an allowed flow by the real connection made to it.
+func (c *flowCheck) confirmed(s *snapshot.Snapshot, r Result) Result {
+	var res *snapshot.ProbeResult
+	if s.Probes != nil {
+		for i := range s.Probes.Results {
+			if s.Probes.Results[i].Target == *c.confirm {
+				res = &s.Probes.Results[i]
+			}
+		}
+	}
+	switch {
+	case res == nil:
+		return Errorf("cannot confirm: no connection to %s was made in this snapshot (it was taken with another policy)", c.confirm.TCP)
+	case res.Failure == snapshot.ProbeNotRun:
+		return Errorf("cannot confirm: the connection to %s was not tried: %s", c.confirm.TCP, res.Error)
+	case res.Connected:
+		r.Explanation += fmt.Sprintf("; confirmed: connected to %s in %.1f ms", c.confirm.TCP, res.ConnectMS)
+		return r
+	}
+	r.Status = finding.Fail
+	r.Observed = "allowed here, but the connection failed"
+	switch res.Failure {
+	case snapshot.ProbeTimeout:
+		r.Explanation += fmt.Sprintf("; but a real connection to %s got no answer within %s: the local firewall allows it, so the block is likely further out (a provider or upstream firewall)", c.confirm.TCP, time.Duration(c.confirm.TimeoutMS)*time.Millisecond)
+		r.Remediation = "ask whoever runs the network between this host and " + c.confirm.TCP + " (many providers block outbound mail ports by default)"
+	case snapshot.ProbeRefused:
+		r.Explanation += fmt.Sprintf("; a real connection to %s was refused: the path is open but nothing accepts there", c.confirm.TCP)
+		r.Remediation = "check that the service at " + c.confirm.TCP + " runs, or that the address is right"
+	default:
+		r.Explanation += fmt.Sprintf("; but a real connection to %s failed: %s", c.confirm.TCP, res.Error)
+	}
+	return r
 }
 
 // parsePrefix reads an address (a /32 or /128) or a CIDR, masked.
@@ -200,6 +270,9 @@ func (c *flowCheck) Evaluate(s *snapshot.Snapshot) Result {
 	r.Status = finding.Pass
 	r.Observed = flowObserved(p)
 	r.Explanation = explainFlow(p) + sampled(probes)
+	if c.confirm != nil {
+		return c.confirmed(s, r)
+	}
 	return r
 }
 

@@ -42,6 +42,22 @@ type Wanter interface {
 	Want(w *snapshot.Wants)
 }
 
+// Needer is implemented by checks that read more collectors than their kind
+// always does (an egress check that confirms with a real connection also
+// needs the probes).
+type Needer interface {
+	Needs() []string
+}
+
+// needs lists the collectors one compiled check reads.
+func (c *Compiled) needs() []string {
+	n := c.Kind.Needs
+	if nd, ok := c.Check.(Needer); ok {
+		n = append(append([]string{}, n...), nd.Needs()...)
+	}
+	return n
+}
+
 // Result is a check's verdict before the engine adds identity, severity,
 // source and waivers.
 type Result struct {
