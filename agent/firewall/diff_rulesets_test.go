@@ -3,9 +3,6 @@ package firewall
 import (
 	"fmt"
 	"net/netip"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -36,56 +33,11 @@ func nftLoad(t *testing.T, ns *nstest.NS, text string) {
 	}
 }
 
-// ufw runs Debian's ufw inside the host namespace and a private mount
-// namespace where /etc/ufw, /etc/default/ufw and /lib/ufw are temp copies:
-// the machine's own UFW configuration is never touched.
-func ufw(t *testing.T, ns *nstest.NS, commands ...string) {
-	t.Helper()
-	nstest.RequireCommand(t, "ufw")
-	nstest.RequireCommand(t, "unshare")
-	tmp := t.TempDir()
-	for _, c := range [][]string{
-		{"cp", "-a", "/etc/ufw", filepath.Join(tmp, "etc-ufw")},
-		{"cp", "-a", "/lib/ufw", filepath.Join(tmp, "lib-ufw")},
-		{"cp", "/usr/share/ufw/user.rules", filepath.Join(tmp, "etc-ufw", "user.rules")},
-		{"cp", "/usr/share/ufw/user6.rules", filepath.Join(tmp, "etc-ufw", "user6.rules")},
-	} {
-		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
-			t.Fatalf("%v: %v: %s", c, err, out)
-		}
-	}
-	def, err := os.ReadFile("/etc/default/ufw")
-	if err != nil {
-		t.Fatal(err)
-	}
-	empty := filepath.Join(tmp, "sysctl.conf")
-	if err := os.WriteFile(empty, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var lines []string
-	for _, l := range strings.Split(string(def), "\n") {
-		if strings.HasPrefix(l, "IPT_SYSCTL=") {
-			l = "IPT_SYSCTL=" + empty
-		}
-		lines = append(lines, l)
-	}
-	if err := os.WriteFile(filepath.Join(tmp, "default-ufw"), []byte(strings.Join(lines, "\n")), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	script := fmt.Sprintf("set -e; mount --bind %s/etc-ufw /etc/ufw; mount --bind %s/default-ufw /etc/default/ufw; mount --bind %s/lib-ufw /lib/ufw;\n",
-		tmp, tmp, tmp)
-	for _, c := range commands {
-		script += "ufw " + c + " >/dev/null\n"
-	}
-	script += "ufw --force enable >/dev/null\n"
-	ns.Run(t, "unshare", "-m", "--propagation", "private", "sh", "-c", script)
-}
-
 var ufwDenyOutgoing = ruleset{
 	name:  "ufw deny outgoing",
 	ports: commonPorts,
 	load: func(t *testing.T, tp *topo) {
-		ufw(t, tp.host,
+		tp.host.UFW(t,
 			"default deny incoming", "default deny outgoing",
 			"allow out 53", "allow out 443/tcp", "allow out 993/tcp",
 			"allow 22/tcp", "limit 2222/tcp",
@@ -99,7 +51,7 @@ var ufwAllowList = ruleset{
 	name:  "ufw allow list",
 	ports: commonPorts,
 	load: func(t *testing.T, tp *topo) {
-		ufw(t, tp.host,
+		tp.host.UFW(t,
 			"default deny incoming", "default allow outgoing",
 			"allow 80,443/tcp", "allow from 10.200.0.0/24 to any port 22",
 			"deny out 587/tcp", "reject 8080", "allow 5000:5010/udp",

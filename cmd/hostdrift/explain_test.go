@@ -2,62 +2,13 @@ package main
 
 import (
 	"bytes"
-	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/hostdrift/hostdrift/internal/nstest"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 )
-
-// ufwInNS runs Debian's ufw inside the namespace and a private mount
-// namespace where /etc/ufw, /etc/default/ufw and /lib/ufw are temporary
-// copies, so the machine's own UFW configuration is never touched. It is the
-// helper of agent/firewall's differential harness, which test packages
-// cannot import.
-func ufwInNS(t *testing.T, ns *nstest.NS, commands ...string) {
-	t.Helper()
-	nstest.RequireCommand(t, "ufw")
-	nstest.RequireCommand(t, "unshare")
-	tmp := t.TempDir()
-	for _, c := range [][]string{
-		{"cp", "-a", "/etc/ufw", filepath.Join(tmp, "etc-ufw")},
-		{"cp", "-a", "/lib/ufw", filepath.Join(tmp, "lib-ufw")},
-		{"cp", "/usr/share/ufw/user.rules", filepath.Join(tmp, "etc-ufw", "user.rules")},
-		{"cp", "/usr/share/ufw/user6.rules", filepath.Join(tmp, "etc-ufw", "user6.rules")},
-	} {
-		if out, err := exec.Command(c[0], c[1:]...).CombinedOutput(); err != nil {
-			t.Fatalf("%v: %v: %s", c, err, out)
-		}
-	}
-	def, err := os.ReadFile("/etc/default/ufw")
-	if err != nil {
-		t.Fatal(err)
-	}
-	empty := filepath.Join(tmp, "sysctl.conf")
-	if err := os.WriteFile(empty, nil, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var lines []string
-	for _, l := range strings.Split(string(def), "\n") {
-		if strings.HasPrefix(l, "IPT_SYSCTL=") {
-			l = "IPT_SYSCTL=" + empty
-		}
-		lines = append(lines, l)
-	}
-	if err := os.WriteFile(filepath.Join(tmp, "default-ufw"), []byte(strings.Join(lines, "\n")), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	script := fmt.Sprintf("set -e; mount --bind %s/etc-ufw /etc/ufw; mount --bind %s/default-ufw /etc/default/ufw; mount --bind %s/lib-ufw /lib/ufw;\n", tmp, tmp, tmp)
-	for _, c := range commands {
-		script += "ufw " + c + " >/dev/null\n"
-	}
-	script += "ufw --force enable >/dev/null\n"
-	ns.Run(t, "unshare", "-m", "--propagation", "private", "sh", "-c", script)
-}
 
 // ufwDenyOutgoingNS is a namespace with an uplink and a default route, and
 // UFW's "deny outgoing" with DNS and HTTPS let out: the incident where
@@ -70,7 +21,7 @@ func ufwDenyOutgoingNS(t *testing.T) *nstest.NS {
 	ns.Run(t, "ip", "link", "set", "d0", "up")
 	ns.Run(t, "ip", "link", "set", "d1", "up")
 	ns.Run(t, "ip", "route", "add", "default", "via", "192.0.2.1")
-	ufwInNS(t, ns, "default deny incoming", "default deny outgoing", "allow out 53", "allow out 443/tcp", "allow 22/tcp")
+	ns.UFW(t, "default deny incoming", "default deny outgoing", "allow out 53", "allow out 443/tcp", "allow 22/tcp")
 	return ns
 }
 
