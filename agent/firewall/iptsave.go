@@ -239,24 +239,6 @@ func (p *ruleParser) parse() {
 	}
 }
 
-// protoName normalises an iptables protocol name or number.
-func protoName(s string) string {
-	s = strings.ToLower(s)
-	switch s {
-	case "6":
-		return "tcp"
-	case "17":
-		return "udp"
-	case "1":
-		return "icmp"
-	case "58", "ipv6-icmp", "icmp6":
-		return "icmpv6"
-	case "132":
-		return "sctp"
-	}
-	return s
-}
-
 func ports(s string) []string {
 	parts := strings.Split(s, ",")
 	for i, p := range parts {
@@ -278,7 +260,7 @@ func (p *ruleParser) option(a string, neg bool) {
 	}
 	switch a {
 	case "-p", "--protocol":
-		v := protoName(p.value())
+		v := snapshot.ProtocolName(p.value())
 		if v != "all" && v != "0" {
 			p.add("l4proto", neg, v)
 		}

@@ -327,7 +327,7 @@ func parseValue(f field, s string) (value, error) {
 		}
 		return value{plo: tcpFlagBits(mask), phi: tcpFlagBits(cmp)}, nil
 	case fL4proto:
-		return value{str: normProto(s)}, nil
+		return value{str: snapshot.ProtocolName(s)}, nil
 	case fSrcType, fDstType, fCtState, fCtStatus, fPkttype, fNfproto, fCtDirection:
 		return value{str: strings.ToLower(s)}, nil
 	}
@@ -380,20 +380,6 @@ func tcpFlagBits(s string) uint32 {
 		v |= tcpFlagNames[strings.TrimSpace(f)]
 	}
 	return v
-}
-
-func normProto(s string) string {
-	switch strings.ToLower(s) {
-	case "6":
-		return "tcp"
-	case "17":
-		return "udp"
-	case "1":
-		return "icmp"
-	case "58", "ipv6-icmp", "icmp6":
-		return "icmpv6"
-	}
-	return strings.ToLower(s)
 }
 
 var icmpTypes = map[string]int{

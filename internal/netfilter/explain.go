@@ -73,7 +73,7 @@ func hostPort(a netip.Addr, port uint16) string {
 }
 
 func describePacket(p Packet) string {
-	proto := normProto(p.Protocol)
+	proto := snapshot.ProtocolName(p.Protocol)
 	if proto == "" {
 		proto = "traffic"
 	}
@@ -132,7 +132,7 @@ func Manager(r Result) (string, func(Packet) string) {
 	switch {
 	case has(func(c string) bool { return strings.HasPrefix(c, "ufw-") || strings.HasPrefix(c, "ufw6-") }):
 		return "UFW", func(p Packet) string {
-			proto := normProto(p.Protocol)
+			proto := snapshot.ProtocolName(p.Protocol)
 			if p.Direction == Outbound {
 				return fmt.Sprintf("allow it with `ufw allow out %d/%s`", p.DstPort, proto)
 			}
@@ -145,7 +145,7 @@ func Manager(r Result) (string, func(Packet) string) {
 		return c == "firewalld" || strings.HasPrefix(c, "filter_IN_") || strings.HasPrefix(c, "filter_OUT_") || strings.HasPrefix(c, "filter_FWD_") || strings.HasPrefix(c, "nat_PRE_")
 	}):
 		return "firewalld", func(p Packet) string {
-			return fmt.Sprintf("open it with `firewall-cmd --add-port=%d/%s` (and again with --permanent to keep it)", p.DstPort, normProto(p.Protocol))
+			return fmt.Sprintf("open it with `firewall-cmd --add-port=%d/%s` (and again with --permanent to keep it)", p.DstPort, snapshot.ProtocolName(p.Protocol))
 		}
 	case has(func(c string) bool { return strings.HasPrefix(c, "DOCKER") }):
 		return "Docker", func(Packet) string {

@@ -25,7 +25,7 @@ func (prog *Program) Simulate(p Packet) Result {
 	if p.CtState == "" {
 		p.CtState = "new"
 	}
-	p.Protocol = normProto(p.Protocol)
+	p.Protocol = snapshot.ProtocolName(p.Protocol)
 	queue := [][]bool{nil}
 	var first *walker
 	var verdicts = map[Verdict]bool{}
