@@ -3,53 +3,17 @@ package packaging
 import (
 	"bufio"
 	"debug/elf"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/hostdrift/hostdrift/internal/nstest"
 )
 
-var (
-	binOnce sync.Once
-	binDir  string
-	binErr  error
-)
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
-	os.Exit(code)
-}
-
-// binary builds hostdrift once per test run as make build does: static,
-// CGO_ENABLED=0, in a folder any user may read.
-func binary(t testing.TB) string {
-	t.Helper()
-	binOnce.Do(func() {
-		binDir, binErr = os.MkdirTemp("", "hostdrift-pkg-")
-		if binErr != nil {
-			return
-		}
-		os.Chmod(binDir, 0o755)
-		cmd := exec.Command("go", "build", "-trimpath", "-ldflags", "-s -w", "-o", filepath.Join(binDir, "hostdrift"), "./cmd/hostdrift")
-		cmd.Dir = ".."
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return filepath.Join(binDir, "hostdrift")
-}
+// binary is the hostdrift command, built once per test run.
+func binary(t testing.TB) string { return nstest.Hostdrift(t) }
 
 // TestBinaryIsStatic: the binary copied to a host over scp must run there
 // whatever its libc: no program interpreter, no shared libraries.

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/hostdrift/hostdrift/internal/nstest"
@@ -16,45 +15,13 @@ import (
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 )
 
-var (
-	binOnce sync.Once
-	binDir  string
-	binErr  error
-)
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if binDir != "" {
-		os.RemoveAll(binDir)
-	}
-	os.Exit(code)
-}
-
-// binary builds the hostdrift command once per test run, into a folder any
-// user may read, so unprivileged runs can execute it.
-func binary(t testing.TB) string {
-	t.Helper()
-	binOnce.Do(func() {
-		binDir, binErr = os.MkdirTemp("", "hostdrift-bin-")
-		if binErr != nil {
-			return
-		}
-		os.Chmod(binDir, 0o755)
-		out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, "hostdrift"), ".").CombinedOutput()
-		if err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return filepath.Join(binDir, "hostdrift")
-}
+// binary is the hostdrift command, built once per test run.
+func binary(t testing.TB) string { return nstest.Hostdrift(t) }
 
 // policyFile writes a policy any user may read.
 func policyFile(t testing.TB, src string) string {
 	t.Helper()
-	f, err := os.CreateTemp(binDir, "policy-*.hcl")
+	f, err := os.CreateTemp(nstest.Dir(t), "policy-*.hcl")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,23 +33,30 @@ func policyFile(t testing.TB, src string) string {
 	return path
 }
 
-// runJSON runs cmd, which must print a JSON report, and returns it with the exit code.
-func runJSON(t *testing.T, cmd *exec.Cmd) (*report.Report, int) {
+// runCapture runs cmd and returns what it printed and its exit code; a
+// command that could not run at all fails the test.
+func runCapture(t *testing.T, cmd *exec.Cmd) (stdout, stderr []byte, code int) {
 	t.Helper()
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
-	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
 		t.Fatalf("%v: %v", cmd.Args, err)
 	}
+	return out.Bytes(), errOut.Bytes(), code
+}
+
+// runJSON runs cmd, which must print a JSON report, and returns it with the exit code.
+func runJSON(t *testing.T, cmd *exec.Cmd) (*report.Report, int) {
+	t.Helper()
+	stdout, stderr, code := runCapture(t, cmd)
 	var r report.Report
-	if err := json.Unmarshal(stdout.Bytes(), &r); err != nil {
-		t.Fatalf("exit %d, not a JSON report: %v\nstdout: %s\nstderr: %s", code, err, stdout.String(), stderr.String())
+	if err := json.Unmarshal(stdout, &r); err != nil {
+		t.Fatalf("exit %d, not a JSON report: %v\nstdout: %s\nstderr: %s", code, err, stdout, stderr)
 	}
-	validate(t, compileSchema(t, "report.schema.json"), stdout.Bytes())
+	validate(t, compileSchema(t, "report.schema.json"), stdout)
 	return &r, code
 }
 

@@ -3,13 +3,9 @@ package nstest
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -101,41 +97,5 @@ func (l *Listener) Stop() {
 	})
 }
 
-var build struct {
-	once sync.Once
-	path string
-	err  error
-}
-
-// helperBinary builds the helper once per test process and returns its path.
-func helperBinary(t testing.TB) string {
-	t.Helper()
-	build.once.Do(func() {
-		sweepStale()
-		goTool, err := exec.LookPath("go")
-		if err != nil {
-			build.err = fmt.Errorf("the go command is needed to build %s: %w", HelperName, err)
-			return
-		}
-		dir := filepath.Join(tempRoot(), tempPrefix+strconv.Itoa(os.Getpid()))
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			build.err = err
-			return
-		}
-		path := filepath.Join(dir, HelperName)
-		cmd := exec.Command(goTool, "build", "-o", path, helperPackage)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			build.err = fmt.Errorf("go build %s: %v\n%s", helperPackage, err, out)
-			return
-		}
-		build.path = path
-	})
-	if build.err != nil {
-		if Strict() || !errors.Is(build.err, exec.ErrNotFound) {
-			t.Fatal(build.err)
-		}
-		t.Skip(build.err)
-	}
-	return build.path
-}
+// helperBinary builds the listening helper once per test process.
+func helperBinary(t testing.TB) string { return buildOnce(t, HelperName, helperPackage) }
