@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"os/exec"
 	"strings"
 	"testing"
@@ -25,18 +24,11 @@ func ufwDenyOutgoingNS(t *testing.T) *nstest.NS {
 	return ns
 }
 
+// runBinary runs cmd and returns everything it printed and its exit code.
 func runBinary(t *testing.T, cmd *exec.Cmd) (string, int) {
 	t.Helper()
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("%v: %v", cmd.Args, err)
-	}
-	return stdout.String() + stderr.String(), code
+	stdout, stderr, code := runCapture(t, cmd)
+	return string(stdout) + string(stderr), code
 }
 
 const egressPolicy = `
