@@ -17,6 +17,10 @@ packages="$packages dnsmasq-base"
 # packaging: systemd-analyze verify (and man, for the units' Documentation=),
 # the Ansible module against localhost, the .deb in a debootstrapped root
 packages="$packages systemd man-db ansible-core debootstrap"
+# docker: a real engine of the tests' own (internal/dockertest starts it in a
+# namespace; the package starts no daemon where systemd is not PID 1), and
+# the static busybox its test images are imported from
+packages="$packages docker.io busybox-static"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "test-deps: not root; assuming the test dependencies are installed" >&2
