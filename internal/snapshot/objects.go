@@ -18,9 +18,86 @@ type Object struct {
 	// Fields are the object's compared attributes, noise left out. A diff
 	// reports a changed object field by field; ignore blocks match on them.
 	Fields map[string]string `json:"fields,omitempty"`
+	// OnRequest marks objects that exist because a policy asked for them (a
+	// DNS answer): missing on one side means the question was not asked
+	// there, not that the thing is gone, so only changes are compared.
+	OnRequest bool `json:"on_request,omitempty"`
 }
 
 // Objecter is a section that takes part in diffs.
 type Objecter interface {
 	Objects() []Object
+}
+
+// Areas of objects, and the collector each comes from: an area is compared
+// only when its collector was usable in both snapshots.
+const (
+	AreaFirewall  = "firewall"
+	AreaListeners = "listeners"
+	AreaDNS       = "dns"
+)
+
+// objectSources lists, per area, the collector that reads it and how to
+// find its section in a snapshot.
+var objectSources = []struct {
+	area, collector string
+	section         func(*Snapshot) Objecter
+}{
+	{AreaFirewall, "firewall", func(s *Snapshot) Objecter { return nilIfNil(s.Firewall) }},
+	{AreaListeners, "listeners", func(s *Snapshot) Objecter { return nilIfNil(s.Listeners) }},
+	{AreaDNS, "dns", func(s *Snapshot) Objecter { return nilIfNil(s.DNS) }},
+}
+
+// nilIfNil turns a typed nil section into an untyped nil interface.
+func nilIfNil[T any, P interface {
+	*T
+	Objecter
+}](p P) Objecter {
+	if p == nil {
+		return nil
+	}
+	return p
+}
+
+// AreaCollectors maps every area to the collector that reads it.
+func AreaCollectors() map[string]string {
+	m := make(map[string]string, len(objectSources))
+	for _, src := range objectSources {
+		m[src.area] = src.collector
+	}
+	return m
+}
+
+// AreaObjects is one area of a snapshot, ready to be compared.
+type AreaObjects struct {
+	Area      string
+	Collector string
+	// Usable is false when the collector failed, was skipped or did not run;
+	// Reason then says why, and Objects is empty.
+	Usable  bool
+	Reason  string
+	Objects []Object
+}
+
+// Areas returns every area's objects, in a fixed order.
+func (s *Snapshot) Areas() []AreaObjects {
+	out := make([]AreaObjects, 0, len(objectSources))
+	for _, src := range objectSources {
+		a := AreaObjects{Area: src.area, Collector: src.collector}
+		st, ran := s.Collector(src.collector)
+		sec := src.section(s)
+		switch {
+		case !ran:
+			a.Reason = "the " + src.collector + " collector did not run"
+		case !st.Usable():
+			a.Reason = "the " + src.collector + " collector " + string(st.Status) + ": " + st.Reason
+		case sec == nil:
+			a.Reason = "the " + src.collector + " collector recorded nothing"
+		default:
+			a.Usable = true
+			a.Objects = sec.Objects()
+		}
+		out = append(out, a)
+	}
+	return out
 }
