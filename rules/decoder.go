@@ -207,3 +207,16 @@ func quoteList(ss []string) string {
 	}
 	return out
 }
+
+// StringMap returns an attribute that is an object or map of strings.
+func (d *Decoder) StringMap(name string) map[string]string {
+	v, ok := d.value(name, cty.Map(cty.String))
+	if !ok {
+		return nil
+	}
+	out := map[string]string{}
+	for k, e := range v.AsValueMap() {
+		out[k] = e.AsString()
+	}
+	return out
+}

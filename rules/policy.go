@@ -11,6 +11,7 @@ import (
 	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 
+	"github.com/hostdrift/hostdrift/internal/diff"
 	"github.com/hostdrift/hostdrift/internal/finding"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 )
@@ -30,6 +31,8 @@ type Policy struct {
 	vars    []*hcl.Block
 	checks  []*hcl.Block
 	waivers []*hcl.Block
+	ignores []*hcl.Block
+	drift   []*hcl.Block
 }
 
 var labelPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
@@ -38,6 +41,8 @@ func rootSchema() *hcl.BodySchema {
 	s := &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
 		{Type: "variable", LabelNames: []string{"name"}},
 		{Type: "waiver", LabelNames: []string{"check"}},
+		{Type: "ignore", LabelNames: []string{"name"}},
+		{Type: "drift"},
 	}}
 	for _, k := range Kinds() {
 		s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: k.Name, LabelNames: []string{"name"}})
@@ -65,6 +70,10 @@ func Load(sources []Source) (*Policy, hcl.Diagnostics) {
 		content, d := f.Body.Content(schema)
 		diags = append(diags, explainUnknownBlocks(d)...)
 		for _, b := range content.Blocks {
+			if b.Type == "drift" {
+				p.drift = append(p.drift, b)
+				continue
+			}
 			if !labelPattern.MatchString(b.Labels[0]) {
 				rng := b.LabelRanges[0]
 				diags = append(diags, &hcl.Diagnostic{
@@ -80,6 +89,8 @@ func Load(sources []Source) (*Policy, hcl.Diagnostics) {
 				p.vars = append(p.vars, b)
 			case "waiver":
 				p.waivers = append(p.waivers, b)
+			case "ignore":
+				p.ignores = append(p.ignores, b)
 			default:
 				p.checks = append(p.checks, b)
 			}
@@ -93,10 +104,10 @@ func Load(sources []Source) (*Policy, hcl.Diagnostics) {
 func explainUnknownBlocks(diags hcl.Diagnostics) hcl.Diagnostics {
 	for _, d := range diags {
 		if d.Summary == "Unsupported block type" {
-			d.Detail += " Known check kinds: " + strings.Join(kindNames(), ", ") + "; and the blocks variable and waiver."
+			d.Detail += " Known check kinds: " + strings.Join(kindNames(), ", ") + "; and the blocks variable, waiver, ignore and drift."
 		}
 		if d.Summary == "Unsupported argument" && d.Subject != nil {
-			d.Detail += " A policy file holds only blocks: checks, variable and waiver."
+			d.Detail += " A policy file holds only blocks: checks, variable, waiver, ignore and drift."
 		}
 	}
 	return diags
@@ -107,7 +118,11 @@ func explainUnknownBlocks(diags hcl.Diagnostics) hcl.Diagnostics {
 type Plan struct {
 	Checks  []*Compiled
 	Sources []string
-	waivers map[string]*waiver
+	// Ignores drop changes from comparisons with a baseline, and
+	// DriftSeverity overrides DefaultDriftSeverity per area.
+	Ignores       []diff.Ignore
+	DriftSeverity map[string]finding.Severity
+	waivers       map[string]*waiver
 }
 
 // Compiled is one check with its common attributes.
@@ -150,7 +165,7 @@ func (p *Policy) Compile(host *snapshot.Host, vars map[string]string) (*Plan, hc
 		"host": HostValue(host),
 		"var":  varVal,
 	}}
-	plan := &Plan{Sources: p.Sources, waivers: map[string]*waiver{}}
+	plan := &Plan{Sources: p.Sources, waivers: map[string]*waiver{}, DriftSeverity: map[string]finding.Severity{}}
 	seen := map[string]hcl.Range{}
 	for _, b := range p.checks {
 		c, d := compileCheck(b, ctx)
@@ -190,6 +205,28 @@ func (p *Policy) Compile(host *snapshot.Host, vars map[string]string) (*Plan, hc
 		if w != nil {
 			plan.waivers[id] = w
 		}
+	}
+	ignored := map[string]hcl.Range{}
+	for _, b := range p.ignores {
+		ig, d := compileIgnore(b, ctx)
+		diags = append(diags, d...)
+		if prev, dup := ignored[b.Labels[0]]; dup {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate ignore",
+				Detail: fmt.Sprintf("ignore %q is already declared at %s.", b.Labels[0], prev), Subject: b.DefRange.Ptr()})
+			continue
+		}
+		ignored[b.Labels[0]] = b.DefRange
+		if ig != nil {
+			plan.Ignores = append(plan.Ignores, *ig)
+		}
+	}
+	for i, b := range p.drift {
+		if i > 0 {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate drift block",
+				Detail: fmt.Sprintf("a drift block is already declared at %s; the policy holds at most one.", p.drift[0].DefRange), Subject: b.DefRange.Ptr()})
+			continue
+		}
+		diags = append(diags, compileDrift(b, ctx, plan.DriftSeverity)...)
 	}
 	if diags.HasErrors() {
 		return nil, diags
