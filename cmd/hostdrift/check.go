@@ -10,11 +10,15 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hashicorp/hcl/v2"
+
 	"github.com/hostdrift/hostdrift/agent"
 	"github.com/hostdrift/hostdrift/internal/atomicfile"
+	"github.com/hostdrift/hostdrift/internal/diff"
 	"github.com/hostdrift/hostdrift/internal/finding"
 	"github.com/hostdrift/hostdrift/internal/report"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/rules"
 )
 
 // liveFlags are the flags that say how to read the live host.
@@ -59,7 +63,7 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // check runs the check command and returns its exit code, the format asked
 // for, and whether the policy was evaluated at all.
 func check(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, string, bool) {
-	fs := newFlagSet("check", "check [--policy FILE|DIR|-]... [--var NAME=VALUE]... [--format FORMAT] [--output FILE] [--snapshot FILE]\n         [--report-dir DIR [--keep N]] [--save-snapshot FILE] [--prometheus-file FILE]", stderr)
+	fs := newFlagSet("check", "check [--policy FILE|DIR|-]... [--var NAME=VALUE]... [--format FORMAT] [--output FILE] [--snapshot FILE]\n         [--baseline FILE]\n         [--report-dir DIR [--keep N]] [--save-snapshot FILE] [--prometheus-file FILE]", stderr)
 	var policyPaths multiFlag
 	vars := varFlags{}
 	var live liveFlags
@@ -70,6 +74,7 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, strin
 	snapPath := fs.String("snapshot", "", "judge the saved snapshot `FILE` instead of the live host")
 	colorMode := fs.String("color", "auto", "colour the table: auto, always or never (NO_COLOR is respected)")
 	verbose := fs.Bool("verbose", false, "list passing checks in the table too")
+	baseline := fs.String("baseline", "", "also report what changed since the snapshot `FILE` (hostdrift snapshot --output FILE), as drift findings")
 	var extra extraOutputs
 	extra.register(fs)
 	live.register(fs)
@@ -102,27 +107,41 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, strin
 	if pol == nil {
 		return exitUsage, *format, false
 	}
+	var base *snapshot.Snapshot
+	if *baseline != "" {
+		if base, err = readSnapshot(*baseline); err != nil {
+			fmt.Fprintln(stderr, "hostdrift check: baseline:", err)
+			return exitUsage, *format, false
+		}
+	}
 	started := time.Now()
 	var snap *snapshot.Snapshot
+	var plan *rules.Plan
 	if *snapPath != "" {
 		if snap, err = readSnapshot(*snapPath); err != nil {
 			fmt.Fprintln(stderr, "hostdrift check:", err)
 			return exitUsage, *format, false
 		}
+		var diags hcl.Diagnostics
+		if plan, diags = pol.Compile(&snap.Host, vars); diags.HasErrors() {
+			printDiagnostics(stderr, pol, diags)
+			fmt.Fprintln(stderr, "hostdrift check: the policy does not fit the snapshot's host facts; nothing was evaluated")
+			return exitUsage, *format, false
+		}
 	} else {
-		snap = newSnapshot(live.root)
-		agent.Run(context.Background(), snap, live.options([]string{"host"}, snapshot.Wants{}))
-	}
-	plan, diags := pol.Compile(&snap.Host, vars)
-	if diags.HasErrors() {
-		printDiagnostics(stderr, pol, diags)
-		fmt.Fprintln(stderr, "hostdrift check: the policy does not fit this host's facts; nothing was evaluated")
-		return exitUsage, *format, false
-	}
-	if *snapPath == "" {
-		agent.Run(context.Background(), snap, live.options(plan.Needs(), plan.Wants()))
+		var diags hcl.Diagnostics
+		snap, plan, diags = survey(live, pol, vars, base)
+		if diags.HasErrors() {
+			printDiagnostics(stderr, pol, diags)
+			fmt.Fprintln(stderr, "hostdrift check: the policy does not fit this host's facts; nothing was evaluated")
+			return exitUsage, *format, false
+		}
 	}
 	findings := plan.Evaluate(snap, time.Now())
+	if base != nil {
+		d := diff.Compare(base, snap, diff.Options{Ignore: plan.Ignores, Areas: baselineAreas(base), OldSource: *baseline})
+		findings = append(findings, plan.DriftFindings(d, *baseline)...)
+	}
 	rep := report.New(snap, findings, pol.Sources, started, time.Since(started))
 	if *snapPath != "" {
 		rep.Snapshot = *snapPath
@@ -145,6 +164,50 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, strin
 		return report.NagiosState(rep), *format, true
 	}
 	return exitCode(rep.Summary), *format, true
+}
+
+// survey reads the live host for a policy: the host's facts first, which
+// the policy is compiled against, then the collectors its checks need, asked
+// for what they want. With a baseline, the collectors of the baseline's areas
+// run too and its DNS questions are asked again, so the comparison is like
+// for like.
+func survey(live liveFlags, pol *rules.Policy, vars map[string]string, base *snapshot.Snapshot) (*snapshot.Snapshot, *rules.Plan, hcl.Diagnostics) {
+	snap := newSnapshot(live.root)
+	agent.Run(context.Background(), snap, live.options([]string{"host"}, snapshot.Wants{}))
+	plan, diags := pol.Compile(&snap.Host, vars)
+	if diags.HasErrors() {
+		return snap, nil, diags
+	}
+	needs, wants := plan.Needs(), plan.Wants()
+	if base != nil {
+		areas := snapshot.AreaCollectors()
+		for _, a := range baselineAreas(base) {
+			if c := areas[a]; !slices.Contains(needs, c) {
+				needs = append(needs, c)
+			}
+		}
+		if base.DNS != nil {
+			for _, q := range base.DNS.Queries {
+				wants.DNS = append(wants.DNS, q.DNSQuery)
+			}
+		}
+	}
+	agent.Run(context.Background(), snap, live.options(needs, wants))
+	return snap, plan, diags
+}
+
+// baselineAreas lists the areas whose collector ran when the baseline was
+// taken: only those are compared (an area the baseline never looked at is
+// not drift).
+func baselineAreas(base *snapshot.Snapshot) []string {
+	var out []string
+	for area, collector := range snapshot.AreaCollectors() {
+		if _, ran := base.Collector(collector); ran {
+			out = append(out, area)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // exitCode maps a summary to the documented exit codes.

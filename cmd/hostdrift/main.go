@@ -32,8 +32,10 @@ const usage = `hostdrift audits this host against policies and reports every dri
 Usage:
   hostdrift check [flags]            judge the host (or a saved snapshot) against policies
   hostdrift snapshot [flags]         record what the host does, as JSON
+  hostdrift diff OLD NEW             what changed between two snapshots
   hostdrift explain out|in|fwd PROTO PORT  show what the firewall does to a packet, and why
   hostdrift policy validate FILE...  check policy files without touching the host
+  hostdrift policy init [flags]      write a policy from what the host does now
   hostdrift policy kinds             list the check kinds and their attributes
   hostdrift version                  print the version
 
@@ -53,7 +55,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "check":
 		return runCheck(args[1:], stdin, stdout, stderr)
 	case "snapshot":
-		return runSnapshot(args[1:], stdout, stderr)
+		return runSnapshot(args[1:], stdin, stdout, stderr)
+	case "diff":
+		return runDiff(args[1:], stdin, stdout, stderr)
 	case "explain":
 		return runExplain(args[1:], stdout, stderr)
 	case "policy":

@@ -9,7 +9,7 @@ import (
 )
 
 func runPolicy(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	const policyUsage = "Usage: hostdrift policy validate [--var NAME=VALUE]... FILE|DIR...\n       hostdrift policy kinds\n"
+	const policyUsage = "Usage: hostdrift policy validate [--var NAME=VALUE]... FILE|DIR...\n       hostdrift policy init [--area a,b] [--output FILE]\n       hostdrift policy kinds\n"
 	if len(args) == 0 {
 		fmt.Fprint(stderr, policyUsage)
 		return exitUsage
@@ -36,6 +36,8 @@ func runPolicy(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		plan, _ := pol.Compile(nil, vars)
 		fmt.Fprintf(stdout, "ok: %d checks in %d file(s)\n", len(plan.Checks), len(pol.Sources))
 		return exitOK
+	case "init":
+		return runPolicyInit(args[1:], stdout, stderr)
 	case "kinds":
 		for _, k := range rules.Kinds() {
 			var attrs []string
@@ -51,7 +53,7 @@ func runPolicy(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return exitOK
 	default:
-		fmt.Fprintf(stderr, "hostdrift policy: unknown subcommand %q; use validate or kinds\n", args[0])
+		fmt.Fprintf(stderr, "hostdrift policy: unknown subcommand %q; use validate, init or kinds\n", args[0])
 		return exitUsage
 	}
 }

@@ -5,14 +5,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/hostdrift/hostdrift/agent"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 )
 
-func runSnapshot(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("snapshot", "snapshot [--output FILE] [--collectors a,b] [--root DIR]", stderr)
+func runSnapshot(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlagSet("snapshot", "snapshot [--output FILE] [--collectors a,b] [--policy FILE|DIR|-]... [--root DIR]", stderr)
+	var policyPaths multiFlag
+	fs.Var(&policyPaths, "policy", "ask what the policy `FILE` or folder asks about (DNS names, probes) (repeatable; default: as check)")
+	vars := varFlags{}
+	fs.Var(vars, "var", "set a policy variable, `NAME=VALUE` (repeatable)")
 	output := fs.String("output", "", "write the snapshot to `FILE` (atomically) instead of standard output")
 	only := fs.String("collectors", "", "comma-separated `LIST` of collectors to run (default: all: "+strings.Join(agent.Names(), ", ")+")")
 	var live liveFlags
@@ -33,8 +38,25 @@ func runSnapshot(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 	}
+	pol := loadPolicy(policyPaths, vars, stdin, stderr)
+	if pol == nil {
+		return exitUsage
+	}
+	// The policy decides what the collectors are asked (the DNS names of its
+	// checks): a baseline holds the answers a later check compares.
 	snap := newSnapshot(live.root)
-	agent.Run(context.Background(), snap, live.options(names, snapshot.Wants{}))
+	agent.Run(context.Background(), snap, live.options([]string{"host"}, snapshot.Wants{}))
+	plan, diags := pol.Compile(&snap.Host, vars)
+	if diags.HasErrors() {
+		printDiagnostics(stderr, pol, diags)
+		fmt.Fprintln(stderr, "hostdrift snapshot: the policy does not fit this host's facts; nothing was recorded")
+		return exitUsage
+	}
+	if names == nil {
+		names = agent.Names()
+	}
+	names = slices.DeleteFunc(slices.Clone(names), func(n string) bool { return n == "host" })
+	agent.Run(context.Background(), snap, live.options(names, plan.Wants()))
 	err := emit(*output, stdout, func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")

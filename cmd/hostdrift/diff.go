@@ -1,0 +1,86 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/hostdrift/hostdrift/internal/diff"
+	"github.com/hostdrift/hostdrift/internal/snapshot"
+)
+
+// runDiff compares two saved snapshots. Exit codes follow check: 0 nothing
+// changed, 1 something changed, 2 bad input, 3 some area could not be
+// compared (and nothing else changed).
+func runDiff(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlagSet("diff", "diff [--format table|json] [--output FILE] [--policy FILE|DIR|-]... [--area a,b] OLD NEW", stderr)
+	format := fs.String("format", "table", "output format: "+strings.Join(diff.Formats(), ", "))
+	output := fs.String("output", "", "write the diff to `FILE` (atomically) instead of standard output")
+	var policyPaths multiFlag
+	fs.Var(&policyPaths, "policy", "take ignore blocks from the policy `FILE` or folder (repeatable; default: as check)")
+	vars := varFlags{}
+	fs.Var(vars, "var", "set a policy variable, `NAME=VALUE` (repeatable)")
+	areaList := fs.String("area", "", "compare only these comma-separated `AREAS` ("+strings.Join(areaNames(), ", ")+")")
+	if code := parseFlags(fs, args); code >= 0 {
+		return code
+	}
+	if fs.NArg() != 2 {
+		fmt.Fprintln(stderr, "hostdrift diff: name two snapshots, OLD and NEW (take them with hostdrift snapshot --output FILE)")
+		return exitUsage
+	}
+	if !slices.Contains(diff.Formats(), *format) {
+		fmt.Fprintf(stderr, "hostdrift diff: --format must be one of %v, not %q\n", diff.Formats(), *format)
+		return exitUsage
+	}
+	var areas []string
+	if *areaList != "" {
+		for _, a := range strings.Split(*areaList, ",") {
+			if !slices.Contains(areaNames(), a) {
+				fmt.Fprintf(stderr, "hostdrift diff: --area: no area %q; the areas are %s\n", a, strings.Join(areaNames(), ", "))
+				return exitUsage
+			}
+			areas = append(areas, a)
+		}
+	}
+	old, err := readSnapshot(fs.Arg(0))
+	if err != nil {
+		fmt.Fprintln(stderr, "hostdrift diff:", err)
+		return exitUsage
+	}
+	cur, err := readSnapshot(fs.Arg(1))
+	if err != nil {
+		fmt.Fprintln(stderr, "hostdrift diff:", err)
+		return exitUsage
+	}
+	pol := loadPolicy(policyPaths, vars, stdin, stderr)
+	if pol == nil {
+		return exitUsage
+	}
+	plan, diags := pol.Compile(&cur.Host, vars)
+	if diags.HasErrors() {
+		printDiagnostics(stderr, pol, diags)
+		return exitUsage
+	}
+	d := diff.Compare(old, cur, diff.Options{Ignore: plan.Ignores, Areas: areas, OldSource: fs.Arg(0), NewSource: fs.Arg(1)})
+	if err := emit(*output, stdout, func(w io.Writer) error { return diff.Render(w, *format, d) }); err != nil {
+		fmt.Fprintln(stderr, "hostdrift diff:", err)
+		return exitOutput
+	}
+	switch {
+	case len(d.Changes) > 0:
+		return exitDrift
+	case len(d.Incomplete()) > 0:
+		return exitIncomplete
+	}
+	return exitOK
+}
+
+func areaNames() []string {
+	var out []string
+	for a := range snapshot.AreaCollectors() {
+		out = append(out, a)
+	}
+	slices.Sort(out)
+	return out
+}

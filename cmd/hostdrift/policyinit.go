@@ -1,0 +1,75 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/hostdrift/hostdrift/agent"
+	"github.com/hostdrift/hostdrift/internal/policygen"
+	"github.com/hostdrift/hostdrift/internal/snapshot"
+)
+
+// runPolicyInit writes a policy from what the host does now. The checks are
+// proposed from one reading of the host and tried on a second one, taken
+// with the DNS questions the proposals ask; only those that hold are active.
+func runPolicyInit(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("policy init", "policy init [--area a,b] [--output FILE] [--root DIR] [--netns PATH]", stderr)
+	areaList := fs.String("area", "", "write only these comma-separated `AREAS` (default: all: "+strings.Join(policygen.Areas(), ", ")+")")
+	output := fs.String("output", "", "write the policy to `FILE` (atomically) instead of standard output")
+	var live liveFlags
+	live.register(fs)
+	if code := parseFlags(fs, args); code >= 0 {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "hostdrift policy init: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
+	var areas []string
+	if *areaList != "" {
+		for _, a := range strings.Split(*areaList, ",") {
+			if !slices.Contains(policygen.Areas(), a) {
+				fmt.Fprintf(stderr, "hostdrift policy init: --area: no area %q; the areas are %s\n", a, strings.Join(policygen.Areas(), ", "))
+				return exitUsage
+			}
+			areas = append(areas, a)
+		}
+	}
+	collectors := []string{"host"}
+	for area, c := range snapshot.AreaCollectors() {
+		if len(areas) == 0 || slices.Contains(areas, area) {
+			collectors = append(collectors, c)
+		}
+	}
+	// The firewall's ingress proposals come from the listeners.
+	if slices.Contains(areas, snapshot.AreaFirewall) && !slices.Contains(collectors, "listeners") {
+		collectors = append(collectors, "listeners")
+	}
+	first := newSnapshot(live.root)
+	agent.Run(context.Background(), first, live.options(collectors, snapshot.Wants{}))
+	cands := policygen.Propose(first, areas)
+	snap := newSnapshot(live.root)
+	agent.Run(context.Background(), snap, live.options(collectors, policygen.Wants(cands, &first.Host)))
+	for _, c := range snap.Collectors {
+		if c.Status != snapshot.StatusOK {
+			fmt.Fprintf(stderr, "collector %s: %s: %s\n", c.Name, c.Status, c.Reason)
+		}
+	}
+	settled := policygen.Settle(cands, snap)
+	h := policygen.Header{Host: snap.Host.Hostname, TakenAt: snap.TakenAt, Version: versionString()}
+	if err := emit(*output, stdout, func(w io.Writer) error { return policygen.Write(w, h, settled) }); err != nil {
+		fmt.Fprintln(stderr, "hostdrift policy init:", err)
+		return exitOutput
+	}
+	active := 0
+	for _, s := range settled {
+		if s.Chosen >= 0 {
+			active++
+		}
+	}
+	fmt.Fprintf(stderr, "policy init: %d checks written, %d more commented out (not true on this host now)\n", active, len(settled)-active)
+	return exitOK
+}
