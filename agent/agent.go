@@ -185,7 +185,12 @@ func runOne(parent context.Context, name string, env *Env, deadline time.Duratio
 	select {
 	case r = <-done:
 	case <-ctx.Done():
-		r = result{err: fmt.Errorf("did not finish within %s (raise it with --collector-timeout): %w", deadline, ctx.Err())}
+		if cause := context.Cause(parent); cause != nil {
+			// The whole run was stopped (--timeout, a signal), not this collector.
+			r = result{err: fmt.Errorf("stopped before it finished: %w", cause)}
+		} else {
+			r = result{err: fmt.Errorf("did not finish within %s (raise it with --collector-timeout): %w", deadline, ctx.Err())}
+		}
 	}
 	st.DurationMS = float64(time.Since(start).Microseconds()) / 1000
 	var skip *SkipError

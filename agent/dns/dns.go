@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -109,12 +110,12 @@ func (c *collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Secti
 	wg.Wait()
 	cut := 0
 	for _, r := range d.Queries {
-		if r.Error == errCutShort.Error() {
+		if strings.HasPrefix(r.Error, notAsked) {
 			cut++
 		}
 	}
 	if cut > 0 {
-		return d, agent.Partial("%d of %d DNS queries were not asked before the collector's deadline; raise it with --collector-timeout", cut, len(queries))
+		return d, agent.Partial("%d of %d DNS queries were not asked before the deadline: %s", cut, len(queries), strings.TrimPrefix(cutShort(ctx), notAsked))
 	}
 	return d, nil
 }

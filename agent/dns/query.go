@@ -20,7 +20,19 @@ import (
 const maxChain = 16
 
 // errCutShort marks a query that the collector's deadline stopped.
-var errCutShort = errors.New("not asked: the dns collector reached its deadline (raise it with --collector-timeout)")
+var errCutShort = errors.New(notAsked + "the deadline came first (raise --collector-timeout, or the run's --timeout)")
+
+const notAsked = "not asked: "
+
+// cutShort says why ctx stopped a query: a deadline (the collector stops a
+// little before the nearer of its own and the run's, and cannot tell which),
+// or the run's end (a signal).
+func cutShort(ctx context.Context) string {
+	if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.DeadlineExceeded) && !errors.Is(cause, context.Canceled) {
+		return notAsked + "the run was stopped: " + cause.Error()
+	}
+	return errCutShort.Error()
+}
 
 // asker sends queries the way the C library's stub resolver does: every
 // server in turn, for a number of rounds, each try bounded by a timeout.
@@ -59,14 +71,14 @@ func (a asker) ask(ctx context.Context, q snapshot.DNSQuery, servers []string) (
 	for round := 0; round < a.attempts; round++ {
 		for _, srv := range servers {
 			if over(ctx) {
-				res.Error = errCutShort.Error()
+				res.Error = cutShort(ctx)
 				return res
 			}
 			resp, err := a.exchange(ctx, q.Name, qtype, srv)
 			reason := ""
 			switch {
 			case err != nil && over(ctx):
-				res.Error = errCutShort.Error()
+				res.Error = cutShort(ctx)
 				return res
 			case err != nil:
 				reason = a.describe(err)

@@ -26,12 +26,34 @@ type liveFlags struct {
 	root     string
 	netns    string
 	deadline time.Duration
+	timeout  time.Duration
+	// ctx is the run's context, set by begin.
+	ctx context.Context
 }
 
 func (l *liveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&l.root, "root", "/", "read files below `DIR` instead of / (a mounted image or fixture tree)")
 	fs.StringVar(&l.netns, "netns", "", "read the network namespace at `PATH` (e.g. /run/netns/NAME) instead of hostdrift's own")
 	fs.DurationVar(&l.deadline, "collector-timeout", agent.DefaultDeadline, "how long each collector may take")
+	fs.DurationVar(&l.timeout, "timeout", DefaultTimeout, "how long the whole run may take; collectors still running then are reported as errors (0: no limit)")
+}
+
+// begin starts the run's global deadline and signal handling; call the
+// returned function when the run is over.
+func (l *liveFlags) begin() func() {
+	ctx, stop := runContext(l.timeout)
+	l.ctx = ctx
+	return stop
+}
+
+// stopped reports, and says on stderr, that a signal interrupted the run:
+// the caller then writes nothing.
+func (l *liveFlags) stopped(stderr io.Writer, cmd string) bool {
+	msg, ok := interrupted(l.ctx)
+	if ok {
+		fmt.Fprintf(stderr, "hostdrift %s: %s: nothing was written; any previous output is unchanged\n", cmd, msg)
+	}
+	return ok
 }
 
 func (l *liveFlags) options(collectors []string, wants snapshot.Wants) agent.Options {
@@ -85,6 +107,7 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, strin
 		fmt.Fprintln(stderr, "hostdrift check:", err)
 		return exitUsage, *format, false
 	}
+	defer live.begin()()
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "hostdrift check: unexpected argument %q (policies go with --policy)\n", fs.Arg(0))
 		return exitUsage, *format, false
@@ -137,6 +160,9 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, strin
 			return exitUsage, *format, false
 		}
 	}
+	if live.stopped(stderr, "check") {
+		return exitIncomplete, *format, false
+	}
 	findings := plan.Evaluate(snap, time.Now())
 	if base != nil {
 		d := diff.Compare(base, snap, diff.Options{Ignore: plan.Ignores, Areas: baselineAreas(base), OldSource: *baseline})
@@ -173,7 +199,7 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, strin
 // for like.
 func survey(live liveFlags, pol *rules.Policy, vars map[string]string, base *snapshot.Snapshot) (*snapshot.Snapshot, *rules.Plan, hcl.Diagnostics) {
 	snap := newSnapshot(live.root)
-	agent.Run(context.Background(), snap, live.options([]string{"host"}, snapshot.Wants{}))
+	agent.Run(live.ctx, snap, live.options([]string{"host"}, snapshot.Wants{}))
 	plan, diags := pol.Compile(&snap.Host, vars)
 	if diags.HasErrors() {
 		return snap, nil, diags
@@ -192,7 +218,7 @@ func survey(live liveFlags, pol *rules.Policy, vars map[string]string, base *sna
 			}
 		}
 	}
-	agent.Run(context.Background(), snap, live.options(needs, wants))
+	agent.Run(live.ctx, snap, live.options(needs, wants))
 	return snap, plan, diags
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/netip"
@@ -54,8 +53,9 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 
+	defer live.begin()()
 	snap := newSnapshot(live.root)
-	agent.Run(context.Background(), snap, live.options([]string{"host", "firewall"}, snapshot.Wants{}))
+	agent.Run(live.ctx, snap, live.options([]string{"host", "firewall"}, snapshot.Wants{}))
 	st, _ := snap.Collector("firewall")
 	if !st.Usable() || snap.Firewall == nil {
 		fmt.Fprintf(stdout, "%s: UNKNOWN\n  the firewall could not be read: %s\n", describe(pkt), st.Reason)

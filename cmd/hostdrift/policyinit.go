@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"slices"
@@ -48,15 +47,19 @@ func runPolicyInit(args []string, stdout, stderr io.Writer) int {
 	if slices.Contains(areas, snapshot.AreaFirewall) && !slices.Contains(collectors, "listeners") {
 		collectors = append(collectors, "listeners")
 	}
+	defer live.begin()()
 	first := newSnapshot(live.root)
-	agent.Run(context.Background(), first, live.options(collectors, snapshot.Wants{}))
+	agent.Run(live.ctx, first, live.options(collectors, snapshot.Wants{}))
 	cands := policygen.Propose(first, areas)
 	snap := newSnapshot(live.root)
-	agent.Run(context.Background(), snap, live.options(collectors, policygen.Wants(cands, &first.Host)))
+	agent.Run(live.ctx, snap, live.options(collectors, policygen.Wants(cands, &first.Host)))
 	for _, c := range snap.Collectors {
 		if c.Status != snapshot.StatusOK {
 			fmt.Fprintf(stderr, "collector %s: %s: %s\n", c.Name, c.Status, c.Reason)
 		}
+	}
+	if live.stopped(stderr, "policy init") {
+		return exitIncomplete
 	}
 	settled := policygen.Settle(cands, snap)
 	h := policygen.Header{Host: snap.Host.Hostname, TakenAt: snap.TakenAt, Version: versionString()}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -38,6 +37,7 @@ func runSnapshot(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			}
 		}
 	}
+	defer live.begin()()
 	pol := loadPolicy(policyPaths, vars, stdin, stderr)
 	if pol == nil {
 		return exitUsage
@@ -45,7 +45,7 @@ func runSnapshot(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	// The policy decides what the collectors are asked (the DNS names of its
 	// checks): a baseline holds the answers a later check compares.
 	snap := newSnapshot(live.root)
-	agent.Run(context.Background(), snap, live.options([]string{"host"}, snapshot.Wants{}))
+	agent.Run(live.ctx, snap, live.options([]string{"host"}, snapshot.Wants{}))
 	plan, diags := pol.Compile(&snap.Host, vars)
 	if diags.HasErrors() {
 		printDiagnostics(stderr, pol, diags)
@@ -56,7 +56,10 @@ func runSnapshot(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		names = agent.Names()
 	}
 	names = slices.DeleteFunc(slices.Clone(names), func(n string) bool { return n == "host" })
-	agent.Run(context.Background(), snap, live.options(names, plan.Wants()))
+	agent.Run(live.ctx, snap, live.options(names, plan.Wants()))
+	if live.stopped(stderr, "snapshot") {
+		return exitIncomplete
+	}
 	err := emit(*output, stdout, func(w io.Writer) error {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hostdrift/hostdrift/internal/finding"
+	"github.com/hostdrift/hostdrift/internal/nstest"
+)
+
+// silentDNS is a UDP and TCP endpoint on loopback that takes queries and
+// never answers: the slowest honest collector there is.
+func silentDNS(t *testing.T) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	ln, err := net.Listen("tcp", pc.LocalAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return pc.LocalAddr().String()
+}
+
+func slowPolicy(t *testing.T, server string) string {
+	return policyFile(t, `
+dns "slow" {
+  name   = "www.example.test"
+  server = "`+server+`"
+  expect = ["192.0.2.1"]
+}
+listener "anything" {
+  port   = 1
+  expect = "absent"
+}
+`)
+}
+
+// The global --timeout ends a run whose collector would take longer, with
+// the check that waited on it reported as an error that says why.
+func TestGlobalTimeoutEndsTheRun(t *testing.T) {
+	bin := binary(t)
+	policy := slowPolicy(t, silentDNS(t))
+	start := time.Now()
+	rep, code := runJSON(t, exec.Command(bin, "check", "--policy", policy, "--format", "json", "--collector-timeout", "60s", "--timeout", "1s"))
+	took := time.Since(start)
+	if code != exitIncomplete {
+		t.Errorf("exit %d, want %d", code, exitIncomplete)
+	}
+	if took > 20*time.Second {
+		t.Errorf("the run took %s despite --timeout 1s", took)
+	}
+	got := findingsByCheck(rep)
+	if f := got["dns.slow"]; !strings.HasPrefix(f, "error") || !strings.Contains(f, "--timeout") {
+		t.Errorf("dns.slow = %q, want an error naming --timeout", f)
+	}
+	if f := got["listener.anything"]; !strings.HasPrefix(f, "pass") {
+		t.Errorf("listener.anything = %q: a collector that finished in time must still be judged", f)
+	}
+}
+
+// SIGTERM during a run stops it at once and writes nothing: the previous
+// report stays whole and no temporary file is left.
+func TestSIGTERMWritesNothing(t *testing.T) {
+	bin := binary(t)
+	policy := slowPolicy(t, silentDNS(t))
+	dir := t.TempDir()
+	out := filepath.Join(dir, "report.json")
+	previous := []byte(`{"schema":"hostdrift/report/v1","previous":true}` + "\n")
+	if err := os.WriteFile(out, previous, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "check", "--policy", policy, "--format", "json", "--output", out, "--collector-timeout", "60s")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(700 * time.Millisecond)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-time.After(15 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("hostdrift did not stop within 15s of SIGTERM")
+	}
+	ee, ok := err.(*exec.ExitError)
+	if !ok || ee.ExitCode() != exitIncomplete {
+		t.Errorf("after SIGTERM: %v, want exit %d\n%s", err, exitIncomplete, stderr.String())
+	}
+	if !strings.Contains(stderr.String(), "interrupted by SIGTERM: nothing was written") {
+		t.Errorf("stderr does not say the run was interrupted and nothing written:\n%s", stderr.String())
+	}
+	if got, _ := os.ReadFile(out); !bytes.Equal(got, previous) {
+		t.Errorf("the previous report changed:\n%s", got)
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, ".*tmp*")); len(m) > 0 {
+		t.Errorf("temporary files left: %v", m)
+	}
+}
+
+// A full disk while writing the report: exit 4, the previous report whole,
+// no temporary file left. The disk is a 64 KiB tmpfs filled to the brim.
+func TestDiskFullKeepsThePreviousReport(t *testing.T) {
+	nstest.RequireRoot(t)
+	bin := binary(t)
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k", "hd-full", dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount a small tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", dir).Run() })
+	policy := policyFile(t, `listener "a" {
+  port   = 1
+  expect = "absent"
+}
+`)
+	out := filepath.Join(dir, "report.json")
+	if _, stderr, code := runCapture(t, exec.Command(bin, "check", "--policy", policy, "--format", "json", "--output", out)); code != 0 {
+		t.Fatalf("first report: exit %d: %s", code, stderr)
+	}
+	first, err := os.ReadFile(out)
+	if err != nil || !json.Valid(first) {
+		t.Fatalf("first report unreadable: %v", err)
+	}
+	// Fill the rest of the disk.
+	filler, err := os.Create(filepath.Join(dir, "filler"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := make([]byte, 4096)
+	for {
+		if _, err := filler.Write(chunk); err != nil {
+			break
+		}
+	}
+	filler.Close()
+	_, stderr, code := runCapture(t, exec.Command(bin, "check", "--policy", policy, "--format", "json", "--output", out))
+	if code != exitOutput {
+		t.Errorf("on a full disk: exit %d, want %d\n%s", code, exitOutput, stderr)
+	}
+	if !strings.Contains(string(stderr), "no space left on device") {
+		t.Errorf("stderr does not name the cause:\n%s", stderr)
+	}
+	if again, _ := os.ReadFile(out); !bytes.Equal(again, first) {
+		t.Error("the previous report changed on a full disk")
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, ".report.json.tmp-*")); len(m) > 0 {
+		t.Errorf("temporary files left: %v", m)
+	}
+	var r struct {
+		Findings []finding.Finding `json:"findings"`
+	}
+	if json.Unmarshal(first, &r) != nil || len(r.Findings) != 1 {
+		t.Errorf("the kept report is not the whole first report")
+	}
+}
