@@ -54,6 +54,9 @@ func (c *Collector) Name() string { return "firewall" }
 
 const needPriv = "run hostdrift as root or with CAP_NET_ADMIN"
 
+// needPrivLegacy: iptables-legacy-save reads the tables through a raw socket.
+const needPrivLegacy = "run hostdrift as root or with CAP_NET_ADMIN and CAP_NET_RAW (iptables-legacy-save opens a raw socket)"
+
 // Collect reads every backend; what cannot be read is recorded in the
 // backend's Reason and makes the result partial.
 func (c *Collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Section, error) {
@@ -208,7 +211,11 @@ func runTool(ctx context.Context, netns, tool string) ([]byte, error) {
 	if err != nil {
 		msg := strings.TrimSpace(stderr.String())
 		if strings.Contains(msg, "Permission denied") || strings.Contains(msg, "Operation not permitted") || os.Geteuid() != 0 {
-			return nil, fmt.Errorf("%s: %v: %s: %s", tool, err, msg, needPriv)
+			hint := needPriv
+			if strings.Contains(tool, "legacy") {
+				hint = needPrivLegacy
+			}
+			return nil, fmt.Errorf("%s: %v: %s: %s", tool, err, msg, hint)
 		}
 		return nil, fmt.Errorf("%s: %v: %s", tool, err, msg)
 	}
