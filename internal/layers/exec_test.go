@@ -1,0 +1,95 @@
+package layers
+
+import (
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// execAllowed lists every place hostdrift's own code (tests and test
+// helpers aside) may start a program, with what it runs. Each must run a
+// read-only tool by absolute path with a fixed argument list and no shell.
+// A new exec call fails this test until it is reviewed and listed here.
+var execAllowed = map[string]string{
+	"agent/firewall/collector.go:runTool": "the iptables dump tools, /usr/sbin/{ip,ip6}tables-{nft,legacy}-save, no arguments",
+}
+
+// execFuncs are the calls that start programs.
+var execFuncs = map[string]bool{
+	"exec.Command": true, "exec.CommandContext": true, "syscall.Exec": true,
+	"syscall.ForkExec": true, "os.StartProcess": true, "unix.Exec": true,
+}
+
+// TestExecAudit finds every call that starts a program in non-test code and
+// checks it against execAllowed: hostdrift never runs a command that writes.
+func TestExecAudit(t *testing.T) {
+	root := filepath.Join("..", "..")
+	found := map[string]bool{}
+	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, path)
+		if d.IsDir() {
+			switch {
+			case rel == ".git", strings.HasPrefix(rel, "internal/nstest"), strings.HasPrefix(rel, "internal/dockertest"),
+				strings.HasPrefix(rel, "internal/debroot"), d.Name() == "testdata":
+				return filepath.SkipDir // test helpers and fixtures
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		fset := token.NewFileSet()
+		f, err := parser.ParseFile(fset, path, nil, 0)
+		if err != nil {
+			return err
+		}
+		for _, decl := range f.Decls {
+			fn, ok := decl.(*ast.FuncDecl)
+			if !ok {
+				continue
+			}
+			ast.Inspect(fn, func(n ast.Node) bool {
+				call, ok := n.(*ast.CallExpr)
+				if !ok {
+					return true
+				}
+				sel, ok := call.Fun.(*ast.SelectorExpr)
+				if !ok {
+					return true
+				}
+				pkg, ok := sel.X.(*ast.Ident)
+				if !ok || !execFuncs[pkg.Name+"."+sel.Sel.Name] {
+					return true
+				}
+				where := rel + ":" + fn.Name.Name
+				found[where] = true
+				if _, ok := execAllowed[where]; !ok {
+					t.Errorf("%s: %s.%s in %s starts a program and is not in execAllowed: make sure it only reads (absolute path, fixed arguments, no shell), then list it", fset.Position(call.Pos()), pkg.Name, sel.Sel.Name, fn.Name.Name)
+				}
+				return true
+			})
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stale []string
+	for where := range execAllowed {
+		if !found[where] {
+			stale = append(stale, where)
+		}
+	}
+	sort.Strings(stale)
+	for _, w := range stale {
+		t.Errorf("execAllowed lists %s, which no longer starts a program: remove it", w)
+	}
+}
