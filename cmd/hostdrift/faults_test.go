@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -168,5 +169,39 @@ func TestDiskFullKeepsThePreviousReport(t *testing.T) {
 	}
 	if json.Unmarshal(first, &r) != nil || len(r.Findings) != 1 {
 		t.Errorf("the kept report is not the whole first report")
+	}
+}
+
+// Hostile policies are refused with a clear error and exit 2, quickly and
+// without reading them whole: a file of a million blocks (too big to read)
+// and one of 200,000 small blocks (too many to parse).
+func TestHugePoliciesAreRefused(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name string, blocks int) string {
+		var b strings.Builder
+		for i := range blocks {
+			b.WriteString(`listener "l` + strconv.Itoa(i) + `" { port = 1 }` + "\n")
+		}
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(b.String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, c := range []struct {
+		file, want string
+	}{
+		{write("million.hcl", 1_000_000), "larger than 8 MB"},
+		{write("many.hcl", 200_000), "blocks hostdrift reads"},
+	} {
+		var stdout, stderr bytes.Buffer
+		start := time.Now()
+		code := run([]string{"policy", "validate", c.file}, nil, &stdout, &stderr)
+		if code != exitUsage || !strings.Contains(stderr.String(), c.want) {
+			t.Errorf("%s: exit %d, stderr %q; want 2 and %q", filepath.Base(c.file), code, stderr.String(), c.want)
+		}
+		if took := time.Since(start); took > 10*time.Second {
+			t.Errorf("%s: refusing took %s", filepath.Base(c.file), took)
+		}
 	}
 }

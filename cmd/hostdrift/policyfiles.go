@@ -17,6 +17,23 @@ import (
 // systemPolicyDir is read when no --policy is given.
 const systemPolicyDir = "/etc/hostdrift/policies"
 
+// maxPolicyBytes bounds one policy file: a policy is written by people (a
+// generated one of 10,000 checks is about 1 MB); anything far bigger is a
+// wrong file, and is refused before it is read into memory.
+const maxPolicyBytes = 8 << 20
+
+// readLimited reads at most maxPolicyBytes of r, and refuses more.
+func readLimited(name string, r io.Reader) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, maxPolicyBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read policy %s: %w", name, err)
+	}
+	if len(b) > maxPolicyBytes {
+		return nil, fmt.Errorf("policy %s is larger than %d MB, the most hostdrift reads: is it the right file? Split a generated policy into several files in one folder", name, maxPolicyBytes>>20)
+	}
+	return b, nil
+}
+
 // readPolicies reads the named files and folders ("-" is standard input), or
 // the installed policies, or the built-in default policy.
 func readPolicies(paths []string, stdin io.Reader) ([]rules.Source, error) {
@@ -30,9 +47,9 @@ func readPolicies(paths []string, stdin io.Reader) ([]rules.Source, error) {
 	var out []rules.Source
 	for _, p := range paths {
 		if p == "-" {
-			b, err := io.ReadAll(stdin)
+			b, err := readLimited("<stdin>", stdin)
 			if err != nil {
-				return nil, fmt.Errorf("read the policy from standard input: %w", err)
+				return nil, err
 			}
 			out = append(out, rules.Source{Name: "<stdin>", Text: b})
 			continue
@@ -58,9 +75,14 @@ func readPolicies(paths []string, stdin io.Reader) ([]rules.Source, error) {
 			}
 		}
 		for _, f := range files {
-			b, err := os.ReadFile(f)
+			fh, err := os.Open(f)
 			if err != nil {
 				return nil, fmt.Errorf("read policy: %w", err)
+			}
+			b, err := readLimited(f, fh)
+			fh.Close()
+			if err != nil {
+				return nil, err
 			}
 			out = append(out, rules.Source{Name: f, Text: b})
 		}
