@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -84,16 +85,10 @@ func (c *Collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Secti
 	nftBackend := snapshot.Backend{Name: snapshot.BackendIptablesNft, Available: true}
 	owned := map[string]bool{} // "family/table" printed by iptables-nft-save
 	for _, fam := range []struct{ family, tool string }{{"ip", tools.IptablesNftSave}, {"ip6", tools.Ip6tablesNftSave}} {
-		out, err := runTool(ctx, netns, fam.tool)
+		res, err := readSave(ctx, netns, fam.tool, snapshot.BackendIptablesNft, fam.family)
 		if err != nil {
 			nftBackend.Available = false
 			nftBackend.Reason = joinReason(nftBackend.Reason, err.Error())
-			continue
-		}
-		res, err := ParseSave(bytes.NewReader(out), snapshot.BackendIptablesNft, fam.family)
-		if err != nil {
-			nftBackend.Available = false
-			nftBackend.Reason = joinReason(nftBackend.Reason, fmt.Sprintf("%s: %v", fam.tool, err))
 			continue
 		}
 		for _, t := range res.Tables {
@@ -135,16 +130,10 @@ func (c *Collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Secti
 		if len(names) == 0 {
 			continue // nothing loaded: do not run the tool, it would load modules
 		}
-		out, err := runTool(ctx, netns, fam.tool)
+		res, err := readSave(ctx, netns, fam.tool, snapshot.BackendIptablesLegacy, fam.family)
 		if err != nil {
 			legacy.Available = false
 			legacy.Reason = joinReason(legacy.Reason, err.Error())
-			continue
-		}
-		res, err := ParseSave(bytes.NewReader(out), snapshot.BackendIptablesLegacy, fam.family)
-		if err != nil {
-			legacy.Available = false
-			legacy.Reason = joinReason(legacy.Reason, fmt.Sprintf("%s: %v", fam.tool, err))
 			continue
 		}
 		fw.Tables = append(fw.Tables, res.Tables...)
@@ -195,19 +184,39 @@ func explainNetlink(err error) string {
 	return err.Error()
 }
 
-// runTool runs a read-only dump tool (absolute path, no arguments, no shell)
-// in the namespace.
-func runTool(ctx context.Context, netns, tool string) ([]byte, error) {
+// readSave runs a read-only dump tool (absolute path, no arguments, no
+// shell) in the namespace and parses its output as it streams in, so a huge
+// ruleset is never held twice and one over MaxRules stops the tool early.
+func readSave(ctx context.Context, netns, tool, backend, family string) (*SaveResult, error) {
 	if _, err := os.Stat(tool); err != nil {
 		return nil, fmt.Errorf("%s not found: install the iptables package", tool)
 	}
-	var out, stderr bytes.Buffer
+	var stderr bytes.Buffer
+	var res *SaveResult
+	var parseErr error
 	err := setns.Run(netns, func() error {
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
 		cmd := exec.CommandContext(ctx, tool)
-		cmd.Stdout, cmd.Stderr = &out, &stderr
+		cmd.Stderr = &stderr
 		cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C"}
-		return cmd.Run()
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			return err
+		}
+		if err := cmd.Start(); err != nil {
+			return err
+		}
+		res, parseErr = ParseSave(out, backend, family)
+		if parseErr != nil {
+			cancel() // stop the tool; its output is no longer wanted
+			_, _ = io.Copy(io.Discard, out)
+		}
+		return cmd.Wait()
 	})
+	if parseErr != nil {
+		return nil, fmt.Errorf("%s: %w", tool, parseErr)
+	}
 	if err != nil {
 		msg := strings.TrimSpace(stderr.String())
 		if strings.Contains(msg, "Permission denied") || strings.Contains(msg, "Operation not permitted") || os.Geteuid() != 0 {
@@ -219,7 +228,7 @@ func runTool(ctx context.Context, netns, tool string) ([]byte, error) {
 		}
 		return nil, fmt.Errorf("%s: %v: %s", tool, err, msg)
 	}
-	return out.Bytes(), nil
+	return res, nil
 }
 
 // legacyTables lists the tables iptables-legacy holds, from /proc/net/*_tables_names.

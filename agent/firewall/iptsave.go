@@ -33,10 +33,18 @@ var builtins = map[string]map[string]builtin{
 	"security": {"INPUT": {"input", 50}, "FORWARD": {"forward", 50}, "OUTPUT": {"output", 50}},
 }
 
+// MaxRules bounds the rules one dump may hold. A rule costs about 1 KB in
+// the model, so this caps a hostile or runaway ruleset near 500 MB instead
+// of letting it take the host's memory; real hosts (large kube-proxy nodes)
+// hold well under it.
+var MaxRules = 500000
+
 // ParseSave reads the output of iptables-save or ip6tables-save into tables
-// of the given backend; family is ip or ip6.
+// of the given backend; family is ip or ip6. It reads as a stream and stops
+// with an error past MaxRules.
 func ParseSave(r io.Reader, backend, family string) (*SaveResult, error) {
 	res := &SaveResult{}
+	rules := 0
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 0, 64*1024), 4*1024*1024)
 	var cur *snapshot.Table
@@ -82,6 +90,9 @@ func ParseSave(r io.Reader, backend, family string) (*SaveResult, error) {
 			chains[f[0]] = len(cur.Chains)
 			cur.Chains = append(cur.Chains, c)
 		case strings.HasPrefix(line, "-A ") || strings.HasPrefix(line, "-I "):
+			if rules++; rules > MaxRules {
+				return nil, fmt.Errorf("the ruleset holds more than %d rules, the most hostdrift reads in one dump; it was not read", MaxRules)
+			}
 			if cur == nil {
 				return nil, fmt.Errorf("line %d: rule outside a table: %q", lineNo, line)
 			}

@@ -42,7 +42,8 @@ func hookName(family string, h nftables.ChainHook) string {
 // nftReader reads native nftables over netlink, in the namespace of fd
 // (0: the caller's).
 type nftReader struct {
-	fd int
+	fd    int
+	seen int // rules read so far, against MaxRules
 }
 
 // read lists every table the kernel holds; skip tells which tables belong to
@@ -127,6 +128,32 @@ func (r *nftReader) read(skip func(family, table string) bool) ([]snapshot.Table
 	return out, nil
 }
 
+// dumpTries is how often a dump the kernel marks interrupted (the ruleset
+// changed while it was read: NLM_F_DUMP_INTR) is tried before giving up.
+const dumpTries = 3
+
+// dump runs a netlink dump, again when the kernel says the ruleset changed
+// under it, and reports the inconsistency rather than use a torn dump.
+func dump(execute func(netlink.Message) ([]netlink.Message, error), req netlink.Message) ([]netlink.Message, error) {
+	for range dumpTries {
+		msgs, err := execute(req)
+		if err != nil {
+			return nil, err
+		}
+		torn := false
+		for _, m := range msgs {
+			if m.Header.Flags&netlink.DumpInterrupted != 0 {
+				torn = true
+				break
+			}
+		}
+		if !torn {
+			return msgs, nil
+		}
+	}
+	return nil, fmt.Errorf("the ruleset changed during each of %d dumps (NLM_F_DUMP_INTR); it is being rewritten, try again later", dumpTries)
+}
+
 // rules dumps the rules of one table and decodes every expression itself, so
 // that none is silently dropped.
 func (r *nftReader) rules(nl *netlink.Conn, t *nftables.Table, st *snapshot.Table) error {
@@ -141,9 +168,12 @@ func (r *nftReader) rules(nl *netlink.Conn, t *nftables.Table, st *snapshot.Tabl
 		},
 		Data: append([]byte{byte(t.Family), unix.NFNETLINK_V0, 0, 0}, attrs...),
 	}
-	msgs, err := nl.Execute(req)
+	msgs, err := dump(nl.Execute, req)
 	if err != nil {
 		return fmt.Errorf("dump rules of table %s %s: %w", st.Family, t.Name, err)
+	}
+	if r.seen += len(msgs); r.seen > MaxRules {
+		return fmt.Errorf("the nftables ruleset holds more than %d rules, the most hostdrift reads; it was not read", MaxRules)
 	}
 	chainIdx := map[string]int{}
 	for i, c := range st.Chains {
@@ -186,7 +216,7 @@ func (r *nftReader) setKeyTypes(nl *netlink.Conn, t *nftables.Table) (map[string
 		},
 		Data: append([]byte{byte(t.Family), unix.NFNETLINK_V0, 0, 0}, attrs...),
 	}
-	msgs, err := nl.Execute(req)
+	msgs, err := dump(nl.Execute, req)
 	if err != nil {
 		return nil, fmt.Errorf("dump sets of table %s: %w", t.Name, err)
 	}

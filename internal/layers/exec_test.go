@@ -16,7 +16,7 @@ import (
 // read-only tool by absolute path with a fixed argument list and no shell.
 // A new exec call fails this test until it is reviewed and listed here.
 var execAllowed = map[string]string{
-	"agent/firewall/collector.go:runTool": "the iptables dump tools, /usr/sbin/{ip,ip6}tables-{nft,legacy}-save, no arguments",
+	"agent/firewall/collector.go:readSave": "the iptables dump tools, /usr/sbin/{ip,ip6}tables-{nft,legacy}-save, no arguments",
 }
 
 // execFuncs are the calls that start programs.
