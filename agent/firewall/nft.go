@@ -42,7 +42,7 @@ func hookName(family string, h nftables.ChainHook) string {
 // nftReader reads native nftables over netlink, in the namespace of fd
 // (0: the caller's).
 type nftReader struct {
-	fd    int
+	fd   int
 	seen int // rules read so far, against MaxRules
 }
 
