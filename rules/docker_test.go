@@ -5,11 +5,9 @@ import (
 	"os"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/hostdrift/hostdrift/internal/finding"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
-	"github.com/hostdrift/hostdrift/rules"
 )
 
 // The fixtures under testdata/docker are snapshots of a real Docker 20.10
@@ -53,23 +51,6 @@ func withoutDocker(t *testing.T) *snapshot.Snapshot {
 	return s
 }
 
-func judge(t *testing.T, src string, s *snapshot.Snapshot) finding.Finding {
-	t.Helper()
-	p, diags := rules.Load([]rules.Source{{Name: "docker.hcl", Text: []byte(src)}})
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	plan, diags := p.Compile(&s.Host, nil)
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	fs := plan.Evaluate(s, time.Now())
-	if len(fs) != 1 {
-		t.Fatalf("want 1 finding, got %d", len(fs))
-	}
-	return fs[0]
-}
-
 type dockerCase struct {
 	name, src string
 	snap      func(t *testing.T) *snapshot.Snapshot
@@ -81,7 +62,7 @@ func runDockerCases(t *testing.T, cases []dockerCase) {
 	t.Helper()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			f := judge(t, c.src, c.snap(t))
+			f := one(t, c.src, c.snap(t))
 			if f.Status != c.status {
 				t.Errorf("status %s, want %s: %s", f.Status, c.status, f.Explanation)
 			}

@@ -99,11 +99,7 @@ func (c *reachCheck) Evaluate(s *snapshot.Snapshot) Result {
 	if fw == nil {
 		return Errorf("cannot evaluate: the firewall collector recorded no rules section")
 	}
-	want := "allowed"
-	if c.deny {
-		want = "denied"
-	}
-	r := Result{Expected: c.what() + " " + want}
+	r := Result{Expected: c.what() + " " + allowedOrDenied(c.deny)}
 	dst := c.to
 	if c.container != "" {
 		d, bad := engineFor(s, r.Expected)
