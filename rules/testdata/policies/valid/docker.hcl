@@ -22,6 +22,6 @@ reach "host-to-web-container" {
   port      = 80
 }
 
-docker_firewall_bypass "published" {}
-docker_subnet_overlap "subnets" {}
-docker_stopped_ports "stopped" {}
+docker_firewall_bypass "bypass" {}
+docker_subnet_overlap "overlap" {}
+docker_stopped_ports "idle" {}
