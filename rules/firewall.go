@@ -214,11 +214,7 @@ func (c *flowCheck) Evaluate(s *snapshot.Snapshot) Result {
 	if fw == nil {
 		return Errorf("cannot evaluate: the firewall collector recorded no rules section")
 	}
-	want := "allowed"
-	if c.deny {
-		want = "denied"
-	}
-	r := Result{Expected: c.what() + " " + want}
+	r := Result{Expected: c.what() + " " + allowedOrDenied(c.deny)}
 	var probes []*flowProbe
 	for _, pfx := range c.peers {
 		for _, rep := range Representatives(fw, pfx, c.dir) {
@@ -312,6 +308,14 @@ func (c *flowCheck) packet(fw *snapshot.Firewall, peer netip.Addr) (netfilter.Pa
 	}
 	p.Dst = local
 	return p, nil
+}
+
+// allowedOrDenied words an expectation: "denied" when deny, else "allowed".
+func allowedOrDenied(deny bool) string {
+	if deny {
+		return "denied"
+	}
+	return "allowed"
 }
 
 func family(a netip.Addr) string {

@@ -88,11 +88,13 @@ func scenarios() map[string]*snapshot.Snapshot {
 				{Name: "listeners", Status: snapshot.StatusOK, DurationMS: 4},
 				{Name: "probes", Status: snapshot.StatusOK, DurationMS: 2},
 				{Name: "firewall", Status: snapshot.StatusOK, DurationMS: 5},
+				{Name: "docker", Status: snapshot.StatusOK, DurationMS: 1},
 			},
 			Listeners: &snapshot.Listeners{Source: "sock_diag", Sockets: socks},
 			DNS:       fixtureDNS(),
 			Probes:    &snapshot.Probes{Results: []snapshot.ProbeResult{}, Listeners: []snapshot.ProbeResult{}},
 			Firewall:  fixtureFirewall(),
+			Docker:    &snapshot.Docker{Absent: "no Docker engine on this host: DOCKER_HOST is not set, /var/run/docker.sock does not exist and no dockerd is installed in /usr/bin, /usr/sbin, /usr/local/bin"},
 		}
 	}
 	stalled := fixtureSocket("tcp", "0.0.0.0", 443, 4121, "python3", "web.service")

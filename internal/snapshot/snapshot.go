@@ -25,6 +25,7 @@ type Snapshot struct {
 	Firewall  *Firewall  `json:"firewall,omitempty"`
 	DNS       *DNS       `json:"dns,omitempty"`
 	Probes    *Probes    `json:"probes,omitempty"`
+	Docker    *Docker    `json:"docker,omitempty"`
 }
 
 // Section is one area's data; a collector returns one and the runner attaches
