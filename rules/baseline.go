@@ -32,6 +32,7 @@ var DefaultDriftSeverity = map[string]finding.Severity{
 	snapshot.AreaFirewall:  finding.Critical,
 	snapshot.AreaListeners: finding.Warning,
 	snapshot.AreaDNS:       finding.Warning,
+	snapshot.AreaDocker:    finding.Warning,
 }
 
 func areaNames() []string {

@@ -321,3 +321,46 @@ docker_stopped_ports "stopped" {}
 		}
 	}
 }
+
+// TestDockerPolicyInitAndDrift: policy init writes the engine's networks and
+// published ports and a check right after passes; a network created after
+// the baseline is drift, by name, and nothing else is.
+func TestDockerPolicyInitAndDrift(t *testing.T) {
+	e, img := dockerHost(t)
+	e.Docker(t, "network", "create", "--label", dockertest.Label, "--subnet", "10.99.0.0/24", "appnet")
+	runWeb(t, e, img)
+	withEngine := func(args ...string) *exec.Cmd {
+		cmd := exec.Command(binary(t), append(args, "--netns", e.NS.Path())...)
+		cmd.Env = append(os.Environ(), "DOCKER_HOST="+e.Host)
+		return cmd
+	}
+	dir := t.TempDir()
+	policy := filepath.Join(dir, "init.hcl")
+	if _, stderr, code := runCapture(t, withEngine("policy", "init", "--area", "docker", "--output", policy)); code != 0 {
+		t.Fatalf("policy init: exit %d: %s", code, stderr)
+	}
+	text, _ := os.ReadFile(policy)
+	for _, want := range []string{`docker_network "net-appnet"`, `subnet   = "10.99.0.0/24"`, `published_port "web-tcp-8080"`} {
+		if !strings.Contains(string(text), want) {
+			t.Errorf("policy init lacks %q:\n%s", want, text)
+		}
+	}
+	if stdout, stderr, code := runCapture(t, withEngine("check", "--policy", policy)); code != 0 {
+		t.Errorf("check right after policy init: exit %d\n%s%s", code, stdout, stderr)
+	}
+	base := filepath.Join(dir, "base.json")
+	if _, stderr, code := runCapture(t, withEngine("snapshot", "--collectors", "docker", "--output", base)); code != 0 {
+		t.Fatalf("snapshot: exit %d: %s", code, stderr)
+	}
+	e.Docker(t, "network", "create", "--label", dockertest.Label, "--subnet", "10.98.0.0/24", "late")
+	rep, _ := runJSON(t, withEngine("check", "--policy", policy, "--baseline", base, "--format", "json"))
+	var drift []string
+	for _, f := range rep.Findings {
+		if f.Kind == "drift" {
+			drift = append(drift, f.Check+" "+string(f.Status))
+		}
+	}
+	if len(drift) != 1 || drift[0] != "drift.docker.network:late fail" {
+		t.Errorf("drift after creating network late: %v, want exactly the new network", drift)
+	}
+}

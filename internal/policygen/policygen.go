@@ -66,6 +66,7 @@ var proposers = []struct {
 	{snapshot.AreaListeners, "What listens, where, and which program serves it.", proposeListeners},
 	{snapshot.AreaFirewall, "What the firewall lets in to the ports in use, and out to the ports its rules name.", proposeFirewall},
 	{snapshot.AreaDNS, "The host's own names resolve to the addresses it holds.", proposeDNS},
+	{snapshot.AreaDocker, "Docker's networks, and where containers publish their ports.", proposeDocker},
 }
 
 // Propose lists the candidate checks for the chosen areas (all when empty).
@@ -346,4 +347,37 @@ func proposeDNS(s *snapshot.Snapshot) []Candidate {
 		}},
 	})
 	return out
+}
+
+func proposeDocker(s *snapshot.Snapshot) []Candidate {
+	if s.Docker == nil || s.Docker.Engine == nil {
+		return nil
+	}
+	var out []Candidate
+	for _, n := range s.Docker.Networks {
+		attrs := []Attr{{"name", Str(n.Name)}, {"driver", Str(n.Driver)}}
+		if len(n.Subnets) == 1 {
+			attrs = append(attrs, Attr{"subnet", Str(n.Subnets[0].Subnet.String())})
+		}
+		attrs = append(attrs, Attr{"internal", strconv.FormatBool(n.Internal)})
+		out = append(out, Candidate{Area: snapshot.AreaDocker, Kind: "docker_network", Name: Label("net", n.Name),
+			Comment: fmt.Sprintf("Docker network %s (%s).", n.Name, n.Driver), Alternatives: [][]Attr{attrs}})
+	}
+	for _, c := range s.Docker.Containers {
+		seen := map[string]bool{}
+		for _, p := range c.Ports {
+			key := fmt.Sprintf("%s/%d", p.Protocol, p.HostPort)
+			if seen[key] {
+				continue // the same port on 0.0.0.0 and ::
+			}
+			seen[key] = true
+			attrs := []Attr{{"container", Str(c.Name)}, {"port", Int(int(p.HostPort))}, {"protocol", Str(p.Protocol)}}
+			if !p.HostIP.IsUnspecified() {
+				attrs = append(attrs, Attr{"address", Str(p.HostIP.String())})
+			}
+			out = append(out, Candidate{Area: snapshot.AreaDocker, Kind: "published_port", Name: Label(c.Name, p.Protocol, strconv.Itoa(int(p.HostPort))),
+				Comment: fmt.Sprintf("Container %s publishes %s.", c.Name, p), Alternatives: [][]Attr{attrs}})
+		}
+	}
+	return uniqueNames(out)
 }

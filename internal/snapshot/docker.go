@@ -148,7 +148,7 @@ func (d *Docker) Objects() []Object {
 		f["subnets"] = strings.Join(subnets, ", ")
 		addMap(f, "option.", n.Options)
 		addMap(f, "label.", n.Labels)
-		out = append(out, Object{Area: "docker", Kind: "network", ID: n.Name, Fields: f})
+		out = append(out, Object{Area: AreaDocker, Kind: "network", ID: n.Name, Fields: f})
 	}
 	for _, c := range d.Containers {
 		f := map[string]string{
@@ -168,7 +168,7 @@ func (d *Docker) Objects() []Object {
 		f["networks"] = strings.Join(nets, ", ")
 		f["ports"] = strings.Join(slices.Compact(ports), ", ")
 		addMap(f, "label.", c.Labels)
-		out = append(out, Object{Area: "docker", Kind: "container", ID: c.Name, Fields: f})
+		out = append(out, Object{Area: AreaDocker, Kind: "container", ID: c.Name, Fields: f})
 	}
 	return out
 }

@@ -35,6 +35,7 @@ const (
 	AreaFirewall  = "firewall"
 	AreaListeners = "listeners"
 	AreaDNS       = "dns"
+	AreaDocker    = "docker"
 )
 
 // objectSources lists, per area, the collector that reads it and how to
@@ -46,6 +47,7 @@ var objectSources = []struct {
 	{AreaFirewall, "firewall", func(s *Snapshot) Objecter { return nilIfNil(s.Firewall) }},
 	{AreaListeners, "listeners", func(s *Snapshot) Objecter { return nilIfNil(s.Listeners) }},
 	{AreaDNS, "dns", func(s *Snapshot) Objecter { return nilIfNil(s.DNS) }},
+	{AreaDocker, "docker", func(s *Snapshot) Objecter { return nilIfNil(s.Docker) }},
 }
 
 // nilIfNil turns a typed nil section into an untyped nil interface.

@@ -2,7 +2,7 @@ ignore "no-area" { # ERROR: The argument "area" is required
   match = { chain = "DOCKER*" }
 }
 ignore "bad-area" {
-  area  = "routing" # ERROR: allowed: "dns", "firewall", "listeners"
+  area  = "routing" # ERROR: "routing" is not a valid area
   match = { chain = "x" }
 }
 ignore "bad-glob" {
