@@ -6,6 +6,7 @@ import (
 	_ "github.com/hostdrift/hostdrift/agent/dns"
 	_ "github.com/hostdrift/hostdrift/agent/firewall"
 	_ "github.com/hostdrift/hostdrift/agent/host"
+	_ "github.com/hostdrift/hostdrift/agent/jobs"
 	_ "github.com/hostdrift/hostdrift/agent/listeners"
 	_ "github.com/hostdrift/hostdrift/agent/probe"
 )

@@ -25,6 +25,8 @@ type Snapshot struct {
 	Firewall  *Firewall  `json:"firewall,omitempty"`
 	DNS       *DNS       `json:"dns,omitempty"`
 	Probes    *Probes    `json:"probes,omitempty"`
+	Jobs      *Jobs      `json:"jobs,omitempty"`
+	Files     *Files     `json:"files,omitempty"`
 }
 
 // Section is one area's data; a collector returns one and the runner attaches
