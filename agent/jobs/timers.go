@@ -189,4 +189,3 @@ func dueSince(armed, boot time.Time, calendars []calendar.Spec, active, fromBoot
 func sortTimers(ts []snapshot.Timer) {
 	sort.Slice(ts, func(i, j int) bool { return ts[i].Unit < ts[j].Unit })
 }
-
