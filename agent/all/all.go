@@ -4,6 +4,7 @@ package all
 
 import (
 	_ "github.com/hostdrift/hostdrift/agent/dns"
+	_ "github.com/hostdrift/hostdrift/agent/files"
 	_ "github.com/hostdrift/hostdrift/agent/firewall"
 	_ "github.com/hostdrift/hostdrift/agent/host"
 	_ "github.com/hostdrift/hostdrift/agent/jobs"
