@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"io"
 	"io/fs"
+	"os"
 	"path"
 	"sort"
 	"strings"
@@ -122,7 +123,7 @@ func (s *unitSet) load(name string) (*unitFile, error) {
 		return nil, nil
 	}
 	u := &unitFile{path: p, values: map[string]map[string][]string{}}
-	if target, err := s.fsys.resolve(p); err == nil && target == "/dev/null" {
+	if target, err := os.Readlink(s.fsys.real(p)); err == nil && target == "/dev/null" {
 		u.masked = true
 		return u, nil
 	}
