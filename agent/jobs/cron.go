@@ -76,7 +76,7 @@ func (c *CronCollector) Collect(ctx context.Context, env *agent.Env) (snapshot.S
 	if c.Now != nil {
 		now = c.Now()
 	}
-	fsys := rootFS{root: env.Root}
+	fsys := newRootFS(env.Root)
 	loc := zone(fsys)
 	cr := &snapshot.Cron{Jobs: []snapshot.CronJob{}, Ignored: []snapshot.IgnoredFile{}, Errors: []snapshot.FileError{}, LogSources: []string{}}
 	cr.Daemon, cr.DaemonPID = cronDaemon(fsys)

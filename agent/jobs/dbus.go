@@ -123,7 +123,7 @@ func timerOverDBus(ctx context.Context, conn *sd.Conn, fsys rootFS, name string,
 		if t.Active == "active" || t.Enabled == "enabled" {
 			acc, _ := timer["AccuracyUSec"].(uint64)
 			rnd, _ := timer["RandomizedDelayUSec"].(uint64)
-			slack := time.Duration(acc+rnd)*time.Microsecond + time.Minute
+			slack := time.Duration(acc+rnd)*time.Microsecond + 15*time.Second
 			t.DueSince = dueSince(armed, boot, specs, active, fromBoot, slack, now)
 		}
 	}

@@ -15,8 +15,14 @@ import (
 
 // rootFS reads files below a root, following symbolic links the way the
 // host would see them: an absolute link target starts again at the root,
-// never at the machine's own /.
-type rootFS struct{ root string }
+// never at the machine's own /. Resolved folders are remembered, so a
+// thousand programs in the same few folders cost one lookup each.
+type rootFS struct {
+	root string
+	dirs map[string]string // host folder → where its links lead
+}
+
+func newRootFS(root string) rootFS { return rootFS{root: root, dirs: map[string]string{}} }
 
 func (r rootFS) live() bool { return r.root == "" || r.root == "/" }
 
@@ -31,40 +37,48 @@ func (r rootFS) real(p string) string {
 // resolve follows the links of p below the root and returns the host path
 // it ends at.
 func (r rootFS) resolve(p string) (string, error) {
+	return r.resolveDepth(p, 0)
+}
+
+func (r rootFS) resolveDepth(p string, depth int) (string, error) {
 	if r.live() {
 		return p, nil
 	}
+	if depth > 40 {
+		return "", fmt.Errorf("%s: too many levels of symbolic links", p)
+	}
 	p = path.Clean("/" + p)
-	for hops := 0; hops < 40; hops++ {
-		parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
-		cur := "/"
-		linked := false
-		for i, part := range parts {
-			next := path.Join(cur, part)
-			fi, err := os.Lstat(r.real(next))
-			if err != nil {
-				return "", err
-			}
-			if fi.Mode()&fs.ModeSymlink == 0 {
-				cur = next
-				continue
-			}
-			target, err := os.Readlink(r.real(next))
-			if err != nil {
-				return "", err
-			}
-			if !path.IsAbs(target) {
-				target = path.Join(cur, target)
-			}
-			p = path.Join(append([]string{target}, parts[i+1:]...)...)
-			linked = true
-			break
+	if p == "/" {
+		return p, nil
+	}
+	dir, base := path.Split(p)
+	dir = path.Clean(dir)
+	rdir, ok := r.dirs[dir]
+	if !ok {
+		var err error
+		if rdir, err = r.resolveDepth(dir, depth); err != nil {
+			return "", err
 		}
-		if !linked {
-			return cur, nil
+		if r.dirs != nil {
+			r.dirs[dir] = rdir
 		}
 	}
-	return "", fmt.Errorf("%s: too many levels of symbolic links", p)
+	full := path.Join(rdir, base)
+	fi, err := os.Lstat(r.real(full))
+	if err != nil {
+		return "", err
+	}
+	if fi.Mode()&fs.ModeSymlink == 0 {
+		return full, nil
+	}
+	target, err := os.Readlink(r.real(full))
+	if err != nil {
+		return "", err
+	}
+	if !path.IsAbs(target) {
+		target = path.Join(rdir, target)
+	}
+	return r.resolveDepth(target, depth+1)
 }
 
 // stat is os.Stat of a host path below the root.
@@ -166,9 +180,4 @@ func (r rootFS) passwd() map[string]string {
 		}
 	}
 	return homes
-}
-
-// lstat is os.Lstat of a host path below the root.
-func lstat(r rootFS, p string) (fs.FileInfo, error) {
-	return os.Lstat(r.real(p))
 }

@@ -47,7 +47,7 @@ func (c *TimersCollector) Collect(ctx context.Context, env *agent.Env) (snapshot
 	if c.Now != nil {
 		now = c.Now()
 	}
-	fsys := rootFS{root: env.Root}
+	fsys := newRootFS(env.Root)
 	if fsys.live() && !c.Offline {
 		if t, err := collectDBus(ctx, fsys, now); err == nil {
 			return t, nil

@@ -3,7 +3,6 @@ package jobs
 import (
 	"bufio"
 	"io"
-	"io/fs"
 	"os"
 	"path"
 	"sort"
@@ -83,6 +82,9 @@ func parseUnit(r io.Reader, u *unitFile) error {
 type unitSet struct {
 	fsys  rootFS
 	files map[string]string // name → host path
+	// wanted holds the units linked from a .wants or .requires folder
+	// of /etc/systemd/system, read on first use.
+	wanted map[string]bool
 }
 
 func loadUnitSet(fsys rootFS) *unitSet {
@@ -175,27 +177,25 @@ func (s *unitSet) enabled(name string, u *unitFile) string {
 	if u.masked {
 		return "masked"
 	}
-	for _, dir := range []string{"/etc/systemd/system"} {
-		entries, err := s.fsys.readDir(dir)
-		if err != nil {
-			continue
-		}
+	if s.wanted == nil {
+		s.wanted = map[string]bool{}
+		const dir = "/etc/systemd/system"
+		entries, _ := s.fsys.readDir(dir)
 		for _, e := range entries {
 			if !e.IsDir() || !(strings.HasSuffix(e.Name(), ".wants") || strings.HasSuffix(e.Name(), ".requires")) {
 				continue
 			}
-			if _, err := s.fsys.stat(path.Join(dir, e.Name(), name)); err == nil || isLink(s.fsys, path.Join(dir, e.Name(), name)) {
-				return "enabled"
+			links, _ := s.fsys.readDir(path.Join(dir, e.Name()))
+			for _, l := range links {
+				s.wanted[l.Name()] = true
 			}
 		}
+	}
+	if s.wanted[name] {
+		return "enabled"
 	}
 	if len(u.values["Install"]) == 0 {
 		return "static"
 	}
 	return "disabled"
-}
-
-func isLink(fsys rootFS, p string) bool {
-	fi, err := lstat(fsys, p)
-	return err == nil && fi.Mode()&fs.ModeSymlink != 0
 }

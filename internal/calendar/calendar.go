@@ -103,9 +103,9 @@ func (s Spec) Next(t time.Time) (time.Time, bool) {
 		case !s.dayOK(t):
 			t = time.Date(y, mo, d+1, 0, 0, 0, 0, loc)
 		case s.Hours&(1<<h) == 0:
-			t = time.Date(y, mo, d, h+1, 0, 0, 0, loc)
+			t = time.Date(y, mo, d, min(nextBit(uint64(s.Hours), h), 24), 0, 0, 0, loc)
 		case s.Minutes&(1<<mi) == 0:
-			t = time.Date(y, mo, d, h, mi+1, 0, 0, loc)
+			t = time.Date(y, mo, d, h, nextBit(s.Minutes, mi), 0, 0, loc)
 		case s.Seconds&(1<<sec) == 0:
 			t = t.Add(time.Duration(nextBit(s.Seconds, sec)-sec) * time.Second)
 		default:
@@ -137,11 +137,11 @@ func (s Spec) Prev(t time.Time) (time.Time, bool) {
 		case !s.dayOK(t):
 			t = time.Date(y, mo, d, 0, 0, 0, 0, loc).Add(-time.Second)
 		case s.Hours&(1<<h) == 0:
-			t = time.Date(y, mo, d, h, 0, 0, 0, loc).Add(-time.Second)
+			t = time.Date(y, mo, d, prevBit(uint64(s.Hours), h)+1, 0, 0, 0, loc).Add(-time.Second)
 		case s.Minutes&(1<<mi) == 0:
-			t = time.Date(y, mo, d, h, mi, 0, 0, loc).Add(-time.Second)
+			t = time.Date(y, mo, d, h, prevBit(s.Minutes, mi)+1, 0, 0, loc).Add(-time.Second)
 		case s.Seconds&(1<<sec) == 0:
-			t = t.Add(-time.Second)
+			t = t.Add(-time.Duration(sec-prevBit(s.Seconds, sec)) * time.Second)
 		default:
 			return t, true
 		}
@@ -156,6 +156,15 @@ func nextBit(set uint64, from int) int {
 		return 60
 	}
 	return min(bits.TrailingZeros64(rest), 60)
+}
+
+// prevBit returns the last set bit below from, or -1 (the previous unit).
+func prevBit(set uint64, from int) int {
+	rest := set & (1<<from - 1)
+	if rest == 0 {
+		return -1
+	}
+	return 63 - bits.LeadingZeros64(rest)
 }
 
 // Period is the longest gap between two consecutive matches among the next
