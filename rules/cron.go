@@ -173,7 +173,10 @@ func (c *cronCheck) Evaluate(s *snapshot.Snapshot) Result {
 	default:
 		r.Status = finding.Pass
 		r.Explanation = fmt.Sprintf("%d job(s) meet %s", len(jobs), strings.Join(c.require, ", "))
-		if len(jobs) == 1 {
+		if slices.Contains(c.require, "daemon") && cr.Daemon == snapshot.DaemonRunning {
+			r.Explanation = fmt.Sprintf("a cron daemon runs (pid %d) for %d job(s)", cr.DaemonPID, len(jobs))
+		}
+		if len(jobs) == 1 && len(c.require) > 0 && c.require[0] != "daemon" {
 			r.Explanation = jobs[0].Where() + ": " + c.passNote(jobs[0], s.TakenAt)
 		}
 	}
