@@ -165,20 +165,16 @@ func (c *cronCheck) Evaluate(s *snapshot.Snapshot) Result {
 		fails = append(fails, fmt.Sprintf("no mail transfer agent is installed (no /usr/sbin/sendmail), so cron throws away the output, error messages included, of %d job(s) that send it to mail: %s", len(lost), joinProblems(lost)))
 		fixes = appendOnce(fixes, "redirect each job's output to a log file (>> /var/log/JOB.log 2>&1) and watch it, or install an MTA that delivers to someone who reads it")
 	}
-	switch {
-	case len(fails) > 0:
-		r.Status, r.Explanation, r.Remediation = finding.Fail, joinProblems(fails), strings.Join(fixes, "; ")
-	case len(unknown) > 0:
-		r = Result{Status: finding.Error, Expected: r.Expected, Observed: r.Observed, Explanation: joinProblems(unknown)}
-	default:
-		r.Status = finding.Pass
-		r.Explanation = fmt.Sprintf("%d job(s) meet %s", len(jobs), strings.Join(c.require, ", "))
-		if slices.Contains(c.require, "daemon") && cr.Daemon == snapshot.DaemonRunning {
-			r.Explanation = fmt.Sprintf("a cron daemon runs (pid %d) for %d job(s)", cr.DaemonPID, len(jobs))
-		}
-		if len(jobs) == 1 && len(c.require) > 0 && c.require[0] != "daemon" {
-			r.Explanation = jobs[0].Where() + ": " + c.passNote(jobs[0], s.TakenAt)
-		}
+	if judged(&r, fails, unknown, fixes) {
+		return r
+	}
+	r.Status = finding.Pass
+	r.Explanation = fmt.Sprintf("%d job(s) meet %s", len(jobs), strings.Join(c.require, ", "))
+	if slices.Contains(c.require, "daemon") && cr.Daemon == snapshot.DaemonRunning {
+		r.Explanation = fmt.Sprintf("a cron daemon runs (pid %d) for %d job(s)", cr.DaemonPID, len(jobs))
+	}
+	if len(jobs) == 1 && len(c.require) > 0 && c.require[0] != "daemon" {
+		r.Explanation = jobs[0].Where() + ": " + c.passNote(jobs[0], s.TakenAt)
 	}
 	return r
 }

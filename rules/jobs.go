@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hostdrift/hostdrift/internal/finding"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 )
 
@@ -88,4 +89,19 @@ func ranWithin(last *time.Time, source string, period int64, maxAge time.Duratio
 		return ""
 	}
 	return fmt.Sprintf("last run %s per %s%s; %s without a run (max_age %s)", stamp(*last), source, due, FormatAge(age), FormatAge(maxAge))
+}
+
+// judged settles a jobs check that found problems: a fail when any
+// requirement failed, else an error when any could not be told. It returns
+// false when the check passes and the caller explains why.
+func judged(r *Result, fails, unknown, fixes []string) bool {
+	switch {
+	case len(fails) > 0:
+		r.Status, r.Explanation, r.Remediation = finding.Fail, joinProblems(fails), strings.Join(fixes, "; ")
+	case len(unknown) > 0:
+		*r = Result{Status: finding.Error, Expected: r.Expected, Observed: r.Observed, Explanation: joinProblems(unknown)}
+	default:
+		return false
+	}
+	return true
 }

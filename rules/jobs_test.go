@@ -1,8 +1,6 @@
 package rules_test
 
 import (
-	"bytes"
-	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -72,15 +70,7 @@ func jobsSnapshot(t *testing.T, mta, daemon string) *snapshot.Snapshot {
 			{Path: "/var/reports/weekly.csv", Exists: true, ModTime: at("2026-11-10 06:00"), Size: 1234},
 		}},
 	}
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(s); err != nil {
-		t.Fatal(err)
-	}
-	saved, err := snapshot.Decode(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return saved
+	return saved(t, s)
 }
 
 func TestJobChecks(t *testing.T) {

@@ -135,20 +135,16 @@ func (c *timerCheck) Evaluate(s *snapshot.Snapshot) Result {
 			}
 		}
 	}
-	switch {
-	case len(fails) > 0:
-		r.Status, r.Explanation, r.Remediation = finding.Fail, joinProblems(fails), strings.Join(fixes, "; ")
-	case len(unknown) > 0:
-		r = Result{Status: finding.Error, Expected: r.Expected, Observed: r.Observed, Explanation: joinProblems(unknown)}
-	default:
-		r.Status = finding.Pass
-		r.Explanation = fmt.Sprintf("%d timer(s) meet %s", len(timers), strings.Join(c.require, ", "))
-		if len(timers) == 1 && timers[0].LastTrigger != nil {
-			t := timers[0]
-			r.Explanation = fmt.Sprintf("%s last triggered %s, %s ago", t.Unit, stamp(*t.LastTrigger), FormatAge(s.TakenAt.Sub(*t.LastTrigger)))
-			if t.Result != "" {
-				r.Explanation += "; " + t.Service + " result " + t.Result
-			}
+	if judged(&r, fails, unknown, fixes) {
+		return r
+	}
+	r.Status = finding.Pass
+	r.Explanation = fmt.Sprintf("%d timer(s) meet %s", len(timers), strings.Join(c.require, ", "))
+	if len(timers) == 1 && timers[0].LastTrigger != nil {
+		t := timers[0]
+		r.Explanation = fmt.Sprintf("%s last triggered %s, %s ago", t.Unit, stamp(*t.LastTrigger), FormatAge(s.TakenAt.Sub(*t.LastTrigger)))
+		if t.Result != "" {
+			r.Explanation += "; " + t.Service + " result " + t.Result
 		}
 	}
 	return r

@@ -9,39 +9,15 @@ import (
 	"time"
 
 	"github.com/hostdrift/hostdrift/agent"
+	"github.com/hostdrift/hostdrift/internal/fixture"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 )
 
 var fixtureNow = time.Date(2026, 11, 21, 3, 0, 0, 0, time.UTC)
 
-// writeTree creates files below root: a path ending in @ is made
-// executable, "-> target" makes a symbolic link.
-func writeTree(t testing.TB, root string, files map[string]string) {
-	t.Helper()
-	for name, body := range files {
-		mode := os.FileMode(0o644)
-		if strings.HasSuffix(name, "@") {
-			name, mode = strings.TrimSuffix(name, "@"), 0o755
-		}
-		p := filepath.Join(root, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if target, ok := strings.CutPrefix(body, "-> "); ok {
-			if err := os.Symlink(target, p); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if err := os.WriteFile(p, []byte(body), mode); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
 func cronFixture(t *testing.T) string {
 	root := t.TempDir()
-	writeTree(t, root, map[string]string{
+	fixture.Write(t, root, map[string]string{
 		"etc/passwd": "root:x:0:0:root:/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n",
 		"etc/crontab": `SHELL=/bin/sh
 PATH=/usr/local/bin:/usr/bin:/bin
@@ -175,7 +151,7 @@ func TestJournalJSON(t *testing.T) {
 
 func TestTimersOffline(t *testing.T) {
 	root := t.TempDir()
-	writeTree(t, root, map[string]string{
+	fixture.Write(t, root, map[string]string{
 		"lib/systemd/system/backup.timer":                     "[Unit]\nDescription=b\n[Timer]\nOnCalendar=daily\nPersistent=true\n[Install]\nWantedBy=timers.target\n",
 		"lib/systemd/system/backup.service":                   "[Service]\nType=oneshot\nExecStart=/usr/local/bin/backup --all\n",
 		"etc/systemd/system/backup.timer.d/override.conf":     "[Timer]\nOnCalendar=\nOnCalendar=*-*-* 02:30\n",

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hostdrift/hostdrift/agent"
+	"github.com/hostdrift/hostdrift/internal/fixture"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 	"github.com/hostdrift/hostdrift/policies"
 	"github.com/hostdrift/hostdrift/rules"
@@ -107,7 +108,7 @@ func jobsFixture(b *testing.B) string {
 		files[fmt.Sprintf("etc/systemd/system/timers.target.wants/t%03d.timer", i)] = fmt.Sprintf("-> /lib/systemd/system/t%03d.timer", i)
 		files[fmt.Sprintf("var/lib/systemd/timers/stamp-t%03d.timer", i)] = ""
 	}
-	writeRoot(b, root, files)
+	fixture.Write(b, root, files)
 	return root
 }
 

@@ -12,29 +12,28 @@ import (
 	"github.com/hostdrift/hostdrift/internal/debroot"
 	"github.com/hostdrift/hostdrift/internal/dockertest"
 	"github.com/hostdrift/hostdrift/internal/finding"
+	"github.com/hostdrift/hostdrift/internal/fixture"
 )
 
 // systemdImage is the name the booted Debian root is imported as.
 const systemdImage = "hostdrift-test/debian-systemd:latest"
 
+// soonTimer fires its service once, two seconds after boot.
+const soonTimer = `[Timer]
+OnActiveSec=2s
+AccuracySec=1s
+[Install]
+WantedBy=timers.target
+`
+
 // jobsTree is what the test installs in the Debian root: timers and cron
 // jobs that succeed, fail, never run, and run a program that is missing.
 var jobsTree = map[string]string{
-	"usr/local/bin/ok-job@":   "#!/bin/sh\ndate > /var/tmp/ok.out\necho ok\n",
-	"usr/local/bin/fail-job@": "#!/bin/sh\necho 'library changed its signature' >&2\nexit 3\n",
-	"etc/systemd/system/ok.timer": `[Timer]
-OnActiveSec=2s
-AccuracySec=1s
-[Install]
-WantedBy=timers.target
-`,
-	"etc/systemd/system/ok.service": "[Service]\nType=oneshot\nExecStart=/usr/local/bin/ok-job\n",
-	"etc/systemd/system/fail.timer": `[Timer]
-OnActiveSec=2s
-AccuracySec=1s
-[Install]
-WantedBy=timers.target
-`,
+	"usr/local/bin/ok-job@":           "#!/bin/sh\ndate > /var/tmp/ok.out\necho ok\n",
+	"usr/local/bin/fail-job@":         "#!/bin/sh\necho 'library changed its signature' >&2\nexit 3\n",
+	"etc/systemd/system/ok.timer":     soonTimer,
+	"etc/systemd/system/ok.service":   "[Service]\nType=oneshot\nExecStart=/usr/local/bin/ok-job\n",
+	"etc/systemd/system/fail.timer":   soonTimer,
 	"etc/systemd/system/fail.service": "[Service]\nType=oneshot\nExecStart=/usr/local/bin/fail-job\n",
 	// Enabled, but its condition keeps it from starting: it never fires.
 	"etc/systemd/system/never.timer": `[Unit]
@@ -45,13 +44,8 @@ AccuracySec=1s
 [Install]
 WantedBy=timers.target
 `,
-	"etc/systemd/system/never.service": "[Service]\nType=oneshot\nExecStart=/usr/local/bin/ok-job\n",
-	"etc/systemd/system/missing.timer": `[Timer]
-OnActiveSec=2s
-AccuracySec=1s
-[Install]
-WantedBy=timers.target
-`,
+	"etc/systemd/system/never.service":                     "[Service]\nType=oneshot\nExecStart=/usr/local/bin/ok-job\n",
+	"etc/systemd/system/missing.timer":                     soonTimer,
 	"etc/systemd/system/missing.service":                   "[Service]\nType=oneshot\nExecStart=/usr/local/bin/missing-job --now\n",
 	"etc/systemd/system/timers.target.wants/ok.timer":      "-> /etc/systemd/system/ok.timer",
 	"etc/systemd/system/timers.target.wants/fail.timer":    "-> /etc/systemd/system/fail.timer",
@@ -114,9 +108,9 @@ file "ok-output" {
 func TestJobsUnderRealSystemd(t *testing.T) {
 	e := dockertest.Start(t)
 	root := debroot.Copy(t, debroot.Cached(t, "systemd", "systemd-sysv", "dbus", "cron"))
-	writeRoot(t, root, jobsTree)
+	fixture.Write(t, root, jobsTree)
 	start := time.Now()
-	importRoot(t, e, root)
+	e.Import(t, root, systemdImage)
 	t.Logf("imported the root in %s", time.Since(start).Round(time.Second))
 
 	id := e.Docker(t, "run", "-d", "--label", dockertest.Label, "--network", "none",
@@ -200,53 +194,6 @@ func TestJobsUnderRealSystemd(t *testing.T) {
 	}
 	if seen != len(want) {
 		t.Errorf("%d of %d expected findings in the report:\n%s", seen, len(want), out)
-	}
-}
-
-// writeRoot creates files below root: a name ending in @ is executable,
-// a body "-> target" a symbolic link.
-func writeRoot(t testing.TB, root string, files map[string]string) {
-	t.Helper()
-	for name, body := range files {
-		mode := os.FileMode(0o644)
-		if n, ok := strings.CutSuffix(name, "@"); ok {
-			name, mode = n, 0o755
-		}
-		p := filepath.Join(root, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if target, ok := strings.CutPrefix(body, "-> "); ok {
-			if err := os.Symlink(target, p); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		if err := os.WriteFile(p, []byte(body), mode); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-// importRoot imports a root folder into the engine as systemdImage.
-func importRoot(t *testing.T, e *dockertest.Engine, root string) {
-	t.Helper()
-	tar := exec.Command("tar", "--numeric-owner", "-C", root, "-c", ".")
-	imp := e.Command("import", "-", systemdImage)
-	pipe, err := tar.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	imp.Stdin = pipe
-	if err := tar.Start(); err != nil {
-		t.Fatal(err)
-	}
-	out, err := imp.CombinedOutput()
-	if werr := tar.Wait(); werr != nil && err == nil {
-		err = werr
-	}
-	if err != nil {
-		t.Fatalf("docker import: %v: %s", err, out)
 	}
 }
 

@@ -1,7 +1,6 @@
 package crontab
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"strconv"
@@ -35,25 +34,13 @@ type AnacronTable struct {
 // "PERIOD DELAY ID COMMAND" job lines.
 func ParseAnacrontab(r io.Reader) (*AnacronTable, error) {
 	t := &AnacronTable{}
-	env := map[string]string{}
-	sc := bufio.NewScanner(r)
-	n := 0
-	for sc.Scan() {
-		n++
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		if name, value, ok := EnvLine(line); ok {
-			env = cloneWith(env, name, value)
-			continue
-		}
+	err := scanTable(r, func(n int, line string, env map[string]string) {
 		period, rest := cutField(line)
 		delay, rest := cutField(rest)
 		id, rest := cutField(rest)
 		if strings.TrimSpace(rest) == "" {
 			t.Errors = append(t.Errors, LineError{Line: n, Error: "an anacrontab job line needs a period, a delay, an identifier and a command"})
-			continue
+			return
 		}
 		j := AnacronJob{Line: n, Period: period, ID: id, Command: strings.TrimSpace(rest), Env: env}
 		var err error
@@ -67,16 +54,16 @@ func ParseAnacrontab(r io.Reader) (*AnacronTable, error) {
 		default:
 			if j.Days, err = strconv.Atoi(period); err != nil || j.Days < 1 {
 				t.Errors = append(t.Errors, LineError{Line: n, Error: fmt.Sprintf("period %q is neither a number of days nor @daily, @weekly, @monthly", period)})
-				continue
+				return
 			}
 		}
 		if j.DelayMinutes, err = strconv.Atoi(delay); err != nil || j.DelayMinutes < 0 {
 			t.Errors = append(t.Errors, LineError{Line: n, Error: fmt.Sprintf("delay %q is not a number of minutes", delay)})
-			continue
+			return
 		}
 		t.Jobs = append(t.Jobs, j)
-	}
-	return t, sc.Err()
+	})
+	return t, err
 }
 
 // RunPartsName reports whether run-parts (and Debian's cron, for the files

@@ -74,11 +74,26 @@ var macros = map[string]string{
 // and every other line is a job or an error.
 func Parse(r io.Reader, opts Options) (*Table, error) {
 	t := &Table{}
-	env := map[string]string{}
 	loc := opts.Location
 	if loc == nil {
 		loc = time.Local
 	}
+	err := scanTable(r, func(n int, line string, env map[string]string) {
+		e, err := parseEntry(line, opts, env, loc)
+		if err != nil {
+			t.Errors = append(t.Errors, LineError{Line: n, Error: err.Error()})
+			return
+		}
+		e.Line = n
+		t.Entries = append(t.Entries, e)
+	})
+	return t, err
+}
+
+// scanTable calls job with every line that is neither blank, a comment
+// nor an environment line, and the environment set above it.
+func scanTable(r io.Reader, job func(n int, line string, env map[string]string)) error {
+	env := map[string]string{}
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	n := 0
@@ -92,15 +107,9 @@ func Parse(r io.Reader, opts Options) (*Table, error) {
 			env = cloneWith(env, name, value)
 			continue
 		}
-		e, err := parseEntry(line, opts, env, loc)
-		if err != nil {
-			t.Errors = append(t.Errors, LineError{Line: n, Error: err.Error()})
-			continue
-		}
-		e.Line = n
-		t.Entries = append(t.Entries, e)
+		job(n, line, env)
 	}
-	return t, sc.Err()
+	return sc.Err()
 }
 
 func cloneWith(env map[string]string, name, value string) map[string]string {
