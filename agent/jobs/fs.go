@@ -37,27 +37,30 @@ func (r rootFS) real(p string) string {
 // resolve follows the links of p below the root and returns the host path
 // it ends at.
 func (r rootFS) resolve(p string) (string, error) {
-	return r.resolveDepth(p, 0)
-}
-
-func (r rootFS) resolveDepth(p string, depth int) (string, error) {
 	if r.live() {
 		return p, nil
 	}
+	q, _, err := r.resolveDepth(p, 0)
+	return q, err
+}
+
+// resolveDepth also returns what the final path is (nil for "/"), so that
+// stat costs no second system call.
+func (r rootFS) resolveDepth(p string, depth int) (string, fs.FileInfo, error) {
 	if depth > 40 {
-		return "", fmt.Errorf("%s: too many levels of symbolic links", p)
+		return "", nil, fmt.Errorf("%s: too many levels of symbolic links", p)
 	}
 	p = path.Clean("/" + p)
 	if p == "/" {
-		return p, nil
+		return p, nil, nil
 	}
 	dir, base := path.Split(p)
 	dir = path.Clean(dir)
 	rdir, ok := r.dirs[dir]
 	if !ok {
 		var err error
-		if rdir, err = r.resolveDepth(dir, depth); err != nil {
-			return "", err
+		if rdir, _, err = r.resolveDepth(dir, depth); err != nil {
+			return "", nil, err
 		}
 		if r.dirs != nil {
 			r.dirs[dir] = rdir
@@ -66,14 +69,14 @@ func (r rootFS) resolveDepth(p string, depth int) (string, error) {
 	full := path.Join(rdir, base)
 	fi, err := os.Lstat(r.real(full))
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if fi.Mode()&fs.ModeSymlink == 0 {
-		return full, nil
+		return full, fi, nil
 	}
 	target, err := os.Readlink(r.real(full))
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if !path.IsAbs(target) {
 		target = path.Join(rdir, target)
@@ -83,9 +86,12 @@ func (r rootFS) resolveDepth(p string, depth int) (string, error) {
 
 // stat is os.Stat of a host path below the root.
 func (r rootFS) stat(p string) (fs.FileInfo, error) {
-	q, err := r.resolve(p)
-	if err != nil {
-		return nil, err
+	if r.live() {
+		return os.Stat(p)
+	}
+	q, fi, err := r.resolveDepth(p, 0)
+	if err != nil || fi != nil {
+		return fi, err
 	}
 	return os.Stat(r.real(q))
 }

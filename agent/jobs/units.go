@@ -82,13 +82,15 @@ func parseUnit(r io.Reader, u *unitFile) error {
 type unitSet struct {
 	fsys  rootFS
 	files map[string]string // name → host path
+	// dropInDirs are the NAME.d folders that exist.
+	dropInDirs map[string]bool
 	// wanted holds the units linked from a .wants or .requires folder
 	// of /etc/systemd/system, read on first use.
 	wanted map[string]bool
 }
 
 func loadUnitSet(fsys rootFS) *unitSet {
-	s := &unitSet{fsys: fsys, files: map[string]string{}}
+	s := &unitSet{fsys: fsys, files: map[string]string{}, dropInDirs: map[string]bool{}}
 	for _, dir := range unitDirs {
 		entries, err := fsys.readDir(dir)
 		if err != nil {
@@ -96,6 +98,9 @@ func loadUnitSet(fsys rootFS) *unitSet {
 		}
 		for _, e := range entries {
 			if e.IsDir() {
+				if strings.HasSuffix(e.Name(), ".d") {
+					s.dropInDirs[path.Join(dir, e.Name())] = true
+				}
 				continue
 			}
 			if _, seen := s.files[e.Name()]; !seen {
@@ -140,6 +145,9 @@ func (s *unitSet) load(name string) (*unitFile, error) {
 	// in a higher-priority folder hides the same name below it.
 	dropIns := map[string]string{}
 	for _, dir := range unitDirs {
+		if !s.dropInDirs[path.Join(dir, name+".d")] {
+			continue
+		}
 		entries, err := s.fsys.readDir(path.Join(dir, name+".d"))
 		if err != nil {
 			continue
