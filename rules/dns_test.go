@@ -36,6 +36,21 @@ func answer(name, qtype, server, by string, ttl uint32, ips ...string) snapshot.
 	return r
 }
 
+// saved writes a snapshot as JSON and reads it back, as check --snapshot
+// reads one.
+func saved(t *testing.T, s *snapshot.Snapshot) *snapshot.Snapshot {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(s); err != nil {
+		t.Fatal(err)
+	}
+	out, err := snapshot.Decode(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 // dnsSnapshot is a saved snapshot: built by hand, written as JSON and read
 // back, as check --snapshot reads one.
 func dnsSnapshot(t *testing.T, hosts []snapshot.HostsEntry, queries ...snapshot.DNSResult) *snapshot.Snapshot {
@@ -48,18 +63,11 @@ func dnsSnapshot(t *testing.T, hosts []snapshot.HostsEntry, queries ...snapshot.
 		},
 		DNS: &snapshot.DNS{Resolvers: []string{"127.0.0.53:53"}, TimeoutMS: 2000, Attempts: 2, Hosts: hosts, Queries: queries},
 	}
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(s); err != nil {
-		t.Fatal(err)
+	back := saved(t, s)
+	if !reflect.DeepEqual(back.DNS, s.DNS) {
+		t.Fatalf("DNS section does not round-trip through JSON:\n%+v\n%+v", back.DNS, s.DNS)
 	}
-	saved, err := snapshot.Decode(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(saved.DNS, s.DNS) {
-		t.Fatalf("DNS section does not round-trip through JSON:\n%+v\n%+v", saved.DNS, s.DNS)
-	}
-	return saved
+	return back
 }
 
 func dnsPlan(t *testing.T, src string, host *snapshot.Host, vars map[string]string) *rules.Plan {

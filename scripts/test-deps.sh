@@ -17,6 +17,9 @@ packages="$packages dnsmasq-base"
 # packaging: systemd-analyze verify (and man, for the units' Documentation=),
 # the Ansible module against localhost, the .deb in a debootstrapped root
 packages="$packages systemd man-db ansible-core debootstrap"
+# jobs: the real-systemd test boots a Debian root (debootstrap, above, with
+# systemd, dbus and cron inside) in the docker engine below; tar streams it in
+packages="$packages tar"
 # docker: a real engine of the tests' own (internal/dockertest starts it in a
 # namespace; the package starts no daemon where systemd is not PID 1), and
 # the static busybox its test images are imported from

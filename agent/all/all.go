@@ -5,8 +5,10 @@ package all
 import (
 	_ "github.com/hostdrift/hostdrift/agent/dns"
 	_ "github.com/hostdrift/hostdrift/agent/docker"
+	_ "github.com/hostdrift/hostdrift/agent/files"
 	_ "github.com/hostdrift/hostdrift/agent/firewall"
 	_ "github.com/hostdrift/hostdrift/agent/host"
+	_ "github.com/hostdrift/hostdrift/agent/jobs"
 	_ "github.com/hostdrift/hostdrift/agent/listeners"
 	_ "github.com/hostdrift/hostdrift/agent/probe"
 )

@@ -76,6 +76,16 @@ func fixtureFirewall() *snapshot.Firewall {
 	}
 }
 
+// fixtureJobs: a cron daemon with an MTA and no jobs of its own, and a
+// systemd without timers.
+func fixtureJobs() *snapshot.Jobs {
+	return &snapshot.Jobs{
+		Cron: &snapshot.Cron{Daemon: snapshot.DaemonRunning, DaemonPID: 511, MTA: "/usr/sbin/sendmail", LogSources: []string{"journal"},
+			Jobs: []snapshot.CronJob{}, Ignored: []snapshot.IgnoredFile{}, Errors: []snapshot.FileError{}},
+		Timers: &snapshot.Timers{Source: snapshot.TimersDBus, Timers: []snapshot.Timer{}, Errors: []snapshot.FileError{}},
+	}
+}
+
 // scenarios are saved snapshots that each exercise one exit code.
 func scenarios() map[string]*snapshot.Snapshot {
 	base := func(socks ...snapshot.Socket) *snapshot.Snapshot {
@@ -89,12 +99,15 @@ func scenarios() map[string]*snapshot.Snapshot {
 				{Name: "probes", Status: snapshot.StatusOK, DurationMS: 2},
 				{Name: "firewall", Status: snapshot.StatusOK, DurationMS: 5},
 				{Name: "docker", Status: snapshot.StatusOK, DurationMS: 1},
+				{Name: "cron", Status: snapshot.StatusOK, DurationMS: 2},
+				{Name: "timers", Status: snapshot.StatusOK, DurationMS: 3},
 			},
 			Listeners: &snapshot.Listeners{Source: "sock_diag", Sockets: socks},
 			DNS:       fixtureDNS(),
 			Probes:    &snapshot.Probes{Results: []snapshot.ProbeResult{}, Listeners: []snapshot.ProbeResult{}},
 			Firewall:  fixtureFirewall(),
 			Docker:    &snapshot.Docker{Absent: "no Docker engine on this host: DOCKER_HOST is not set, /var/run/docker.sock does not exist and no dockerd is installed in /usr/bin, /usr/sbin, /usr/local/bin"},
+			Jobs:      fixtureJobs(),
 		}
 	}
 	stalled := fixtureSocket("tcp", "0.0.0.0", 443, 4121, "python3", "web.service")

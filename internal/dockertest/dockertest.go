@@ -176,8 +176,20 @@ func (e *Engine) Busybox(t testing.TB) string {
 	if err := os.WriteFile(filepath.Join(root, "var/www/index.html"), []byte("hostdrift test\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	tar := exec.Command("tar", "-C", root, "-c", ".")
-	imp := e.Command("import", "--change", "CMD [\"/bin/sh\"]", "-", Image)
+	e.Import(t, root, Image, `CMD ["/bin/sh"]`)
+	return Image
+}
+
+// Import streams a root folder into the engine as an image, numeric
+// owners kept; changes are Dockerfile instructions (CMD [...]) to apply.
+func (e *Engine) Import(t testing.TB, root, image string, changes ...string) {
+	t.Helper()
+	tar := exec.Command("tar", "--numeric-owner", "-C", root, "-c", ".")
+	args := []string{"import"}
+	for _, c := range changes {
+		args = append(args, "--change", c)
+	}
+	imp := e.Command(append(args, "-", image)...)
 	pipe, err := tar.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -191,9 +203,8 @@ func (e *Engine) Busybox(t testing.TB) string {
 		err = werr
 	}
 	if err != nil {
-		t.Fatalf("docker import busybox: %v: %s", err, out)
+		t.Fatalf("docker import %s: %v: %s", image, err, out)
 	}
-	return Image
 }
 
 // stop removes the test's containers, stops dockerd, kills what it left, and

@@ -26,6 +26,8 @@ type Snapshot struct {
 	DNS       *DNS       `json:"dns,omitempty"`
 	Probes    *Probes    `json:"probes,omitempty"`
 	Docker    *Docker    `json:"docker,omitempty"`
+	Jobs      *Jobs      `json:"jobs,omitempty"`
+	Files     *Files     `json:"files,omitempty"`
 }
 
 // Section is one area's data; a collector returns one and the runner attaches

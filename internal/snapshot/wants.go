@@ -8,4 +8,7 @@ type Wants struct {
 	DNS []DNSQuery
 	// Probes lists the endpoints to connect to.
 	Probes ProbeWants
+	// Files lists the paths whose state (existence, modification time)
+	// the policy judges.
+	Files []string
 }

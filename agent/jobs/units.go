@@ -1,0 +1,209 @@
+package jobs
+
+import (
+	"bufio"
+	"io"
+	"os"
+	"path"
+	"sort"
+	"strings"
+)
+
+// unitDirs are where systemd finds system units, highest priority first.
+var unitDirs = []string{"/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system"}
+
+// unitFile is a unit's settings after its drop-ins: section → key → values
+// in order (an empty assignment clears the list, as systemd does).
+type unitFile struct {
+	path    string
+	dropIns []string
+	masked  bool
+	values  map[string]map[string][]string
+}
+
+func (u *unitFile) get(section, key string) []string {
+	if u == nil {
+		return nil
+	}
+	return u.values[section][key]
+}
+
+func (u *unitFile) last(section, key string) string {
+	v := u.get(section, key)
+	if len(v) == 0 {
+		return ""
+	}
+	return v[len(v)-1]
+}
+
+// parseUnit reads unit file syntax into u: [Section] headers, Key=Value
+// lines, comments (# ;), and lines continued with a backslash.
+func parseUnit(r io.Reader, u *unitFile) error {
+	if u.values == nil {
+		u.values = map[string]map[string][]string{}
+	}
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	section := ""
+	var pending string
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if pending == "" && (line == "" || line[0] == '#' || line[0] == ';') {
+			continue
+		}
+		if strings.HasSuffix(line, "\\") {
+			pending += strings.TrimSuffix(line, "\\") + " "
+			continue
+		}
+		line, pending = pending+line, ""
+		if strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]") {
+			section = line[1 : len(line)-1]
+			if u.values[section] == nil {
+				u.values[section] = map[string][]string{}
+			}
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok || section == "" {
+			continue
+		}
+		k, v = strings.TrimSpace(k), strings.TrimSpace(v)
+		if v == "" {
+			delete(u.values[section], k)
+			continue
+		}
+		u.values[section][k] = append(u.values[section][k], v)
+	}
+	return sc.Err()
+}
+
+// units finds system unit files below the root by name pattern (a suffix
+// such as ".timer"), the first folder in unitDirs winning.
+type unitSet struct {
+	fsys  rootFS
+	files map[string]string // name → host path
+	// dropInDirs are the NAME.d folders that exist.
+	dropInDirs map[string]bool
+	// wanted holds the units linked from a .wants or .requires folder
+	// of /etc/systemd/system, read on first use.
+	wanted map[string]bool
+}
+
+func loadUnitSet(fsys rootFS) *unitSet {
+	s := &unitSet{fsys: fsys, files: map[string]string{}, dropInDirs: map[string]bool{}}
+	for _, dir := range unitDirs {
+		entries, err := fsys.readDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			if e.IsDir() {
+				if strings.HasSuffix(e.Name(), ".d") {
+					s.dropInDirs[path.Join(dir, e.Name())] = true
+				}
+				continue
+			}
+			if _, seen := s.files[e.Name()]; !seen {
+				s.files[e.Name()] = path.Join(dir, e.Name())
+			}
+		}
+	}
+	return s
+}
+
+// names lists the units whose name ends in suffix, sorted.
+func (s *unitSet) names(suffix string) []string {
+	var out []string
+	for n := range s.files {
+		if strings.HasSuffix(n, suffix) && !strings.Contains(n, "@.") {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// load reads a unit and its drop-ins; nil when there is no such unit.
+func (s *unitSet) load(name string) (*unitFile, error) {
+	p, ok := s.files[name]
+	if !ok {
+		return nil, nil
+	}
+	u := &unitFile{path: p, values: map[string]map[string][]string{}}
+	if target, err := os.Readlink(s.fsys.real(p)); err == nil && target == "/dev/null" {
+		u.masked = true
+		return u, nil
+	}
+	b, err := s.fsys.readFile(p)
+	if err != nil {
+		return u, err
+	}
+	if err := parseUnit(strings.NewReader(string(b)), u); err != nil {
+		return u, err
+	}
+	// Drop-ins: NAME.d/*.conf of every folder, ordered by file name; a name
+	// in a higher-priority folder hides the same name below it.
+	dropIns := map[string]string{}
+	for _, dir := range unitDirs {
+		if !s.dropInDirs[path.Join(dir, name+".d")] {
+			continue
+		}
+		entries, err := s.fsys.readDir(path.Join(dir, name+".d"))
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			if strings.HasSuffix(e.Name(), ".conf") {
+				if _, seen := dropIns[e.Name()]; !seen {
+					dropIns[e.Name()] = path.Join(dir, name+".d", e.Name())
+				}
+			}
+		}
+	}
+	keys := make([]string, 0, len(dropIns))
+	for k := range dropIns {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		b, err := s.fsys.readFile(dropIns[k])
+		if err != nil {
+			return u, err
+		}
+		if err := parseUnit(strings.NewReader(string(b)), u); err != nil {
+			return u, err
+		}
+		u.dropIns = append(u.dropIns, dropIns[k])
+	}
+	return u, nil
+}
+
+// enabled tells the unit file state offline: masked, enabled (linked
+// from a .wants or .requires folder under /etc), static (no [Install]
+// section) or disabled.
+func (s *unitSet) enabled(name string, u *unitFile) string {
+	if u.masked {
+		return "masked"
+	}
+	if s.wanted == nil {
+		s.wanted = map[string]bool{}
+		const dir = "/etc/systemd/system"
+		entries, _ := s.fsys.readDir(dir)
+		for _, e := range entries {
+			if !e.IsDir() || !(strings.HasSuffix(e.Name(), ".wants") || strings.HasSuffix(e.Name(), ".requires")) {
+				continue
+			}
+			links, _ := s.fsys.readDir(path.Join(dir, e.Name()))
+			for _, l := range links {
+				s.wanted[l.Name()] = true
+			}
+		}
+	}
+	if s.wanted[name] {
+		return "enabled"
+	}
+	if len(u.values["Install"]) == 0 {
+		return "static"
+	}
+	return "disabled"
+}
