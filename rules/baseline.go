@@ -33,6 +33,8 @@ var DefaultDriftSeverity = map[string]finding.Severity{
 	snapshot.AreaListeners: finding.Warning,
 	snapshot.AreaDNS:       finding.Warning,
 	snapshot.AreaDocker:    finding.Warning,
+	snapshot.AreaCron:      finding.Warning,
+	snapshot.AreaTimers:    finding.Warning,
 }
 
 func areaNames() []string {

@@ -216,7 +216,7 @@ func TestObjects(t *testing.T) {
 		t.Fatalf("%+v", objs)
 	}
 	c := objs[0]
-	if c.Area != "jobs" || c.Kind != "cron" || c.ID != "/etc/cron.d/batch: /opt/x" || c.Fields["programs"] != "/opt/x (missing)" || c.Fields["output"] != "stderr: mail to root" {
+	if c.Area != "cron" || c.Kind != "cron" || c.ID != "/etc/cron.d/batch: /opt/x" || c.Fields["programs"] != "/opt/x (missing)" || c.Fields["output"] != "stderr: mail to root" {
 		t.Errorf("cron object %+v", c)
 	}
 	tm := objs[1]

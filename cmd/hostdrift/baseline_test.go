@@ -22,7 +22,8 @@ import (
 )
 
 // TestBaselineSeesExactlyTheRealChanges takes a snapshot of real state (a
-// namespace's listeners and iptables rules, a dnsmasq's answer), changes
+// namespace's listeners and iptables rules, a dnsmasq's answer, the cron
+// jobs of a fixture root), changes
 // each for real, takes another, and expects diff and check --baseline to
 // report exactly those changes: nothing missed, no noise.
 func TestBaselineSeesExactlyTheRealChanges(t *testing.T) {
@@ -45,12 +46,16 @@ dns "www" {
 }
 `)
 	dir := nstest.Dir(t)
+	// Files are read below a fixture root: cron jobs, /etc/hosts.
+	root := t.TempDir()
+	writeFile(t, filepath.Join(root, "etc/crontab"), "SHELL=/bin/sh\nPATH=/usr/sbin:/usr/bin:/sbin:/bin\n17 * * * * root cd / && run-parts --report /etc/cron.hourly\n")
+	writeFile(t, filepath.Join(root, "etc/hosts"), "127.0.0.1 localhost\n")
 	base := filepath.Join(dir, "base-"+strconv.Itoa(os.Getpid())+".json")
 	now := filepath.Join(dir, "now-"+strconv.Itoa(os.Getpid())+".json")
 	t.Cleanup(func() { os.Remove(base); os.Remove(now) })
 	snapshotTo := func(path string) {
 		t.Helper()
-		_, stderr, code := runCapture(t, exec.Command(bin, "snapshot", "--netns", ns.Path(), "--policy", policy, "--output", path))
+		_, stderr, code := runCapture(t, exec.Command(bin, "snapshot", "--netns", ns.Path(), "--root", root, "--policy", policy, "--output", path))
 		if code != 0 {
 			t.Fatalf("snapshot exit %d: %s", code, stderr)
 		}
@@ -70,6 +75,7 @@ dns "www" {
 	metrics.Stop()
 	dns.SetZone(t, "192.0.2.99 www.example.test\n")
 	waitForAnswer(t, dns.Addr, "www.example.test.", "192.0.2.99")
+	writeFile(t, filepath.Join(root, "etc/cron.d/backup"), "30 2 * * * root /usr/local/bin/backup --all\n")
 	snapshotTo(now)
 
 	stdout, stderr, code = runCapture(t, exec.Command(bin, "diff", "--format", "json", base, now))
@@ -89,8 +95,10 @@ dns "www" {
 		// The inserted rule, and the rule that used to be first.
 		"firewall rule added: iptables-nft ip filter INPUT: -A INPUT -s 203.0.113.0/24 -j DROP",
 		"firewall rule changed: iptables-nft ip filter INPUT: -A INPUT -p tcp -m tcp --dport 8080 -j ACCEPT (follows (start of chain) -> -A INPUT -s 203.0.113.0/24 -j DROP)",
-		"listeners listener removed: tcp 127.0.0.1:9100 " + nstest.HelperName,
+		// Owners come from /proc below --root, which the fixture root lacks.
+		"listeners listener removed: tcp 127.0.0.1:9100 (owner unknown)",
 		"dns answer changed: www.example.test A @" + dns.Addr + " (records 192.0.2.10 -> 192.0.2.99)",
+		"cron cron added: /etc/cron.d/backup: /usr/local/bin/backup --all",
 	}
 	slices.Sort(got)
 	slices.Sort(want)
@@ -105,7 +113,7 @@ dns "www" {
 
 	// The same drift from a live check against the baseline, as findings
 	// next to the policy's own (the dns check now fails too).
-	rep, code := runJSON(t, exec.Command(bin, "check", "--netns", ns.Path(), "--policy", policy, "--baseline", base, "--format", "json"))
+	rep, code := runJSON(t, exec.Command(bin, "check", "--netns", ns.Path(), "--root", root, "--policy", policy, "--baseline", base, "--format", "json"))
 	if code != exitDrift {
 		t.Errorf("check --baseline: exit %d, want %d", code, exitDrift)
 	}
@@ -140,6 +148,16 @@ ignore "blocklist" {
 	stdout, _, code = runCapture(t, exec.Command(bin, "diff", "--policy", ignoring, base, now))
 	if code != 1 || strings.Contains(string(stdout), "203.0.113.0/24") || !strings.Contains(string(stdout), "ignored by policy: blocklist 2") {
 		t.Errorf("diff with an ignore block: exit %d\n%s", code, stdout)
+	}
+}
+
+func writeFile(t *testing.T, path, text string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 

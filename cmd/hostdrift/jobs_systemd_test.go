@@ -201,6 +201,22 @@ func TestJobsUnderRealSystemd(t *testing.T) {
 	if seen != len(want) {
 		t.Errorf("%d of %d expected findings in the report:\n%s", seen, len(want), out)
 	}
+
+	// policy init under the real systemd: the timers and cron jobs that
+	// hold are written active, the failing ones commented out, and a check
+	// right after it passes.
+	if out, err := e.Command("exec", id, "/usr/local/bin/hostdrift", "policy", "init", "--area", "cron,timers", "--output", "/tmp/init.hcl").CombinedOutput(); err != nil {
+		t.Fatalf("policy init: %v\n%s", err, out)
+	}
+	initText, _ := e.Command("exec", id, "cat", "/tmp/init.hcl").Output()
+	for _, w := range []string{"timer \"ok\" {", "# timer \"fail\" {", "# timer \"missing\" {", "# timer \"never\" {"} {
+		if !strings.Contains(string(initText), w) {
+			t.Errorf("policy init lacks %q:\n%s", w, initText)
+		}
+	}
+	if out, err := e.Command("exec", id, "/usr/local/bin/hostdrift", "check", "--policy", "/tmp/init.hcl").CombinedOutput(); err != nil {
+		t.Errorf("check right after policy init: %v\n%s", err, out)
+	}
 }
 
 func waitFor(t *testing.T, limit time.Duration, what string, done func() bool) {

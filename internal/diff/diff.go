@@ -178,6 +178,9 @@ func Compare(old, new *snapshot.Snapshot, o Options) *Diff {
 		if len(o.Areas) > 0 && !slices.Contains(o.Areas, oa.Area) {
 			continue
 		}
+		if !oa.Ran && !na.Ran {
+			continue // neither snapshot looked at this area
+		}
 		a := Area{Name: oa.Area, OldObjects: len(oa.Objects), NewObjects: len(na.Objects)}
 		switch {
 		case !oa.Usable && !na.Usable:

@@ -8,6 +8,7 @@ package policygen
 import (
 	"fmt"
 	"io"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
@@ -32,6 +33,11 @@ type Candidate struct {
 	Name         string
 	Comment      string
 	Alternatives [][]Attr
+	// Weakening marks alternatives that each require less than the one
+	// before: the next is tried only when one cannot be evaluated here
+	// (no running systemd, say), never when it fails, so that today's
+	// failure is never written down as the norm.
+	Weakening bool
 }
 
 // Attr is one attribute: its name and its value as an HCL expression.
@@ -67,7 +73,13 @@ var proposers = []struct {
 	{snapshot.AreaFirewall, "What the firewall lets in to the ports in use, and out to the ports its rules name.", proposeFirewall},
 	{snapshot.AreaDNS, "The host's own names resolve to the addresses it holds.", proposeDNS},
 	{snapshot.AreaDocker, "Docker's networks, and where containers publish their ports.", proposeDocker},
+	{snapshot.AreaCron, "Each cron job can run, and its output reaches someone.", proposeCron},
+	{snapshot.AreaTimers, "Each systemd timer can run, triggers, and its last run succeeded.", proposeTimers},
 }
+
+// maxJobs bounds the cron and timer checks policy init writes: beyond it
+// the default policy's catch-all checks cover the rest.
+const maxJobs = 200
 
 // Propose lists the candidate checks for the chosen areas (all when empty).
 func Propose(s *snapshot.Snapshot, areas []string) []Candidate {
@@ -122,6 +134,9 @@ func Settle(cands []Candidate, s *snapshot.Snapshot) []Settled {
 			}
 			if st.Reason == "" || f.Status == finding.Fail {
 				st.Reason = string(f.Status) + ": " + f.Explanation
+			}
+			if c.Weakening && f.Status == finding.Fail {
+				break
 			}
 		}
 		out = append(out, st)
@@ -378,6 +393,70 @@ func proposeDocker(s *snapshot.Snapshot) []Candidate {
 			out = append(out, Candidate{Area: snapshot.AreaDocker, Kind: "published_port", Name: Label(c.Name, p.Protocol, strconv.Itoa(int(p.HostPort))),
 				Comment: fmt.Sprintf("Container %s publishes %s.", c.Name, p), Alternatives: [][]Attr{attrs}})
 		}
+	}
+	return uniqueNames(out)
+}
+
+func proposeCron(s *snapshot.Snapshot) []Candidate {
+	if s.Jobs == nil || s.Jobs.Cron == nil {
+		return nil
+	}
+	var out []Candidate
+	seen := map[string]bool{}
+	for _, j := range s.Jobs.Cron.Jobs {
+		key := j.File + "\x00" + j.Command
+		if seen[key] || len(out) >= maxJobs {
+			continue
+		}
+		seen[key] = true
+		base := filepath.Base(j.File)
+		name := base
+		if len(j.Programs) > 0 {
+			name = Label(base, filepath.Base(j.Programs[0].Word))
+		} else if words := strings.Fields(j.Command); len(words) > 0 {
+			name = Label(base, filepath.Base(words[0]))
+		}
+		attrs := []Attr{{"file", Str(j.File)}, {"command", Str(j.Command)}}
+		if j.User != "" {
+			attrs = append(attrs, Attr{"user", Str(j.User)})
+		}
+		out = append(out, Candidate{Area: snapshot.AreaCron, Kind: "cron", Name: Label(name),
+			Comment:      fmt.Sprintf("%s:%d, %s as %s.", j.File, j.Line, j.Schedule, j.User),
+			// Everything a cron check requires by default, else the parts that
+			// hold (a host without a cron daemon, or without an MTA, says so
+			// in the commented part).
+			Alternatives: [][]Attr{
+				attrs,
+				append(slices.Clone(attrs), Attr{"require", `["program", "output"]`}),
+				append(slices.Clone(attrs), Attr{"require", `["program"]`}),
+			},
+			Weakening: true})
+	}
+	return uniqueNames(out)
+}
+
+func proposeTimers(s *snapshot.Snapshot) []Candidate {
+	if s.Jobs == nil || s.Jobs.Timers == nil {
+		return nil
+	}
+	var out []Candidate
+	for _, t := range s.Jobs.Timers.Timers {
+		if len(out) >= maxJobs {
+			break
+		}
+		if t.Enabled == "masked" || t.Enabled == "disabled" {
+			continue
+		}
+		out = append(out, Candidate{Area: snapshot.AreaTimers, Kind: "timer", Name: Label(strings.TrimSuffix(t.Unit, ".timer")),
+			Comment:      fmt.Sprintf("%s (%s), runs %s.", t.Unit, t.File, t.Service),
+			// Without a running systemd the last result is unknown: then
+			// only what the unit files show is required.
+			Alternatives: [][]Attr{
+				{{"unit", Str(t.Unit)}},
+				{{"unit", Str(t.Unit)}, {"require", `["program", "triggered"]`}},
+				{{"unit", Str(t.Unit)}, {"require", `["program"]`}},
+			},
+			Weakening: true})
 	}
 	return uniqueNames(out)
 }

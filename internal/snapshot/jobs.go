@@ -224,28 +224,44 @@ func (t *Timers) Attach(s *Snapshot) {
 func (j *Jobs) Objects() []Object {
 	var out []Object
 	if j.Cron != nil {
-		for _, c := range j.Cron.Jobs {
-			out = append(out, Object{Area: "jobs", Kind: "cron", ID: c.File + ": " + c.Command, Fields: map[string]string{
-				"schedule": c.Schedule,
-				"user":     c.User,
-				"programs": programsField(c.Programs),
-				"output":   outputField(c.Output),
-				"trigger":  c.Trigger,
-			}})
-		}
+		out = append(out, j.Cron.Objects()...)
 	}
 	if j.Timers != nil {
-		for _, t := range j.Timers.Timers {
-			out = append(out, Object{Area: "jobs", Kind: "timer", ID: t.Unit, Fields: map[string]string{
-				"file":       t.File,
-				"enabled":    t.Enabled,
-				"calendar":   strings.Join(t.Calendar, "; "),
-				"monotonic":  strings.Join(t.Monotonic, "; "),
-				"persistent": strconv.FormatBool(t.Persistent),
-				"service":    t.Service,
-				"programs":   programsField(t.Programs),
-			}})
-		}
+		out = append(out, j.Timers.Objects()...)
+	}
+	return out
+}
+
+// Objects lists the cron jobs by file and command.
+func (c *Cron) Objects() []Object {
+	out := make([]Object, 0, len(c.Jobs))
+	seen := map[string]int{}
+	for _, job := range c.Jobs {
+		out = append(out, Object{Area: AreaCron, Kind: "cron", ID: uniqueID(seen, job.File+": "+job.Command), Fields: map[string]string{
+			"file":     job.File,
+			"schedule": job.Schedule,
+			"user":     job.User,
+			"programs": programsField(job.Programs),
+			"output":   outputField(job.Output),
+			"trigger":  job.Trigger,
+		}})
+	}
+	return out
+}
+
+// Objects lists the timers by unit.
+func (t *Timers) Objects() []Object {
+	out := make([]Object, 0, len(t.Timers))
+	for _, tm := range t.Timers {
+		out = append(out, Object{Area: AreaTimers, Kind: "timer", ID: tm.Unit, Fields: map[string]string{
+			"file":       tm.File,
+			"enabled":    tm.Enabled,
+			"calendar":   strings.Join(tm.Calendar, "; "),
+			"monotonic":  strings.Join(tm.Monotonic, "; "),
+			"persistent": strconv.FormatBool(tm.Persistent),
+			"service":    tm.Service,
+			"programs":   programsField(tm.Programs),
+		}})
 	}
 	return out
 }

@@ -36,6 +36,8 @@ const (
 	AreaListeners = "listeners"
 	AreaDNS       = "dns"
 	AreaDocker    = "docker"
+	AreaCron      = "cron"
+	AreaTimers    = "timers"
 )
 
 // objectSources lists, per area, the collector that reads it and how to
@@ -48,6 +50,18 @@ var objectSources = []struct {
 	{AreaListeners, "listeners", func(s *Snapshot) Objecter { return nilIfNil(s.Listeners) }},
 	{AreaDNS, "dns", func(s *Snapshot) Objecter { return nilIfNil(s.DNS) }},
 	{AreaDocker, "docker", func(s *Snapshot) Objecter { return nilIfNil(s.Docker) }},
+	{AreaCron, "cron", func(s *Snapshot) Objecter {
+		if s.Jobs == nil {
+			return nil
+		}
+		return nilIfNil(s.Jobs.Cron)
+	}},
+	{AreaTimers, "timers", func(s *Snapshot) Objecter {
+		if s.Jobs == nil {
+			return nil
+		}
+		return nilIfNil(s.Jobs.Timers)
+	}},
 }
 
 // nilIfNil turns a typed nil section into an untyped nil interface.
@@ -74,6 +88,8 @@ func AreaCollectors() map[string]string {
 type AreaObjects struct {
 	Area      string
 	Collector string
+	// Ran is false when the collector did not run at all.
+	Ran bool
 	// Usable is false when the collector failed, was skipped or did not run;
 	// Reason then says why, and Objects is empty.
 	Usable  bool
@@ -85,8 +101,8 @@ type AreaObjects struct {
 func (s *Snapshot) Areas() []AreaObjects {
 	out := make([]AreaObjects, 0, len(objectSources))
 	for _, src := range objectSources {
-		a := AreaObjects{Area: src.area, Collector: src.collector}
 		st, ran := s.Collector(src.collector)
+		a := AreaObjects{Area: src.area, Collector: src.collector, Ran: ran}
 		sec := src.section(s)
 		switch {
 		case !ran:
