@@ -421,7 +421,7 @@ func proposeCron(s *snapshot.Snapshot) []Candidate {
 			attrs = append(attrs, Attr{"user", Str(j.User)})
 		}
 		out = append(out, Candidate{Area: snapshot.AreaCron, Kind: "cron", Name: Label(name),
-			Comment:      fmt.Sprintf("%s:%d, %s as %s.", j.File, j.Line, j.Schedule, j.User),
+			Comment: fmt.Sprintf("%s:%d, %s as %s.", j.File, j.Line, j.Schedule, j.User),
 			// Everything a cron check requires by default, else the parts that
 			// hold (a host without a cron daemon, or without an MTA, says so
 			// in the commented part).
@@ -448,7 +448,7 @@ func proposeTimers(s *snapshot.Snapshot) []Candidate {
 			continue
 		}
 		out = append(out, Candidate{Area: snapshot.AreaTimers, Kind: "timer", Name: Label(strings.TrimSuffix(t.Unit, ".timer")),
-			Comment:      fmt.Sprintf("%s (%s), runs %s.", t.Unit, t.File, t.Service),
+			Comment: fmt.Sprintf("%s (%s), runs %s.", t.Unit, t.File, t.Service),
 			// Without a running systemd the last result is unknown: then
 			// only what the unit files show is required.
 			Alternatives: [][]Attr{
