@@ -20,6 +20,7 @@ import (
 	"github.com/hostdrift/hostdrift/agent"
 	"github.com/hostdrift/hostdrift/internal/calendar"
 	"github.com/hostdrift/hostdrift/internal/crontab"
+	"github.com/hostdrift/hostdrift/internal/redact"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 )
 
@@ -140,6 +141,12 @@ func (c *CronCollector) Collect(ctx context.Context, env *agent.Env) (snapshot.S
 	cr.Jobs = append(cr.Jobs, c.runParts(fsys, cr)...)
 
 	c.lastRuns(ctx, fsys, cr, now)
+	// Commands go into snapshots and reports: their secrets (passwords,
+	// tokens, credentials in URLs) do not. Last runs were matched first,
+	// against the commands as cron logs them.
+	for i := range cr.Jobs {
+		cr.Jobs[i].Command = redact.Cmdline(cr.Jobs[i].Command)
+	}
 	return cr, nil
 }
 

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -237,5 +238,29 @@ func TestObjects(t *testing.T) {
 				t.Errorf("%s field %s changed with noise: %q vs %q", objs[i].ID, k, v, again[i].Fields[k])
 			}
 		}
+	}
+}
+
+// Commands reach snapshots and reports with their secrets redacted.
+func TestCronCommandsAreRedacted(t *testing.T) {
+	root := t.TempDir()
+	fixture.Write(t, root, map[string]string{
+		"etc/cron.d/secrets": "0 3 * * * root mysqldump --password=s3cretpw db > /var/backups/db.sql\n" +
+			"5 3 * * * root curl -fsS https://admin:hunter2@backup.example.test/upload\n" +
+			"10 3 * * * root API_TOKEN=tok_abcdef0123456789 /usr/local/bin/push\n",
+	})
+	c := &CronCollector{Now: func() time.Time { return fixtureNow }, Journal: func(context.Context, rootFS) ([]logRun, error) { return nil, nil }}
+	sec, err := c.Collect(context.Background(), &agent.Env{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(sec)
+	for _, secret := range []string{"s3cretpw", "hunter2", "tok_abcdef0123456789"} {
+		if strings.Contains(string(b), secret) {
+			t.Errorf("the cron section holds the secret %q:\n%s", secret, b)
+		}
+	}
+	if jobs := sec.(*snapshot.Cron).Jobs; len(jobs) != 3 || !strings.Contains(jobs[0].Command, "mysqldump") {
+		t.Errorf("jobs = %+v, want the three, commands kept apart from their secrets", jobs)
 	}
 }

@@ -61,6 +61,9 @@ dns "www" {
 		}
 	}
 	snapshotTo(base)
+	if st, err := os.Stat(base); err != nil || st.Mode().Perm() != 0o640 {
+		t.Errorf("snapshot file: %v, mode %v; want 0640 (it names the host's jobs and rules)", err, st.Mode().Perm())
+	}
 
 	// Nothing changed: nothing to report, although pids, inodes, timings
 	// and the snapshot times differ.
