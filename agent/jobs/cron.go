@@ -396,7 +396,7 @@ func (c *CronCollector) lastRuns(ctx context.Context, fsys rootFS, cr *snapshot.
 		runs = append(runs, jr...)
 	}
 	for _, p := range syslogFiles {
-		b, err := fsys.readFile(p)
+		f, err := fsys.open(p) // logs may be large: streamed, never read whole
 		if err != nil {
 			if !errors.Is(err, fs.ErrNotExist) {
 				problems = append(problems, fmt.Sprintf("read %s: %v", p, err))
@@ -406,7 +406,8 @@ func (c *CronCollector) lastRuns(ctx context.Context, fsys rootFS, cr *snapshot.
 		if !slices.Contains(cr.LogSources, "syslog") {
 			cr.LogSources = append(cr.LogSources, "syslog")
 		}
-		runs = append(runs, parseSyslog(b, now, zone(fsys))...)
+		runs = append(runs, parseSyslog(f, now, zone(fsys))...)
+		f.Close()
 	}
 	cr.LogError = strings.Join(problems, "; ")
 	latest := map[string]logRun{}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -96,12 +97,33 @@ func (r rootFS) stat(p string) (fs.FileInfo, error) {
 	return os.Stat(r.real(q))
 }
 
+// maxConfigBytes bounds a crontab, unit file or /etc/passwd: a file far
+// bigger is a mistake or an attack, and is refused rather than read whole.
+const maxConfigBytes = 16 << 20
+
 func (r rootFS) readFile(p string) ([]byte, error) {
+	f, err := r.open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxConfigBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxConfigBytes {
+		return nil, fmt.Errorf("%s is larger than %d MB: not read (no crontab or unit file is that big)", p, maxConfigBytes>>20)
+	}
+	return b, nil
+}
+
+// open opens a file below the root, for reading as a stream (logs).
+func (r rootFS) open(p string) (*os.File, error) {
 	q, err := r.resolve(p)
 	if err != nil {
 		return nil, err
 	}
-	return os.ReadFile(r.real(q))
+	return os.Open(r.real(q))
 }
 
 func (r rootFS) readDir(p string) ([]fs.DirEntry, error) {

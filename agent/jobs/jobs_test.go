@@ -264,3 +264,30 @@ func TestCronCommandsAreRedacted(t *testing.T) {
 		t.Errorf("jobs = %+v, want the three, commands kept apart from their secrets", jobs)
 	}
 }
+
+// A 200 MB crontab is refused with a clear error, not read into memory;
+// the other tables are still read.
+func TestHugeCrontabIsRefused(t *testing.T) {
+	root := t.TempDir()
+	fixture.Write(t, root, map[string]string{"etc/cron.d/small": "0 3 * * * root /bin/true\n"})
+	f, err := os.Create(filepath.Join(root, "etc/cron.d/huge"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(200 << 20); err != nil { // sparse: no disk used
+		t.Fatal(err)
+	}
+	f.Close()
+	c := &CronCollector{Now: func() time.Time { return fixtureNow }, Journal: func(context.Context, rootFS) ([]logRun, error) { return nil, nil }}
+	sec, _ := c.Collect(context.Background(), &agent.Env{Root: root})
+	cr := sec.(*snapshot.Cron)
+	found := false
+	for _, e := range cr.Errors {
+		if strings.HasSuffix(e.Path, "huge") && strings.Contains(e.Error, "larger than 16 MB") {
+			found = true
+		}
+	}
+	if !found || len(cr.Jobs) != 1 {
+		t.Errorf("errors %+v, %d jobs; want the huge file refused and the small one read", cr.Errors, len(cr.Jobs))
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -128,9 +129,9 @@ func cmdMessage(msg string) (string, string, bool) {
 // parseSyslog reads "TIMESTAMP HOST CRON[PID]: (user) CMD (command)"
 // lines, with RFC 3339 timestamps or the traditional "Nov 12 03:10:01"
 // (whose year is the latest that does not put it in the future).
-func parseSyslog(b []byte, now time.Time, loc *time.Location) []logRun {
+func parseSyslog(r io.Reader, now time.Time, loc *time.Location) []logRun {
 	var out []logRun
-	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for sc.Scan() {
 		line := sc.Text()
