@@ -322,19 +322,32 @@ func parseExpr(fam byte, b []byte) (Expr, error) {
 		x.E = e
 		return x, nil
 	}
-	if err := expr.Unmarshal(fam, data, e); err != nil {
+	if err := unmarshalExpr(fam, data, e); err != nil {
 		// Keep the name: the rule is marked as not understood.
 		return x, nil
 	}
 	if imm, ok := e.(*expr.Immediate); ok && imm.Register == unix.NFT_REG_VERDICT && len(imm.Data) == 0 {
 		v := &expr.Verdict{}
-		if err := expr.Unmarshal(fam, data, v); err != nil {
+		if err := unmarshalExpr(fam, data, v); err != nil {
 			return x, nil
 		}
 		e = v
 	}
 	x.E = e
 	return x, nil
+}
+
+// unmarshalExpr decodes an expression with google/nftables, whose decoders
+// index attribute data without checking its length (connlimit's count, for
+// one): a malformed attribute marks the rule as not understood instead of
+// crashing the collector.
+func unmarshalExpr(fam byte, data []byte, e expr.Any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("google/nftables failed to decode %T: %v", e, r)
+		}
+	}()
+	return expr.Unmarshal(fam, data, e)
 }
 
 // newExpr returns an empty expression of a type google/nftables decodes
