@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
@@ -276,7 +277,7 @@ func parseRuleMsg(fam byte, b []byte) (*rawRule, error) {
 		case unix.NFTA_RULE_HANDLE:
 			r.handle = ad.Uint64()
 		case unix.NFTA_RULE_USERDATA:
-			if c, ok := userdata.GetString(ad.Bytes(), userdata.TypeComment); ok {
+			if c, ok := ruleComment(ad.Bytes()); ok {
 				r.comment = c
 			}
 		case unix.NFTA_RULE_EXPRESSIONS:
@@ -293,6 +294,24 @@ func parseRuleMsg(fam byte, b []byte) (*rawRule, error) {
 		}
 	}
 	return r, ad.Err()
+}
+
+// ruleComment returns the comment in a rule's user data, a list of
+// type-length-value records. Any tool may write user data, and
+// google/nftables' userdata.Get slices past the end of a truncated record,
+// so the records are read here, bounds checked.
+func ruleComment(udata []byte) (string, bool) {
+	for len(udata) >= 2 {
+		typ, n := userdata.Type(udata[0]), int(udata[1])
+		if len(udata) < 2+n {
+			return "", false
+		}
+		if typ == userdata.TypeComment {
+			return strings.TrimSuffix(string(udata[2:2+n]), "\x00"), true
+		}
+		udata = udata[2+n:]
+	}
+	return "", false
 }
 
 func parseExpr(fam byte, b []byte) (Expr, error) {
