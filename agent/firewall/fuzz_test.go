@@ -2,11 +2,13 @@ package firewall
 
 import (
 	"encoding/binary"
+	"net/netip"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
 	"github.com/google/nftables/userdata"
 	"github.com/mdlayher/netlink"
@@ -334,4 +336,62 @@ func ruleMsg(f *testing.F, fam byte, chain string, handle uint64, comment string
 		f.Fatal(err)
 	}
 	return b
+}
+
+// FuzzConvertSet feeds a set's key type (nft's datatype magic and key
+// length, as setKeyTypes reads them from the kernel) and raw elements to
+// convertSet, which rebuilds intervals and renders keys and verdicts. The
+// kernel does not check that a key type matches the key length, so any
+// bytes may come under any type. Input elements: records of a flags byte,
+// then length-prefixed key, key end and value.
+func FuzzConvertSet(f *testing.F) {
+	ip := func(s string) []byte { return netip.MustParseAddr(s).AsSlice() }
+	elem := func(flags byte, key, keyEnd, val []byte) []byte {
+		b := append([]byte{flags, byte(len(key))}, key...)
+		b = append(append(b, byte(len(keyEnd))), keyEnd...)
+		return append(append(b, byte(len(val))), val...)
+	}
+	jump := int32(expr.VerdictJump)
+	verdict, err := netlink.MarshalAttributes([]netlink.Attribute{
+		{Type: unix.NFTA_VERDICT_CODE, Data: binary.BigEndian.AppendUint32(nil, uint32(jump))},
+		{Type: unix.NFTA_VERDICT_CHAIN, Data: []byte("web\x00")},
+	})
+	if err != nil {
+		f.Fatal(err)
+	}
+	const interval, isMap, verdictMap = 1, 2, 4
+	f.Add(uint32(7), uint8(4), uint8(interval), append(append(elem(0, ip("198.51.100.0"), nil, nil), elem(1, ip("198.51.100.16"), nil, nil)...), elem(0, ip("192.0.2.5"), nil, nil)...))
+	f.Add(uint32(8), uint8(16), uint8(interval), append(elem(0, ip("2001:db8::"), nil, nil), elem(1, ip("2001:db9::"), nil, nil)...))
+	f.Add(uint32(13), uint8(2), uint8(isMap|verdictMap), append(elem(0, []byte{0, 22}, nil, verdict), elem(0, []byte{0, 25}, nil, []byte{1})...))
+	f.Add(uint32(7<<12|12<<6|13), uint8(12), uint8(interval), elem(0, append(append(ip("10.0.0.1"), 6, 0, 0, 0), 1, 187, 0, 0), append(append(ip("10.0.0.9"), 6, 0, 0, 0), 1, 187, 0, 0), nil))
+	f.Add(uint32(26), uint8(4), uint8(0), elem(0, []byte{2, 0, 0, 0}, nil, nil))
+	f.Add(uint32(41), uint8(16), uint8(isMap), elem(0, []byte("eth0\x00"), nil, ip("10.0.0.1")))
+	f.Fuzz(func(t *testing.T, magic uint32, keyLen, flags uint8, raw []byte) {
+		dt, ok := datatypeOf(magic, uint32(keyLen))
+		if !ok {
+			return
+		}
+		s := &nftables.Set{Name: "s", KeyType: dt, Interval: flags&interval != 0, IsMap: flags&isMap != 0,
+			Concatenation: len(nftables.ConcatSetTypeElements(dt)) > 1}
+		if s.IsMap && flags&verdictMap == 0 {
+			s.DataType = nftables.TypeIPAddr
+		}
+		var elems []nftables.SetElement
+		for len(raw) > 0 {
+			e := nftables.SetElement{IntervalEnd: raw[0]&1 != 0}
+			raw = raw[1:]
+			for _, field := range []*[]byte{&e.Key, &e.KeyEnd, &e.Val} {
+				if len(raw) == 0 {
+					break
+				}
+				n := min(int(raw[0]), len(raw)-1)
+				*field, raw = raw[1:1+n], raw[1+n:]
+			}
+			elems = append(elems, e)
+		}
+		out := convertSet(s, elems)
+		if len(out.Elements) > len(elems) || len(out.KeyType) == 0 {
+			t.Fatalf("%d elements from %d, key type %v", len(out.Elements), len(elems), out.KeyType)
+		}
+	})
 }
