@@ -10,8 +10,11 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 TESTENV   := HOSTDRIFT_TEST_STRICT=1
 TESTFLAGS ?= -count=1 -timeout 40m
 DEB_ARCH  ?= $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
+# Fuzzing: how long each target runs, and where the corpus it grows is kept.
+FUZZTIME  ?= 2m
+FUZZCACHE ?= $(CURDIR)/.fuzzcache
 
-.PHONY: all build deb test test-quick deps lint bench clean
+.PHONY: all build deb test test-quick deps lint bench fuzz clean
 
 all: build
 
@@ -43,6 +46,21 @@ lint:
 ## bench: the benchmarks, each printing its ratio to a reference measured in the same run
 bench: deps
 	$(TESTENV) $(GO) test -run '^$$' -bench . -benchtime 5x -count=1 ./...
+
+## fuzz: every Fuzz target in the module, one at a time, FUZZTIME each; the corpus is kept in .fuzzcache/
+# (go test replays only the seeds and testdata/fuzz; a crasher found here is written to testdata/fuzz)
+fuzz:
+	@list=$$($(GO) test -list '^Fuzz' ./...) || { echo "$$list" >&2; exit 1; }; \
+	targets=$$(echo "$$list" | awk '/^Fuzz/ { names = names " " $$1; next } /^ok/ { n = split(names, f, " "); for (i = 1; i <= n; i++) print $$2 "=" f[i]; names = "" }'); \
+	if [ -z "$$targets" ]; then echo "no Fuzz targets found" >&2; exit 1; fi; \
+	failed=""; \
+	for t in $$targets; do \
+		pkg=$${t%%=*}; name=$${t#*=}; \
+		echo "== $$name ($$pkg) for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg -args -test.fuzzcachedir=$(FUZZCACHE)/$$pkg \
+			|| failed="$$failed $$name"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz targets failed:$$failed" >&2; exit 1; fi
 
 clean:
 	rm -rf bin

@@ -63,7 +63,9 @@ func parseResolvConf(r io.Reader) (resolvConf, error) {
 				}
 				switch key {
 				case "timeout":
-					rc.timeout = min(max(time.Duration(n)*time.Second, time.Second), maxTimeout)
+					// Clamp the seconds before converting: a huge value
+					// would overflow the Duration and wrap to 1 s.
+					rc.timeout = time.Duration(min(max(n, 1), int(maxTimeout/time.Second))) * time.Second
 				case "attempts":
 					rc.attempts = min(max(n, 1), maxAttempts)
 				}

@@ -187,6 +187,8 @@ type ruleParser struct {
 	rule    snapshot.Rule
 	module  string
 	target  string
+	// mayMatched holds the modules whose "may match" is already recorded.
+	mayMatched map[string]bool
 }
 
 func (p *ruleParser) next() (string, bool) {
@@ -408,8 +410,12 @@ func (p *ruleParser) moduleOption(a string, neg bool) {
 		}
 	case "limit", "hashlimit", "statistic", "connlimit", "quota", "connbytes", "time", "nth", "random":
 		if strings.HasPrefix(a, "--") {
-			if !p.hasMayMatch(p.module) {
+			if !p.mayMatched[p.module] {
 				p.mayMatch(neg, p.module+": depends on rate, history or chance")
+				if p.mayMatched == nil {
+					p.mayMatched = map[string]bool{}
+				}
+				p.mayMatched[p.module] = true
 			}
 			p.skipValues()
 			return
@@ -435,15 +441,6 @@ func (p *ruleParser) moduleOption(a string, neg bool) {
 	}
 	p.unsupported("option " + a)
 	p.skipValues()
-}
-
-func (p *ruleParser) hasMayMatch(module string) bool {
-	for _, m := range p.rule.Matches {
-		if m.Field == snapshot.FieldMayMatch && strings.HasPrefix(m.Reason, module+":") {
-			return true
-		}
-	}
-	return false
 }
 
 func (p *ruleParser) setTarget(t string, isGoto bool) {

@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/nftables/expr"
 	"golang.org/x/sys/unix"
@@ -53,6 +54,29 @@ func TestParseRule(t *testing.T) {
 			!reflect.DeepEqual(got.Effects, tt.effects) || got.Comment != tt.comment || (len(got.Unsupported) > 0) != tt.unsup {
 			t.Errorf("%s:\n got %+v\nwant matches %+v verdict %+v effects %+v comment %q unsupported %v", tt.line, got, tt.matches, tt.verdict, tt.effects, tt.comment, tt.unsup)
 		}
+	}
+}
+
+// TestParseRuleLinear: a rule's options are parsed in linear time. Options
+// of a rate or chance match once scanned every earlier match, so a long
+// line of them took minutes.
+func TestParseRuleLinear(t *testing.T) {
+	const n = 40000 // about 15 s when quadratic, milliseconds when linear
+	args := []string{}
+	for i := 0; i < n; i++ {
+		args = append(args, "-s", "192.0.2.1")
+	}
+	args = append(args, "-m", "limit")
+	for i := 0; i < n; i++ {
+		args = append(args, "--limit")
+	}
+	start := time.Now()
+	r := ParseRule(args, nil)
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("%d options took %s", len(args), took)
+	}
+	if len(r.Matches) != n+1 {
+		t.Errorf("%d matches, want %d and one may-match", len(r.Matches), n)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/expr"
@@ -306,7 +307,7 @@ func parseRuleMsg(fam byte, b []byte) (*rawRule, error) {
 		case unix.NFTA_RULE_HANDLE:
 			r.handle = ad.Uint64()
 		case unix.NFTA_RULE_USERDATA:
-			if c, ok := userdata.GetString(ad.Bytes(), userdata.TypeComment); ok {
+			if c, ok := ruleComment(ad.Bytes()); ok {
 				r.comment = c
 			}
 		case unix.NFTA_RULE_EXPRESSIONS:
@@ -323,6 +324,24 @@ func parseRuleMsg(fam byte, b []byte) (*rawRule, error) {
 		}
 	}
 	return r, ad.Err()
+}
+
+// ruleComment returns the comment in a rule's user data, a list of
+// type-length-value records. Any tool may write user data, and
+// google/nftables' userdata.Get slices past the end of a truncated record,
+// so the records are read here, bounds checked.
+func ruleComment(udata []byte) (string, bool) {
+	for len(udata) >= 2 {
+		typ, n := userdata.Type(udata[0]), int(udata[1])
+		if len(udata) < 2+n {
+			return "", false
+		}
+		if typ == userdata.TypeComment {
+			return strings.TrimSuffix(string(udata[2:2+n]), "\x00"), true
+		}
+		udata = udata[2+n:]
+	}
+	return "", false
 }
 
 func parseExpr(fam byte, b []byte) (Expr, error) {
@@ -352,19 +371,32 @@ func parseExpr(fam byte, b []byte) (Expr, error) {
 		x.E = e
 		return x, nil
 	}
-	if err := expr.Unmarshal(fam, data, e); err != nil {
+	if err := unmarshalExpr(fam, data, e); err != nil {
 		// Keep the name: the rule is marked as not understood.
 		return x, nil
 	}
 	if imm, ok := e.(*expr.Immediate); ok && imm.Register == unix.NFT_REG_VERDICT && len(imm.Data) == 0 {
 		v := &expr.Verdict{}
-		if err := expr.Unmarshal(fam, data, v); err != nil {
+		if err := unmarshalExpr(fam, data, v); err != nil {
 			return x, nil
 		}
 		e = v
 	}
 	x.E = e
 	return x, nil
+}
+
+// unmarshalExpr decodes an expression with google/nftables, whose decoders
+// index attribute data without checking its length (connlimit's count, for
+// one): a malformed attribute marks the rule as not understood instead of
+// crashing the collector.
+func unmarshalExpr(fam byte, data []byte, e expr.Any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("google/nftables failed to decode %T: %v", e, r)
+		}
+	}()
+	return expr.Unmarshal(fam, data, e)
 }
 
 // newExpr returns an empty expression of a type google/nftables decodes

@@ -521,6 +521,12 @@ func (d *decoder) cmp(v regVal, op expr.CmpOp, data []byte) {
 			m.Values = []string{d.format(v, data)}
 		}
 	case "tcp_flags":
+		if len(data) == 0 {
+			// The kernel never lists one; a malformed message must not crash the collector.
+			d.unsupported("tcp flags compared with no value")
+			d.mayMatch(false, "tcp flags compared with no value")
+			return
+		}
 		mask := byte(0xff)
 		if len(v.mask) > 0 {
 			mask = v.mask[0]

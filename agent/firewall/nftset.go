@@ -144,9 +144,11 @@ func formatRange(typ string, from, to []byte) string {
 	if bytes.Equal(from, to) {
 		return formatDatum(typ, from, false)
 	}
-	if typ == "ipv4_addr" || typ == "ipv6_addr" {
-		a, _ := netip.AddrFromSlice(from)
-		b, _ := netip.AddrFromSlice(to)
+	a, okA := netip.AddrFromSlice(from)
+	b, okB := netip.AddrFromSlice(to)
+	// The kernel does not check a key against its type: bytes of another
+	// length are no address, and are printed as bytes below.
+	if (typ == "ipv4_addr" || typ == "ipv6_addr") && okA && okB && a.BitLen() == b.BitLen() {
 		for bitsLen := 0; bitsLen <= a.BitLen(); bitsLen++ {
 			p := netip.PrefixFrom(a, bitsLen).Masked()
 			if p.Addr() == a && lastAddr(p) == b {

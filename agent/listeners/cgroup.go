@@ -47,7 +47,7 @@ func unitOf(path string) string {
 		if !strings.HasSuffix(p, ".service") && !strings.HasSuffix(p, ".scope") {
 			continue
 		}
-		if p == "init.scope" && i > 0 && strings.HasPrefix(parts[i-1], "user@") {
+		if p == "init.scope" && i > 0 && strings.HasPrefix(parts[i-1], "user@") && strings.HasSuffix(parts[i-1], ".service") {
 			return parts[i-1]
 		}
 		return p

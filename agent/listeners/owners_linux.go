@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -117,8 +118,8 @@ func socketInode(link []byte) (uint64, bool) {
 	}
 	var v uint64
 	for _, c := range rest[:len(rest)-1] {
-		if c < '0' || c > '9' {
-			return 0, false
+		if c < '0' || c > '9' || v > (math.MaxUint64-uint64(c-'0'))/10 {
+			return 0, false // not a digit, or more than an inode holds
 		}
 		v = v*10 + uint64(c-'0')
 	}

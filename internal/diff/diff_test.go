@@ -186,6 +186,22 @@ func TestIdenticalRulesKeepDistinctIdentities(t *testing.T) {
 	}
 }
 
+// A snapshot compared with itself has no change, even when two objects
+// would share an identity: a rule iptables-save printed but hostdrift could
+// not parse (in its chain and in Unparsed), a rule or a process whose own
+// name ends like a numbered identity.
+func TestSelfCompareIsEmpty(t *testing.T) {
+	t0 := time.Date(2026, 11, 20, 3, 0, 0, 0, time.UTC)
+	bad := `-A INPUT -m comment --comment "unterminated -j DROP`
+	f := fw(rule(1, 0, "-A INPUT -j ACCEPT"), rule(2, 0, "-A INPUT -j ACCEPT"), rule(3, 0, "-A INPUT -j ACCEPT (#2)"), rule(4, 0, bad))
+	f.Unparsed = []snapshot.UnparsedRule{{Backend: snapshot.BackendIptablesNft, Family: "ip", Table: "filter", Chain: "INPUT", Text: bad, Reason: "unterminated quote"}}
+	l := &snapshot.Listeners{Sockets: []snapshot.Socket{sock("tcp", "0.0.0.0", 40000, 1, "app"), sock("tcp", "0.0.0.0", 40001, 2, "app"), sock("tcp", "0.0.0.0", 40002, 3, "app (#2)")}}
+	s := snap(t0, f, l, &snapshot.DNS{})
+	if d := Compare(s, s, Options{}); len(d.Changes) != 0 {
+		t.Errorf("changes:\n%s", summaries(d))
+	}
+}
+
 func TestGlob(t *testing.T) {
 	for _, c := range []struct {
 		pat, s string

@@ -22,9 +22,12 @@ const (
 // Objects lists the chains, rules and sets of every backend. A rule's identity
 // is its backend, family, table, chain and its text, not its handle, counters
 // or position; its place in the chain is the field "follows" (the rule before
-// it), so a rule inserted above another shows as that one change.
+// it), so a rule inserted above another shows as that one change. A rule
+// iptables-save printed but hostdrift could not parse stands both in its
+// chain and in Unparsed: the second is numbered like any repeated identity.
 func (f *Firewall) Objects() []Object {
 	var out []Object
+	seen := map[string]int{}
 	for _, t := range f.Tables {
 		prefix := t.Backend + " " + t.Family + " " + t.Name
 		for _, c := range t.Chains {
@@ -34,8 +37,7 @@ func (f *Firewall) Objects() []Object {
 			if c.Base() {
 				cf["priority"] = strconv.Itoa(c.Priority)
 			}
-			out = append(out, Object{Area: AreaFirewall, Kind: "chain", ID: chainID, Fields: cf})
-			seen := map[string]int{}
+			out = append(out, Object{Area: AreaFirewall, Kind: "chain", ID: uniqueID(seen, chainID), Fields: cf})
 			follows := "(start of chain)"
 			for _, r := range c.Rules {
 				text := normaliseRuleText(r.Text)
@@ -52,10 +54,9 @@ func (f *Firewall) Objects() []Object {
 			sf := withFields(map[string]string{"backend": t.Backend, "family": t.Family, "table": t.Name, "set": s.Name},
 				map[string]string{"key_type": strings.Join(s.KeyType, " . "), "data_type": s.DataType, "flags": strings.Join(s.Flags, ",")})
 			sf["elements"], sf["content"] = setContent(s.Elements)
-			out = append(out, Object{Area: AreaFirewall, Kind: "set", ID: prefix + " set " + s.Name, Fields: sf})
+			out = append(out, Object{Area: AreaFirewall, Kind: "set", ID: uniqueID(seen, prefix+" set "+s.Name), Fields: sf})
 		}
 	}
-	seen := map[string]int{}
 	for _, u := range f.Unparsed {
 		id := uniqueID(seen, u.Backend+" "+u.Family+" "+u.Table+" "+u.Chain+": "+normaliseRuleText(u.Text))
 		out = append(out, Object{Area: AreaFirewall, Kind: "rule", ID: id, Fields: map[string]string{
@@ -203,11 +204,22 @@ func withFields(base, extra map[string]string) map[string]string {
 }
 
 // uniqueID numbers repeated identities (two identical rules in one chain,
-// two processes on one ephemeral port): the second is "ID (#2)".
+// two processes on one ephemeral port): the second is "ID (#2)". It never
+// hands out an identity twice, even when a rule's own text or a process
+// name ends in " (#2)": a diff pairs objects by identity, so a repeated one
+// would pair two different objects and report a change that is not there.
 func uniqueID(seen map[string]int, id string) string {
-	seen[id]++
-	if n := seen[id]; n > 1 {
-		return id + " (#" + strconv.Itoa(n) + ")"
+	n := seen[id]
+	if n == 0 {
+		seen[id] = 1
+		return id
 	}
-	return id
+	for {
+		n++
+		numbered := id + " (#" + strconv.Itoa(n) + ")"
+		if seen[numbered] == 0 {
+			seen[id], seen[numbered] = n, 1
+			return numbered
+		}
+	}
 }
