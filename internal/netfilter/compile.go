@@ -364,6 +364,9 @@ func parseAddr(s string) (value, error) {
 }
 
 func lastAddr(p netip.Prefix) netip.Addr {
+	if !p.IsValid() {
+		return p.Addr() // nothing to widen (and no bytes to index)
+	}
 	b := p.Addr().AsSlice()
 	for i := p.Bits(); i < len(b)*8; i++ {
 		b[i/8] |= 1 << (7 - i%8)
