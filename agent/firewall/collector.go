@@ -12,9 +12,11 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 
+	goiptables "github.com/coreos/go-iptables/iptables"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 	"golang.org/x/sys/unix"
@@ -145,6 +147,7 @@ func (c *Collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Secti
 	}
 	fw.Backends = append(fw.Backends, legacy)
 
+	fw.IptablesCommand = iptablesCommand()
 	if err := readRoutes(fd, fw); err != nil {
 		problems = append(problems, "addresses and routes: "+err.Error())
 	}
@@ -306,3 +309,28 @@ func readRoutes(fd int, fw *snapshot.Firewall) error {
 }
 
 func nsHandle(fd int) netns.NsHandle { return netns.NsHandle(fd) }
+
+// iptablesPath is the host's iptables command (Debian's alternatives link).
+const iptablesPath = "/usr/sbin/iptables"
+
+// iptablesCommand describes the host's iptables command: the backend that
+// UFW, Docker and anyone typing "iptables" write to. go-iptables reads its
+// version (it runs "iptables --version", which only prints); the backend is
+// the alternatives link's target, xtables-nft-multi or xtables-legacy-multi.
+func iptablesCommand() *snapshot.IptablesCommand {
+	if _, err := os.Stat(iptablesPath); err != nil {
+		return nil
+	}
+	cmd := &snapshot.IptablesCommand{Path: iptablesPath, Mode: "legacy"}
+	if target, err := filepath.EvalSymlinks(iptablesPath); err == nil && strings.Contains(filepath.Base(target), "nft") {
+		cmd.Mode = "nf_tables"
+	}
+	ipt, err := goiptables.New(goiptables.Path(iptablesPath))
+	if err != nil {
+		cmd.Version = "unknown: " + err.Error()
+		return cmd
+	}
+	v1, v2, v3 := ipt.GetIptablesVersion()
+	cmd.Version = fmt.Sprintf("%d.%d.%d", v1, v2, v3)
+	return cmd
+}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -264,4 +265,25 @@ func TestNobodyHelper(t *testing.T) {
 	}
 	_, err := (&Collector{}).Collect(context.Background(), &agent.Env{})
 	fmt.Printf("NOBODY-RESULT uid=%d err=%v\n", os.Getuid(), err)
+}
+
+// The host's iptables command is described by go-iptables' reading of its
+// version, which must match what the command itself prints.
+func TestIptablesCommand(t *testing.T) {
+	nstest.RequireCommand(t, "iptables")
+	out, err := exec.Command(iptablesPath, "--version").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := iptablesCommand()
+	if cmd == nil || cmd.Version == "" || !strings.Contains(string(out), "v"+cmd.Version) {
+		t.Fatalf("iptablesCommand() = %+v; iptables --version says %q", cmd, out)
+	}
+	wantMode := "legacy"
+	if strings.Contains(string(out), "nf_tables") {
+		wantMode = "nf_tables"
+	}
+	if cmd.Mode != wantMode {
+		t.Errorf("mode %q, but iptables --version says %q", cmd.Mode, out)
+	}
 }

@@ -18,6 +18,17 @@ type Firewall struct {
 	// Routes is the main routing table, used to pick the output interface of
 	// forwarded and rewritten packets.
 	Routes []Route `json:"routes,omitempty"`
+	// IptablesCommand is what the host's iptables command is: which backend
+	// UFW, Docker and people typing "iptables" write to.
+	IptablesCommand *IptablesCommand `json:"iptables_command,omitempty"`
+}
+
+// IptablesCommand describes the iptables binary found on the host.
+type IptablesCommand struct {
+	Path    string `json:"path"`
+	Version string `json:"version"`
+	// Mode is nf_tables (iptables-nft) or legacy.
+	Mode string `json:"mode"`
 }
 
 // Backend names.
