@@ -230,12 +230,7 @@ func TestPolicyInitThenCheckPasses(t *testing.T) {
 	nstest.RequireCommand(t, "iptables")
 	bin := binary(t)
 	ns := nstest.New(t)
-	// A public address (a veth pair, both ends inside), so "from anywhere"
-	// has somewhere to arrive.
-	ns.Run(t, "ip", "link", "add", "hd0", "type", "veth", "peer", "name", "hd1")
-	ns.Run(t, "ip", "addr", "add", "10.77.0.1/24", "dev", "hd0")
-	ns.Run(t, "ip", "link", "set", "hd0", "up")
-	ns.Run(t, "ip", "link", "set", "hd1", "up")
+	ns.Address(t, "10.77.0.1/24")
 	ns.Listen(t, "tcp4:0.0.0.0:8080", "tcp4:0.0.0.0:8443", "tcp4:127.0.0.1:9100")
 	ns.Run(t, "iptables", "-A", "INPUT", "-i", "lo", "-j", "ACCEPT")
 	ns.Run(t, "iptables", "-A", "INPUT", "-p", "tcp", "--dport", "8080", "-j", "ACCEPT")

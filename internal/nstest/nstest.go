@@ -196,3 +196,18 @@ func sweepStale() {
 		}
 	}
 }
+
+// Address gives the namespace a non-loopback address, prefix in CIDR form,
+// on a veth pair whose two ends both stay inside (hd0 holds the address,
+// hd1 is its peer), so that "from anywhere" and "to this host" have
+// somewhere to arrive. IPv6 duplicate address detection is off, so the
+// links' state is settled when Address returns (no tentative addresses
+// that turn final, and add routes, while the test watches).
+func (n *NS) Address(t testing.TB, prefix string) {
+	t.Helper()
+	n.Run(t, "sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0", "net.ipv6.conf.all.accept_dad=0")
+	n.Run(t, "ip", "link", "add", "hd0", "type", "veth", "peer", "name", "hd1")
+	n.Run(t, "ip", "addr", "add", prefix, "dev", "hd0")
+	n.Run(t, "ip", "link", "set", "hd0", "up")
+	n.Run(t, "ip", "link", "set", "hd1", "up")
+}
