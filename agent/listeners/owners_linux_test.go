@@ -3,10 +3,13 @@ package listeners
 import (
 	"context"
 	"errors"
+	"net"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"unicode/utf8"
 
@@ -198,4 +201,56 @@ func TestCmdlineCap(t *testing.T) {
 	if got := cmdline(nil); got != "" {
 		t.Errorf("empty cmdline = %q", got)
 	}
+}
+
+// Processes that come and go while /proc is walked (here: a stream of
+// short-lived children, each holding a socket) never make the walk fail,
+// and a socket held by a process that stays is always found.
+func TestFindOwnersWhileProcessesExit(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	inode := ownSocketInode(t, ln)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			cmd := exec.Command("sh", "-c", "exec 3<>/dev/null; :")
+			_ = cmd.Run()
+		}
+	}()
+	for range 10 {
+		scan, err := findOwners(context.Background(), "/proc", map[uint64]struct{}{inode: {}})
+		if err != nil {
+			t.Fatalf("walk while processes exit: %v", err)
+		}
+		if scan.pids[inode] != os.Getpid() {
+			t.Fatalf("own socket owner = %d, want %d", scan.pids[inode], os.Getpid())
+		}
+	}
+	close(stop)
+	<-done
+}
+
+// ownSocketInode is the inode of a listener of this process.
+func ownSocketInode(t *testing.T, ln net.Listener) uint64 {
+	t.Helper()
+	f, err := ln.(*net.TCPListener).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var st syscall.Stat_t
+	if err := syscall.Fstat(int(f.Fd()), &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Ino
 }
