@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 )
 
@@ -46,7 +45,7 @@ type Listener struct {
 //	                      connections by the time Listen returns
 //	many:127.0.0.1:20000:10000
 //	                      10,000 TCP listeners on ports 20000 to 29999
-func (n *NS) Listen(t testing.TB, specs ...string) *Listener {
+func (n *NS) Listen(t TB, specs ...string) *Listener {
 	t.Helper()
 	bin := helperBinary(t)
 	cmd := n.Command(bin, specs...)
@@ -98,4 +97,4 @@ func (l *Listener) Stop() {
 }
 
 // helperBinary builds the listening helper once per test process.
-func helperBinary(t testing.TB) string { return buildOnce(t, HelperName, helperPackage) }
+func helperBinary(t TB) string { return buildOnce(t, HelperName, helperPackage) }
