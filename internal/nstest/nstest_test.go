@@ -122,6 +122,23 @@ func TestListen(t *testing.T) {
 	}
 }
 
+func TestListenConns(t *testing.T) {
+	RequireCommand(t, "ss")
+	ns := New(t)
+	ns.Listen(t, "conns:127.0.0.1:40000:6000")
+	// Both ends of each connection, and the two listeners.
+	est := strings.Count(ns.Run(t, "ss", "-Htn", "state", "established"), "\n")
+	if est != 2*6000 {
+		t.Errorf("ss shows %d established sockets, want %d (both ends of 6,000 connections)", est, 2*6000)
+	}
+	lst := ns.Run(t, "ss", "-Htln")
+	for _, want := range []string{"127.0.0.1:40000", "127.0.0.1:40001"} {
+		if !strings.Contains(lst, want) {
+			t.Errorf("ss -tln does not show %s:\n%s", want, lst)
+		}
+	}
+}
+
 func TestListenBadSpec(t *testing.T) {
 	ns := New(t)
 	ft := &fakeTB{TB: t}
