@@ -35,7 +35,7 @@ func TestCounts(t *testing.T) {
 					t.Fatalf("spec %q: %v", s, err)
 				}
 				switch f[0] {
-				case "many":
+				case "serve":
 					listeners += n
 				case "conns":
 					conns += n

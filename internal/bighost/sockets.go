@@ -25,12 +25,13 @@ const connsPerListener = 5000
 func ListenerAddr(k int) netip.Addr { return netip.AddrFrom4([4]byte{127, 0, 0, byte(1 + k)}) }
 
 // SocketSpecs returns, for each helper process to start, its nstest Listen
-// specs: Listeners*scale listeners in blocks of 10,000 a loopback address,
+// specs: Listeners*scale listeners (that accept and close, as servers do)
+// in blocks of 10,000 a loopback address,
 // then Conns*scale established connections in groups a process can hold.
 func SocketSpecs(scale int) [][]string {
 	var out [][]string
 	for k := range scale {
-		out = append(out, []string{fmt.Sprintf("many:%s:%d:%d", ListenerAddr(k), ListenerPort, Listeners)})
+		out = append(out, []string{fmt.Sprintf("serve:%s:%d:%d", ListenerAddr(k), ListenerPort, Listeners)})
 	}
 	port := ConnPort
 	for left := scale * Conns; left > 0; left -= helperConns {

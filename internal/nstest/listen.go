@@ -45,6 +45,9 @@ type Listener struct {
 //	                      connections by the time Listen returns
 //	many:127.0.0.1:20000:10000
 //	                      10,000 TCP listeners on ports 20000 to 29999
+//	serve:127.0.0.1:20000:10000
+//	                      the same, but each connection is accepted and
+//	                      closed at once, as a server would
 //	conns:127.0.0.1:40000:6000
 //	                      6,000 established connections, both ends held,
 //	                      to listeners on ports 40000 and 40001 (at most

@@ -3,11 +3,14 @@ package nstest
 import (
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -137,6 +140,25 @@ func TestListenConns(t *testing.T) {
 			t.Errorf("ss -tln does not show %s:\n%s", want, lst)
 		}
 	}
+}
+
+func TestListenServe(t *testing.T) {
+	ns := New(t)
+	ns.Listen(t, "serve:127.0.0.1:20000:3")
+	ns.Do(t, func() {
+		for port := 20000; port < 20003; port++ {
+			c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The server closes at once: the read sees the end.
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+				t.Errorf("port %d: read = %v, want EOF (accepted and closed)", port, err)
+			}
+			c.Close()
+		}
+	})
 }
 
 func TestListenBadSpec(t *testing.T) {

@@ -12,6 +12,8 @@
 //	accept            TCP listener that accepts; three connections are made
 //	                  and accepted before ready
 //	many              N TCP listeners on consecutive ports from PORT
+//	serve             like many, but every connection is accepted and closed
+//	                  at once (one epoll loop), as a server would
 //	conns             N established TCP connections, both ends held: to
 //	                  ceil(N/5000) listeners on consecutive ports from PORT
 //	                  (at most 5,000 on one)
@@ -116,13 +118,13 @@ func parse(a string) (spec, error) {
 		if !ap.Addr().Is6() {
 			return spec{}, fmt.Errorf("spec %q: %s wants an IPv6 address", a, kind)
 		}
-	case "stall", "many", "conns":
+	case "stall", "many", "serve", "conns":
 		if s.n == 0 {
 			return spec{}, fmt.Errorf("spec %q: %s needs :N at the end", a, kind)
 		}
 	case "accept":
 	default:
-		return spec{}, fmt.Errorf("spec %q: unknown kind %q (want tcp4, tcp6, dual, v6only, udp4, udp6, stall, accept, many, conns)", a, kind)
+		return spec{}, fmt.Errorf("spec %q: unknown kind %q (want tcp4, tcp6, dual, v6only, udp4, udp6, stall, accept, many, serve, conns)", a, kind)
 	}
 	return s, nil
 }
@@ -188,21 +190,63 @@ func open(s spec) error {
 			}
 		}
 		return waitQueue(fd, func(q int) bool { return q == 0 })
-	case "many":
+	case "many", "serve":
+		fds := make([]int, 0, s.n)
 		for i := range s.n {
 			port := int(s.ap.Port()) + i
 			if port > 65535 {
 				return fmt.Errorf("port %d out of range", port)
 			}
-			if _, err := listen(netip.AddrPortFrom(s.ap.Addr(), uint16(port)), unix.SOCK_STREAM, true, backlog); err != nil {
+			fd, err := listen(netip.AddrPortFrom(s.ap.Addr(), uint16(port)), unix.SOCK_STREAM, true, backlog)
+			if err != nil {
 				return err
 			}
+			fds = append(fds, fd)
+		}
+		if s.kind == "serve" {
+			return serve(fds)
 		}
 		return nil
 	case "conns":
 		return conns(s.ap, s.n)
 	}
 	return fmt.Errorf("unknown kind %q", s.kind)
+}
+
+// serve accepts and closes every connection to the listeners fds, in one
+// epoll loop on a goroutine of its own.
+func serve(fds []int) error {
+	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("epoll: %w", err)
+	}
+	for _, fd := range fds {
+		if err := unix.SetNonblock(fd, true); err != nil {
+			return fmt.Errorf("nonblock: %w", err)
+		}
+		if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}); err != nil {
+			return fmt.Errorf("epoll add: %w", err)
+		}
+	}
+	go func() {
+		events := make([]unix.EpollEvent, 256)
+		for {
+			n, err := unix.EpollWait(ep, events, -1)
+			if err != nil && err != unix.EINTR {
+				return
+			}
+			for _, ev := range events[:max(n, 0)] {
+				for {
+					c, _, err := unix.Accept(int(ev.Fd))
+					if err != nil {
+						break
+					}
+					unix.Close(c)
+				}
+			}
+		}
+	}()
+	return nil
 }
 
 // connsPerListener bounds the connections to one listener: each takes an
