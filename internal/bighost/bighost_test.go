@@ -61,8 +61,10 @@ func TestNftSetAddrUnique(t *testing.T) {
 
 func TestWriteRoot(t *testing.T) {
 	dir := t.TempDir()
-	if err := WriteRoot(dir, 1); err != nil {
-		t.Fatal(err)
+	for _, write := range []func(string) error{WriteBase, func(d string) error { return WriteCron(d, 1) }, func(d string) error { return WriteTimers(d, 1) }} {
+		if err := write(dir); err != nil {
+			t.Fatal(err)
+		}
 	}
 	entries := 0
 	files, _ := filepath.Glob(filepath.Join(dir, "etc/cron.d/*"))

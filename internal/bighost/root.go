@@ -24,19 +24,28 @@ func CronFiles(scale int) int { return scale * CronEntries / cronPerFile }
 // TimerUnit is the i-th timer's unit name.
 func TimerUnit(i int) string { return fmt.Sprintf("bench-%04d.timer", i) }
 
-// WriteRoot writes the fixture root for --root: /etc/hosts and resolv.conf,
-// passwd, CronEntries*scale cron entries in /etc/cron.d (and a few in
-// /etc/crontab and root's spool crontab), Timers*scale timer and service
-// unit pairs in /etc/systemd/system, enabled, with the stamps of persistent
-// timers, and the programs they run. /proc is a link to the real one, so
-// collectors that read processes below the root see this host's.
-func WriteRoot(dir string, scale int) error {
-	now := time.Now()
-	files := map[string]string{
+// WriteBase writes what every collector reading the root expects: hostname,
+// /etc/hosts (which holds Name(0)), resolv.conf and passwd. /proc is a link
+// to the real one, so collectors that read processes below the root see
+// this host's.
+func WriteBase(dir string) error {
+	err := writeFiles(dir, map[string]string{
 		"/etc/hostname":    "bighost\n",
 		"/etc/hosts":       "127.0.0.1 localhost\n127.0.1.1 bighost.example.test bighost\n" + NameAddr(0).String() + " " + Name(0) + "\n",
 		"/etc/resolv.conf": "nameserver 127.0.0.53\n",
 		"/etc/passwd":      "root:x:0:0:root:/root:/bin/sh\nbackup:x:34:34:backup:/var/backups:/usr/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+	})
+	if err != nil {
+		return err
+	}
+	return os.Symlink("/proc", filepath.Join(dir, "proc"))
+}
+
+// WriteCron writes CronEntries*scale entries in CronFiles(scale) files of
+// /etc/cron.d, a few in /etc/crontab and root's spool crontab, and the
+// programs they run (every tenth missing, for the checks to find).
+func WriteCron(dir string, scale int) error {
+	files := map[string]string{
 		"/etc/crontab": "SHELL=/bin/sh\nPATH=/usr/local/sbin:/usr/local/bin:/sbin:/bin:/usr/sbin:/usr/bin\n\n" +
 			"17 *\t* * *\troot\tcd / && run-parts --report /etc/cron.hourly\n",
 		"/var/spool/cron/crontabs/root": "MAILTO=\"\"\n*/5 * * * * /usr/local/bin/bench-job-0001 --spool\n",
@@ -54,18 +63,61 @@ func WriteRoot(dir string, scale int) error {
 		}
 		files[CronFile(i)] = b.String()
 	}
+	addPrograms(files)
+	return writeFiles(dir, files)
+}
+
+// WriteTimers writes Timers*scale timer and service unit pairs in
+// /etc/systemd/system, enabled, the stamps of the persistent timers (fired
+// within the last hours) and the programs they run.
+func WriteTimers(dir string, scale int) error {
+	files := map[string]string{}
 	for i := range scale * Timers {
 		unit := TimerUnit(i)
 		service := strings.TrimSuffix(unit, ".timer") + ".service"
 		files["/etc/systemd/system/"+unit] = fmt.Sprintf("[Unit]\nDescription=bench timer %d\n\n[Timer]\nOnCalendar=*-*-* %02d:%02d:00\nPersistent=true\nRandomizedDelaySec=60\n\n[Install]\nWantedBy=timers.target\n", i, (i/60)%24, i%60)
 		files["/etc/systemd/system/"+service] = fmt.Sprintf("[Unit]\nDescription=bench job %d\n\n[Service]\nType=oneshot\nExecStart=%s --timer %d\n", i, jobProgram(i), i)
-		files["/var/lib/systemd/timers/stamp-"+unit] = ""
 	}
+	addPrograms(files)
+	if err := writeFiles(dir, files); err != nil {
+		return err
+	}
+	wants := filepath.Join(dir, "etc/systemd/system/timers.target.wants")
+	stamps := filepath.Join(dir, "var/lib/systemd/timers")
+	for _, d := range []string{wants, stamps} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return err
+		}
+	}
+	now := time.Now()
+	for i := range scale * Timers {
+		if err := os.Symlink("/etc/systemd/system/"+TimerUnit(i), filepath.Join(wants, TimerUnit(i))); err != nil {
+			return err
+		}
+		stamp := filepath.Join(stamps, "stamp-"+TimerUnit(i))
+		if err := os.WriteFile(stamp, nil, 0o644); err != nil {
+			return err
+		}
+		at := now.Add(-time.Duration(1+i%7) * time.Hour)
+		if err := os.Chtimes(stamp, at, at); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// addPrograms adds the jobs' programs to files, all but every tenth.
+func addPrograms(files map[string]string) {
 	for p := range jobPrograms {
 		if p%10 != 9 {
 			files[programPath(p)] = "#!/bin/sh\nexit 0\n"
 		}
 	}
+}
+
+// writeFiles writes path -> text below dir, programs in /usr/local/bin
+// executable.
+func writeFiles(dir string, files map[string]string) error {
 	for path, text := range files {
 		full := filepath.Join(dir, path)
 		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
@@ -78,24 +130,8 @@ func WriteRoot(dir string, scale int) error {
 		if err := os.WriteFile(full, []byte(text), mode); err != nil {
 			return err
 		}
-		if strings.HasPrefix(path, "/var/lib/systemd/timers/") {
-			// Fired within the last day, a little more for later timers.
-			at := now.Add(-time.Duration(len(path)%7+1) * time.Hour)
-			if err := os.Chtimes(full, at, at); err != nil {
-				return err
-			}
-		}
 	}
-	wants := filepath.Join(dir, "etc/systemd/system/timers.target.wants")
-	if err := os.MkdirAll(wants, 0o755); err != nil {
-		return err
-	}
-	for i := range scale * Timers {
-		if err := os.Symlink("/etc/systemd/system/"+TimerUnit(i), filepath.Join(wants, TimerUnit(i))); err != nil {
-			return err
-		}
-	}
-	return os.Symlink("/proc", filepath.Join(dir, "proc"))
+	return nil
 }
 
 // jobProgram is the program the n-th job runs.
