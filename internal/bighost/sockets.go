@@ -8,8 +8,9 @@ import (
 // ListenerPort is the first port of each address's listeners.
 const ListenerPort = 20000
 
-// ConnPort is the first port of the listeners that connections go to.
-const ConnPort = 50000
+// ConnPort is the first port of the listeners that connections go to:
+// below the ephemeral range (32768 and up), which the clients use.
+const ConnPort = 31000
 
 // helperConns is how many connections one helper process holds: each is
 // two file descriptors, and a process without CAP_SYS_RESOURCE cannot raise
