@@ -43,7 +43,7 @@ func mainErr() int {
 	scalesFlag := flag.String("scales", "1,4,16", "comma-separated `LIST` of scales to build and measure (1 is issue 10's big host)")
 	runs := flag.Int("runs", 5, "timed runs of each command per scale; figures are medians")
 	out := flag.String("json", "bin/bench.json", "write every figure to `FILE`")
-	profile := flag.String("profile", "", "after measuring the first scale, write hostdrift check's CPU and heap profiles to `DIR` (check --cpuprofile/--memprofile)")
+	profile := flag.String("profile", "", "after measuring the first scale, write hostdrift snapshot's and check's CPU and heap profiles to `DIR` (HOSTDRIFT_CPUPROFILE, HOSTDRIFT_MEMPROFILE)")
 	flag.Parse()
 	var scales []int
 	for _, f := range strings.Split(*scalesFlag, ",") {
@@ -191,7 +191,7 @@ func measureScale(ctx context.Context, bin string, s, runs int, doProfile bool, 
 	}
 	sr.summarize()
 	if doProfile {
-		if err := profileCheck(ctx, bin, h, policyFile, profileDir); err != nil {
+		if err := profile(ctx, h, cmds, profileDir); err != nil {
 			sr.Notes = append(sr.Notes, "profile: "+err.Error())
 		}
 	}

@@ -7,11 +7,10 @@ import (
 	"os"
 	"os/exec"
 	"slices"
-	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/hostdrift/hostdrift/internal/rusage"
 	"github.com/hostdrift/hostdrift/internal/setns"
 )
 
@@ -36,16 +35,6 @@ type sample struct {
 	RSS  int64 // bytes
 }
 
-// timeTool is GNU time, which reports its child's peak RSS (ru_maxrss).
-//
-// The bench cannot take ru_maxrss from wait4 on its own children: Go starts
-// them with vfork (CLONE_VM), and Linux carries the high-water RSS of the
-// memory they shared at exec into the child's ru_maxrss, so every child
-// would report at least the bench's own peak (the rulesets it generated).
-// GNU time is a small C program that forks: its children start from its
-// 1 MB. Its own ru_maxrss is the one inflated; the bench ignores it.
-const timeTool = "/usr/bin/time"
-
 // run starts c once, its output to /dev/null, and measures it.
 func run(ctx context.Context, ns *setns.Handle, c command) (sample, error) {
 	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
@@ -53,7 +42,8 @@ func run(ctx context.Context, ns *setns.Handle, c command) (sample, error) {
 		return sample{}, err
 	}
 	defer devnull.Close()
-	argv := append([]string{timeTool, "--format", "maxrss-kb=%M"}, c.Argv...)
+	// Under GNU time: see package rusage for why.
+	argv := rusage.Wrap(c.Argv...)
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = devnull, &stderr
@@ -75,32 +65,13 @@ func run(ctx context.Context, ns *setns.Handle, c command) (sample, error) {
 		err = nil
 	}
 	if err != nil {
-		return sample{}, fmt.Errorf("%s: %w\n%s", strings.Join(c.Argv, " "), err, tail(stderr.String(), 2000))
+		return sample{}, fmt.Errorf("%s: %w\n%s", strings.Join(c.Argv, " "), err, tail(rusage.StripReport(stderr.String()), 2000))
 	}
-	// The CPU time of time's reaped child is in time's rusage, with time's
-	// own (well under a millisecond).
-	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	cpu := time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-	rss, err := maxRSS(stderr.String())
+	cpu, rss, err := rusage.Of(cmd.ProcessState, stderr.String())
 	if err != nil {
 		return sample{}, fmt.Errorf("%s: %w", c.Name, err)
 	}
 	return sample{Wall: wall, CPU: cpu, RSS: rss}, nil
-}
-
-// maxRSS reads the peak RSS GNU time printed last, in bytes.
-func maxRSS(stderr string) (int64, error) {
-	lines := strings.Split(strings.TrimSpace(stderr), "\n")
-	last := lines[len(lines)-1]
-	v, ok := strings.CutPrefix(last, "maxrss-kb=")
-	if !ok {
-		return 0, fmt.Errorf("%s printed no peak RSS (last line %q)", timeTool, last)
-	}
-	kb, err := strconv.ParseInt(v, 10, 64)
-	if err != nil {
-		return 0, fmt.Errorf("%s: peak RSS %q: %w", timeTool, v, err)
-	}
-	return kb * 1024, nil
 }
 
 // figures are the medians of several samples.

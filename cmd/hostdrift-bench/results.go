@@ -192,18 +192,23 @@ func verify(ctx context.Context, ns *setns.Handle, h *host, cmds []command, sr *
 	return nil
 }
 
-// profileCheck runs hostdrift check once more with CPU and heap profiles.
-func profileCheck(ctx context.Context, bin string, h *host, policyFile, dir string) error {
+// profile runs hostdrift snapshot and check once more each, writing CPU
+// and heap profiles to dir.
+func profile(ctx context.Context, h *host, cmds []command, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	c := commands(bin, h, policyFile)[5]
-	prefix := filepath.Join(dir, fmt.Sprintf("check-%dx", h.scale))
-	c.env = append(slices.Clone(c.env), "HOSTDRIFT_CPUPROFILE="+prefix+".cpu.pprof", "HOSTDRIFT_MEMPROFILE="+prefix+".mem.pprof")
-	if _, err := run(ctx, nil, c); err != nil {
-		return err
+	for _, c := range cmds {
+		if c.Role != "hostdrift" {
+			continue
+		}
+		prefix := filepath.Join(dir, fmt.Sprintf("%s-%dx", strings.TrimPrefix(c.Name, "hostdrift "), h.scale))
+		c.env = append(slices.Clone(c.env), "HOSTDRIFT_CPUPROFILE="+prefix+".cpu.pprof", "HOSTDRIFT_MEMPROFILE="+prefix+".mem.pprof")
+		if _, err := run(ctx, nil, c); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "hostdrift-bench: profiles in %s.{cpu,mem}.pprof (go tool pprof -top %s.cpu.pprof)\n", prefix, prefix)
 	}
-	fmt.Fprintf(os.Stderr, "hostdrift-bench: profiles in %s.{cpu,mem}.pprof (go tool pprof -top %s %s.cpu.pprof)\n", prefix, bin, prefix)
 	return nil
 }
 
@@ -232,6 +237,13 @@ func printScale(w io.Writer, sr *scaleResult) {
 	tw.Flush()
 	if sr.Findings != nil {
 		fmt.Fprintf(w, "check findings: %d pass, %d fail, %d error\n", sr.Findings["pass"], sr.Findings["fail"], sr.Findings["error"])
+	}
+	if len(sr.Collectors) > 0 {
+		var cs []string
+		for _, c := range sr.Collectors {
+			cs = append(cs, fmt.Sprintf("%s %.0f ms", c.Name, c.DurationMS))
+		}
+		fmt.Fprintf(w, "collectors (one snapshot, concurrent): %s\n", strings.Join(cs, ", "))
 	}
 	for _, n := range sr.Notes {
 		fmt.Fprintln(w, "note:", n)
