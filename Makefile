@@ -43,7 +43,7 @@ lint:
 ## bench: the benchmarks, each printing its ratio to a reference measured in the same run,
 ##        then the big host (issue 10, docs/performance.md): hostdrift against the
 ##        kernel's dump tools at BENCH_SCALES, figures in BENCH_JSON
-BENCH_SCALES ?= 1,4,16
+BENCH_SCALES ?= 1,4
 BENCH_RUNS   ?= 5
 BENCH_JSON   ?= bin/bench.json
 bench: deps
