@@ -35,10 +35,7 @@ const chainRules = 18
 func IptablesNft(scale int) string {
 	services := scale * IptablesRules / (chainRules + 2)
 	var b strings.Builder
-	b.WriteString("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n")
-	for k := range services {
-		fmt.Fprintf(&b, ":C%d - [0:0]\n", k)
-	}
+	filterTable(&b, "C", services)
 	for k := range services {
 		chainDir := "INPUT"
 		if k%2 == 1 {
@@ -72,10 +69,7 @@ func IptablesLegacy(scale int) string {
 	const perChain = 19 // and the jump
 	chains := scale * LegacyRules / (perChain + 1)
 	var b strings.Builder
-	b.WriteString("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n")
-	for k := range chains {
-		fmt.Fprintf(&b, ":L%d - [0:0]\n", k)
-	}
+	filterTable(&b, "L", chains)
 	for k := range chains {
 		fmt.Fprintf(&b, "-A INPUT -p tcp -m tcp --dport %d -j L%d\n", 30000+k, k)
 		for j := range perChain {
@@ -88,6 +82,15 @@ func IptablesLegacy(scale int) string {
 	}
 	b.WriteString("COMMIT\n")
 	return b.String()
+}
+
+// filterTable starts an iptables-restore filter table with n user chains
+// named prefix0 onwards.
+func filterTable(b *strings.Builder, prefix string, n int) {
+	b.WriteString("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n")
+	for k := range n {
+		fmt.Fprintf(b, ":%s%d - [0:0]\n", prefix, k)
+	}
 }
 
 // Nft returns an nft -f file: table inet bench with one set of
