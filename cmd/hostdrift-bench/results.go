@@ -205,7 +205,8 @@ func profile(ctx context.Context, h *host, cmds []command, dir string) error {
 		if c.Role != "hostdrift" {
 			continue
 		}
-		prefix := filepath.Join(dir, fmt.Sprintf("%s-%dx", strings.TrimPrefix(c.Name, "hostdrift "), h.scale))
+		name := strings.NewReplacer("hostdrift ", "", ", ", "-", " ", "-").Replace(c.Name)
+		prefix := filepath.Join(dir, fmt.Sprintf("%s-%dx", name, h.scale))
 		c.env = append(slices.Clone(c.env), "HOSTDRIFT_CPUPROFILE="+prefix+".cpu.pprof", "HOSTDRIFT_MEMPROFILE="+prefix+".mem.pprof")
 		if _, err := run(ctx, nil, c); err != nil {
 			return err
