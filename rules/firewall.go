@@ -225,7 +225,7 @@ func (c *flowCheck) Evaluate(s *snapshot.Snapshot) Result {
 			probes = append(probes, &flowProbe{pkt: p, why: rep.Why})
 		}
 	}
-	prog := netfilter.Compile(fw)
+	prog := netfilter.ProgramFor(fw)
 	var allowed, denied, unknown []*flowProbe
 	for _, p := range probes {
 		p.res = prog.Simulate(p.pkt)

@@ -55,7 +55,7 @@ func (c *exposedCheck) Evaluate(s *snapshot.Snapshot) Result {
 		return Errorf("cannot evaluate: the snapshot lacks the firewall or the listeners")
 	}
 	r := Result{Expected: fmt.Sprintf("no %s listener on port %s reachable from anywhere", c.protocol, c.list)}
-	prog := netfilter.Compile(fw)
+	prog := netfilter.ProgramFor(fw)
 	var exposed, unknown []string
 	var first *flowProbe
 	public := 0

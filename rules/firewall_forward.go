@@ -61,7 +61,7 @@ func (dockerForwardCheck) Evaluate(s *snapshot.Snapshot) Result {
 		r.Explanation = "Docker set " + strings.Join(policies, ", ") + ", but this host has no other interface to route for (only its uplink and Docker's bridges), so nothing else is forwarded"
 		return r
 	}
-	prog := netfilter.Compile(fw)
+	prog := netfilter.ProgramFor(fw)
 	var dropped, passed []string
 	var firstDropped *flowProbe
 	for _, la := range others {

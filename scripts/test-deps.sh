@@ -11,6 +11,8 @@ packages="
 packages="$packages nftables iptables ufw util-linux"
 # report formats: xmllint validates the JUnit output
 packages="$packages libxml2-utils"
+# bench: GNU time reports a child's peak RSS (make bench; see docs/performance.md)
+packages="$packages time"
 # dns: the integration test's resolver (dnsmasq-base is the binary alone;
 # the dnsmasq package would also start a system-wide daemon on port 53)
 packages="$packages dnsmasq-base"

@@ -11,58 +11,18 @@ import (
 	"time"
 
 	"github.com/hostdrift/hostdrift/agent"
+	"github.com/hostdrift/hostdrift/internal/bighost"
 	"github.com/hostdrift/hostdrift/internal/netfilter"
 	"github.com/hostdrift/hostdrift/internal/nstest"
 	"github.com/hostdrift/hostdrift/internal/setns"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 )
 
-// benchRuleset is 20,000 iptables-nft rules (1,000 user chains of 18 rules
-// reached from INPUT and OUTPUT), 2,000 native nft rules and one native set
-// of 10,000 addresses.
-func benchRuleset() (iptables, nft string) {
-	var b strings.Builder
-	b.WriteString("*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n")
-	for k := 0; k < 1000; k++ {
-		fmt.Fprintf(&b, ":C%d - [0:0]\n", k)
-	}
-	for k := 0; k < 1000; k++ {
-		chainDir := "INPUT"
-		if k%2 == 1 {
-			chainDir = "OUTPUT"
-		}
-		fmt.Fprintf(&b, "-A %s -p tcp -m tcp --dport %d -j C%d\n", chainDir, 10000+k, k)
-		fmt.Fprintf(&b, "-A %s -p udp -m udp --dport %d -m comment --comment \"svc %d\" -j C%d\n", chainDir, 10000+k, k, k)
-		for j := 0; j < 18; j++ {
-			verdict := "ACCEPT"
-			if j%3 == 0 {
-				verdict = "DROP"
-			}
-			fmt.Fprintf(&b, "-A C%d -s 10.%d.%d.0/24 -m conntrack --ctstate NEW -j %s\n", k, k/250, j, verdict)
-		}
-	}
-	b.WriteString("COMMIT\n")
-	var n strings.Builder
-	n.WriteString("table inet bench {\n\tset big {\n\t\ttype ipv4_addr\n\t\telements = { ")
-	for i := 0; i < 10000; i++ {
-		if i > 0 {
-			n.WriteString(", ")
-		}
-		fmt.Fprintf(&n, "192.168.%d.%d", i/250, 1+i%250)
-	}
-	n.WriteString(" }\n\t}\n\tchain input {\n\t\ttype filter hook input priority filter + 5; policy accept;\n\t\tip saddr @big drop\n")
-	for i := 0; i < 1999; i++ {
-		fmt.Fprintf(&n, "\t\tip saddr 172.16.%d.%d tcp dport %d accept\n", i/250, 1+i%250, 20000+i)
-	}
-	n.WriteString("\t}\n}\n")
-	return b.String(), n.String()
-}
-
 // BenchmarkFirewall measures a snapshot of a large ruleset against what the
 // tools need to dump the same namespace, and 1,000 simulated queries.
 func BenchmarkFirewall(b *testing.B) {
 	ns := nstest.New(b)
-	ipt, nft := benchRuleset()
+	ipt, nft := bighost.IptablesNft(1), bighost.Nft(1)
 	cmd := ns.Command("iptables-nft-restore")
 	cmd.Stdin = strings.NewReader(ipt)
 	if out, err := cmd.CombinedOutput(); err != nil {

@@ -9,31 +9,40 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/hostdrift/hostdrift/agent"
 	"github.com/hostdrift/hostdrift/internal/fixture"
+	"github.com/hostdrift/hostdrift/internal/rusage"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 	"github.com/hostdrift/hostdrift/policies"
 	"github.com/hostdrift/hostdrift/rules"
 )
 
-// measure runs the command and returns its wall time and peak RSS in bytes.
+// measure runs the command and returns its wall time and peak RSS in bytes
+// (under GNU time: the test binary's own peak would hide the command's, see
+// package rusage).
 func measure(b *testing.B, name string, args ...string) (time.Duration, int64) {
 	b.Helper()
-	cmd := exec.Command(name, args...)
+	argv := rusage.Wrap(append([]string{name}, args...)...)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
 	start := time.Now()
-	out, err := cmd.CombinedOutput()
+	out, err := cmd.Output()
 	wall := time.Since(start)
 	if ee, ok := err.(*exec.ExitError); ok && ee.ExitCode() <= 3 {
 		err = nil // drift or incomplete are results, not failures
 	}
 	if err != nil {
-		b.Fatalf("%s: %v\n%s", name, err, out)
+		b.Fatalf("%s: %v\n%s%s", name, err, out, rusage.StripReport(stderr.String()))
 	}
-	return wall, cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss * 1024
+	_, rss, err := rusage.Of(cmd.ProcessState, stderr.String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return wall, rss
 }
 
 func median(ds []time.Duration) time.Duration {

@@ -24,7 +24,10 @@ const (
 var version = "" // set with -ldflags "-X main.version=..."
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	finish := startProfiles(os.Stderr)
+	code := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	finish()
+	os.Exit(code)
 }
 
 const usage = `hostdrift audits this host against policies and reports every drift.

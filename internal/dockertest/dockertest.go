@@ -13,7 +13,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"testing"
 	"time"
 
 	"github.com/hostdrift/hostdrift/internal/nstest"
@@ -46,7 +45,7 @@ const dirPrefix = "hostdrift-dockerd-"
 // Start runs a dockerd for the test and stops it, its containers and its
 // namespace at cleanup. It needs root, dockerd (Debian: docker.io) and the
 // docker command; under nstest.Strict their absence fails the test.
-func Start(t testing.TB, extraArgs ...string) *Engine {
+func Start(t nstest.TB, extraArgs ...string) *Engine {
 	t.Helper()
 	nstest.RequireRoot(t)
 	nstest.RequireCommand(t, "dockerd")
@@ -113,7 +112,7 @@ func Start(t testing.TB, extraArgs ...string) *Engine {
 }
 
 // dockerCLI prefers Debian's client, which is as old as its daemon.
-func dockerCLI(t testing.TB) string {
+func dockerCLI(t nstest.TB) string {
 	if _, err := os.Stat("/usr/bin/docker"); err == nil {
 		return "/usr/bin/docker"
 	}
@@ -130,7 +129,7 @@ func (e *Engine) Command(args ...string) *exec.Cmd {
 
 // Docker runs the docker CLI against this engine and returns its trimmed
 // standard output; the test fails if the command fails.
-func (e *Engine) Docker(t testing.TB, args ...string) string {
+func (e *Engine) Docker(t nstest.TB, args ...string) string {
 	t.Helper()
 	cmd := e.Command(args...)
 	var stderr strings.Builder
@@ -145,7 +144,7 @@ func (e *Engine) Docker(t testing.TB, args ...string) string {
 // Busybox imports an image holding Debian's static busybox (package
 // busybox-static) with its applets linked in /bin, and returns its name.
 // No registry is needed.
-func (e *Engine) Busybox(t testing.TB) string {
+func (e *Engine) Busybox(t nstest.TB) string {
 	t.Helper()
 	bb := "/bin/busybox"
 	if _, err := os.Stat(bb); err != nil {
@@ -182,7 +181,7 @@ func (e *Engine) Busybox(t testing.TB) string {
 
 // Import streams a root folder into the engine as an image, numeric
 // owners kept; changes are Dockerfile instructions (CMD [...]) to apply.
-func (e *Engine) Import(t testing.TB, root, image string, changes ...string) {
+func (e *Engine) Import(t nstest.TB, root, image string, changes ...string) {
 	t.Helper()
 	tar := exec.Command("tar", "--numeric-owner", "-C", root, "-c", ".")
 	args := []string{"import"}
@@ -209,7 +208,7 @@ func (e *Engine) Import(t testing.TB, root, image string, changes ...string) {
 
 // stop removes the test's containers, stops dockerd, kills what it left, and
 // unmounts and removes its folders.
-func (e *Engine) stop(t testing.TB) {
+func (e *Engine) stop(t nstest.TB) {
 	t.Helper()
 	if ids, err := e.Command("ps", "-aq", "--filter", "label="+Label).Output(); err == nil {
 		if f := strings.Fields(string(ids)); len(f) > 0 {

@@ -112,9 +112,11 @@ var (
 	cacheProg *Program
 )
 
-// programFor compiles fw, reusing the last compilation for the same pointer.
-// A firewall must not be modified once simulated.
-func programFor(fw *snapshot.Firewall) *Program {
+// ProgramFor compiles fw, reusing the last compilation for the same pointer:
+// every check of a run asks about the same snapshot, and compiling a large
+// ruleset costs far more than simulating a packet through it. A firewall
+// must not be modified once simulated.
+func ProgramFor(fw *snapshot.Firewall) *Program {
 	cacheMu.Lock()
 	defer cacheMu.Unlock()
 	if cacheFW == fw && cacheProg != nil {

@@ -174,7 +174,7 @@ func AllowedPorts(fw *snapshot.Firewall, tmpl Packet, candidates []PortProto) (a
 	if len(candidates) == 0 {
 		candidates = MentionedPorts(fw)
 	}
-	prog := programFor(fw)
+	prog := ProgramFor(fw)
 	for _, c := range candidates {
 		p := tmpl
 		p.Protocol, p.DstPort = c.Protocol, c.Port

@@ -17,7 +17,7 @@ const maxPaths = 1024
 // outcome cannot be known (rates, randomness, rules not understood) are
 // explored both ways: the verdict is unknown only if it depends on them.
 func Simulate(fw *snapshot.Firewall, p Packet) Result {
-	return programFor(fw).Simulate(p)
+	return ProgramFor(fw).Simulate(p)
 }
 
 // Simulate is Simulate over a compiled firewall.

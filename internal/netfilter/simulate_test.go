@@ -427,3 +427,14 @@ func TestManagers(t *testing.T) {
 		t.Errorf("kube: %s %+v", name, r)
 	}
 }
+
+func TestProgramForReusesTheCompilation(t *testing.T) {
+	a, b := &snapshot.Firewall{}, &snapshot.Firewall{}
+	pa := ProgramFor(a)
+	if ProgramFor(a) != pa {
+		t.Error("a second ProgramFor of the same firewall compiled it again")
+	}
+	if ProgramFor(b) == pa {
+		t.Error("ProgramFor of another firewall returned the first one's program")
+	}
+}

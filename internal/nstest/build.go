@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-	"testing"
 )
 
 const hostdriftPackage = "github.com/hostdrift/hostdrift/cmd/hostdrift"
@@ -16,11 +15,11 @@ const hostdriftPackage = "github.com/hostdrift/hostdrift/cmd/hostdrift"
 // Hostdrift builds the hostdrift command once per test process, as make
 // build does (static, CGO_ENABLED=0), into a folder every user may read, so
 // tests can run it as nobody or inside another root.
-func Hostdrift(t testing.TB) string { return buildOnce(t, "hostdrift", hostdriftPackage) }
+func Hostdrift(t TB) string { return buildOnce(t, "hostdrift", hostdriftPackage) }
 
 // Dir returns this test process's scratch folder, which every user may
 // read; the next test run removes it once this process is gone.
-func Dir(t testing.TB) string {
+func Dir(t TB) string {
 	t.Helper()
 	dirOnce.Do(func() {
 		sweepStale()
@@ -52,7 +51,7 @@ type built struct {
 }
 
 // buildOnce builds a main package of this module into Dir once per process.
-func buildOnce(t testing.TB, name, pkg string) string {
+func buildOnce(t TB, name, pkg string) string {
 	t.Helper()
 	dir := Dir(t)
 	buildsMu.Lock()

@@ -8,7 +8,6 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
-	"testing"
 	"time"
 
 	mdns "github.com/miekg/dns"
@@ -25,7 +24,7 @@ type DNSServer struct {
 
 // SetZone replaces the served hosts-format zone and tells dnsmasq to reread
 // it (SIGHUP). Answers change once dnsmasq has handled the signal: poll.
-func (s *DNSServer) SetZone(t testing.TB, zone string) {
+func (s *DNSServer) SetZone(t TB, zone string) {
 	t.Helper()
 	if err := os.WriteFile(s.zoneFile, []byte(zone), 0o644); err != nil {
 		t.Fatal(err)
@@ -42,7 +41,7 @@ func (s *DNSServer) SetZone(t testing.TB, zone string) {
 //
 // (It runs in the test's own network namespace: hostdrift's DNS collector
 // asks from its own, whatever --netns says.)
-func Dnsmasq(t testing.TB, ip, zone string, records ...string) *DNSServer {
+func Dnsmasq(t TB, ip, zone string, records ...string) *DNSServer {
 	t.Helper()
 	RequireCommand(t, "dnsmasq")
 	dir := t.TempDir()
@@ -100,7 +99,7 @@ func Dnsmasq(t testing.TB, ip, zone string, records ...string) *DNSServer {
 }
 
 // FreePort returns a port that is free on ip for both UDP and TCP now.
-func FreePort(t testing.TB, ip string) int {
+func FreePort(t TB, ip string) int {
 	t.Helper()
 	for range 20 {
 		pc, err := net.ListenPacket("udp", ip+":0")

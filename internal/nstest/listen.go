@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
-	"testing"
 	"time"
 )
 
@@ -46,7 +45,16 @@ type Listener struct {
 //	                      connections by the time Listen returns
 //	many:127.0.0.1:20000:10000
 //	                      10,000 TCP listeners on ports 20000 to 29999
-func (n *NS) Listen(t testing.TB, specs ...string) *Listener {
+//	serve:127.0.0.1:20000:10000
+//	                      the same, but each connection is accepted and
+//	                      closed at once, as a server would
+//	conns:127.0.0.1:40000:6000
+//	                      6,000 established connections, both ends held,
+//	                      to listeners on ports 40000 and 40001 (at most
+//	                      5,000 a listener); each end is a file descriptor,
+//	                      and a helper's limit is its hard RLIMIT_NOFILE
+//	                      unless it holds CAP_SYS_RESOURCE
+func (n *NS) Listen(t TB, specs ...string) *Listener {
 	t.Helper()
 	bin := helperBinary(t)
 	cmd := n.Command(bin, specs...)
@@ -98,4 +106,4 @@ func (l *Listener) Stop() {
 }
 
 // helperBinary builds the listening helper once per test process.
-func helperBinary(t testing.TB) string { return buildOnce(t, HelperName, helperPackage) }
+func helperBinary(t TB) string { return buildOnce(t, HelperName, helperPackage) }

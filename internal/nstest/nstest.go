@@ -15,7 +15,6 @@ import (
 	"strings"
 	"sync"
 	"syscall"
-	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -26,7 +25,7 @@ import (
 func Strict() bool { return os.Getenv("HOSTDRIFT_TEST_STRICT") == "1" }
 
 // RequireRoot skips the test unless it runs as root; under Strict it fails.
-func RequireRoot(t testing.TB) {
+func RequireRoot(t TB) {
 	t.Helper()
 	if os.Geteuid() == 0 {
 		return
@@ -36,7 +35,7 @@ func RequireRoot(t testing.TB) {
 
 // RequireCommand skips the test unless the named command is in PATH; under
 // Strict it fails.
-func RequireCommand(t testing.TB, name string) {
+func RequireCommand(t TB, name string) {
 	t.Helper()
 	if _, err := exec.LookPath(name); err == nil {
 		return
@@ -44,7 +43,7 @@ func RequireCommand(t testing.TB, name string) {
 	missing(t, fmt.Sprintf("needs the %q command in PATH (Debian: apt-get install iproute2)", name))
 }
 
-func missing(t testing.TB, reason string) {
+func missing(t TB, reason string) {
 	t.Helper()
 	if Strict() {
 		t.Fatal(reason + " (HOSTDRIFT_TEST_STRICT=1 forbids skipping)")
@@ -63,7 +62,7 @@ type NS struct {
 
 // New creates a fresh network namespace with its loopback up. Cleanup kills
 // every process still inside it and deletes it.
-func New(t testing.TB) *NS {
+func New(t TB) *NS {
 	t.Helper()
 	RequireRoot(t)
 	RequireCommand(t, "ip")
@@ -81,7 +80,7 @@ func New(t testing.TB) *NS {
 }
 
 // destroy kills what runs inside the namespace and deletes it.
-func (n *NS) destroy(t testing.TB) {
+func (n *NS) destroy(t TB) {
 	t.Helper()
 	// Kill what the test started first: a command may not have entered the
 	// namespace yet, and ip netns pids would miss it.
@@ -126,7 +125,7 @@ func (n *NS) Command(name string, args ...string) *exec.Cmd {
 
 // Run runs a command inside the namespace and returns its combined output;
 // the test fails if it fails.
-func (n *NS) Run(t testing.TB, name string, args ...string) string {
+func (n *NS) Run(t TB, name string, args ...string) string {
 	t.Helper()
 	out, err := n.Command(name, args...).CombinedOutput()
 	if err != nil {
@@ -138,7 +137,7 @@ func (n *NS) Run(t testing.TB, name string, args ...string) string {
 // Do runs fn on the calling goroutine's thread moved into the namespace, and
 // moves it back afterwards. fn must not start goroutines that expect to be in
 // the namespace.
-func (n *NS) Do(t testing.TB, fn func()) {
+func (n *NS) Do(t TB, fn func()) {
 	t.Helper()
 	runtime.LockOSThread()
 	orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
@@ -168,7 +167,7 @@ func (n *NS) Do(t testing.TB, fn func()) {
 }
 
 // Inode is the namespace's inode number, the number in net:[N] links.
-func (n *NS) Inode(t testing.TB) uint64 {
+func (n *NS) Inode(t TB) uint64 {
 	t.Helper()
 	var st unix.Stat_t
 	if err := unix.Stat(n.Path(), &st); err != nil {
@@ -197,13 +196,27 @@ func sweepStale() {
 	}
 }
 
+// TB is what nstest needs of its caller. testing.TB satisfies it, and so
+// can a program that is not a test (the benchmark harness builds its big
+// host with these helpers).
+type TB interface {
+	Helper()
+	Cleanup(func())
+	Errorf(format string, args ...any)
+	Fatal(args ...any)
+	Fatalf(format string, args ...any)
+	Logf(format string, args ...any)
+	Skip(args ...any)
+	TempDir() string
+}
+
 // Address gives the namespace a non-loopback address, prefix in CIDR form,
 // on a veth pair whose two ends both stay inside (hd0 holds the address,
 // hd1 is its peer), so that "from anywhere" and "to this host" have
 // somewhere to arrive. IPv6 duplicate address detection is off, so the
 // links' state is settled when Address returns (no tentative addresses
 // that turn final, and add routes, while the test watches).
-func (n *NS) Address(t testing.TB, prefix string) {
+func (n *NS) Address(t TB, prefix string) {
 	t.Helper()
 	n.Run(t, "sysctl", "-qw", "net.ipv6.conf.default.accept_dad=0", "net.ipv6.conf.all.accept_dad=0")
 	n.Run(t, "ip", "link", "add", "hd0", "type", "veth", "peer", "name", "hd1")

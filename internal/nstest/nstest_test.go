@@ -3,11 +3,14 @@ package nstest
 import (
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -120,6 +123,42 @@ func TestListen(t *testing.T) {
 	if out := ns.Run(t, "ss", "-Htln"); strings.TrimSpace(out) != "" {
 		t.Errorf("listeners left after Stop:\n%s", out)
 	}
+}
+
+func TestListenConns(t *testing.T) {
+	RequireCommand(t, "ss")
+	ns := New(t)
+	ns.Listen(t, "conns:127.0.0.1:40000:6000")
+	// Both ends of each connection, and the two listeners.
+	est := strings.Count(ns.Run(t, "ss", "-Htn", "state", "established"), "\n")
+	if est != 2*6000 {
+		t.Errorf("ss shows %d established sockets, want %d (both ends of 6,000 connections)", est, 2*6000)
+	}
+	lst := ns.Run(t, "ss", "-Htln")
+	for _, want := range []string{"127.0.0.1:40000", "127.0.0.1:40001"} {
+		if !strings.Contains(lst, want) {
+			t.Errorf("ss -tln does not show %s:\n%s", want, lst)
+		}
+	}
+}
+
+func TestListenServe(t *testing.T) {
+	ns := New(t)
+	ns.Listen(t, "serve:127.0.0.1:20000:3")
+	ns.Do(t, func() {
+		for port := 20000; port < 20003; port++ {
+			c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The server closes at once: the read sees the end.
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			if _, err := c.Read(make([]byte, 1)); err != io.EOF {
+				t.Errorf("port %d: read = %v, want EOF (accepted and closed)", port, err)
+			}
+			c.Close()
+		}
+	})
 }
 
 func TestListenBadSpec(t *testing.T) {

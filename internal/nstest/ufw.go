@@ -6,13 +6,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"testing"
 )
 
 // UFW runs Debian's ufw commands inside the namespace and then enables it,
 // in a private mount namespace where /etc/ufw, /etc/default/ufw and /lib/ufw
 // are temporary copies: the machine's own UFW configuration is never touched.
-func (ns *NS) UFW(t testing.TB, commands ...string) {
+func (ns *NS) UFW(t TB, commands ...string) {
 	t.Helper()
 	RequireCommand(t, "ufw")
 	RequireCommand(t, "unshare")

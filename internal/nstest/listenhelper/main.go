@@ -12,6 +12,11 @@
 //	accept            TCP listener that accepts; three connections are made
 //	                  and accepted before ready
 //	many              N TCP listeners on consecutive ports from PORT
+//	serve             like many, but every connection is accepted and closed
+//	                  at once (one epoll loop), as a server would
+//	conns             N established TCP connections, both ends held: to
+//	                  ceil(N/5000) listeners on consecutive ports from PORT
+//	                  (at most 5,000 on one)
 //
 // On failure it prints the reason on standard error and exits with status 1.
 package main
@@ -68,6 +73,9 @@ func run(args []string) error {
 		}
 		specs = append(specs, s)
 		fds += max(s.n, 1) + 4
+		if s.kind == "conns" {
+			fds += s.n + s.n/connsPerListener + 1 // both ends, and the listeners
+		}
 	}
 	if err := raiseNoFile(uint64(fds)); err != nil {
 		return err
@@ -110,13 +118,13 @@ func parse(a string) (spec, error) {
 		if !ap.Addr().Is6() {
 			return spec{}, fmt.Errorf("spec %q: %s wants an IPv6 address", a, kind)
 		}
-	case "stall", "many":
+	case "stall", "many", "serve", "conns":
 		if s.n == 0 {
 			return spec{}, fmt.Errorf("spec %q: %s needs :N at the end", a, kind)
 		}
 	case "accept":
 	default:
-		return spec{}, fmt.Errorf("spec %q: unknown kind %q (want tcp4, tcp6, dual, v6only, udp4, udp6, stall, accept, many)", a, kind)
+		return spec{}, fmt.Errorf("spec %q: unknown kind %q (want tcp4, tcp6, dual, v6only, udp4, udp6, stall, accept, many, serve, conns)", a, kind)
 	}
 	return s, nil
 }
@@ -129,12 +137,13 @@ func raiseNoFile(n uint64) error {
 	if lim.Cur >= n {
 		return nil
 	}
+	hard := lim.Max
 	lim.Cur = n
 	if lim.Max < n {
 		lim.Max = n
 	}
 	if err := unix.Setrlimit(unix.RLIMIT_NOFILE, &lim); err != nil {
-		return fmt.Errorf("raise RLIMIT_NOFILE to %d: %w", n, err)
+		return fmt.Errorf("raise RLIMIT_NOFILE to %d: %w (the hard limit is %d and only CAP_SYS_RESOURCE raises it: spread the sockets over several helpers)", n, err, hard)
 	}
 	return nil
 }
@@ -181,19 +190,122 @@ func open(s spec) error {
 			}
 		}
 		return waitQueue(fd, func(q int) bool { return q == 0 })
-	case "many":
+	case "many", "serve":
+		fds := make([]int, 0, s.n)
 		for i := range s.n {
 			port := int(s.ap.Port()) + i
 			if port > 65535 {
 				return fmt.Errorf("port %d out of range", port)
 			}
-			if _, err := listen(netip.AddrPortFrom(s.ap.Addr(), uint16(port)), unix.SOCK_STREAM, true, backlog); err != nil {
+			fd, err := listen(netip.AddrPortFrom(s.ap.Addr(), uint16(port)), unix.SOCK_STREAM, true, backlog)
+			if err != nil {
 				return err
 			}
+			fds = append(fds, fd)
+		}
+		if s.kind == "serve" {
+			return serve(fds)
 		}
 		return nil
+	case "conns":
+		return conns(s.ap, s.n)
 	}
 	return fmt.Errorf("unknown kind %q", s.kind)
+}
+
+// serve accepts and closes every connection to the listeners fds, in one
+// epoll loop on a goroutine of its own.
+func serve(fds []int) error {
+	ep, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return fmt.Errorf("epoll: %w", err)
+	}
+	for _, fd := range fds {
+		if err := unix.SetNonblock(fd, true); err != nil {
+			return fmt.Errorf("nonblock: %w", err)
+		}
+		if err := unix.EpollCtl(ep, unix.EPOLL_CTL_ADD, fd, &unix.EpollEvent{Events: unix.EPOLLIN, Fd: int32(fd)}); err != nil {
+			return fmt.Errorf("epoll add: %w", err)
+		}
+	}
+	go func() {
+		events := make([]unix.EpollEvent, 256)
+		for {
+			n, err := unix.EpollWait(ep, events, -1)
+			if err != nil && err != unix.EINTR {
+				return
+			}
+			for _, ev := range events[:max(n, 0)] {
+				for {
+					c, _, err := unix.Accept(int(ev.Fd))
+					if err != nil {
+						break
+					}
+					unix.Close(c)
+				}
+			}
+		}
+	}()
+	return nil
+}
+
+// connsPerListener bounds the connections to one listener: each takes an
+// ephemeral port of the client's address, of which Linux has 28,232 by
+// default, and one accepting goroutine keeps up with 5,000 easily.
+const connsPerListener = 5000
+
+// conns opens n established connections to listeners on consecutive ports
+// from ap's, and holds both ends. Clients connect blocking, one at a time;
+// one goroutine per listener accepts.
+func conns(ap netip.AddrPort, n int) error {
+	accepted := make(chan error, n/connsPerListener+1)
+	for first := 0; first < n; first += connsPerListener {
+		count := min(connsPerListener, n-first)
+		port := int(ap.Port()) + first/connsPerListener
+		if port > 65535 {
+			return fmt.Errorf("port %d out of range", port)
+		}
+		lap := netip.AddrPortFrom(ap.Addr(), uint16(port))
+		fd, err := listen(lap, unix.SOCK_STREAM, true, 4096)
+		if err != nil {
+			return err
+		}
+		go func() {
+			for got := 0; got < count; {
+				if _, _, err := unix.Accept(fd); err != nil {
+					if err == unix.EINTR {
+						continue
+					}
+					accepted <- fmt.Errorf("accept on %s: %w", lap, err)
+					return
+				}
+				got++
+			}
+			accepted <- nil
+		}()
+		family, sa := sockaddr(lap)
+		for range count {
+			c, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				return fmt.Errorf("socket: %w", err)
+			}
+			for {
+				err = unix.Connect(c, sa)
+				if err != unix.EINTR {
+					break
+				}
+			}
+			if err != nil {
+				return fmt.Errorf("connect to %s: %w", lap, err)
+			}
+		}
+	}
+	for first := 0; first < n; first += connsPerListener {
+		if err := <-accepted; err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // listen opens a socket bound to ap; for IPv6 v6only sets IPV6_V6ONLY. A

@@ -1,0 +1,54 @@
+package bighost
+
+import (
+	"fmt"
+	"net/netip"
+)
+
+// ListenerPort is the first port of each address's listeners.
+const ListenerPort = 20000
+
+// ConnPort is the first port of the listeners that connections go to:
+// below the ephemeral range (32768 and up), which the clients use.
+const ConnPort = 31000
+
+// helperConns is how many connections one helper process holds: each is
+// two file descriptors, and a process without CAP_SYS_RESOURCE cannot raise
+// its hard RLIMIT_NOFILE (often 20,000 in containers, 524,288 on Debian).
+const helperConns = 8000
+
+// connsPerListener matches the nstest helper's: conns:ADDR:PORT:N spreads N
+// over listeners of at most 5,000 on consecutive ports.
+const connsPerListener = 5000
+
+// ListenerAddr is the loopback address of the k-th block of 10,000
+// listeners: 127.0.0.1, 127.0.0.2, ... (ports run out on one address).
+func ListenerAddr(k int) netip.Addr { return netip.AddrFrom4([4]byte{127, 0, 0, byte(1 + k)}) }
+
+// SocketSpecs returns, for each helper process to start, its nstest Listen
+// specs: Listeners*scale listeners (that accept and close, as servers do)
+// in blocks of 10,000 a loopback address,
+// then Conns*scale established connections in groups a process can hold.
+func SocketSpecs(scale int) [][]string {
+	var out [][]string
+	for k := range scale {
+		out = append(out, []string{fmt.Sprintf("serve:%s:%d:%d", ListenerAddr(k), ListenerPort, Listeners)})
+	}
+	port := ConnPort
+	for left := scale * Conns; left > 0; left -= helperConns {
+		n := min(left, helperConns)
+		out = append(out, []string{fmt.Sprintf("conns:127.0.0.1:%d:%d", port, n)})
+		port += (n + connsPerListener - 1) / connsPerListener
+	}
+	return out
+}
+
+// ConnListeners is the number of listeners SocketSpecs adds to take the
+// connections.
+func ConnListeners(scale int) int {
+	n := 0
+	for left := scale * Conns; left > 0; left -= helperConns {
+		n += (min(left, helperConns) + connsPerListener - 1) / connsPerListener
+	}
+	return n
+}
