@@ -2,7 +2,6 @@ package rules
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
@@ -37,15 +36,6 @@ var DefaultDriftSeverity = map[string]finding.Severity{
 	snapshot.AreaTimers:    finding.Warning,
 }
 
-func areaNames() []string {
-	var out []string
-	for a := range snapshot.AreaCollectors() {
-		out = append(out, a)
-	}
-	sort.Strings(out)
-	return out
-}
-
 func compileIgnore(b *hcl.Block, ctx *hcl.EvalContext) (*diff.Ignore, hcl.Diagnostics) {
 	content, diags := b.Body.Content(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{
 		{Name: "area", Required: true},
@@ -59,7 +49,7 @@ func compileIgnore(b *hcl.Block, ctx *hcl.EvalContext) (*diff.Ignore, hcl.Diagno
 	d := &Decoder{Kind: "ignore", Name: b.Labels[0], Block: b, content: content, ctx: ctx}
 	ig := &diff.Ignore{
 		Name:  b.Labels[0],
-		Area:  d.OneOf("area", "", areaNames()...),
+		Area:  d.OneOf("area", "", snapshot.AreaNames()...),
 		Kind:  d.String("kind", ""),
 		Match: d.StringMap("match"),
 	}
@@ -90,7 +80,7 @@ func compileDrift(b *hcl.Block, ctx *hcl.EvalContext, into map[string]finding.Se
 	areas := snapshot.AreaCollectors()
 	for area, sev := range d.StringMap("severity") {
 		if _, ok := areas[area]; !ok {
-			d.Errorf("severity", "Unknown area", "severity names %q; the areas are %s.", area, strings.Join(areaNames(), ", "))
+			d.Errorf("severity", "Unknown area", "severity names %q; the areas are %s.", area, strings.Join(snapshot.AreaNames(), ", "))
 			continue
 		}
 		switch finding.Severity(sev) {

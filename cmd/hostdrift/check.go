@@ -153,7 +153,7 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, strin
 		}
 	} else {
 		var diags hcl.Diagnostics
-		snap, plan, diags = survey(live, pol, vars, base)
+		snap, plan, diags = survey(live, pol, vars, nil, base)
 		if diags.HasErrors() {
 			printDiagnostics(stderr, pol, diags)
 			fmt.Fprintln(stderr, "hostdrift check: the policy does not fit this host's facts; nothing was evaluated")
@@ -193,11 +193,12 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, strin
 }
 
 // survey reads the live host for a policy: the host's facts first, which
-// the policy is compiled against, then the collectors its checks need, asked
-// for what they want. With a baseline, the collectors of the baseline's areas
+// the policy is compiled against, then the collectors its checks need (or
+// the named ones, when collectors is not nil), asked for what the checks
+// want. With a baseline, the collectors of the baseline's areas
 // run too and its DNS questions are asked again, so the comparison is like
 // for like.
-func survey(live liveFlags, pol *rules.Policy, vars map[string]string, base *snapshot.Snapshot) (*snapshot.Snapshot, *rules.Plan, hcl.Diagnostics) {
+func survey(live liveFlags, pol *rules.Policy, vars map[string]string, collectors []string, base *snapshot.Snapshot) (*snapshot.Snapshot, *rules.Plan, hcl.Diagnostics) {
 	snap := newSnapshot(live.root)
 	agent.Run(live.ctx, snap, live.options([]string{"host"}, snapshot.Wants{}))
 	plan, diags := pol.Compile(&snap.Host, vars)
@@ -205,6 +206,9 @@ func survey(live liveFlags, pol *rules.Policy, vars map[string]string, base *sna
 		return snap, nil, diags
 	}
 	needs, wants := plan.Needs(), plan.Wants()
+	if collectors != nil {
+		needs = slices.DeleteFunc(slices.Clone(collectors), func(n string) bool { return n == "host" })
+	}
 	if base != nil {
 		areas := snapshot.AreaCollectors()
 		for _, a := range baselineAreas(base) {

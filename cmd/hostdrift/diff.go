@@ -21,7 +21,7 @@ func runDiff(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.Var(&policyPaths, "policy", "take ignore blocks from the policy `FILE` or folder (repeatable; default: as check)")
 	vars := varFlags{}
 	fs.Var(vars, "var", "set a policy variable, `NAME=VALUE` (repeatable)")
-	areaList := fs.String("area", "", "compare only these comma-separated `AREAS` ("+strings.Join(areaNames(), ", ")+")")
+	areaList := fs.String("area", "", "compare only these comma-separated `AREAS` ("+strings.Join(snapshot.AreaNames(), ", ")+")")
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}
@@ -36,8 +36,8 @@ func runDiff(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var areas []string
 	if *areaList != "" {
 		for _, a := range strings.Split(*areaList, ",") {
-			if !slices.Contains(areaNames(), a) {
-				fmt.Fprintf(stderr, "hostdrift diff: --area: no area %q; the areas are %s\n", a, strings.Join(areaNames(), ", "))
+			if !slices.Contains(snapshot.AreaNames(), a) {
+				fmt.Fprintf(stderr, "hostdrift diff: --area: no area %q; the areas are %s\n", a, strings.Join(snapshot.AreaNames(), ", "))
 				return exitUsage
 			}
 			areas = append(areas, a)
@@ -74,13 +74,4 @@ func runDiff(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitIncomplete
 	}
 	return exitOK
-}
-
-func areaNames() []string {
-	var out []string
-	for a := range snapshot.AreaCollectors() {
-		out = append(out, a)
-	}
-	slices.Sort(out)
-	return out
 }

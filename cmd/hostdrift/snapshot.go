@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 
 	"github.com/hostdrift/hostdrift/agent"
@@ -44,19 +43,15 @@ func runSnapshot(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	// The policy decides what the collectors are asked (the DNS names of its
 	// checks): a baseline holds the answers a later check compares.
-	snap := newSnapshot(live.root)
-	agent.Run(live.ctx, snap, live.options([]string{"host"}, snapshot.Wants{}))
-	plan, diags := pol.Compile(&snap.Host, vars)
+	if names == nil {
+		names = agent.Names()
+	}
+	snap, _, diags := survey(live, pol, vars, names, nil)
 	if diags.HasErrors() {
 		printDiagnostics(stderr, pol, diags)
 		fmt.Fprintln(stderr, "hostdrift snapshot: the policy does not fit this host's facts; nothing was recorded")
 		return exitUsage
 	}
-	if names == nil {
-		names = agent.Names()
-	}
-	names = slices.DeleteFunc(slices.Clone(names), func(n string) bool { return n == "host" })
-	agent.Run(live.ctx, snap, live.options(names, plan.Wants()))
 	if live.stopped(stderr, "snapshot") {
 		return exitIncomplete
 	}

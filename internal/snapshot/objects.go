@@ -1,5 +1,7 @@
 package snapshot
 
+import "slices"
+
 // Object is one thing in a snapshot that a diff follows from one run to the
 // next: a firewall rule, a listener, a Docker network, a cron job, a DNS
 // answer. Its identity survives noise (handles, counters, pids, positions,
@@ -82,6 +84,16 @@ func AreaCollectors() map[string]string {
 		m[src.area] = src.collector
 	}
 	return m
+}
+
+// AreaNames lists the areas, sorted.
+func AreaNames() []string {
+	out := make([]string, 0, len(objectSources))
+	for _, src := range objectSources {
+		out = append(out, src.area)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // AreaObjects is one area of a snapshot, ready to be compared.
