@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hostdrift/hostdrift/internal/nstest"
+	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
 )
 
 // ansiblePolicy holds on this host only while the test's own listener is

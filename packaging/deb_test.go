@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hostdrift/hostdrift/internal/debroot"
-	"github.com/hostdrift/hostdrift/internal/nstest"
+	"github.com/hostdrift/hostdrift/internal/testkit/debroot"
+	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
 )
 
 // TestDebInstallsAndRuns builds the package as make deb does, installs it

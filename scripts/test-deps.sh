@@ -22,7 +22,7 @@ packages="$packages systemd man-db ansible-core debootstrap"
 # jobs: the real-systemd test boots a Debian root (debootstrap, above, with
 # systemd, dbus and cron inside) in the docker engine below; tar streams it in
 packages="$packages tar"
-# docker: a real engine of the tests' own (internal/dockertest starts it in a
+# docker: a real engine of the tests' own (internal/testkit/dockertest starts it in a
 # namespace; the package starts no daemon where systemd is not PID 1), and
 # the static busybox its test images are imported from
 packages="$packages docker.io busybox-static"

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/hostdrift/hostdrift/internal/finding"
-	"github.com/hostdrift/hostdrift/internal/nstest"
+	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
 )
 
 // The same classes against a real resolver daemon: dnsmasq serving a zone

@@ -8,8 +8,8 @@ import (
 	"time"
 
 	"github.com/hostdrift/hostdrift/agent"
-	"github.com/hostdrift/hostdrift/internal/dockertest"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/internal/testkit/dockertest"
 )
 
 const (

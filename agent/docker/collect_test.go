@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/hostdrift/hostdrift/agent"
-	"github.com/hostdrift/hostdrift/internal/dockertest"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/internal/testkit/dockertest"
 )
 
 // TestAbsent: no DOCKER_HOST, no socket, no dockerd below the root is not an

@@ -11,11 +11,11 @@ import (
 	"time"
 
 	"github.com/hostdrift/hostdrift/agent"
-	"github.com/hostdrift/hostdrift/internal/bighost"
+	"github.com/hostdrift/hostdrift/internal/bench/bighost"
 	"github.com/hostdrift/hostdrift/internal/netfilter"
-	"github.com/hostdrift/hostdrift/internal/nstest"
-	"github.com/hostdrift/hostdrift/internal/setns"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/internal/sys/setns"
+	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
 )
 
 // BenchmarkFirewall measures a snapshot of a large ruleset against what the

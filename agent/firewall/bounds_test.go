@@ -9,8 +9,8 @@ import (
 
 	"github.com/mdlayher/netlink"
 
-	"github.com/hostdrift/hostdrift/internal/nstest"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
 )
 
 // endlessSave is iptables-save output that never ends: a parser that

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/hostdrift/hostdrift/internal/netfilter"
-	"github.com/hostdrift/hostdrift/internal/nstest"
+	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
 )
 
 // commonPorts are what every ruleset's probes aim at; receivers listen on all

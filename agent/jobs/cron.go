@@ -18,9 +18,9 @@ import (
 	"time"
 
 	"github.com/hostdrift/hostdrift/agent"
-	"github.com/hostdrift/hostdrift/internal/calendar"
-	"github.com/hostdrift/hostdrift/internal/crontab"
-	"github.com/hostdrift/hostdrift/internal/redact"
+	"github.com/hostdrift/hostdrift/internal/parse/calendar"
+	"github.com/hostdrift/hostdrift/internal/parse/crontab"
+	"github.com/hostdrift/hostdrift/internal/parse/redact"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 )
 

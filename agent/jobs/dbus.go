@@ -9,7 +9,7 @@ import (
 
 	sd "github.com/coreos/go-systemd/v22/dbus"
 
-	"github.com/hostdrift/hostdrift/internal/calendar"
+	"github.com/hostdrift/hostdrift/internal/parse/calendar"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 )
 

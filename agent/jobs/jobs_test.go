@@ -10,8 +10,8 @@ import (
 	"time"
 
 	"github.com/hostdrift/hostdrift/agent"
-	"github.com/hostdrift/hostdrift/internal/fixture"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/internal/testkit/fixture"
 )
 
 var fixtureNow = time.Date(2026, 11, 21, 3, 0, 0, 0, time.UTC)

@@ -11,8 +11,8 @@ import (
 	"strings"
 
 	"github.com/hostdrift/hostdrift/agent"
-	"github.com/hostdrift/hostdrift/internal/setns"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/internal/sys/setns"
 )
 
 // procNetFiles are the procfs tables read when sock_diag is unavailable.

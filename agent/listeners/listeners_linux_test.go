@@ -15,9 +15,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hostdrift/hostdrift/agent"
-	"github.com/hostdrift/hostdrift/internal/nstest"
-	"github.com/hostdrift/hostdrift/internal/setns"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/internal/sys/setns"
+	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
 )
 
 // childEnv, when set, makes the test binary act as the unprivileged child of

@@ -24,8 +24,8 @@ import (
 	"github.com/hostdrift/hostdrift/agent/listeners"
 	"github.com/hostdrift/hostdrift/agent/probe"
 	"github.com/hostdrift/hostdrift/internal/finding"
-	"github.com/hostdrift/hostdrift/internal/nstest"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
 	"github.com/hostdrift/hostdrift/rules"
 )
 

@@ -12,8 +12,8 @@ import (
 	"net/netip"
 	"time"
 
-	"github.com/hostdrift/hostdrift/internal/setns"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/internal/sys/setns"
 )
 
 // runner makes connections, in a network namespace when one is given.

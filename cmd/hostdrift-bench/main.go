@@ -22,10 +22,10 @@ import (
 
 	"github.com/hostdrift/hostdrift/agent"
 	_ "github.com/hostdrift/hostdrift/agent/all"
-	"github.com/hostdrift/hostdrift/internal/atomicfile"
-	"github.com/hostdrift/hostdrift/internal/bighost"
-	"github.com/hostdrift/hostdrift/internal/nstest"
-	"github.com/hostdrift/hostdrift/internal/setns"
+	"github.com/hostdrift/hostdrift/internal/bench/bighost"
+	"github.com/hostdrift/hostdrift/internal/sys/atomicfile"
+	"github.com/hostdrift/hostdrift/internal/sys/setns"
+	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
 )
 
 // Targets from issue 10.

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hostdrift/hostdrift/internal/rusage"
-	"github.com/hostdrift/hostdrift/internal/setns"
+	"github.com/hostdrift/hostdrift/internal/bench/rusage"
+	"github.com/hostdrift/hostdrift/internal/sys/setns"
 )
 
 // command is one program the bench times: hostdrift's, or a floor tool.

@@ -8,9 +8,9 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/hostdrift/hostdrift/internal/bighost"
-	"github.com/hostdrift/hostdrift/internal/dockertest"
-	"github.com/hostdrift/hostdrift/internal/nstest"
+	"github.com/hostdrift/hostdrift/internal/bench/bighost"
+	"github.com/hostdrift/hostdrift/internal/testkit/dockertest"
+	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
 )
 
 // host is one big host being built and measured at one scale.

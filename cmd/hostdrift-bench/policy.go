@@ -7,8 +7,8 @@ import (
 	"strings"
 
 	"github.com/hostdrift/hostdrift/agent"
-	"github.com/hostdrift/hostdrift/internal/bighost"
-	"github.com/hostdrift/hostdrift/internal/nstest"
+	"github.com/hostdrift/hostdrift/internal/bench/bighost"
+	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
 	"github.com/hostdrift/hostdrift/rules"
 )
 

@@ -12,8 +12,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/hostdrift/hostdrift/internal/report"
-	"github.com/hostdrift/hostdrift/internal/setns"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/internal/sys/setns"
 )
 
 // result is everything the bench writes to its JSON file.

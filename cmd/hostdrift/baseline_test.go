@@ -17,8 +17,8 @@ import (
 
 	"github.com/hostdrift/hostdrift/internal/diff"
 	"github.com/hostdrift/hostdrift/internal/finding"
-	"github.com/hostdrift/hostdrift/internal/nstest"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
 )
 
 // TestBaselineSeesExactlyTheRealChanges takes a snapshot of real state (a

@@ -13,9 +13,9 @@ import (
 	"time"
 
 	"github.com/hostdrift/hostdrift/agent"
-	"github.com/hostdrift/hostdrift/internal/fixture"
-	"github.com/hostdrift/hostdrift/internal/rusage"
+	"github.com/hostdrift/hostdrift/internal/bench/rusage"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/internal/testkit/fixture"
 	"github.com/hostdrift/hostdrift/policies"
 	"github.com/hostdrift/hostdrift/rules"
 )

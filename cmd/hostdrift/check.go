@@ -13,11 +13,11 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/hostdrift/hostdrift/agent"
-	"github.com/hostdrift/hostdrift/internal/atomicfile"
 	"github.com/hostdrift/hostdrift/internal/diff"
 	"github.com/hostdrift/hostdrift/internal/finding"
 	"github.com/hostdrift/hostdrift/internal/report"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/internal/sys/atomicfile"
 	"github.com/hostdrift/hostdrift/rules"
 )
 

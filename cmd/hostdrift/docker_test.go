@@ -10,10 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hostdrift/hostdrift/internal/dockertest"
-	"github.com/hostdrift/hostdrift/internal/nstest"
 	"github.com/hostdrift/hostdrift/internal/report"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/internal/testkit/dockertest"
+	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
 )
 
 // hostAddr is the address the Docker tests give their namespace's uplink.

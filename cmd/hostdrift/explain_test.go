@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hostdrift/hostdrift/internal/nstest"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
 )
 
 // ufwDenyOutgoingNS is a namespace with an uplink and a default route, and

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/hostdrift/hostdrift/internal/finding"
-	"github.com/hostdrift/hostdrift/internal/nstest"
+	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
 )
 
 // silentDNS is a UDP and TCP endpoint on loopback that takes queries and

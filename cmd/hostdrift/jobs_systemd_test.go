@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hostdrift/hostdrift/internal/debroot"
-	"github.com/hostdrift/hostdrift/internal/dockertest"
 	"github.com/hostdrift/hostdrift/internal/finding"
-	"github.com/hostdrift/hostdrift/internal/fixture"
+	"github.com/hostdrift/hostdrift/internal/testkit/debroot"
+	"github.com/hostdrift/hostdrift/internal/testkit/dockertest"
+	"github.com/hostdrift/hostdrift/internal/testkit/fixture"
 )
 
 // systemdImage is the name the booted Debian root is imported as.

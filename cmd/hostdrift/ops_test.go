@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/hostdrift/hostdrift/internal/report"
-	"github.com/hostdrift/hostdrift/internal/reportdir"
+	"github.com/hostdrift/hostdrift/internal/report/reportdir"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 )
 

@@ -8,10 +8,10 @@ import (
 	"io"
 	"os"
 
-	"github.com/hostdrift/hostdrift/internal/atomicfile"
 	"github.com/hostdrift/hostdrift/internal/report"
-	"github.com/hostdrift/hostdrift/internal/reportdir"
+	"github.com/hostdrift/hostdrift/internal/report/reportdir"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/internal/sys/atomicfile"
 )
 
 // defaultKeep is how many reports --report-dir keeps: a month of nightly runs.

@@ -9,7 +9,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
-	"github.com/hostdrift/hostdrift/internal/diagtext"
+	"github.com/hostdrift/hostdrift/internal/report/diagtext"
 	"github.com/hostdrift/hostdrift/policies"
 	"github.com/hostdrift/hostdrift/rules"
 )

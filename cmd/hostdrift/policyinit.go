@@ -7,8 +7,8 @@ import (
 	"strings"
 
 	"github.com/hostdrift/hostdrift/agent"
-	"github.com/hostdrift/hostdrift/internal/policygen"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/rules/policygen"
 )
 
 // runPolicyInit writes a policy from what the host does now. The checks are

@@ -7,8 +7,8 @@ import (
 	"testing"
 
 	"github.com/hostdrift/hostdrift/internal/diff"
-	"github.com/hostdrift/hostdrift/internal/nstest"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
 )
 
 // leastCaps are the capabilities hostdrift needs to see everything it

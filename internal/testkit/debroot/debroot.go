@@ -16,7 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/hostdrift/hostdrift/internal/nstest"
+	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
 )
 
 // CacheDir keeps debootstrapped root filesystems between test runs, one per

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hostdrift/hostdrift/internal/nstest"
+	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
 )
 
 func ownNetNS(t *testing.T) string {

@@ -13,7 +13,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hostdrift/hostdrift/internal/atomicfile"
+	"github.com/hostdrift/hostdrift/internal/sys/atomicfile"
 )
 
 // Latest is the name of the symlink to the newest report.

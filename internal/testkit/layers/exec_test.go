@@ -38,7 +38,7 @@ func TestExecAudit(t *testing.T) {
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}
-	root, err := filepath.Abs(filepath.Join("..", ".."))
+	root, err := filepath.Abs(filepath.Join("..", "..", ".."))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/hostdrift/hostdrift/internal/nstest"
+	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
 )
 
 // Label marks every network and container a test creates, so cleanup and a

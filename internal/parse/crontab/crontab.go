@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/hostdrift/hostdrift/internal/calendar"
+	"github.com/hostdrift/hostdrift/internal/parse/calendar"
 )
 
 // Entry is one job line of a crontab.

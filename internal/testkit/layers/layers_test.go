@@ -23,7 +23,15 @@ var forbidden = []struct {
 	{"internal/finding", "findings are a leaf of plain types", []string{module}, nil},
 	{"internal/report", "reports render; they neither collect nor judge", []string{module + "/agent", module + "/rules", "github.com/moby", "os/exec"}, nil},
 	{"agent", "collectors read; they never judge or render", []string{module + "/rules", module + "/internal/report"}, nil},
+	{"internal", "internal/ holds contracts, the simulator, parsers and renderers: it depends on neither collectors nor rules",
+		[]string{module + "/agent", module + "/rules"}, nil},
+	{"internal/parse", "parsers take text and return values: no I/O of their own, no host",
+		[]string{module + "/agent", module + "/rules", module + "/internal/sys", "os/exec", "net/http"}, []string{"os", "net", "syscall"}},
 }
+
+// exempt lists the trees a rule does not cover: the test harness and the
+// benchmark build test hosts, and may use anything.
+var exempt = []string{"internal/testkit", "internal/bench"}
 
 func violates(imp string, trees, exact []string) bool {
 	for _, t := range trees {
@@ -49,7 +57,7 @@ func TestLayers(t *testing.T) {
 		fields := strings.Fields(line)
 		pkg, imports := strings.TrimPrefix(fields[0], module+"/"), fields[1:]
 		for _, rule := range forbidden {
-			if pkg != rule.pkg && !strings.HasPrefix(pkg, rule.pkg+"/") {
+			if pkg != rule.pkg && !strings.HasPrefix(pkg, rule.pkg+"/") || violates(pkg, exempt, nil) {
 				continue
 			}
 			checked++
@@ -60,7 +68,27 @@ func TestLayers(t *testing.T) {
 			}
 		}
 	}
-	if checked < 5 {
+	if checked < 10 {
 		t.Errorf("only %d packages checked; the layout changed?", checked)
+	}
+}
+
+// TestHarnessNeverShips checks that the binary is built from none of the test
+// harness and benchmark packages: they start daemons and build test hosts.
+func TestHarnessNeverShips(t *testing.T) {
+	out, err := exec.Command("go", "list", "-deps", module+"/cmd/hostdrift").Output()
+	if err != nil {
+		t.Fatalf("go list -deps: %v", err)
+	}
+	deps := strings.Fields(string(out))
+	if len(deps) < 50 {
+		t.Fatalf("go list -deps named only %d packages: %v", len(deps), deps)
+	}
+	for _, d := range deps {
+		for _, tree := range exempt {
+			if violates(d, []string{module + "/" + tree}, nil) {
+				t.Errorf("the hostdrift binary is built from %s: nothing that ships may import %s", d, tree)
+			}
+		}
 	}
 }

@@ -15,7 +15,7 @@ import (
 // name (/proc/PID/comm).
 const HelperName = "hd-listen"
 
-const helperPackage = "github.com/hostdrift/hostdrift/internal/nstest/listenhelper"
+const helperPackage = "github.com/hostdrift/hostdrift/internal/testkit/nstest/listenhelper"
 
 // Listener is a helper process holding sockets inside a namespace.
 type Listener struct {
