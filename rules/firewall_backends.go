@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/hostdrift/hostdrift/internal/finding"
+	"github.com/hostdrift/hostdrift/internal/netfilter"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 )
 
@@ -47,7 +48,7 @@ func (backendsCheck) Evaluate(s *snapshot.Snapshot) Result {
 			"flush the legacy tables (`iptables-legacy -F; iptables-legacy -X`, same for nat and mangle) and find the tool that loads them (update-alternatives --display iptables)"
 		return r
 	}
-	if gaps := FirewallGaps(s); len(gaps) > 0 {
+	if gaps := netfilter.FirewallGaps(s); len(gaps) > 0 {
 		return Result{Status: finding.Error, Expected: r.Expected, Observed: r.Observed,
 			Explanation: "whether both are in use cannot be told: " + strings.Join(gaps, "; "),
 			Remediation: "run hostdrift as root or with CAP_NET_ADMIN so it can read every ruleset"}

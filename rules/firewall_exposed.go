@@ -77,7 +77,7 @@ func (c *exposedCheck) Evaluate(s *snapshot.Snapshot) Result {
 			}
 		}
 	}
-	gaps := FirewallGaps(s)
+	gaps := netfilter.FirewallGaps(s)
 	switch {
 	case len(exposed) > 0 && len(gaps) == 0:
 		r.Status = finding.Fail
@@ -111,10 +111,10 @@ func (c *exposedCheck) Evaluate(s *snapshot.Snapshot) Result {
 func exposedPackets(fw *snapshot.Firewall, sock snapshot.Socket) []netfilter.Packet {
 	var out []netfilter.Packet
 	for _, v6 := range []bool{false, true} {
-		src := InternetAddress(v6)
+		src := netfilter.InternetAddress(v6)
 		dst := sock.Address.Unmap()
 		if dst.IsUnspecified() {
-			a, ok := LocalAddressFor(fw, src)
+			a, ok := netfilter.LocalAddressFor(fw, src)
 			if !ok {
 				continue
 			}

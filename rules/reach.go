@@ -149,7 +149,7 @@ func (c *reachCheck) Evaluate(s *snapshot.Snapshot) Result {
 		r.Remediation = remediate(&fixed, false)
 		return r
 	}
-	gaps := FirewallGaps(s)
+	gaps := netfilter.FirewallGaps(s)
 	if tr.nobody != "" {
 		r.Observed = "allowed, but nothing takes it"
 		r.Explanation = explanation(explainFlow(&last.probe) + "; but " + tr.nobody)

@@ -10,7 +10,6 @@ import (
 	"github.com/hostdrift/hostdrift/agent"
 	"github.com/hostdrift/hostdrift/internal/netfilter"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
-	"github.com/hostdrift/hostdrift/rules"
 )
 
 const explainSynopsis = `explain out|in|fwd PROTOCOL [PORT] [--to ADDR] [--from ADDR] [--root DIR] [--netns PATH]
@@ -63,7 +62,7 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 	}
 	fw := snap.Firewall
 	if pkt.Direction == netfilter.Inbound && !pkt.Dst.IsValid() {
-		a, ok := rules.LocalAddressFor(fw, pkt.Src)
+		a, ok := netfilter.LocalAddressFor(fw, pkt.Src)
 		if !ok {
 			fmt.Fprintf(stderr, "hostdrift explain: the host has no address of %s's family; give one with --to\n", pkt.Src)
 			return exitUsage
@@ -71,7 +70,7 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 		pkt.Dst = a
 	}
 	res := netfilter.Simulate(fw, pkt)
-	gaps := rules.FirewallGaps(snap)
+	gaps := netfilter.FirewallGaps(snap)
 	return printExplanation(stdout, snap, pkt, res, gaps)
 }
 
@@ -132,18 +131,18 @@ func explainPacket(pos []string, from, to string) (netfilter.Packet, error) {
 	switch p.Direction {
 	case netfilter.Outbound:
 		if !p.Dst.IsValid() {
-			p.Dst = rules.InternetAddress(p.Src.IsValid() && p.Src.Is6())
+			p.Dst = netfilter.InternetAddress(p.Src.IsValid() && p.Src.Is6())
 		}
 	case netfilter.Inbound:
 		if !p.Src.IsValid() {
-			p.Src = rules.InternetAddress(p.Dst.IsValid() && p.Dst.Is6())
+			p.Src = netfilter.InternetAddress(p.Dst.IsValid() && p.Dst.Is6())
 		}
 	case netfilter.Forward:
 		if !p.Dst.IsValid() {
 			return p, fmt.Errorf("fwd needs --to: the address the host forwards to")
 		}
 		if !p.Src.IsValid() {
-			p.Src = rules.InternetAddress(p.Dst.Is6())
+			p.Src = netfilter.InternetAddress(p.Dst.Is6())
 		}
 	}
 	if p.Src.IsValid() && p.Dst.IsValid() && p.Src.Is4() != p.Dst.Is4() {

@@ -71,7 +71,7 @@ func (dockerBypassCheck) Evaluate(s *snapshot.Snapshot) Result {
 		}
 	}
 	r := Result{Expected: expected}
-	gaps := FirewallGaps(s)
+	gaps := netfilter.FirewallGaps(s)
 	switch {
 	case len(bypass) > 0:
 		r.Status, r.Observed = finding.Fail, fmt.Sprintf("%d port(s) bypass the host firewall", len(bypass))
@@ -99,8 +99,8 @@ func (dockerBypassCheck) Evaluate(s *snapshot.Snapshot) Result {
 // internetTo is the first packet from the internet to a published port, at
 // the host address the internet reaches (that of the default route).
 func internetTo(fw *snapshot.Firewall, p snapshot.PublishedPort) (netfilter.Packet, bool) {
-	src := InternetAddress(p.HostIP.Is6())
-	dst, ok := LocalAddressFor(fw, src)
+	src := netfilter.InternetAddress(p.HostIP.Is6())
+	dst, ok := netfilter.LocalAddressFor(fw, src)
 	if !ok {
 		return netfilter.Packet{}, false
 	}

@@ -32,7 +32,7 @@ func (dockerForwardCheck) Evaluate(s *snapshot.Snapshot) Result {
 	r := Result{Expected: "forwarded traffic outside Docker's networks is not dropped by Docker's FORWARD policy"}
 	docker := dockerTables(fw)
 	if len(docker) == 0 {
-		if gaps := FirewallGaps(s); len(gaps) > 0 {
+		if gaps := netfilter.FirewallGaps(s); len(gaps) > 0 {
 			return Result{Status: finding.Error, Expected: r.Expected, Observed: "unknown",
 				Explanation: "whether Docker changed the FORWARD policy cannot be told: " + strings.Join(gaps, "; "),
 				Remediation: "run hostdrift as root or with CAP_NET_ADMIN so it can read every ruleset"}
@@ -66,7 +66,7 @@ func (dockerForwardCheck) Evaluate(s *snapshot.Snapshot) Result {
 	var firstDropped *flowProbe
 	for _, la := range others {
 		src := neighbour(la.Prefix)
-		p := netfilter.Packet{Direction: netfilter.Forward, Protocol: "tcp", Src: src, Dst: InternetAddress(src.Is6()), SrcPort: 40000, DstPort: 443, InIface: la.Interface}
+		p := netfilter.Packet{Direction: netfilter.Forward, Protocol: "tcp", Src: src, Dst: netfilter.InternetAddress(src.Is6()), SrcPort: 40000, DstPort: 443, InIface: la.Interface}
 		res := prog.Simulate(p)
 		e := fmt.Sprintf("from %s (in on %s): %s", src, la.Interface, explainFlow(&flowProbe{pkt: p, res: res}))
 		switch res.Verdict {
@@ -140,7 +140,7 @@ func forwardingInterfaces(fw *snapshot.Firewall) []snapshot.LocalAddress {
 
 // neighbour is another address on the prefix: a machine the host routes for.
 func neighbour(p netip.Prefix) netip.Addr {
-	first, _ := hostRange(p.Masked())
+	first, _ := netfilter.HostRange(p.Masked())
 	if first == p.Addr() {
 		return first.Next()
 	}

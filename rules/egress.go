@@ -14,45 +14,15 @@ import (
 )
 
 func init() {
-	for _, k := range []struct {
-		name, summary, peer string
-		dir                 netfilter.Direction
-	}{
-		{"egress", "the local firewall lets the host open a connection (or send a datagram) to a port somewhere, or stops it", "to", netfilter.Outbound},
-		{"ingress", "the local firewall lets a connection to a port of this host in, from anywhere or from an address range, or keeps it out", "from", netfilter.Inbound},
-	} {
-		attrs := []hcl.AttributeSchema{{Name: "protocol"}, {Name: "port"}, {Name: k.peer}, {Name: "expect"}}
-		if k.dir == netfilter.Outbound {
-			attrs = append(attrs, hcl.AttributeSchema{Name: "confirm"}, hcl.AttributeSchema{Name: "timeout"})
-		}
-		Register(&Kind{
-			Name:       k.name,
-			Summary:    k.summary,
-			Attributes: attrs,
-			Needs:      []string{"firewall"},
-			Decode:     func(d *Decoder) Check { return decodeFlow(d, k.dir, k.peer) },
-		})
-	}
+	Register(&Kind{
+		Name:    "egress",
+		Summary: "the local firewall lets the host open a connection (or send a datagram) to a port somewhere, or stops it",
+		Attributes: []hcl.AttributeSchema{{Name: "protocol"}, {Name: "port"}, {Name: "to"}, {Name: "expect"},
+			{Name: "confirm"}, {Name: "timeout"}},
+		Needs:  []string{"firewall"},
+		Decode: func(d *Decoder) Check { return decodeFlow(d, netfilter.Outbound, "to") },
+	})
 }
-
-// Representative addresses: "somewhere on the internet" (documentation
-// ranges, which no real ruleset names), used for 0.0.0.0/0 and ::/0.
-var (
-	internet4 = netip.MustParseAddr("198.51.100.1")
-	internet6 = netip.MustParseAddr("2001:db8::1")
-)
-
-// InternetAddress is the address hostdrift uses for "somewhere on the
-// internet" in the given family: 198.51.100.1 or 2001:db8::1.
-func InternetAddress(v6 bool) netip.Addr {
-	if v6 {
-		return internet6
-	}
-	return internet4
-}
-
-// maxRepresentatives bounds the addresses one check simulates.
-const maxRepresentatives = 32
 
 // flowCheck: a first packet of protocol/port between the host and the peer
 // range, in one direction, must be allowed (or denied) by the firewall.
@@ -217,7 +187,7 @@ func (c *flowCheck) Evaluate(s *snapshot.Snapshot) Result {
 	r := Result{Expected: c.what() + " " + allowedOrDenied(c.deny)}
 	var probes []*flowProbe
 	for _, pfx := range c.peers {
-		for _, rep := range Representatives(fw, pfx, c.dir) {
+		for _, rep := range netfilter.Representatives(fw, pfx, c.dir) {
 			p, err := c.packet(fw, rep.Addr)
 			if err != nil {
 				return Errorf("cannot evaluate: %v", err)
@@ -243,7 +213,7 @@ func (c *flowCheck) Evaluate(s *snapshot.Snapshot) Result {
 	}
 	// A drop seen in the rules hostdrift could read is certain (a drop in any
 	// table wins); an accept is not while a ruleset could not be read.
-	gaps := FirewallGaps(s)
+	gaps := netfilter.FirewallGaps(s)
 	switch {
 	case !c.deny && len(denied) > 0:
 		return c.fail(r, fw, denied[0], probes)
@@ -302,7 +272,7 @@ func (c *flowCheck) packet(fw *snapshot.Firewall, peer netip.Addr) (netfilter.Pa
 		return p, nil
 	}
 	p.Src = peer
-	local, ok := LocalAddressFor(fw, peer)
+	local, ok := netfilter.LocalAddressFor(fw, peer)
 	if !ok {
 		return p, fmt.Errorf("the host has no %s address for %s to reach", family(peer), peer)
 	}

@@ -1,10 +1,12 @@
-package rules
+// Addresses that stand for ranges in a simulation, and what part of the
+// firewall a snapshot lacks.
+
+package netfilter
 
 import (
 	"net/netip"
 	"strings"
 
-	"github.com/hostdrift/hostdrift/internal/netfilter"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 )
 
@@ -15,6 +17,9 @@ type Representative struct {
 	Why string
 }
 
+// MaxRepresentatives bounds the addresses one check simulates.
+const MaxRepresentatives = 32
+
 // Representatives picks the addresses that stand for a peer range: the
 // range itself when it is one address; else one address on the internet when
 // the range covers it (0.0.0.0/0, ::/0), the first and last host of narrower
@@ -22,14 +27,14 @@ type Representative struct {
 // destination for outbound) inside the range, so that a rule covering part
 // of the range shows. Loopback, link-local and multicast addresses named by
 // the rules are left out of ranges wider than themselves.
-func Representatives(fw *snapshot.Firewall, pfx netip.Prefix, dir netfilter.Direction) []Representative {
+func Representatives(fw *snapshot.Firewall, pfx netip.Prefix, dir Direction) []Representative {
 	if pfx.IsSingleIP() {
 		return []Representative{{Addr: pfx.Addr()}}
 	}
 	var out []Representative
 	seen := map[netip.Addr]bool{}
 	add := func(a netip.Addr, why string) {
-		if a.IsValid() && pfx.Contains(a) && !seen[a] && len(out) < maxRepresentatives {
+		if a.IsValid() && pfx.Contains(a) && !seen[a] && len(out) < MaxRepresentatives {
 			seen[a] = true
 			out = append(out, Representative{Addr: a, Why: why})
 		}
@@ -38,12 +43,12 @@ func Representatives(fw *snapshot.Firewall, pfx netip.Prefix, dir netfilter.Dire
 	if pfx.Contains(inet) && pfx.Bits() <= 8 {
 		add(inet, "an address on the internet")
 	} else {
-		first, last := hostRange(pfx)
+		first, last := HostRange(pfx)
 		add(first, "first address of "+pfx.String())
 		add(last, "last address of "+pfx.String())
 	}
 	field := "daddr"
-	if dir == netfilter.Inbound {
+	if dir == Inbound {
 		field = "saddr"
 	}
 	if fw == nil {
@@ -70,9 +75,9 @@ func Representatives(fw *snapshot.Firewall, pfx netip.Prefix, dir netfilter.Dire
 	return out
 }
 
-// hostRange returns the first and last host addresses of a prefix (the
+// HostRange returns the first and last host addresses of a prefix (the
 // network and broadcast addresses excluded when the prefix has room).
-func hostRange(p netip.Prefix) (netip.Addr, netip.Addr) {
+func HostRange(p netip.Prefix) (netip.Addr, netip.Addr) {
 	first := p.Addr()
 	last := first
 	for b := p.Bits(); b < first.BitLen(); b++ {
@@ -156,4 +161,20 @@ func FirewallGaps(s *snapshot.Snapshot) []string {
 		gaps = append(gaps, st.Reason)
 	}
 	return gaps
+}
+
+// Representative addresses: "somewhere on the internet" (documentation
+// ranges, which no real ruleset names), used for 0.0.0.0/0 and ::/0.
+var (
+	internet4 = netip.MustParseAddr("198.51.100.1")
+	internet6 = netip.MustParseAddr("2001:db8::1")
+)
+
+// InternetAddress is the address hostdrift uses for "somewhere on the
+// internet" in the given family: 198.51.100.1 or 2001:db8::1.
+func InternetAddress(v6 bool) netip.Addr {
+	if v6 {
+		return internet6
+	}
+	return internet4
 }

@@ -30,19 +30,6 @@ func init() {
 		Needs:  []string{"probes"},
 		Decode: func(d *Decoder) Check { return decodeListenerProbes(d, false) },
 	})
-	Register(&Kind{
-		Name:    "listeners_tls",
-		Summary: "every TCP listener on a TLS port presents a certificate that stays valid for at least cert_min_days",
-		Attributes: []hcl.AttributeSchema{
-			{Name: "port"},
-			{Name: "address"},
-			{Name: "timeout"},
-			{Name: "tls_ports"},
-			{Name: "cert_min_days"},
-		},
-		Needs:  []string{"probes"},
-		Decode: func(d *Decoder) Check { return decodeListenerProbes(d, true) },
-	})
 }
 
 // listenerProbesCheck judges the probes the collector derived from the
