@@ -73,6 +73,12 @@ func Errorf(format string, args ...any) Result {
 	return Result{Status: finding.Error, Explanation: fmt.Sprintf(format, args...)}
 }
 
+// Skipf returns a skip result: the check does not apply to this host, for
+// the reason given (no FQDN, no Docker engine, no cron daemon installed).
+func Skipf(format string, args ...any) Result {
+	return Result{Status: finding.Skip, Explanation: fmt.Sprintf(format, args...)}
+}
+
 var (
 	kindsMu sync.Mutex
 	kinds   = map[string]*Kind{}

@@ -8,12 +8,17 @@ import "fmt"
 type Status string
 
 // Check outcomes. Error means the check could not be evaluated (its collector
-// failed, or the evidence it needs is missing); it is never counted as a pass.
+// failed, or the evidence it needs is missing): hostdrift is blind there, and
+// it is never counted as a pass. Skip means the check does not apply to this
+// host (no FQDN to resolve, no Docker engine, no cron): its explanation says
+// why; it is counted apart, never as a pass, and does not make a run
+// incomplete.
 const (
 	Pass   Status = "pass"
 	Fail   Status = "fail"
 	Error  Status = "error"
 	Waived Status = "waived"
+	Skip   Status = "skip"
 )
 
 // Severity says how much a fail matters.
@@ -69,6 +74,7 @@ type Summary struct {
 	Fail   int `json:"fail"`
 	Error  int `json:"error"`
 	Waived int `json:"waived"`
+	Skip   int `json:"skip"`
 }
 
 // Summarize counts the findings by status.
@@ -84,6 +90,8 @@ func Summarize(fs []Finding) Summary {
 			s.Error++
 		case Waived:
 			s.Waived++
+		case Skip:
+			s.Skip++
 		}
 	}
 	return s
