@@ -17,7 +17,7 @@ func init() {
 			{Name: "port"},
 			{Name: "address"},
 		},
-		Needs:  []string{"listeners"},
+		Needs:  []string{snapshot.CollectorListeners},
 		Decode: decodeAccepting,
 	})
 }

@@ -25,7 +25,7 @@ func init() {
 			{Name: "max_age"},
 			{Name: "require"},
 		},
-		Needs:  []string{"cron"},
+		Needs:  []string{snapshot.CollectorCron},
 		Decode: decodeCron,
 	})
 }

@@ -24,7 +24,7 @@ func init() {
 			{Name: "match"},
 			{Name: "unresolved"},
 		},
-		Needs:  []string{"dns"},
+		Needs:  []string{snapshot.CollectorDNS},
 		Decode: decodeDNS,
 	})
 }

@@ -13,7 +13,7 @@ func init() {
 	Register(&Kind{
 		Name:    "docker_firewall_bypass",
 		Summary: "no container port is published to every address while the host firewall would deny that port on the host itself (Docker's DNAT goes around INPUT)",
-		Needs:   []string{"docker", "firewall"},
+		Needs:   []string{snapshot.CollectorDocker, snapshot.CollectorFirewall},
 		Decode:  func(*Decoder) Check { return dockerBypassCheck{} },
 	})
 }

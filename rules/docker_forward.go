@@ -14,7 +14,7 @@ func init() {
 	Register(&Kind{
 		Name:    "docker_forward",
 		Summary: "where Docker set the FORWARD policy to DROP, the traffic this host routes for others (VPN, LAN gateway, VM bridges) still gets through",
-		Needs:   []string{"firewall"},
+		Needs:   []string{snapshot.CollectorFirewall},
 		Decode:  func(*Decoder) Check { return dockerForwardCheck{} },
 	})
 }

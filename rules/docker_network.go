@@ -22,7 +22,7 @@ func init() {
 			{Name: "subnet"},
 			{Name: "internal"},
 		},
-		Needs:  []string{"docker"},
+		Needs:  []string{snapshot.CollectorDocker},
 		Decode: decodeDockerNetwork,
 	})
 }

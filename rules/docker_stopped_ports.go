@@ -12,7 +12,7 @@ func init() {
 	Register(&Kind{
 		Name:    "docker_stopped_ports",
 		Summary: "every container that publishes ports is running (a stopped one leaves its port unanswered)",
-		Needs:   []string{"docker"},
+		Needs:   []string{snapshot.CollectorDocker},
 		Decode:  func(*Decoder) Check { return dockerStoppedCheck{} },
 	})
 }

@@ -13,7 +13,7 @@ func init() {
 	Register(&Kind{
 		Name:    "docker_subnet_overlap",
 		Summary: "no Docker network's subnet overlaps another's, or a network the host routes elsewhere (a VPN, the LAN)",
-		Needs:   []string{"docker", "firewall"},
+		Needs:   []string{snapshot.CollectorDocker, snapshot.CollectorFirewall},
 		Decode:  func(*Decoder) Check { return dockerOverlapCheck{} },
 	})
 }

@@ -19,7 +19,7 @@ func init() {
 		Summary: "the local firewall lets the host open a connection (or send a datagram) to a port somewhere, or stops it",
 		Attributes: []hcl.AttributeSchema{{Name: "protocol"}, {Name: "port"}, {Name: "to"}, {Name: "expect"},
 			{Name: "confirm"}, {Name: "timeout"}},
-		Needs:  []string{"firewall"},
+		Needs:  []string{snapshot.CollectorFirewall},
 		Decode: func(d *Decoder) Check { return decodeFlow(d, netfilter.Outbound, "to") },
 	})
 }
@@ -94,7 +94,7 @@ func (c *flowCheck) Want(w *snapshot.Wants) {
 // Needs adds the probes collector when the check confirms.
 func (c *flowCheck) Needs() []string {
 	if c.confirm != nil {
-		return []string{"probes"}
+		return []string{snapshot.CollectorProbes}
 	}
 	return nil
 }

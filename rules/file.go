@@ -19,7 +19,7 @@ func init() {
 			{Name: "path", Required: true},
 			{Name: "max_age"},
 		},
-		Needs:  []string{"files"},
+		Needs:  []string{snapshot.CollectorFiles},
 		Decode: decodeFile,
 	})
 }

@@ -13,7 +13,7 @@ func init() {
 	Register(&Kind{
 		Name:    "firewall_backends",
 		Summary: "iptables-legacy and nftables (native or through iptables-nft) do not both hold rules: the kernel runs both, and a drop in either wins",
-		Needs:   []string{"firewall"},
+		Needs:   []string{snapshot.CollectorFirewall},
 		Decode:  func(*Decoder) Check { return backendsCheck{} },
 	})
 }

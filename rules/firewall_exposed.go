@@ -20,7 +20,7 @@ func init() {
 			{Name: "ports", Required: true},
 			{Name: "protocol"},
 		},
-		Needs:  []string{"listeners", "firewall"},
+		Needs:  []string{snapshot.CollectorListeners, snapshot.CollectorFirewall},
 		Decode: decodeExposed,
 	})
 }

@@ -20,7 +20,7 @@ func init() {
 			{Name: "expect"},
 			{Name: "allow_loopback"},
 		},
-		Needs:  []string{"dns"},
+		Needs:  []string{snapshot.CollectorDNS},
 		Decode: decodeHostsEntry,
 	})
 }

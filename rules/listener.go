@@ -22,7 +22,7 @@ func init() {
 			{Name: "process"},
 			{Name: "expect"},
 		},
-		Needs:  []string{"listeners"},
+		Needs:  []string{snapshot.CollectorListeners},
 		Decode: decodeListener,
 	})
 }

@@ -27,7 +27,7 @@ func init() {
 			{Name: "address"},
 			{Name: "timeout"},
 		},
-		Needs:  []string{"probes"},
+		Needs:  []string{snapshot.CollectorProbes},
 		Decode: func(d *Decoder) Check { return decodeListenerProbes(d, false) },
 	})
 }

@@ -2,6 +2,8 @@ package rules
 
 import (
 	"github.com/hashicorp/hcl/v2"
+
+	"github.com/hostdrift/hostdrift/internal/snapshot"
 )
 
 // listeners_tls shares listeners_respond's probes of every listener, and
@@ -17,7 +19,7 @@ func init() {
 			{Name: "tls_ports"},
 			{Name: "cert_min_days"},
 		},
-		Needs:  []string{"probes"},
+		Needs:  []string{snapshot.CollectorProbes},
 		Decode: func(d *Decoder) Check { return decodeListenerProbes(d, true) },
 	})
 }

@@ -32,7 +32,7 @@ func init() {
 			{Name: "banner"},
 			{Name: "timeout"},
 		},
-		Needs:  []string{"probes"},
+		Needs:  []string{snapshot.CollectorProbes},
 		Decode: decodeProbe,
 	})
 }
@@ -514,7 +514,7 @@ func firewallSays(s *snapshot.Snapshot, addr netip.Addr, port uint16, upstream b
 	if s.Firewall == nil || !addr.IsValid() {
 		return nil
 	}
-	if st, ok := s.Collector("firewall"); !ok || !st.Usable() {
+	if st, ok := s.Collector(snapshot.CollectorFirewall); !ok || !st.Usable() {
 		return nil
 	}
 	p := netfilter.Packet{Direction: netfilter.Outbound, Protocol: "tcp", Dst: addr, DstPort: port}

@@ -21,7 +21,7 @@ func init() {
 			{Name: "address"},
 			{Name: "protocol"},
 		},
-		Needs:  []string{"docker"},
+		Needs:  []string{snapshot.CollectorDocker},
 		Decode: decodePublishedPort,
 	})
 }

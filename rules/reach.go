@@ -23,7 +23,7 @@ func init() {
 			{Name: "protocol"},
 			{Name: "expect"},
 		},
-		Needs:  []string{"firewall", "docker", "listeners"},
+		Needs:  []string{snapshot.CollectorFirewall, snapshot.CollectorDocker, snapshot.CollectorListeners},
 		Decode: decodeReach,
 	})
 }

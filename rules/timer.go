@@ -23,7 +23,7 @@ func init() {
 			{Name: "last_result"},
 			{Name: "require"},
 		},
-		Needs:  []string{"timers"},
+		Needs:  []string{snapshot.CollectorTimers},
 		Decode: decodeTimer,
 	})
 }

@@ -18,13 +18,12 @@ import (
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 )
 
-// Name is the collector's name.
-const Name = "dns"
-
 // concurrency bounds how many queries are in flight at once.
 const concurrency = 16
 
-func init() { agent.Register(Name, func() agent.Collector { return &collector{port: 53} }) }
+func init() {
+	agent.Register(snapshot.CollectorDNS, func() agent.Collector { return &collector{port: 53} })
+}
 
 // collector asks DNS servers directly, never through the C library or
 // net.Resolver: those fold /etc/hosts in, and the point is to see what every
@@ -35,8 +34,6 @@ type collector struct {
 	// "nameserver 127.0.0.x" reaches a server of theirs on its own port.
 	port int
 }
-
-func (*collector) Name() string { return Name }
 
 // Collect reads resolv.conf and /etc/hosts below env's root, then asks every
 // query the policy wants, at most 16 at a time. It makes no query when the

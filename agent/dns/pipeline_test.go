@@ -47,7 +47,7 @@ func judge(t *testing.T, policy, root string, port int, host *snapshot.Host, var
 		t.Fatal(err)
 	}
 	sec.Attach(snap)
-	snap.Collectors = append(snap.Collectors, snapshot.CollectorStatus{Name: Name, Status: snapshot.StatusOK})
+	snap.Collectors = append(snap.Collectors, snapshot.CollectorStatus{Name: snapshot.CollectorDNS, Status: snapshot.StatusOK})
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(snap); err != nil {
 		t.Fatal(err)

@@ -20,7 +20,7 @@ import (
 )
 
 func init() {
-	agent.Register("docker", func() agent.Collector { return &Collector{Host: os.Getenv("DOCKER_HOST")} })
+	agent.Register(snapshot.CollectorDocker, func() agent.Collector { return &Collector{Host: os.Getenv("DOCKER_HOST")} })
 }
 
 // DefaultSocket is where dockerd listens unless told otherwise, below Env.Root.
@@ -37,9 +37,6 @@ var daemonDirs = []string{"/usr/bin", "/usr/sbin", "/usr/local/bin"}
 type Collector struct {
 	Host string
 }
-
-// Name is the collector's registered name.
-func (c *Collector) Name() string { return "docker" }
 
 // Collect reads the networks and containers. Docker not installed at all
 // (no DOCKER_HOST, no socket, no dockerd binary) is an OK section marked

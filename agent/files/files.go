@@ -13,14 +13,9 @@ import (
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 )
 
-// Name is the collector's name.
-const Name = "files"
-
-func init() { agent.Register(Name, func() agent.Collector { return collector{} }) }
+func init() { agent.Register(snapshot.CollectorFiles, func() agent.Collector { return collector{} }) }
 
 type collector struct{}
-
-func (collector) Name() string { return Name }
 
 // Collect stats every path in Env.Wants.Files below Env.Root, following
 // links as the host's own os.Stat does on the live host.

@@ -27,7 +27,7 @@ import (
 )
 
 func init() {
-	agent.Register("firewall", func() agent.Collector { return &Collector{} })
+	agent.Register(snapshot.CollectorFirewall, func() agent.Collector { return &Collector{} })
 }
 
 // Collector reads the firewall. Tools overrides where the *-save tools live
@@ -51,9 +51,6 @@ var DefaultTools = Tools{
 	IptablesLegacySave:  "/usr/sbin/iptables-legacy-save",
 	Ip6tablesLegacySave: "/usr/sbin/ip6tables-legacy-save",
 }
-
-// Name is the collector's registered name.
-func (c *Collector) Name() string { return "firewall" }
 
 const needPriv = "run hostdrift as root or with CAP_NET_ADMIN"
 

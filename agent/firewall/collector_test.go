@@ -219,7 +219,9 @@ func TestCollectBadNamespace(t *testing.T) {
 }
 
 func TestRegistered(t *testing.T) {
-	if c, ok := agent.New("firewall"); !ok || c.Name() != "firewall" {
+	if c, ok := agent.New(snapshot.CollectorFirewall); !ok {
+		t.Errorf("firewall collector not registered")
+	} else if _, ok := c.(*Collector); !ok {
 		t.Errorf("firewall collector not registered")
 	}
 }

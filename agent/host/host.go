@@ -20,14 +20,9 @@ import (
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 )
 
-// Name is the collector's name.
-const Name = "host"
-
-func init() { agent.Register(Name, func() agent.Collector { return collector{} }) }
+func init() { agent.Register(snapshot.CollectorHost, func() agent.Collector { return collector{} }) }
 
 type collector struct{}
-
-func (collector) Name() string { return Name }
 
 // Collect reads the hostname, the FQDN as /etc/hosts or resolv.conf give it
 // (no network query is made), and every interface address over netlink.

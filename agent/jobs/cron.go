@@ -24,11 +24,8 @@ import (
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 )
 
-// CronName is the cron collector's name.
-const CronName = "cron"
-
 func init() {
-	agent.Register(CronName, func() agent.Collector { return &CronCollector{} })
+	agent.Register(snapshot.CollectorCron, func() agent.Collector { return &CronCollector{} })
 }
 
 // CronCollector reads every table cron and anacron read below Env.Root,
@@ -41,9 +38,6 @@ type CronCollector struct {
 	// Journal reads cron's journal entries; readJournal when nil.
 	Journal func(ctx context.Context, fsys rootFS) ([]logRun, error)
 }
-
-// Name is the collector's registry name.
-func (c *CronCollector) Name() string { return CronName }
 
 // Paths cron reads.
 const (

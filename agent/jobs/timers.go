@@ -13,11 +13,8 @@ import (
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 )
 
-// TimersName is the timers collector's name.
-const TimersName = "timers"
-
 func init() {
-	agent.Register(TimersName, func() agent.Collector { return &TimersCollector{} })
+	agent.Register(snapshot.CollectorTimers, func() agent.Collector { return &TimersCollector{} })
 }
 
 // TimersCollector reads every systemd timer: from the running systemd over
@@ -30,9 +27,6 @@ type TimersCollector struct {
 	// Offline forces reading unit files even when systemd answers.
 	Offline bool
 }
-
-// Name is the collector's registry name.
-func (c *TimersCollector) Name() string { return TimersName }
 
 // stampDir holds the last-trigger stamps of Persistent= timers.
 const stampDir = "/var/lib/systemd/timers"

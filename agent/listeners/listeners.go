@@ -34,11 +34,8 @@ type Collector struct {
 }
 
 func init() {
-	agent.Register("listeners", func() agent.Collector { return &Collector{} })
+	agent.Register(snapshot.CollectorListeners, func() agent.Collector { return &Collector{} })
 }
-
-// Name is the collector's registry name.
-func (c *Collector) Name() string { return "listeners" }
 
 // Collect reads the sockets and their owners. It returns a Partial error with
 // the data when owners could not all be read (not root) or the source could

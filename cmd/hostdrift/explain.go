@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/hostdrift/hostdrift/agent"
+	"github.com/hostdrift/hostdrift/agent/survey"
 	"github.com/hostdrift/hostdrift/internal/netfilter"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 )
@@ -54,8 +54,8 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 
 	defer live.begin()()
 	snap := newSnapshot(live.root)
-	agent.Run(live.ctx, snap, live.options([]string{"host", "firewall"}, snapshot.Wants{}))
-	st, _ := snap.Collector("firewall")
+	survey.Run(live.ctx, snap, live.options(), survey.Fixed(survey.Step{Collectors: []string{snapshot.CollectorFirewall}}))
+	st, _ := snap.Collector(snapshot.CollectorFirewall)
 	if !st.Usable() || snap.Firewall == nil {
 		fmt.Fprintf(stdout, "%s: UNKNOWN\n  the firewall could not be read: %s\n", describe(pkt), st.Reason)
 		return exitIncomplete

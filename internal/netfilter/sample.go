@@ -157,7 +157,7 @@ func FirewallGaps(s *snapshot.Snapshot) []string {
 			gaps = append(gaps, b.Name+": "+reason)
 		}
 	}
-	if st, ok := s.Collector("firewall"); ok && st.Status == snapshot.StatusPartial && len(gaps) == 0 {
+	if st, ok := s.Collector(snapshot.CollectorFirewall); ok && st.Status == snapshot.StatusPartial && len(gaps) == 0 {
 		gaps = append(gaps, st.Reason)
 	}
 	return gaps

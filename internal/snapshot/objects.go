@@ -48,17 +48,17 @@ var objectSources = []struct {
 	area, collector string
 	section         func(*Snapshot) Objecter
 }{
-	{AreaFirewall, "firewall", func(s *Snapshot) Objecter { return nilIfNil(s.Firewall) }},
-	{AreaListeners, "listeners", func(s *Snapshot) Objecter { return nilIfNil(s.Listeners) }},
-	{AreaDNS, "dns", func(s *Snapshot) Objecter { return nilIfNil(s.DNS) }},
-	{AreaDocker, "docker", func(s *Snapshot) Objecter { return nilIfNil(s.Docker) }},
-	{AreaCron, "cron", func(s *Snapshot) Objecter {
+	{AreaFirewall, CollectorFirewall, func(s *Snapshot) Objecter { return nilIfNil(s.Firewall) }},
+	{AreaListeners, CollectorListeners, func(s *Snapshot) Objecter { return nilIfNil(s.Listeners) }},
+	{AreaDNS, CollectorDNS, func(s *Snapshot) Objecter { return nilIfNil(s.DNS) }},
+	{AreaDocker, CollectorDocker, func(s *Snapshot) Objecter { return nilIfNil(s.Docker) }},
+	{AreaCron, CollectorCron, func(s *Snapshot) Objecter {
 		if s.Jobs == nil {
 			return nil
 		}
 		return nilIfNil(s.Jobs.Cron)
 	}},
-	{AreaTimers, "timers", func(s *Snapshot) Objecter {
+	{AreaTimers, CollectorTimers, func(s *Snapshot) Objecter {
 		if s.Jobs == nil {
 			return nil
 		}
