@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -18,8 +19,9 @@ import (
 // Collector reads one area of the host. It never judges and never writes to
 // the host. It returns its section of the snapshot, or an error saying what
 // failed; a Skip error means the area does not exist here.
+// A collector's name is the one it registers under (a snapshot.Collector*
+// constant).
 type Collector interface {
-	Name() string
 	Collect(ctx context.Context, env *Env) (snapshot.Section, error)
 }
 
@@ -34,6 +36,10 @@ type Env struct {
 	// Wants lists what the policy asks about (DNS names, probes...), for
 	// collectors that only look at what is asked.
 	Wants snapshot.Wants
+	// Earlier is what the collectors that finished before this one found
+	// (the host's facts; the collectors it registered to run after), so that
+	// nothing is read twice. Read it; never change it.
+	Earlier *snapshot.Snapshot
 }
 
 // Path returns the absolute path of p below the environment's root.
@@ -67,19 +73,36 @@ func Partial(format string, args ...any) error {
 	return &PartialError{Reason: fmt.Sprintf(format, args...)}
 }
 
+// registration is one collector's factory and the collectors whose sections
+// it reads from Env.Earlier.
+type registration struct {
+	factory func() Collector
+	after   []string
+}
+
 var (
 	registryMu sync.Mutex
-	registry   = map[string]func() Collector{}
+	registry   = map[string]registration{}
 )
 
-// Register adds a collector factory; collectors call it from init.
-func Register(name string, factory func() Collector) {
+// Register adds a collector factory under its name (a snapshot.Collector*
+// constant); collectors call it from init. A collector that uses another's
+// section names it in after: when both run, it runs once the other has
+// finished, and finds the section in Env.Earlier.
+func Register(name string, factory func() Collector, after ...string) {
 	registryMu.Lock()
 	defer registryMu.Unlock()
 	if _, dup := registry[name]; dup {
 		panic("agent: collector registered twice: " + name)
 	}
-	registry[name] = factory
+	registry[name] = registration{factory, after}
+}
+
+// after lists the collectors the named one waits for.
+func after(name string) []string {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	return registry[name].after
 }
 
 // Names lists the registered collectors, sorted.
@@ -98,11 +121,11 @@ func Names() []string {
 func New(name string) (Collector, bool) {
 	registryMu.Lock()
 	defer registryMu.Unlock()
-	f, ok := registry[name]
+	r, ok := registry[name]
 	if !ok {
 		return nil, false
 	}
-	return f(), true
+	return r.factory(), true
 }
 
 // Options configure one run.
@@ -118,8 +141,10 @@ type Options struct {
 const DefaultDeadline = 10 * time.Second
 
 // Run runs the collectors concurrently, each under its own deadline, and
-// fills the snapshot with their sections and statuses. A collector's error,
-// panic or overrun is recorded in its status and never stops the others.
+// fills the snapshot with their sections and statuses. A collector that
+// registered to run after another among them waits for it and reads its
+// section in Env.Earlier. A collector's error, panic or overrun is recorded
+// in its status and never stops the others.
 func Run(ctx context.Context, snap *snapshot.Snapshot, opts Options) {
 	names := opts.Collectors
 	if len(names) == 0 {
@@ -129,6 +154,51 @@ func Run(ctx context.Context, snap *snapshot.Snapshot, opts Options) {
 	if deadline <= 0 {
 		deadline = DefaultDeadline
 	}
+	for _, wave := range waves(names) {
+		runWave(ctx, snap, wave, opts.Env, deadline)
+	}
+	sort.Slice(snap.Collectors, func(i, j int) bool { return snap.Collectors[i].Name < snap.Collectors[j].Name })
+}
+
+// waves orders the collectors into groups that run one after another: each
+// collector in the first group whose collectors it waits for have run.
+func waves(names []string) [][]string {
+	pending := slices.Clone(names)
+	done := map[string]bool{}
+	var out [][]string
+	for len(pending) > 0 {
+		var wave, rest []string
+		for _, n := range pending {
+			ready := true
+			for _, a := range after(n) {
+				if slices.Contains(pending, a) && !done[a] {
+					ready = false
+				}
+			}
+			if ready {
+				wave = append(wave, n)
+			} else {
+				rest = append(rest, n)
+			}
+		}
+		if len(wave) == 0 { // a cycle: run what is left together
+			wave, rest = rest, nil
+		}
+		for _, n := range wave {
+			done[n] = true
+		}
+		out = append(out, wave)
+		pending = rest
+	}
+	return out
+}
+
+// runWave runs one group of collectors concurrently and attaches what they
+// found. Each sees a copy of the snapshot as it was before the group, so a
+// collector abandoned at its deadline never reads what later ones attach.
+func runWave(ctx context.Context, snap *snapshot.Snapshot, names []string, env Env, deadline time.Duration) {
+	earlier := *snap
+	env.Earlier = &earlier
 	type outcome struct {
 		status  snapshot.CollectorStatus
 		section snapshot.Section
@@ -139,7 +209,7 @@ func Run(ctx context.Context, snap *snapshot.Snapshot, opts Options) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			st, sec := runOne(ctx, name, &opts.Env, deadline)
+			st, sec := runOne(ctx, name, &env, deadline)
 			results[i] = outcome{st, sec}
 		}()
 	}
@@ -150,7 +220,6 @@ func Run(ctx context.Context, snap *snapshot.Snapshot, opts Options) {
 		}
 		snap.Collectors = append(snap.Collectors, r.status)
 	}
-	sort.Slice(snap.Collectors, func(i, j int) bool { return snap.Collectors[i].Name < snap.Collectors[j].Name })
 }
 
 // runOne runs one collector in its own goroutine and waits for it at most

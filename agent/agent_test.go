@@ -15,7 +15,6 @@ type fake struct {
 	run  func(ctx context.Context) (snapshot.Section, error)
 }
 
-func (f fake) Name() string { return f.name }
 func (f fake) Collect(ctx context.Context, _ *Env) (snapshot.Section, error) {
 	return f.run(ctx)
 }
@@ -84,5 +83,40 @@ func TestRunIsolatesCollectors(t *testing.T) {
 	time.Sleep(2 * time.Second) // the abandoned collector finishes now...
 	if s.Host.Hostname != "partial" {
 		t.Error("...and must not write into the snapshot")
+	}
+}
+
+// reader is a collector that reports what an earlier collector found.
+type reader struct{}
+
+func (reader) Collect(_ context.Context, env *Env) (snapshot.Section, error) {
+	if env.Earlier == nil || env.Earlier.Listeners == nil {
+		return nil, errors.New("the listeners were not there to read")
+	}
+	return &snapshot.Host{Hostname: "read " + env.Earlier.Listeners.Source}, nil
+}
+
+func init() {
+	Register("test-reader", func() Collector { return reader{} }, "test-ok")
+}
+
+// TestRunAfter checks that a collector registered to run after another
+// waits for it, whatever the order asked, and reads its section instead of
+// reading the host again.
+func TestRunAfter(t *testing.T) {
+	for _, order := range [][]string{{"test-reader", "test-ok"}, {"test-ok", "test-reader"}} {
+		s := &snapshot.Snapshot{}
+		Run(context.Background(), s, Options{Collectors: order})
+		for _, c := range s.Collectors {
+			if c.Status != snapshot.StatusOK {
+				t.Errorf("%v: %s: %s %s", order, c.Name, c.Status, c.Reason)
+			}
+		}
+		if s.Host.Hostname != "read fake" {
+			t.Errorf("%v: the reader found %q, want %q", order, s.Host.Hostname, "read fake")
+		}
+	}
+	if w := waves([]string{"test-reader", "test-ok", "test-error"}); len(w) != 2 || len(w[1]) != 1 || w[1][0] != "test-reader" {
+		t.Errorf("waves = %v, want the reader alone in the second", w)
 	}
 }

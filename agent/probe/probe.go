@@ -21,16 +21,13 @@ import (
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 )
 
-// Name is the collector's name.
-const Name = "probes"
-
 // Concurrency bounds how many probes are in flight at once.
 const Concurrency = 16
 
 // DefaultTimeout bounds one probe when the policy gives no timeout.
 const DefaultTimeout = 3 * time.Second
 
-func init() { agent.Register(Name, func() agent.Collector { return &Collector{} }) }
+func init() { agent.Register(snapshot.CollectorProbes, func() agent.Collector { return &Collector{} }, snapshot.CollectorListeners) }
 
 // Collector runs the probes the policy wants. Every probe is bounded by its
 // timeout, made once (never retried) and sends nothing but what it
@@ -43,9 +40,6 @@ type Collector struct {
 	// collector, in the same environment.
 	Listeners func(ctx context.Context, env *agent.Env) (*snapshot.Listeners, error)
 }
-
-// Name is the collector's registry name.
-func (c *Collector) Name() string { return Name }
 
 // Collect runs every wanted probe, at most Concurrency at a time, and records
 // each outcome as data: a refused or timed-out probe is a result, not an
@@ -121,6 +115,11 @@ func (c *Collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Secti
 func (c *Collector) readListeners(ctx context.Context, env *agent.Env) (*snapshot.Listeners, error) {
 	if c.Listeners != nil {
 		return c.Listeners(ctx, env)
+	}
+	if e := env.Earlier; e != nil && e.Listeners != nil {
+		if st, ok := e.Collector(snapshot.CollectorListeners); ok && st.Usable() {
+			return e.Listeners, nil // read once, by the listeners collector in this run
+		}
 	}
 	sec, err := (&listeners.Collector{}).Collect(ctx, env)
 	l, _ := sec.(*snapshot.Listeners)

@@ -182,15 +182,18 @@ func collect(t testing.TB, plan *rules.Plan, c *probe.Collector, netns string) *
 	env := &agent.Env{Root: "/", NetNS: netns, Wants: plan.Wants()}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	for _, col := range []agent.Collector{&listeners.Collector{}, c} {
-		sec, err := col.Collect(ctx, env)
-		st := snapshot.CollectorStatus{Name: col.Name(), Status: snapshot.StatusOK}
+	for _, nc := range []struct {
+		name string
+		col  agent.Collector
+	}{{snapshot.CollectorListeners, &listeners.Collector{}}, {snapshot.CollectorProbes, c}} {
+		sec, err := nc.col.Collect(ctx, env)
+		st := snapshot.CollectorStatus{Name: nc.name, Status: snapshot.StatusOK}
 		var partial *agent.PartialError
 		switch {
 		case errors.As(err, &partial):
 			st.Status, st.Reason = snapshot.StatusPartial, err.Error()
 		case err != nil:
-			t.Fatalf("%s: %v", col.Name(), err)
+			t.Fatalf("%s: %v", nc.name, err)
 		}
 		sec.Attach(s)
 		s.Collectors = append(s.Collectors, st)

@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/hostdrift/hostdrift/agent"
+	"github.com/hostdrift/hostdrift/agent/survey"
 	"github.com/hostdrift/hostdrift/internal/diff"
 	"github.com/hostdrift/hostdrift/internal/finding"
 	"github.com/hostdrift/hostdrift/internal/report"
@@ -56,12 +57,9 @@ func (l *liveFlags) stopped(stderr io.Writer, cmd string) bool {
 	return ok
 }
 
-func (l *liveFlags) options(collectors []string, wants snapshot.Wants) agent.Options {
-	return agent.Options{
-		Env:        agent.Env{Root: l.root, NetNS: l.netns, Wants: wants},
-		Collectors: collectors,
-		Deadline:   l.deadline,
-	}
+// options are the agent's options for a survey of the host these flags name.
+func (l *liveFlags) options() agent.Options {
+	return agent.Options{Env: agent.Env{Root: l.root, NetNS: l.netns}, Deadline: l.deadline}
 }
 
 func newSnapshot(root string) *snapshot.Snapshot {
@@ -153,7 +151,7 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, strin
 		}
 	} else {
 		var diags hcl.Diagnostics
-		snap, plan, diags = survey(live, pol, vars, nil, base)
+		snap, plan, diags = surveyPolicy(live, pol, vars, nil, base)
 		if diags.HasErrors() {
 			printDiagnostics(stderr, pol, diags)
 			fmt.Fprintln(stderr, "hostdrift check: the policy does not fit this host's facts; nothing was evaluated")
@@ -192,37 +190,37 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, strin
 	return exitCode(rep.Summary), *format, true
 }
 
-// survey reads the live host for a policy: the host's facts first, which
+// surveyPolicy reads the live host for a policy: the host's facts first, which
 // the policy is compiled against, then the collectors its checks need (or
 // the named ones, when collectors is not nil), asked for what the checks
 // want. With a baseline, the collectors of the baseline's areas
 // run too and its DNS questions are asked again, so the comparison is like
 // for like.
-func survey(live liveFlags, pol *rules.Policy, vars map[string]string, collectors []string, base *snapshot.Snapshot) (*snapshot.Snapshot, *rules.Plan, hcl.Diagnostics) {
+func surveyPolicy(live liveFlags, pol *rules.Policy, vars map[string]string, collectors []string, base *snapshot.Snapshot) (*snapshot.Snapshot, *rules.Plan, hcl.Diagnostics) {
 	snap := newSnapshot(live.root)
-	agent.Run(live.ctx, snap, live.options([]string{"host"}, snapshot.Wants{}))
-	plan, diags := pol.Compile(&snap.Host, vars)
-	if diags.HasErrors() {
-		return snap, nil, diags
-	}
-	needs, wants := plan.Needs(), plan.Wants()
-	if collectors != nil {
-		needs = slices.DeleteFunc(slices.Clone(collectors), func(n string) bool { return n == "host" })
-	}
-	if base != nil {
-		areas := snapshot.AreaCollectors()
-		for _, a := range baselineAreas(base) {
-			if c := areas[a]; !slices.Contains(needs, c) {
-				needs = append(needs, c)
+	var plan *rules.Plan
+	var diags hcl.Diagnostics
+	survey.Run(live.ctx, snap, live.options(), func(s *snapshot.Snapshot) (survey.Step, bool) {
+		if plan, diags = pol.Compile(&s.Host, vars); diags.HasErrors() {
+			return survey.Step{}, false
+		}
+		step := survey.Step{Collectors: plan.Needs(), Wants: plan.Wants()}
+		if collectors != nil {
+			step.Collectors = collectors
+		}
+		if base != nil {
+			areas := snapshot.AreaCollectors()
+			for _, a := range baselineAreas(base) {
+				step.Collectors = append(step.Collectors, areas[a])
+			}
+			if base.DNS != nil {
+				for _, q := range base.DNS.Queries {
+					step.Wants.DNS = append(step.Wants.DNS, q.DNSQuery)
+				}
 			}
 		}
-		if base.DNS != nil {
-			for _, q := range base.DNS.Queries {
-				wants.DNS = append(wants.DNS, q.DNSQuery)
-			}
-		}
-	}
-	agent.Run(live.ctx, snap, live.options(needs, wants))
+		return step, true
+	})
 	return snap, plan, diags
 }
 

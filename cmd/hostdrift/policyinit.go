@@ -6,7 +6,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/hostdrift/hostdrift/agent"
+	"github.com/hostdrift/hostdrift/agent/survey"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 	"github.com/hostdrift/hostdrift/rules/policygen"
 )
@@ -37,22 +37,31 @@ func runPolicyInit(args []string, stdout, stderr io.Writer) int {
 			areas = append(areas, a)
 		}
 	}
-	collectors := []string{"host"}
+	// The checks are proposed from the areas' collectors, and tried with the
+	// DNS collector asked the questions the proposals ask.
+	var collectors []string
 	for area, c := range snapshot.AreaCollectors() {
-		if len(areas) == 0 || slices.Contains(areas, area) {
+		if (len(areas) == 0 || slices.Contains(areas, area)) && c != snapshot.CollectorDNS {
 			collectors = append(collectors, c)
 		}
 	}
 	// The firewall's ingress proposals come from the listeners.
-	if slices.Contains(areas, snapshot.AreaFirewall) && !slices.Contains(collectors, "listeners") {
-		collectors = append(collectors, "listeners")
+	if slices.Contains(areas, snapshot.AreaFirewall) && !slices.Contains(collectors, snapshot.CollectorListeners) {
+		collectors = append(collectors, snapshot.CollectorListeners)
 	}
+	askDNS := len(areas) == 0 || slices.Contains(areas, snapshot.AreaDNS)
 	defer live.begin()()
-	first := newSnapshot(live.root)
-	agent.Run(live.ctx, first, live.options(collectors, snapshot.Wants{}))
-	cands := policygen.Propose(first, areas)
 	snap := newSnapshot(live.root)
-	agent.Run(live.ctx, snap, live.options(collectors, policygen.Wants(cands, &first.Host)))
+	var cands []policygen.Candidate
+	survey.Run(live.ctx, snap, live.options(),
+		survey.Fixed(survey.Step{Collectors: collectors}),
+		func(s *snapshot.Snapshot) (survey.Step, bool) {
+			cands = policygen.Propose(s, areas)
+			if !askDNS {
+				return survey.Step{}, true
+			}
+			return survey.Step{Collectors: []string{snapshot.CollectorDNS}, Wants: policygen.Wants(cands, &s.Host)}, true
+		})
 	for _, c := range snap.Collectors {
 		if c.Status != snapshot.StatusOK {
 			fmt.Fprintf(stderr, "collector %s: %s: %s\n", c.Name, c.Status, c.Reason)

@@ -26,9 +26,6 @@ func runSnapshot(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var names []string
 	if *only != "" {
 		names = strings.Split(*only, ",")
-		if names[0] != "host" {
-			names = append([]string{"host"}, names...)
-		}
 		for _, n := range names {
 			if _, ok := agent.New(n); !ok {
 				fmt.Fprintf(stderr, "hostdrift snapshot: no collector named %q; known: %s\n", n, strings.Join(agent.Names(), ", "))
@@ -46,7 +43,7 @@ func runSnapshot(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if names == nil {
 		names = agent.Names()
 	}
-	snap, _, diags := survey(live, pol, vars, names, nil)
+	snap, _, diags := surveyPolicy(live, pol, vars, names, nil)
 	if diags.HasErrors() {
 		printDiagnostics(stderr, pol, diags)
 		fmt.Fprintln(stderr, "hostdrift snapshot: the policy does not fit this host's facts; nothing was recorded")
