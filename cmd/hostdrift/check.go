@@ -15,7 +15,6 @@ import (
 	"github.com/hostdrift/hostdrift/agent"
 	"github.com/hostdrift/hostdrift/agent/survey"
 	"github.com/hostdrift/hostdrift/internal/diff"
-	"github.com/hostdrift/hostdrift/internal/finding"
 	"github.com/hostdrift/hostdrift/internal/report"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 	"github.com/hostdrift/hostdrift/internal/sys/atomicfile"
@@ -71,123 +70,142 @@ func newSnapshot(root string) *snapshot.Snapshot {
 }
 
 func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	code, format, evaluated := check(args, stdin, stdout, stderr)
-	if format == "nagios" && !evaluated && code != exitOK {
+	c := &checkCmd{vars: varFlags{}}
+	code, evaluated := c.run(args, stdin, stdout, stderr)
+	if c.format == "nagios" && !evaluated && code != exitOK {
 		// Nagios reads 2 as CRITICAL: a plugin that could not run is UNKNOWN.
 		fmt.Fprintln(stdout, "HOSTDRIFT UNKNOWN - usage or policy error, nothing was evaluated (see the error output)")
-		return report.NagiosUnknown
+		return nagiosUnknown
 	}
 	return code
 }
 
-// check runs the check command and returns its exit code, the format asked
-// for, and whether the policy was evaluated at all.
-func check(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, string, bool) {
-	fs := newFlagSet("check", "check [--policy FILE|DIR|-]... [--var NAME=VALUE]... [--format FORMAT] [--output FILE] [--snapshot FILE]\n         [--baseline FILE]\n         [--report-dir DIR [--keep N]] [--save-snapshot FILE] [--prometheus-file FILE]", stderr)
-	var policyPaths multiFlag
-	vars := varFlags{}
-	var live liveFlags
-	fs.Var(&policyPaths, "policy", "policy `FILE` or folder of *.hcl, or - for standard input (repeatable; default: "+systemPolicyDir+"/*.hcl, else the built-in policy)")
-	fs.Var(vars, "var", "set a policy variable, `NAME=VALUE` (repeatable)")
-	format := fs.String("format", "table", "output format: "+strings.Join(report.Formats(), ", ")+" (nagios exits with the plugin states 0-3)")
-	output := fs.String("output", "", "write the report to `FILE` (atomically) instead of standard output")
-	snapPath := fs.String("snapshot", "", "judge the saved snapshot `FILE` instead of the live host")
-	colorMode := fs.String("color", "auto", "colour the table: auto, always or never (NO_COLOR is respected)")
-	verbose := fs.Bool("verbose", false, "list passing checks in the table too")
-	baseline := fs.String("baseline", "", "also report what changed since the snapshot `FILE` (hostdrift snapshot --output FILE), as drift findings")
-	var extra extraOutputs
-	extra.register(fs)
-	live.register(fs)
-	if code := parseFlags(fs, args); code >= 0 {
-		return code, *format, false
+// checkCmd is the check command's flags.
+type checkCmd struct {
+	policyPaths multiFlag
+	vars        varFlags
+	live        liveFlags
+	extra       extraOutputs
+	format      string
+	output      string
+	snapPath    string
+	colorMode   string
+	baseline    string
+	verbose     bool
+	color       bool
+}
+
+// run runs the check command and returns its exit code and whether the
+// policy was evaluated at all.
+func (c *checkCmd) run(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, bool) {
+	if code := c.parse(args, stdout, stderr); code >= 0 {
+		return code, false
 	}
-	if err := extra.validate(); err != nil {
-		fmt.Fprintln(stderr, "hostdrift check:", err)
-		return exitUsage, *format, false
+	defer c.live.begin()()
+	rep, snap, code := c.judge(stdin, stderr)
+	if rep == nil {
+		return code, false
 	}
-	defer live.begin()()
-	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "hostdrift check: unexpected argument %q (policies go with --policy)\n", fs.Arg(0))
-		return exitUsage, *format, false
-	}
-	if !slices.Contains(report.Formats(), *format) {
-		fmt.Fprintf(stderr, "hostdrift check: --format must be one of %v, not %q\n", report.Formats(), *format)
-		return exitUsage, *format, false
-	}
-	var out io.Writer = stdout
-	if *output != "" {
-		out = nil
-	}
-	color, err := useColor(*colorMode, out)
+	opts := report.Options{Color: c.color, Width: terminalWidth(stdout), Verbose: c.verbose, NagiosState: nagiosState(rep.Findings)}
+	err := emit(c.output, stdout, func(w io.Writer) error { return report.Render(w, c.format, rep, opts) })
 	if err != nil {
 		fmt.Fprintln(stderr, "hostdrift check:", err)
-		return exitUsage, *format, false
 	}
+	if xerr := c.extra.write(snap, rep, stderr); xerr != nil {
+		err = xerr
+	}
+	return checkExit(c.format, rep, err), true
+}
 
-	pol := loadPolicy(policyPaths, vars, stdin, stderr)
+// parse reads the flags; it returns an exit code when the command is to end
+// now, -1 otherwise.
+func (c *checkCmd) parse(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("check", "check [--policy FILE|DIR|-]... [--var NAME=VALUE]... [--format FORMAT] [--output FILE] [--snapshot FILE]\n         [--baseline FILE]\n         [--report-dir DIR [--keep N]] [--save-snapshot FILE] [--prometheus-file FILE]", stderr)
+	fs.Var(&c.policyPaths, "policy", "policy `FILE` or folder of *.hcl, or - for standard input (repeatable; default: "+systemPolicyDir+"/*.hcl, else the built-in policy)")
+	fs.Var(c.vars, "var", "set a policy variable, `NAME=VALUE` (repeatable)")
+	fs.StringVar(&c.format, "format", "table", "output format: "+strings.Join(report.Formats(), ", ")+" (nagios exits with the plugin states 0-3)")
+	fs.StringVar(&c.output, "output", "", "write the report to `FILE` (atomically) instead of standard output")
+	fs.StringVar(&c.snapPath, "snapshot", "", "judge the saved snapshot `FILE` instead of the live host")
+	fs.StringVar(&c.colorMode, "color", "auto", "colour the table: auto, always or never (NO_COLOR is respected)")
+	fs.BoolVar(&c.verbose, "verbose", false, "list passing checks in the table too")
+	fs.StringVar(&c.baseline, "baseline", "", "also report what changed since the snapshot `FILE` (hostdrift snapshot --output FILE), as drift findings")
+	c.extra.register(fs)
+	c.live.register(fs)
+	if code := parseFlags(fs, args); code >= 0 {
+		return code
+	}
+	usage := func(format string, args ...any) int {
+		fmt.Fprintf(stderr, "hostdrift check: "+format+"\n", args...)
+		return exitUsage
+	}
+	if err := c.extra.validate(); err != nil {
+		return usage("%v", err)
+	}
+	if fs.NArg() > 0 {
+		return usage("unexpected argument %q (policies go with --policy)", fs.Arg(0))
+	}
+	if !slices.Contains(report.Formats(), c.format) {
+		return usage("--format must be one of %v, not %q", report.Formats(), c.format)
+	}
+	var out io.Writer = stdout
+	if c.output != "" {
+		out = nil
+	}
+	color, err := useColor(c.colorMode, out)
+	if err != nil {
+		return usage("%v", err)
+	}
+	c.color = color
+	return -1
+}
+
+// judge loads the policy, reads the host (or the saved snapshot) and judges
+// it. It returns the report and the snapshot judged, or no report and the
+// exit code when nothing could be evaluated.
+func (c *checkCmd) judge(stdin io.Reader, stderr io.Writer) (*report.Report, *snapshot.Snapshot, int) {
+	pol := loadPolicy(c.policyPaths, c.vars, stdin, stderr)
 	if pol == nil {
-		return exitUsage, *format, false
+		return nil, nil, exitUsage
 	}
 	var base *snapshot.Snapshot
-	if *baseline != "" {
-		if base, err = readSnapshot(*baseline); err != nil {
+	var err error
+	if c.baseline != "" {
+		if base, err = readSnapshot(c.baseline); err != nil {
 			fmt.Fprintln(stderr, "hostdrift check: baseline:", err)
-			return exitUsage, *format, false
+			return nil, nil, exitUsage
 		}
 	}
 	started := time.Now()
 	var snap *snapshot.Snapshot
 	var plan *rules.Plan
-	if *snapPath != "" {
-		if snap, err = readSnapshot(*snapPath); err != nil {
+	var diags hcl.Diagnostics
+	facts := "this host's"
+	if c.snapPath != "" {
+		if snap, err = readSnapshot(c.snapPath); err != nil {
 			fmt.Fprintln(stderr, "hostdrift check:", err)
-			return exitUsage, *format, false
+			return nil, nil, exitUsage
 		}
-		var diags hcl.Diagnostics
-		if plan, diags = pol.Compile(&snap.Host, vars); diags.HasErrors() {
-			printDiagnostics(stderr, pol, diags)
-			fmt.Fprintln(stderr, "hostdrift check: the policy does not fit the snapshot's host facts; nothing was evaluated")
-			return exitUsage, *format, false
-		}
+		plan, diags = pol.Compile(&snap.Host, c.vars)
+		facts = "the snapshot's host"
 	} else {
-		var diags hcl.Diagnostics
-		snap, plan, diags = surveyPolicy(live, pol, vars, nil, base)
-		if diags.HasErrors() {
-			printDiagnostics(stderr, pol, diags)
-			fmt.Fprintln(stderr, "hostdrift check: the policy does not fit this host's facts; nothing was evaluated")
-			return exitUsage, *format, false
-		}
+		snap, plan, diags = surveyPolicy(c.live, pol, c.vars, nil, base)
 	}
-	if live.stopped(stderr, "check") {
-		return exitIncomplete, *format, false
+	if diags.HasErrors() {
+		printDiagnostics(stderr, pol, diags)
+		fmt.Fprintf(stderr, "hostdrift check: the policy does not fit %s facts; nothing was evaluated\n", facts)
+		return nil, nil, exitUsage
+	}
+	if c.live.stopped(stderr, "check") {
+		return nil, nil, exitIncomplete
 	}
 	findings := plan.Evaluate(snap, time.Now())
 	if base != nil {
-		d := diff.Compare(base, snap, diff.Options{Ignore: plan.Ignores, Areas: baselineAreas(base), OldSource: *baseline})
-		findings = append(findings, plan.DriftFindings(d, *baseline)...)
+		d := diff.Compare(base, snap, diff.Options{Ignore: plan.Ignores, Areas: baselineAreas(base), OldSource: c.baseline})
+		findings = append(findings, plan.DriftFindings(d, c.baseline)...)
 	}
 	rep := report.New(snap, findings, pol.Sources, started, time.Since(started))
-	if *snapPath != "" {
-		rep.Snapshot = *snapPath
-	}
-	opts := report.Options{Color: color, Width: terminalWidth(stdout), Verbose: *verbose}
-	err = emit(*output, stdout, func(w io.Writer) error { return report.Render(w, *format, rep, opts) })
-	if err != nil {
-		fmt.Fprintln(stderr, "hostdrift check:", err)
-	}
-	if xerr := extra.write(snap, rep, stderr); xerr != nil {
-		err = xerr
-	}
-	if err != nil {
-		if *format == "nagios" {
-			return report.NagiosUnknown, *format, true
-		}
-		return exitOutput, *format, true
-	}
-	if *format == "nagios" {
-		return report.NagiosState(rep), *format, true
-	}
-	return exitCode(rep.Summary), *format, true
+	rep.Snapshot = c.snapPath
+	return rep, snap, exitOK
 }
 
 // surveyPolicy reads the live host for a policy: the host's facts first, which
@@ -236,18 +254,6 @@ func baselineAreas(base *snapshot.Snapshot) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-// exitCode maps a summary to the documented exit codes.
-func exitCode(s finding.Summary) int {
-	switch {
-	case s.Fail > 0:
-		return exitDrift
-	case s.Error > 0:
-		return exitIncomplete
-	default:
-		return exitOK
-	}
 }
 
 // emit writes to path atomically (mode 0640), or to stdout when path is empty.

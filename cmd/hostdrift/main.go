@@ -12,15 +12,6 @@ import (
 	_ "github.com/hostdrift/hostdrift/agent/all"
 )
 
-// Exit codes; the README documents them.
-const (
-	exitOK         = 0 // no drift
-	exitDrift      = 1 // at least one check failed
-	exitUsage      = 2 // usage or policy error: nothing was evaluated
-	exitIncomplete = 3 // no fail, but some check could not be evaluated
-	exitOutput     = 4 // the report or snapshot could not be written
-)
-
 var version = "" // set with -ldflags "-X main.version=..."
 
 func main() {

@@ -140,7 +140,7 @@ func TestExtraOutputFailureExits4(t *testing.T) {
 
 	stdout.Reset()
 	if code := run([]string{"check", "--snapshot", snapFile, "--policy", "-", "--format", "nagios",
-		"--prometheus-file", filepath.Join(state, "missing", "x.prom")}, strings.NewReader(opsPolicy), &stdout, &stderr); code != report.NagiosUnknown {
+		"--prometheus-file", filepath.Join(state, "missing", "x.prom")}, strings.NewReader(opsPolicy), &stdout, &stderr); code != nagiosUnknown {
 		t.Errorf("nagios: exit %d, want UNKNOWN (3) when an output cannot be written", code)
 	}
 }

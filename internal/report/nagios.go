@@ -8,51 +8,18 @@ import (
 	"github.com/hostdrift/hostdrift/internal/finding"
 )
 
-// Nagios plugin states. They are the plugin protocol's own exit codes,
-// distinct from hostdrift's: a Nagios or Icinga check reads the state from
-// the exit code, so the state line and the exit code must agree.
-const (
-	NagiosOK       = 0
-	NagiosWarning  = 1
-	NagiosCritical = 2
-	NagiosUnknown  = 3
-)
-
+// nagiosLabels name the Nagios plugin states 0-3, which the caller decides
+// (it is also the exit code) and passes in Options.NagiosState.
 var nagiosLabels = []string{"OK", "WARNING", "CRITICAL", "UNKNOWN"}
-
-// NagiosState maps a report to a plugin state, most urgent first: CRITICAL
-// when a critical check fails, WARNING when a warning check fails, UNKNOWN
-// when some check could not be evaluated, OK otherwise (a failing info
-// check is listed but does not alert).
-func NagiosState(r *Report) int {
-	var critical, warning, unknown bool
-	for _, f := range r.Findings {
-		switch {
-		case f.Status == finding.Fail && f.Severity == finding.Critical:
-			critical = true
-		case f.Status == finding.Fail && f.Severity == finding.Warning:
-			warning = true
-		case f.Status == finding.Error:
-			unknown = true
-		}
-	}
-	switch {
-	case critical:
-		return NagiosCritical
-	case warning:
-		return NagiosWarning
-	case unknown:
-		return NagiosUnknown
-	default:
-		return NagiosOK
-	}
-}
 
 // renderNagios writes one status line with performance data, then one line
 // per check that needs attention, as the plugin guidelines describe.
-func renderNagios(w io.Writer, r *Report, _ Options) error {
+func renderNagios(w io.Writer, r *Report, o Options) error {
 	s := r.Summary
-	state := NagiosState(r)
+	state := o.NagiosState
+	if state < 0 || state >= len(nagiosLabels) {
+		return fmt.Errorf("nagios: no plugin state %d", state)
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "HOSTDRIFT %s - %d fail, %d error, %d waived, %d pass on %s", nagiosLabels[state], s.Fail, s.Error, s.Waived, s.Pass, hostName(r))
 	fmt.Fprintf(&b, " | checks=%d;;;0 fail=%d;;;0 error=%d;;;0 waived=%d;;;0 pass=%d;;;0 duration=%.3fs;;;0\n",

@@ -94,6 +94,10 @@ type Options struct {
 	Width int
 	// Verbose lists passing checks in the table too.
 	Verbose bool
+	// NagiosState is the plugin state (0 OK, 1 WARNING, 2 CRITICAL, 3
+	// UNKNOWN) the nagios format prints: the caller decides it, because it
+	// is also the exit code.
+	NagiosState int
 }
 
 // Renderer writes a report in one format.
