@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/hostdrift/hostdrift/internal/diff"
+	"github.com/hostdrift/hostdrift/internal/report"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 )
 
@@ -15,7 +16,7 @@ import (
 // compared (and nothing else changed).
 func runDiff(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlagSet("diff", "diff [--format table|json] [--output FILE] [--policy FILE|DIR|-]... [--area a,b] OLD NEW", stderr)
-	format := fs.String("format", "table", "output format: "+strings.Join(diff.Formats(), ", "))
+	format := fs.String("format", "table", "output format: "+strings.Join(report.DiffFormats(), ", "))
 	output := fs.String("output", "", "write the diff to `FILE` (atomically) instead of standard output")
 	var policyPaths multiFlag
 	fs.Var(&policyPaths, "policy", "take ignore blocks from the policy `FILE` or folder (repeatable; default: as check)")
@@ -29,8 +30,8 @@ func runDiff(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "hostdrift diff: name two snapshots, OLD and NEW (take them with hostdrift snapshot --output FILE)")
 		return exitUsage
 	}
-	if !slices.Contains(diff.Formats(), *format) {
-		fmt.Fprintf(stderr, "hostdrift diff: --format must be one of %v, not %q\n", diff.Formats(), *format)
+	if !slices.Contains(report.DiffFormats(), *format) {
+		fmt.Fprintf(stderr, "hostdrift diff: --format must be one of %v, not %q\n", report.DiffFormats(), *format)
 		return exitUsage
 	}
 	var areas []string
@@ -63,7 +64,7 @@ func runDiff(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	d := diff.Compare(old, cur, diff.Options{Ignore: plan.Ignores, Areas: areas, OldSource: fs.Arg(0), NewSource: fs.Arg(1)})
-	if err := emit(*output, stdout, func(w io.Writer) error { return diff.Render(w, *format, d) }); err != nil {
+	if err := emit(*output, stdout, func(w io.Writer) error { return report.RenderDiff(w, *format, d) }); err != nil {
 		fmt.Fprintln(stderr, "hostdrift diff:", err)
 		return exitOutput
 	}

@@ -312,11 +312,16 @@ func (c Change) Summary() string {
 	if c.Op == Changed {
 		parts := make([]string, 0, len(c.Fields))
 		for _, f := range c.Fields {
-			parts = append(parts, f.Name+" "+quoteEmpty(f.Old)+" -> "+quoteEmpty(f.New))
+			parts = append(parts, f.Name+" "+f.Transition())
 		}
 		b.WriteString(" (" + strings.Join(parts, "; ") + ")")
 	}
 	return b.String()
+}
+
+// Transition shows the field's old and new values, "" for an empty one.
+func (f FieldChange) Transition() string {
+	return quoteEmpty(f.Old) + " -> " + quoteEmpty(f.New)
 }
 
 func quoteEmpty(s string) string {

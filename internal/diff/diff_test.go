@@ -224,24 +224,6 @@ func TestGlob(t *testing.T) {
 	}
 }
 
-func TestRenderTable(t *testing.T) {
-	t0 := time.Date(2026, 11, 20, 3, 0, 0, 0, time.UTC)
-	old := snap(t0, fw(), &snapshot.Listeners{}, &snapshot.DNS{})
-	cur := snap(t0.Add(time.Hour), fw(rule(1, 1, "-A INPUT -p tcp -m tcp --dport 8080 -j ACCEPT")), &snapshot.Listeners{}, &snapshot.DNS{})
-	var b strings.Builder
-	if err := Render(&b, "table", Compare(old, cur, Options{OldSource: "base.json"})); err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{"base.json", "added", "--dport 8080", "1 added, 0 removed, 0 changed"} {
-		if !strings.Contains(b.String(), want) {
-			t.Errorf("table lacks %q:\n%s", want, b.String())
-		}
-	}
-	if err := Render(&b, "yaml", &Diff{}); err == nil || !strings.Contains(err.Error(), "table, json") {
-		t.Errorf("unknown format: err = %v, want one naming the formats", err)
-	}
-}
-
 // BenchmarkCompare20kRules diffs two snapshots of 20,000 firewall rules
 // each (1% changed) and reports the ratio to decoding both snapshots'
 // rules from JSON, the least any diff of saved snapshots does.

@@ -1,5 +1,7 @@
-// Package report renders a run's findings: a table for people, JSON for
-// machines. It renders only; exit codes belong to the command.
+// Package report renders what hostdrift found for people and machines: a
+// run's findings as a table, JSON, JUnit XML, a Nagios plugin status or a
+// Prometheus textfile, and a comparison of two snapshots as a table or JSON.
+// It renders only; exit codes belong to the command.
 package report
 
 import (

@@ -73,15 +73,7 @@ func renderTable(w io.Writer, r *Report, o Options) error {
 	}
 	fmt.Fprintf(w, "hostdrift check on %s\n", hostName(r))
 	if len(rows) > 0 {
-		t := tablewriter.NewTable(w,
-			tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
-				Settings: tw.Settings{Separators: tw.Separators{BetweenRows: tw.On}},
-			})),
-			tablewriter.WithRowAutoWrap(tw.WrapNone),
-			tablewriter.WithHeaderAutoFormat(tw.Off),
-			tablewriter.WithHeaderAlignment(tw.AlignLeft),
-			tablewriter.WithRowAlignment(tw.AlignLeft),
-		)
+		t := newTable(w)
 		t.Header("STATUS", "SEVERITY", "CHECK", "EXPLANATION")
 		if err := t.Bulk(rows); err != nil {
 			return err
@@ -128,4 +120,18 @@ func hostName(r *Report) string {
 		return r.Host.FQDN
 	}
 	return r.Host.Hostname
+}
+
+// newTable is the bordered table every table format draws: rows separated,
+// cells left-aligned, wrapped by the caller.
+func newTable(w io.Writer) *tablewriter.Table {
+	return tablewriter.NewTable(w,
+		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
+			Settings: tw.Settings{Separators: tw.Separators{BetweenRows: tw.On}},
+		})),
+		tablewriter.WithRowAutoWrap(tw.WrapNone),
+		tablewriter.WithHeaderAutoFormat(tw.Off),
+		tablewriter.WithHeaderAlignment(tw.AlignLeft),
+		tablewriter.WithRowAlignment(tw.AlignLeft),
+	)
 }

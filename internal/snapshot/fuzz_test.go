@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hostdrift/hostdrift/internal/diff"
+	"github.com/hostdrift/hostdrift/internal/report"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 	"github.com/hostdrift/hostdrift/policies"
 	"github.com/hostdrift/hostdrift/rules"
@@ -70,8 +71,8 @@ func FuzzDecode(f *testing.F) {
 				t.Fatalf("area %s compared %v, usable %v, objects %d and %d", a.Name, a.Compared, areas[i].Usable, a.OldObjects, a.NewObjects)
 			}
 		}
-		for _, format := range diff.Formats() {
-			if err := diff.Render(io.Discard, format, d); err != nil && err.Error() == "" {
+		for _, format := range report.DiffFormats() {
+			if err := report.RenderDiff(io.Discard, format, d); err != nil && err.Error() == "" {
 				t.Fatalf("%s: error without a message", format)
 			}
 		}

@@ -1,4 +1,4 @@
-package diff
+package report
 
 import (
 	"encoding/json"
@@ -7,41 +7,31 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/renderer"
-	"github.com/olekukonko/tablewriter/tw"
+	"github.com/hostdrift/hostdrift/internal/diff"
 )
 
-// Formats are the diff's output formats.
-func Formats() []string { return []string{"table", "json"} }
+// DiffFormats are the diff's output formats.
+func DiffFormats() []string { return []string{"table", "json"} }
 
-// Render writes the diff in the named format.
-func Render(w io.Writer, format string, d *Diff) error {
+// RenderDiff writes a comparison of two snapshots in the named format.
+func RenderDiff(w io.Writer, format string, d *diff.Diff) error {
 	switch format {
 	case "json":
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(d)
 	case "table":
-		return renderTable(w, d)
+		return renderDiffTable(w, d)
 	default:
-		return fmt.Errorf("unknown diff format %q (known: %s)", format, strings.Join(Formats(), ", "))
+		return fmt.Errorf("unknown diff format %q (known: %s)", format, strings.Join(DiffFormats(), ", "))
 	}
 }
 
-func renderTable(w io.Writer, d *Diff) error {
+func renderDiffTable(w io.Writer, d *diff.Diff) error {
 	fmt.Fprintf(w, "hostdrift diff: %s (%s) -> %s (%s)\n", side(d.Old), d.Old.TakenAt.Format("2006-01-02 15:04 MST"),
 		side(d.New), d.New.TakenAt.Format("2006-01-02 15:04 MST"))
 	if len(d.Changes) > 0 {
-		t := tablewriter.NewTable(w,
-			tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
-				Settings: tw.Settings{Separators: tw.Separators{BetweenRows: tw.On}},
-			})),
-			tablewriter.WithRowAutoWrap(tw.WrapNone),
-			tablewriter.WithHeaderAutoFormat(tw.Off),
-			tablewriter.WithHeaderAlignment(tw.AlignLeft),
-			tablewriter.WithRowAlignment(tw.AlignLeft),
-		)
+		t := newTable(w)
 		t.Header("CHANGE", "AREA", "OBJECT", "DETAIL")
 		rows := make([][]string, 0, len(d.Changes))
 		for _, c := range d.Changes {
@@ -74,7 +64,7 @@ func renderTable(w io.Writer, d *Diff) error {
 	return nil
 }
 
-func side(s Side) string {
+func side(s diff.Side) string {
 	if s.Source != "" {
 		return s.Source
 	}
@@ -83,17 +73,17 @@ func side(s Side) string {
 
 // detail shows the fields that changed; for added and removed objects, the
 // fields the identity does not already say.
-func detail(c Change) string {
+func detail(c diff.Change) string {
 	var lines []string
 	for _, f := range c.Fields {
 		switch c.Op {
-		case Changed:
-			lines = append(lines, fmt.Sprintf("%s: %s -> %s", f.Name, quoteEmpty(f.Old), quoteEmpty(f.New)))
-		case Added:
+		case diff.Changed:
+			lines = append(lines, f.Name+": "+f.Transition())
+		case diff.Added:
 			if !strings.Contains(c.ID, f.New) {
 				lines = append(lines, f.Name+": "+f.New)
 			}
-		case Removed:
+		case diff.Removed:
 			if !strings.Contains(c.ID, f.Old) {
 				lines = append(lines, f.Name+": "+f.Old)
 			}
