@@ -29,9 +29,6 @@ type Spec struct {
 
 // Sets with every value of a field.
 const (
-	AllSeconds  uint64 = 1<<60 - 1
-	AllMinutes  uint64 = 1<<60 - 1
-	AllHours    uint32 = 1<<24 - 1
 	AllDays     uint32 = (1<<32 - 1) &^ 1
 	AllMonths   uint16 = (1<<13 - 1) &^ 1
 	AllWeekdays uint8  = 1<<7 - 1
