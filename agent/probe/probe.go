@@ -27,7 +27,9 @@ const Concurrency = 16
 // DefaultTimeout bounds one probe when the policy gives no timeout.
 const DefaultTimeout = 3 * time.Second
 
-func init() { agent.Register(snapshot.CollectorProbes, func() agent.Collector { return &Collector{} }, snapshot.CollectorListeners) }
+func init() {
+	agent.Register(snapshot.CollectorProbes, func() agent.Collector { return &Collector{} }, snapshot.CollectorListeners)
+}
 
 // Collector runs the probes the policy wants. Every probe is bounded by its
 // timeout, made once (never retried) and sends nothing but what it
