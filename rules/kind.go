@@ -79,6 +79,9 @@ func Skipf(format string, args ...any) Result {
 	return Result{Status: finding.Skip, Explanation: fmt.Sprintf(format, args...)}
 }
 
+// reservedBlocks are the block types that are not check kinds.
+var reservedBlocks = map[string]bool{"variable": true, "waiver": true, "disable": true, "ignore": true, "drift": true, "hostdrift": true}
+
 var (
 	kindsMu sync.Mutex
 	kinds   = map[string]*Kind{}
@@ -88,7 +91,7 @@ var (
 func Register(k *Kind) {
 	kindsMu.Lock()
 	defer kindsMu.Unlock()
-	if _, dup := kinds[k.Name]; dup || k.Name == "variable" || k.Name == "waiver" {
+	if _, dup := kinds[k.Name]; dup || reservedBlocks[k.Name] {
 		panic("rules: kind registered twice or reserved: " + k.Name)
 	}
 	kinds[k.Name] = k
