@@ -85,11 +85,11 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // check runs the check command and returns its exit code, the format asked
 // for, and whether the policy was evaluated at all.
 func check(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, string, bool) {
-	fs := newFlagSet("check", "check [--policy FILE|DIR|-]... [--var NAME=VALUE]... [--format FORMAT] [--output FILE] [--snapshot FILE]\n         [--baseline FILE]\n         [--report-dir DIR [--keep N]] [--save-snapshot FILE] [--prometheus-file FILE]", stderr)
-	var policyPaths multiFlag
+	fs := newFlagSet("check", "check [--policy FILE|DIR|-|builtin:default]... [--no-builtin] [--var NAME=VALUE]... [--format FORMAT] [--output FILE] [--snapshot FILE]\n         [--baseline FILE]\n         [--report-dir DIR [--keep N]] [--save-snapshot FILE] [--prometheus-file FILE]", stderr)
+	var pf policyFlags
 	vars := varFlags{}
 	var live liveFlags
-	fs.Var(&policyPaths, "policy", "policy `FILE` or folder of *.hcl, or - for standard input (repeatable; default: "+systemPolicyDir+"/*.hcl, else the built-in policy)")
+	pf.register(fs, "read exactly this policy `FILE` or folder of *.hcl (- for standard input, "+builtinName+" for the built-in policy; repeatable). Default: the built-in policy with "+systemPolicyDir+"/*.hcl layered over it")
 	fs.Var(vars, "var", "set a policy variable, `NAME=VALUE` (repeatable)")
 	format := fs.String("format", "table", "output format: "+strings.Join(report.Formats(), ", ")+" (nagios exits with the plugin states 0-3)")
 	output := fs.String("output", "", "write the report to `FILE` (atomically) instead of standard output")
@@ -126,7 +126,7 @@ func check(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, strin
 		return exitUsage, *format, false
 	}
 
-	pol := loadPolicy(policyPaths, vars, stdin, stderr)
+	pol := loadPolicy(pf, vars, stdin, stderr)
 	if pol == nil {
 		return exitUsage, *format, false
 	}
