@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -43,7 +44,11 @@ type Waiver struct {
 	Reason  string
 	Expires string
 	Source  finding.Source
+	until   time.Time
 }
+
+// Expired reports whether the waiver no longer holds at now.
+func (w Waiver) Expired(now time.Time) bool { return !now.Before(w.until) }
 
 // layered picks, among blocks named by key, the one that takes effect for
 // each name, in the order the names first appear: an operator's block
@@ -259,7 +264,7 @@ func sortedHas(ss []string, s string) bool {
 func (p *Plan) Waivers() []Waiver {
 	out := make([]Waiver, 0, len(p.waivers))
 	for id, w := range p.waivers {
-		out = append(out, Waiver{Check: id, Reason: w.reason, Expires: w.date, Source: w.source})
+		out = append(out, Waiver{Check: id, Reason: w.reason, Expires: w.date, Source: w.source, until: w.expires})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Check < out[j].Check })
 	return out

@@ -222,7 +222,9 @@ func survey(live liveFlags, pol *rules.Policy, vars map[string]string, collector
 			}
 		}
 	}
-	agent.Run(live.ctx, snap, live.options(needs, wants))
+	if len(needs) > 0 { // none: agent.Run would take it as "every collector"
+		agent.Run(live.ctx, snap, live.options(needs, wants))
+	}
 	return snap, plan, diags
 }
 

@@ -204,3 +204,22 @@ func TestExplicitPolicyIsExactlyWhatIsNamed(t *testing.T) {
 		t.Errorf("--policy builtin:default --policy DIR: exit %d; %s", code, stderr)
 	}
 }
+
+// TestSnapshotOfHostFactsOnly: --collectors host runs the host collector
+// and nothing else (it used to run every collector, probes included).
+func TestSnapshotOfHostFactsOnly(t *testing.T) {
+	operatorDir(t)
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"snapshot", "--collectors", "host"}, nil, &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	var s snapshot.Snapshot
+	if err := json.Unmarshal(stdout.Bytes(), &s); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range s.Collectors {
+		if c.Name != "host" {
+			t.Errorf("collector %s ran; only host was asked for", c.Name)
+		}
+	}
+}
