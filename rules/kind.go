@@ -23,6 +23,10 @@ type Kind struct {
 	// Attributes are the kind's own; description, severity and tags are
 	// common to every kind and handled by the engine.
 	Attributes []hcl.AttributeSchema
+	// AttributeDocs says in a few words what each attribute of Attributes
+	// means and its default: the kinds reference in the README and the man
+	// page is generated from it (go test ./rules/kinddoc -update).
+	AttributeDocs map[string]string
 	// Needs names the collectors whose data the check reads. When one of them
 	// failed or did not run, the check is an error and never evaluated.
 	Needs []string

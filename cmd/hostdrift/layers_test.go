@@ -223,3 +223,30 @@ func TestSnapshotOfHostFactsOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestREADMELayeringExample: the README's example policy validates over the
+// built-in one, and policy validate prints what the README says it does.
+func TestREADMELayeringExample(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	i := strings.Index(readme, "A complete `/etc/hostdrift/policies/local.hcl`")
+	if i < 0 {
+		t.Fatal("the README lost its layering example")
+	}
+	start := strings.Index(readme[i:], "```hcl\n") + i + len("```hcl\n")
+	end := strings.Index(readme[start:], "```\n") + start
+	dir := operatorDir(t, "local.hcl", readme[start:end])
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"policy", "validate"}, nil, &stdout, &stderr); code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
+		shown := "    " + strings.ReplaceAll(line, dir, "/etc/hostdrift/policies") + "\n"
+		if !strings.Contains(readme, shown) {
+			t.Errorf("the README does not show the line %q", shown)
+		}
+	}
+}

@@ -25,16 +25,15 @@ func runPolicy(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runPolicyInit(args[1:], stdout, stderr)
 	case "kinds":
 		for _, k := range rules.Kinds() {
-			var attrs []string
+			fmt.Fprintf(stdout, "%s: %s\n  reads: %s\n", k.Name, k.Summary, strings.Join(k.Needs, ", "))
 			for _, a := range k.Attributes {
-				s := a.Name
+				req := ""
 				if a.Required {
-					s += " (required)"
+					req = " (required)"
 				}
-				attrs = append(attrs, s)
+				fmt.Fprintf(stdout, "  %s%s: %s\n", a.Name, req, k.AttributeDocs[a.Name])
 			}
-			fmt.Fprintf(stdout, "%s: %s\n  attributes: %s; and description, severity, tags\n  reads: %s\n",
-				k.Name, k.Summary, strings.Join(attrs, ", "), strings.Join(k.Needs, ", "))
+			fmt.Fprintf(stdout, "  and description, severity, tags\n")
 		}
 		return exitOK
 	default:
