@@ -59,6 +59,42 @@ const playbook = `---
           - audit.findings | length == %d
 `
 
+// layeredPlaybook layers an inline policy over the built-in one.
+const layeredPlaybook = `---
+- hosts: localhost
+  connection: local
+  gather_facts: false
+  vars:
+    ansible_python_interpreter: "{{ ansible_playbook_python }}"
+  tasks:
+    - name: the built-in policy with this play's exceptions
+      hostdrift.audit.hostdrift_check:
+        binary: %q
+        snapshot: %q
+        builtin: true
+        policy_text: |
+          disable "cron.output-not-lost" {
+            reason = "test: cron mail is not used here"
+          }
+          waiver "accepting.tcp-listeners" {
+            reason  = "test: the snapshot holds host facts only"
+            expires = "2099-12-31"
+          }
+      register: audit
+    - name: every built-in check is reported, one disabled and one waived
+      ansible.builtin.assert:
+        that:
+          - audit is not changed
+          - audit.findings | length == %d
+          - audit.summary.waived == 1
+          - (audit.findings | selectattr('check', 'equalto', 'cron.output-not-lost') | first).status == 'skip'
+`
+
+func fmtSscanf(s, format string, args ...any) int {
+	n, _ := fmt.Sscanf(s, format, args...)
+	return n
+}
+
 // TestAnsibleModule runs ansible-playbook against localhost with the
 // collection from this tree: a policy that holds passes (in check mode too),
 // one that does not fails the play with a message naming the failed check.
@@ -116,6 +152,20 @@ func TestAnsibleModule(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("the failure message lacks %q:\n%s", want, out)
 		}
+	}
+
+	// builtin: true layers the task's policy over the built-in one, whose
+	// checks it can then disable and waive. It judges a snapshot of host
+	// facts only, so nothing connects to this machine's listeners.
+	snap := write("facts.json", `{"schema": "hostdrift/snapshot/v1", "version": "test", "taken_at": "2026-11-30T00:00:00Z",
+  "host": {"hostname": "web1", "fqdn": "web1.example.com"}, "collectors": [{"name": "host", "status": "ok"}]}`)
+	var builtinChecks int
+	if out, err := exec.Command(bin, "policy", "validate", "builtin:default").Output(); err != nil || fmtSscanf(string(out), "ok: %d checks", &builtinChecks) != 1 {
+		t.Fatalf("policy validate builtin:default: %v %q", err, out)
+	}
+	layered := write("layered.yml", fmt.Sprintf(layeredPlaybook, bin, snap, builtinChecks))
+	if out, err := play(layered); err != nil || !strings.Contains(out, "failed=0") {
+		t.Errorf("builtin: true with a waiver and a disable over the built-in policy: %v\n%s", err, out)
 	}
 
 	// The documentation parses (ansible-doc is strict about it).

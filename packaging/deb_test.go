@@ -53,7 +53,7 @@ func TestDebInstallsAndRuns(t *testing.T) {
 		}
 	}
 	if m, _ := filepath.Glob(filepath.Join(root, "etc/hostdrift/policies/*.hcl")); len(m) > 0 {
-		t.Errorf("the package installs policies %v that would replace the built-in default", m)
+		t.Errorf("the package installs policies %v that would replace the built-in checks", m)
 	}
 
 	// Run it with /proc mounted in a private mount namespace: the mount

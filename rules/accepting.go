@@ -17,6 +17,10 @@ func init() {
 			{Name: "port"},
 			{Name: "address"},
 		},
+		AttributeDocs: map[string]string{
+			"port":    "only the listener on this port (default: every TCP listener)",
+			"address": "which listeners: any (default), loopback, public (every address but loopback) or one IP address",
+		},
 		Needs:  []string{snapshot.CollectorListeners},
 		Decode: decodeAccepting,
 	})

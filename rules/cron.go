@@ -25,6 +25,14 @@ func init() {
 			{Name: "max_age"},
 			{Name: "require"},
 		},
+		AttributeDocs: map[string]string{
+			"command": "select the jobs whose command contains this text (default: every job)",
+			"regex":   "select the jobs whose command matches this regular expression, instead of command",
+			"user":    "select the jobs that run as this user",
+			"file":    "select the jobs of this table or run-parts script (\"/etc/cron.d/backup\")",
+			"max_age": "the job must have run within this (\"25h\"), by log evidence; adds \"ran\" to require",
+			"require": "what must hold, from program (each program exists and is executable), output (output sent to mail can be delivered), daemon (a cron daemon runs) and ran; default [\"program\", \"output\", \"daemon\"]",
+		},
 		Needs:  []string{snapshot.CollectorCron},
 		Decode: decodeCron,
 	})

@@ -24,6 +24,14 @@ func init() {
 			{Name: "match"},
 			{Name: "unresolved"},
 		},
+		AttributeDocs: map[string]string{
+			"name":       "the name to resolve, such as host.fqdn",
+			"type":       "\"A\" (default), \"AAAA\", or both as [\"A\", \"AAAA\"]",
+			"server":     "ask this server (\"192.0.2.53\", \"[2001:db8::53]:53\") instead of the system resolvers",
+			"expect":     "the addresses the answers must be: an address or a list (lists may nest, [host.addresses, var.public_addresses]); without it, any answer passes",
+			"match":      "all (default): every answer is expected; any: one expected answer is enough",
+			"unresolved": "what a name that does not resolve is: fail (default) or error",
+		},
 		Needs:  []string{snapshot.CollectorDNS},
 		Decode: decodeDNS,
 	})

@@ -22,6 +22,12 @@ func init() {
 			{Name: "subnet"},
 			{Name: "internal"},
 		},
+		AttributeDocs: map[string]string{
+			"name":     "the network's name",
+			"driver":   "its driver (bridge, overlay, macvlan, ...)",
+			"subnet":   "its subnets: a CIDR or a list of them, all of which it must have",
+			"internal": "whether it must be internal (no route out), true or false",
+		},
 		Needs:  []string{snapshot.CollectorDocker},
 		Decode: decodeDockerNetwork,
 	})

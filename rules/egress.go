@@ -19,6 +19,14 @@ func init() {
 		Summary: "the local firewall lets the host open a connection (or send a datagram) to a port somewhere, or stops it",
 		Attributes: []hcl.AttributeSchema{{Name: "protocol"}, {Name: "port"}, {Name: "to"}, {Name: "expect"},
 			{Name: "confirm"}, {Name: "timeout"}},
+		AttributeDocs: map[string]string{
+			"protocol": "tcp (default), udp or icmp (no port)",
+			"port":     "the destination port",
+			"to":       "the destination: an address, a CIDR or a list of them (default: anywhere, 0.0.0.0/0)",
+			"expect":   "allow (default) or deny",
+			"confirm":  "true: follow an allowed verdict with one real TCP connection, to tell a block further out",
+			"timeout":  "how long confirm's connection may take (default \"3s\")",
+		},
 		Needs:  []string{snapshot.CollectorFirewall},
 		Decode: func(d *Decoder) Check { return decodeFlow(d, netfilter.Outbound, "to") },
 	})

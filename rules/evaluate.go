@@ -58,26 +58,40 @@ func (p *Plan) Evaluate(s *snapshot.Snapshot, now time.Time) []finding.Finding {
 			Remediation: r.Remediation,
 			Source:      c.Source,
 		}
+		if c.Replaces != nil {
+			f.Explanation = strings.TrimSpace(f.Explanation + fmt.Sprintf(" (This check replaces the built-in one at %s.)", c.Replaces))
+		}
 		if w, ok := p.waivers[c.ID()]; ok {
 			applyWaiver(&f, w, now)
 		}
 		out = append(out, f)
 	}
+	for _, d := range p.Disabled {
+		out = append(out, disabledFinding(d))
+	}
 	return out
 }
 
+// applyWaiver records the waiver on the finding and, while it holds, turns
+// a fail, error or skip into waived: the operator has accepted it. A pass
+// stays a pass; an expired waiver changes nothing but says so.
 func applyWaiver(f *finding.Finding, w *waiver, now time.Time) {
 	expired := !now.Before(w.expires)
 	f.Waiver = &finding.Waiver{Reason: w.reason, Expires: w.date, Expired: expired, Source: w.source}
-	if f.Status != finding.Fail {
+	if f.Status == finding.Pass || f.Status == finding.Waived {
 		return
 	}
 	if expired {
 		f.Explanation += fmt.Sprintf(" The waiver (%s) expired on %s and no longer applies: %s", w.source, w.date, w.reason)
 		return
 	}
+	was := f.Status
 	f.Status = finding.Waived
-	f.Explanation += fmt.Sprintf(" Waived until %s (%s): %s", w.date, w.source, w.reason)
+	if was == finding.Fail {
+		f.Explanation += fmt.Sprintf(" Waived until %s (%s): %s", w.date, w.source, w.reason)
+		return
+	}
+	f.Explanation += fmt.Sprintf(" Waived (the check's own status: %s) until %s (%s): %s", was, w.date, w.source, w.reason)
 }
 
 // evaluateOne refuses to judge a check whose collectors failed, and turns a

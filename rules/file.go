@@ -19,6 +19,10 @@ func init() {
 			{Name: "path", Required: true},
 			{Name: "max_age"},
 		},
+		AttributeDocs: map[string]string{
+			"path":    "the file's path",
+			"max_age": "it must have changed within this (\"8d\")",
+		},
 		Needs:  []string{snapshot.CollectorFiles},
 		Decode: decodeFile,
 	})

@@ -20,6 +20,10 @@ func init() {
 			{Name: "ports", Required: true},
 			{Name: "protocol"},
 		},
+		AttributeDocs: map[string]string{
+			"ports":    "the ports of internal services (a list)",
+			"protocol": "tcp (default) or udp",
+		},
 		Needs:  []string{snapshot.CollectorListeners, snapshot.CollectorFirewall},
 		Decode: decodeExposed,
 	})

@@ -20,6 +20,11 @@ func init() {
 			{Name: "expect"},
 			{Name: "allow_loopback"},
 		},
+		AttributeDocs: map[string]string{
+			"name":           "the names to look up in /etc/hosts: one or a list",
+			"expect":         "the addresses /etc/hosts may pin them to (lists may nest); without it, what DNS answers for the name",
+			"allow_loopback": "true: a loopback address (127.0.1.1, as Debian writes) is fine too; default false",
+		},
 		Needs:  []string{snapshot.CollectorDNS},
 		Decode: decodeHostsEntry,
 	})

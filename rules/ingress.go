@@ -14,7 +14,13 @@ func init() {
 		Name:       "ingress",
 		Summary:    "the local firewall lets a connection to a port of this host in, from anywhere or from an address range, or keeps it out",
 		Attributes: []hcl.AttributeSchema{{Name: "protocol"}, {Name: "port"}, {Name: "from"}, {Name: "expect"}},
-		Needs:      []string{snapshot.CollectorFirewall},
-		Decode:     func(d *Decoder) Check { return decodeFlow(d, netfilter.Inbound, "from") },
+		AttributeDocs: map[string]string{
+			"protocol": "tcp (default), udp or icmp (no port)",
+			"port":     "the port of this host",
+			"from":     "the source: an address, a CIDR or a list of them (default: anywhere, 0.0.0.0/0)",
+			"expect":   "allow (default) or deny",
+		},
+		Needs:  []string{snapshot.CollectorFirewall},
+		Decode: func(d *Decoder) Check { return decodeFlow(d, netfilter.Inbound, "from") },
 	})
 }

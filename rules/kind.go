@@ -23,6 +23,10 @@ type Kind struct {
 	// Attributes are the kind's own; description, severity and tags are
 	// common to every kind and handled by the engine.
 	Attributes []hcl.AttributeSchema
+	// AttributeDocs says in a few words what each attribute of Attributes
+	// means and its default: the kinds reference in the README and the man
+	// page is generated from it (go test ./rules/kinddoc -update).
+	AttributeDocs map[string]string
 	// Needs names the collectors whose data the check reads. When one of them
 	// failed or did not run, the check is an error and never evaluated.
 	Needs []string
@@ -79,6 +83,9 @@ func Skipf(format string, args ...any) Result {
 	return Result{Status: finding.Skip, Explanation: fmt.Sprintf(format, args...)}
 }
 
+// reservedBlocks are the block types that are not check kinds.
+var reservedBlocks = map[string]bool{"variable": true, "waiver": true, "disable": true, "ignore": true, "drift": true, "hostdrift": true}
+
 var (
 	kindsMu sync.Mutex
 	kinds   = map[string]*Kind{}
@@ -88,7 +95,7 @@ var (
 func Register(k *Kind) {
 	kindsMu.Lock()
 	defer kindsMu.Unlock()
-	if _, dup := kinds[k.Name]; dup || k.Name == "variable" || k.Name == "waiver" {
+	if _, dup := kinds[k.Name]; dup || reservedBlocks[k.Name] {
 		panic("rules: kind registered twice or reserved: " + k.Name)
 	}
 	kinds[k.Name] = k

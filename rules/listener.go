@@ -22,6 +22,13 @@ func init() {
 			{Name: "process"},
 			{Name: "expect"},
 		},
+		AttributeDocs: map[string]string{
+			"port":     "the port",
+			"protocol": "tcp (default) or udp",
+			"address":  "where it must listen: any (default), loopback, public (every address but loopback) or one IP address",
+			"process":  "the process name or program that must own it",
+			"expect":   "present (default) or absent",
+		},
 		Needs:  []string{snapshot.CollectorListeners},
 		Decode: decodeListener,
 	})

@@ -27,6 +27,11 @@ func init() {
 			{Name: "address"},
 			{Name: "timeout"},
 		},
+		AttributeDocs: map[string]string{
+			"port":    "only the listener on this port (default: every TCP listener)",
+			"address": "which listeners: any (default), loopback, public or one IP address",
+			"timeout": "how long a connection may take (default \"3s\")",
+		},
 		Needs:  []string{snapshot.CollectorProbes},
 		Decode: func(d *Decoder) Check { return decodeListenerProbes(d, false) },
 	})

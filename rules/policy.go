@@ -21,19 +21,27 @@ import (
 type Source struct {
 	Name string
 	Text []byte
+	// Builtin marks a file of the built-in policy. The operator's files are
+	// layered over it: a check, variable or ignore block with the same name
+	// replaces the built-in one, and disable and waiver blocks may name its
+	// checks.
+	Builtin bool
 }
 
 // Policy is a set of parsed policy files, not yet bound to a host.
 type Policy struct {
 	// Files maps each file name to its parsed form, for printing diagnostics
 	// with source snippets.
-	Files   map[string]*hcl.File
-	Sources []string
-	vars    []*hcl.Block
-	checks  []*hcl.Block
-	waivers []*hcl.Block
-	ignores []*hcl.Block
-	drift   []*hcl.Block
+	Files    map[string]*hcl.File
+	Sources  []string
+	builtin  map[string]bool // names of the built-in policy's files
+	vars     []*hcl.Block
+	checks   []*hcl.Block
+	waivers  []*hcl.Block
+	disables []*hcl.Block
+	ignores  []*hcl.Block
+	drift    []*hcl.Block
+	settings []*hcl.Block
 }
 
 var labelPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
@@ -42,8 +50,10 @@ func rootSchema() *hcl.BodySchema {
 	s := &hcl.BodySchema{Blocks: []hcl.BlockHeaderSchema{
 		{Type: "variable", LabelNames: []string{"name"}},
 		{Type: "waiver", LabelNames: []string{"check"}},
+		{Type: "disable", LabelNames: []string{"check"}},
 		{Type: "ignore", LabelNames: []string{"name"}},
 		{Type: "drift"},
+		{Type: "hostdrift"},
 	}}
 	for _, k := range Kinds() {
 		s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: k.Name, LabelNames: []string{"name"}})
@@ -60,7 +70,7 @@ const MaxBlocks = 50000
 // Load parses policy files. It only reads their text: nothing about the host
 // is needed, so syntax and structure errors surface before anything runs.
 func Load(sources []Source) (*Policy, hcl.Diagnostics) {
-	p := &Policy{Files: map[string]*hcl.File{}}
+	p := &Policy{Files: map[string]*hcl.File{}, builtin: map[string]bool{}}
 	var diags hcl.Diagnostics
 	schema := rootSchema()
 	braces := 0
@@ -74,6 +84,9 @@ func Load(sources []Source) (*Policy, hcl.Diagnostics) {
 	}
 	for _, src := range sources {
 		p.Sources = append(p.Sources, src.Name)
+		if src.Builtin {
+			p.builtin[src.Name] = true
+		}
 		f, d := hclsyntax.ParseConfig(src.Text, src.Name, hcl.InitialPos)
 		diags = append(diags, d...)
 		if f == nil {
@@ -85,14 +98,18 @@ func Load(sources []Source) (*Policy, hcl.Diagnostics) {
 		}
 		content, d := f.Body.Content(schema)
 		diags = append(diags, explainUnknownBlocks(d)...)
-		if n := len(p.checks) + len(p.vars) + len(p.waivers) + len(p.ignores) + len(content.Blocks); n > MaxBlocks {
+		if n := len(p.checks) + len(p.vars) + len(p.waivers) + len(p.disables) + len(p.ignores) + len(content.Blocks); n > MaxBlocks {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Policy too large",
 				Detail: fmt.Sprintf("the policy holds %d blocks; hostdrift reads at most %d. Split or trim it.", n, MaxBlocks)})
 			return p, diags
 		}
 		for _, b := range content.Blocks {
-			if b.Type == "drift" {
+			switch b.Type {
+			case "drift":
 				p.drift = append(p.drift, b)
+				continue
+			case "hostdrift":
+				p.settings = append(p.settings, b)
 				continue
 			}
 			if !labelPattern.MatchString(b.Labels[0]) {
@@ -110,6 +127,8 @@ func Load(sources []Source) (*Policy, hcl.Diagnostics) {
 				p.vars = append(p.vars, b)
 			case "waiver":
 				p.waivers = append(p.waivers, b)
+			case "disable":
+				p.disables = append(p.disables, b)
 			case "ignore":
 				p.ignores = append(p.ignores, b)
 			default:
@@ -125,10 +144,10 @@ func Load(sources []Source) (*Policy, hcl.Diagnostics) {
 func explainUnknownBlocks(diags hcl.Diagnostics) hcl.Diagnostics {
 	for _, d := range diags {
 		if d.Summary == "Unsupported block type" {
-			d.Detail += " Known check kinds: " + strings.Join(kindNames(), ", ") + "; and the blocks variable, waiver, ignore and drift."
+			d.Detail += " Known check kinds: " + strings.Join(kindNames(), ", ") + "; and the blocks variable, waiver, disable, ignore, drift and hostdrift."
 		}
 		if d.Summary == "Unsupported argument" && d.Subject != nil {
-			d.Detail += " A policy file holds only blocks: checks, variable, waiver, ignore and drift."
+			d.Detail += " A policy file holds only blocks: checks, variable, waiver, disable, ignore, drift and hostdrift."
 		}
 	}
 	return diags
@@ -143,7 +162,12 @@ type Plan struct {
 	// DriftSeverity overrides DefaultDriftSeverity per area.
 	Ignores       []diff.Ignore
 	DriftSeverity map[string]finding.Severity
-	waivers       map[string]*waiver
+	// Overrides are the operator's checks that replace built-in ones, and
+	// Disabled the checks that disable blocks turned off (not evaluated;
+	// Evaluate reports each as a skip that says so).
+	Overrides []Override
+	Disabled  []Disabled
+	waivers   map[string]*waiver
 }
 
 // Compiled is one check with its common attributes.
@@ -154,7 +178,9 @@ type Compiled struct {
 	Severity    finding.Severity
 	Tags        []string
 	Source      finding.Source
-	Check       Check
+	// Replaces is the built-in check this one replaces, if any.
+	Replaces *finding.Source
+	Check    Check
 }
 
 // ID is the check's identity in reports and waivers: kind.name.
@@ -187,66 +213,20 @@ func (p *Policy) Compile(host *snapshot.Host, vars map[string]string) (*Plan, hc
 		"var":  varVal,
 	}}
 	plan := &Plan{Sources: p.Sources, waivers: map[string]*waiver{}, DriftSeverity: map[string]finding.Severity{}}
-	seen := map[string]hcl.Range{}
-	for _, b := range p.checks {
-		c, d := compileCheck(b, ctx)
-		diags = append(diags, d...)
-		if c == nil {
-			continue
-		}
-		if prev, dup := seen[c.ID()]; dup {
-			diags = append(diags, &hcl.Diagnostic{
-				Severity: hcl.DiagError,
-				Summary:  "Duplicate check",
-				Detail:   fmt.Sprintf("%s is already declared at %s; give each check its own name.", c.ID(), prev),
-				Subject:  b.DefRange.Ptr(),
-			})
-			continue
-		}
-		seen[c.ID()] = b.DefRange
-		plan.Checks = append(plan.Checks, c)
-	}
-	for _, b := range p.waivers {
-		id := b.Labels[0]
-		w, d := compileWaiver(b)
-		diags = append(diags, d...)
-		if _, ok := seen[id]; !ok {
-			ids := make([]string, 0, len(seen))
-			for k := range seen {
-				ids = append(ids, k)
-			}
-			sort.Strings(ids)
-			detail := fmt.Sprintf("No check is named %q; a waiver names a check as kind.name.", id)
-			if s := suggest(id, ids); s != "" {
-				detail += fmt.Sprintf(" Did you mean %q?", s)
-			}
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Waiver for an unknown check", Detail: detail, Subject: b.LabelRanges[0].Ptr()})
-			continue
-		}
-		if w != nil {
-			plan.waivers[id] = w
-		}
-	}
-	ignored := map[string]hcl.Range{}
-	for _, b := range p.ignores {
+	diags = append(diags, p.compileSettings()...)
+	diags = append(diags, p.compileLayers(ctx, plan)...)
+	ignores, _, d := p.layered(p.ignores, func(b *hcl.Block) string { return b.Labels[0] }, "ignore")
+	diags = append(diags, d...)
+	for _, b := range ignores {
 		ig, d := compileIgnore(b, ctx)
 		diags = append(diags, d...)
-		if prev, dup := ignored[b.Labels[0]]; dup {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate ignore",
-				Detail: fmt.Sprintf("ignore %q is already declared at %s.", b.Labels[0], prev), Subject: b.DefRange.Ptr()})
-			continue
-		}
-		ignored[b.Labels[0]] = b.DefRange
 		if ig != nil {
 			plan.Ignores = append(plan.Ignores, *ig)
 		}
 	}
-	for i, b := range p.drift {
-		if i > 0 {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate drift block",
-				Detail: fmt.Sprintf("a drift block is already declared at %s; the policy holds at most one.", p.drift[0].DefRange), Subject: b.DefRange.Ptr()})
-			continue
-		}
+	drift, _, d := p.layered(p.drift, func(*hcl.Block) string { return "" }, "drift block")
+	diags = append(diags, d...)
+	for _, b := range drift {
 		diags = append(diags, compileDrift(b, ctx, plan.DriftSeverity)...)
 	}
 	if diags.HasErrors() {
@@ -312,18 +292,14 @@ func compileWaiver(b *hcl.Block) (*waiver, hcl.Diagnostics) {
 
 // variables evaluates the variable blocks, overridden by vals.
 func (p *Policy) variables(vals map[string]string, validating bool) (cty.Value, hcl.Diagnostics) {
-	var diags hcl.Diagnostics
 	out := map[string]cty.Value{}
 	declared := map[string]bool{}
-	for _, b := range p.vars {
+	vars, _, diags := p.layered(p.vars, func(b *hcl.Block) string { return b.Labels[0] }, "variable")
+	for _, b := range vars {
 		name := b.Labels[0]
 		content, d := b.Body.Content(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "default"}, {Name: "description"}}})
 		diags = append(diags, d...)
 		if d.HasErrors() {
-			continue
-		}
-		if declared[name] {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Duplicate variable", Detail: fmt.Sprintf("variable %q is declared twice.", name), Subject: b.DefRange.Ptr()})
 			continue
 		}
 		declared[name] = true

@@ -32,6 +32,18 @@ func init() {
 			{Name: "banner"},
 			{Name: "timeout"},
 		},
+		AttributeDocs: map[string]string{
+			"url":              "an http:// or https:// URL to GET (or tcp, not both)",
+			"tcp":              "a host:port to connect to (or url, not both)",
+			"status":           "the HTTP status the URL must answer (default: any 2xx)",
+			"follow_redirects": "true: follow redirects, and judge the final answer; default false (a redirect fails unless status asks for it)",
+			"server_name":      "the TLS server name (SNI) to send and verify (default: the URL's host)",
+			"cert_min_days":    "how many more days the certificate must stay valid (TLS probes)",
+			"verify":           "whether the certificate must verify against the system's CAs (default true; TLS probes)",
+			"tls":              "true: the tcp probe does a TLS handshake",
+			"banner":           "a regular expression the tcp probe's first line must match (\"^220 \")",
+			"timeout":          "how long the probe may take (default \"3s\")",
+		},
 		Needs:  []string{snapshot.CollectorProbes},
 		Decode: decodeProbe,
 	})

@@ -21,6 +21,12 @@ func init() {
 			{Name: "address"},
 			{Name: "protocol"},
 		},
+		AttributeDocs: map[string]string{
+			"container": "the container's name",
+			"port":      "the host port it publishes",
+			"address":   "the only host address it may be bound to (\"127.0.0.1\"); default: any",
+			"protocol":  "tcp (default) or udp",
+		},
 		Needs:  []string{snapshot.CollectorDocker},
 		Decode: decodePublishedPort,
 	})

@@ -23,6 +23,13 @@ func init() {
 			{Name: "protocol"},
 			{Name: "expect"},
 		},
+		AttributeDocs: map[string]string{
+			"to":        "the destination as ADDR:PORT (\"127.0.0.1:8080\"), or container",
+			"container": "a container's name, with port the container's own port",
+			"port":      "the container's port, with container",
+			"protocol":  "tcp (default) or udp",
+			"expect":    "allow (default) or deny",
+		},
 		Needs:  []string{snapshot.CollectorFirewall, snapshot.CollectorDocker, snapshot.CollectorListeners},
 		Decode: decodeReach,
 	})

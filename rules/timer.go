@@ -23,6 +23,12 @@ func init() {
 			{Name: "last_result"},
 			{Name: "require"},
 		},
+		AttributeDocs: map[string]string{
+			"unit":        "the timer unit, globs allowed (\"backup*.timer\"; default: every timer)",
+			"max_age":     "it must have triggered within this (\"26h\"); adds \"ran\" to require",
+			"last_result": "the result the service's last run must have had (default \"success\")",
+			"require":     "what must hold, from program (the service's programs exist), result (its last run had last_result), triggered (it fired once due) and ran; default [\"program\", \"result\", \"triggered\"]",
+		},
 		Needs:  []string{snapshot.CollectorTimers},
 		Decode: decodeTimer,
 	})

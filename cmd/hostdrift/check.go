@@ -82,17 +82,17 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 
 // checkCmd is the check command's flags.
 type checkCmd struct {
-	policyPaths multiFlag
-	vars        varFlags
-	live        liveFlags
-	extra       extraOutputs
-	format      string
-	output      string
-	snapPath    string
-	colorMode   string
-	baseline    string
-	verbose     bool
-	color       bool
+	policy    policyFlags
+	vars      varFlags
+	live      liveFlags
+	extra     extraOutputs
+	format    string
+	output    string
+	snapPath  string
+	colorMode string
+	baseline  string
+	verbose   bool
+	color     bool
 }
 
 // run runs the check command and returns its exit code and whether the
@@ -120,8 +120,8 @@ func (c *checkCmd) run(args []string, stdin io.Reader, stdout, stderr io.Writer)
 // parse reads the flags; it returns an exit code when the command is to end
 // now, -1 otherwise.
 func (c *checkCmd) parse(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("check", "check [--policy FILE|DIR|-]... [--var NAME=VALUE]... [--format FORMAT] [--output FILE] [--snapshot FILE]\n         [--baseline FILE]\n         [--report-dir DIR [--keep N]] [--save-snapshot FILE] [--prometheus-file FILE]", stderr)
-	fs.Var(&c.policyPaths, "policy", "policy `FILE` or folder of *.hcl, or - for standard input (repeatable; default: "+systemPolicyDir+"/*.hcl, else the built-in policy)")
+	fs := newFlagSet("check", "check [--policy FILE|DIR|-|builtin:default]... [--no-builtin] [--var NAME=VALUE]... [--format FORMAT] [--output FILE] [--snapshot FILE]\n         [--baseline FILE]\n         [--report-dir DIR [--keep N]] [--save-snapshot FILE] [--prometheus-file FILE]", stderr)
+	c.policy.register(fs, "read exactly this policy `FILE` or folder of *.hcl (- for standard input, "+builtinName+" for the built-in policy; repeatable). Default: the built-in policy with "+systemPolicyDir+"/*.hcl layered over it")
 	fs.Var(c.vars, "var", "set a policy variable, `NAME=VALUE` (repeatable)")
 	fs.StringVar(&c.format, "format", "table", "output format: "+strings.Join(report.Formats(), ", ")+" (nagios exits with the plugin states 0-3)")
 	fs.StringVar(&c.output, "output", "", "write the report to `FILE` (atomically) instead of standard output")
@@ -163,7 +163,7 @@ func (c *checkCmd) parse(args []string, stdout, stderr io.Writer) int {
 // it. It returns the report and the snapshot judged, or no report and the
 // exit code when nothing could be evaluated.
 func (c *checkCmd) judge(stdin io.Reader, stderr io.Writer) (*report.Report, *snapshot.Snapshot, int) {
-	pol := loadPolicy(c.policyPaths, c.vars, stdin, stderr)
+	pol := loadPolicy(c.policy, c.vars, stdin, stderr)
 	if pol == nil {
 		return nil, nil, exitUsage
 	}

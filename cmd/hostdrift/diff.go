@@ -18,8 +18,8 @@ func runDiff(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlagSet("diff", "diff [--format table|json] [--output FILE] [--policy FILE|DIR|-]... [--area a,b] OLD NEW", stderr)
 	format := fs.String("format", "table", "output format: "+strings.Join(report.DiffFormats(), ", "))
 	output := fs.String("output", "", "write the diff to `FILE` (atomically) instead of standard output")
-	var policyPaths multiFlag
-	fs.Var(&policyPaths, "policy", "take ignore blocks from the policy `FILE` or folder (repeatable; default: as check)")
+	var pf policyFlags
+	pf.register(fs, "take ignore blocks from the policy `FILE` or folder (repeatable; default: as check)")
 	vars := varFlags{}
 	fs.Var(vars, "var", "set a policy variable, `NAME=VALUE` (repeatable)")
 	areaList := fs.String("area", "", "compare only these comma-separated `AREAS` ("+strings.Join(snapshot.AreaNames(), ", ")+")")
@@ -54,7 +54,7 @@ func runDiff(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "hostdrift diff:", err)
 		return exitUsage
 	}
-	pol := loadPolicy(policyPaths, vars, stdin, stderr)
+	pol := loadPolicy(pf, vars, stdin, stderr)
 	if pol == nil {
 		return exitUsage
 	}

@@ -28,7 +28,7 @@ Usage:
   hostdrift snapshot [flags]         record what the host does, as JSON
   hostdrift diff OLD NEW             what changed between two snapshots
   hostdrift explain out|in|fwd PROTO PORT  show what the firewall does to a packet, and why
-  hostdrift policy validate FILE...  check policy files without touching the host
+  hostdrift policy validate [FILE...] check policy files without touching the host
   hostdrift policy init [flags]      write a policy from what the host does now
   hostdrift policy kinds             list the check kinds and their attributes
   hostdrift version                  print the version

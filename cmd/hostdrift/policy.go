@@ -4,12 +4,13 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/hostdrift/hostdrift/rules"
 )
 
 func runPolicy(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	const policyUsage = "Usage: hostdrift policy validate [--var NAME=VALUE]... FILE|DIR...\n       hostdrift policy init [--area a,b] [--output FILE]\n       hostdrift policy kinds\n"
+	const policyUsage = "Usage: hostdrift policy validate [--no-builtin] [--var NAME=VALUE]... [FILE|DIR|builtin:default]...\n       hostdrift policy init [--area a,b] [--output FILE]\n       hostdrift policy kinds\n"
 	if len(args) == 0 {
 		fmt.Fprint(stderr, policyUsage)
 		return exitUsage
@@ -19,41 +20,64 @@ func runPolicy(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, policyUsage)
 		return exitOK
 	case "validate":
-		fs := newFlagSet("policy validate", "policy validate [--var NAME=VALUE]... FILE|DIR...", stderr)
-		vars := varFlags{}
-		fs.Var(vars, "var", "set a policy variable, NAME=VALUE (repeatable)")
-		if code := parseFlags(fs, args[1:]); code >= 0 {
-			return code
-		}
-		if fs.NArg() == 0 {
-			fmt.Fprintln(stderr, "hostdrift policy validate: name at least one policy file or folder (builtin:default for the built-in one)")
-			return exitUsage
-		}
-		pol := loadPolicy(fs.Args(), vars, stdin, stderr)
-		if pol == nil {
-			return exitUsage
-		}
-		plan, _ := pol.Compile(nil, vars)
-		fmt.Fprintf(stdout, "ok: %d checks in %d file(s)\n", len(plan.Checks), len(pol.Sources))
-		return exitOK
+		return runPolicyValidate(args[1:], stdin, stdout, stderr)
 	case "init":
 		return runPolicyInit(args[1:], stdout, stderr)
 	case "kinds":
 		for _, k := range rules.Kinds() {
-			var attrs []string
+			fmt.Fprintf(stdout, "%s: %s\n  reads: %s\n", k.Name, k.Summary, strings.Join(k.Needs, ", "))
 			for _, a := range k.Attributes {
-				s := a.Name
+				req := ""
 				if a.Required {
-					s += " (required)"
+					req = " (required)"
 				}
-				attrs = append(attrs, s)
+				fmt.Fprintf(stdout, "  %s%s: %s\n", a.Name, req, k.AttributeDocs[a.Name])
 			}
-			fmt.Fprintf(stdout, "%s: %s\n  attributes: %s; and description, severity, tags\n  reads: %s\n",
-				k.Name, k.Summary, strings.Join(attrs, ", "), strings.Join(k.Needs, ", "))
+			fmt.Fprintf(stdout, "  and description, severity, tags\n")
 		}
 		return exitOK
 	default:
 		fmt.Fprintf(stderr, "hostdrift policy: unknown subcommand %q; use validate, init or kinds\n", args[0])
 		return exitUsage
 	}
+}
+
+// runPolicyValidate checks policy files without touching the host: the
+// named ones exactly, or, without any, what check reads by default (the
+// built-in policy with the operator's files over it). It lists what the
+// layering did: the checks replaced, disabled and waived.
+func runPolicyValidate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := newFlagSet("policy validate", "policy validate [--no-builtin] [--var NAME=VALUE]... [FILE|DIR|builtin:default]...", stderr)
+	vars := varFlags{}
+	fs.Var(vars, "var", "set a policy variable, NAME=VALUE (repeatable)")
+	var pf policyFlags
+	fs.BoolVar(&pf.noBuiltin, "no-builtin", false, "leave the built-in policy out of the default layering")
+	if code := parseFlags(fs, args); code >= 0 {
+		return code
+	}
+	pf.paths = fs.Args()
+	pol := loadPolicy(pf, vars, stdin, stderr)
+	if pol == nil {
+		return exitUsage
+	}
+	plan, _ := pol.Compile(nil, vars)
+	fmt.Fprintf(stdout, "ok: %d checks in %d file(s)\n", len(plan.Checks), len(pol.Sources))
+	for _, o := range plan.Overrides {
+		fmt.Fprintf(stdout, "replaced: %s by %s (the built-in one is at %s)\n", o.Check, o.Source, o.Replaced)
+	}
+	for _, d := range plan.Disabled {
+		fmt.Fprintf(stdout, "disabled: %s by %s: %s\n", d.Check.ID(), d.Source, d.Reason)
+	}
+	now := time.Now()
+	for _, w := range plan.Waivers() {
+		state := "until " + w.Expires
+		if w.Expired(now) {
+			state = "EXPIRED on " + w.Expires + ", no longer applies"
+		}
+		fmt.Fprintf(stdout, "waived: %s %s by %s: %s\n", w.Check, state, w.Source, w.Reason)
+	}
+	if off, at := pol.BuiltinOff(); off {
+		fmt.Fprintf(stdout, "the built-in policy is off (builtin = false at %s)\n", at)
+	}
+	return exitOK
 }

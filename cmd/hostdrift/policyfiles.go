@@ -1,10 +1,12 @@
 package main
 
 import (
+	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 
 	"github.com/hashicorp/hcl/v2"
@@ -14,8 +16,25 @@ import (
 	"github.com/hostdrift/hostdrift/rules"
 )
 
-// systemPolicyDir is read when no --policy is given.
-const systemPolicyDir = "/etc/hostdrift/policies"
+// systemPolicyDir holds the operator's policy files, layered over the
+// built-in policy when no --policy is given. A variable so tests can point
+// it at a folder of their own.
+var systemPolicyDir = "/etc/hostdrift/policies"
+
+// builtinName names the built-in policy on the command line.
+const builtinName = "builtin:default"
+
+// policyFlags choose the policy files a command reads.
+type policyFlags struct {
+	paths     multiFlag
+	noBuiltin bool
+}
+
+// register adds --policy (described by usage) and --no-builtin.
+func (pf *policyFlags) register(fs *flag.FlagSet, usage string) {
+	fs.Var(&pf.paths, "policy", usage)
+	fs.BoolVar(&pf.noBuiltin, "no-builtin", false, "leave the built-in policy out: read only "+systemPolicyDir+" (the same as hostdrift { builtin = false } in a file there)")
+}
 
 // maxPolicyBytes bounds one policy file: a policy is written by people (a
 // generated one of 10,000 checks is about 1 MB); anything far bigger is a
@@ -34,17 +53,64 @@ func readLimited(name string, r io.Reader) ([]byte, error) {
 	return b, nil
 }
 
-// readPolicies reads the named files and folders ("-" is standard input), or
-// the installed policies, or the built-in default policy.
-func readPolicies(paths []string, stdin io.Reader) ([]rules.Source, error) {
-	if len(paths) == 0 {
+// readPolicies reads the policy files a run uses, in layers:
+//
+//   - without --policy, the built-in policy and, over it, the operator's
+//     files in systemPolicyDir; the built-in one is left out with
+//     --no-builtin or hostdrift { builtin = false } in one of those files;
+//   - with --policy, exactly the files and folders named, in order ("-" is
+//     standard input, builtin:default the built-in policy, which the other
+//     files are then layered over): a run that names its policy gets that
+//     policy and nothing else, whatever a later hostdrift adds to its
+//     built-in one.
+func readPolicies(pf policyFlags, stdin io.Reader) ([]rules.Source, error) {
+	if len(pf.paths) == 0 {
 		matches, _ := filepath.Glob(filepath.Join(systemPolicyDir, "*.hcl"))
 		if len(matches) == 0 {
+			if pf.noBuiltin {
+				return nil, fmt.Errorf("--no-builtin leaves nothing to check: %s holds no *.hcl file; name a policy with --policy", systemPolicyDir)
+			}
 			return builtinPolicies()
 		}
-		paths = []string{systemPolicyDir}
+		user, err := readPaths([]string{systemPolicyDir}, stdin)
+		if err != nil {
+			return nil, err
+		}
+		if pf.noBuiltin {
+			return user, nil
+		}
+		if pol, _ := rules.Load(user); pol != nil {
+			if off, _ := pol.BuiltinOff(); off {
+				return user, nil
+			}
+		}
+		builtin, err := builtinPolicies()
+		if err != nil {
+			return nil, err
+		}
+		return append(builtin, user...), nil
 	}
+	if pf.noBuiltin && slices.Contains(pf.paths, builtinName) {
+		return nil, fmt.Errorf("--no-builtin and --policy %s contradict each other: drop one", builtinName)
+	}
+	srcs, err := readPaths(pf.paths, stdin)
+	if err != nil {
+		return nil, err
+	}
+	if slices.Contains(pf.paths, builtinName) {
+		if pol, _ := rules.Load(srcs); pol != nil {
+			if off, at := pol.BuiltinOff(); off {
+				return nil, fmt.Errorf("%s: builtin = false, yet --policy %s names the built-in policy: drop one", at, builtinName)
+			}
+		}
+	}
+	return srcs, nil
+}
+
+// readPaths reads the named files and folders.
+func readPaths(paths []string, stdin io.Reader) ([]rules.Source, error) {
 	var out []rules.Source
+	seen := map[string]bool{}
 	for _, p := range paths {
 		if p == "-" {
 			b, err := readLimited("<stdin>", stdin)
@@ -54,7 +120,11 @@ func readPolicies(paths []string, stdin io.Reader) ([]rules.Source, error) {
 			out = append(out, rules.Source{Name: "<stdin>", Text: b})
 			continue
 		}
-		if p == "builtin:default" {
+		if p == builtinName {
+			if seen[p] {
+				continue
+			}
+			seen[p] = true
 			b, err := builtinPolicies()
 			if err != nil {
 				return nil, err
@@ -97,7 +167,7 @@ func builtinPolicies() ([]rules.Source, error) {
 	}
 	out := make([]rules.Source, len(files))
 	for i, f := range files {
-		out[i] = rules.Source{Name: f.Name, Text: f.Text}
+		out[i] = rules.Source{Name: f.Name, Text: f.Text, Builtin: true}
 	}
 	return out, nil
 }
@@ -114,8 +184,8 @@ func printDiagnostics(w io.Writer, pol *rules.Policy, diags hcl.Diagnostics) {
 // loadPolicy reads, parses and structurally validates the policies: every
 // problem that does not depend on the host surfaces here, before any
 // collector runs. It returns nil after printing diagnostics.
-func loadPolicy(paths []string, vars map[string]string, stdin io.Reader, stderr io.Writer) *rules.Policy {
-	srcs, err := readPolicies(paths, stdin)
+func loadPolicy(pf policyFlags, vars map[string]string, stdin io.Reader, stderr io.Writer) *rules.Policy {
+	srcs, err := readPolicies(pf, stdin)
 	if err != nil {
 		fmt.Fprintln(stderr, "hostdrift:", err)
 		return nil

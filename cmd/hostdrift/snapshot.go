@@ -12,8 +12,8 @@ import (
 
 func runSnapshot(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlagSet("snapshot", "snapshot [--output FILE] [--collectors a,b] [--policy FILE|DIR|-]... [--root DIR]", stderr)
-	var policyPaths multiFlag
-	fs.Var(&policyPaths, "policy", "ask what the policy `FILE` or folder asks about (DNS names, probes) (repeatable; default: as check)")
+	var pf policyFlags
+	pf.register(fs, "ask what the policy `FILE` or folder asks about (DNS names, probes) (repeatable; default: as check)")
 	vars := varFlags{}
 	fs.Var(vars, "var", "set a policy variable, `NAME=VALUE` (repeatable)")
 	output := fs.String("output", "", "write the snapshot to `FILE` (atomically) instead of standard output")
@@ -34,7 +34,7 @@ func runSnapshot(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	defer live.begin()()
-	pol := loadPolicy(policyPaths, vars, stdin, stderr)
+	pol := loadPolicy(pf, vars, stdin, stderr)
 	if pol == nil {
 		return exitUsage
 	}

@@ -19,13 +19,21 @@ options:
   policy:
     description:
       - Policy files or folders of C(*.hcl) on the managed host, passed as C(--policy).
-      - Without I(policy) and I(policy_text), hostdrift reads C(/etc/hostdrift/policies/*.hcl), else its built-in default policy.
+      - With I(policy) or I(policy_text), hostdrift reads exactly those, so the task asserts its own checks and nothing else (see I(builtin)).
+      - Without either, hostdrift reads its built-in default policy with C(/etc/hostdrift/policies/*.hcl) layered over it.
     type: list
     elements: path
   policy_text:
     description:
       - A policy given inline, passed on standard input (C(--policy -)); combines with I(policy).
     type: str
+  builtin:
+    description:
+      - Whether hostdrift's built-in default policy takes part.
+      - Unset, it does only when neither I(policy) nor I(policy_text) is given.
+      - C(true) with I(policy) or I(policy_text) layers them over the built-in policy (C(--policy builtin:default) first), so they can replace, disable or waive its checks.
+      - C(false) passes C(--no-builtin), so that without I(policy) and I(policy_text) only C(/etc/hostdrift/policies/*.hcl) is read.
+    type: bool
   vars:
     description:
       - Policy variables, passed as C(--var NAME=VALUE); lists and dicts are passed as HCL (JSON) expressions.
@@ -74,6 +82,15 @@ EXAMPLES = r"""
         expect  = "absent"
       }
   register: audit
+
+- name: The built-in checks, with this play's waivers over them
+  hostdrift.audit.hostdrift_check:
+    builtin: true
+    policy_text: |
+      waiver "cron.output-not-lost" {
+        reason  = "backup mails root, read through the relay; OPS-7"
+        expires = "2026-12-31"
+      }
 """
 
 RETURN = r"""
@@ -85,7 +102,7 @@ summary:
   description: Counts of the findings by status.
   returned: when hostdrift evaluated the policy
   type: dict
-  sample: {"total": 3, "pass": 2, "fail": 1, "error": 0, "waived": 0}
+  sample: {"total": 3, "pass": 2, "fail": 1, "error": 0, "waived": 0, "skip": 0}
 findings:
   description: Every finding of the report (check, status, severity, expected, observed, explanation, remediation, source).
   returned: when hostdrift evaluated the policy
@@ -140,6 +157,7 @@ def main():
         argument_spec=dict(
             policy=dict(type="list", elements="path"),
             policy_text=dict(type="str"),
+            builtin=dict(type="bool"),
             vars=dict(type="dict", default={}),
             binary=dict(type="str", default="hostdrift"),
             snapshot=dict(type="path"),
@@ -153,6 +171,11 @@ def main():
         binary = module.get_bin_path(binary, required=True)
 
     cmd = [binary, "check", "--format", "json", "--color", "never"]
+    named = bool(p["policy"]) or p["policy_text"] is not None
+    if p["builtin"] is True and named:
+        cmd += ["--policy", "builtin:default"]
+    if p["builtin"] is False:
+        cmd += ["--no-builtin"]
     for path in p["policy"] or []:
         cmd += ["--policy", path]
     if p["policy_text"] is not None:
@@ -200,7 +223,9 @@ def main():
     if errored:
         module.warn("hostdrift: %d checks could not be evaluated: %s" % (len(errored), "; ".join(describe(f) for f in errored)))
     result["msg"] = "hostdrift: %d checks: %d fail, %d error on %s" % (total, len(failed), len(errored), host)
-    module.exit_json(**result)
+    # Ansible takes a non-zero rc for a failure unless told otherwise: exit 3
+    # (incomplete) is not one under fail_on=fail.
+    module.exit_json(failed=False, **result)
 
 
 if __name__ == "__main__":
