@@ -23,7 +23,8 @@ var nagiosLabels = []string{"OK", "WARNING", "CRITICAL", "UNKNOWN"}
 // NagiosState maps a report to a plugin state, most urgent first: CRITICAL
 // when a critical check fails, WARNING when a warning check fails, UNKNOWN
 // when some check could not be evaluated, OK otherwise (a failing info
-// check is listed but does not alert).
+// check is listed but does not alert; a skipped check, one that does not
+// apply to this host, never alerts).
 func NagiosState(r *Report) int {
 	var critical, warning, unknown bool
 	for _, f := range r.Findings {
@@ -54,9 +55,9 @@ func renderNagios(w io.Writer, r *Report, _ Options) error {
 	s := r.Summary
 	state := NagiosState(r)
 	var b strings.Builder
-	fmt.Fprintf(&b, "HOSTDRIFT %s - %d fail, %d error, %d waived, %d pass on %s", nagiosLabels[state], s.Fail, s.Error, s.Waived, s.Pass, hostName(r))
-	fmt.Fprintf(&b, " | checks=%d;;;0 fail=%d;;;0 error=%d;;;0 waived=%d;;;0 pass=%d;;;0 duration=%.3fs;;;0\n",
-		s.Total, s.Fail, s.Error, s.Waived, s.Pass, r.DurationMS/1000)
+	fmt.Fprintf(&b, "HOSTDRIFT %s - %d fail, %d error, %d waived, %d skip, %d pass on %s", nagiosLabels[state], s.Fail, s.Error, s.Waived, s.Skip, s.Pass, hostName(r))
+	fmt.Fprintf(&b, " | checks=%d;;;0 fail=%d;;;0 error=%d;;;0 waived=%d;;;0 skip=%d;;;0 pass=%d;;;0 duration=%.3fs;;;0\n",
+		s.Total, s.Fail, s.Error, s.Waived, s.Skip, s.Pass, r.DurationMS/1000)
 	for _, f := range r.Findings {
 		if f.Status == finding.Fail || f.Status == finding.Error {
 			fmt.Fprintf(&b, "%s %s (%s): %s\n", strings.ToUpper(string(f.Status)), f.Check, f.Severity, strings.ReplaceAll(f.Explanation, "|", "/"))
