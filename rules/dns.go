@@ -40,6 +40,11 @@ type dnsCheck struct {
 	// unresolvedError turns "the name has no address" into an error rather
 	// than a fail, for hosts where nobody promised the name would resolve.
 	unresolvedError bool
+	// expectVars are the policy variables expect refers to, and source
+	// where the check is declared: the remediation names where a missing
+	// address goes.
+	expectVars []string
+	source     string
 }
 
 func decodeDNS(d *Decoder) Check {
@@ -49,6 +54,8 @@ func decodeDNS(d *Decoder) Check {
 		all:             d.OneOf("match", "all", "all", "any") == "all",
 		unresolvedError: d.OneOf("unresolved", "fail", "fail", "error") == "error",
 		expect:          decodeAddresses(d, "expect"),
+		expectVars:      d.Variables("expect"),
+		source:          fmt.Sprintf("%s:%d", d.Block.DefRange.Filename, d.Block.DefRange.Start.Line),
 	}
 	types := d.Strings("type")
 	if len(types) == 0 {
@@ -183,16 +190,19 @@ func (c *dnsCheck) Evaluate(s *snapshot.Snapshot) Result {
 	if res := singleLabel(c.name, s); res != nil {
 		return *res
 	}
-	results, errRes := lookup(s, c.name, c.types, c.server)
+	results, failed, errRes := lookup(s, c.name, c.types, c.server)
 	if errRes != nil {
 		return *errRes
 	}
-	r.Observed = observed(results)
+	r.Observed = observed(results, failed)
 	var got []snapshot.AddressRecord
 	for _, q := range results {
 		got = append(got, q.Records...)
 	}
 	note := hostsNote(s, c.name, c.server, results) + failedNote(results)
+	// blind says what could not be judged: a failed query is never judged,
+	// but it never hides a verdict on the answers that did come back.
+	blind := queryErrors(c.name, failed)
 	if len(got) == 0 {
 		r.Status = finding.Fail
 		if c.unresolvedError {
@@ -200,15 +210,17 @@ func (c *dnsCheck) Evaluate(s *snapshot.Snapshot) Result {
 		}
 		r.Explanation = unresolved(c.name, results) + note
 		r.Remediation = "publish the record at the name's DNS provider (or fix the zone); a name that must resolve only inside should be checked against the internal server with server ="
-		return r
-	}
-	if !c.expect.set {
-		r.Status, r.Explanation = finding.Pass, describeAnswers(c.name, results, nil)+note
+		if len(failed) > 0 {
+			// The failed type may hold the addresses: not a verdict.
+			r.Status = finding.Error
+			r.Explanation = blind + joinSemi(r.Explanation)
+			r.Remediation = queryRemediation
+		}
 		return r
 	}
 	var bad, good int
 	for _, rec := range got {
-		if c.expect.has(rec.IP) {
+		if !c.expect.set || c.expect.has(rec.IP) {
 			good++
 		} else {
 			bad++
@@ -217,6 +229,19 @@ func (c *dnsCheck) Evaluate(s *snapshot.Snapshot) Result {
 	if (c.all && bad == 0) || (!c.all && good > 0) {
 		r.Status = finding.Pass
 		r.Explanation = describeAnswers(c.name, results, nil) + note
+		if len(failed) > 0 && c.all {
+			// Every answer that came back is right, but one type is unknown.
+			r.Status = finding.Error
+			r.Explanation = blind + "; the answers that did come back are as expected: " + r.Explanation
+			r.Remediation = queryRemediation
+		}
+		return r
+	}
+	if !c.all && len(failed) > 0 {
+		// The expected address may be in the answer that did not come back.
+		r.Status = finding.Error
+		r.Explanation = blind + fmt.Sprintf("; none of the answers that came back (%s) is %s", describeAnswers(c.name, results, nil), strings.TrimPrefix(notExpected(c.expect, s, false), "not "))
+		r.Remediation = queryRemediation
 		return r
 	}
 	r.Status = finding.Fail
@@ -227,42 +252,79 @@ func (c *dnsCheck) Evaluate(s *snapshot.Snapshot) Result {
 		r.Explanation = fmt.Sprintf("none of %s is %s", describeAnswers(c.name, results, nil), strings.TrimPrefix(notExpected(c.expect, s, false), "not "))
 	}
 	r.Explanation += note
-	r.Remediation = "point the record at this host's current address (after a migration, every A and AAAA record and every alias target); lower the TTL before the next move. Behind NAT, add the public address to expect (e.g. var.public_ip): hostdrift never asks the internet for it"
+	if len(failed) > 0 {
+		r.Explanation += "; the other query could not be judged: " + blind
+	}
+	r.Remediation = "point the record at this host's current address (after a migration, every A and AAAA record and every alias target); lower the TTL before the next move. " + c.natHint()
 	return r
 }
 
-// singleLabel explains why a name without a dot is not asked.
+// natHint says where an address this host is reached at but does not hold
+// goes: the policy variable that feeds expect, named as the policy declared
+// it, or this check's expect attribute.
+func (c *dnsCheck) natHint() string {
+	const never = "hostdrift never asks the internet for it"
+	if len(c.expectVars) == 0 {
+		return fmt.Sprintf("Behind NAT, add the public address to this check's expect (%s): %s", c.source, never)
+	}
+	return fmt.Sprintf("Behind NAT, give the public address in var.%s: `hostdrift check --var '%s=[\"ADDRESS\"]'` (%s)", c.expectVars[0], c.expectVars[0], never)
+}
+
+// queryRemediation is the hint for a query that failed.
+const queryRemediation = "check that the resolver is reachable and can resolve the name (dig @SERVER NAME); a failed query is not a verdict on the record"
+
+// queryErrors explains the queries that failed: "web1.example.com AAAA: no
+// usable answer: 192.0.2.53:53: answered REFUSED".
+func queryErrors(name string, failed []*snapshot.DNSResult) string {
+	var parts []string
+	for _, q := range failed {
+		parts = append(parts, fmt.Sprintf("%s %s: %s", name, q.Type, q.Error))
+	}
+	return strings.Join(parts, "; ")
+}
+
+func joinSemi(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "; " + s
+}
+
+// singleLabel explains why a name without a dot is not asked. The host's
+// own name without a domain is a skip: there is no FQDN to resolve, which is
+// a fact about the host, not blindness.
 func singleLabel(name string, s *snapshot.Snapshot) *Result {
 	if strings.Contains(name, ".") {
 		return nil
 	}
-	res := Errorf("%q is a single label, not a fully qualified name, so there is nothing to ask DNS", name)
 	if name == snapshot.Canonical(s.Host.FQDN) {
-		res.Explanation += fmt.Sprintf(": this host has no domain (hostname %q; neither /etc/hosts nor resolv.conf gives one)", s.Host.Hostname)
-		res.Remediation = "if other machines reach this host by name, give it its FQDN in /etc/hosts (\"ADDRESS name.example.com name\"); otherwise this check does not apply here"
+		res := Skipf("this host has no FQDN (hostname %s, no domain in /etc/hosts or resolv.conf search): nothing to resolve", s.Host.Hostname)
+		res.Observed = "no FQDN"
+		return &res
 	}
+	res := Errorf("%q is a single label, not a fully qualified name, so there is nothing to ask DNS", name)
+	res.Remediation = "name a fully qualified name (name.example.com) in the check"
 	return &res
 }
 
-// lookup returns the recorded answers for name's types, or the error result
-// when one is missing or failed: a failed query is never judged.
-func lookup(s *snapshot.Snapshot, name string, types []string, server string) ([]*snapshot.DNSResult, *Result) {
-	var out []*snapshot.DNSResult
+// lookup returns the recorded answers for name's types and the queries that
+// failed; a type that was never asked is an error result (the snapshot was
+// taken with another policy).
+func lookup(s *snapshot.Snapshot, name string, types []string, server string) (ok, failed []*snapshot.DNSResult, _ *Result) {
 	for _, t := range types {
-		q, ok := s.DNS.Result(snapshot.DNSQuery{Name: name, Type: t, Server: server})
-		if !ok {
+		q, found := s.DNS.Result(snapshot.DNSQuery{Name: name, Type: t, Server: server})
+		if !found {
 			res := Errorf("%s %s was not asked when this snapshot was taken; take it again with this policy", name, t)
 			res.Remediation = "take the snapshot with the policy that holds this check, so the dns collector asks for the name"
-			return nil, &res
+			return nil, nil, &res
 		}
 		if q.Error != "" {
-			res := Errorf("%s %s: %s", name, t, q.Error)
-			res.Remediation = "check that the resolver is reachable and can resolve the name (dig @SERVER NAME); this is not a verdict on the record"
-			return nil, &res
+			failed = append(failed, q)
+			continue
 		}
-		out = append(out, q)
+		ok = append(ok, q)
 	}
-	return out, nil
+	return ok, failed, nil
 }
 
 // unresolved explains an answer without addresses: NXDOMAIN or no data.
@@ -356,9 +418,9 @@ func serverName(server string, d *snapshot.DNS) string {
 	return "the system resolvers (" + strings.Join(names, ", ") + ")"
 }
 
-// observed lists every answer, its code and flags, for the report's
-// Observed column.
-func observed(results []*snapshot.DNSResult) string {
+// observed lists every answer, its code and flags, and every failed query,
+// for the report's Observed column.
+func observed(results, failed []*snapshot.DNSResult) string {
 	var parts []string
 	for _, q := range results {
 		s := fmt.Sprintf("%s %s", q.Type, q.Rcode)
@@ -377,6 +439,9 @@ func observed(results []*snapshot.DNSResult) string {
 			s += ", authoritative"
 		}
 		parts = append(parts, s)
+	}
+	for _, q := range failed {
+		parts = append(parts, fmt.Sprintf("%s failed: %s", q.Type, q.Error))
 	}
 	return strings.Join(parts, "; ")
 }
