@@ -323,6 +323,55 @@ docker_stopped_ports "stopped" {}
 	}
 }
 
+// TestDockerInstalledNotInUse: dockerd installed, docker.service and
+// docker.socket disabled and not running (a fixture root): Docker is not in
+// use, the default policy's Docker checks are skipped with that reason and
+// the run is not incomplete. Once docker.service is enabled and still not
+// running, that is a real finding: the Docker checks are errors naming it.
+func TestDockerInstalledNotInUse(t *testing.T) {
+	nstest.RequireRoot(t) // the firewall collector reads the rules
+	bin := binary(t)
+	root := t.TempDir()
+	writeFile(t, filepath.Join(root, "usr/bin/dockerd"), "")
+	policy := policyFile(t, `docker_firewall_bypass "published" {}
+docker_subnet_overlap "subnets" {}
+docker_stopped_ports "stopped" {}
+`)
+	check := func() (*report.Report, int) {
+		cmd := exec.Command(bin, "check", "--policy", policy, "--format", "json", "--root", root)
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "DOCKER_HOST=") {
+				cmd.Env = append(cmd.Env, kv)
+			}
+		}
+		return runJSON(t, cmd)
+	}
+	r, code := check()
+	if code != exitOK {
+		t.Errorf("disabled: exit %d, want 0", code)
+	}
+	for c, got := range findingsByCheck(r) {
+		if !strings.HasPrefix(got, "skip: Docker is installed but not in use: docker.service and docker.socket are disabled and not running") {
+			t.Errorf("disabled: %s = %q", c, got)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(root, "etc/systemd/system/multi-user.target.wants"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/lib/systemd/system/docker.service", filepath.Join(root, "etc/systemd/system/multi-user.target.wants/docker.service")); err != nil {
+		t.Fatal(err)
+	}
+	r, code = check()
+	if code != exitIncomplete {
+		t.Errorf("enabled: exit %d, want 3", code)
+	}
+	for c, got := range findingsByCheck(r) {
+		if !strings.HasPrefix(got, "error: ") || !strings.Contains(got, "docker.service is enabled but not running") {
+			t.Errorf("enabled: %s = %q", c, got)
+		}
+	}
+}
+
 // TestDockerPolicyInitAndDrift: policy init writes the engine's networks and
 // published ports and a check right after passes; a network created after
 // the baseline is drift, by name, and nothing else is.
