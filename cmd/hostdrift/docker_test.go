@@ -150,6 +150,26 @@ func TestDockerReach(t *testing.T) {
 					}
 				}
 			}
+			// explain follows docker-proxy's second connection as reach
+			// does, and gives a hint only for a denied packet.
+			cmd := exec.Command(binary(t), "explain", "out", "tcp", "8080", "--to", "127.0.0.1", "--netns", e.NS.Path())
+			cmd.Env = append(os.Environ(), "DOCKER_HOST="+e.Host)
+			out, code := runBinary(t, cmd)
+			wantVerdict, wantCode := "ALLOW", exitOK
+			if st.status == "fail" {
+				wantVerdict, wantCode = "DENY", exitDrift
+			}
+			if code != wantCode || !strings.Contains(out, "to 127.0.0.1:8080: "+wantVerdict+"\n") ||
+				!strings.Contains(out, "second connection from the host to 172.17.0.2:80 (container web)") ||
+				!strings.Contains(out, "Path of docker-proxy's connection, outbound tcp from ") {
+				t.Errorf("explain out tcp 8080 --to 127.0.0.1: exit %d, want %d and %s through docker-proxy:\n%s", code, wantCode, wantVerdict, out)
+			}
+			if st.status == "fail" && !strings.Contains(out, `docker-proxy's connection: outbound tcp to 172.17.0.2:80 is dropped: rule "-A OUTPUT -d 172.17.0.0/16 -j DROP" in chain OUTPUT`) {
+				t.Errorf("explain does not name the rule that drops docker-proxy's connection:\n%s", out)
+			}
+			if st.status == "pass" && strings.Contains(out, "Managed by") {
+				t.Errorf("explain gives a hint for an allowed packet:\n%s", out)
+			}
 			open := st.status == "pass"
 			for _, target := range []string{hostAddr + ":8080", "127.0.0.1:8080", "172.17.0.2:80"} {
 				if fetches(t, e.NS, target) != open {
