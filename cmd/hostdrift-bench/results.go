@@ -182,7 +182,7 @@ func verify(ctx context.Context, ns *setns.Handle, h *host, cmds []command, sr *
 	if err := json.NewDecoder(rf).Decode(&rep); err != nil {
 		return fmt.Errorf("decode the report: %w", err)
 	}
-	sr.Findings = map[string]int{"pass": rep.Summary.Pass, "fail": rep.Summary.Fail, "error": rep.Summary.Error, "waived": rep.Summary.Waived}
+	sr.Findings = map[string]int{"pass": rep.Summary.Pass, "fail": rep.Summary.Fail, "error": rep.Summary.Error, "waived": rep.Summary.Waived, "skip": rep.Summary.Skip}
 	errKinds := map[string]int{}
 	for _, f := range rep.Findings {
 		if f.Status == "error" {

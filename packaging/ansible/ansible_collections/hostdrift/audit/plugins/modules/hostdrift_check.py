@@ -85,7 +85,7 @@ summary:
   description: Counts of the findings by status.
   returned: when hostdrift evaluated the policy
   type: dict
-  sample: {"total": 3, "pass": 2, "fail": 1, "error": 0, "waived": 0}
+  sample: {"total": 3, "pass": 2, "fail": 1, "error": 0, "waived": 0, "skip": 0}
 findings:
   description: Every finding of the report (check, status, severity, expected, observed, explanation, remediation, source).
   returned: when hostdrift evaluated the policy
