@@ -22,10 +22,13 @@ func engineFor(s *snapshot.Snapshot, expected string) (*snapshot.Docker, *Result
 		return nil, &r
 	}
 	if s.Docker.Engine == nil {
+		fix := "install and start Docker (Debian: apt-get install docker.io), or leave this check out of this host's policy"
+		if s.Docker.Installed != "" {
+			fix = "Docker is installed: enable and start it (systemctl enable --now docker), or leave this check out of this host's policy"
+		}
 		return nil, &Result{
 			Status: finding.Fail, Expected: expected, Observed: "no Docker engine",
-			Explanation: s.Docker.Absent,
-			Remediation: "install and start Docker (Debian: apt-get install docker.io), or leave this check out of this host's policy",
+			Explanation: s.Docker.Absent, Remediation: fix,
 		}
 	}
 	return s.Docker, nil

@@ -51,6 +51,14 @@ func withoutDocker(t *testing.T) *snapshot.Snapshot {
 	return s
 }
 
+// installedNotInUse: dockerd installed, its units disabled and not running.
+func installedNotInUse(t *testing.T) *snapshot.Snapshot {
+	s := dockerFixture(t, "plain")
+	s.Docker = &snapshot.Docker{Installed: "/usr/sbin/dockerd",
+		Absent: "Docker is installed but not in use: docker.service and docker.socket are disabled and not running (dockerd at /usr/sbin/dockerd; /var/run/docker.sock does not exist)"}
+	return s
+}
+
 type dockerCase struct {
 	name, src string
 	snap      func(t *testing.T) *snapshot.Snapshot
@@ -98,6 +106,7 @@ func TestDockerNetwork(t *testing.T) {
 }`, plain, finding.Fail, []string{"its subnets are 10.99.0.0/24, not 10.98.0.0/24", "it is not internal"}},
 		{"missing", `docker_network "app" { name = "backend" }`, plain, finding.Fail, []string{`no network named "backend" (networks: appnet, bridge, host, none)`}},
 		{"no docker", `docker_network "app" { name = "appnet" }`, withoutDocker, finding.Fail, []string{"no Docker engine on this host", "install and start Docker"}},
+		{"docker not in use", `docker_network "app" { name = "appnet" }`, installedNotInUse, finding.Fail, []string{"Docker is installed but not in use", "systemctl enable --now docker"}},
 	})
 }
 

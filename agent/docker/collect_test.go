@@ -96,7 +96,7 @@ func TestInstalledNotRunning(t *testing.T) {
 		case err != nil:
 			t.Errorf("%s: err = %v, want Docker not in use", c.name, err)
 		default:
-			if d := sec.(*snapshot.Docker); d.Engine != nil || !strings.Contains(d.Absent, c.absent) {
+			if d := sec.(*snapshot.Docker); d.Engine != nil || !strings.Contains(d.Absent, c.absent) || d.Installed != filepath.Join(root, "usr/sbin/dockerd") {
 				t.Errorf("%s: section %+v, want absent with %q", c.name, d, c.absent)
 			}
 		}

@@ -42,7 +42,7 @@ func enabledUnits(env *agent.Env) []string {
 func notRunning(env *agent.Env, daemon, socket, why string) (snapshot.Section, error) {
 	enabled := enabledUnits(env)
 	if len(enabled) == 0 {
-		return &snapshot.Docker{Absent: fmt.Sprintf("Docker is installed but not in use: %s are disabled and not running (dockerd at %s; %s %s)",
+		return &snapshot.Docker{Installed: daemon, Absent: fmt.Sprintf("Docker is installed but not in use: %s are disabled and not running (dockerd at %s; %s %s)",
 			strings.Join(dockerUnits, " and "), daemon, socket, why)}, nil
 	}
 	verb := "is"
