@@ -240,7 +240,7 @@ func printScale(w io.Writer, sr *scaleResult) {
 	}
 	tw.Flush()
 	if sr.Findings != nil {
-		fmt.Fprintf(w, "check findings: %d pass, %d fail, %d error\n", sr.Findings["pass"], sr.Findings["fail"], sr.Findings["error"])
+		fmt.Fprintf(w, "check findings: %d pass, %d fail, %d error, %d skip\n", sr.Findings["pass"], sr.Findings["fail"], sr.Findings["error"], sr.Findings["skip"])
 	}
 	if len(sr.Collectors) > 0 {
 		var cs []string
