@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/big"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/hashicorp/hcl/v2"
@@ -217,6 +218,26 @@ func (d *Decoder) StringMap(name string) map[string]string {
 	out := map[string]string{}
 	for k, e := range v.AsValueMap() {
 		out[k] = e.AsString()
+	}
+	return out
+}
+
+// Variables lists the policy variables (var.NAME) the attribute's expression
+// refers to, in order and without duplicates, so a remediation can name the
+// variable the policy really declared.
+func (d *Decoder) Variables(name string) []string {
+	a, ok := d.content.Attributes[name]
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, tr := range a.Expr.Variables() {
+		if tr.RootName() != "var" || len(tr) < 2 {
+			continue
+		}
+		if at, ok := tr[1].(hcl.TraverseAttr); ok && !slices.Contains(out, at.Name) {
+			out = append(out, at.Name)
+		}
 	}
 	return out
 }

@@ -48,6 +48,11 @@ type dnsCheck struct {
 	// unresolvedError turns "the name has no address" into an error rather
 	// than a fail, for hosts where nobody promised the name would resolve.
 	unresolvedError bool
+	// expectVars are the policy variables expect refers to, and source
+	// where the check is declared: the remediation names where a missing
+	// address goes.
+	expectVars []string
+	source     string
 }
 
 func decodeDNS(d *Decoder) Check {
@@ -57,6 +62,8 @@ func decodeDNS(d *Decoder) Check {
 		all:             d.OneOf("match", "all", "all", "any") == "all",
 		unresolvedError: d.OneOf("unresolved", "fail", "fail", "error") == "error",
 		expect:          decodeAddresses(d, "expect"),
+		expectVars:      d.Variables("expect"),
+		source:          fmt.Sprintf("%s:%d", d.Block.DefRange.Filename, d.Block.DefRange.Start.Line),
 	}
 	types := d.Strings("type")
 	if len(types) == 0 {
@@ -191,16 +198,19 @@ func (c *dnsCheck) Evaluate(s *snapshot.Snapshot) Result {
 	if res := singleLabel(c.name, s); res != nil {
 		return *res
 	}
-	results, errRes := lookup(s, c.name, c.types, c.server)
+	results, failed, errRes := lookup(s, c.name, c.types, c.server)
 	if errRes != nil {
 		return *errRes
 	}
-	r.Observed = observed(results)
+	r.Observed = observed(results, failed)
 	var got []snapshot.AddressRecord
 	for _, q := range results {
 		got = append(got, q.Records...)
 	}
 	note := hostsNote(s, c.name, c.server, results) + failedNote(results)
+	// blind says what could not be judged: a failed query is never judged,
+	// but it never hides a verdict on the answers that did come back.
+	blind := queryErrors(c.name, failed)
 	if len(got) == 0 {
 		r.Status = finding.Fail
 		if c.unresolvedError {
@@ -208,15 +218,17 @@ func (c *dnsCheck) Evaluate(s *snapshot.Snapshot) Result {
 		}
 		r.Explanation = unresolved(c.name, results) + note
 		r.Remediation = "publish the record at the name's DNS provider (or fix the zone); a name that must resolve only inside should be checked against the internal server with server ="
-		return r
-	}
-	if !c.expect.set {
-		r.Status, r.Explanation = finding.Pass, describeAnswers(c.name, results, nil)+note
+		if len(failed) > 0 {
+			// The failed type may hold the addresses: not a verdict.
+			r.Status = finding.Error
+			r.Explanation = blind + joinSemi(r.Explanation)
+			r.Remediation = queryRemediation
+		}
 		return r
 	}
 	var bad, good int
 	for _, rec := range got {
-		if c.expect.has(rec.IP) {
+		if !c.expect.set || c.expect.has(rec.IP) {
 			good++
 		} else {
 			bad++
@@ -225,6 +237,19 @@ func (c *dnsCheck) Evaluate(s *snapshot.Snapshot) Result {
 	if (c.all && bad == 0) || (!c.all && good > 0) {
 		r.Status = finding.Pass
 		r.Explanation = describeAnswers(c.name, results, nil) + note
+		if len(failed) > 0 && c.all {
+			// Every answer that came back is right, but one type is unknown.
+			r.Status = finding.Error
+			r.Explanation = blind + "; the answers that did come back are as expected: " + r.Explanation
+			r.Remediation = queryRemediation
+		}
+		return r
+	}
+	if !c.all && len(failed) > 0 {
+		// The expected address may be in the answer that did not come back.
+		r.Status = finding.Error
+		r.Explanation = blind + fmt.Sprintf("; none of the answers that came back (%s) is %s", describeAnswers(c.name, results, nil), strings.TrimPrefix(notExpected(c.expect, s, false), "not "))
+		r.Remediation = queryRemediation
 		return r
 	}
 	r.Status = finding.Fail
@@ -235,266 +260,79 @@ func (c *dnsCheck) Evaluate(s *snapshot.Snapshot) Result {
 		r.Explanation = fmt.Sprintf("none of %s is %s", describeAnswers(c.name, results, nil), strings.TrimPrefix(notExpected(c.expect, s, false), "not "))
 	}
 	r.Explanation += note
-	r.Remediation = "point the record at this host's current address (after a migration, every A and AAAA record and every alias target); lower the TTL before the next move. Behind NAT, add the public address to expect (e.g. var.public_ip): hostdrift never asks the internet for it"
+	if len(failed) > 0 {
+		r.Explanation += "; the other query could not be judged: " + blind
+	}
+	r.Remediation = "point the record at this host's current address (after a migration, every A and AAAA record and every alias target); lower the TTL before the next move. " + c.natHint()
 	return r
 }
 
-// singleLabel explains why a name without a dot is not asked.
-func singleLabel(name string, s *snapshot.Snapshot) *Result {
-	if strings.Contains(name, ".") {
-		return nil
+// natHint says where an address this host is reached at but does not hold
+// goes: the policy variable that feeds expect, named as the policy declared
+// it, or this check's expect attribute.
+func (c *dnsCheck) natHint() string {
+	const never = "hostdrift never asks the internet for it"
+	if len(c.expectVars) == 0 {
+		return fmt.Sprintf("Behind NAT, add the public address to this check's expect (%s): %s", c.source, never)
 	}
-	res := Errorf("%q is a single label, not a fully qualified name, so there is nothing to ask DNS", name)
-	if name == snapshot.Canonical(s.Host.FQDN) {
-		res.Explanation += fmt.Sprintf(": this host has no domain (hostname %q; neither /etc/hosts nor resolv.conf gives one)", s.Host.Hostname)
-		res.Remediation = "if other machines reach this host by name, give it its FQDN in /etc/hosts (\"ADDRESS name.example.com name\"); otherwise this check does not apply here"
-	}
-	return &res
+	return fmt.Sprintf("Behind NAT, give the public address in var.%s: `hostdrift check --var '%s=[\"ADDRESS\"]'` (%s)", c.expectVars[0], c.expectVars[0], never)
 }
 
-// lookup returns the recorded answers for name's types, or the error result
-// when one is missing or failed: a failed query is never judged.
-func lookup(s *snapshot.Snapshot, name string, types []string, server string) ([]*snapshot.DNSResult, *Result) {
-	var out []*snapshot.DNSResult
-	for _, t := range types {
-		q, ok := s.DNS.Result(snapshot.DNSQuery{Name: name, Type: t, Server: server})
-		if !ok {
-			res := Errorf("%s %s was not asked when this snapshot was taken; take it again with this policy", name, t)
-			res.Remediation = "take the snapshot with the policy that holds this check, so the dns collector asks for the name"
-			return nil, &res
-		}
-		if q.Error != "" {
-			res := Errorf("%s %s: %s", name, t, q.Error)
-			res.Remediation = "check that the resolver is reachable and can resolve the name (dig @SERVER NAME); this is not a verdict on the record"
-			return nil, &res
-		}
-		out = append(out, q)
-	}
-	return out, nil
-}
+// queryRemediation is the hint for a query that failed.
+const queryRemediation = "check that the resolver is reachable and can resolve the name (dig @SERVER NAME); a failed query is not a verdict on the record"
 
-// unresolved explains an answer without addresses: NXDOMAIN or no data.
-func unresolved(name string, results []*snapshot.DNSResult) string {
+// queryErrors explains the queries that failed: "web1.example.com AAAA: no
+// usable answer: 192.0.2.53:53: answered REFUSED".
+func queryErrors(name string, failed []*snapshot.DNSResult) string {
 	var parts []string
-	for _, q := range results {
-		by := answeredBy(q)
-		switch {
-		case q.Rcode == "NXDOMAIN":
-			return fmt.Sprintf("%s does not exist: NXDOMAIN%s from %s", chainOf(name, q), authNote(q), by)
-		case len(q.CNAMEs) > 0:
-			parts = append(parts, fmt.Sprintf("%s has no %s record (answered by %s)", chainOf(name, q), q.Type, by))
-		default:
-			parts = append(parts, fmt.Sprintf("%s has no %s record (NOERROR, no data, answered by %s)", name, q.Type, by))
-		}
-	}
-	return strings.Join(parts, " and ")
-}
-
-// describeAnswers renders "www.example.com → web.example.net A 203.0.113.10
-// (answered by 192.0.2.53, TTL 300)", keeping only records that pass keep.
-func describeAnswers(name string, results []*snapshot.DNSResult, keep func(netip.Addr) bool) string {
-	var parts []string
-	for _, q := range results {
-		var ips []string
-		var ttls []uint32
-		for _, rec := range q.Records {
-			if keep == nil || keep(rec.IP) {
-				ips = append(ips, rec.IP.String())
-				ttls = append(ttls, rec.TTL)
-			}
-		}
-		if len(ips) == 0 {
-			continue
-		}
-		parts = append(parts, fmt.Sprintf("%s %s %s (answered by %s, %s)", chainOf(name, q), q.Type, strings.Join(ips, ", "), answeredBy(q), ttlRange(ttls)))
-	}
-	return strings.Join(parts, " and ")
-}
-
-// chainOf renders the CNAME chain from name: "a → b → c".
-func chainOf(name string, q *snapshot.DNSResult) string {
-	s := name
-	for _, c := range q.CNAMEs {
-		s += " → " + c.Target
-	}
-	return s
-}
-
-func ttlRange(ttls []uint32) string {
-	lo, hi := ttls[0], ttls[0]
-	for _, t := range ttls {
-		lo, hi = min(lo, t), max(hi, t)
-	}
-	if lo == hi {
-		return fmt.Sprintf("TTL %d", lo)
-	}
-	return fmt.Sprintf("TTL %d-%d", lo, hi)
-}
-
-func authNote(q *snapshot.DNSResult) string {
-	if q.Authoritative {
-		return " (authoritative)"
-	}
-	return ""
-}
-
-// answeredBy names the server without the usual port.
-func answeredBy(q *snapshot.DNSResult) string {
-	return hostOf(q.AnsweredBy)
-}
-
-func hostOf(server string) string {
-	if ap, err := netip.ParseAddrPort(server); err == nil && ap.Port() == 53 {
-		return ap.Addr().String()
-	}
-	return server
-}
-
-func serverName(server string, d *snapshot.DNS) string {
-	if server != "" {
-		return hostOf(server)
-	}
-	if d == nil || len(d.Resolvers) == 0 {
-		return "the system resolvers"
-	}
-	names := make([]string, len(d.Resolvers))
-	for i, r := range d.Resolvers {
-		names[i] = hostOf(r)
-	}
-	return "the system resolvers (" + strings.Join(names, ", ") + ")"
-}
-
-// observed lists every answer, its code and flags, for the report's
-// Observed column.
-func observed(results []*snapshot.DNSResult) string {
-	var parts []string
-	for _, q := range results {
-		s := fmt.Sprintf("%s %s", q.Type, q.Rcode)
-		if len(q.Records) > 0 {
-			ips := make([]string, len(q.Records))
-			for i, rec := range q.Records {
-				ips[i] = fmt.Sprintf("%s (TTL %d)", rec.IP, rec.TTL)
-			}
-			s = fmt.Sprintf("%s %s", q.Type, strings.Join(ips, ", "))
-		}
-		if len(q.CNAMEs) > 0 {
-			s = chainOf(q.Name, q) + " " + s
-		}
-		s += " from " + answeredBy(q)
-		if q.Authoritative {
-			s += ", authoritative"
-		}
-		parts = append(parts, s)
+	for _, q := range failed {
+		parts = append(parts, fmt.Sprintf("%s %s: %s", name, q.Type, q.Error))
 	}
 	return strings.Join(parts, "; ")
 }
 
-// describeExpected renders the expected addresses, each host address with
-// its interface.
-func describeExpected(e addressSet, s *snapshot.Snapshot) string {
-	if len(e.addrs) == 0 {
-		return "no address"
-	}
-	ifc := map[netip.Addr]string{}
-	for _, a := range s.Host.UnicastAddresses() {
-		ifc[a.IP.Unmap()] = a.Interface
-	}
-	parts := make([]string, len(e.addrs))
-	for i, a := range e.addrs {
-		parts[i] = a.String()
-		if n, ok := ifc[a.Unmap()]; ok {
-			parts[i] += " (" + n + ")"
-		}
-	}
-	return joinAnd(parts, "and")
-}
-
-// notExpected says why an address is wrong: "not an address of this host;
-// this host has ..." when expect is exactly the host's addresses, else "not
-// one of the expected addresses (...)".
-func notExpected(e addressSet, s *snapshot.Snapshot, plural bool) string {
-	host := s.Host.UnicastAddresses()
-	same := len(host) == len(e.addrs)
-	for _, a := range host {
-		same = same && e.has(a.IP)
-	}
-	if same {
-		what := "not an address of this host"
-		if plural {
-			what = "not addresses of this host"
-		}
-		if len(host) == 0 {
-			return what + "; this host has no address other machines can reach"
-		}
-		return what + "; this host has " + describeExpected(e, s)
-	}
-	return "not among the expected addresses: " + strings.Replace(describeExpected(e, s), " and ", " or ", -1)
-}
-
-// hostsNote warns, for checks against the system resolvers, that /etc/hosts
-// gives programs on this host another answer than DNS does.
-func hostsNote(s *snapshot.Snapshot, name, server string, results []*snapshot.DNSResult) string {
-	if server != "" {
+func joinSemi(s string) string {
+	if s == "" {
 		return ""
 	}
-	var notes []string
-	own := name == snapshot.Canonical(s.Host.FQDN) || name == snapshot.Canonical(s.Host.Hostname)
-	for _, e := range s.DNS.HostsFor(name) {
-		if own && e.IP.IsLoopback() {
-			continue // Debian's 127.0.1.1: the same host either way
-		}
-		t := snapshot.TypeA
-		if e.IP.Is6() {
-			t = snapshot.TypeAAAA
-		}
-		for _, q := range results {
-			if q.Type == t && !hasRecord(q, e.IP) {
-				notes = append(notes, fmt.Sprintf("/etc/hosts line %d pins %s to %s, so programs on this host get that address instead", e.Line, name, e.IP))
-			}
-		}
-	}
-	if len(notes) == 0 {
-		return ""
-	}
-	return "; note: " + strings.Join(notes, "; ")
+	return "; " + s
 }
 
-// failedNote mentions servers that failed before another answered.
-func failedNote(results []*snapshot.DNSResult) string {
-	var failed []string
-	for _, q := range results {
-		failed = append(failed, q.Failed...)
+// singleLabel explains why a name without a dot is not asked. The host's
+// own name without a domain is a skip: there is no FQDN to resolve, which is
+// a fact about the host, not blindness.
+func singleLabel(name string, s *snapshot.Snapshot) *Result {
+	if strings.Contains(name, ".") {
+		return nil
 	}
-	if len(failed) == 0 {
-		return ""
+	if name == snapshot.Canonical(s.Host.FQDN) {
+		res := Skipf("this host has no FQDN (hostname %s, no domain in /etc/hosts or resolv.conf search): nothing to resolve", s.Host.Hostname)
+		res.Observed = "no FQDN"
+		return &res
 	}
-	return "; before that answer, " + strings.Join(failed, "; ")
+	res := Errorf("%q is a single label, not a fully qualified name, so there is nothing to ask DNS", name)
+	res.Remediation = "name a fully qualified name (name.example.com) in the check"
+	return &res
 }
 
-func hasRecord(q *snapshot.DNSResult, ip netip.Addr) bool {
-	for _, rec := range q.Records {
-		if rec.IP.Unmap() == ip.Unmap() {
-			return true
+// lookup returns the recorded answers for name's types and the queries that
+// failed; a type that was never asked is an error result (the snapshot was
+// taken with another policy).
+func lookup(s *snapshot.Snapshot, name string, types []string, server string) (ok, failed []*snapshot.DNSResult, _ *Result) {
+	for _, t := range types {
+		q, found := s.DNS.Result(snapshot.DNSQuery{Name: name, Type: t, Server: server})
+		if !found {
+			res := Errorf("%s %s was not asked when this snapshot was taken; take it again with this policy", name, t)
+			res.Remediation = "take the snapshot with the policy that holds this check, so the dns collector asks for the name"
+			return nil, nil, &res
 		}
+		if q.Error != "" {
+			failed = append(failed, q)
+			continue
+		}
+		ok = append(ok, q)
 	}
-	return false
-}
-
-func isAre(n int) string {
-	if n == 1 {
-		return "is"
-	}
-	return "are"
-}
-
-func joinAnd(parts []string, and string) string {
-	switch len(parts) {
-	case 0:
-		return ""
-	case 1:
-		return parts[0]
-	}
-	return strings.Join(parts[:len(parts)-1], ", ") + " " + and + " " + parts[len(parts)-1]
+	return ok, failed, nil
 }
 
 // validName reports whether name is a DNS name: dot-separated labels of 1 to

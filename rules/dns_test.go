@@ -101,6 +101,18 @@ dns "www" {
 }
 `
 
+// bothCheck asks the system resolvers for A and AAAA, as the built-in
+// policy does.
+const bothCheck = `dns "both" {
+  name   = "www.example.com"
+  type   = ["A", "AAAA"]
+  expect = host.addresses
+}`
+
+// refusedAAAA: the resolver refused the AAAA query.
+var refusedAAAA = snapshot.DNSResult{DNSQuery: snapshot.DNSQuery{Name: "www.example.com", Type: "AAAA"}, AnsweredBy: "127.0.0.53:53", Rcode: "REFUSED",
+	Failed: []string{"127.0.0.53:53: answered REFUSED (2 tries)"}, Error: "no usable answer: 127.0.0.53:53: answered REFUSED (2 tries)"}
+
 func TestDNSExplanations(t *testing.T) {
 	const srv = "192.0.2.53:53"
 	hosts := []snapshot.HostsEntry{{Line: 3, IP: netip.MustParseAddr("10.9.9.9"), Names: []string{"app.example.com"}}}
@@ -169,6 +181,17 @@ func TestDNSExplanations(t *testing.T) {
   expect = [host.addresses, "2001:db8::7"]
 }`, nil, []snapshot.DNSResult{answer("www.example.com", "A", "", "127.0.0.53:53", 300, "198.51.100.7"), answer("www.example.com", "AAAA", "", "127.0.0.53:53", 300)},
 			finding.Pass, "www.example.com A 198.51.100.7 (answered by 127.0.0.53, TTL 300)"},
+		// An error on one type never hides a fail on another: the stale A
+		// answer is judged while AAAA is refused.
+		{"A stale, AAAA refused", bothCheck, nil, []snapshot.DNSResult{answer("www.example.com", "A", "", "127.0.0.53:53", 300, "203.0.113.10"), refusedAAAA},
+			finding.Fail, "www.example.com A 203.0.113.10 (answered by 127.0.0.53, TTL 300) is not an address of this host; this host has 198.51.100.7 (eth0) and 10.0.0.5 (eth1); the other query could not be judged: www.example.com AAAA: no usable answer: 127.0.0.53:53: answered REFUSED (2 tries)"},
+		{"A right, AAAA refused", bothCheck, nil, []snapshot.DNSResult{answer("www.example.com", "A", "", "127.0.0.53:53", 300, "198.51.100.7"), refusedAAAA},
+			finding.Error, "www.example.com AAAA: no usable answer: 127.0.0.53:53: answered REFUSED (2 tries); the answers that did come back are as expected: www.example.com A 198.51.100.7 (answered by 127.0.0.53, TTL 300)"},
+		{"A no data, AAAA refused", bothCheck, nil, []snapshot.DNSResult{answer("www.example.com", "A", "", "127.0.0.53:53", 300), refusedAAAA},
+			finding.Error, "www.example.com AAAA: no usable answer: 127.0.0.53:53: answered REFUSED (2 tries); www.example.com has no A record (NOERROR, no data, answered by 127.0.0.53)"},
+		{"match any: A stale, AAAA refused", strings.Replace(bothCheck, "expect", "match = \"any\"\n  expect", 1), nil,
+			[]snapshot.DNSResult{answer("www.example.com", "A", "", "127.0.0.53:53", 300, "203.0.113.10"), refusedAAAA},
+			finding.Error, "www.example.com AAAA: no usable answer: 127.0.0.53:53: answered REFUSED (2 tries); none of the answers that came back (www.example.com A 203.0.113.10 (answered by 127.0.0.53, TTL 300)) is an address of this host; this host has 198.51.100.7 (eth0) and 10.0.0.5 (eth1)"},
 		{"not asked", wwwCheck, nil, nil,
 			finding.Error, "www.example.com A was not asked when this snapshot was taken; take it again with this policy"},
 	}
@@ -196,8 +219,8 @@ func TestDNSSingleLabelFQDN(t *testing.T) {
 		t.Errorf("a single label is asked: %+v", w.DNS)
 	}
 	f := plan.Evaluate(s, time.Now())[0]
-	want := `"ci-box" is a single label, not a fully qualified name, so there is nothing to ask DNS: this host has no domain (hostname "ci-box"; neither /etc/hosts nor resolv.conf gives one)`
-	if f.Status != finding.Error || f.Explanation != want {
+	want := `this host has no FQDN (hostname ci-box, no domain in /etc/hosts or resolv.conf search): nothing to resolve`
+	if f.Status != finding.Skip || f.Explanation != want {
 		t.Errorf("got %s: %s", f.Status, f.Explanation)
 	}
 }
@@ -333,5 +356,22 @@ hosts_entry "own" {
 	}
 	if _, diags := p.Compile(nil, nil); diags.HasErrors() {
 		t.Fatal(diags)
+	}
+}
+
+// TestDNSNATHintNamesThePolicyVariable: the remediation names the variable
+// that feeds expect in the policy that declared the check, or the check's
+// own expect when no variable does.
+func TestDNSNATHintNamesThePolicyVariable(t *testing.T) {
+	stale := answer("www.example.com", "A", "192.0.2.53:53", "192.0.2.53:53", 300, "203.0.113.10")
+	for _, c := range []struct{ name, src, want string }{
+		{"variable", "variable \"front_door\" { default = [] }\n" + strings.Replace(wwwCheck, "host.addresses", "[host.addresses, var.front_door]", 1),
+			"give the public address in var.front_door: `hostdrift check --var 'front_door=[\"ADDRESS\"]'`"},
+		{"no variable", wwwCheck, "add the public address to this check's expect (dns.hcl:2)"},
+	} {
+		f := dnsOne(t, c.src, dnsSnapshot(t, nil, stale), nil)
+		if f.Status != finding.Fail || !strings.Contains(f.Remediation, c.want) || strings.Contains(f.Remediation, "public_ip") {
+			t.Errorf("%s: got %s, remediation %q, want it to contain %q", c.name, f.Status, f.Remediation, c.want)
+		}
 	}
 }

@@ -22,20 +22,28 @@ func engineFor(s *snapshot.Snapshot, expected string) (*snapshot.Docker, *Result
 		return nil, &r
 	}
 	if s.Docker.Engine == nil {
+		fix := "install and start Docker (Debian: apt-get install docker.io), or leave this check out of this host's policy"
+		if s.Docker.Installed != "" {
+			fix = "Docker is installed: enable and start it (systemctl enable --now docker), or leave this check out of this host's policy"
+		}
 		return nil, &Result{
 			Status: finding.Fail, Expected: expected, Observed: "no Docker engine",
-			Explanation: s.Docker.Absent,
-			Remediation: "install and start Docker (Debian: apt-get install docker.io), or leave this check out of this host's policy",
+			Explanation: s.Docker.Absent, Remediation: fix,
 		}
 	}
 	return s.Docker, nil
 }
 
-// noEngine is the pass of a default-policy check on a host without Docker:
-// nothing Docker does can be wrong there.
+// noEngine is the skip of a default-policy check on a host without a Docker
+// engine in use: it does not apply there, and the collector's words say why
+// (not installed, or installed and disabled).
 func noEngine(s *snapshot.Snapshot, expected string) (Result, bool) {
 	if s.Docker != nil && s.Docker.Engine == nil {
-		return Result{Status: finding.Pass, Expected: expected, Observed: "no Docker engine", Explanation: "no Docker engine on this host"}, true
+		why := s.Docker.Absent
+		if why == "" {
+			why = "no Docker engine on this host"
+		}
+		return Result{Status: finding.Skip, Expected: expected, Observed: "no Docker engine", Explanation: why}, true
 	}
 	if s.Docker == nil {
 		return Errorf("cannot evaluate: the docker collector recorded no section"), true

@@ -51,6 +51,14 @@ func withoutDocker(t *testing.T) *snapshot.Snapshot {
 	return s
 }
 
+// installedNotInUse: dockerd installed, its units disabled and not running.
+func installedNotInUse(t *testing.T) *snapshot.Snapshot {
+	s := dockerFixture(t, "plain")
+	s.Docker = &snapshot.Docker{Installed: "/usr/sbin/dockerd",
+		Absent: "Docker is installed but not in use: docker.service and docker.socket are disabled and not running (dockerd at /usr/sbin/dockerd; /var/run/docker.sock does not exist)"}
+	return s
+}
+
 type dockerCase struct {
 	name, src string
 	snap      func(t *testing.T) *snapshot.Snapshot
@@ -98,6 +106,7 @@ func TestDockerNetwork(t *testing.T) {
 }`, plain, finding.Fail, []string{"its subnets are 10.99.0.0/24, not 10.98.0.0/24", "it is not internal"}},
 		{"missing", `docker_network "app" { name = "backend" }`, plain, finding.Fail, []string{`no network named "backend" (networks: appnet, bridge, host, none)`}},
 		{"no docker", `docker_network "app" { name = "appnet" }`, withoutDocker, finding.Fail, []string{"no Docker engine on this host", "install and start Docker"}},
+		{"docker not in use", `docker_network "app" { name = "appnet" }`, installedNotInUse, finding.Fail, []string{"Docker is installed but not in use", "systemctl enable --now docker"}},
 	})
 }
 
@@ -192,7 +201,7 @@ func TestDockerFirewallBypass(t *testing.T) {
 		{"ufw", `docker_firewall_bypass "x" {}`, func(t *testing.T) *snapshot.Snapshot { return dockerFixture(t, "ufw") }, finding.Fail,
 			[]string{"port 8080 of container web is reachable from anywhere: Docker's DNAT sends it through FORWARD, around UFW's input rules", "DOCKER-USER", "iptables -I DOCKER-USER -i eth0 -p tcp -m conntrack --ctorigdstport 8080 -j DROP", "-p 127.0.0.1:8080:80"}},
 		{"no host firewall", `docker_firewall_bypass "x" {}`, plain, finding.Pass, []string{"1 port(s) published on every address"}},
-		{"no docker", `docker_firewall_bypass "x" {}`, withoutDocker, finding.Pass, []string{"no Docker engine on this host"}},
+		{"no docker", `docker_firewall_bypass "x" {}`, withoutDocker, finding.Skip, []string{"no Docker engine on this host"}},
 	})
 }
 
@@ -210,7 +219,7 @@ func TestDockerSubnetOverlap(t *testing.T) {
 				Subnets: []snapshot.DockerSubnet{{Subnet: netip.MustParsePrefix("10.0.0.0/8")}}})
 			return s
 		}, finding.Fail, []string{"networks appnet (10.99.0.0/24) and wide (10.0.0.0/8) overlap"}},
-		{"no docker", `docker_subnet_overlap "x" {}`, withoutDocker, finding.Pass, []string{"no Docker engine on this host"}},
+		{"no docker", `docker_subnet_overlap "x" {}`, withoutDocker, finding.Skip, []string{"no Docker engine on this host"}},
 	})
 }
 
@@ -222,6 +231,6 @@ func TestDockerStoppedPorts(t *testing.T) {
 			s.Docker.Containers = s.Docker.Containers[:1]
 			return s
 		}, finding.Pass, nil},
-		{"no docker", `docker_stopped_ports "x" {}`, withoutDocker, finding.Pass, []string{"no Docker engine on this host"}},
+		{"no docker", `docker_stopped_ports "x" {}`, withoutDocker, finding.Skip, []string{"no Docker engine on this host"}},
 	})
 }

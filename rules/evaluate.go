@@ -95,16 +95,32 @@ func applyWaiver(f *finding.Finding, w *waiver, now time.Time) {
 }
 
 // evaluateOne refuses to judge a check whose collectors failed, and turns a
-// panicking check into an error finding rather than a crash.
+// panicking check into an error finding rather than a crash. A check whose
+// collector was skipped (the area does not exist on this host) does not
+// apply here and is skipped with the collector's reason, unless it names
+// something that must exist (an AbsenceJudge), which then decides; a skip
+// wins over another collector's error, since nothing there is to judge.
 func evaluateOne(c *Compiled, s *snapshot.Snapshot) (r Result) {
+	var blind *Result
 	for _, need := range c.needs() {
 		st, ok := s.Collector(need)
 		switch {
+		case ok && st.Status == snapshot.StatusSkipped:
+			if aj, ok := c.Check.(AbsenceJudge); ok {
+				return aj.Absent(need, st.Reason)
+			}
+			return Skipf("does not apply to this host: the %s collector was skipped: %s", need, st.Reason)
+		case blind != nil:
 		case !ok:
-			return Errorf("cannot evaluate: the %s collector did not run in this snapshot", need)
+			e := Errorf("cannot evaluate: the %s collector did not run in this snapshot", need)
+			blind = &e
 		case !st.Usable():
-			return Errorf("cannot evaluate: the %s collector %s: %s", need, verb(st.Status), st.Reason)
+			e := Errorf("cannot evaluate: the %s collector %s: %s", need, verb(st.Status), st.Reason)
+			blind = &e
 		}
+	}
+	if blind != nil {
+		return *blind
 	}
 	defer func() {
 		if p := recover(); p != nil {

@@ -138,13 +138,21 @@ func (c *hostsEntryCheck) judge(s *snapshot.Snapshot, name string, e snapshot.Ho
 		return pins + ", which is " + notExpected(c.expect, s, false), nil
 	}
 	if res := singleLabel(name, s); res != nil {
-		return "", res
+		// Without expect, the entry is judged against DNS, which a name
+		// without a domain cannot be asked: this check cannot tell.
+		e := Errorf("cannot compare %s with DNS: %s", pins, res.Explanation)
+		return "", &e
 	}
 	t := snapshot.TypeA
 	if e.IP.Is6() && !e.IP.Is4In6() {
 		t = snapshot.TypeAAAA
 	}
-	results, res := lookup(s, name, []string{t}, "")
+	results, failed, res := lookup(s, name, []string{t}, "")
+	if res == nil && len(failed) > 0 {
+		e := Errorf("%s", queryErrors(name, failed))
+		e.Remediation = queryRemediation
+		res = &e
+	}
 	if res != nil {
 		res.Explanation = "cannot compare " + pins + " with DNS: " + res.Explanation
 		return "", res

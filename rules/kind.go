@@ -53,6 +53,14 @@ type Needer interface {
 	Needs() []string
 }
 
+// AbsenceJudge is implemented by checks that name something which must
+// exist (a Docker network called "app"): when a collector they need was
+// skipped because its area is absent from the host, they judge that absence
+// (usually a fail) instead of being skipped as not applying.
+type AbsenceJudge interface {
+	Absent(collector, reason string) Result
+}
+
 // needs lists the collectors one compiled check reads.
 func (c *Compiled) needs() []string {
 	n := c.Kind.Needs

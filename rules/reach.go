@@ -126,7 +126,8 @@ func (c *reachCheck) Evaluate(s *snapshot.Snapshot) Result {
 		}
 		dst = netip.AddrPortFrom(addr, c.port)
 	}
-	tr := trace(s, netfilter.Compile(fw), c.protocol, dst)
+	pkt := netfilter.Packet{Direction: netfilter.Outbound, Protocol: c.protocol, Dst: dst.Addr(), DstPort: dst.Port(), SrcPort: 40000}
+	tr := trace(s, netfilter.Compile(fw), pkt)
 	last := tr.legs[len(tr.legs)-1]
 	path := strings.Join(tr.notes, "; ")
 	explanation := func(e string) string {
@@ -203,13 +204,62 @@ func containerAddress(c *snapshot.DockerContainer) (netip.Addr, bool) {
 	return netip.Addr{}, false
 }
 
-// trace follows a connection from the host to dst: through OUTPUT (where
-// Docker's DNAT may send it to a container), and, when it is delivered to
-// the host itself and docker-proxy takes it, through docker-proxy's own
-// connection to the container.
-func trace(s *snapshot.Snapshot, prog *netfilter.Program, protocol string, dst netip.AddrPort) reachTrace {
+// ConnectionLeg is one connection of a path: the packet and what the
+// firewall does to it; Via says how it came about ("" for the first,
+// "docker-proxy" for the proxy's own connection).
+type ConnectionLeg struct {
+	Packet netfilter.Packet
+	Result netfilter.Result
+	Via    string
+}
+
+// ConnectionPath is the way a connection the host opens really goes, as
+// the reach check follows it: its legs, the verdict of the last one, notes
+// on the path (DNAT, docker-proxy, the container reached), and, when the
+// path is open but nothing takes the connection, why (Nobody).
+type ConnectionPath struct {
+	Legs    []ConnectionLeg
+	Verdict netfilter.Verdict
+	Notes   []string
+	Nobody  string
+}
+
+// FollowConnection follows an outbound packet of the host through its
+// firewall, and through docker-proxy's second connection when the proxy
+// takes it: the logic of the reach check, for hostdrift explain.
+func FollowConnection(s *snapshot.Snapshot, pkt netfilter.Packet) ConnectionPath {
+	tr := trace(s, netfilter.Compile(s.Firewall), pkt)
+	p := ConnectionPath{Verdict: tr.verdict, Notes: tr.notes, Nobody: tr.nobody}
+	for _, l := range tr.legs {
+		p.Legs = append(p.Legs, ConnectionLeg{Packet: l.probe.pkt, Result: l.probe.res, Via: l.via})
+	}
+	return p
+}
+
+// HasDockerProxy reports whether a docker-proxy holds a listening socket in
+// the snapshot: only then can a connection's path go through a container.
+func HasDockerProxy(s *snapshot.Snapshot) bool {
+	if s.Listeners == nil {
+		return false
+	}
+	for _, sock := range s.Listeners.Sockets {
+		if sock.Process != nil {
+			if _, _, _, ok := parseDockerProxy(sock.Process.Cmdline); ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// trace follows a connection the host opens (pkt, outbound): through OUTPUT
+// (where Docker's DNAT may send it to a container), and, when it is
+// delivered to the host itself and docker-proxy takes it, through
+// docker-proxy's own connection to the container.
+func trace(s *snapshot.Snapshot, prog *netfilter.Program, pkt netfilter.Packet) reachTrace {
 	var tr reachTrace
-	pkt := netfilter.Packet{Direction: netfilter.Outbound, Protocol: protocol, Dst: dst.Addr(), DstPort: dst.Port(), SrcPort: 40000}
+	protocol := pkt.Protocol
+	dst := netip.AddrPortFrom(pkt.Dst, pkt.DstPort)
 	res := prog.Simulate(pkt)
 	tr.legs = append(tr.legs, leg{probe: flowProbe{pkt: pkt, res: res}})
 	tr.verdict = res.Verdict

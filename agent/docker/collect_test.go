@@ -28,8 +28,11 @@ func TestAbsent(t *testing.T) {
 	}
 }
 
-// TestInstalledNotRunning: a dockerd binary without its socket is an error.
-func TestInstalledNotRunning(t *testing.T) {
+// installedRoot is a fixture root with a dockerd binary and the given
+// symlinks below /etc/systemd/system (name -> target), as systemctl enable
+// and mask leave them.
+func installedRoot(t *testing.T, links map[string]string) string {
+	t.Helper()
 	root := t.TempDir()
 	if err := os.MkdirAll(filepath.Join(root, "usr/sbin"), 0o755); err != nil {
 		t.Fatal(err)
@@ -37,9 +40,66 @@ func TestInstalledNotRunning(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, "usr/sbin/dockerd"), nil, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	_, err := (&Collector{}).Collect(context.Background(), &agent.Env{Root: root})
-	if err == nil || !strings.Contains(err.Error(), "dockerd is not running") {
-		t.Errorf("err = %v, want dockerd is not running", err)
+	for name, target := range links {
+		p := filepath.Join(root, "etc/systemd/system", name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(target, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+// TestInstalledNotRunning: a dockerd binary without its socket is Docker not
+// in use when docker.service and docker.socket are disabled (or masked), and
+// an error naming the unit when one is enabled, read from the enablement
+// symlinks below the root.
+func TestInstalledNotRunning(t *testing.T) {
+	const service = "/lib/systemd/system/docker.service"
+	for _, c := range []struct {
+		name    string
+		links   map[string]string
+		stale   bool
+		absent  string
+		errWant string
+	}{
+		{name: "disabled", absent: "Docker is installed but not in use: docker.service and docker.socket are disabled and not running (dockerd at "},
+		{name: "disabled, stale socket", stale: true, absent: "accepts no connections (a stale socket)"},
+		{name: "masked", links: map[string]string{"docker.service": "/dev/null", "multi-user.target.wants/docker.service": service},
+			absent: "Docker is installed but not in use"},
+		{name: "service enabled", links: map[string]string{"multi-user.target.wants/docker.service": service},
+			errWant: "docker.service is enabled but not running (the socket "},
+		{name: "socket enabled", links: map[string]string{"sockets.target.wants/docker.socket": "/lib/systemd/system/docker.socket"},
+			errWant: "docker.socket is enabled but not running"},
+		{name: "both enabled, stale socket", stale: true, links: map[string]string{"multi-user.target.wants/docker.service": service, "sockets.target.wants/docker.socket": "/lib/systemd/system/docker.socket"},
+			errWant: "docker.service and docker.socket are enabled but not running (the socket "},
+	} {
+		root := installedRoot(t, c.links)
+		if c.stale {
+			sock := filepath.Join(root, DefaultSocket)
+			os.MkdirAll(filepath.Dir(sock), 0o755)
+			l, err := net.Listen("unix", sock)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l.(*net.UnixListener).SetUnlinkOnClose(false)
+			l.Close()
+		}
+		sec, err := (&Collector{}).Collect(context.Background(), &agent.Env{Root: root})
+		switch {
+		case c.errWant != "":
+			if err == nil || !strings.Contains(err.Error(), c.errWant) || !strings.Contains(err.Error(), "systemctl start docker") {
+				t.Errorf("%s: err = %v, want %q", c.name, err, c.errWant)
+			}
+		case err != nil:
+			t.Errorf("%s: err = %v, want Docker not in use", c.name, err)
+		default:
+			if d := sec.(*snapshot.Docker); d.Engine != nil || !strings.Contains(d.Absent, c.absent) || d.Installed != filepath.Join(root, "usr/sbin/dockerd") {
+				t.Errorf("%s: section %+v, want absent with %q", c.name, d, c.absent)
+			}
+		}
 	}
 }
 

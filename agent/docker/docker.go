@@ -39,8 +39,11 @@ type Collector struct {
 }
 
 // Collect reads the networks and containers. Docker not installed at all
-// (no DOCKER_HOST, no socket, no dockerd binary) is an OK section marked
-// absent; any other failure to reach the engine is an error saying why.
+// (no DOCKER_HOST, no socket, no dockerd binary), or installed with
+// docker.service and docker.socket disabled and not running, is an OK
+// section marked absent: Docker is not in use here. Installed, enabled and
+// not answering is an error naming the unit; any other failure to reach the
+// engine is an error saying why.
 func (c *Collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Section, error) {
 	if env == nil {
 		env = &agent.Env{}
@@ -48,17 +51,22 @@ func (c *Collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Secti
 	host := c.Host
 	if host == "" {
 		socket := env.Path(DefaultSocket)
+		daemon := findDaemon(env)
 		if _, err := os.Lstat(socket); errors.Is(err, os.ErrNotExist) {
-			daemon := findDaemon(env)
 			if daemon == "" {
 				return &snapshot.Docker{Absent: fmt.Sprintf("no Docker engine on this host: DOCKER_HOST is not set, %s does not exist and no dockerd is installed in %s",
 					socket, strings.Join(daemonDirs, ", "))}, nil
 			}
-			return nil, fmt.Errorf("%s is installed but %s does not exist: dockerd is not running (start it: systemctl start docker), or it listens elsewhere (set DOCKER_HOST)", daemon, socket)
+			return notRunning(env, daemon, socket, "does not exist")
 		}
 		host = "unix://" + socket
-	}
-	if err := dialCheck(ctx, host); err != nil {
+		if err := dialCheck(ctx, host); err != nil {
+			if daemon != "" && errors.Is(err, syscall.ECONNREFUSED) {
+				return notRunning(env, daemon, socket, "accepts no connections (a stale socket)")
+			}
+			return nil, err
+		}
+	} else if err := dialCheck(ctx, host); err != nil {
 		return nil, err
 	}
 	cli, err := client.New(client.WithHost(host), client.WithAPIVersionNegotiation())
@@ -98,7 +106,7 @@ func dialCheck(ctx context.Context, host string) error {
 	case errors.Is(err, syscall.EACCES) || errors.Is(err, syscall.EPERM):
 		return fmt.Errorf("permission denied on the Docker socket %s: run hostdrift as root or as a member of the socket's group (usually docker)", path)
 	case errors.Is(err, syscall.ECONNREFUSED):
-		return fmt.Errorf("nothing accepts connections on the Docker socket %s: a stale socket, dockerd is not running", path)
+		return fmt.Errorf("nothing accepts connections on the Docker socket %s: a stale socket, dockerd is not running: %w", path, err)
 	}
 	return fmt.Errorf("connect to the Docker socket %s: %w", path, err)
 }

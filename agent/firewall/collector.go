@@ -83,8 +83,16 @@ func (c *Collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Secti
 	// iptables-nft first: its tables are skipped on the netlink side.
 	nftBackend := snapshot.Backend{Name: snapshot.BackendIptablesNft, Available: true}
 	owned := map[string]bool{} // "family/table" printed by iptables-nft-save
+	var noTool []string        // families whose iptables-nft-save is not installed
+	var noToolReason string
 	for _, fam := range []struct{ family, tool string }{{"ip", tools.IptablesNftSave}, {"ip6", tools.Ip6tablesNftSave}} {
 		res, err := readSave(ctx, netns, fam.tool, snapshot.BackendIptablesNft, fam.family)
+		if isToolMissing(err) {
+			// Judged below from what netlink shows.
+			noTool = append(noTool, fam.family)
+			noToolReason = joinReason(noToolReason, err.Error())
+			continue
+		}
 		if err != nil {
 			nftBackend.Available = false
 			nftBackend.Reason = joinReason(nftBackend.Reason, err.Error())
@@ -97,23 +105,26 @@ func (c *Collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Secti
 		fw.Unparsed = append(fw.Unparsed, res.Unparsed...)
 		countInto(&nftBackend, res.Tables)
 	}
-	if nftBackend.Reason != "" {
-		problems = append(problems, "iptables-nft: "+nftBackend.Reason)
-	}
-	fw.Backends = append(fw.Backends, nftBackend)
-
 	native := snapshot.Backend{Name: snapshot.BackendNftables, Available: true}
 	r := &nftReader{fd: fd}
 	tables, err := r.read(func(family, table string) bool { return owned[family+"/"+table] })
 	if err != nil {
 		native.Available = false
 		native.Reason = explainNetlink(err)
-		problems = append(problems, "nftables: "+native.Reason)
 	} else {
 		fw.Tables = append(fw.Tables, tables...)
 		countInto(&native, tables)
 	}
-	fw.Backends = append(fw.Backends, native)
+	if len(noTool) > 0 {
+		judgeWithoutTool(&nftBackend, noToolReason, noTool, native.Available, tables, r.xt)
+	}
+	if nftBackend.Reason != "" {
+		problems = append(problems, "iptables-nft: "+nftBackend.Reason)
+	}
+	if native.Reason != "" {
+		problems = append(problems, "nftables: "+native.Reason)
+	}
+	fw.Backends = append(fw.Backends, nftBackend, native)
 
 	legacy := snapshot.Backend{Name: snapshot.BackendIptablesLegacy, Available: true}
 	for _, fam := range []struct{ family, tool, names string }{
@@ -158,6 +169,26 @@ func (c *Collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Secti
 	return fw, nil
 }
 
+// judgeWithoutTool decides what iptables-nft holds in the families whose
+// iptables-nft-save is not installed, from the nf_tables tables netlink
+// showed: none that iptables-nft made means it holds no rules there (the
+// backend stays available, with a note saying how that was judged); any
+// such table, or netlink unreadable, is a real gap, since only the tool
+// reads those tables whole.
+func judgeWithoutTool(b *snapshot.Backend, missing string, families []string, netlinkRead bool, tables []snapshot.Table, xt map[string]bool) {
+	if !netlinkRead {
+		b.Available = false
+		b.Reason = joinReason(b.Reason, missing+" (and nf_tables could not be read over netlink to tell whether iptables-nft holds anything)")
+		return
+	}
+	if compat := xtCompatTables(tables, xt, families); len(compat) > 0 {
+		b.Available = false
+		b.Reason = joinReason(b.Reason, fmt.Sprintf("%s; netlink shows tables iptables-nft made (%s), which only it reads whole", missing, strings.Join(compat, ", ")))
+		return
+	}
+	b.Note = fmt.Sprintf("%s; netlink shows no table that iptables-nft made in %s, so it holds no rules there", missing, strings.Join(families, " and "))
+}
+
 func joinReason(a, b string) string {
 	if a == "" {
 		return b
@@ -189,7 +220,7 @@ func explainNetlink(err error) string {
 // ruleset is never held twice and one over MaxRules stops the tool early.
 func readSave(ctx context.Context, netns, tool, backend, family string) (*SaveResult, error) {
 	if _, err := os.Stat(tool); err != nil {
-		return nil, fmt.Errorf("%s not found: install the iptables package", tool)
+		return nil, &toolMissingError{tool}
 	}
 	var stderr bytes.Buffer
 	var res *SaveResult

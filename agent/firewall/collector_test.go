@@ -13,10 +13,13 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hostdrift/hostdrift/agent"
+	"github.com/hostdrift/hostdrift/internal/finding"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
+	"github.com/hostdrift/hostdrift/rules"
 )
 
 const collectNft = `table inet filter {
@@ -168,13 +171,19 @@ func TestCollectAllBackends(t *testing.T) {
 	}
 }
 
-// TestCollectMissingTools: without the iptables tools the collector still
-// reads nftables and says what is missing and what to do.
+// missingTools points every dump tool at a path that does not exist, as on
+// a host without the iptables package.
+var missingTools = Tools{IptablesNftSave: "/nonexistent/iptables-nft-save", Ip6tablesNftSave: "/nonexistent/ip6tables-nft-save",
+	IptablesLegacySave: "/nonexistent/iptables-legacy-save", Ip6tablesLegacySave: "/nonexistent/ip6tables-legacy-save"}
+
+// TestCollectMissingTools: without the iptables tools, legacy rules (listed
+// in /proc/net/ip_tables_names) are a real gap and the reason says what to
+// do; nftables is still read, and iptables-nft, with no table of its own on
+// netlink, holds nothing.
 func TestCollectMissingTools(t *testing.T) {
 	ns := nstest.New(t)
 	nftLoad(t, ns, "table ip t { chain c { type filter hook output priority 0; policy accept; tcp dport 587 drop; }; }")
-	c := &Collector{Tools: Tools{IptablesNftSave: "/nonexistent/iptables-nft-save", Ip6tablesNftSave: "/nonexistent/ip6tables-nft-save",
-		IptablesLegacySave: "/nonexistent/iptables-legacy-save", Ip6tablesLegacySave: "/nonexistent/ip6tables-legacy-save"}}
+	c := &Collector{Tools: missingTools}
 	// Load legacy rules so that the legacy tool is needed.
 	ns.Run(t, "iptables-legacy", "-A", "INPUT", "-j", "ACCEPT")
 	fw, err := collect(t, c, ns)
@@ -182,14 +191,129 @@ func TestCollectMissingTools(t *testing.T) {
 	if !errors.As(err, &partial) {
 		t.Fatalf("err = %v, want a Partial error", err)
 	}
-	if !strings.Contains(partial.Reason, "install the iptables package") {
-		t.Errorf("reason %q does not say what to do", partial.Reason)
+	if !strings.Contains(partial.Reason, "iptables-legacy: /nonexistent/iptables-legacy-save not found: install the iptables package") || strings.Contains(partial.Reason, "iptables-nft:") {
+		t.Errorf("reason %q: want the legacy gap, and what to do, only", partial.Reason)
 	}
-	if b, _ := fw.Backend(snapshot.BackendIptablesNft); b.Available {
-		t.Errorf("iptables-nft marked available without its tool: %+v", b)
+	if b, _ := fw.Backend(snapshot.BackendIptablesLegacy); b.Available {
+		t.Errorf("iptables-legacy marked available while it holds tables its tool would read: %+v", b)
 	}
 	if b, _ := fw.Backend(snapshot.BackendNftables); !b.Available || b.Rules != 1 {
 		t.Errorf("nftables backend = %+v, want 1 rule", b)
+	}
+}
+
+// TestCollectNftablesOnly: a host with nftables and no iptables package.
+// Netlink shows every nf_tables table; none was made by iptables-nft (a
+// native "ip nat" table with nftables' own chain names is not), and no
+// legacy table exists, so both iptables backends hold no rules: the firewall
+// is fully read.
+func TestCollectNftablesOnly(t *testing.T) {
+	ns := nstest.New(t)
+	nftLoad(t, ns, `table inet filter { chain input { type filter hook input priority 0; policy drop; tcp dport 22 accept; }; }
+table ip nat { chain postrouting { type nat hook postrouting priority 100; policy accept; oifname "eth0" masquerade; }; }`)
+	fw, err := collect(t, &Collector{Tools: missingTools}, ns)
+	if err != nil {
+		t.Fatalf("collect: %v, want a full read", err)
+	}
+	nft, _ := fw.Backend(snapshot.BackendIptablesNft)
+	if !nft.Available || nft.Reason != "" || nft.Rules != 0 ||
+		nft.Note != "/nonexistent/iptables-nft-save not found: install the iptables package; /nonexistent/ip6tables-nft-save not found: install the iptables package; netlink shows no table that iptables-nft made in ip and ip6, so it holds no rules there" {
+		t.Errorf("iptables-nft = %+v, want available, empty, with a note saying how that was judged", nft)
+	}
+	if b, _ := fw.Backend(snapshot.BackendIptablesLegacy); !b.Available || b.Reason != "" || b.Rules != 0 {
+		t.Errorf("iptables-legacy = %+v, want available and empty (no legacy table loaded)", b)
+	}
+	if b, _ := fw.Backend(snapshot.BackendNftables); !b.Available || b.Rules != 2 {
+		t.Errorf("nftables = %+v, want 2 rules", b)
+	}
+	// The checks that were errors on such a host now judge it.
+	for id, f := range judgeFirewall(t, fw, `firewall_backends "one" {}
+docker_forward "routing" {}`) {
+		if f.Status != finding.Pass {
+			t.Errorf("%s: %s %s, want pass", id, f.Status, f.Explanation)
+		}
+	}
+}
+
+// judgeFirewall evaluates a policy against a snapshot holding fw, saved as
+// JSON and read back as check --snapshot reads it.
+func judgeFirewall(t *testing.T, fw *snapshot.Firewall, policy string) map[string]finding.Finding {
+	t.Helper()
+	pol, diags := rules.Load([]rules.Source{{Name: "test.hcl", Text: []byte(policy)}})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	snap := &snapshot.Snapshot{Schema: snapshot.Schema, Firewall: fw,
+		Collectors: []snapshot.CollectorStatus{{Name: "host", Status: snapshot.StatusOK}, {Name: "firewall", Status: snapshot.StatusOK}}}
+	plan, diags := pol.Compile(&snap.Host, nil)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(snap); err != nil {
+		t.Fatal(err)
+	}
+	saved, err := snapshot.Decode(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]finding.Finding{}
+	for _, f := range plan.Evaluate(saved, time.Now()) {
+		out[f.Check] = f
+	}
+	return out
+}
+
+// TestCollectIptablesNftWithoutTool: rules made by iptables-nft (in ip, with
+// its builtin chain names; in ip6, with an xt match) while its save tool is
+// missing: a real gap, naming the tables only that tool reads whole.
+func TestCollectIptablesNftWithoutTool(t *testing.T) {
+	nstest.RequireCommand(t, "iptables-nft")
+	ns := nstest.New(t)
+	ns.Run(t, "iptables-nft", "-A", "INPUT", "-p", "tcp", "--dport", "22", "-j", "ACCEPT")
+	ns.Run(t, "ip6tables-nft", "-t", "mangle", "-N", "mark")
+	ns.Run(t, "ip6tables-nft", "-t", "mangle", "-A", "mark", "-p", "tcp", "-m", "multiport", "--dports", "80,443", "-j", "ACCEPT")
+	fw, err := collect(t, &Collector{Tools: missingTools}, ns)
+	var partial *agent.PartialError
+	if !errors.As(err, &partial) {
+		t.Fatalf("err = %v, want a Partial error", err)
+	}
+	nft, _ := fw.Backend(snapshot.BackendIptablesNft)
+	if nft.Available || !strings.Contains(nft.Reason, "install the iptables package; netlink shows tables iptables-nft made (ip filter, ip6 mangle), which only it reads whole") {
+		t.Errorf("iptables-nft = %+v, want unavailable, naming its tables", nft)
+	}
+	if !strings.Contains(partial.Reason, "iptables-nft: ") {
+		t.Errorf("reason %q does not name the iptables-nft gap", partial.Reason)
+	}
+	if f := judgeFirewall(t, fw, `firewall_backends "one" {}`)["firewall_backends.one"]; f.Status != finding.Error || !strings.Contains(f.Explanation, "ip filter, ip6 mangle") {
+		t.Errorf("firewall_backends: %s %s, want an error naming the unread tables", f.Status, f.Explanation)
+	}
+}
+
+// TestXtCompatTables: what marks a table as iptables-nft's.
+func TestXtCompatTables(t *testing.T) {
+	table := func(family, name string, chains ...string) snapshot.Table {
+		tb := snapshot.Table{Family: family, Name: name}
+		for _, c := range chains {
+			tb.Chains = append(tb.Chains, snapshot.Chain{Name: c})
+		}
+		return tb
+	}
+	tables := []snapshot.Table{
+		table("ip", "filter", "INPUT"),          // builtin name and chain: iptables-nft
+		table("ip", "nat", "postrouting"),       // native names
+		table("ip6", "raw", "mine"),             // xt match below: iptables-nft
+		table("inet", "filter", "INPUT"),        // inet is never iptables-nft
+		table("ip", "docker-like", "FORWARD"),   // not a builtin table, no xt
+		table("ip6", "security", "OUTPUT", "x"), // builtin chain name
+	}
+	xt := map[string]bool{"ip6/raw": true}
+	got := xtCompatTables(tables, xt, []string{"ip", "ip6"})
+	if want := []string{"ip filter", "ip6 raw", "ip6 security"}; !slices.Equal(got, want) {
+		t.Errorf("got %v, want %v", got, want)
+	}
+	if got := xtCompatTables(tables, xt, []string{"ip6"}); !slices.Equal(got, []string{"ip6 raw", "ip6 security"}) {
+		t.Errorf("ip6 only: got %v", got)
 	}
 }
 

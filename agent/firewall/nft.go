@@ -45,6 +45,10 @@ func hookName(family string, h nftables.ChainHook) string {
 type nftReader struct {
 	fd   int
 	seen int // rules read so far, against MaxRules
+	// xt marks the tables ("family/table") with a rule that holds an xt
+	// match or target: the mark nftables itself uses to say a table is
+	// managed by iptables-nft.
+	xt map[string]bool
 }
 
 // read lists every table the kernel holds; skip tells which tables belong to
@@ -192,6 +196,14 @@ func (r *nftReader) rules(nl *netlink.Conn, t *nftables.Table, st *snapshot.Tabl
 		ci, ok := chainIdx[raw.chain]
 		if !ok {
 			continue
+		}
+		for _, x := range raw.exprs {
+			if x.Name == "match" || x.Name == "target" {
+				if r.xt == nil {
+					r.xt = map[string]bool{}
+				}
+				r.xt[st.Family+"/"+st.Name] = true
+			}
 		}
 		rule := DecodeRule(st.Family, raw.exprs, setOf)
 		rule.Handle = raw.handle

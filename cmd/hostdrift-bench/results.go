@@ -182,7 +182,7 @@ func verify(ctx context.Context, ns *setns.Handle, h *host, cmds []command, sr *
 	if err := json.NewDecoder(rf).Decode(&rep); err != nil {
 		return fmt.Errorf("decode the report: %w", err)
 	}
-	sr.Findings = map[string]int{"pass": rep.Summary.Pass, "fail": rep.Summary.Fail, "error": rep.Summary.Error, "waived": rep.Summary.Waived}
+	sr.Findings = map[string]int{"pass": rep.Summary.Pass, "fail": rep.Summary.Fail, "error": rep.Summary.Error, "waived": rep.Summary.Waived, "skip": rep.Summary.Skip}
 	errKinds := map[string]int{}
 	for _, f := range rep.Findings {
 		if f.Status == "error" {
@@ -240,7 +240,7 @@ func printScale(w io.Writer, sr *scaleResult) {
 	}
 	tw.Flush()
 	if sr.Findings != nil {
-		fmt.Fprintf(w, "check findings: %d pass, %d fail, %d error\n", sr.Findings["pass"], sr.Findings["fail"], sr.Findings["error"])
+		fmt.Fprintf(w, "check findings: %d pass, %d fail, %d error, %d skip\n", sr.Findings["pass"], sr.Findings["fail"], sr.Findings["error"], sr.Findings["skip"])
 	}
 	if len(sr.Collectors) > 0 {
 		var cs []string

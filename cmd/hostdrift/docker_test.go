@@ -150,6 +150,26 @@ func TestDockerReach(t *testing.T) {
 					}
 				}
 			}
+			// explain follows docker-proxy's second connection as reach
+			// does, and gives a hint only for a denied packet.
+			cmd := exec.Command(binary(t), "explain", "out", "tcp", "8080", "--to", "127.0.0.1", "--netns", e.NS.Path())
+			cmd.Env = append(os.Environ(), "DOCKER_HOST="+e.Host)
+			out, code := runBinary(t, cmd)
+			wantVerdict, wantCode := "ALLOW", exitOK
+			if st.status == "fail" {
+				wantVerdict, wantCode = "DENY", exitDrift
+			}
+			if code != wantCode || !strings.Contains(out, "to 127.0.0.1:8080: "+wantVerdict+"\n") ||
+				!strings.Contains(out, "second connection from the host to 172.17.0.2:80 (container web)") ||
+				!strings.Contains(out, "Path of docker-proxy's connection, outbound tcp from ") {
+				t.Errorf("explain out tcp 8080 --to 127.0.0.1: exit %d, want %d and %s through docker-proxy:\n%s", code, wantCode, wantVerdict, out)
+			}
+			if st.status == "fail" && !strings.Contains(out, `docker-proxy's connection: outbound tcp to 172.17.0.2:80 is dropped: rule "-A OUTPUT -d 172.17.0.0/16 -j DROP" in chain OUTPUT`) {
+				t.Errorf("explain does not name the rule that drops docker-proxy's connection:\n%s", out)
+			}
+			if st.status == "pass" && strings.Contains(out, "Managed by") {
+				t.Errorf("explain gives a hint for an allowed packet:\n%s", out)
+			}
 			open := st.status == "pass"
 			for _, target := range []string{hostAddr + ":8080", "127.0.0.1:8080", "172.17.0.2:80"} {
 				if fetches(t, e.NS, target) != open {
@@ -291,7 +311,8 @@ func listenSilently(t *testing.T, path string) string {
 }
 
 // TestDockerAbsent: on a host without Docker, the default policy's Docker
-// checks pass and a check that names a Docker network fails, saying why.
+// checks are skipped (they do not apply, and are never a pass) and a check
+// that names a Docker network fails, saying why.
 func TestDockerAbsent(t *testing.T) {
 	nstest.RequireRoot(t) // the firewall collector reads the rules
 	bin := binary(t)
@@ -316,8 +337,57 @@ docker_stopped_ports "stopped" {}
 		t.Errorf("docker_network = %q", got["docker_network.app"])
 	}
 	for _, c := range []string{"docker_firewall_bypass.published", "docker_subnet_overlap.subnets", "docker_stopped_ports.stopped"} {
-		if got[c] != "pass: no Docker engine on this host" {
+		if !strings.HasPrefix(got[c], "skip: no Docker engine on this host: ") {
 			t.Errorf("%s = %q", c, got[c])
+		}
+	}
+}
+
+// TestDockerInstalledNotInUse: dockerd installed, docker.service and
+// docker.socket disabled and not running (a fixture root): Docker is not in
+// use, the default policy's Docker checks are skipped with that reason and
+// the run is not incomplete. Once docker.service is enabled and still not
+// running, that is a real finding: the Docker checks are errors naming it.
+func TestDockerInstalledNotInUse(t *testing.T) {
+	nstest.RequireRoot(t) // the firewall collector reads the rules
+	bin := binary(t)
+	root := t.TempDir()
+	writeFile(t, filepath.Join(root, "usr/bin/dockerd"), "")
+	policy := policyFile(t, `docker_firewall_bypass "published" {}
+docker_subnet_overlap "subnets" {}
+docker_stopped_ports "stopped" {}
+`)
+	check := func() (*report.Report, int) {
+		cmd := exec.Command(bin, "check", "--policy", policy, "--format", "json", "--root", root)
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "DOCKER_HOST=") {
+				cmd.Env = append(cmd.Env, kv)
+			}
+		}
+		return runJSON(t, cmd)
+	}
+	r, code := check()
+	if code != exitOK {
+		t.Errorf("disabled: exit %d, want 0", code)
+	}
+	for c, got := range findingsByCheck(r) {
+		if !strings.HasPrefix(got, "skip: Docker is installed but not in use: docker.service and docker.socket are disabled and not running") {
+			t.Errorf("disabled: %s = %q", c, got)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(root, "etc/systemd/system/multi-user.target.wants"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/lib/systemd/system/docker.service", filepath.Join(root, "etc/systemd/system/multi-user.target.wants/docker.service")); err != nil {
+		t.Fatal(err)
+	}
+	r, code = check()
+	if code != exitIncomplete {
+		t.Errorf("enabled: exit %d, want 3", code)
+	}
+	for c, got := range findingsByCheck(r) {
+		if !strings.HasPrefix(got, "error: ") || !strings.Contains(got, "docker.service is enabled but not running") {
+			t.Errorf("enabled: %s = %q", c, got)
 		}
 	}
 }

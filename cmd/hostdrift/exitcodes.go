@@ -24,7 +24,9 @@ const (
 	nagiosUnknown  = 3
 )
 
-// exitCode maps a summary to the documented exit codes.
+// exitCode maps a summary to the documented exit codes. Skipped checks (they
+// do not apply to this host) and waived ones never make a run incomplete:
+// only a fail (1) or an error, real blindness (3), leave 0.
 func exitCode(s finding.Summary) int {
 	switch {
 	case s.Fail > 0:
@@ -39,7 +41,8 @@ func exitCode(s finding.Summary) int {
 // nagiosState maps findings to a plugin state, most urgent first: CRITICAL
 // when a critical check fails, WARNING when a warning check fails, UNKNOWN
 // when some check could not be evaluated, OK otherwise (a failing info
-// check is listed but does not alert).
+// check is listed but does not alert; a skipped check, one that does not
+// apply to this host, never alerts).
 func nagiosState(findings []finding.Finding) int {
 	var critical, warning, unknown bool
 	for _, f := range findings {

@@ -10,15 +10,19 @@ import (
 	"github.com/hostdrift/hostdrift/agent/survey"
 	"github.com/hostdrift/hostdrift/internal/netfilter"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/rules"
 )
 
 const explainSynopsis = `explain out|in|fwd PROTOCOL [PORT] [--to ADDR] [--from ADDR] [--root DIR] [--netns PATH]
 
 Reads the host's firewall and shows what it does to the first packet of a
 connection: the verdict, every chain the packet enters, the rule or policy
-that decides, and how to change it with the tool that owns the rule.
+that decides, and, when it is denied, how to change it with the tool that
+owns the rule.
 
-  out  the host connects to --to (default 198.51.100.1, "somewhere on the internet")
+  out  the host connects to --to (default 198.51.100.1, "somewhere on the internet");
+       when docker-proxy takes the connection (to a published port on loopback),
+       its own connection to the container is followed too, as reach does
   in   --from (default 198.51.100.1) connects to the host (--to: which of its addresses)
   fwd  the host forwards from --from to --to (both needed: --to has no default)
 
@@ -54,7 +58,20 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 
 	defer live.begin()()
 	snap := newSnapshot(live.root)
-	survey.Run(live.ctx, snap, live.options(), survey.Fixed(survey.Step{Collectors: []string{snapshot.CollectorFirewall}}))
+	collectors := []string{snapshot.CollectorFirewall}
+	if follows(pkt) {
+		// Who takes a connection to the host itself (docker-proxy).
+		collectors = append(collectors, snapshot.CollectorListeners)
+	}
+	survey.Run(live.ctx, snap, live.options(), survey.Fixed(survey.Step{Collectors: collectors}),
+		func(s *snapshot.Snapshot) (survey.Step, bool) {
+			if follows(pkt) && rules.HasDockerProxy(s) {
+				// Which container is at an address: asked only when Docker
+				// is part of the path.
+				return survey.Step{Collectors: []string{snapshot.CollectorDocker}}, true
+			}
+			return survey.Step{}, true
+		})
 	st, _ := snap.Collector(snapshot.CollectorFirewall)
 	if !st.Usable() || snap.Firewall == nil {
 		fmt.Fprintf(stdout, "%s: UNKNOWN\n  the firewall could not be read: %s\n", describe(pkt), st.Reason)
@@ -69,9 +86,22 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 		}
 		pkt.Dst = a
 	}
-	res := netfilter.Simulate(fw, pkt)
+	var path rules.ConnectionPath
+	if follows(pkt) {
+		path = rules.FollowConnection(snap, pkt)
+	} else {
+		res := netfilter.Simulate(fw, pkt)
+		path = rules.ConnectionPath{Legs: []rules.ConnectionLeg{{Packet: pkt, Result: res}}, Verdict: res.Verdict}
+	}
 	gaps := netfilter.FirewallGaps(snap)
-	return printExplanation(stdout, snap, pkt, res, gaps)
+	return printExplanation(stdout, snap, path, gaps)
+}
+
+// follows reports whether the packet's path is followed past the host's
+// own firewall, as the reach check does: a TCP or UDP connection the host
+// opens may be taken by docker-proxy, which opens a second one.
+func follows(p netfilter.Packet) bool {
+	return p.Direction == netfilter.Outbound && (p.Protocol == "tcp" || p.Protocol == "udp")
 }
 
 // explainPacket reads the positional arguments and addresses into a packet.
@@ -166,12 +196,13 @@ func describe(p netfilter.Packet) string {
 	return s + " to " + dst
 }
 
-// printExplanation writes the verdict, the trace and the hint, and returns
-// the exit code.
-func printExplanation(w io.Writer, snap *snapshot.Snapshot, pkt netfilter.Packet, res netfilter.Result, gaps []string) int {
+// printExplanation writes the verdict, the trace of each leg of the path
+// and, when the packet is denied, the hint, and returns the exit code.
+func printExplanation(w io.Writer, snap *snapshot.Snapshot, path rules.ConnectionPath, gaps []string) int {
 	fw := snap.Firewall
-	verdict, code := strings.ToUpper(string(res.Verdict)), exitIncomplete
-	switch res.Verdict {
+	first, last := path.Legs[0], path.Legs[len(path.Legs)-1]
+	verdict, code := strings.ToUpper(string(path.Verdict)), exitIncomplete
+	switch path.Verdict {
 	case netfilter.Allow:
 		code = exitOK
 		if len(gaps) > 0 {
@@ -180,17 +211,62 @@ func printExplanation(w io.Writer, snap *snapshot.Snapshot, pkt netfilter.Packet
 	case netfilter.Deny:
 		code = exitDrift
 	}
-	shown := pkt
-	if !shown.Src.IsValid() {
-		shown.Src = res.Final.Src
+	fmt.Fprintf(w, "%s: %s\n", describe(shownPacket(first)), verdict)
+	fmt.Fprintf(w, "  %s\n", netfilter.Explain(first.Result, first.Packet))
+	for _, n := range path.Notes {
+		fmt.Fprintf(w, "  %s\n", n)
 	}
-	fmt.Fprintf(w, "%s: %s\n", describe(shown), verdict)
-	fmt.Fprintf(w, "  %s\n", netfilter.Explain(res, pkt))
+	if len(path.Legs) > 1 {
+		fmt.Fprintf(w, "  %s's connection: %s\n", last.Via, netfilter.Explain(last.Result, last.Packet))
+	}
+	if path.Nobody != "" {
+		fmt.Fprintf(w, "  but %s\n", path.Nobody)
+	}
 	if len(gaps) > 0 {
 		fmt.Fprintf(w, "  not read: %s; a drop there would win (run as root or with CAP_NET_ADMIN)\n", strings.Join(gaps, "; "))
 	}
 	fmt.Fprintf(w, "\nRulesets: %s\n", backends(fw))
-	fmt.Fprintf(w, "\nPath of the packet:\n")
+	for _, leg := range path.Legs {
+		if leg.Via == "" {
+			fmt.Fprintf(w, "\nPath of the packet:\n")
+		} else {
+			fmt.Fprintf(w, "\nPath of %s's connection, %s:\n", leg.Via, describe(shownPacket(leg)))
+		}
+		printTrace(w, fw, leg.Result)
+	}
+	if path.Verdict == netfilter.Deny {
+		// Only a denied packet has something to change, on the leg that
+		// was denied (docker-proxy's connection to the container).
+		if m, hint := netfilter.Manager(last.Result); m != "" {
+			fmt.Fprintf(w, "Managed by: %s; %s\n", m, hint(last.Packet))
+		}
+	}
+	if path.Verdict != netfilter.Allow && (last.Packet.Protocol == "tcp" || last.Packet.Protocol == "udp") {
+		allowed, _ := netfilter.AllowedPorts(fw, last.Packet, nil)
+		var names []string
+		for _, a := range allowed {
+			names = append(names, a.String())
+		}
+		if len(names) == 0 {
+			names = []string{"none of the usual or named ports"}
+		}
+		fmt.Fprintf(w, "Allowed %s to %s: %s\n", dirWord(last.Packet.Direction), last.Packet.Dst, strings.Join(names, ", "))
+	}
+	return code
+}
+
+// shownPacket is the leg's packet with the source address the simulation
+// chose when none was given.
+func shownPacket(l rules.ConnectionLeg) netfilter.Packet {
+	p := l.Packet
+	if !p.Src.IsValid() {
+		p.Src = l.Result.Final.Src
+	}
+	return p
+}
+
+// printTrace writes the chains one packet went through, and what decided.
+func printTrace(w io.Writer, fw *snapshot.Firewall, res netfilter.Result) {
 	if len(res.Trace) == 0 {
 		fmt.Fprintln(w, "  no base chain on its hooks: nothing filters it")
 	}
@@ -240,21 +316,6 @@ func printExplanation(w io.Writer, snap *snapshot.Snapshot, pkt netfilter.Packet
 	if res.Verdict == netfilter.Unknown {
 		fmt.Fprintf(w, "\nUnknown because: %s\n", res.Reason)
 	}
-	if m, hint := netfilter.Manager(res); m != "" {
-		fmt.Fprintf(w, "Managed by: %s; %s\n", m, hint(pkt))
-	}
-	if res.Verdict != netfilter.Allow && (pkt.Protocol == "tcp" || pkt.Protocol == "udp") {
-		allowed, _ := netfilter.AllowedPorts(fw, pkt, nil)
-		var names []string
-		for _, a := range allowed {
-			names = append(names, a.String())
-		}
-		if len(names) == 0 {
-			names = []string{"none of the usual or named ports"}
-		}
-		fmt.Fprintf(w, "Allowed %s to %s: %s\n", dirWord(pkt.Direction), pkt.Dst, strings.Join(names, ", "))
-	}
-	return code
 }
 
 func dirWord(d netfilter.Direction) string {

@@ -28,6 +28,7 @@ func fullReport() *Report {
 		{Check: "listener.redis", Kind: "listener", Status: finding.Fail, Severity: finding.Warning, Explanation: `0.0.0.0:6379 "redis" <listens> | & more`, Remediation: "bind to 127.0.0.1"},
 		{Check: "egress.smtp", Kind: "egress", Status: finding.Error, Severity: finding.Critical, Explanation: "cannot evaluate: firewall collector failed"},
 		{Check: "listener.mongo", Kind: "listener", Status: finding.Waived, Severity: finding.Warning, Explanation: "waived until 2026-12-31"},
+		{Check: "dns.fqdn", Kind: "dns", Status: finding.Skip, Severity: finding.Critical, Explanation: "this host has no FQDN"},
 	}, []string{"p.hcl"}, time.Date(2026, 11, 21, 3, 0, 0, 0, time.UTC), 1500*time.Millisecond)
 }
 
@@ -66,7 +67,7 @@ func TestPrometheusParses(t *testing.T) {
 	for _, c := range []struct {
 		status, severity string
 		want             float64
-	}{{"fail", "warning", 1}, {"fail", "critical", 0}, {"error", "critical", 1}, {"pass", "critical", 1}, {"waived", "warning", 1}} {
+	}{{"fail", "warning", 1}, {"fail", "critical", 0}, {"error", "critical", 1}, {"pass", "critical", 1}, {"waived", "warning", 1}, {"skip", "critical", 1}} {
 		if got := value("hostdrift_findings", map[string]string{"status": c.status, "severity": c.severity}); got != c.want {
 			t.Errorf("findings %s/%s = %v, want %v", c.status, c.severity, got, c.want)
 		}
@@ -74,6 +75,10 @@ func TestPrometheusParses(t *testing.T) {
 	if value("hostdrift_check_status", map[string]string{"check": "listener.redis", "status": "fail"}) != 1 ||
 		value("hostdrift_check_status", map[string]string{"check": "listener.redis", "status": "pass"}) != 0 {
 		t.Error("check status state set is wrong")
+	}
+	if value("hostdrift_check_status", map[string]string{"check": "dns.fqdn", "status": "skip"}) != 1 ||
+		value("hostdrift_check_status", map[string]string{"check": "dns.fqdn", "status": "pass"}) != 0 {
+		t.Error("a skipped check is not labelled skip")
 	}
 	if value("hostdrift_collector_success", map[string]string{"collector": "firewall"}) != 0 ||
 		value("hostdrift_collector_success", map[string]string{"collector": "listeners"}) != 1 {
@@ -111,8 +116,8 @@ func TestJUnitValidates(t *testing.T) {
 	if msg, err := exec.Command(xmllint, "--noout", "--schema", "testdata/junit.xsd", out).CombinedOutput(); err != nil {
 		t.Fatalf("JUnit output does not validate: %v\n%s\n%s", err, msg, b.String())
 	}
-	for _, want := range []string{`<testsuite name="hostdrift web1.example.com" tests="4" failures="1" errors="1" skipped="1"`,
-		`<failure message="0.0.0.0:6379 &#34;redis&#34; &lt;listens&gt; | &amp; more" type="warning">`, "remediation: bind to 127.0.0.1", `<skipped message="waived until 2026-12-31">`} {
+	for _, want := range []string{`<testsuite name="hostdrift web1.example.com" tests="5" failures="1" errors="1" skipped="2"`,
+		`<failure message="0.0.0.0:6379 &#34;redis&#34; &lt;listens&gt; | &amp; more" type="warning">`, "remediation: bind to 127.0.0.1", `<skipped message="waived: waived until 2026-12-31">`, `<skipped message="does not apply: this host has no FQDN">`} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("JUnit lacks %q:\n%s", want, b.String())
 		}
@@ -126,7 +131,7 @@ func TestNagios(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
-	want := "HOSTDRIFT WARNING - 1 fail, 1 error, 1 waived, 1 pass on web1.example.com | checks=4;;;0 fail=1;;;0 error=1;;;0 waived=1;;;0 pass=1;;;0 duration=1.500s;;;0"
+	want := "HOSTDRIFT WARNING - 1 fail, 1 error, 1 waived, 1 skip, 1 pass on web1.example.com | checks=5;;;0 fail=1;;;0 error=1;;;0 waived=1;;;0 skip=1;;;0 pass=1;;;0 duration=1.500s;;;0"
 	if lines[0] != want {
 		t.Errorf("status line\n got %q\nwant %q", lines[0], want)
 	}

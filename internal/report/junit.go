@@ -52,12 +52,13 @@ type junitSkipped struct {
 }
 
 // renderJUnit writes JUnit XML for CI systems: one suite per run, one test
-// case per check; a fail is a failure, an error an error, a waiver a skip.
+// case per check; a fail is a failure, an error an error, a waived or a
+// skipped check a skipped case (its message says which and why).
 func renderJUnit(w io.Writer, r *Report, _ Options) error {
 	secs := fmt.Sprintf("%.3f", r.DurationMS/1000)
 	suite := junitSuite{
 		Name: "hostdrift " + hostName(r), Tests: r.Summary.Total, Failures: r.Summary.Fail,
-		Errors: r.Summary.Error, Skipped: r.Summary.Waived, Time: secs,
+		Errors: r.Summary.Error, Skipped: r.Summary.Waived + r.Summary.Skip, Time: secs,
 		Timestamp: r.StartedAt.UTC().Format("2006-01-02T15:04:05"), Hostname: hostName(r),
 	}
 	for _, f := range r.Findings {
@@ -75,7 +76,9 @@ func renderJUnit(w io.Writer, r *Report, _ Options) error {
 		case finding.Error:
 			c.Error = &junitProblem{Message: f.Explanation, Type: "cannot-evaluate", Text: detail()}
 		case finding.Waived:
-			c.Skipped = &junitSkipped{Message: f.Explanation}
+			c.Skipped = &junitSkipped{Message: "waived: " + f.Explanation}
+		case finding.Skip:
+			c.Skipped = &junitSkipped{Message: "does not apply: " + f.Explanation}
 		}
 		suite.Cases = append(suite.Cases, c)
 	}

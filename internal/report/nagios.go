@@ -21,9 +21,9 @@ func renderNagios(w io.Writer, r *Report, o Options) error {
 		return fmt.Errorf("nagios: no plugin state %d", state)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "HOSTDRIFT %s - %d fail, %d error, %d waived, %d pass on %s", nagiosLabels[state], s.Fail, s.Error, s.Waived, s.Pass, hostName(r))
-	fmt.Fprintf(&b, " | checks=%d;;;0 fail=%d;;;0 error=%d;;;0 waived=%d;;;0 pass=%d;;;0 duration=%.3fs;;;0\n",
-		s.Total, s.Fail, s.Error, s.Waived, s.Pass, r.DurationMS/1000)
+	fmt.Fprintf(&b, "HOSTDRIFT %s - %d fail, %d error, %d waived, %d skip, %d pass on %s", nagiosLabels[state], s.Fail, s.Error, s.Waived, s.Skip, s.Pass, hostName(r))
+	fmt.Fprintf(&b, " | checks=%d;;;0 fail=%d;;;0 error=%d;;;0 waived=%d;;;0 skip=%d;;;0 pass=%d;;;0 duration=%.3fs;;;0\n",
+		s.Total, s.Fail, s.Error, s.Waived, s.Skip, s.Pass, r.DurationMS/1000)
 	for _, f := range r.Findings {
 		if f.Status == finding.Fail || f.Status == finding.Error {
 			fmt.Fprintf(&b, "%s %s (%s): %s\n", strings.ToUpper(string(f.Status)), f.Check, f.Severity, strings.ReplaceAll(f.Explanation, "|", "/"))

@@ -10,7 +10,7 @@ import (
 )
 
 var (
-	allStatuses          = []finding.Status{finding.Pass, finding.Fail, finding.Error, finding.Waived}
+	allStatuses          = []finding.Status{finding.Pass, finding.Fail, finding.Error, finding.Waived, finding.Skip}
 	allCollectorStatuses = []snapshot.Status{snapshot.StatusOK, snapshot.StatusPartial, snapshot.StatusError, snapshot.StatusSkipped}
 )
 

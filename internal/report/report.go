@@ -38,7 +38,8 @@ type Host struct {
 }
 
 // New assembles a report from a judged snapshot. Findings are ordered so the
-// most urgent come first: fails by severity, then errors, waived and passes.
+// most urgent come first: fails by severity, then errors, waived, skipped
+// and passes.
 func New(s *snapshot.Snapshot, fs []finding.Finding, policies []string, started time.Time, took time.Duration) *Report {
 	sorted := append([]finding.Finding(nil), fs...)
 	sort.SliceStable(sorted, func(i, j int) bool {
@@ -75,8 +76,10 @@ func statusRank(s finding.Status) int {
 		return 1
 	case finding.Waived:
 		return 2
-	default:
+	case finding.Skip:
 		return 3
+	default:
+		return 4
 	}
 }
 

@@ -17,6 +17,7 @@ func sample() *Report {
 		{Check: "listener.b", Status: finding.Fail, Severity: finding.Warning, Explanation: "warning fail"},
 		{Check: "listener.c", Status: finding.Error, Severity: finding.Critical, Explanation: "could not see"},
 		{Check: "listener.d", Status: finding.Fail, Severity: finding.Critical, Explanation: "critical fail", Remediation: "do this"},
+		{Check: "dns.e", Status: finding.Skip, Severity: finding.Critical, Explanation: "no FQDN here"},
 	}, nil, time.Unix(0, 0), time.Millisecond)
 }
 
@@ -25,7 +26,7 @@ func TestOrderPutsTheUrgentFirst(t *testing.T) {
 	for _, f := range sample().Findings {
 		order = append(order, f.Check)
 	}
-	if got := strings.Join(order, " "); got != "listener.d listener.b listener.c listener.a" {
+	if got := strings.Join(order, " "); got != "listener.d listener.b listener.c dns.e listener.a" {
 		t.Errorf("order %s", got)
 	}
 }
@@ -40,7 +41,7 @@ func TestTableColourOnlyWhenAsked(t *testing.T) {
 		if strings.Contains(out, "\x1b[") != color {
 			t.Errorf("color=%v: escape codes present=%v", color, !color)
 		}
-		for _, want := range []string{"critical fail", "→ do this", "could not see", "4 checks:", "2 fail", "1 error", "1 pass"} {
+		for _, want := range []string{"critical fail", "→ do this", "could not see", "SKIP", "no FQDN here", "5 checks:", "0 waived, 1 skip, 1 pass"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("color=%v: table lacks %q:\n%s", color, want, out)
 			}

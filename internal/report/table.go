@@ -20,6 +20,7 @@ const (
 	ansiYellow = "\x1b[33m"
 	ansiGreen  = "\x1b[32m"
 	ansiCyan   = "\x1b[36m"
+	ansiBlue   = "\x1b[34m"
 	ansiBold   = "\x1b[1m"
 )
 
@@ -39,13 +40,16 @@ func statusCell(s finding.Status, color bool) string {
 		return paint(color, ansiYellow, label)
 	case finding.Waived:
 		return paint(color, ansiCyan, label)
+	case finding.Skip:
+		return paint(color, ansiBlue, label)
 	default:
 		return paint(color, ansiGreen, label)
 	}
 }
 
-// renderTable prints the findings that need attention (and passing ones when
-// verbose), then collectors that did not run cleanly, then a summary line.
+// renderTable prints the findings that need attention and the checks that
+// were skipped, with why (and passing ones when verbose), then collectors
+// that did not run cleanly, then a summary line.
 func renderTable(w io.Writer, r *Report, o Options) error {
 	width := o.Width
 	if width <= 0 {
@@ -91,10 +95,11 @@ func renderTable(w io.Writer, r *Report, o Options) error {
 		fmt.Fprintf(w, "collector %s: %s: %s\n", c.Name, c.Status, c.Reason)
 	}
 	s := r.Summary
-	fmt.Fprintf(w, "%d checks: %s, %s, %s, %s (%.0f ms)\n", s.Total,
+	fmt.Fprintf(w, "%d checks: %s, %s, %s, %s, %s (%.0f ms)\n", s.Total,
 		paint(o.Color && s.Fail > 0, ansiRed, fmt.Sprintf("%d fail", s.Fail)),
 		paint(o.Color && s.Error > 0, ansiYellow, fmt.Sprintf("%d error", s.Error)),
 		fmt.Sprintf("%d waived", s.Waived),
+		fmt.Sprintf("%d skip", s.Skip),
 		fmt.Sprintf("%d pass", s.Pass), r.DurationMS)
 	return nil
 }

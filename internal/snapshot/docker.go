@@ -11,9 +11,13 @@ import (
 // Docker is what the Docker engine says about its networks and containers.
 type Docker struct {
 	// Engine is the daemon that answered; nil when Docker is not installed
-	// on the host, and Absent then says how that was told.
-	Engine     *DockerEngine     `json:"engine,omitempty"`
-	Absent     string            `json:"absent,omitempty"`
+	// on the host, or installed and not in use (its units disabled and not
+	// running), and Absent then says how that was told.
+	Engine *DockerEngine `json:"engine,omitempty"`
+	Absent string        `json:"absent,omitempty"`
+	// Installed is the dockerd binary of a Docker that is installed but not
+	// in use; empty otherwise.
+	Installed  string            `json:"installed,omitempty"`
 	Networks   []DockerNetwork   `json:"networks"`
 	Containers []DockerContainer `json:"containers"`
 }

@@ -44,6 +44,9 @@ type Backend struct {
 	// Available is false when the source could not be read; Reason says why.
 	Available bool   `json:"available"`
 	Reason    string `json:"reason,omitempty"`
+	// Note says how an available backend was judged without its own tool
+	// (iptables-nft-save not installed, no table of its own on netlink).
+	Note string `json:"note,omitempty"`
 	// Tables and Rules count what the backend holds.
 	Tables int `json:"tables"`
 	Rules  int `json:"rules"`

@@ -15,9 +15,11 @@ variable "public_addresses" {
 # clients to the old host.
 #
 # On a laptop or CI box nobody promised the name would resolve, so a name
-# with no address (NXDOMAIN, no record) is an error, not drift; so is a host
-# without a domain, or resolvers that time out. An error never passes: the
-# report says why the check could not be judged.
+# with no address (NXDOMAIN, no record) is an error, not drift; so are
+# resolvers that time out or refuse. An error never passes: the report says
+# why the check could not be judged, and a failed AAAA query never hides a
+# wrong A answer (that is a fail). A host without a domain has no FQDN to
+# resolve: the check is skipped there.
 dns "fqdn-resolves-to-host" {
   description = "The host's FQDN resolves, through the system resolvers, to its own addresses"
   name        = host.fqdn

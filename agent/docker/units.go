@@ -1,0 +1,54 @@
+package docker
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/hostdrift/hostdrift/agent"
+	"github.com/hostdrift/hostdrift/internal/snapshot"
+)
+
+// dockerUnits are the systemd units that start dockerd: the service, and
+// the socket that starts it on the first connection.
+var dockerUnits = []string{"docker.service", "docker.socket"}
+
+// enabledUnits lists which of dockerUnits are enabled below the root, read
+// from the symlinks `systemctl enable` makes in /etc/systemd/system/*.wants
+// (nothing is run). A unit masked in /etc/systemd/system (a link to
+// /dev/null) is not enabled, whatever its wants links say.
+func enabledUnits(env *agent.Env) []string {
+	wants, _ := filepath.Glob(env.Path("/etc/systemd/system", "*.wants"))
+	var out []string
+	for _, u := range dockerUnits {
+		if target, err := os.Readlink(env.Path("/etc/systemd/system", u)); err == nil && target == "/dev/null" {
+			continue
+		}
+		for _, w := range wants {
+			if _, err := os.Lstat(filepath.Join(w, u)); err == nil {
+				out = append(out, u)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// notRunning judges an installed dockerd whose socket does not answer
+// (why: "does not exist", or accepts no connections). With neither unit enabled, Docker is
+// installed but not in use: an absent engine, not a fault. With one enabled,
+// systemd was asked to run it and it does not: an error naming the unit.
+func notRunning(env *agent.Env, daemon, socket, why string) (snapshot.Section, error) {
+	enabled := enabledUnits(env)
+	if len(enabled) == 0 {
+		return &snapshot.Docker{Installed: daemon, Absent: fmt.Sprintf("Docker is installed but not in use: %s are disabled and not running (dockerd at %s; %s %s)",
+			strings.Join(dockerUnits, " and "), daemon, socket, why)}, nil
+	}
+	verb := "is"
+	if len(enabled) > 1 {
+		verb = "are"
+	}
+	return nil, fmt.Errorf("%s %s enabled but not running (the socket %s %s): start it (systemctl start docker) and read why it stopped (journalctl -u docker)",
+		strings.Join(enabled, " and "), verb, socket, why)
+}
