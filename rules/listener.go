@@ -120,7 +120,7 @@ func (c *listenerCheck) Evaluate(s *snapshot.Snapshot) Result {
 	// An owner we could not see might be the named process: only a match
 	// decides; without one, the answer is unknown.
 	if len(matching) == 0 && unowned > 0 {
-		return Errorf("%d socket(s) on %s/%d have no known owner, so whether %s serves it cannot be told: %s",
+		return Errorf("%d socket(s) on %s/%d have no known owner, so whether %s serves it cannot be told: owner unknown: %s",
 			unowned, c.protocol, c.port, c.process, s.Listeners.OwnerError)
 	}
 	if c.absent {
