@@ -2,6 +2,8 @@ package rules
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 
@@ -66,6 +68,28 @@ func (c *acceptingCheck) Evaluate(s *snapshot.Snapshot) Result {
 	r.Status = finding.Fail
 	r.Observed = fmt.Sprintf("%d of %d listener(s) stalled", len(stalled), len(inScope))
 	r.Explanation = stalledExplanation(stalled)
-	r.Remediation = "the owning process stopped calling accept (a dead thread or a deadlock): restart it and find out why it stopped"
+	r.Remediation = stalledRemediation(stalled)
 	return r
+}
+
+// stalledRemediation is the fix for listeners whose owner stopped calling
+// accept, naming the owners when known.
+func stalledRemediation(socks []snapshot.Socket) string {
+	var owners []string
+	for _, sock := range socks {
+		if p := sock.Process; p != nil {
+			o := fmt.Sprintf("%s pid %d", p.Name, p.PID)
+			if p.Unit != "" {
+				o += " (" + p.Unit + ")"
+			}
+			if !slices.Contains(owners, o) {
+				owners = append(owners, o)
+			}
+		}
+	}
+	who := "the owning process"
+	if len(owners) > 0 {
+		who = "the owner, " + strings.Join(owners, " and ") + ","
+	}
+	return who + " stopped calling accept (a dead thread or a deadlock): restart it and find out why it stopped"
 }

@@ -391,10 +391,11 @@ func localOf(s *snapshot.Snapshot, as []netip.Addr) string {
 	return "not this host"
 }
 
-// isLocal reports whether a is loopback or one of the host's addresses.
+// isLocal reports whether a is loopback, unspecified (which the kernel
+// connects to this host) or one of the host's addresses.
 func isLocal(s *snapshot.Snapshot, a netip.Addr) bool {
 	a = a.Unmap()
-	if a.IsLoopback() {
+	if a.IsLoopback() || a.IsUnspecified() {
 		return true
 	}
 	for _, ifc := range s.Host.Interfaces {
@@ -431,7 +432,14 @@ func explainFailure(s *snapshot.Snapshot, res *snapshot.ProbeResult, host string
 	if ap, err := netip.ParseAddrPort(res.Addr); err == nil {
 		addr, port = ap.Addr().Unmap(), ap.Port()
 	}
-	local := addr.IsValid() && isLocal(s, addr)
+	redirected := res.Host != ""
+	if redirected {
+		host = res.Host // a followed redirect led there
+	}
+	// A listener bound to the very address is on this host, whatever the
+	// interface list says; and so is the evidence of a stalled one.
+	stalled := stalledAt(s, addr, port)
+	local := addr.IsValid() && (isLocal(s, addr) || len(stalled) > 0)
 	var parts []string
 	switch res.Failure {
 	case snapshot.ProbeRefused:
@@ -449,6 +457,9 @@ func explainFailure(s *snapshot.Snapshot, res *snapshot.ProbeResult, host string
 			parts = append(parts, listenersAt(s, addr, port))
 			parts = append(parts, firewallSays(s, addr, port, false)...)
 			remediation = "a local listener that does not answer has stopped accepting (dead thread, deadlock, full queue): restart it and find out why"
+			if len(stalled) > 0 {
+				remediation = stalledRemediation(stalled)
+			}
 		} else if !res.Connected {
 			fw := firewallSays(s, addr, port, true)
 			parts = append(parts, fw...)
@@ -458,7 +469,11 @@ func explainFailure(s *snapshot.Snapshot, res *snapshot.ProbeResult, host string
 			remediation = "find the hop that drops the connection (traceroute -T -p PORT) and the firewall there"
 		}
 	case snapshot.ProbeResolve:
-		parts = append(parts, fmt.Sprintf("%s does not resolve from this host: %s", host, res.Error)+dnsContext(s, host))
+		what := host
+		if redirected {
+			what = "the redirect's host " + host
+		}
+		parts = append(parts, fmt.Sprintf("%s does not resolve from this host: %s", what, res.Error)+dnsContext(s, host))
 		remediation = "fix the name in DNS or /etc/hosts, or probe an address"
 	case snapshot.ProbeTLS:
 		parts = append(parts, fmt.Sprintf("connected to %s but the TLS handshake failed: %s", res.Addr, res.Error))
@@ -505,6 +520,26 @@ func listenersAt(s *snapshot.Snapshot, addr netip.Addr, port uint16) string {
 		t += fmt.Sprintf("; on that port: %s", describeSockets(onPort))
 	}
 	return t + "; listening: " + summarizeListeners(s.Listeners, "tcp")
+}
+
+// stalledAt returns the stalled TCP listeners that a connection to addr:port
+// on this host reaches: bound to addr itself, or to the unspecified address
+// when addr is one of this host's.
+func stalledAt(s *snapshot.Snapshot, addr netip.Addr, port uint16) []snapshot.Socket {
+	if s.Listeners == nil || !addr.IsValid() {
+		return nil
+	}
+	addr = addr.Unmap()
+	var out []snapshot.Socket
+	for _, sock := range s.Listeners.Sockets {
+		if sock.Protocol != "tcp" || sock.Port != port || !sock.Stalled() || !sock.Accepts(addr) {
+			continue
+		}
+		if sock.Address.Unmap() == addr || isLocal(s, addr) {
+			out = append(out, sock)
+		}
+	}
+	return out
 }
 
 // firewallSays simulates the probe's first packet through the local

@@ -206,3 +206,28 @@ listeners_tls "certs" {}
 		t.Errorf("listeners_tls: %s\n got %s\nwant %s", fs[1].Status, fs[1].Explanation, want)
 	}
 }
+
+// TestListenersTLSNoAnswer: a TLS port that does not answer at all says so,
+// with the connect error; its certificate is unknown, so renewing it is no
+// remedy.
+func TestListenersTLSNoAnswer(t *testing.T) {
+	web := sock("tcp", "0.0.0.0", 443, nginx)
+	s := probeSnapshot()
+	s.Probes.Listeners = []snapshot.ProbeResult{
+		{Target: snapshot.ProbeTarget{TCP: "127.0.0.1:443", TLS: true, TimeoutMS: 3000}, Socket: &web, Addr: "127.0.0.1:443",
+			Failure: snapshot.ProbeTimeout, Error: "connect to 127.0.0.1:443: no answer within 3s"},
+	}
+	f := plan(t, `listeners_tls "certs" {}`).Evaluate(s, probeTime)[0]
+	if f.Status != finding.Fail || !strings.Contains(f.Explanation, "0.0.0.0:443 (nginx, pid 812, nginx.service) did not accept a connection to 127.0.0.1:443 within 3s") {
+		t.Errorf("%s: %s", f.Status, f.Explanation)
+	}
+	if strings.Contains(f.Remediation, "renew") || !strings.Contains(f.Remediation, "stopped accepting") {
+		t.Errorf("remediation %q: want the listener stopped accepting, not a renewal", f.Remediation)
+	}
+
+	s.Probes.Listeners[0].Failure, s.Probes.Listeners[0].Error = snapshot.ProbeReset, "read: connection reset by peer"
+	f = plan(t, `listeners_tls "certs" {}`).Evaluate(s, probeTime)[0]
+	if f.Status != finding.Fail || !strings.Contains(f.Explanation, "did not answer: connect to 127.0.0.1:443 failed: read: connection reset by peer") || strings.Contains(f.Remediation, "renew") {
+		t.Errorf("%s: %s / %s", f.Status, f.Explanation, f.Remediation)
+	}
+}

@@ -257,7 +257,15 @@ probe "stalled" {
 probe "refused" {
   tcp = "%s"
 }
-`, plain, redirect, secure, smtp, smtp, stalled, refused)
+probe "stalled-http" {
+  url     = "http://%s/"
+  timeout = "300ms"
+}
+probe "health-follow" {
+  url              = "http://%s/ping"
+  follow_redirects = true
+}
+`, plain, redirect, secure, smtp, smtp, stalled, refused, stalled, redirect)
 	plan := compile(t, src)
 	s := collect(t, plan, &probe.Collector{Resolver: resolver}, "")
 	byID := map[string]finding.Finding{}
@@ -292,6 +300,16 @@ probe "refused" {
 			fmt.Sprintf("nothing listens on tcp/%s at 127.0.0.26; listening: ", port(refused)),
 			smtp, // the neighbourhood lists the listeners found
 		}},
+		// The full queue and its owner are on this host: that is the
+		// evidence, not a firewall somewhere.
+		{"probe.stalled-http", finding.Fail, []string{
+			"no answer within 300ms",
+			fmt.Sprintf("tcp/%s on 127.0.0.25 is listening but not accepting", port(stalled)),
+		}},
+		// The redirect's host is what does not resolve, not the target's.
+		{"probe.health-follow", finding.Fail, []string{
+			"the redirect's host health.hostdrift.invalid does not resolve from this host",
+		}},
 	}
 	for _, c := range cases {
 		f, ok := byID[c.id]
@@ -308,6 +326,12 @@ probe "refused" {
 				t.Errorf("%s: %q lacks %q", c.id, text, w)
 			}
 		}
+	}
+	if f := byID["probe.stalled-http"]; !strings.Contains(f.Remediation, "stopped calling accept") || strings.Contains(f.Remediation, "traceroute") {
+		t.Errorf("probe.stalled-http: remediation %q; want the owner stopped calling accept", f.Remediation)
+	}
+	if f := byID["probe.health-follow"]; strings.Contains(f.Explanation, "127.0.0.22 does not resolve") {
+		t.Errorf("probe.health-follow blames the target's host: %s", f.Explanation)
 	}
 	if r := s.Probes.Results[1]; r.HTTP == nil || r.HTTP.LocationHost == nil || !r.HTTP.LocationHost.NotFound {
 		t.Errorf("redirect: the Location's host was not recorded as not found: %+v", r.HTTP)

@@ -79,8 +79,10 @@ func (r *runner) lookup(ctx context.Context, host string) ([]netip.Addr, error) 
 
 // connect resolves host:port and connects to its addresses in order, each
 // given an equal share of the time left (as net.Dial does), recording what it
-// resolved and tried. Each address is tried once.
-func (r *runner) connect(ctx context.Context, res *snapshot.ProbeResult, hostport string) (net.Conn, error) {
+// resolved and tried. Each address is tried once. onTry, when set, is told
+// each address before it is dialed, so that a caller whose dial may outlive
+// it (net/http's) still knows where the probe went.
+func (r *runner) connect(ctx context.Context, res *snapshot.ProbeResult, hostport string, onTry func(addr string, resolved []netip.Addr)) (net.Conn, error) {
 	host, port, err := net.SplitHostPort(hostport)
 	if err != nil {
 		return nil, err
@@ -99,6 +101,9 @@ func (r *runner) connect(ctx context.Context, res *snapshot.ProbeResult, hostpor
 			actx, cancel = context.WithTimeout(ctx, time.Until(dl)/time.Duration(len(addrs)-i))
 		}
 		res.Addr = net.JoinHostPort(a.String(), port)
+		if onTry != nil {
+			onTry(res.Addr, res.Resolved)
+		}
 		start := time.Now()
 		c, err := r.dialOne(actx, "tcp", res.Addr)
 		cancel()
@@ -138,7 +143,7 @@ func failWith(res *snapshot.ProbeResult, err error, timeout time.Duration, what 
 // asked to; it writes nothing but the ClientHello.
 func (r *runner) probeTCP(ctx context.Context, res *snapshot.ProbeResult, timeout time.Duration) {
 	t := res.Target
-	conn, err := r.connect(ctx, res, t.TCP)
+	conn, err := r.connect(ctx, res, t.TCP, nil)
 	if err != nil {
 		failWith(res, err, timeout, "connect to "+t.TCP)
 		return

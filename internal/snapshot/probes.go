@@ -74,6 +74,10 @@ type ProbeResult struct {
 	Addr string `json:"addr,omitempty"`
 	// Resolved lists the addresses the target's host resolved to.
 	Resolved []netip.Addr `json:"resolved,omitempty"`
+	// Host is the host the probe was reaching when it ended, when a
+	// followed redirect led it away from the target's host; Addr and
+	// Resolved are then that host's.
+	Host string `json:"host,omitempty"`
 	// Connected is set once the TCP connection was established.
 	Connected bool `json:"connected"`
 	// Failure is empty when the probe completed, else one of the Probe*
