@@ -110,7 +110,7 @@ func (c *listenerProbesCheck) Evaluate(s *snapshot.Snapshot) Result {
 		r.Expected = fmt.Sprintf("%s on a TLS port (%s) presents a certificate valid for at least %d days", c.scopeText(), portList(c.tlsPorts), c.minDays)
 	}
 	var inScope int
-	var problems, hints []string
+	var problems, hints, notProbed, notes []string
 	for i := range s.Probes.Listeners {
 		res := &s.Probes.Listeners[i]
 		sock := res.Socket
@@ -123,7 +123,15 @@ func (c *listenerProbesCheck) Evaluate(s *snapshot.Snapshot) Result {
 		if res.Failure == snapshot.ProbeNotRun {
 			return Errorf("%s was not probed: %s", describeSocket(*sock), res.Error)
 		}
+		if res.Failure == snapshot.ProbeNotPossible {
+			// No evidence either way: say so, never count it.
+			notProbed = append(notProbed, fmt.Sprintf("%s not probed: %s", describeSocket(*sock), res.Error))
+			continue
+		}
 		inScope++
+		if res.Fallback != "" {
+			notes = append(notes, fmt.Sprintf("%s probed at %s: %s", describeSocket(*sock), res.Addr, res.Fallback))
+		}
 		if p, hint := c.judge(s, res); p != "" {
 			problems = append(problems, p)
 			if hint != "" && !slices.Contains(hints, hint) {
@@ -131,18 +139,28 @@ func (c *listenerProbesCheck) Evaluate(s *snapshot.Snapshot) Result {
 			}
 		}
 	}
+	if inScope == 0 && len(notProbed) > 0 {
+		return Skipf("no listener in scope could be probed from this host: %s", strings.Join(notProbed, "; "))
+	}
+	notes = append(notes, notProbed...)
 	if len(problems) == 0 {
 		r.Status = finding.Pass
 		r.Observed = fmt.Sprintf("%d listener(s) probed, all answered", inScope)
 		if c.tls {
 			r.Observed = fmt.Sprintf("%d TLS listener(s) probed, every certificate valid for %d days or more", inScope, c.minDays)
 		}
-		r.Explanation = r.Observed
+		if len(notProbed) > 0 {
+			r.Observed += fmt.Sprintf("; %d not probed", len(notProbed))
+		}
+		r.Explanation = strings.Join(append([]string{r.Observed}, notes...), "; ")
 		return r
 	}
 	r.Status = finding.Fail
 	r.Observed = fmt.Sprintf("%d of %d listener(s) failed", len(problems), inScope)
-	r.Explanation = strings.Join(problems, "; ")
+	if len(notProbed) > 0 {
+		r.Observed += fmt.Sprintf("; %d not probed", len(notProbed))
+	}
+	r.Explanation = strings.Join(append(problems, notes...), "; ")
 	r.Remediation = strings.Join(hints, "; ")
 	return r
 }

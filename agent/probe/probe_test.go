@@ -378,3 +378,48 @@ listeners_tls "certificates" {
 		t.Errorf("listeners_tls: %s: %s / %s", certs.Status, certs.Observed, certs.Explanation)
 	}
 }
+
+// TestListenersRespondWithoutIPv6: with IPv6 disabled by sysctl, a probe of
+// [::1] cannot be made from here. A dual-stack socket is probed over IPv4
+// instead; a v6only one is "not probed", never a failure of the listener.
+func TestListenersRespondWithoutIPv6(t *testing.T) {
+	nstest.RequireRoot(t)
+	nstest.RequireCommand(t, "ip")
+	nstest.RequireCommand(t, "sysctl")
+	ns := nstest.New(t)
+	for _, k := range []string{"all", "default", "lo"} {
+		ns.Run(t, "sysctl", "-w", "net.ipv6.conf."+k+".disable_ipv6=1")
+	}
+	ns.Listen(t, "dual:[::]:9053", "v6only:[::]:9054", "tcp4:127.0.0.1:9055")
+	plan := compile(t, `
+listeners_respond "tcp" {
+  timeout = "2s"
+}
+listeners_respond "v6only" {
+  port    = 9054
+  timeout = "2s"
+}
+`)
+	s := collect(t, plan, &probe.Collector{}, ns.Path())
+	fs := plan.Evaluate(s, time.Now())
+	for _, f := range fs {
+		t.Logf("%s: %s\n  observed: %s\n  explanation: %s\n  remediation: %s", f.Check, f.Status, f.Observed, f.Explanation, f.Remediation)
+	}
+	all, v6only := fs[0], fs[1]
+	if all.Status != finding.Pass || all.Observed != "2 listener(s) probed, all answered; 1 not probed" {
+		t.Errorf("listeners_respond.tcp: %s: %s; want a pass of 2 listeners, 1 not probed", all.Status, all.Observed)
+	}
+	for _, w := range []string{
+		"[::]:9053 (dual-stack) (hd-listen, pid",
+		"probed at 127.0.0.1:9053: IPv6 is unusable here (connect to [::1]:9053 failed: cannot assign requested address)",
+		"[::]:9054 (hd-listen, pid",
+		"not probed: connect to [::1]:9054 failed: cannot assign requested address",
+	} {
+		if !strings.Contains(all.Explanation, w) {
+			t.Errorf("listeners_respond.tcp: %q lacks %q", all.Explanation, w)
+		}
+	}
+	if v6only.Status != finding.Skip || !strings.Contains(v6only.Explanation, "not probed: connect to [::1]:9054 failed") {
+		t.Errorf("listeners_respond.v6only: %s: %s; want skip, not probed", v6only.Status, v6only.Explanation)
+	}
+}

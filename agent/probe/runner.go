@@ -116,8 +116,9 @@ func (r *runner) connect(ctx context.Context, res *snapshot.ProbeResult, hostpor
 	return nil, lastErr
 }
 
-// probe runs one probe under its timeout and records its outcome.
-func (r *runner) probe(parent context.Context, res *snapshot.ProbeResult) {
+// probe runs one probe under its timeout and records its outcome. It returns
+// the error of a TCP probe's connect, if that failed.
+func (r *runner) probe(parent context.Context, res *snapshot.ProbeResult) (connErr error) {
 	timeout := timeoutOf(res.Target)
 	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
@@ -125,9 +126,10 @@ func (r *runner) probe(parent context.Context, res *snapshot.ProbeResult) {
 	if res.Target.URL != "" {
 		r.probeHTTP(parent, ctx, res, timeout)
 	} else {
-		r.probeTCP(ctx, res, timeout)
+		connErr = r.probeTCP(ctx, res, timeout)
 	}
 	res.DurationMS = ms(time.Since(start))
+	return connErr
 }
 
 // failWith records err, naming timeouts by the probe's own timeout.
@@ -140,13 +142,14 @@ func failWith(res *snapshot.ProbeResult, err error, timeout time.Duration, what 
 }
 
 // probeTCP connects, then shakes hands with TLS and reads a banner line when
-// asked to; it writes nothing but the ClientHello.
-func (r *runner) probeTCP(ctx context.Context, res *snapshot.ProbeResult, timeout time.Duration) {
+// asked to; it writes nothing but the ClientHello. It returns the connect's
+// error, if it failed.
+func (r *runner) probeTCP(ctx context.Context, res *snapshot.ProbeResult, timeout time.Duration) error {
 	t := res.Target
 	conn, err := r.connect(ctx, res, t.TCP, nil)
 	if err != nil {
 		failWith(res, err, timeout, "connect to "+t.TCP)
-		return
+		return err
 	}
 	defer conn.Close()
 	if dl, ok := ctx.Deadline(); ok {
@@ -168,7 +171,7 @@ func (r *runner) probeTCP(ctx context.Context, res *snapshot.ProbeResult, timeou
 			} else {
 				fail(res, snapshot.ProbeTLS, err)
 			}
-			return
+			return nil
 		}
 		res.TLS = tlsState(tc.ConnectionState(), name)
 		conn = tc
@@ -180,6 +183,7 @@ func (r *runner) probeTCP(ctx context.Context, res *snapshot.ProbeResult, timeou
 			failWith(res, err, timeout, "connected, but no banner")
 		}
 	}
+	return nil
 }
 
 // readLine reads up to the first newline, or max bytes.
