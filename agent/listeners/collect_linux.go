@@ -39,13 +39,11 @@ func (c *Collector) collect(ctx context.Context, env *agent.Env) (*snapshot.List
 
 	var diagErr error
 	if c.Source != SourceProcfs {
-		socks, interrupted, err := readSockDiag(ctx, env.NetNS)
+		socks, notes, err := readSockDiag(ctx, env.NetNS)
 		switch {
 		case err == nil:
 			l.Source, l.Sockets = SourceSockDiag, socks
-			if interrupted {
-				partial = append(partial, fmt.Sprintf("the kernel interrupted the sock_diag dump %d times in a row (sockets changing fast): some sockets may be missing or listed twice", 1+dumpRetries))
-			}
+			partial = append(partial, notes...)
 		case ctx.Err() != nil:
 			return nil, ctx.Err()
 		case c.Source == SourceSockDiag:
