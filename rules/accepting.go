@@ -89,6 +89,13 @@ func (c *acceptingCheck) Evaluate(s *snapshot.Snapshot) Result {
 	return r
 }
 
+// notAccepting reports whether a TCP listener shows, on its own, that its
+// owner stopped calling accept: a full queue, or a connection waiting longer
+// than DefaultStalledAfter. Checks other than accepting use it as evidence.
+func notAccepting(sock snapshot.Socket) bool {
+	return sock.Stalled() || waitedTooLong(sock, DefaultStalledAfter)
+}
+
 // waitedTooLong reports whether a connection has waited in the listener's
 // accept queue for after or longer.
 func waitedTooLong(sock snapshot.Socket, after time.Duration) bool {

@@ -187,6 +187,11 @@ func (c *listenerProbesCheck) judge(s *snapshot.Snapshot, res *snapshot.ProbeRes
 			hint = stalledRemediation([]snapshot.Socket{sock})
 		}
 		return t + firewallNote(s, res), hint
+	case res.Failure == snapshot.ProbeTimeout && c.tls && notAccepting(sock):
+		// Connected, but the kernel completed the handshake alone: the
+		// connection joined others that wait unaccepted.
+		return fmt.Sprintf("%s: TLS handshake on %s failed: %s; when listed, %s", who, res.Addr, res.Error, notAcceptingText(sock, DefaultStalledAfter)),
+			stalledRemediation([]snapshot.Socket{sock})
 	case res.Failure == snapshot.ProbeRefused:
 		return fmt.Sprintf("%s refused a connection to %s: it closed between listing and probing, or a firewall rejects it%s", who, res.Addr, firewallNote(s, res)), hintRefused
 	case res.Failure != "" && !res.Connected:

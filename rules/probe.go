@@ -504,14 +504,14 @@ func listenersAt(s *snapshot.Snapshot, addr netip.Addr, port uint16) string {
 		}
 	}
 	if len(accepting) > 0 {
-		var stalled []snapshot.Socket
+		var stalled []string
 		for _, sock := range accepting {
-			if sock.Stalled() {
-				stalled = append(stalled, sock)
+			if notAccepting(sock) {
+				stalled = append(stalled, notAcceptingText(sock, DefaultStalledAfter))
 			}
 		}
 		if len(stalled) > 0 {
-			return stalledExplanation(stalled)
+			return strings.Join(stalled, "; ")
 		}
 		return fmt.Sprintf("%s listens there (accept queue %d of %d when listed)", describeSockets(accepting), accepting[0].AcceptQueue, accepting[0].Backlog)
 	}
@@ -532,7 +532,7 @@ func stalledAt(s *snapshot.Snapshot, addr netip.Addr, port uint16) []snapshot.So
 	addr = addr.Unmap()
 	var out []snapshot.Socket
 	for _, sock := range s.Listeners.Sockets {
-		if sock.Protocol != "tcp" || sock.Port != port || !sock.Stalled() || !sock.Accepts(addr) {
+		if sock.Protocol != "tcp" || sock.Port != port || !notAccepting(sock) || !sock.Accepts(addr) {
 			continue
 		}
 		if sock.Address.Unmap() == addr || isLocal(s, addr) {

@@ -231,3 +231,24 @@ func TestListenersTLSNoAnswer(t *testing.T) {
 		t.Errorf("%s: %s / %s", f.Status, f.Explanation, f.Remediation)
 	}
 }
+
+// TestListenersTLSQueued: seed 000. The HTTPS thread died; the kernel still
+// completes handshakes, so the probe connects and its TLS handshake times
+// out, while connections wait unaccepted. The queue and its owner are the
+// evidence; the certificate is not.
+func TestListenersTLSQueued(t *testing.T) {
+	web := sock("tcp", "0.0.0.0", 443, py)
+	web.Backlog, web.AcceptQueue, web.Queued, web.QueuedMS = 5, 3, 3, 42_000
+	s := probeSnapshot()
+	s.Probes.Listeners = []snapshot.ProbeResult{
+		{Target: snapshot.ProbeTarget{TCP: "127.0.0.1:443", TLS: true, TimeoutMS: 3000}, Socket: &web, Addr: "127.0.0.1:443", Connected: true,
+			Failure: snapshot.ProbeTimeout, Error: "TLS handshake: no answer within 3s"},
+	}
+	f := plan(t, `listeners_tls "certs" {}`).Evaluate(s, probeTime)[0]
+	if f.Status != finding.Fail || !strings.Contains(f.Explanation, "tcp/443 on 0.0.0.0: 3 connection(s) waiting to be accepted, the oldest for 42s") {
+		t.Errorf("%s: %s", f.Status, f.Explanation)
+	}
+	if f.Remediation != "the owner, python3 pid 4121, stopped calling accept (a dead thread or a deadlock): restart it and find out why it stopped" {
+		t.Errorf("remediation %q", f.Remediation)
+	}
+}

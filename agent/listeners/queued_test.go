@@ -104,3 +104,5 @@ func TestAttributeQueued(t *testing.T) {
 		}
 	}
 }
+
+func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
