@@ -127,7 +127,7 @@ func (c *listenerCheck) Evaluate(s *snapshot.Snapshot) Result {
 	// An owner we could not see might be the named process: only a match
 	// decides; without one, the answer is unknown.
 	if len(matching) == 0 && unowned > 0 {
-		return Errorf("%d socket(s) on %s/%d have no known owner, so whether %s serves it cannot be told: %s",
+		return Errorf("%d socket(s) on %s/%d have no known owner, so whether %s serves it cannot be told: owner unknown: %s",
 			unowned, c.protocol, c.port, c.process, s.Listeners.OwnerError)
 	}
 	if c.absent {
@@ -271,4 +271,59 @@ func shortID(id string) string {
 		return id[:12]
 	}
 	return id
+}
+
+// listenersAt says what listens on a local address and port, from the
+// listeners collector's data when it ran.
+func listenersAt(s *snapshot.Snapshot, addr netip.Addr, port uint16) string {
+	if s.Listeners == nil {
+		return "what listens here is unknown: the listeners collector did not run (any check of kind listener or accepting runs it)"
+	}
+	var onPort, accepting []snapshot.Socket
+	for _, sock := range s.Listeners.Sockets {
+		if sock.Protocol != "tcp" || sock.Port != port {
+			continue
+		}
+		onPort = append(onPort, sock)
+		if sock.Accepts(addr) {
+			accepting = append(accepting, sock)
+		}
+	}
+	if len(accepting) > 0 {
+		var stalled []string
+		for _, sock := range accepting {
+			if notAccepting(sock) {
+				stalled = append(stalled, notAcceptingText(sock, DefaultStalledAfter))
+			}
+		}
+		if len(stalled) > 0 {
+			return strings.Join(stalled, "; ")
+		}
+		return fmt.Sprintf("%s listens there (accept queue %d of %d when listed)", describeSockets(accepting), accepting[0].AcceptQueue, accepting[0].Backlog)
+	}
+	t := fmt.Sprintf("nothing listens on tcp/%d at %s", port, addr)
+	if len(onPort) > 0 {
+		t += fmt.Sprintf("; on that port: %s", describeSockets(onPort))
+	}
+	return t + "; listening: " + summarizeListeners(s.Listeners, "tcp")
+}
+
+// stalledAt returns the stalled TCP listeners that a connection to addr:port
+// on this host reaches: bound to addr itself, or to the unspecified address
+// when addr is one of this host's.
+func stalledAt(s *snapshot.Snapshot, addr netip.Addr, port uint16) []snapshot.Socket {
+	if s.Listeners == nil || !addr.IsValid() {
+		return nil
+	}
+	addr = addr.Unmap()
+	var out []snapshot.Socket
+	for _, sock := range s.Listeners.Sockets {
+		if sock.Protocol != "tcp" || sock.Port != port || !notAccepting(sock) || !sock.Accepts(addr) {
+			continue
+		}
+		if sock.Address.Unmap() == addr || isLocal(s, addr) {
+			out = append(out, sock)
+		}
+	}
+	return out
 }

@@ -115,7 +115,7 @@ func (c *listenerProbesCheck) Evaluate(s *snapshot.Snapshot) Result {
 		r.Expected = fmt.Sprintf("%s on a TLS port (%s) presents a certificate valid for at least %d days", c.scopeText(), portList(c.tlsPorts), c.minDays)
 	}
 	var inScope int
-	var problems []string
+	var problems, hints, notProbed, notes []string
 	for i := range s.Probes.Listeners {
 		res := &s.Probes.Listeners[i]
 		sock := res.Socket
@@ -128,59 +128,92 @@ func (c *listenerProbesCheck) Evaluate(s *snapshot.Snapshot) Result {
 		if res.Failure == snapshot.ProbeNotRun {
 			return Errorf("%s was not probed: %s", describeSocket(*sock), res.Error)
 		}
+		if res.Failure == snapshot.ProbeNotPossible {
+			// No evidence either way: say so, never count it.
+			notProbed = append(notProbed, fmt.Sprintf("%s not probed: %s", describeSocket(*sock), res.Error))
+			continue
+		}
 		inScope++
-		if p := c.judge(s, res); p != "" {
+		if res.Fallback != "" {
+			notes = append(notes, fmt.Sprintf("%s probed at %s: %s", describeSocket(*sock), res.Addr, res.Fallback))
+		}
+		if p, hint := c.judge(s, res); p != "" {
 			problems = append(problems, p)
+			if hint != "" && !slices.Contains(hints, hint) {
+				hints = append(hints, hint)
+			}
 		}
 	}
+	if inScope == 0 && len(notProbed) > 0 {
+		return Skipf("no listener in scope could be probed from this host: %s", strings.Join(notProbed, "; "))
+	}
+	notes = append(notes, notProbed...)
 	if len(problems) == 0 {
 		r.Status = finding.Pass
 		r.Observed = fmt.Sprintf("%d listener(s) probed, all answered", inScope)
 		if c.tls {
 			r.Observed = fmt.Sprintf("%d TLS listener(s) probed, every certificate valid for %d days or more", inScope, c.minDays)
 		}
-		r.Explanation = r.Observed
+		if len(notProbed) > 0 {
+			r.Observed += fmt.Sprintf("; %d not probed", len(notProbed))
+		}
+		r.Explanation = strings.Join(append([]string{r.Observed}, notes...), "; ")
 		return r
 	}
 	r.Status = finding.Fail
 	r.Observed = fmt.Sprintf("%d of %d listener(s) failed", len(problems), inScope)
-	r.Explanation = strings.Join(problems, "; ")
-	if c.tls {
-		r.Remediation = "renew the certificate (and check that renewal is automated), or drop the port from tls_ports if it does not serve TLS"
-	} else {
-		r.Remediation = "a listener that does not take connections has stopped accepting (a dead thread, a deadlock): restart its owner and find out why"
+	if len(notProbed) > 0 {
+		r.Observed += fmt.Sprintf("; %d not probed", len(notProbed))
 	}
+	r.Explanation = strings.Join(append(problems, notes...), "; ")
+	r.Remediation = strings.Join(hints, "; ")
 	return r
 }
 
-// judge returns what is wrong with one listener's probe, or "".
-func (c *listenerProbesCheck) judge(s *snapshot.Snapshot, res *snapshot.ProbeResult) string {
+// Remediations, each following from one kind of evidence.
+const (
+	hintNoAccept = "a listener that does not take connections has stopped accepting (a dead thread, a deadlock): restart its owner and find out why"
+	hintRefused  = "probe again: a listener that closed meanwhile is gone; one refused again is rejected by a local firewall rule"
+	hintNoTLS    = "a listener that accepts but does not complete a TLS handshake either does not serve TLS (drop its port from tls_ports) or has stopped answering (restart its owner)"
+	hintRenew    = "renew the certificate (and check that renewal is automated)"
+)
+
+// judge returns what is wrong with one listener's probe and the remediation
+// that follows from it, or "".
+func (c *listenerProbesCheck) judge(s *snapshot.Snapshot, res *snapshot.ProbeResult) (problem, hint string) {
 	sock := *res.Socket
 	who := describeSocket(sock)
 	switch {
 	case res.Failure == snapshot.ProbeTimeout && !res.Connected:
 		t := fmt.Sprintf("%s did not accept a connection to %s within %s", who, res.Addr, time.Duration(res.Target.TimeoutMS)*time.Millisecond)
+		hint := hintNoAccept
 		if sock.Stalled() {
 			t += fmt.Sprintf(": it is stalled, %d of %d connections waiting in its accept queue", sock.AcceptQueue, sock.Backlog)
+			hint = stalledRemediation([]snapshot.Socket{sock})
 		}
-		return t + firewallNote(s, res)
+		return t + firewallNote(s, res), hint
+	case res.Failure == snapshot.ProbeTimeout && c.tls && notAccepting(sock):
+		// Connected, but the kernel completed the handshake alone: the
+		// connection joined others that wait unaccepted.
+		return fmt.Sprintf("%s: TLS handshake on %s failed: %s; when listed, %s", who, res.Addr, res.Error, notAcceptingText(sock, DefaultStalledAfter)),
+			stalledRemediation([]snapshot.Socket{sock})
 	case res.Failure == snapshot.ProbeRefused:
-		return fmt.Sprintf("%s refused a connection to %s: it closed between listing and probing, or a firewall rejects it%s", who, res.Addr, firewallNote(s, res))
+		return fmt.Sprintf("%s refused a connection to %s: it closed between listing and probing, or a firewall rejects it%s", who, res.Addr, firewallNote(s, res)), hintRefused
+	case res.Failure != "" && !res.Connected:
+		// It did not answer at all: nothing about its certificate is known.
+		return fmt.Sprintf("%s did not answer: connect to %s failed: %s", who, res.Addr, res.Error), ""
 	case res.Failure != "" && !c.tls:
-		if res.Connected {
-			return "" // it accepted; what came after is not this check's business
-		}
-		return fmt.Sprintf("%s: connect to %s failed: %s", who, res.Addr, res.Error)
+		return "", "" // it accepted; what came after is not this check's business
 	case res.Failure != "":
-		return fmt.Sprintf("%s: TLS handshake on %s failed: %s", who, res.Addr, res.Error)
+		return fmt.Sprintf("%s: TLS handshake on %s failed: %s", who, res.Addr, res.Error), hintNoTLS
 	case c.tls && (res.TLS == nil || len(res.TLS.Chain) == 0):
-		return fmt.Sprintf("%s presented no certificate", who)
+		return fmt.Sprintf("%s presented no certificate", who), hintNoTLS
 	case c.tls:
 		if p := certTooShort(res.TLS.Chain[0], s.TakenAt, c.minDays); p != "" {
-			return fmt.Sprintf("%s: %s", who, p)
+			return fmt.Sprintf("%s: %s", who, p), hintRenew
 		}
 	}
-	return ""
+	return "", ""
 }
 
 // firewallNote adds the firewall's verdict on the probe's packet, if known.

@@ -403,10 +403,11 @@ func localOf(s *snapshot.Snapshot, as []netip.Addr) string {
 	return "not this host"
 }
 
-// isLocal reports whether a is loopback or one of the host's addresses.
+// isLocal reports whether a is loopback, unspecified (which the kernel
+// connects to this host) or one of the host's addresses.
 func isLocal(s *snapshot.Snapshot, a netip.Addr) bool {
 	a = a.Unmap()
-	if a.IsLoopback() {
+	if a.IsLoopback() || a.IsUnspecified() {
 		return true
 	}
 	for _, ifc := range s.Host.Interfaces {
@@ -443,7 +444,14 @@ func explainFailure(s *snapshot.Snapshot, res *snapshot.ProbeResult, host string
 	if ap, err := netip.ParseAddrPort(res.Addr); err == nil {
 		addr, port = ap.Addr().Unmap(), ap.Port()
 	}
-	local := addr.IsValid() && isLocal(s, addr)
+	redirected := res.Host != ""
+	if redirected {
+		host = res.Host // a followed redirect led there
+	}
+	// A listener bound to the very address is on this host, whatever the
+	// interface list says; and so is the evidence of a stalled one.
+	stalled := stalledAt(s, addr, port)
+	local := addr.IsValid() && (isLocal(s, addr) || len(stalled) > 0)
 	var parts []string
 	switch res.Failure {
 	case snapshot.ProbeRefused:
@@ -461,6 +469,9 @@ func explainFailure(s *snapshot.Snapshot, res *snapshot.ProbeResult, host string
 			parts = append(parts, listenersAt(s, addr, port))
 			parts = append(parts, firewallSays(s, addr, port, false)...)
 			remediation = "a local listener that does not answer has stopped accepting (dead thread, deadlock, full queue): restart it and find out why"
+			if len(stalled) > 0 {
+				remediation = stalledRemediation(stalled)
+			}
 		} else if !res.Connected {
 			fw := firewallSays(s, addr, port, true)
 			parts = append(parts, fw...)
@@ -470,7 +481,11 @@ func explainFailure(s *snapshot.Snapshot, res *snapshot.ProbeResult, host string
 			remediation = "find the hop that drops the connection (traceroute -T -p PORT) and the firewall there"
 		}
 	case snapshot.ProbeResolve:
-		parts = append(parts, fmt.Sprintf("%s does not resolve from this host: %s", host, res.Error)+dnsContext(s, host))
+		what := host
+		if redirected {
+			what = "the redirect's host " + host
+		}
+		parts = append(parts, fmt.Sprintf("%s does not resolve from this host: %s", what, res.Error)+dnsContext(s, host))
 		remediation = "fix the name in DNS or /etc/hosts, or probe an address"
 	case snapshot.ProbeTLS:
 		parts = append(parts, fmt.Sprintf("connected to %s but the TLS handshake failed: %s", res.Addr, res.Error))
@@ -482,41 +497,6 @@ func explainFailure(s *snapshot.Snapshot, res *snapshot.ProbeResult, host string
 		parts = append(parts, fmt.Sprintf("%s resolved to %s", host, addrList(res.Resolved)))
 	}
 	return strings.Join(parts, "; "), remediation
-}
-
-// listenersAt says what listens on a local address and port, from the
-// listeners collector's data when it ran.
-func listenersAt(s *snapshot.Snapshot, addr netip.Addr, port uint16) string {
-	if s.Listeners == nil {
-		return "what listens here is unknown: the listeners collector did not run (any check of kind listener or accepting runs it)"
-	}
-	var onPort, accepting []snapshot.Socket
-	for _, sock := range s.Listeners.Sockets {
-		if sock.Protocol != "tcp" || sock.Port != port {
-			continue
-		}
-		onPort = append(onPort, sock)
-		if sock.Accepts(addr) {
-			accepting = append(accepting, sock)
-		}
-	}
-	if len(accepting) > 0 {
-		var stalled []snapshot.Socket
-		for _, sock := range accepting {
-			if sock.Stalled() {
-				stalled = append(stalled, sock)
-			}
-		}
-		if len(stalled) > 0 {
-			return stalledExplanation(stalled)
-		}
-		return fmt.Sprintf("%s listens there (accept queue %d of %d when listed)", describeSockets(accepting), accepting[0].AcceptQueue, accepting[0].Backlog)
-	}
-	t := fmt.Sprintf("nothing listens on tcp/%d at %s", port, addr)
-	if len(onPort) > 0 {
-		t += fmt.Sprintf("; on that port: %s", describeSockets(onPort))
-	}
-	return t + "; listening: " + summarizeListeners(s.Listeners, "tcp")
 }
 
 // firewallSays simulates the probe's first packet through the local

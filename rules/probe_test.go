@@ -206,3 +206,49 @@ listeners_tls "certs" {}
 		t.Errorf("listeners_tls: %s\n got %s\nwant %s", fs[1].Status, fs[1].Explanation, want)
 	}
 }
+
+// TestListenersTLSNoAnswer: a TLS port that does not answer at all says so,
+// with the connect error; its certificate is unknown, so renewing it is no
+// remedy.
+func TestListenersTLSNoAnswer(t *testing.T) {
+	web := sock("tcp", "0.0.0.0", 443, nginx)
+	s := probeSnapshot()
+	s.Probes.Listeners = []snapshot.ProbeResult{
+		{Target: snapshot.ProbeTarget{TCP: "127.0.0.1:443", TLS: true, TimeoutMS: 3000}, Socket: &web, Addr: "127.0.0.1:443",
+			Failure: snapshot.ProbeTimeout, Error: "connect to 127.0.0.1:443: no answer within 3s"},
+	}
+	f := plan(t, `listeners_tls "certs" {}`).Evaluate(s, probeTime)[0]
+	if f.Status != finding.Fail || !strings.Contains(f.Explanation, "0.0.0.0:443 (nginx, pid 812, nginx.service) did not accept a connection to 127.0.0.1:443 within 3s") {
+		t.Errorf("%s: %s", f.Status, f.Explanation)
+	}
+	if strings.Contains(f.Remediation, "renew") || !strings.Contains(f.Remediation, "stopped accepting") {
+		t.Errorf("remediation %q: want the listener stopped accepting, not a renewal", f.Remediation)
+	}
+
+	s.Probes.Listeners[0].Failure, s.Probes.Listeners[0].Error = snapshot.ProbeReset, "read: connection reset by peer"
+	f = plan(t, `listeners_tls "certs" {}`).Evaluate(s, probeTime)[0]
+	if f.Status != finding.Fail || !strings.Contains(f.Explanation, "did not answer: connect to 127.0.0.1:443 failed: read: connection reset by peer") || strings.Contains(f.Remediation, "renew") {
+		t.Errorf("%s: %s / %s", f.Status, f.Explanation, f.Remediation)
+	}
+}
+
+// TestListenersTLSQueued: seed 000. The HTTPS thread died; the kernel still
+// completes handshakes, so the probe connects and its TLS handshake times
+// out, while connections wait unaccepted. The queue and its owner are the
+// evidence; the certificate is not.
+func TestListenersTLSQueued(t *testing.T) {
+	web := sock("tcp", "0.0.0.0", 443, py)
+	web.Backlog, web.AcceptQueue, web.Queued, web.QueuedMS = 5, 3, 3, 42_000
+	s := probeSnapshot()
+	s.Probes.Listeners = []snapshot.ProbeResult{
+		{Target: snapshot.ProbeTarget{TCP: "127.0.0.1:443", TLS: true, TimeoutMS: 3000}, Socket: &web, Addr: "127.0.0.1:443", Connected: true,
+			Failure: snapshot.ProbeTimeout, Error: "TLS handshake: no answer within 3s"},
+	}
+	f := plan(t, `listeners_tls "certs" {}`).Evaluate(s, probeTime)[0]
+	if f.Status != finding.Fail || !strings.Contains(f.Explanation, "tcp/443 on 0.0.0.0: 3 connection(s) waiting to be accepted, the oldest for 42s") {
+		t.Errorf("%s: %s", f.Status, f.Explanation)
+	}
+	if f.Remediation != "the owner, python3 pid 4121, stopped calling accept (a dead thread or a deadlock): restart it and find out why it stopped" {
+		t.Errorf("remediation %q", f.Remediation)
+	}
+}

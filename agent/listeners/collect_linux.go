@@ -39,13 +39,11 @@ func (c *Collector) collect(ctx context.Context, env *agent.Env) (*snapshot.List
 
 	var diagErr error
 	if c.Source != SourceProcfs {
-		socks, interrupted, err := readSockDiag(ctx, env.NetNS)
+		socks, notes, err := readSockDiag(ctx, env.NetNS)
 		switch {
 		case err == nil:
 			l.Source, l.Sockets = SourceSockDiag, socks
-			if interrupted {
-				partial = append(partial, fmt.Sprintf("the kernel interrupted the sock_diag dump %d times in a row (sockets changing fast): some sockets may be missing or listed twice", 1+dumpRetries))
-			}
+			partial = append(partial, notes...)
 		case ctx.Err() != nil:
 			return nil, ctx.Err()
 		case c.Source == SourceSockDiag:
@@ -178,9 +176,15 @@ func addOwners(ctx context.Context, procRoot string, l *snapshot.Listeners) (par
 	if l.Unowned == 0 {
 		return "", nil
 	}
-	if scan.denied > 0 {
-		l.OwnerError = fmt.Sprintf("permission denied reading /proc/PID/fd of %d processes (%s/%d/fd, ...)", scan.denied, procRoot, scan.deniedPID)
+	switch {
+	case scan.denied > 0:
+		l.OwnerError = fmt.Sprintf("hostdrift could not read other processes' file descriptors (needs CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE): permission denied reading /proc/PID/fd of %d processes (%s/%d/fd, ...)", scan.denied+scan.linkDenied, procRoot, scan.deniedPID)
 		return fmt.Sprintf("owning process of %d sockets unknown: permission denied reading /proc/PID/fd; run as root or with CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE", l.Unowned), nil
+	case scan.linkDenied > 0:
+		// The fd directories opened, but the kernel hides where their
+		// links lead from a reader that may not ptrace the process.
+		l.OwnerError = fmt.Sprintf("hostdrift could not read other processes' file descriptors (needs CAP_SYS_PTRACE): permission denied reading the links in /proc/PID/fd of %d processes (%s/%d/fd/*, ...)", scan.linkDenied, procRoot, scan.linkDeniedPID)
+		return fmt.Sprintf("owning process of %d sockets unknown: permission denied reading the links in /proc/PID/fd of %d processes; run as root or with CAP_SYS_PTRACE", l.Unowned, scan.linkDenied), nil
 	}
 	l.OwnerError = fmt.Sprintf("no process in %s holds them: kernel sockets, or their owner exited", procRoot)
 	return "", nil

@@ -70,3 +70,22 @@ func FuzzParseInetDiag(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseQueued feeds inet_diag_msg payloads of established sockets to
+// the parsers of waiting connections: they never panic, and what they keep
+// is a valid address on a listener's port.
+func FuzzParseQueued(f *testing.F) {
+	f.Add(queuedMsg(afInet, mustAddr("127.0.0.1"), 443, 0, tcpInfo(1200, 900)))
+	f.Add(queuedMsg(afInet6, mustAddr("::ffff:127.0.0.1"), 443, 0, nil))
+	f.Add(queuedMsg(afInet, mustAddr("10.0.0.2"), 443, 77, tcpInfo(0, 0)))
+	f.Add(queuedMsg(afInet, mustAddr("10.0.0.2"), 443, 0, make([]byte, 30)))
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		c, keep, err := parseQueuedCandidate(msg, map[uint16]bool{443: true})
+		if err == nil && keep && (c.port != 443 || !c.local.IsValid() || len(c.id) != sizeofSockID) {
+			t.Fatalf("kept %+v", c)
+		}
+		if _, ok, err := parseTCPIdle(msg); err != nil && ok {
+			t.Fatalf("ok with error %v", err)
+		}
+	})
+}

@@ -22,18 +22,33 @@ const (
 	sizeofInetDiagMsg   = 72 // struct inet_diag_msg
 	sizeofRtAttr        = 4
 
+	inetDiagInfo     = 2  // INET_DIAG_INFO, struct tcp_info
 	inetDiagSKV6Only = 11 // INET_DIAG_SKV6ONLY, u8
+
+	tcpEstablished = 1
+	tcpCloseWait   = 8
 
 	statesListen = 1 << tcpListen
 	statesAll    = 0xffffffff
+	// statesQueued are the states of a connection that can wait in an
+	// accept queue: established, or closed by its peer meanwhile.
+	statesQueued = 1<<tcpEstablished | 1<<tcpCloseWait
+
+	sizeofSockID = 48 // struct inet_diag_sockid
 )
 
 // inetDiagReq is struct inet_diag_req_v2: dump the sockets of one family and
-// protocol whose state is in states. It implements nl.NetlinkRequestData.
+// protocol whose state is in states, or (with id set) ask for one socket. It
+// implements nl.NetlinkRequestData.
 type inetDiagReq struct {
 	family   uint8
 	protocol uint8
-	states   uint32
+	// ext is idiag_ext: the bits of the attributes asked for, 1<<(type-1).
+	ext    uint8
+	states uint32
+	// id is a struct inet_diag_sockid, as a dump answered it; empty for a
+	// dump (no filter).
+	id []byte
 }
 
 // Serialize encodes the request in the kernel's layout.
@@ -41,10 +56,9 @@ func (r *inetDiagReq) Serialize() []byte {
 	b := make([]byte, sizeofInetDiagReqV2)
 	b[0] = r.family
 	b[1] = r.protocol
-	// b[2] idiag_ext: no extensions; INET_DIAG_SKV6ONLY comes unasked.
+	b[2] = r.ext // INET_DIAG_SKV6ONLY comes unasked
 	binary.NativeEndian.PutUint32(b[4:8], r.states)
-	// The socket id (sport, dport, addresses, interface, cookie) stays zero:
-	// no filter.
+	copy(b[8:8+sizeofSockID], r.id)
 	return b
 }
 

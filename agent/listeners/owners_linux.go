@@ -27,10 +27,17 @@ type ownerScan struct {
 	// pids maps socket inodes to the process holding them (the lowest PID,
 	// when several share a socket).
 	pids map[uint64]int
-	// denied counts processes whose fd directory could not be read.
+	// denied counts processes whose fd directory could not be opened or
+	// listed (file permissions: CAP_DAC_READ_SEARCH reads them all).
 	denied int
 	// deniedPID is one of them, for the message.
 	deniedPID int
+	// linkDenied counts processes whose fd directory was listed but whose
+	// fd links could not be read: the kernel allows that only to a reader
+	// that may ptrace the process (CAP_SYS_PTRACE reads them all).
+	linkDenied int
+	// linkDeniedPID is one of them, for the message.
+	linkDeniedPID int
 }
 
 // findOwners walks procRoot/*/fd once and maps the wanted socket inodes to
@@ -83,9 +90,17 @@ func findOwners(ctx context.Context, procRoot string, want map[uint64]struct{}) 
 		fds, err := f.Readdirnames(-1)
 		if err != nil && errors.Is(err, fs.ErrPermission) {
 			scan.denied++
+			if scan.deniedPID == 0 {
+				scan.deniedPID = pid
+			}
 		}
+		linkDenied := false
 		for _, fdName := range fds {
 			ln, err := unix.Readlinkat(fd, fdName, buf)
+			if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
+				linkDenied = true
+				break // the same for every fd of this process
+			}
 			if err != nil || ln >= len(buf) {
 				continue
 			}
@@ -103,6 +118,12 @@ func findOwners(ctx context.Context, procRoot string, want map[uint64]struct{}) 
 			remaining--
 		}
 		f.Close()
+		if linkDenied {
+			scan.linkDenied++
+			if scan.linkDeniedPID == 0 {
+				scan.linkDeniedPID = pid
+			}
+		}
 		if remaining == 0 {
 			break
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/vishvananda/netlink/nl"
@@ -32,13 +33,15 @@ var sockDiagQueries = []struct {
 }
 
 // readSockDiag dumps the sockets through netlink sock_diag, from a socket
-// opened in the network namespace at nsPath (the caller's when empty).
-// interrupted reports that a dump was still inconsistent after the retries
-// (the kernel set NLM_F_DUMP_INTR); the sockets are returned anyway.
-func readSockDiag(ctx context.Context, nsPath string) (socks []snapshot.Socket, interrupted bool, err error) {
+// opened in the network namespace at nsPath (the caller's when empty), and
+// counts the connections waiting in each TCP listener's accept queue. It
+// returns, with the sockets, the reasons the data is incomplete: a dump
+// still inconsistent after the retries (the kernel set NLM_F_DUMP_INTR), or
+// waiting connections that could not be read.
+func readSockDiag(ctx context.Context, nsPath string) (socks []snapshot.Socket, partial []string, err error) {
 	s, err := openDiag(nsPath)
 	if err != nil {
-		return nil, false, err
+		return nil, nil, err
 	}
 	defer s.Close()
 	timeout := 10 * time.Second
@@ -47,12 +50,13 @@ func readSockDiag(ctx context.Context, nsPath string) (socks []snapshot.Socket, 
 	}
 	tv := unix.NsecToTimeval(timeout.Nanoseconds())
 	if err := s.SetReceiveTimeout(&tv); err != nil {
-		return nil, false, err
+		return nil, nil, err
 	}
 	if err := s.SetSendTimeout(&tv); err != nil {
-		return nil, false, err
+		return nil, nil, err
 	}
 	h := &nl.SocketHandle{Socket: s} // one sequence of request numbers
+	interrupted := false
 	for _, q := range sockDiagQueries {
 		got, err := dumpRetry(func() ([]snapshot.Socket, error) {
 			return dump(ctx, h, q.protocol, q.req)
@@ -60,11 +64,23 @@ func readSockDiag(ctx context.Context, nsPath string) (socks []snapshot.Socket, 
 		if errors.Is(err, errInterrupted) {
 			interrupted = true
 		} else if err != nil {
-			return nil, false, fmt.Errorf("dump %s: %w", queryName(q.protocol, q.req.family), err)
+			return nil, nil, fmt.Errorf("dump %s: %w", queryName(q.protocol, q.req.family), err)
 		}
 		socks = append(socks, got...)
 	}
-	return socks, interrupted, nil
+	if interrupted {
+		partial = append(partial, fmt.Sprintf("the kernel interrupted the sock_diag dump %d times in a row (sockets changing fast): some sockets may be missing or listed twice", 1+dumpRetries))
+	}
+	conns, err := readQueued(ctx, h, socks)
+	if ctx.Err() != nil {
+		return nil, nil, ctx.Err()
+	}
+	if err != nil {
+		partial = append(partial, fmt.Sprintf("the connections waiting in accept queues could not be read (%v): a listener that stopped accepting is seen only once its queue is full", err))
+	} else {
+		attributeQueued(socks, conns)
+	}
+	return socks, partial, nil
 }
 
 func queryName(protocol string, family uint8) string {
@@ -144,4 +160,75 @@ func dump(ctx context.Context, h *nl.SocketHandle, protocol string, q inetDiagRe
 		return nil, err
 	}
 	return socks, err
+}
+
+// readQueued lists the connections waiting in the accept queues of the TCP
+// listeners in socks: established sockets on a listener's port that no
+// process holds. It then asks the kernel about each for its tcp_info, which
+// says how long since it heard from its peer; one that was accepted or
+// closed meanwhile is gone and left out.
+func readQueued(ctx context.Context, h *nl.SocketHandle, socks []snapshot.Socket) ([]queuedConn, error) {
+	ports := map[uint16]bool{}
+	for _, s := range socks {
+		if s.Protocol == "tcp" {
+			ports[s.Port] = true
+		}
+	}
+	if len(ports) == 0 {
+		return nil, nil
+	}
+	var conns []queuedConn
+	for _, family := range []uint8{afInet, afInet6} {
+		q := inetDiagReq{family: family, protocol: ipprotoTCP, states: statesQueued}
+		req := nl.NewNetlinkRequest(nl.SOCK_DIAG_BY_FAMILY, unix.NLM_F_DUMP)
+		req.AddData(&q)
+		req.Sockets = map[int]*nl.SocketHandle{unix.NETLINK_INET_DIAG: h}
+		var parseErr error
+		n := 0
+		err := req.ExecuteIter(unix.NETLINK_INET_DIAG, nl.SOCK_DIAG_BY_FAMILY, func(msg []byte) bool {
+			if n++; n%256 == 0 && ctx.Err() != nil {
+				parseErr = ctx.Err()
+				return false
+			}
+			c, keep, err := parseQueuedCandidate(msg, ports)
+			if err != nil {
+				parseErr = err
+				return false
+			}
+			if keep {
+				conns = append(conns, c)
+			}
+			return true
+		})
+		if parseErr != nil {
+			return nil, parseErr
+		}
+		// An interrupted dump may miss a connection or list one twice:
+		// the counts are a sample of a moving queue, nothing more.
+		if err != nil && !errors.Is(err, nl.ErrDumpInterrupted) {
+			return nil, fmt.Errorf("dump %s: %w", queryName("tcp", family), err)
+		}
+	}
+	for i := range conns {
+		if i >= maxQueuedLookups || ctx.Err() != nil {
+			break
+		}
+		c := &conns[i]
+		q := inetDiagReq{family: c.family, protocol: ipprotoTCP, ext: 1 << (inetDiagInfo - 1), states: statesQueued, id: c.id}
+		req := nl.NewNetlinkRequest(nl.SOCK_DIAG_BY_FAMILY, 0)
+		req.AddData(&q)
+		req.Sockets = map[int]*nl.SocketHandle{unix.NETLINK_INET_DIAG: h}
+		msgs, err := req.Execute(unix.NETLINK_INET_DIAG, nl.SOCK_DIAG_BY_FAMILY)
+		if errors.Is(err, unix.ENOENT) || (err == nil && len(msgs) == 0) {
+			c.port = 0 // accepted or closed meanwhile
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("tcp_info of a waiting connection: %w", err)
+		}
+		if c.idleMS, c.known, err = parseTCPIdle(msgs[0]); err != nil {
+			return nil, err
+		}
+	}
+	return slices.DeleteFunc(conns, func(c queuedConn) bool { return c.port == 0 }), nil
 }

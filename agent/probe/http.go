@@ -33,6 +33,7 @@ func (r *runner) probeHTTP(parent, ctx context.Context, res *snapshot.ProbeResul
 	var (
 		mu        sync.Mutex
 		dialed    snapshot.ProbeResult
+		dialing   string // the host of the last dial, a redirect's after one
 		tlsErr    error
 		firstByte time.Duration
 	)
@@ -40,8 +41,19 @@ func (r *runner) probeHTTP(parent, ctx context.Context, res *snapshot.ProbeResul
 	tr := &http.Transport{
 		Proxy: nil,
 		DialContext: func(ctx context.Context, _, addr string) (net.Conn, error) {
+			host, _, _ := net.SplitHostPort(addr)
+			mu.Lock()
+			dialing, dialed = host, snapshot.ProbeResult{}
+			mu.Unlock()
+			// The transport may give up on a dial (the request's
+			// timeout) and return before the dial does: record each
+			// address as it is tried, not only once connect returns.
 			var d snapshot.ProbeResult
-			c, err := r.connect(ctx, &d, addr)
+			c, err := r.connect(ctx, &d, addr, func(a string, resolved []netip.Addr) {
+				mu.Lock()
+				dialed.Addr, dialed.Resolved = a, resolved
+				mu.Unlock()
+			})
 			mu.Lock()
 			dialed = d
 			mu.Unlock()
@@ -91,8 +103,14 @@ func (r *runner) probeHTTP(parent, ctx context.Context, res *snapshot.ProbeResul
 	resp, err := client.Do(req)
 	mu.Lock()
 	res.Addr, res.Resolved, res.Connected, res.ConnectMS = dialed.Addr, dialed.Resolved, dialed.Connected, dialed.ConnectMS
-	hsErr, ttfb := tlsErr, firstByte
+	hsErr, ttfb, host := tlsErr, firstByte, dialing
 	mu.Unlock()
+	if host == "" {
+		host = req.URL.Hostname()
+	}
+	if len(hops) > 0 && host != req.URL.Hostname() {
+		res.Host = host // a redirect led elsewhere
+	}
 	if resp != nil {
 		resp.Body.Close()
 		h := &snapshot.HTTPResult{Status: resp.StatusCode, Location: resp.Header.Get("Location"), Hops: hops, FirstByteMS: ms(ttfb)}
@@ -117,7 +135,7 @@ func (r *runner) probeHTTP(parent, ctx context.Context, res *snapshot.ProbeResul
 	}
 	switch {
 	case !res.Connected && res.Addr == "":
-		failWith(res, err, timeout, "resolve "+req.URL.Hostname())
+		failWith(res, err, timeout, "resolve "+host)
 	case !res.Connected:
 		failWith(res, err, timeout, "connect to "+res.Addr)
 	case hsErr != nil:

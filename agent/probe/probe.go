@@ -60,6 +60,7 @@ func (c *Collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Secti
 	defer r.close()
 
 	var jobs []*snapshot.ProbeResult
+	listenerJob := map[*snapshot.ProbeResult]bool{}
 	seen := map[snapshot.ProbeTarget]bool{}
 	for _, t := range w.Targets {
 		if !seen[t] {
@@ -80,6 +81,7 @@ func (c *Collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Secti
 			out.Listeners = listenerProbes(ls, w.Listeners)
 			for i := range out.Listeners {
 				jobs = append(jobs, &out.Listeners[i])
+				listenerJob[&out.Listeners[i]] = true
 			}
 		}
 	}
@@ -101,7 +103,11 @@ func (c *Collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Secti
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			r.probe(ctx, j)
+			if listenerJob[j] {
+				r.probeListener(ctx, j)
+			} else {
+				r.probe(ctx, j)
+			}
 		}()
 	}
 	wg.Wait()
@@ -172,6 +178,47 @@ func listenerProbes(l *snapshot.Listeners, lp *snapshot.ListenerProbes) []snapsh
 		})
 	}
 	return out
+}
+
+// probeListener probes one listener. A connect that cannot be made from
+// here (no usable local address or route of the family) is no evidence
+// about the listener: a dual-stack socket is then probed over IPv4, and
+// any other is recorded as not possible, with the reason.
+func (r *runner) probeListener(ctx context.Context, res *snapshot.ProbeResult) {
+	err := r.probe(ctx, res)
+	if err == nil || res.Connected || !notFromHere(err) {
+		return
+	}
+	why := fmt.Sprintf("connect to %s failed: %v", res.Target.TCP, errnoOf(err))
+	sock := res.Socket
+	ap, perr := netip.ParseAddrPort(res.Target.TCP)
+	if sock != nil && sock.DualStack() && perr == nil && ap.Addr().Is6() {
+		v4 := snapshot.ProbeResult{Target: res.Target, Socket: sock}
+		v4.Target.TCP = netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), ap.Port()).String()
+		r.probe(ctx, &v4)
+		v4.Target = res.Target // the probe's identity stays its target
+		v4.Fallback = fmt.Sprintf("IPv6 is unusable here (%s): the dual-stack socket was probed over IPv4", why)
+		*res = v4
+		return
+	}
+	res.Failure, res.Error = snapshot.ProbeNotPossible, why
+}
+
+// notFromHere reports whether a connect failed because this host cannot
+// make it (no local address of the family, the family unsupported, no
+// route), rather than because of the target.
+func notFromHere(err error) bool {
+	return errors.Is(err, syscall.EADDRNOTAVAIL) || errors.Is(err, syscall.EAFNOSUPPORT) ||
+		errors.Is(err, syscall.ENETUNREACH)
+}
+
+// errnoOf returns the system error inside err, or err itself.
+func errnoOf(err error) error {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return errno
+	}
+	return err
 }
 
 // classify names why a connection attempt or exchange failed.

@@ -260,7 +260,15 @@ probe "stalled" {
 probe "refused" {
   tcp = "%s"
 }
-`, plain, redirect, secure, smtp, smtp, stalled, refused)
+probe "stalled-http" {
+  url     = "http://%s/"
+  timeout = "300ms"
+}
+probe "health-follow" {
+  url              = "http://%s/ping"
+  follow_redirects = true
+}
+`, plain, redirect, secure, smtp, smtp, stalled, refused, stalled, redirect)
 	plan := compile(t, src)
 	s := collect(t, plan, &probe.Collector{Resolver: resolver}, "")
 	byID := map[string]finding.Finding{}
@@ -295,6 +303,16 @@ probe "refused" {
 			fmt.Sprintf("nothing listens on tcp/%s at 127.0.0.26; listening: ", port(refused)),
 			smtp, // the neighbourhood lists the listeners found
 		}},
+		// The full queue and its owner are on this host: that is the
+		// evidence, not a firewall somewhere.
+		{"probe.stalled-http", finding.Fail, []string{
+			"no answer within 300ms",
+			fmt.Sprintf("tcp/%s on 127.0.0.25 is listening but not accepting", port(stalled)),
+		}},
+		// The redirect's host is what does not resolve, not the target's.
+		{"probe.health-follow", finding.Fail, []string{
+			"the redirect's host health.hostdrift.invalid does not resolve from this host",
+		}},
 	}
 	for _, c := range cases {
 		f, ok := byID[c.id]
@@ -311,6 +329,12 @@ probe "refused" {
 				t.Errorf("%s: %q lacks %q", c.id, text, w)
 			}
 		}
+	}
+	if f := byID["probe.stalled-http"]; !strings.Contains(f.Remediation, "stopped calling accept") || strings.Contains(f.Remediation, "traceroute") {
+		t.Errorf("probe.stalled-http: remediation %q; want the owner stopped calling accept", f.Remediation)
+	}
+	if f := byID["probe.health-follow"]; strings.Contains(f.Explanation, "127.0.0.22 does not resolve") {
+		t.Errorf("probe.health-follow blames the target's host: %s", f.Explanation)
 	}
 	if r := s.Probes.Results[1]; r.HTTP == nil || r.HTTP.LocationHost == nil || !r.HTTP.LocationHost.NotFound {
 		t.Errorf("redirect: the Location's host was not recorded as not found: %+v", r.HTTP)
@@ -355,5 +379,50 @@ listeners_tls "certificates" {
 	// times out, which only listeners_tls judges.
 	if certs.Status != finding.Fail || !strings.Contains(certs.Explanation, "TLS handshake on [::1]:8443 failed") {
 		t.Errorf("listeners_tls: %s: %s / %s", certs.Status, certs.Observed, certs.Explanation)
+	}
+}
+
+// TestListenersRespondWithoutIPv6: with IPv6 disabled by sysctl, a probe of
+// [::1] cannot be made from here. A dual-stack socket is probed over IPv4
+// instead; a v6only one is "not probed", never a failure of the listener.
+func TestListenersRespondWithoutIPv6(t *testing.T) {
+	nstest.RequireRoot(t)
+	nstest.RequireCommand(t, "ip")
+	nstest.RequireCommand(t, "sysctl")
+	ns := nstest.New(t)
+	for _, k := range []string{"all", "default", "lo"} {
+		ns.Run(t, "sysctl", "-w", "net.ipv6.conf."+k+".disable_ipv6=1")
+	}
+	ns.Listen(t, "dual:[::]:9053", "v6only:[::]:9054", "tcp4:127.0.0.1:9055")
+	plan := compile(t, `
+listeners_respond "tcp" {
+  timeout = "2s"
+}
+listeners_respond "v6only" {
+  port    = 9054
+  timeout = "2s"
+}
+`)
+	s := collect(t, plan, &probe.Collector{}, ns.Path())
+	fs := plan.Evaluate(s, time.Now())
+	for _, f := range fs {
+		t.Logf("%s: %s\n  observed: %s\n  explanation: %s\n  remediation: %s", f.Check, f.Status, f.Observed, f.Explanation, f.Remediation)
+	}
+	all, v6only := fs[0], fs[1]
+	if all.Status != finding.Pass || all.Observed != "2 listener(s) probed, all answered; 1 not probed" {
+		t.Errorf("listeners_respond.tcp: %s: %s; want a pass of 2 listeners, 1 not probed", all.Status, all.Observed)
+	}
+	for _, w := range []string{
+		"[::]:9053 (dual-stack) (hd-listen, pid",
+		"probed at 127.0.0.1:9053: IPv6 is unusable here (connect to [::1]:9053 failed: cannot assign requested address)",
+		"[::]:9054 (hd-listen, pid",
+		"not probed: connect to [::1]:9054 failed: cannot assign requested address",
+	} {
+		if !strings.Contains(all.Explanation, w) {
+			t.Errorf("listeners_respond.tcp: %q lacks %q", all.Explanation, w)
+		}
+	}
+	if v6only.Status != finding.Skip || !strings.Contains(v6only.Explanation, "not probed: connect to [::1]:9054 failed") {
+		t.Errorf("listeners_respond.v6only: %s: %s; want skip, not probed", v6only.Status, v6only.Explanation)
 	}
 }

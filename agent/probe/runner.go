@@ -79,8 +79,10 @@ func (r *runner) lookup(ctx context.Context, host string) ([]netip.Addr, error) 
 
 // connect resolves host:port and connects to its addresses in order, each
 // given an equal share of the time left (as net.Dial does), recording what it
-// resolved and tried. Each address is tried once.
-func (r *runner) connect(ctx context.Context, res *snapshot.ProbeResult, hostport string) (net.Conn, error) {
+// resolved and tried. Each address is tried once. onTry, when set, is told
+// each address before it is dialed, so that a caller whose dial may outlive
+// it (net/http's) still knows where the probe went.
+func (r *runner) connect(ctx context.Context, res *snapshot.ProbeResult, hostport string, onTry func(addr string, resolved []netip.Addr)) (net.Conn, error) {
 	host, port, err := net.SplitHostPort(hostport)
 	if err != nil {
 		return nil, err
@@ -99,6 +101,9 @@ func (r *runner) connect(ctx context.Context, res *snapshot.ProbeResult, hostpor
 			actx, cancel = context.WithTimeout(ctx, time.Until(dl)/time.Duration(len(addrs)-i))
 		}
 		res.Addr = net.JoinHostPort(a.String(), port)
+		if onTry != nil {
+			onTry(res.Addr, res.Resolved)
+		}
 		start := time.Now()
 		c, err := r.dialOne(actx, "tcp", res.Addr)
 		cancel()
@@ -111,8 +116,9 @@ func (r *runner) connect(ctx context.Context, res *snapshot.ProbeResult, hostpor
 	return nil, lastErr
 }
 
-// probe runs one probe under its timeout and records its outcome.
-func (r *runner) probe(parent context.Context, res *snapshot.ProbeResult) {
+// probe runs one probe under its timeout and records its outcome. It returns
+// the error of a TCP probe's connect, if that failed.
+func (r *runner) probe(parent context.Context, res *snapshot.ProbeResult) (connErr error) {
 	timeout := timeoutOf(res.Target)
 	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
@@ -120,9 +126,10 @@ func (r *runner) probe(parent context.Context, res *snapshot.ProbeResult) {
 	if res.Target.URL != "" {
 		r.probeHTTP(parent, ctx, res, timeout)
 	} else {
-		r.probeTCP(ctx, res, timeout)
+		connErr = r.probeTCP(ctx, res, timeout)
 	}
 	res.DurationMS = ms(time.Since(start))
+	return connErr
 }
 
 // failWith records err, naming timeouts by the probe's own timeout.
@@ -135,13 +142,14 @@ func failWith(res *snapshot.ProbeResult, err error, timeout time.Duration, what 
 }
 
 // probeTCP connects, then shakes hands with TLS and reads a banner line when
-// asked to; it writes nothing but the ClientHello.
-func (r *runner) probeTCP(ctx context.Context, res *snapshot.ProbeResult, timeout time.Duration) {
+// asked to; it writes nothing but the ClientHello. It returns the connect's
+// error, if it failed.
+func (r *runner) probeTCP(ctx context.Context, res *snapshot.ProbeResult, timeout time.Duration) error {
 	t := res.Target
-	conn, err := r.connect(ctx, res, t.TCP)
+	conn, err := r.connect(ctx, res, t.TCP, nil)
 	if err != nil {
 		failWith(res, err, timeout, "connect to "+t.TCP)
-		return
+		return err
 	}
 	defer conn.Close()
 	if dl, ok := ctx.Deadline(); ok {
@@ -163,7 +171,7 @@ func (r *runner) probeTCP(ctx context.Context, res *snapshot.ProbeResult, timeou
 			} else {
 				fail(res, snapshot.ProbeTLS, err)
 			}
-			return
+			return nil
 		}
 		res.TLS = tlsState(tc.ConnectionState(), name)
 		conn = tc
@@ -175,6 +183,7 @@ func (r *runner) probeTCP(ctx context.Context, res *snapshot.ProbeResult, timeou
 			failWith(res, err, timeout, "connected, but no banner")
 		}
 	}
+	return nil
 }
 
 // readLine reads up to the first newline, or max bytes.

@@ -92,6 +92,29 @@ func TestLeastPrivilege(t *testing.T) {
 	if ls.Status != snapshot.StatusPartial || !strings.Contains(ls.Reason, "CAP_SYS_PTRACE") {
 		t.Errorf("listeners without capabilities: %s: %q; want partial, naming CAP_SYS_PTRACE", ls.Status, ls.Reason)
 	}
+	// File permissions without ptrace: the fd directories open, but the
+	// kernel hides where their links lead. That is not "no owner".
+	noPtrace := "+net_admin,+net_raw,+dac_read_search"
+	blind := snapshotOf(t, asNobody(ns, noPtrace, collectors...))
+	ls, _ = blind.Collector("listeners")
+	if ls.Status != snapshot.StatusPartial || !strings.Contains(ls.Reason, "CAP_SYS_PTRACE") {
+		t.Errorf("listeners with %s: %s: %q; want partial, naming CAP_SYS_PTRACE", noPtrace, ls.Status, ls.Reason)
+	}
+	if blind.Listeners.Unowned != 2 || strings.Contains(blind.Listeners.OwnerError, "no process") {
+		t.Errorf("with %s: %d unowned, %q; want 2, and no claim that no process holds them", noPtrace, blind.Listeners.Unowned, blind.Listeners.OwnerError)
+	}
+	web := policyFile(t, `
+listener "web" {
+  port    = 8080
+  process = "`+nstest.HelperName+`"
+}
+`)
+	rep, code := runJSON(t, asNobody(ns, noPtrace, bin, "check", "--policy", web, "--format", "json"))
+	want := "owner unknown: hostdrift could not read other processes' file descriptors (needs CAP_SYS_PTRACE)"
+	if f := findingsByCheck(rep)["listener.web"]; code != exitIncomplete || !strings.HasPrefix(f, "error") || !strings.Contains(f, want) {
+		t.Errorf("check with %s: exit %d, listener.web = %q; want exit %d and an error saying %q", noPtrace, code, f, exitIncomplete, want)
+	}
+
 	policy := policyFile(t, `
 listener "web" {
   port    = 8080
@@ -102,7 +125,7 @@ ingress "ssh" {
   expect = "allow"
 }
 `)
-	rep, code := runJSON(t, asNobody(ns, "", bin, "check", "--policy", policy, "--format", "json"))
+	rep, code = runJSON(t, asNobody(ns, "", bin, "check", "--policy", policy, "--format", "json"))
 	if code != exitIncomplete {
 		t.Errorf("check without capabilities: exit %d, want %d", code, exitIncomplete)
 	}

@@ -32,9 +32,16 @@ type Socket struct {
 	UID    uint32 `json:"uid"`
 	// AcceptQueue is the number of connections waiting to be accepted and
 	// Backlog the queue's limit (TCP listeners only).
-	AcceptQueue uint32   `json:"accept_queue"`
-	Backlog     uint32   `json:"backlog"`
-	Process     *Process `json:"process,omitempty"`
+	AcceptQueue uint32 `json:"accept_queue"`
+	Backlog     uint32 `json:"backlog"`
+	// Queued counts the connections sock_diag listed as waiting in this
+	// listener's accept queue: established (the handshake done) and not
+	// yet accepted, so no process holds them. QueuedMS is how long the
+	// oldest of them has waited, at least: the time since it last heard
+	// from its peer (tcp_info). TCP listeners read through sock_diag only.
+	Queued   uint32   `json:"queued,omitempty"`
+	QueuedMS uint32   `json:"queued_ms,omitempty"`
+	Process  *Process `json:"process,omitempty"`
 }
 
 // Process is the process that owns a socket.

@@ -63,6 +63,11 @@ const (
 	// ProbeNotRun marks a probe that never started: the collector ran out
 	// of time first.
 	ProbeNotRun = "not_run"
+	// ProbeNotPossible marks a listener probe that could not be made from
+	// this host: no usable local address or route of the listener's family
+	// (IPv6 disabled, say). Error says why; it is no evidence about the
+	// listener.
+	ProbeNotPossible = "not_possible"
 )
 
 // ProbeResult is the outcome of one probe.
@@ -74,6 +79,14 @@ type ProbeResult struct {
 	Addr string `json:"addr,omitempty"`
 	// Resolved lists the addresses the target's host resolved to.
 	Resolved []netip.Addr `json:"resolved,omitempty"`
+	// Host is the host the probe was reaching when it ended, when a
+	// followed redirect led it away from the target's host; Addr and
+	// Resolved are then that host's.
+	Host string `json:"host,omitempty"`
+	// Fallback says why a listener probe connected to another address
+	// than its target's: a dual-stack socket probed over IPv4 because
+	// IPv6 is unusable here.
+	Fallback string `json:"fallback,omitempty"`
 	// Connected is set once the TCP connection was established.
 	Connected bool `json:"connected"`
 	// Failure is empty when the probe completed, else one of the Probe*

@@ -4,9 +4,9 @@
 
 # A listener whose owner stopped calling accept keeps its port open, so every
 # "is it listening" check passes while clients hang: the accept queue is what
-# shows it.
+# shows it, full or holding a connection longer than stalled_after (10s).
 accepting "tcp-listeners" {
-  description = "Every TCP listener takes its connections (none has a full accept queue)"
+  description = "Every TCP listener takes its connections (none has a full accept queue, none keeps one waiting over 10s)"
   severity    = "critical"
 }
 

@@ -41,6 +41,9 @@ type Listener struct {
 //	stall:127.0.0.1:7000:2
 //	                      TCP listener with backlog 2 that never accepts, its
 //	                      accept queue filled with backlog+1 = 3 connections
+//	queue:127.0.0.1:7002:3
+//	                      TCP listener with backlog 5 that never accepts,
+//	                      with 3 connections waiting in its accept queue
 //	accept:127.0.0.1:7001 TCP listener that accepts; it has accepted three
 //	                      connections by the time Listen returns
 //	many:127.0.0.1:20000:10000

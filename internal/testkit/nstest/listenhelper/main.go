@@ -9,6 +9,9 @@
 //	udp4, udp6        bound UDP socket (udp6 sets IPV6_V6ONLY=1)
 //	stall             TCP listener with backlog N that never accepts, its
 //	                  accept queue filled with N+1 connections
+//	queue             TCP listener with backlog 5 that never accepts, with N
+//	                  connections waiting in its accept queue (N < 5: the
+//	                  queue is not full)
 //	accept            TCP listener that accepts; three connections are made
 //	                  and accepted before ready
 //	many              N TCP listeners on consecutive ports from PORT
@@ -118,13 +121,13 @@ func parse(a string) (spec, error) {
 		if !ap.Addr().Is6() {
 			return spec{}, fmt.Errorf("spec %q: %s wants an IPv6 address", a, kind)
 		}
-	case "stall", "many", "serve", "conns":
+	case "stall", "many", "serve", "conns", "queue":
 		if s.n == 0 {
 			return spec{}, fmt.Errorf("spec %q: %s needs :N at the end", a, kind)
 		}
 	case "accept":
 	default:
-		return spec{}, fmt.Errorf("spec %q: unknown kind %q (want tcp4, tcp6, dual, v6only, udp4, udp6, stall, accept, many, serve, conns)", a, kind)
+		return spec{}, fmt.Errorf("spec %q: unknown kind %q (want tcp4, tcp6, dual, v6only, udp4, udp6, stall, queue, accept, many, serve, conns)", a, kind)
 	}
 	return s, nil
 }
@@ -172,6 +175,21 @@ func open(s spec) error {
 			}
 		}
 		return waitQueue(fd, func(q int) bool { return q >= backlog+1 })
+	case "queue":
+		const queueBacklog = 5
+		if s.n >= queueBacklog {
+			return fmt.Errorf("queue: %d connections would fill the backlog of %d", s.n, queueBacklog)
+		}
+		fd, err := listen(s.ap, unix.SOCK_STREAM, true, queueBacklog)
+		if err != nil {
+			return err
+		}
+		for range s.n {
+			if _, err := dial(s.ap); err != nil {
+				return err
+			}
+		}
+		return waitQueue(fd, func(q int) bool { return q >= s.n })
 	case "accept":
 		fd, err := listen(s.ap, unix.SOCK_STREAM, true, backlog)
 		if err != nil {
