@@ -59,11 +59,12 @@ func installedRoot(t *testing.T, links map[string]string) string {
 func TestInstalledNotRunning(t *testing.T) {
 	const service = "/lib/systemd/system/docker.service"
 	for _, c := range []struct {
-		name    string
-		links   map[string]string
-		stale   bool
-		absent  string
-		errWant string
+		name      string
+		links     map[string]string
+		stale     bool
+		nosystemd bool // the root's init is not systemd: no /run/systemd/system
+		absent    string
+		errWant   string
 	}{
 		{name: "disabled", absent: "Docker is installed but not in use: docker.service and docker.socket are disabled and not running (dockerd at "},
 		{name: "disabled, stale socket", stale: true, absent: "accepts no connections (a stale socket)"},
@@ -73,10 +74,17 @@ func TestInstalledNotRunning(t *testing.T) {
 			errWant: "docker.service is enabled but not running (the socket "},
 		{name: "socket enabled", links: map[string]string{"sockets.target.wants/docker.socket": "/lib/systemd/system/docker.socket"},
 			errWant: "docker.socket is enabled but not running"},
+		{name: "enabled, systemd not running", nosystemd: true, links: map[string]string{"multi-user.target.wants/docker.service": service},
+			absent: "docker.service enabled, but systemd is not running here (no /run/systemd/system), so nothing starts it"},
 		{name: "both enabled, stale socket", stale: true, links: map[string]string{"multi-user.target.wants/docker.service": service, "sockets.target.wants/docker.socket": "/lib/systemd/system/docker.socket"},
 			errWant: "docker.service and docker.socket are enabled but not running (the socket "},
 	} {
 		root := installedRoot(t, c.links)
+		if !c.nosystemd {
+			if err := os.MkdirAll(filepath.Join(root, "run/systemd/system"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+		}
 		if c.stale {
 			sock := filepath.Join(root, DefaultSocket)
 			os.MkdirAll(filepath.Dir(sock), 0o755)

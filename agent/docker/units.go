@@ -35,12 +35,26 @@ func enabledUnits(env *agent.Env) []string {
 	return out
 }
 
+// systemdRuns reports whether systemd is the init system below the root, as
+// sd_booted(3) tells: /run/systemd/system exists only while it runs.
+func systemdRuns(env *agent.Env) bool {
+	fi, err := os.Stat(env.Path("/run/systemd/system"))
+	return err == nil && fi.IsDir()
+}
+
 // notRunning judges an installed dockerd whose socket does not answer
-// (why: "does not exist", or accepts no connections). With neither unit enabled, Docker is
-// installed but not in use: an absent engine, not a fault. With one enabled,
-// systemd was asked to run it and it does not: an error naming the unit.
+// (why: "does not exist", or accepts no connections). With neither unit
+// enabled, Docker is installed but not in use: an absent engine, not a
+// fault. With one enabled where systemd runs, systemd was asked to run it
+// and it does not: an error naming the unit. Where systemd is not the init
+// (a container, another init), enabled units start nothing, so Docker is
+// not in use either, and the reason says so.
 func notRunning(env *agent.Env, daemon, socket, why string) (snapshot.Section, error) {
 	enabled := enabledUnits(env)
+	if len(enabled) > 0 && !systemdRuns(env) {
+		return &snapshot.Docker{Installed: daemon, Absent: fmt.Sprintf("Docker is installed but not in use: %s enabled, but systemd is not running here (no /run/systemd/system), so nothing starts it (dockerd at %s; %s %s)",
+			strings.Join(enabled, " and "), daemon, socket, why)}, nil
+	}
 	if len(enabled) == 0 {
 		return &snapshot.Docker{Installed: daemon, Absent: fmt.Sprintf("Docker is installed but not in use: %s are disabled and not running (dockerd at %s; %s %s)",
 			strings.Join(dockerUnits, " and "), daemon, socket, why)}, nil

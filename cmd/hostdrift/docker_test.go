@@ -346,8 +346,9 @@ docker_stopped_ports "stopped" {}
 // TestDockerInstalledNotInUse: dockerd installed, docker.service and
 // docker.socket disabled and not running (a fixture root): Docker is not in
 // use, the default policy's Docker checks are skipped with that reason and
-// the run is not incomplete. Once docker.service is enabled and still not
-// running, that is a real finding: the Docker checks are errors naming it.
+// the run is not incomplete. Enabled where systemd is not the init, it is
+// still not in use. Once docker.service is enabled under a running systemd
+// and still not running, that is a real finding: errors naming it.
 func TestDockerInstalledNotInUse(t *testing.T) {
 	nstest.RequireRoot(t) // the firewall collector reads the rules
 	bin := binary(t)
@@ -379,6 +380,19 @@ docker_stopped_ports "stopped" {}
 		t.Fatal(err)
 	}
 	if err := os.Symlink("/lib/systemd/system/docker.service", filepath.Join(root, "etc/systemd/system/multi-user.target.wants/docker.service")); err != nil {
+		t.Fatal(err)
+	}
+	// Enabled where systemd is not the init (a container): nothing starts it.
+	r, code = check()
+	if code != exitOK {
+		t.Errorf("enabled without systemd: exit %d, want 0", code)
+	}
+	for c, got := range findingsByCheck(r) {
+		if !strings.HasPrefix(got, "skip: ") || !strings.Contains(got, "systemd is not running here") {
+			t.Errorf("enabled without systemd: %s = %q", c, got)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(root, "run/systemd/system"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	r, code = check()
