@@ -13,6 +13,7 @@ import (
 	"github.com/hostdrift/hostdrift/agent"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 	"github.com/hostdrift/hostdrift/internal/sys/setns"
+	"golang.org/x/sys/unix"
 )
 
 // procNetFiles are the procfs tables read when sock_diag is unavailable.
@@ -176,6 +177,17 @@ func addOwners(ctx context.Context, procRoot string, l *snapshot.Listeners) (par
 	if l.Unowned == 0 {
 		return "", nil
 	}
+	// Holding both capabilities, a refusal is not ours to fix by privilege:
+	// a security module or the process's own protection hides its fds.
+	if (scan.denied > 0 || scan.linkDenied > 0) && haveCaps(unix.CAP_SYS_PTRACE, unix.CAP_DAC_READ_SEARCH) {
+		pid := scan.deniedPID
+		if pid == 0 {
+			pid = scan.linkDeniedPID
+		}
+		comm, _ := os.ReadFile(fmt.Sprintf("%s/%d/comm", procRoot, pid))
+		l.OwnerError = fmt.Sprintf("the kernel refused to show the file descriptors of %d processes (%s/%d, %s) although hostdrift holds CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH: a security module (Yama, AppArmor, SELinux) or the process's own protection hides them", scan.denied+scan.linkDenied, procRoot, pid, strings.TrimSpace(string(comm)))
+		return fmt.Sprintf("owning process of %d sockets unknown: %s", l.Unowned, l.OwnerError), nil
+	}
 	switch {
 	case scan.denied > 0:
 		l.OwnerError = fmt.Sprintf("hostdrift could not read other processes' file descriptors (needs CAP_DAC_READ_SEARCH and CAP_SYS_PTRACE): permission denied reading /proc/PID/fd of %d processes (%s/%d/fd, ...)", scan.denied+scan.linkDenied, procRoot, scan.deniedPID)
@@ -188,4 +200,20 @@ func addOwners(ctx context.Context, procRoot string, l *snapshot.Listeners) (par
 	}
 	l.OwnerError = fmt.Sprintf("no process in %s holds them: kernel sockets, or their owner exited", procRoot)
 	return "", nil
+}
+
+// haveCaps reports whether hostdrift holds every capability given in its
+// effective set.
+func haveCaps(caps ...uintptr) bool {
+	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return false
+	}
+	for _, c := range caps {
+		if data[c/32].Effective&(1<<(c%32)) == 0 {
+			return false
+		}
+	}
+	return true
 }

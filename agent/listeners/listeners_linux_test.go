@@ -360,3 +360,12 @@ func TestInNetNS(t *testing.T) {
 		t.Errorf("err = %v, want fn's error", err)
 	}
 }
+
+// TestHaveCaps reads the effective capability set: root holds
+// CAP_SYS_PTRACE, and a test run without it says so through the same call.
+func TestHaveCaps(t *testing.T) {
+	nstest.RequireRoot(t)
+	if !haveCaps(unix.CAP_SYS_PTRACE, unix.CAP_DAC_READ_SEARCH) {
+		t.Error("root without CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH in its effective set?")
+	}
+}
