@@ -41,19 +41,37 @@ func TestTableColourOnlyWhenAsked(t *testing.T) {
 		if strings.Contains(out, "\x1b[") != color {
 			t.Errorf("color=%v: escape codes present=%v", color, !color)
 		}
-		for _, want := range []string{"critical fail", "→ do this", "could not see", "SKIP", "no FQDN here", "5 checks:", "0 waived, 1 skip, 1 pass"} {
+		for _, want := range []string{"critical fail", "→ do this", "could not see", "5 checks:", "0 waived, 1 skip, 1 pass", "1 checks do not apply to this host: --verbose says why"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("color=%v: table lacks %q:\n%s", color, want, out)
 			}
 		}
-		if strings.Contains(out, "listener.a") {
-			t.Error("passing checks are listed only with Verbose")
+		if strings.Contains(out, "listener.a") || strings.Contains(out, "no FQDN here") {
+			t.Error("passing and skipped checks are listed only with Verbose")
 		}
 		for _, line := range strings.Split(out, "\n") {
 			if !color && len([]rune(line)) > 100 {
 				t.Errorf("line wider than 100: %q", line)
 			}
 		}
+	}
+}
+
+// TestTableVerboseSaysWhySkipped: with Verbose, a skipped check is a row
+// with its reason, and the hint to ask for it is gone.
+func TestTableVerboseSaysWhySkipped(t *testing.T) {
+	var b bytes.Buffer
+	if err := Render(&b, "table", sample(), Options{Width: 100, Verbose: true}); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	for _, want := range []string{"SKIP", "no FQDN here", "listener.a"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("verbose table lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "--verbose says why") {
+		t.Errorf("verbose table still points at --verbose:\n%s", out)
 	}
 }
 

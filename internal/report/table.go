@@ -47,9 +47,10 @@ func statusCell(s finding.Status, color bool) string {
 	}
 }
 
-// renderTable prints the findings that need attention and the checks that
-// were skipped, with why (and passing ones when verbose), then collectors
-// that did not run cleanly, then a summary line.
+// renderTable prints the findings that need attention (and, when verbose,
+// the passing checks and the skipped ones with why), then collectors that
+// did not run cleanly, then a summary line. Skips are true but need no
+// action: a host without Docker is not told three times that it has none.
 func renderTable(w io.Writer, r *Report, o Options) error {
 	width := o.Width
 	if width <= 0 {
@@ -58,7 +59,7 @@ func renderTable(w io.Writer, r *Report, o Options) error {
 	var shown []finding.Finding
 	checkWidth := len("CHECK")
 	for _, f := range r.Findings {
-		if f.Status == finding.Pass && !o.Verbose {
+		if (f.Status == finding.Pass || f.Status == finding.Skip) && !o.Verbose {
 			continue
 		}
 		shown = append(shown, f)
@@ -101,6 +102,9 @@ func renderTable(w io.Writer, r *Report, o Options) error {
 		fmt.Sprintf("%d waived", s.Waived),
 		fmt.Sprintf("%d skip", s.Skip),
 		fmt.Sprintf("%d pass", s.Pass), r.DurationMS)
+	if s.Skip > 0 && !o.Verbose {
+		fmt.Fprintf(w, "%d checks do not apply to this host: --verbose says why\n", s.Skip)
+	}
 	return nil
 }
 
