@@ -86,7 +86,7 @@ func (dockerBypassCheck) Evaluate(s *snapshot.Snapshot) Result {
 	case len(gaps) > 0 && checked > 0:
 		r.Status, r.Observed = finding.Error, "unknown"
 		r.Explanation = "the firewall was not read completely (" + strings.Join(gaps, "; ") + ")"
-		r.Remediation = "run hostdrift as root or with CAP_NET_ADMIN so it can read every ruleset"
+		r.Remediation = netfilter.GapFix(s)
 	case checked == 0:
 		r.Status, r.Observed, r.Explanation = finding.Pass, "none published on every address", "no running container publishes a port on 0.0.0.0 or ::"
 	default:

@@ -35,7 +35,7 @@ func (dockerForwardCheck) Evaluate(s *snapshot.Snapshot) Result {
 		if gaps := netfilter.FirewallGaps(s); len(gaps) > 0 {
 			return Result{Status: finding.Error, Expected: r.Expected, Observed: "unknown",
 				Explanation: "whether Docker changed the FORWARD policy cannot be told: " + strings.Join(gaps, "; "),
-				Remediation: "run hostdrift as root or with CAP_NET_ADMIN so it can read every ruleset"}
+				Remediation: netfilter.GapFix(s)}
 		}
 		r.Status, r.Observed, r.Explanation = finding.Pass, "no Docker chains", "no Docker chains in the firewall"
 		return r

@@ -237,7 +237,7 @@ func (c *flowCheck) Evaluate(s *snapshot.Snapshot) Result {
 		p := allowed[0]
 		r.Status, r.Observed = finding.Error, "allowed by the rules that could be read"
 		r.Explanation = fmt.Sprintf("%s, but the firewall was not read completely (%s), and a drop there would win", explainFlow(p), strings.Join(gaps, "; "))
-		r.Remediation = "run hostdrift as root or with CAP_NET_ADMIN so it can read every ruleset"
+		r.Remediation = netfilter.GapFix(s)
 		return r
 	}
 	p := probes[0]

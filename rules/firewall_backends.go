@@ -51,7 +51,7 @@ func (backendsCheck) Evaluate(s *snapshot.Snapshot) Result {
 	if gaps := netfilter.FirewallGaps(s); len(gaps) > 0 {
 		return Result{Status: finding.Error, Expected: r.Expected, Observed: r.Observed,
 			Explanation: "whether both are in use cannot be told: " + strings.Join(gaps, "; "),
-			Remediation: "run hostdrift as root or with CAP_NET_ADMIN so it can read every ruleset"}
+			Remediation: netfilter.GapFix(s)}
 	}
 	r.Status = finding.Pass
 	r.Explanation = "one rule source at most: " + r.Observed

@@ -96,7 +96,7 @@ func (c *exposedCheck) Evaluate(s *snapshot.Snapshot) Result {
 	case len(exposed) > 0:
 		r.Status, r.Observed = finding.Error, "reachable by the rules that could be read"
 		r.Explanation = strings.Join(exposed, "; ") + "; but the firewall was not read completely (" + strings.Join(gaps, "; ") + ")"
-		r.Remediation = "run hostdrift as root or with CAP_NET_ADMIN so it can read every ruleset"
+		r.Remediation = netfilter.GapFix(s)
 		return r
 	}
 	r.Status = finding.Pass

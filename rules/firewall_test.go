@@ -180,7 +180,8 @@ func TestEgressUnknownIsAnError(t *testing.T) {
 // certain (error) while a drop is (a drop in any table wins).
 func TestEgressIncompleteFirewall(t *testing.T) {
 	fw := ufwDenyOutgoing()
-	fw.Backends[2] = snapshot.Backend{Name: snapshot.BackendIptablesLegacy, Reason: "/usr/sbin/iptables-legacy-save: exit status 1: Permission denied: run hostdrift as root or with CAP_NET_ADMIN"}
+	fw.Backends[2] = snapshot.Backend{Name: snapshot.BackendIptablesLegacy, Reason: "/usr/sbin/iptables-legacy-save: exit status 1: Permission denied: run hostdrift as root or with CAP_NET_ADMIN",
+		Fix: []string{"run hostdrift as root or with CAP_NET_ADMIN and CAP_NET_RAW"}}
 	s := firewallSnapshot(fw)
 	s.Collectors[0] = snapshot.CollectorStatus{Name: "firewall", Status: snapshot.StatusPartial, Reason: "iptables-legacy: " + fw.Backends[2].Reason}
 	f := one(t, `egress "https" { port = 443 }`, s)
@@ -189,6 +190,11 @@ func TestEgressIncompleteFirewall(t *testing.T) {
 	}
 	if f := one(t, `egress "smtp" { port = 587 }`, s); f.Status != finding.Fail {
 		t.Errorf("denied over an incomplete firewall: %s: %s", f.Status, f.Explanation)
+	}
+	// A gap whose fix the collector could not tell gets no guessed fix.
+	fw.Backends[2].Fix = nil
+	if f := one(t, `egress "https" { port = 443 }`, s); f.Status != finding.Error || f.Remediation != "" {
+		t.Errorf("a gap without a known fix: %s, remediation %q, want an error and none", f.Status, f.Remediation)
 	}
 	if f := one(t, `egress "no-smtp" {
   port   = 587

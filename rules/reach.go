@@ -175,7 +175,7 @@ func (c *reachCheck) Evaluate(s *snapshot.Snapshot) Result {
 	case len(gaps) > 0:
 		r.Status, r.Observed = finding.Error, "allowed by the rules that could be read"
 		r.Explanation += fmt.Sprintf(", but the firewall was not read completely (%s), and a drop there would win", strings.Join(gaps, "; "))
-		r.Remediation = "run hostdrift as root or with CAP_NET_ADMIN so it can read every ruleset"
+		r.Remediation = netfilter.GapFix(s)
 	case c.deny:
 		r.Status = finding.Fail
 		r.Remediation = remediate(&last.probe, true)

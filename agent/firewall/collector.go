@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -96,6 +97,7 @@ func (c *Collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Secti
 		if err != nil {
 			nftBackend.Available = false
 			nftBackend.Reason = joinReason(nftBackend.Reason, err.Error())
+			addFix(&nftBackend, privilegeFix(err, needPriv))
 			continue
 		}
 		for _, t := range res.Tables {
@@ -111,6 +113,7 @@ func (c *Collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Secti
 	if err != nil {
 		native.Available = false
 		native.Reason = explainNetlink(err)
+		addFix(&native, privilegeFix(err, needPriv))
 	} else {
 		fw.Tables = append(fw.Tables, tables...)
 		countInto(&native, tables)
@@ -135,6 +138,7 @@ func (c *Collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Secti
 		if err != nil {
 			legacy.Available = false
 			legacy.Reason = joinReason(legacy.Reason, err.Error())
+			addFix(&legacy, privilegeFix(err, needPrivLegacy))
 			continue
 		}
 		if len(names) == 0 {
@@ -144,6 +148,10 @@ func (c *Collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Secti
 		if err != nil {
 			legacy.Available = false
 			legacy.Reason = joinReason(legacy.Reason, err.Error())
+			addFix(&legacy, privilegeFix(err, needPrivLegacy))
+			if isToolMissing(err) {
+				addFix(&legacy, installIptables)
+			}
 			continue
 		}
 		fw.Tables = append(fw.Tables, res.Tables...)
@@ -179,14 +187,39 @@ func judgeWithoutTool(b *snapshot.Backend, missing string, families []string, ne
 	if !netlinkRead {
 		b.Available = false
 		b.Reason = joinReason(b.Reason, missing+" (and nf_tables could not be read over netlink to tell whether iptables-nft holds anything)")
+		addFix(b, installIptables)
 		return
 	}
 	if compat := xtCompatTables(tables, xt, families); len(compat) > 0 {
 		b.Available = false
 		b.Reason = joinReason(b.Reason, fmt.Sprintf("%s; netlink shows tables iptables-nft made (%s), which only it reads whole", missing, strings.Join(compat, ", ")))
+		addFix(b, installIptables)
 		return
 	}
 	b.Note = fmt.Sprintf("%s; netlink shows no table that iptables-nft made in %s, so it holds no rules there", missing, strings.Join(families, " and "))
+}
+
+// installIptables closes a gap left by a missing dump tool.
+const installIptables = "install the iptables package: its *-save tools read the tables iptables made"
+
+// privilegeFix returns hint when err says the read was refused for want of
+// privilege, and "" otherwise: a missing privilege is one cause among many.
+func privilegeFix(err error, hint string) string {
+	if errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) || errors.Is(err, os.ErrPermission) {
+		return hint
+	}
+	msg := strings.ToLower(err.Error())
+	if strings.Contains(msg, "permission denied") || strings.Contains(msg, "operation not permitted") {
+		return hint
+	}
+	return ""
+}
+
+// addFix records what would close a backend's gap, once.
+func addFix(b *snapshot.Backend, fix string) {
+	if fix != "" && !slices.Contains(b.Fix, fix) {
+		b.Fix = append(b.Fix, fix)
+	}
 }
 
 func joinReason(a, b string) string {

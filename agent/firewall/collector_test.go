@@ -20,6 +20,7 @@ import (
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
 	"github.com/hostdrift/hostdrift/rules"
+	"golang.org/x/sys/unix"
 )
 
 const collectNft = `table inet filter {
@@ -287,6 +288,9 @@ func TestCollectIptablesNftWithoutTool(t *testing.T) {
 	}
 	if f := judgeFirewall(t, fw, `firewall_backends "one" {}`)["firewall_backends.one"]; f.Status != finding.Error || !strings.Contains(f.Explanation, "ip filter, ip6 mangle") {
 		t.Errorf("firewall_backends: %s %s, want an error naming the unread tables", f.Status, f.Explanation)
+	} else if f.Remediation != installIptables {
+		// Root is reading here: the fix is the package, not a privilege.
+		t.Errorf("firewall_backends: remediation %q, want %q", f.Remediation, installIptables)
 	}
 }
 
@@ -411,5 +415,22 @@ func TestIptablesCommand(t *testing.T) {
 	}
 	if cmd.Mode != wantMode {
 		t.Errorf("mode %q, but iptables --version says %q", cmd.Mode, out)
+	}
+}
+
+// TestPrivilegeFix: only a refusal for want of privilege is fixed by one.
+func TestPrivilegeFix(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{fmt.Errorf("netlink: %w", unix.EPERM), needPriv},
+		{errors.New("iptables-legacy-save: Permission denied (you must be root)"), needPriv},
+		{&toolMissingError{"/usr/sbin/iptables-nft-save"}, ""},
+		{fmt.Errorf("netlink: %w", unix.EPROTONOSUPPORT), ""},
+	} {
+		if got := privilegeFix(c.err, needPriv); got != c.want {
+			t.Errorf("privilegeFix(%v) = %q, want %q", c.err, got, c.want)
+		}
 	}
 }

@@ -5,6 +5,7 @@ package netfilter
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/hostdrift/hostdrift/internal/snapshot"
@@ -138,6 +139,24 @@ func LocalAddressFor(fw *snapshot.Firewall, src netip.Addr) (netip.Addr, bool) {
 		}
 	}
 	return fallback, fallback.IsValid()
+}
+
+// GapFix says what would close the firewall's gaps, from what the collector
+// recorded for each unreadable backend; "" when it could not tell (the
+// explanation then names the gaps, and no fix is guessed).
+func GapFix(s *snapshot.Snapshot) string {
+	if s.Firewall == nil {
+		return ""
+	}
+	var fixes []string
+	for _, b := range s.Firewall.Backends {
+		for _, f := range b.Fix {
+			if !slices.Contains(fixes, f) {
+				fixes = append(fixes, f)
+			}
+		}
+	}
+	return strings.Join(fixes, "; ")
 }
 
 // FirewallGaps lists the parts of the firewall the snapshot lacks (rulesets

@@ -44,6 +44,9 @@ type Backend struct {
 	// Available is false when the source could not be read; Reason says why.
 	Available bool   `json:"available"`
 	Reason    string `json:"reason,omitempty"`
+	// Fix says what would make an unreadable backend readable (a privilege,
+	// a package), as far as the collector could tell; empty when unknown.
+	Fix []string `json:"fix,omitempty"`
 	// Note says how an available backend was judged without its own tool
 	// (iptables-nft-save not installed, no table of its own on netlink).
 	Note string `json:"note,omitempty"`
