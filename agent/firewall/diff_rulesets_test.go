@@ -33,23 +33,31 @@ func nftLoad(t *testing.T, ns *nstest.NS, text string) {
 	}
 }
 
+// The UFW rulesets are written by Debian's ufw itself (nstest.UFW), IPv6
+// chains included (IPV6=yes): ufw6-before-* with "-m rt --rt-type 0 -j DROP"
+// from /usr/share/ufw/before6.rules, and `limit` as ufw writes it (-m recent
+// --set, then --update --seconds 30 --hitcount 6 -j ufw-user-limit).
 var ufwDenyOutgoing = ruleset{
-	name:  "ufw deny outgoing",
-	ports: commonPorts,
+	name:    "ufw deny outgoing",
+	ports:   commonPorts,
+	v6:      true,
+	history: true,
 	load: func(t *testing.T, tp *topo) {
 		tp.host.UFW(t,
 			"default deny incoming", "default deny outgoing",
 			"allow out 53", "allow out 443/tcp", "allow out 993/tcp",
 			"allow 22/tcp", "limit 2222/tcp",
 			"allow out to 10.200.0.2 port 5432 proto tcp",
-			"allow in from 10.200.0.2 to any port 3306 proto tcp",
+			"allow in from 10.200.0.128/26 to any port 3306 proto tcp",
 			"reject out 25/tcp", "allow 5000:5010/udp")
 	},
 }
 
 var ufwAllowList = ruleset{
-	name:  "ufw allow list",
-	ports: commonPorts,
+	name:    "ufw allow list",
+	ports:   commonPorts,
+	v6:      true,
+	history: true,
 	load: func(t *testing.T, tp *topo) {
 		tp.host.UFW(t,
 			"default deny incoming", "default allow outgoing",
@@ -84,7 +92,7 @@ COMMIT
 -A INPUT -p udp -m addrtype --dst-type LOCAL -m udp --dport 53 -j ACCEPT
 -A INPUT -m limit --limit 5/min -j LOG --log-prefix "drop: "
 -A INPUT -p tcp -m tcp ! --dport 1:1024 -m comment --comment "high ports" -j ACCEPT
--A svc ! -s 10.200.0.2/32 -j RETURN
+-A svc ! -s 10.200.0.128/26 -j RETURN
 -A svc -j ACCEPT
 -A OUTPUT -o lo -j ACCEPT
 -A OUTPUT -p tcp -m tcp --dport 25 -j REJECT --reject-with icmp-port-unreachable
@@ -157,6 +165,7 @@ table ip early {
 var plainNftables = ruleset{
 	name:  "nft named and anonymous sets",
 	ports: commonPorts,
+	v6:    true,
 	load: func(t *testing.T, tp *topo) {
 		nftLoad(t, tp.host, plainNft)
 	},
@@ -217,7 +226,7 @@ const firewalldNft = `table inet firewalld {
 	set trusted_src {
 		type ipv4_addr
 		flags interval
-		elements = { 10.200.0.2 }
+		elements = { 10.200.0.128/26 }
 	}
 	chain filter_PREROUTING {
 		type filter hook prerouting priority filter + 10; policy accept;
@@ -320,6 +329,7 @@ const firewalldNft = `table inet firewalld {
 var firewalldRuleset = ruleset{
 	name:    "firewalld nft",
 	ports:   commonPorts,
+	v6:      true,
 	forward: true,
 	load: func(t *testing.T, tp *topo) {
 		nftLoad(t, tp.host, firewalldNft)
@@ -352,6 +362,7 @@ const legacyNftRules = `table inet native {
 var legacyAndNft = ruleset{
 	name:  "legacy and nft at once",
 	ports: commonPorts,
+	v6:    true,
 	load: func(t *testing.T, tp *topo) {
 		restore(t, tp.host, "iptables-legacy-restore", legacyRules)
 		restore(t, tp.host, "iptables-nft-restore", "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT -p tcp -m tcp --dport 993 -j REJECT\nCOMMIT\n")

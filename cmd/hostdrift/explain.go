@@ -237,6 +237,12 @@ func printExplanation(w io.Writer, snap *snapshot.Snapshot, pkt netfilter.Packet
 	if d := res.Deciding; d != nil && res.Verdict != netfilter.Unknown {
 		fmt.Fprintf(w, "\nDecided by: %s in chain %s (table %s, %s)\n", d.Text, d.Chain, tableOf(*d), d.Backend)
 	}
+	if len(res.Conditions) > 0 {
+		fmt.Fprintf(w, "Assumes (the first packet of a peer that sent nothing before, under normal load):\n")
+		for _, c := range res.Conditions {
+			fmt.Fprintf(w, "  - %s\n", c)
+		}
+	}
 	if res.Verdict == netfilter.Unknown {
 		fmt.Fprintf(w, "\nUnknown because: %s\n", res.Reason)
 	}

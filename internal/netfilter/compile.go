@@ -67,6 +67,12 @@ const (
 	fPkttype
 	fSet
 	fRandom
+	fHeader
+	fIPv6Header
+	fIPv4Options
+	fRecent
+	fAssume
+	fRPF
 )
 
 var fieldByName = map[string]field{
@@ -74,6 +80,7 @@ var fieldByName = map[string]field{
 	"port": fPort, "iif": fIif, "oif": fOif, "ct_state": fCtState, "ct_status": fCtStatus, "ct_direction": fCtDirection,
 	"src_type": fSrcType, "dst_type": fDstType, "icmp_type": fIcmpType, "mark": fMark, "ct_mark": fCtMark,
 	"tcp_flags": fTCPFlags, "pkttype": fPkttype, "set": fSet, snapshot.FieldMayMatch: fRandom,
+	"header": fHeader, "ipv6header": fIPv6Header, "ipv4options": fIPv4Options, "recent": fRecent, snapshot.FieldAssume: fAssume, "rpf": fRPF,
 }
 
 // value is one parsed match value.
@@ -95,6 +102,17 @@ type cMatch struct {
 	keys   []field
 	reason string
 	m      *snapshot.Match
+	// recent is the parsed -m recent match.
+	recent *recentSpec
+	// assumed is the outcome of an assume match for a fresh peer.
+	assumed tri
+}
+
+// recentSpec is one -m recent match: its action on a list keyed by the
+// source or destination address.
+type recentSpec struct {
+	action, list, side string
+	hitcount, seconds  int
 }
 
 type cSet struct {
@@ -172,6 +190,11 @@ func compileRule(ct *cTable, r *snapshot.Rule) cRule {
 			cr.inert = false
 		}
 	}
+	for _, m := range r.Matches {
+		if m.Field == "recent" {
+			cr.inert = false // --set and --update record the packet
+		}
+	}
 	if len(r.Unsupported) > 0 {
 		cr.may = "rule not fully understood (" + strings.Join(r.Unsupported, "; ") + ")"
 	}
@@ -184,6 +207,26 @@ func compileRule(ct *cTable, r *snapshot.Rule) cRule {
 		case fRandom:
 			if cm.reason == "" {
 				cm.reason = "match whose outcome is unknowable"
+			}
+		case fRecent:
+			rs, err := parseRecent(m)
+			if err != nil {
+				cm.f, cm.reason = fRandom, err.Error()
+				break
+			}
+			cm.recent = rs
+		case fAssume:
+			switch {
+			case len(m.Values) == 1 && m.Values[0] == snapshot.AssumeMatch:
+				cm.assumed = yes
+			case len(m.Values) == 1 && m.Values[0] == snapshot.AssumeNoMatch:
+				cm.assumed = no
+			default:
+				cm.f, cm.reason = fRandom, fmt.Sprintf("assumed outcome %q not understood", m.Values)
+			}
+		case fHeader, fIPv6Header, fIPv4Options, fRPF:
+			for _, v := range m.Values {
+				cm.vals = append(cm.vals, value{str: strings.ToLower(v)})
 			}
 		case fSet:
 			cm.set = ct.sets[m.Set]

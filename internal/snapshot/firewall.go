@@ -126,7 +126,24 @@ type Rule struct {
 //	tcp_flags    mask/compare as "syn,ack/syn"
 //	pkttype      unicast | broadcast | multicast | host
 //	set          lookup of Keys in the named Set
-//	random       statistic, numgen, limit, recent...: may match (Reason says why)
+//	header       the packet carries one of the named headers: IPv6 extension
+//	             headers hbh, rt, frag, dst, mh, ah, esp; ipv4-options; or
+//	             fragment (a non-first IPv4 fragment, iptables -f)
+//	ipv6header   ip6tables -m ipv6header: Values are the header names, Op is
+//	             soft (all listed present; with Negate none present) or empty
+//	             (exactly the listed set; with Negate any other set)
+//	ipv4options  -m ipv4options: Values are option numbers or names, "!" in
+//	             front of an inverted one; Op is any or empty (all)
+//	rpf          a route back to the source exists (Values[0] loose), and
+//	             leaves by the input interface (strict): nft's
+//	             "fib saddr . iif oif" reverse path filter
+//	recent       -m recent: Op is set, rcheck, update or remove; Values are the
+//	             list name, src or dst, the hit count and the seconds
+//	assume       a match on rate or history (limit, hashlimit, connlimit,
+//	             ct count, meters) with its outcome for a fresh peer under
+//	             normal load in Values[0] (match or nomatch); Reason is that
+//	             condition in words, empty when the outcome is certain
+//	random       statistic, numgen...: may match (Reason says why)
 type Match struct {
 	Field string `json:"field"`
 	// Op is eq (the default: any of Values) or lt, le, gt, ge with one value.
@@ -141,8 +158,18 @@ type Match struct {
 }
 
 // FieldMayMatch is the field of conditions that can never be decided from a
-// snapshot (rates, randomness, history).
+// snapshot (randomness, userspace decisions).
 const FieldMayMatch = "random"
+
+// FieldAssume is the field of matches on rate or history, decided for the
+// first packet of a fresh peer under normal load (see Match).
+const FieldAssume = "assume"
+
+// Assumed outcomes of a FieldAssume match.
+const (
+	AssumeMatch   = "match"
+	AssumeNoMatch = "nomatch"
+)
 
 // Verdict kinds.
 const (
