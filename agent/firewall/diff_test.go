@@ -16,12 +16,13 @@ import (
 // verdicts are about (see netfilter.Simulate).
 func TestDifferential(t *testing.T) {
 	nstest.RequireRoot(t)
-	for _, c := range []string{"nft", "iptables-nft-restore", "iptables-legacy-restore", "ip6tables-nft-restore", "ip6tables-legacy-restore", "unshare"} {
+	for _, c := range []string{"nft", "ipset", "iptables-nft-restore", "iptables-legacy-restore", "ip6tables-nft-restore", "ip6tables-legacy-restore", "unshare"} {
 		nstest.RequireCommand(t, c)
 	}
 	const probes = 640
 	cases := []ruleset{ufwDenyOutgoing, ufwAllowList, plainIptablesNft, plainNftables, dockerRuleset, dockerNftRuleset,
-		firewalldRuleset, kubeRuleset(), legacyAndNft, firstPacketIptables("nft"), firstPacketIptables("legacy"), firstPacketNftables}
+		firewalldRuleset, kubeRuleset(), legacyAndNft, firstPacketIptables("nft"), firstPacketIptables("legacy"), firstPacketNftables,
+		ipsetRuleset("nft"), ipsetRuleset("legacy")}
 	var results []agreement
 	for i, rs := range cases {
 		t.Run(strings.ReplaceAll(rs.name, " ", "_"), func(t *testing.T) {

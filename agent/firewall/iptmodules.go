@@ -126,3 +126,26 @@ func orDefault(s, def string) string {
 	}
 	return s
 }
+
+// ipsetOption reads an option of -m set; false if it is not one.
+func (p *ruleParser) ipsetOption(opt string, neg bool) bool {
+	var last *snapshot.Match
+	if n := len(p.rule.Matches); n > 0 && p.rule.Matches[n-1].Field == "ipset" {
+		last = &p.rule.Matches[n-1]
+	}
+	switch {
+	case opt == "--match-set" || opt == "--set":
+		name := p.value()
+		p.rule.Matches = append(p.rule.Matches, snapshot.Match{Field: "ipset", Set: name, Negate: neg, Keys: lowerList(p.value())})
+		return true
+	case opt == "--update-counters" || opt == "--update-subcounters":
+		return true // counting only
+	case last == nil:
+		return false
+	case opt == "--return-nomatch" || strings.HasPrefix(opt, "--packets-") || strings.HasPrefix(opt, "--bytes-"):
+		last.Reason = "ipset " + last.Set + " with " + opt
+		p.skipValues()
+		return true
+	}
+	return false
+}

@@ -442,10 +442,7 @@ func (p *ruleParser) moduleOption(a string, neg bool) {
 			return
 		}
 	case "set":
-		if a == "--match-set" {
-			name := p.value()
-			p.value()
-			p.mayMatch(neg, "ipset "+name+": ipset contents are not collected")
+		if p.ipsetOption(a, neg) {
 			return
 		}
 	}
@@ -488,6 +485,8 @@ func (p *ruleParser) setTarget(t string, isGoto bool) {
 		// options set the effect
 	case t == "NOTRACK":
 		p.rule.Effects = append(p.rule.Effects, snapshot.Effect{Kind: "notrack"})
+	case t == "SET":
+		// options name the sets it adds the packet to or deletes it from
 	case t == "CT" || t == "TCPMSS" || t == "CHECKSUM" || t == "TOS" || t == "DSCP" || t == "TTL" || t == "HL" ||
 		t == "CLASSIFY" || t == "SECMARK" || t == "CONNSECMARK" || t == "ECN" || t == "TEE":
 		p.rule.Effects = append(p.rule.Effects, snapshot.Effect{Kind: strings.ToLower(t)})
@@ -525,6 +524,12 @@ func (p *ruleParser) targetOption(a string) bool {
 			return true
 		case "--and-mark":
 			p.rule.Effects = append(p.rule.Effects, snapshot.Effect{Kind: "mark", Value: "and " + p.value()})
+			return true
+		}
+	case "SET":
+		if a == "--add-set" || a == "--del-set" {
+			p.rule.Effects = append(p.rule.Effects, snapshot.Effect{Kind: "set_update", Value: "ipset:" + p.value()})
+			p.skipValues()
 			return true
 		}
 	case "CONNMARK":

@@ -56,6 +56,10 @@ func TestParseRule(t *testing.T) {
 		{line: `-m hashlimit --hashlimit-above 5/sec --hashlimit-burst 10 --hashlimit-mode srcip --hashlimit-name h -j DROP`, matches: []snapshot.Match{{Field: "assume", Values: []string{"nomatch"}, Reason: "each srcip stay under 5/sec (burst 10) of -m hashlimit"}}, verdict: snapshot.Verdict{Kind: "drop"}},
 		{line: `-m connlimit --connlimit-above 3 --connlimit-mask 32 --connlimit-saddr -j REJECT`, matches: []snapshot.Match{{Field: "assume", Values: []string{"nomatch"}, Reason: "the source has fewer than 3 other connections open (-m connlimit --connlimit-above 3)"}}, verdict: snapshot.Verdict{Kind: "reject"}},
 		{line: `-m connlimit --connlimit-upto 0 -j ACCEPT`, matches: []snapshot.Match{{Field: "assume", Values: []string{"nomatch"}}}, verdict: snapshot.Verdict{Kind: "accept"}},
+		// ipsets
+		{line: `-m set ! --match-set nets src,dst -j DROP`, matches: []snapshot.Match{{Field: "ipset", Set: "nets", Negate: true, Keys: []string{"src", "dst"}}}, verdict: snapshot.Verdict{Kind: "drop"}},
+		{line: `-m set --match-set hosts src --return-nomatch ! --update-counters -j DROP`, matches: []snapshot.Match{{Field: "ipset", Set: "hosts", Keys: []string{"src"}, Reason: "ipset hosts with --return-nomatch"}}, verdict: snapshot.Verdict{Kind: "drop"}},
+		{line: `-p udp -j SET --add-set banned src --exist`, matches: []snapshot.Match{m("l4proto", false, "udp")}, effects: []snapshot.Effect{{Kind: "set_update", Value: "ipset:banned"}}, verdict: snapshot.Verdict{Kind: "continue"}},
 		{line: `-p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -j ACCEPT`, matches: []snapshot.Match{m("l4proto", false, "tcp"), m("tcp_flags", false, "fin,syn,rst,ack/syn")}, verdict: snapshot.Verdict{Kind: "accept"}},
 	}
 	for _, tt := range tests {

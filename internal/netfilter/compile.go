@@ -18,12 +18,14 @@ type Program struct {
 	hooks  map[string][]*cChain // hook -> base chains by priority
 	local  []snapshot.LocalAddress
 	routes []snapshot.Route
+	ipsets map[string]*snapshot.IPSet
 }
 
 type cTable struct {
 	t      *snapshot.Table
 	chains map[string]*cChain
 	sets   map[string]*cSet
+	ipsets map[string]*snapshot.IPSet
 }
 
 type cChain struct {
@@ -73,6 +75,7 @@ const (
 	fRecent
 	fAssume
 	fRPF
+	fIPSet
 )
 
 var fieldByName = map[string]field{
@@ -80,7 +83,7 @@ var fieldByName = map[string]field{
 	"port": fPort, "iif": fIif, "oif": fOif, "ct_state": fCtState, "ct_status": fCtStatus, "ct_direction": fCtDirection,
 	"src_type": fSrcType, "dst_type": fDstType, "icmp_type": fIcmpType, "mark": fMark, "ct_mark": fCtMark,
 	"tcp_flags": fTCPFlags, "pkttype": fPkttype, "set": fSet, snapshot.FieldMayMatch: fRandom,
-	"header": fHeader, "ipv6header": fIPv6Header, "ipv4options": fIPv4Options, "recent": fRecent, snapshot.FieldAssume: fAssume, "rpf": fRPF,
+	"header": fHeader, "ipv6header": fIPv6Header, "ipv4options": fIPv4Options, "recent": fRecent, snapshot.FieldAssume: fAssume, "rpf": fRPF, "ipset": fIPSet,
 }
 
 // value is one parsed match value.
@@ -106,6 +109,8 @@ type cMatch struct {
 	recent *recentSpec
 	// assumed is the outcome of an assume match for a fresh peer.
 	assumed tri
+	// ipset is the set of an ipset match.
+	ipset *snapshot.IPSet
 }
 
 // recentSpec is one -m recent match: its action on a list keyed by the
@@ -152,10 +157,15 @@ func Compile(fw *snapshot.Firewall) *Program {
 		return p
 	}
 	p.local, p.routes = fw.LocalAddresses, fw.Routes
+	ipsets := map[string]*snapshot.IPSet{}
+	for i := range fw.IPSets {
+		ipsets[fw.IPSets[i].Name] = &fw.IPSets[i]
+	}
+	p.ipsets = ipsets
 	order := 0
 	for ti := range fw.Tables {
 		t := &fw.Tables[ti]
-		ct := &cTable{t: t, chains: map[string]*cChain{}, sets: map[string]*cSet{}}
+		ct := &cTable{t: t, chains: map[string]*cChain{}, sets: map[string]*cSet{}, ipsets: ipsets}
 		for si := range t.Sets {
 			ct.sets[t.Sets[si].Name] = compileSet(&t.Sets[si])
 		}
@@ -227,6 +237,14 @@ func compileRule(ct *cTable, r *snapshot.Rule) cRule {
 		case fHeader, fIPv6Header, fIPv4Options, fRPF:
 			for _, v := range m.Values {
 				cm.vals = append(cm.vals, value{str: strings.ToLower(v)})
+			}
+		case fIPSet:
+			cm.ipset = ct.ipsets[m.Set]
+			switch {
+			case m.Reason != "":
+				cm.f, cm.reason = fRandom, m.Reason
+			case cm.ipset == nil:
+				cm.f, cm.reason = fRandom, "ipset "+m.Set+" is missing from the snapshot"
 			}
 		case fSet:
 			cm.set = ct.sets[m.Set]

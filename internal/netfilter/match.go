@@ -188,6 +188,8 @@ func (w *walker) eval(m *cMatch) (tri, string) {
 		return w.lookup(m.set, m.keys)
 	case fRPF:
 		return w.rpf(m)
+	case fIPSet:
+		return w.ipsetMatch(m)
 	}
 	return may, "match not interpreted"
 }
