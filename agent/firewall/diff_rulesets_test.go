@@ -33,39 +33,45 @@ func nftLoad(t *testing.T, ns *nstest.NS, text string) {
 	}
 }
 
-// The UFW rulesets are written by Debian's ufw itself (nstest.UFW), IPv6
-// chains included (IPV6=yes): ufw6-before-* with "-m rt --rt-type 0 -j DROP"
-// from /usr/share/ufw/before6.rules, and `limit` as ufw writes it (-m recent
+// The UFW rulesets are written by Debian's ufw itself (nstest.UFWBackend),
+// through iptables-nft and through iptables-legacy, IPv6 chains included
+// (IPV6=yes): ufw6-before-* with "-m rt --rt-type 0 -j DROP" from
+// /usr/share/ufw/before6.rules, and `limit` as ufw writes it (-m recent
 // --set, then --update --seconds 30 --hitcount 6 -j ufw-user-limit).
-var ufwDenyOutgoing = ruleset{
-	name:    "ufw deny outgoing",
-	ports:   commonPorts,
-	v6:      true,
-	history: true,
-	load: func(t *testing.T, tp *topo) {
-		tp.host.UFW(t,
-			"default deny incoming", "default deny outgoing",
-			"allow out 53", "allow out 443/tcp", "allow out 993/tcp",
-			"allow 22/tcp", "limit 2222/tcp",
-			"allow out to 10.200.0.2 port 5432 proto tcp",
-			"allow in from 10.200.0.128/26 to any port 3306 proto tcp",
-			"reject out 25/tcp", "allow 5000:5010/udp")
-	},
+func ufwRuleset(name, backend string, commands ...string) ruleset {
+	return ruleset{
+		name:    name + " " + backend,
+		ports:   commonPorts,
+		v6:      true,
+		history: true,
+		load: func(t *testing.T, tp *topo) {
+			tp.host.UFWBackend(t, backend, commands...)
+			for _, tool := range []string{"iptables-" + backend + "-save", "ip6tables-" + backend + "-save"} {
+				if out := tp.host.Run(t, tool); !strings.Contains(out, "-A ufw") {
+					t.Fatalf("ufw wrote no rules through %s:\n%s", tool, out)
+				}
+			}
+		},
+	}
 }
 
-var ufwAllowList = ruleset{
-	name:    "ufw allow list",
-	ports:   commonPorts,
-	v6:      true,
-	history: true,
-	load: func(t *testing.T, tp *topo) {
-		tp.host.UFW(t,
-			"default deny incoming", "default allow outgoing",
-			"allow 80,443/tcp", "allow from 10.200.0.0/24 to any port 22",
-			"deny out 587/tcp", "reject 8080", "allow 5000:5010/udp",
-			"allow in on vh to any port 9000 proto tcp", "limit 2222/tcp",
-			"deny out to 10.200.0.2 port 12345")
-	},
+func ufwDenyOutgoing(backend string) ruleset {
+	return ufwRuleset("ufw deny outgoing", backend,
+		"default deny incoming", "default deny outgoing",
+		"allow out 53", "allow out 443/tcp", "allow out 993/tcp",
+		"allow 22/tcp", "limit 2222/tcp",
+		"allow out to 10.200.0.2 port 5432 proto tcp",
+		"allow in from 10.200.0.128/26 to any port 3306 proto tcp",
+		"reject out 25/tcp", "allow 5000:5010/udp")
+}
+
+func ufwAllowList(backend string) ruleset {
+	return ufwRuleset("ufw allow list", backend,
+		"default deny incoming", "default allow outgoing",
+		"allow 80,443/tcp", "allow from 10.200.0.0/24 to any port 22",
+		"deny out 587/tcp", "reject 8080", "allow 5000:5010/udp",
+		"allow in on vh to any port 9000 proto tcp", "limit 2222/tcp",
+		"deny out to 10.200.0.2 port 12345", "allow from fd00:201::/120 to any port 8443 proto tcp")
 }
 
 const plainIptables = `*mangle

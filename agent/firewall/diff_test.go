@@ -20,7 +20,7 @@ func TestDifferential(t *testing.T) {
 		nstest.RequireCommand(t, c)
 	}
 	const probes = 640
-	cases := []ruleset{ufwDenyOutgoing, ufwAllowList, plainIptablesNft, plainNftables, dockerRuleset, dockerNftRuleset,
+	cases := []ruleset{ufwDenyOutgoing("nft"), ufwAllowList("nft"), ufwDenyOutgoing("legacy"), ufwAllowList("legacy"), plainIptablesNft, plainNftables, dockerRuleset, dockerNftRuleset,
 		firewalldRuleset, kubeRuleset(), legacyAndNft, firstPacketIptables("nft"), firstPacketIptables("legacy"), firstPacketNftables,
 		ipsetRuleset("nft"), ipsetRuleset("legacy")}
 	var results []agreement
