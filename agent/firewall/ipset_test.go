@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"sort"
+	"strings"
 	"testing"
 
 	"github.com/hostdrift/hostdrift/agent"
@@ -73,12 +75,8 @@ func TestCollectIPSets(t *testing.T) {
 	}
 }
 
-// sortMembers orders members as ipsetCommands adds them (the kernel lists a
-// hash in its own order).
+// sortMembers orders members by their keys, as ipsetCommands adds them (the
+// kernel lists a hash in its own order).
 func sortMembers(ms []snapshot.IPSetMember) {
-	for i := 1; i < len(ms); i++ {
-		for j := i; j > 0 && ms[j].Key[0] < ms[j-1].Key[0]; j-- {
-			ms[j], ms[j-1] = ms[j-1], ms[j]
-		}
-	}
+	sort.Slice(ms, func(i, j int) bool { return strings.Join(ms[i].Key, ",") < strings.Join(ms[j].Key, ",") })
 }
