@@ -419,6 +419,17 @@ func kubeRuleset() ruleset {
 		fmt.Fprintf(&rules, "-A KUBE-SERVICES -d %s/32 -p %s -m comment --comment \"%s cluster IP\" -m %s --dport %d -j %s\n", ip, proto, name, proto, port, svc)
 		fmt.Fprintf(&rules, "-A %s ! -s 10.244.0.0/16 -d %s/32 -p %s -m comment --comment \"%s cluster IP\" -m %s --dport %d -j KUBE-MARK-MASQ\n", svc, ip, proto, name, proto, port)
 		n := 1 + i%3
+		// Every fourth service pins a client to its endpoint
+		// (sessionAffinity: ClientIP): kube-proxy checks a recent list per
+		// endpoint before picking one at random, and the endpoint's DNAT
+		// rule records the client.
+		affinity := i%4 == 1
+		if affinity {
+			for e := 0; e < n; e++ {
+				sep := fmt.Sprintf("KUBE-SEP-%012X%04X", i, e)
+				fmt.Fprintf(&rules, "-A %s -m comment --comment \"%s\" -m recent --rcheck --seconds 10800 --reap --name %s --mask 255.255.255.255 --rsource -j %s\n", svc, name, sep, sep)
+			}
+		}
 		for e := 0; e < n; e++ {
 			pod := pods[(i*3+e)%len(pods)]
 			sep := fmt.Sprintf("KUBE-SEP-%012X%04X", i, e)
@@ -433,7 +444,11 @@ func kubeRuleset() ruleset {
 				fmt.Fprintf(&rules, "-A %s -m comment --comment \"%s -> %s:%d\" -j %s\n", svc, name, pod, target, sep)
 			}
 			fmt.Fprintf(&rules, "-A %s -s %s/32 -m comment --comment \"%s\" -j KUBE-MARK-MASQ\n", sep, pod, name)
-			fmt.Fprintf(&rules, "-A %s -p %s -m comment --comment \"%s\" -m %s -j DNAT --to-destination %s:%d\n", sep, proto, name, proto, pod, target)
+			record := ""
+			if affinity {
+				record = fmt.Sprintf(" -m recent --set --name %s --mask 255.255.255.255 --rsource", sep)
+			}
+			fmt.Fprintf(&rules, "-A %s -p %s -m comment --comment \"%s\"%s -m %s -j DNAT --to-destination %s:%d\n", sep, proto, name, record, proto, pod, target)
 		}
 		if i == 0 {
 			fmt.Fprintf(&rules, "-A KUBE-NODEPORTS -p tcp -m comment --comment \"%s\" -m tcp --dport 31000 -j %s\n", name, svc)
