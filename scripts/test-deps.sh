@@ -9,6 +9,9 @@ packages="
 # firewall: native nftables and both iptables backends, and the managers whose
 # rulesets the simulator must agree with
 packages="$packages nftables iptables ufw util-linux"
+# firewall: ipsets created in a namespace for the collector and differential
+# tests (hostdrift itself reads them over netlink, never with this tool)
+packages="$packages ipset"
 # report formats: xmllint validates the JUnit output
 packages="$packages libxml2-utils"
 # bench: GNU time reports a child's peak RSS (make bench; see docs/performance.md)

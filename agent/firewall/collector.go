@@ -167,6 +167,9 @@ func (c *Collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Secti
 	if err := readRoutes(fd, fw); err != nil {
 		problems = append(problems, "addresses and routes: "+err.Error())
 	}
+	if err := readIPSets(fd, fw); err != nil {
+		problems = append(problems, "ipsets: "+err.Error())
+	}
 
 	if !nftBackend.Available && !native.Available && !legacy.Available {
 		return nil, fmt.Errorf("no firewall backend could be read: %s", strings.Join(problems, "; "))

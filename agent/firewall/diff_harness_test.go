@@ -20,52 +20,6 @@ import (
 	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
 )
 
-// Addresses of the differential topology: a "host" namespace (the firewall
-// under test), a "world" namespace on one side and a "container" namespace
-// on the other, each joined to the host by a veth pair.
-var (
-	hostAddr      = netip.MustParseAddr("10.200.0.1")
-	worldAddr     = netip.MustParseAddr("10.200.0.2")
-	bridgeAddr    = netip.MustParseAddr("172.17.0.1")
-	containerAddr = netip.MustParseAddr("172.17.0.2")
-)
-
-// topo is one set of namespaces for one ruleset.
-type topo struct {
-	host, world, ctr *nstest.NS
-	// extra addresses held by the container (pod IPs for kube-proxy).
-	podAddrs []netip.Addr
-}
-
-func newTopo(t *testing.T, podAddrs []netip.Addr) *topo {
-	t.Helper()
-	tp := &topo{host: nstest.New(t), world: nstest.New(t), ctr: nstest.New(t), podAddrs: podAddrs}
-	h, w, c := tp.host, tp.world, tp.ctr
-	h.Run(t, "ip", "link", "add", "vh", "type", "veth", "peer", "name", "vw", "netns", w.Name)
-	h.Run(t, "ip", "link", "add", "docker0", "type", "veth", "peer", "name", "eth0", "netns", c.Name)
-	h.Run(t, "ip", "addr", "add", hostAddr.String()+"/24", "dev", "vh")
-	h.Run(t, "ip", "addr", "add", bridgeAddr.String()+"/16", "dev", "docker0")
-	h.Run(t, "ip", "link", "set", "vh", "up")
-	h.Run(t, "ip", "link", "set", "docker0", "up")
-	h.Run(t, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
-	h.Run(t, "ip", "route", "add", "default", "via", worldAddr.String())
-	w.Run(t, "ip", "addr", "add", worldAddr.String()+"/24", "dev", "vw")
-	w.Run(t, "ip", "link", "set", "vw", "up")
-	w.Run(t, "ip", "route", "add", "172.16.0.0/12", "via", hostAddr.String())
-	w.Run(t, "ip", "route", "add", "10.244.0.0/16", "via", hostAddr.String())
-	w.Run(t, "ip", "route", "add", "10.96.0.0/12", "via", hostAddr.String())
-	c.Run(t, "ip", "addr", "add", containerAddr.String()+"/16", "dev", "eth0")
-	for _, a := range podAddrs {
-		c.Run(t, "ip", "addr", "add", a.String()+"/32", "dev", "eth0")
-	}
-	c.Run(t, "ip", "link", "set", "eth0", "up")
-	c.Run(t, "ip", "route", "add", "default", "via", bridgeAddr.String())
-	if len(podAddrs) > 0 {
-		h.Run(t, "ip", "route", "add", "10.244.0.0/16", "dev", "docker0")
-	}
-	return tp
-}
-
 // recorder notes every probe that reached a receiver, by protocol and source port.
 type recorder struct {
 	mu   sync.Mutex
@@ -91,18 +45,20 @@ func listenAll(t *testing.T, ns *nstest.NS, ports []uint16, rec *recorder) {
 	var pcs []net.PacketConn
 	ns.Do(t, func() {
 		for _, p := range ports {
-			l, err := net.Listen("tcp4", fmt.Sprintf("0.0.0.0:%d", p))
-			if err != nil {
-				t.Errorf("listen tcp %d in %s: %v", p, ns.Name, err)
-				continue
+			for _, fam := range []struct{ n, any string }{{"4", "0.0.0.0"}, {"6", "[::]"}} {
+				l, err := net.Listen("tcp"+fam.n, fmt.Sprintf("%s:%d", fam.any, p))
+				if err != nil {
+					t.Errorf("listen tcp%s %d in %s: %v", fam.n, p, ns.Name, err)
+					continue
+				}
+				lns = append(lns, l)
+				pc, err := net.ListenPacket("udp"+fam.n, fmt.Sprintf("%s:%d", fam.any, p))
+				if err != nil {
+					t.Errorf("listen udp%s %d in %s: %v", fam.n, p, ns.Name, err)
+					continue
+				}
+				pcs = append(pcs, pc)
 			}
-			lns = append(lns, l)
-			pc, err := net.ListenPacket("udp4", fmt.Sprintf("0.0.0.0:%d", p))
-			if err != nil {
-				t.Errorf("listen udp %d in %s: %v", p, ns.Name, err)
-				continue
-			}
-			pcs = append(pcs, pc)
 		}
 	})
 	for _, l := range lns {
@@ -170,16 +126,20 @@ func sendAll(t *testing.T, probes []*probe) {
 				if p.proto == "udp" {
 					typ = unix.SOCK_DGRAM
 				}
-				fd, err := unix.Socket(unix.AF_INET, typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+				af := unix.AF_INET
+				if p.dst.Is6() {
+					af = unix.AF_INET6
+				}
+				fd, err := unix.Socket(af, typ|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 				if err != nil {
 					t.Fatalf("socket: %v", err)
 				}
 				fds = append(fds, fd)
 				_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_REUSEADDR, 1)
-				if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: p.src.As4(), Port: int(p.sport)}); err != nil {
+				if err := unix.Bind(fd, sockaddr(p.src, p.sport)); err != nil {
 					t.Fatalf("bind %s:%d: %v", p.src, p.sport, err)
 				}
-				sa := &unix.SockaddrInet4{Addr: p.dst.As4(), Port: int(p.dport)}
+				sa := sockaddr(p.dst, p.dport)
 				if p.proto == "udp" {
 					if err := unix.Sendto(fd, []byte("hostdrift"), 0, sa); err != nil && !errors.Is(err, unix.EPERM) && !errors.Is(err, unix.ECONNREFUSED) {
 						t.Logf("sendto %s:%d: %v", p.dst, p.dport, err)
@@ -208,6 +168,10 @@ type ruleset struct {
 	ports []uint16
 	// forward: also probe world -> container through the host.
 	forward bool
+	// v6: the ruleset has IPv6 rules; half the probes are IPv6.
+	v6 bool
+	// history: some verdicts depend on the peer's history or the load.
+	history bool
 	// extraTargets are more (direction, address, port) targets, e.g. service IPs.
 	extraTargets []target
 	pods         []netip.Addr
@@ -224,11 +188,19 @@ type agreement struct {
 	name                             string
 	probes, allowOK, denyOK, unknown int
 	wrong                            []string
+	// why holds the reason of each unknown verdict.
+	why []string
+	// assumed counts the verdicts that named a condition on the peer's
+	// history or the load (and agreed with the kernel or not, as counted).
+	assumed int
 }
 
 // runDifferential loads a ruleset, snapshots it, simulates n random probes and
-// sends them for real; it returns the agreement counts.
-func runDifferential(t *testing.T, rs ruleset, n int, seed int64) agreement {
+// sends them for real; it returns the agreement counts for IPv4 and IPv6.
+// Every probe is the first packet of a fresh peer: inbound and forwarded
+// ones come from an address never used before, outbound ones go to the
+// world's own address or to a fresh one.
+func runDifferential(t *testing.T, rs ruleset, n int, seed int64) (v4, v6 agreement) {
 	t.Helper()
 	tp := newTopo(t, rs.pods)
 	rs.load(t, tp)
@@ -250,29 +222,39 @@ func runDifferential(t *testing.T, rs ruleset, n int, seed int64) agreement {
 	listenAll(t, tp.ctr, rs.ports, rec)
 
 	rng := rand.New(rand.NewSource(seed))
+	var fresh freshPeers
 	var probes []*probe
 	for i := 0; i < n; i++ {
 		p := &probe{proto: []string{"tcp", "udp"}[rng.Intn(2)], sport: uint16(40000 + i)}
 		p.dport = rs.ports[rng.Intn(len(rs.ports))]
+		six := rs.v6 && rng.Intn(2) == 1
+		host, world, ctr := hostAddr, worldAddr, containerAddr
+		if six {
+			host, world, ctr = hostAddr6, worldAddr6, containerAddr6
+		}
+		peer := func() netip.Addr { return fresh.next(six, rng.Intn(2) == 0) }
 		choice := rng.Intn(10)
 		switch {
-		case len(rs.extraTargets) > 0 && choice >= 8:
+		case len(rs.extraTargets) > 0 && choice >= 8 && !six:
 			tg := rs.extraTargets[rng.Intn(len(rs.extraTargets))]
 			p.dir, p.dst, p.dport = tg.dir, tg.dst, tg.port
 			if tg.proto != "" {
 				p.proto = tg.proto
 			}
 			if tg.dir == netfilter.Outbound {
-				p.from, p.src = tp.host, hostAddr
+				p.from, p.src = tp.host, host
 			} else {
-				p.from, p.src = tp.world, worldAddr
+				p.from, p.src = tp.world, peer()
 			}
 		case rs.forward && choice >= 6:
-			p.dir, p.from, p.src, p.dst = netfilter.Forward, tp.world, worldAddr, containerAddr
+			p.dir, p.from, p.src, p.dst = netfilter.Forward, tp.world, peer(), ctr
 		case choice%2 == 0:
-			p.dir, p.from, p.src, p.dst = netfilter.Outbound, tp.host, hostAddr, worldAddr
+			p.dir, p.from, p.src, p.dst = netfilter.Outbound, tp.host, host, world
+			if rng.Intn(2) == 0 {
+				p.dst = peer()
+			}
 		default:
-			p.dir, p.from, p.src, p.dst = netfilter.Inbound, tp.world, worldAddr, hostAddr
+			p.dir, p.from, p.src, p.dst = netfilter.Inbound, tp.world, peer(), host
 		}
 		p.sim = prog.Simulate(netfilter.Packet{Direction: p.dir, Protocol: p.proto, Src: p.src, Dst: p.dst, SrcPort: p.sport, DstPort: p.dport})
 		probes = append(probes, p)
@@ -290,12 +272,21 @@ func runDifferential(t *testing.T, rs ruleset, n int, seed int64) agreement {
 		}
 		last = cur
 	}
-	ag := agreement{name: rs.name, probes: n}
+	v4, v6 = agreement{name: rs.name + " (IPv4)"}, agreement{name: rs.name + " (IPv6)"}
 	for _, p := range probes {
+		ag := &v4
+		if p.dst.Is6() {
+			ag = &v6
+		}
+		ag.probes++
+		if len(p.sim.Conditions) > 0 {
+			ag.assumed++
+		}
 		got := rec.has(p.proto, p.sport)
 		switch p.sim.Verdict {
 		case netfilter.Unknown:
 			ag.unknown++
+			ag.why = append(ag.why, p.sim.Reason)
 		case netfilter.Allow:
 			if got {
 				ag.allowOK++
@@ -310,10 +301,10 @@ func runDifferential(t *testing.T, rs ruleset, n int, seed int64) agreement {
 			}
 		}
 	}
-	if len(ag.wrong) > 0 || os.Getenv("HOSTDRIFT_DIFF_DUMP") != "" {
+	if len(v4.wrong)+len(v6.wrong) > 0 || os.Getenv("HOSTDRIFT_DIFF_DUMP") != "" {
 		dumpRuleset(t, tp, rs.name)
 	}
-	return ag
+	return v4, v6
 }
 
 func describeProbe(p *probe, delivered bool) string {

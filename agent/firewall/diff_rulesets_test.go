@@ -33,31 +33,45 @@ func nftLoad(t *testing.T, ns *nstest.NS, text string) {
 	}
 }
 
-var ufwDenyOutgoing = ruleset{
-	name:  "ufw deny outgoing",
-	ports: commonPorts,
-	load: func(t *testing.T, tp *topo) {
-		tp.host.UFW(t,
-			"default deny incoming", "default deny outgoing",
-			"allow out 53", "allow out 443/tcp", "allow out 993/tcp",
-			"allow 22/tcp", "limit 2222/tcp",
-			"allow out to 10.200.0.2 port 5432 proto tcp",
-			"allow in from 10.200.0.2 to any port 3306 proto tcp",
-			"reject out 25/tcp", "allow 5000:5010/udp")
-	},
+// The UFW rulesets are written by Debian's ufw itself (nstest.UFWBackend),
+// through iptables-nft and through iptables-legacy, IPv6 chains included
+// (IPV6=yes): ufw6-before-* with "-m rt --rt-type 0 -j DROP" from
+// /usr/share/ufw/before6.rules, and `limit` as ufw writes it (-m recent
+// --set, then --update --seconds 30 --hitcount 6 -j ufw-user-limit).
+func ufwRuleset(name, backend string, commands ...string) ruleset {
+	return ruleset{
+		name:    name + " " + backend,
+		ports:   commonPorts,
+		v6:      true,
+		history: true,
+		load: func(t *testing.T, tp *topo) {
+			tp.host.UFWBackend(t, backend, commands...)
+			for _, tool := range []string{"iptables-" + backend + "-save", "ip6tables-" + backend + "-save"} {
+				if out := tp.host.Run(t, tool); !strings.Contains(out, "-A ufw") {
+					t.Fatalf("ufw wrote no rules through %s:\n%s", tool, out)
+				}
+			}
+		},
+	}
 }
 
-var ufwAllowList = ruleset{
-	name:  "ufw allow list",
-	ports: commonPorts,
-	load: func(t *testing.T, tp *topo) {
-		tp.host.UFW(t,
-			"default deny incoming", "default allow outgoing",
-			"allow 80,443/tcp", "allow from 10.200.0.0/24 to any port 22",
-			"deny out 587/tcp", "reject 8080", "allow 5000:5010/udp",
-			"allow in on vh to any port 9000 proto tcp", "limit 2222/tcp",
-			"deny out to 10.200.0.2 port 12345")
-	},
+func ufwDenyOutgoing(backend string) ruleset {
+	return ufwRuleset("ufw deny outgoing", backend,
+		"default deny incoming", "default deny outgoing",
+		"allow out 53", "allow out 443/tcp", "allow out 993/tcp",
+		"allow 22/tcp", "limit 2222/tcp",
+		"allow out to 10.200.0.2 port 5432 proto tcp",
+		"allow in from 10.200.0.128/26 to any port 3306 proto tcp",
+		"reject out 25/tcp", "allow 5000:5010/udp")
+}
+
+func ufwAllowList(backend string) ruleset {
+	return ufwRuleset("ufw allow list", backend,
+		"default deny incoming", "default allow outgoing",
+		"allow 80,443/tcp", "allow from 10.200.0.0/24 to any port 22",
+		"deny out 587/tcp", "reject 8080", "allow 5000:5010/udp",
+		"allow in on vh to any port 9000 proto tcp", "limit 2222/tcp",
+		"deny out to 10.200.0.2 port 12345", "allow from fd00:201::/120 to any port 8443 proto tcp")
 }
 
 const plainIptables = `*mangle
@@ -84,7 +98,7 @@ COMMIT
 -A INPUT -p udp -m addrtype --dst-type LOCAL -m udp --dport 53 -j ACCEPT
 -A INPUT -m limit --limit 5/min -j LOG --log-prefix "drop: "
 -A INPUT -p tcp -m tcp ! --dport 1:1024 -m comment --comment "high ports" -j ACCEPT
--A svc ! -s 10.200.0.2/32 -j RETURN
+-A svc ! -s 10.200.0.128/26 -j RETURN
 -A svc -j ACCEPT
 -A OUTPUT -o lo -j ACCEPT
 -A OUTPUT -p tcp -m tcp --dport 25 -j REJECT --reject-with icmp-port-unreachable
@@ -157,6 +171,7 @@ table ip early {
 var plainNftables = ruleset{
 	name:  "nft named and anonymous sets",
 	ports: commonPorts,
+	v6:    true,
 	load: func(t *testing.T, tp *topo) {
 		nftLoad(t, tp.host, plainNft)
 	},
@@ -217,7 +232,7 @@ const firewalldNft = `table inet firewalld {
 	set trusted_src {
 		type ipv4_addr
 		flags interval
-		elements = { 10.200.0.2 }
+		elements = { 10.200.0.128/26 }
 	}
 	chain filter_PREROUTING {
 		type filter hook prerouting priority filter + 10; policy accept;
@@ -320,6 +335,7 @@ const firewalldNft = `table inet firewalld {
 var firewalldRuleset = ruleset{
 	name:    "firewalld nft",
 	ports:   commonPorts,
+	v6:      true,
 	forward: true,
 	load: func(t *testing.T, tp *topo) {
 		nftLoad(t, tp.host, firewalldNft)
@@ -352,6 +368,7 @@ const legacyNftRules = `table inet native {
 var legacyAndNft = ruleset{
 	name:  "legacy and nft at once",
 	ports: commonPorts,
+	v6:    true,
 	load: func(t *testing.T, tp *topo) {
 		restore(t, tp.host, "iptables-legacy-restore", legacyRules)
 		restore(t, tp.host, "iptables-nft-restore", "*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [0:0]\n:OUTPUT ACCEPT [0:0]\n-A OUTPUT -p tcp -m tcp --dport 993 -j REJECT\nCOMMIT\n")
@@ -402,6 +419,17 @@ func kubeRuleset() ruleset {
 		fmt.Fprintf(&rules, "-A KUBE-SERVICES -d %s/32 -p %s -m comment --comment \"%s cluster IP\" -m %s --dport %d -j %s\n", ip, proto, name, proto, port, svc)
 		fmt.Fprintf(&rules, "-A %s ! -s 10.244.0.0/16 -d %s/32 -p %s -m comment --comment \"%s cluster IP\" -m %s --dport %d -j KUBE-MARK-MASQ\n", svc, ip, proto, name, proto, port)
 		n := 1 + i%3
+		// Every fourth service pins a client to its endpoint
+		// (sessionAffinity: ClientIP): kube-proxy checks a recent list per
+		// endpoint before picking one at random, and the endpoint's DNAT
+		// rule records the client.
+		affinity := i%4 == 1
+		if affinity {
+			for e := 0; e < n; e++ {
+				sep := fmt.Sprintf("KUBE-SEP-%012X%04X", i, e)
+				fmt.Fprintf(&rules, "-A %s -m comment --comment \"%s\" -m recent --rcheck --seconds 10800 --reap --name %s --mask 255.255.255.255 --rsource -j %s\n", svc, name, sep, sep)
+			}
+		}
 		for e := 0; e < n; e++ {
 			pod := pods[(i*3+e)%len(pods)]
 			sep := fmt.Sprintf("KUBE-SEP-%012X%04X", i, e)
@@ -416,7 +444,11 @@ func kubeRuleset() ruleset {
 				fmt.Fprintf(&rules, "-A %s -m comment --comment \"%s -> %s:%d\" -j %s\n", svc, name, pod, target, sep)
 			}
 			fmt.Fprintf(&rules, "-A %s -s %s/32 -m comment --comment \"%s\" -j KUBE-MARK-MASQ\n", sep, pod, name)
-			fmt.Fprintf(&rules, "-A %s -p %s -m comment --comment \"%s\" -m %s -j DNAT --to-destination %s:%d\n", sep, proto, name, proto, pod, target)
+			record := ""
+			if affinity {
+				record = fmt.Sprintf(" -m recent --set --name %s --mask 255.255.255.255 --rsource", sep)
+			}
+			fmt.Fprintf(&rules, "-A %s -p %s -m comment --comment \"%s\"%s -m %s -j DNAT --to-destination %s:%d\n", sep, proto, name, record, proto, pod, target)
 		}
 		if i == 0 {
 			fmt.Fprintf(&rules, "-A KUBE-NODEPORTS -p tcp -m comment --comment \"%s\" -m tcp --dport 31000 -j %s\n", name, svc)

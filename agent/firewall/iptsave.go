@@ -187,8 +187,17 @@ type ruleParser struct {
 	rule    snapshot.Rule
 	module  string
 	target  string
-	// mayMatched holds the modules whose "may match" is already recorded.
-	mayMatched map[string]bool
+	// mod collects the options of the current module instance for modules
+	// read as a whole (recent, limit, ...); finish turns it into a match.
+	mod modState
+}
+
+// modState is what one module instance said so far.
+type modState struct {
+	opts map[string]string
+	neg  map[string]bool
+	// done is set once the instance's match is recorded.
+	done bool
 }
 
 func (p *ruleParser) next() (string, bool) {
@@ -241,6 +250,7 @@ func (p *ruleParser) parse() {
 	for {
 		a, ok := p.next()
 		if !ok {
+			p.finish()
 			return
 		}
 		if a == "!" {
@@ -286,12 +296,17 @@ func (p *ruleParser) option(a string, neg bool) {
 	case "-o", "--out-interface":
 		p.add("oif", neg, p.value())
 	case "-f", "--fragment":
-		p.mayMatch(neg, "fragment match")
+		// -f matches second and later fragments; ! -f the others.
+		p.add("header", neg, "fragment")
 	case "-m", "--match":
+		p.finish()
 		p.module = p.value()
+		p.mod = modState{}
 	case "-j", "--jump":
+		p.finish()
 		p.setTarget(p.value(), false)
 	case "-g", "--goto":
+		p.finish()
 		p.setTarget(p.value(), true)
 	case "-c", "--set-counters":
 		p.value()
@@ -395,27 +410,27 @@ func (p *ruleParser) moduleOption(a string, neg bool) {
 			p.add("pkttype", neg, strings.ToLower(p.value()))
 			return
 		}
-	case "recent":
-		switch a {
-		case "--set", "--remove":
-			// Always matches: it records the source and goes on.
-			return
-		case "--update", "--rcheck":
-			p.mayMatch(neg, "recent: depends on earlier packets")
-			return
-		}
+	case "rt", "frag", "hbh", "dst", "ah", "esp", "mh":
+		// The kernel finds the header first and fails the match when the
+		// packet has none, whatever the options and their "!" say.
 		if strings.HasPrefix(a, "--") {
+			if !p.mod.done {
+				p.add("header", false, p.module)
+				p.mod.done = true
+			}
 			p.skipValues()
 			return
 		}
-	case "limit", "hashlimit", "statistic", "connlimit", "quota", "connbytes", "time", "nth", "random":
+	case "recent", "limit", "hashlimit", "connlimit", "ipv6header", "ipv4options":
 		if strings.HasPrefix(a, "--") {
-			if !p.mayMatched[p.module] {
-				p.mayMatch(neg, p.module+": depends on rate, history or chance")
-				if p.mayMatched == nil {
-					p.mayMatched = map[string]bool{}
-				}
-				p.mayMatched[p.module] = true
+			p.collect(a, neg)
+			return
+		}
+	case "statistic", "quota", "connbytes", "time", "nth", "random":
+		if strings.HasPrefix(a, "--") {
+			if !p.mod.done {
+				p.mayMatch(neg, p.module+": depends on chance, traffic already seen or the clock")
+				p.mod.done = true
 			}
 			p.skipValues()
 			return
@@ -427,10 +442,7 @@ func (p *ruleParser) moduleOption(a string, neg bool) {
 			return
 		}
 	case "set":
-		if a == "--match-set" {
-			name := p.value()
-			p.value()
-			p.mayMatch(neg, "ipset "+name+": ipset contents are not collected")
+		if p.ipsetOption(a, neg) {
 			return
 		}
 	}
@@ -473,6 +485,8 @@ func (p *ruleParser) setTarget(t string, isGoto bool) {
 		// options set the effect
 	case t == "NOTRACK":
 		p.rule.Effects = append(p.rule.Effects, snapshot.Effect{Kind: "notrack"})
+	case t == "SET":
+		// options name the sets it adds the packet to or deletes it from
 	case t == "CT" || t == "TCPMSS" || t == "CHECKSUM" || t == "TOS" || t == "DSCP" || t == "TTL" || t == "HL" ||
 		t == "CLASSIFY" || t == "SECMARK" || t == "CONNSECMARK" || t == "ECN" || t == "TEE":
 		p.rule.Effects = append(p.rule.Effects, snapshot.Effect{Kind: strings.ToLower(t)})
@@ -510,6 +524,12 @@ func (p *ruleParser) targetOption(a string) bool {
 			return true
 		case "--and-mark":
 			p.rule.Effects = append(p.rule.Effects, snapshot.Effect{Kind: "mark", Value: "and " + p.value()})
+			return true
+		}
+	case "SET":
+		if a == "--add-set" || a == "--del-set" {
+			p.rule.Effects = append(p.rule.Effects, snapshot.Effect{Kind: "set_update", Value: "ipset:" + p.value()})
+			p.skipValues()
 			return true
 		}
 	case "CONNMARK":

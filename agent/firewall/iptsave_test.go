@@ -37,11 +37,29 @@ func TestParseRule(t *testing.T) {
 		{line: `-m comment --comment "kubernetes \"svc\" portals" -j KUBE-MISSING`, comment: `kubernetes "svc" portals`, verdict: snapshot.Verdict{Kind: "unknown", Reason: "target KUBE-MISSING is not interpreted"}},
 		{line: `-p tcp -m tcp -j DNAT --to-destination 10.244.0.5:8080`, matches: []snapshot.Match{m("l4proto", false, "tcp")}, verdict: snapshot.Verdict{Kind: "dnat", To: "10.244.0.5:8080"}},
 		{line: `-j MARK --set-xmark 0x4000/0x4000`, effects: []snapshot.Effect{{Kind: "mark", Value: "0x4000/0x4000"}}, verdict: snapshot.Verdict{Kind: "continue"}},
-		{line: `-m limit --limit 3/min --limit-burst 10 -j LOG --log-prefix "[UFW BLOCK] "`, matches: []snapshot.Match{{Field: "random", Reason: "limit: depends on rate, history or chance"}}, effects: []snapshot.Effect{{Kind: "log"}}, verdict: snapshot.Verdict{Kind: "continue"}},
-		{line: `-p tcp -m tcp --dport 22 -m conntrack --ctstate NEW -m recent --set --name DEFAULT --mask 255.255.255.255 --rsource`, matches: []snapshot.Match{m("l4proto", false, "tcp"), m("dport", false, "22"), m("ct_state", false, "new")}, verdict: snapshot.Verdict{Kind: "continue"}},
-		{line: `-m statistic --mode random --probability 0.50000000000 -j svc`, matches: []snapshot.Match{{Field: "random", Reason: "statistic: depends on rate, history or chance"}}, verdict: snapshot.Verdict{Kind: "jump", Chain: "svc"}},
+		{line: `-m limit --limit 3/min --limit-burst 10 -j LOG --log-prefix "[UFW BLOCK] "`, matches: []snapshot.Match{{Field: "assume", Values: []string{"match"}, Reason: "packets matching -m limit stay under 3/min (burst 10)"}}, effects: []snapshot.Effect{{Kind: "log"}}, verdict: snapshot.Verdict{Kind: "continue"}},
+		{line: `-p tcp -m tcp --dport 22 -m conntrack --ctstate NEW -m recent --set --name DEFAULT --mask 255.255.255.255 --rsource`, matches: []snapshot.Match{m("l4proto", false, "tcp"), m("dport", false, "22"), m("ct_state", false, "new"), {Field: "recent", Op: "set", Values: []string{"DEFAULT", "src", "0", "0"}}}, verdict: snapshot.Verdict{Kind: "continue"}},
+		{line: `-m statistic --mode random --probability 0.50000000000 -j svc`, matches: []snapshot.Match{{Field: "random", Reason: "statistic: depends on chance, traffic already seen or the clock"}}, verdict: snapshot.Verdict{Kind: "jump", Chain: "svc"}},
 		{line: `-m icmp --icmp-type 8 -j ACCEPT`, matches: []snapshot.Match{m("icmp_type", false, "8")}, verdict: snapshot.Verdict{Kind: "accept"}},
 		{line: `-m u32 --u32 "0>>22&0x3C@12>>26&0x3F=0x10" -j DROP`, verdict: snapshot.Verdict{Kind: "drop"}, unsup: true},
+		// Headers the first packet of a connection never carries: the match
+		// fails when the header is missing, whatever "!" the options carry.
+		{line: `-m rt --rt-type 0 -j DROP`, matches: []snapshot.Match{m("header", false, "rt")}, verdict: snapshot.Verdict{Kind: "drop"}},
+		{line: `-m rt ! --rt-type 0 --rt-segsleft 0 -j DROP`, matches: []snapshot.Match{m("header", false, "rt")}, verdict: snapshot.Verdict{Kind: "drop"}},
+		{line: `-m frag --fragid 5 --fragmore -m hbh --hbh-len 8 -j DROP`, matches: []snapshot.Match{m("header", false, "frag"), m("header", false, "hbh")}, verdict: snapshot.Verdict{Kind: "drop"}},
+		{line: `-p esp -m esp --espspi 5 -j DROP`, matches: []snapshot.Match{m("l4proto", false, "esp"), m("header", false, "esp")}, verdict: snapshot.Verdict{Kind: "drop"}},
+		{line: `! -f -j ACCEPT`, matches: []snapshot.Match{m("header", true, "fragment")}, verdict: snapshot.Verdict{Kind: "accept"}},
+		{line: `-m ipv6header ! --header hop-by-hop,ipv6-route --soft -j DROP`, matches: []snapshot.Match{{Field: "ipv6header", Op: "soft", Negate: true, Values: []string{"hop-by-hop", "ipv6-route"}}}, verdict: snapshot.Verdict{Kind: "drop"}},
+		// Rate and history: the outcome for a fresh peer under normal load.
+		{line: `-p tcp -m recent --update --seconds 30 --hitcount 6 --name DEFAULT --mask 255.255.255.255 --rsource -j ufw-user-output`, matches: []snapshot.Match{m("l4proto", false, "tcp"), {Field: "recent", Op: "update", Values: []string{"DEFAULT", "src", "6", "30"}}}, verdict: snapshot.Verdict{Kind: "jump", Chain: "ufw-user-output"}},
+		{line: `-m recent ! --rcheck --name BAD --rdest -j DROP`, matches: []snapshot.Match{{Field: "recent", Op: "rcheck", Negate: true, Values: []string{"BAD", "dst", "0", "0"}}}, verdict: snapshot.Verdict{Kind: "drop"}},
+		{line: `-m hashlimit --hashlimit-above 5/sec --hashlimit-burst 10 --hashlimit-mode srcip --hashlimit-name h -j DROP`, matches: []snapshot.Match{{Field: "assume", Values: []string{"nomatch"}, Reason: "each srcip stay under 5/sec (burst 10) of -m hashlimit"}}, verdict: snapshot.Verdict{Kind: "drop"}},
+		{line: `-m connlimit --connlimit-above 3 --connlimit-mask 32 --connlimit-saddr -j REJECT`, matches: []snapshot.Match{{Field: "assume", Values: []string{"nomatch"}, Reason: "the source has fewer than 3 other connections open (-m connlimit --connlimit-above 3)"}}, verdict: snapshot.Verdict{Kind: "reject"}},
+		{line: `-m connlimit --connlimit-upto 0 -j ACCEPT`, matches: []snapshot.Match{{Field: "assume", Values: []string{"nomatch"}}}, verdict: snapshot.Verdict{Kind: "accept"}},
+		// ipsets
+		{line: `-m set ! --match-set nets src,dst -j DROP`, matches: []snapshot.Match{{Field: "ipset", Set: "nets", Negate: true, Keys: []string{"src", "dst"}}}, verdict: snapshot.Verdict{Kind: "drop"}},
+		{line: `-m set --match-set hosts src --return-nomatch ! --update-counters -j DROP`, matches: []snapshot.Match{{Field: "ipset", Set: "hosts", Keys: []string{"src"}, Reason: "ipset hosts with --return-nomatch"}}, verdict: snapshot.Verdict{Kind: "drop"}},
+		{line: `-p udp -j SET --add-set banned src --exist`, matches: []snapshot.Match{m("l4proto", false, "udp")}, effects: []snapshot.Effect{{Kind: "set_update", Value: "ipset:banned"}}, verdict: snapshot.Verdict{Kind: "continue"}},
 		{line: `-p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -j ACCEPT`, matches: []snapshot.Match{m("l4proto", false, "tcp"), m("tcp_flags", false, "fin,syn,rst,ack/syn")}, verdict: snapshot.Verdict{Kind: "accept"}},
 	}
 	for _, tt := range tests {

@@ -197,6 +197,9 @@ func (d *decoder) expr(x Expr) {
 	case *expr.Range:
 		v := d.get(e.Register)
 		from, to := d.format(v, e.FromData), d.format(v, e.ToData)
+		if v.field == "header_field" {
+			return // the load already required the header
+		}
 		if v.field == snapshot.FieldMayMatch || v.field == "unknown" {
 			d.mayMatch(false, v.reason)
 			return
@@ -211,12 +214,15 @@ func (d *decoder) expr(x Expr) {
 	case *expr.Log:
 		d.rule.Effects = append(d.rule.Effects, snapshot.Effect{Kind: "log"})
 	case *expr.Limit:
-		d.rule.Matches = append(d.rule.Matches, snapshot.Match{Field: snapshot.FieldMayMatch, Reason: "limit: depends on the packet rate",
-			Values: []string{limitText(e)}})
+		d.assume(!e.Over, "packets matching it stay under "+limitText(e))
 	case *expr.Quota:
 		d.mayMatch(false, "quota: depends on traffic already seen")
 	case *expr.Connlimit:
-		d.mayMatch(false, "ct count: depends on open connections")
+		cond := ""
+		if e.Count > 0 {
+			cond = fmt.Sprintf("fewer than %d other connections counted by the rule are open (%s)", e.Count, connlimitText(e))
+		}
+		d.assume(connlimitFirst(e), cond)
 	case *expr.Numgen:
 		d.set(e.Register, regVal{field: snapshot.FieldMayMatch, reason: "numgen: chosen at random or in turn"})
 	case *expr.Hash:
@@ -227,12 +233,19 @@ func (d *decoder) expr(x Expr) {
 			d.set(e.Register, regVal{field: "dst_type", size: 4})
 		case e.ResultADDRTYPE && e.FlagSADDR && !e.FlagIIF && !e.FlagOIF:
 			d.set(e.Register, regVal{field: "src_type", size: 4})
+		case (e.ResultOIF || e.ResultOIFNAME) && e.FlagSADDR && !e.FlagDADDR && !e.FlagOIF:
+			// Reverse path filter: "fib saddr [. mark] [. iif] oif missing".
+			mode := "loose"
+			if e.FlagIIF {
+				mode = "strict"
+			}
+			d.set(e.Register, regVal{field: "rpf", size: 4, reason: mode})
 		default:
 			d.set(e.Register, regVal{field: snapshot.FieldMayMatch, reason: "fib lookup: depends on the routing table"})
 		}
 	case *expr.Dynset:
 		if len(e.Exprs) > 0 {
-			d.mayMatch(false, "set update with stateful expressions (meter)")
+			d.meter(e)
 		}
 		d.rule.Effects = append(d.rule.Effects, snapshot.Effect{Kind: "set_update", Value: "@" + e.SetName})
 	case *expr.Objref:
@@ -261,7 +274,7 @@ func (d *decoder) expr(x Expr) {
 		d.unsupported("xt target %q in a native table", e.Name)
 		d.rule.Verdict = snapshot.Verdict{Kind: snapshot.VerdictUnknown, Reason: "xt target " + e.Name}
 	case *expr.Exthdr:
-		d.set(e.DestRegister, regVal{field: "unknown", reason: "extension header or tcp option"})
+		d.exthdr(e)
 	default:
 		d.rule.Effects = append(d.rule.Effects, snapshot.Effect{Kind: x.Name})
 	}
@@ -273,7 +286,15 @@ func limitText(e *expr.Limit) string {
 	if e.Over {
 		s += "over "
 	}
-	return s + fmt.Sprintf("%d/%s", e.Rate, units[e.Unit])
+	s += strconv.FormatUint(e.Rate, 10)
+	if e.Type == expr.LimitTypePktBytes {
+		s += " bytes"
+	}
+	s += "/" + units[e.Unit]
+	if e.Burst > 0 {
+		s += fmt.Sprintf(" burst %d", e.Burst)
+	}
+	return s
 }
 
 func allZero(b []byte) bool {
@@ -520,6 +541,18 @@ func (d *decoder) cmp(v regVal, op expr.CmpOp, data []byte) {
 		} else {
 			m.Values = []string{d.format(v, data)}
 		}
+	case "header_present":
+		// "exthdr rt exists" compares with 1, "missing" with 0.
+		present := len(data) > 0 && data[0] != 0
+		d.rule.Matches = append(d.rule.Matches, snapshot.Match{Field: "header", Negate: neg == present, Values: []string{v.reason}})
+		return
+	case "header_field":
+		return // the load already required the header
+	case "rpf":
+		// Only "missing" (0) and "exists" are compared in practice.
+		found := !allZero(data)
+		d.rule.Matches = append(d.rule.Matches, snapshot.Match{Field: "rpf", Negate: neg == found, Values: []string{v.reason}})
+		return
 	case "tcp_flags":
 		if len(data) == 0 {
 			// The kernel never lists one; a malformed message must not crash the collector.

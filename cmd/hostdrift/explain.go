@@ -313,6 +313,12 @@ func printTrace(w io.Writer, fw *snapshot.Firewall, res netfilter.Result) {
 	if d := res.Deciding; d != nil && res.Verdict != netfilter.Unknown {
 		fmt.Fprintf(w, "\nDecided by: %s in chain %s (table %s, %s)\n", d.Text, d.Chain, tableOf(*d), d.Backend)
 	}
+	if len(res.Conditions) > 0 {
+		fmt.Fprintf(w, "Assumes (the first packet of a peer that sent nothing before, under normal load):\n")
+		for _, c := range res.Conditions {
+			fmt.Fprintf(w, "  - %s\n", c)
+		}
+	}
 	if res.Verdict == netfilter.Unknown {
 		fmt.Fprintf(w, "\nUnknown because: %s\n", res.Reason)
 	}

@@ -18,12 +18,14 @@ type Program struct {
 	hooks  map[string][]*cChain // hook -> base chains by priority
 	local  []snapshot.LocalAddress
 	routes []snapshot.Route
+	ipsets map[string]*snapshot.IPSet
 }
 
 type cTable struct {
 	t      *snapshot.Table
 	chains map[string]*cChain
 	sets   map[string]*cSet
+	ipsets map[string]*snapshot.IPSet
 }
 
 type cChain struct {
@@ -67,6 +69,13 @@ const (
 	fPkttype
 	fSet
 	fRandom
+	fHeader
+	fIPv6Header
+	fIPv4Options
+	fRecent
+	fAssume
+	fRPF
+	fIPSet
 )
 
 var fieldByName = map[string]field{
@@ -74,6 +83,7 @@ var fieldByName = map[string]field{
 	"port": fPort, "iif": fIif, "oif": fOif, "ct_state": fCtState, "ct_status": fCtStatus, "ct_direction": fCtDirection,
 	"src_type": fSrcType, "dst_type": fDstType, "icmp_type": fIcmpType, "mark": fMark, "ct_mark": fCtMark,
 	"tcp_flags": fTCPFlags, "pkttype": fPkttype, "set": fSet, snapshot.FieldMayMatch: fRandom,
+	"header": fHeader, "ipv6header": fIPv6Header, "ipv4options": fIPv4Options, "recent": fRecent, snapshot.FieldAssume: fAssume, "rpf": fRPF, "ipset": fIPSet,
 }
 
 // value is one parsed match value.
@@ -95,6 +105,19 @@ type cMatch struct {
 	keys   []field
 	reason string
 	m      *snapshot.Match
+	// recent is the parsed -m recent match.
+	recent *recentSpec
+	// assumed is the outcome of an assume match for a fresh peer.
+	assumed tri
+	// ipset is the set of an ipset match.
+	ipset *snapshot.IPSet
+}
+
+// recentSpec is one -m recent match: its action on a list keyed by the
+// source or destination address.
+type recentSpec struct {
+	action, list, side string
+	hitcount, seconds  int
 }
 
 type cSet struct {
@@ -134,10 +157,15 @@ func Compile(fw *snapshot.Firewall) *Program {
 		return p
 	}
 	p.local, p.routes = fw.LocalAddresses, fw.Routes
+	ipsets := map[string]*snapshot.IPSet{}
+	for i := range fw.IPSets {
+		ipsets[fw.IPSets[i].Name] = &fw.IPSets[i]
+	}
+	p.ipsets = ipsets
 	order := 0
 	for ti := range fw.Tables {
 		t := &fw.Tables[ti]
-		ct := &cTable{t: t, chains: map[string]*cChain{}, sets: map[string]*cSet{}}
+		ct := &cTable{t: t, chains: map[string]*cChain{}, sets: map[string]*cSet{}, ipsets: ipsets}
 		for si := range t.Sets {
 			ct.sets[t.Sets[si].Name] = compileSet(&t.Sets[si])
 		}
@@ -172,6 +200,11 @@ func compileRule(ct *cTable, r *snapshot.Rule) cRule {
 			cr.inert = false
 		}
 	}
+	for _, m := range r.Matches {
+		if m.Field == "recent" {
+			cr.inert = false // --set and --update record the packet
+		}
+	}
 	if len(r.Unsupported) > 0 {
 		cr.may = "rule not fully understood (" + strings.Join(r.Unsupported, "; ") + ")"
 	}
@@ -184,6 +217,34 @@ func compileRule(ct *cTable, r *snapshot.Rule) cRule {
 		case fRandom:
 			if cm.reason == "" {
 				cm.reason = "match whose outcome is unknowable"
+			}
+		case fRecent:
+			rs, err := parseRecent(m)
+			if err != nil {
+				cm.f, cm.reason = fRandom, err.Error()
+				break
+			}
+			cm.recent = rs
+		case fAssume:
+			switch {
+			case len(m.Values) == 1 && m.Values[0] == snapshot.AssumeMatch:
+				cm.assumed = yes
+			case len(m.Values) == 1 && m.Values[0] == snapshot.AssumeNoMatch:
+				cm.assumed = no
+			default:
+				cm.f, cm.reason = fRandom, fmt.Sprintf("assumed outcome %q not understood", m.Values)
+			}
+		case fHeader, fIPv6Header, fIPv4Options, fRPF:
+			for _, v := range m.Values {
+				cm.vals = append(cm.vals, value{str: strings.ToLower(v)})
+			}
+		case fIPSet:
+			cm.ipset = ct.ipsets[m.Set]
+			switch {
+			case m.Reason != "":
+				cm.f, cm.reason = fRandom, m.Reason
+			case cm.ipset == nil:
+				cm.f, cm.reason = fRandom, "ipset "+m.Set+" is missing from the snapshot"
 			}
 		case fSet:
 			cm.set = ct.sets[m.Set]

@@ -19,11 +19,15 @@ func Explain(r Result, p Packet) string {
 	}
 	what := describePacket(p)
 	var b strings.Builder
+	assuming := ""
+	if len(r.Conditions) > 0 {
+		assuming = " (assuming " + strings.Join(r.Conditions, "; ") + ")"
+	}
 	switch r.Verdict {
 	case Deny:
-		b.WriteString(what + " is dropped: ")
+		b.WriteString(what + " is dropped" + assuming + ": ")
 	case Allow:
-		b.WriteString(what + " is allowed")
+		b.WriteString(what + " is allowed" + assuming)
 		if r.Deciding == nil {
 			b.WriteString(": no chain drops it")
 		} else {

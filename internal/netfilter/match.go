@@ -23,13 +23,17 @@ func (w *walker) matches(cc *cChain, cr *cRule) bool {
 	var reason string
 	for i := range cr.matches {
 		m := &cr.matches[i]
-		r, why := w.eval(m)
-		if m.neg && r != may {
+		w.cond = ""
+		r, why := w.evalIn(cr, m)
+		if m.neg && r != may && !selfNegating(m.f) {
 			if r == yes {
 				r = no
 			} else {
 				r = yes
 			}
+		}
+		if w.cond != "" && r != may {
+			r = boolTri(w.assume(condIn(cc, w.cond), r == yes))
 		}
 		if r == no {
 			return false
@@ -45,6 +49,24 @@ func (w *walker) matches(cc *cChain, cr *cRule) bool {
 		return w.choose(fmt.Sprintf("%s (chain %s, table %s %s, %s)", reason, cc.c.Name, cc.table.t.Family, cc.table.t.Name, cr.r.Text))
 	}
 	return true
+}
+
+// evalIn decides one match of a rule.
+func (w *walker) evalIn(cr *cRule, m *cMatch) (tri, string) {
+	switch m.f {
+	case fHeader:
+		return w.header(m)
+	case fIPv6Header:
+		return w.ipv6Header(m)
+	case fIPv4Options:
+		return w.ipv4Options(m)
+	case fRecent:
+		return w.recentMatch(cr, m)
+	case fAssume:
+		w.cond = m.reason
+		return m.assumed, ""
+	}
+	return w.eval(m)
 }
 
 func (w *walker) eval(m *cMatch) (tri, string) {
@@ -164,6 +186,10 @@ func (w *walker) eval(m *cMatch) (tri, string) {
 		return no, ""
 	case fSet:
 		return w.lookup(m.set, m.keys)
+	case fRPF:
+		return w.rpf(m)
+	case fIPSet:
+		return w.ipsetMatch(m)
 	}
 	return may, "match not interpreted"
 }
@@ -307,7 +333,11 @@ func (w *walker) lookup(s *cSet, keys []field) (tri, string) {
 		return may, s.bad
 	}
 	if s.s.Has("dynamic") || s.s.Has("timeout") {
-		return may, "set @" + s.s.Name + " is filled by packets at run time"
+		if w.setsUpdated[s.s.Name] {
+			return may, "set @" + s.s.Name + " is filled by this very packet"
+		}
+		// A fresh peer is not in a set packets fill, unless listed already.
+		w.cond = "the peer is not in @" + s.s.Name + ", which is filled at run time"
 	}
 	return no, ""
 }
@@ -383,7 +413,12 @@ func (w *walker) vmap(cc *cChain, v snapshot.Verdict) (string, tri) {
 		return "verdict map @" + v.Set + ": " + s.bad, may
 	case no:
 		if s.s.Has("dynamic") || s.s.Has("timeout") {
-			return "verdict map @" + v.Set + " is filled at run time", may
+			if w.setsUpdated[s.s.Name] {
+				return "verdict map @" + v.Set + " is filled by this very packet", may
+			}
+			if w.assume(condIn(cc, "the peer is not in @"+s.s.Name+", which is filled at run time"), false) {
+				return "verdict map @" + v.Set + " holds the peer (filled at run time)", may
+			}
 		}
 		return "", no
 	}

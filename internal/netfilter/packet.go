@@ -88,6 +88,11 @@ type Result struct {
 	Reason string `json:"reason,omitempty"`
 	// Final is the packet after NAT.
 	Final Packet `json:"final"`
+	// Conditions are what the verdict assumes of the peer's history and the
+	// load, for matches on rate or history (limit, recent, ct count...): it
+	// holds for the first packet of a peer that sent nothing before, under
+	// normal load. Empty when the verdict assumes nothing.
+	Conditions []string `json:"conditions,omitempty"`
 }
 
 func (p Packet) String() string {

@@ -20,81 +20,19 @@ func Simulate(fw *snapshot.Firewall, p Packet) Result {
 	return ProgramFor(fw).Simulate(p)
 }
 
-// Simulate is Simulate over a compiled firewall.
-func (prog *Program) Simulate(p Packet) Result {
-	if p.CtState == "" {
-		p.CtState = "new"
-	}
-	p.Protocol = snapshot.ProtocolName(p.Protocol)
-	queue := [][]bool{nil}
-	var first *walker
-	var verdicts = map[Verdict]bool{}
-	var firstDiff string
-	paths := 0
-	for len(queue) > 0 {
-		if paths >= maxPaths {
-			return Result{Verdict: Unknown, Trace: first.trace, Final: first.p,
-				Reason: fmt.Sprintf("more than %d combinations of undecidable matches (%s)", maxPaths, strings.Join(uniq(first.reasons), "; "))}
-		}
-		prefix := queue[len(queue)-1]
-		queue = queue[:len(queue)-1]
-		w := newWalker(prog, p, prefix)
-		w.run()
-		paths++
-		for i := len(prefix); i < len(w.choices); i++ {
-			alt := append(append([]bool(nil), w.choices[:i]...), true)
-			queue = append(queue, alt)
-		}
-		if first == nil {
-			first = w
-		} else if w.verdict != first.verdict && firstDiff == "" {
-			firstDiff = describeChoices(w)
-		}
-		verdicts[w.verdict] = true
-	}
-	res := Result{Verdict: first.verdict, Trace: first.trace, Deciding: first.deciding, Reason: first.reason, Final: first.p}
-	if len(verdicts) > 1 {
-		res.Verdict = Unknown
-		res.Deciding = nil
-		why := uniq(first.reasons)
-		res.Reason = fmt.Sprintf("%s if nothing undecidable matches, but the verdict depends on: %s", first.verdict, strings.Join(why, "; "))
-		if firstDiff != "" {
-			res.Reason += " (" + firstDiff + ")"
-		}
-	}
-	return res
-}
-
-func describeChoices(w *walker) string {
-	var took []string
-	for i, c := range w.choices {
-		if c && i < len(w.reasons) {
-			took = append(took, w.reasons[i])
-		}
-	}
-	return fmt.Sprintf("%s when %s matches", w.verdict, strings.Join(uniq(took), " and "))
-}
-
-func uniq(s []string) []string {
-	seen := map[string]bool{}
-	var out []string
-	for _, x := range s {
-		if !seen[x] {
-			seen[x] = true
-			out = append(out, x)
-		}
-	}
-	return out
-}
-
 type walker struct {
 	prog    *Program
 	p       Packet
 	prefix  []bool
 	choices []bool
 	reasons []string
-	trace   []Step
-	hook    string
+	// defaults and assumed say, per choice, the outcome taken first and
+	// whether it is an assumption about the peer's history (or a match
+	// that cannot be decided at all).
+	defaults []bool
+	assumed  []bool
+	trace    []Step
+	hook     string
 
 	ctStatus map[string]bool
 	ctMark   uint32
@@ -106,6 +44,14 @@ type walker struct {
 	deciding *RuleRef
 	reason   string
 	budget   int
+
+	// cond is set by a match whose outcome assumes something of the
+	// peer's history or the load.
+	cond string
+	// recent counts this packet's own hits per recent list; setsUpdated
+	// names the sets it added itself to.
+	recent      map[string]int
+	setsUpdated map[string]bool
 }
 
 func newWalker(prog *Program, p Packet, prefix []bool) *walker {
@@ -278,17 +224,6 @@ func (w *walker) step(event string, where *RuleRef, note string) {
 	w.trace = append(w.trace, Step{Hook: w.hook, Event: event, Where: *where, Note: note})
 }
 
-func (w *walker) choose(reason string) bool {
-	i := len(w.choices)
-	v := false
-	if i < len(w.prefix) {
-		v = w.prefix[i]
-	}
-	w.choices = append(w.choices, v)
-	w.reasons = append(w.reasons, reason)
-	return v
-}
-
 // runChain evaluates a chain; oNone means it ended (or returned) without a
 // verdict.
 func (w *walker) runChain(cc *cChain, depth int) outcome {
@@ -446,6 +381,11 @@ func (w *walker) effects(r *snapshot.Rule) {
 			}
 		case "notrack":
 			w.p.CtState = "untracked"
+		case "set_update":
+			if w.setsUpdated == nil {
+				w.setsUpdated = map[string]bool{}
+			}
+			w.setsUpdated[strings.TrimPrefix(e.Value, "@")] = true
 		}
 	}
 }

@@ -21,6 +21,35 @@ type Firewall struct {
 	// IptablesCommand is what the host's iptables command is: which backend
 	// UFW, Docker and people typing "iptables" write to.
 	IptablesCommand *IptablesCommand `json:"iptables_command,omitempty"`
+	// IPSets are the kernel's ipsets, which iptables rules match with
+	// -m set --match-set.
+	IPSets []IPSet `json:"ipsets,omitempty"`
+}
+
+// IPSet is one ipset: its type, options and members.
+type IPSet struct {
+	Name string `json:"name"`
+	// Type is the ipset type: hash:ip, hash:net,port, bitmap:port, list:set...
+	Type string `json:"type"`
+	// Family is inet or inet6 (empty for types without one).
+	Family string `json:"family,omitempty"`
+	// Timeout is the default timeout of members in seconds: members expire,
+	// and rules (-j SET) may add them at run time.
+	Timeout uint32 `json:"timeout,omitempty"`
+	// MarkMask is the mask applied to the packet mark (hash:ip,mark).
+	MarkMask uint32        `json:"markmask,omitempty"`
+	Members  []IPSetMember `json:"members"`
+}
+
+// IPSetMember is one member: one value per dimension of the type, as ipset
+// prints it ("10.0.0.0/24", "tcp:80", "eth0", "physdev:eth0", a set name
+// for list:set).
+type IPSetMember struct {
+	Key []string `json:"key"`
+	// NoMatch marks an exception: a packet it holds is not in the set.
+	NoMatch bool `json:"nomatch,omitempty"`
+	// Wildcard says an interface name matches as a prefix.
+	Wildcard bool `json:"wildcard,omitempty"`
 }
 
 // IptablesCommand describes the iptables binary found on the host.
@@ -132,7 +161,27 @@ type Rule struct {
 //	tcp_flags    mask/compare as "syn,ack/syn"
 //	pkttype      unicast | broadcast | multicast | host
 //	set          lookup of Keys in the named Set
-//	random       statistic, numgen, limit, recent...: may match (Reason says why)
+//	ipset        -m set: membership in the ipset named Set, Keys giving src
+//	             or dst for each dimension; Reason set when options (counters,
+//	             --return-nomatch) make it undecidable
+//	header       the packet carries one of the named headers: IPv6 extension
+//	             headers hbh, rt, frag, dst, mh, ah, esp; ipv4-options; or
+//	             fragment (a non-first IPv4 fragment, iptables -f)
+//	ipv6header   ip6tables -m ipv6header: Values are the header names, Op is
+//	             soft (all listed present; with Negate none present) or empty
+//	             (exactly the listed set; with Negate any other set)
+//	ipv4options  -m ipv4options: Values are option numbers or names, "!" in
+//	             front of an inverted one; Op is any or empty (all)
+//	rpf          a route back to the source exists (Values[0] loose), and
+//	             leaves by the input interface (strict): nft's
+//	             "fib saddr . iif oif" reverse path filter
+//	recent       -m recent: Op is set, rcheck, update or remove; Values are the
+//	             list name, src or dst, the hit count and the seconds
+//	assume       a match on rate or history (limit, hashlimit, connlimit,
+//	             ct count, meters) with its outcome for a fresh peer under
+//	             normal load in Values[0] (match or nomatch); Reason is that
+//	             condition in words, empty when the outcome is certain
+//	random       statistic, numgen...: may match (Reason says why)
 type Match struct {
 	Field string `json:"field"`
 	// Op is eq (the default: any of Values) or lt, le, gt, ge with one value.
@@ -147,8 +196,18 @@ type Match struct {
 }
 
 // FieldMayMatch is the field of conditions that can never be decided from a
-// snapshot (rates, randomness, history).
+// snapshot (randomness, userspace decisions).
 const FieldMayMatch = "random"
+
+// FieldAssume is the field of matches on rate or history, decided for the
+// first packet of a fresh peer under normal load (see Match).
+const FieldAssume = "assume"
+
+// Assumed outcomes of a FieldAssume match.
+const (
+	AssumeMatch   = "match"
+	AssumeNoMatch = "nomatch"
+)
 
 // Verdict kinds.
 const (

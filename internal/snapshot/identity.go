@@ -57,6 +57,28 @@ func (f *Firewall) Objects() []Object {
 			out = append(out, Object{Area: AreaFirewall, Kind: "set", ID: uniqueID(seen, prefix+" set "+s.Name), Fields: sf})
 		}
 	}
+	for _, s := range f.IPSets {
+		elems := make([]SetElement, len(s.Members))
+		for i, m := range s.Members {
+			elems[i] = SetElement{Key: m.Key}
+			if m.NoMatch {
+				elems[i].Value = "nomatch"
+			}
+			if m.Wildcard {
+				elems[i].Value += " wildcard"
+			}
+		}
+		sf := withFields(map[string]string{"set": s.Name, "type": s.Type}, map[string]string{"family": s.Family})
+		if s.Timeout > 0 {
+			// Members expire and come back as traffic does: comparing them
+			// would report churn, not drift.
+			sf["timeout"] = strconv.FormatUint(uint64(s.Timeout), 10)
+			sf["content"] = "(members expire: not compared)"
+		} else {
+			sf["elements"], sf["content"] = setContent(elems)
+		}
+		out = append(out, Object{Area: AreaFirewall, Kind: "ipset", ID: uniqueID(seen, "ipset "+s.Name), Fields: sf})
+	}
 	for _, u := range f.Unparsed {
 		id := uniqueID(seen, u.Backend+" "+u.Family+" "+u.Table+" "+u.Chain+": "+normaliseRuleText(u.Text))
 		out = append(out, Object{Area: AreaFirewall, Kind: "rule", ID: id, Fields: map[string]string{

@@ -1,0 +1,151 @@
+package firewall
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/hostdrift/hostdrift/internal/snapshot"
+)
+
+// collect records one option of a module read as a whole, with its values.
+func (p *ruleParser) collect(opt string, neg bool) {
+	start := p.i
+	p.skipValues()
+	if p.mod.opts == nil {
+		p.mod.opts, p.mod.neg = map[string]string{}, map[string]bool{}
+	}
+	p.mod.opts[opt] = strings.Join(p.args[start:p.i], " ")
+	p.mod.neg[opt] = neg
+}
+
+// finish turns the options collected for the current module instance into
+// its match.
+func (p *ruleParser) finish() {
+	if p.mod.opts == nil || p.mod.done {
+		return
+	}
+	p.mod.done = true
+	o, neg := p.mod.opts, p.mod.neg
+	has := func(k string) bool { _, ok := o[k]; return ok }
+	switch p.module {
+	case "recent":
+		p.recent(o, neg)
+	case "limit":
+		rate, burst := orDefault(o["--limit"], "3/hour"), orDefault(o["--limit-burst"], "5")
+		p.assume(false, true, fmt.Sprintf("packets matching -m limit stay under %s (burst %s)", rate, burst))
+	case "hashlimit":
+		burst := orDefault(o["--hashlimit-burst"], "5")
+		per := "all packets together"
+		if m := o["--hashlimit-mode"]; m != "" {
+			per = "each " + m
+		}
+		switch {
+		case has("--hashlimit-above"):
+			p.assume(neg["--hashlimit-above"], false, fmt.Sprintf("%s stay under %s (burst %s) of -m hashlimit", per, o["--hashlimit-above"], burst))
+		case has("--hashlimit-upto"):
+			p.assume(neg["--hashlimit-upto"], true, fmt.Sprintf("%s stay under %s (burst %s) of -m hashlimit", per, o["--hashlimit-upto"], burst))
+		default:
+			p.mayMatch(false, "hashlimit without a rate")
+		}
+	case "connlimit":
+		opt, above := "--connlimit-above", true
+		if !has(opt) {
+			opt, above = "--connlimit-upto", false
+		}
+		n, err := strconv.Atoi(o[opt])
+		if err != nil {
+			p.unsupported("connlimit without a number")
+			p.mayMatch(false, "connlimit without a number")
+			return
+		}
+		// The first connection of a peer counts 1, itself; with 0 the
+		// outcome is the same whatever came before.
+		match := (1 > n) == above
+		cond := ""
+		if n > 0 {
+			who := "source"
+			if has("--connlimit-daddr") {
+				who = "destination"
+			}
+			cond = fmt.Sprintf("the %s has fewer than %d other connections open (-m connlimit %s %d)", who, n, opt, n)
+		}
+		p.assume(neg[opt], match, cond)
+	case "ipv6header":
+		m := snapshot.Match{Field: "ipv6header", Negate: neg["--header"], Values: lowerList(o["--header"])}
+		if has("--soft") {
+			m.Op = "soft"
+		}
+		p.rule.Matches = append(p.rule.Matches, m)
+	case "ipv4options":
+		m := snapshot.Match{Field: "ipv4options"}
+		if f := o["--flags"]; f != "" {
+			m.Values = lowerList(f)
+		}
+		if has("--any") {
+			m.Op = "any"
+		}
+		p.rule.Matches = append(p.rule.Matches, m)
+	}
+}
+
+// recent records -m recent: its action, list, side, hit count and window.
+func (p *ruleParser) recent(o map[string]string, neg map[string]bool) {
+	action := ""
+	for _, a := range []string{"set", "rcheck", "update", "remove"} {
+		if _, ok := o["--"+a]; ok {
+			action = a
+		}
+	}
+	if action == "" {
+		p.unsupported("recent without --set, --rcheck, --update or --remove")
+		p.mayMatch(false, "recent without an action")
+		return
+	}
+	side := "src"
+	if _, ok := o["--rdest"]; ok {
+		side = "dst"
+	}
+	p.rule.Matches = append(p.rule.Matches, snapshot.Match{Field: "recent", Op: action, Negate: neg["--"+action],
+		Values: []string{orDefault(o["--name"], "DEFAULT"), side, orDefault(o["--hitcount"], "0"), orDefault(o["--seconds"], "0")}})
+}
+
+// assume records a match on rate or history with its outcome for a fresh
+// peer under normal load.
+func (p *ruleParser) assume(neg, match bool, cond string) {
+	v := snapshot.AssumeNoMatch
+	if match {
+		v = snapshot.AssumeMatch
+	}
+	p.rule.Matches = append(p.rule.Matches, snapshot.Match{Field: snapshot.FieldAssume, Negate: neg, Values: []string{v}, Reason: cond})
+}
+
+func orDefault(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// ipsetOption reads an option of -m set; false if it is not one.
+func (p *ruleParser) ipsetOption(opt string, neg bool) bool {
+	var last *snapshot.Match
+	if n := len(p.rule.Matches); n > 0 && p.rule.Matches[n-1].Field == "ipset" {
+		last = &p.rule.Matches[n-1]
+	}
+	switch {
+	case opt == "--match-set" || opt == "--set":
+		name := p.value()
+		p.rule.Matches = append(p.rule.Matches, snapshot.Match{Field: "ipset", Set: name, Negate: neg, Keys: lowerList(p.value())})
+		return true
+	case opt == "--update-counters" || opt == "--update-subcounters":
+		return true // counting only
+	case last == nil:
+		return false
+	case opt == "--return-nomatch" || strings.HasPrefix(opt, "--packets-") || strings.HasPrefix(opt, "--bytes-"):
+		last.Reason = "ipset " + last.Set + " with " + opt
+		p.skipValues()
+		return true
+	}
+	return false
+}
