@@ -107,7 +107,13 @@ func (c *checkCmd) runSSH(stdin io.Reader, stdout, stderr io.Writer) (code int, 
 	}
 	args = append([]string{"check", "--format", "json", "--timeout", c.live.timeout.String(), "--collector-timeout", c.live.deadline.String()}, args...)
 	client := remote.Client{Config: s.config, Options: s.options}
-	results := auditHosts(client, self, targets, remote.Job{Args: args, Stdin: policy, Sudo: s.sudo}, s.parallel, c.live.timeout)
+	ctx, stop := runContext(0)
+	defer stop()
+	results := auditHosts(ctx, client, self, targets, remote.Job{Args: args, Stdin: policy, Sudo: s.sudo}, s.parallel, c.live.timeout)
+	if msg, ok := interrupted(ctx); ok {
+		fmt.Fprintf(stderr, "hostdrift check: %s: nothing was written; the hosts' temporary copies were removed where they could be\n", msg)
+		return exitIncomplete, true
+	}
 	worst := exitOK
 	var records []sshRecord
 	for _, r := range results {
@@ -215,10 +221,8 @@ func selfBinary() (remote.Self, error) {
 
 // auditHosts runs the job on every target, parallel at a time, each within
 // timeout plus sshAllowance (no deadline when timeout is 0), and returns
-// the results in the targets' order. A signal stops them all.
-func auditHosts(client remote.Client, self remote.Self, targets []remote.Target, job remote.Job, parallel int, timeout time.Duration) []remote.Result {
-	ctx, stop := runContext(0)
-	defer stop()
+// the results in the targets' order. Cancelling ctx stops them all.
+func auditHosts(ctx context.Context, client remote.Client, self remote.Self, targets []remote.Target, job remote.Job, parallel int, timeout time.Duration) []remote.Result {
 	results := make([]remote.Result, len(targets))
 	sem := make(chan struct{}, parallel)
 	var wg sync.WaitGroup

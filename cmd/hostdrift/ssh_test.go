@@ -105,6 +105,7 @@ func TestCheckSSH(t *testing.T) {
 			t.Fatalf("want one record, got %d (exit %d)\n%s", len(recs), code, stderr)
 		}
 		r := recs[0]
+		validate(t, compileSchema(t, "report.schema.json"), r.Report)
 		st := statuses(t, r)
 		if !r.Copied || filepath.Dir(r.Binary) != plain.TmpDir || r.Host != "root@127.0.0.1:2201" {
 			t.Errorf("want hostdrift copied into %s, got %s %s copied %v", plain.TmpDir, r.Host, r.Binary, r.Copied)

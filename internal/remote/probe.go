@@ -10,11 +10,15 @@ import (
 // probeScript asks the target for its kernel and architecture and for every
 // hostdrift it has (on PATH, /usr/bin, /usr/local/bin): path, version line
 // and SHA-256. It only reads.
-const probeScript = `uname -sm; ` +
+const probeScript = `echo ` + probeMarker + `; uname -sm; ` +
 	`for h in "$(command -v hostdrift 2>/dev/null)" /usr/bin/hostdrift /usr/local/bin/hostdrift; do ` +
 	`[ -n "$h" ] && [ -f "$h" ] && [ -x "$h" ] || continue; ` +
 	`printf 'bin\t%s\t%s\t%s\n' "$h" "$("$h" version 2>/dev/null | head -n 1)" "$(sha256sum < "$h" 2>/dev/null | cut -d ' ' -f 1)"; ` +
 	`done; echo end`
+
+// probeMarker starts probeScript's answer: what a login script prints
+// before it is skipped.
+const probeMarker = "hostdrift-probe"
 
 // Installed is a hostdrift the target already has.
 type Installed struct {
@@ -29,14 +33,17 @@ type Probe struct {
 	Installed   []Installed
 }
 
-// ParseProbe reads probeScript's output.
+// ParseProbe reads probeScript's output (lines before its marker, which a
+// chatty login script may print, are skipped).
 func ParseProbe(r io.Reader) (Probe, error) {
 	var p Probe
 	sc := bufio.NewScanner(r)
-	first, end := true, false
+	started, first, end := false, true, false
 	for sc.Scan() {
 		line := sc.Text()
 		switch {
+		case !started:
+			started = line == probeMarker
 		case first:
 			first = false
 			f := strings.Fields(line)

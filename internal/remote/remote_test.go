@@ -62,14 +62,14 @@ func TestQuote(t *testing.T) {
 }
 
 func TestParseProbe(t *testing.T) {
-	p, err := ParseProbe(strings.NewReader("Linux x86_64\nbin\t/usr/bin/hostdrift\thostdrift v1.2.0\tabc\nend\n"))
+	p, err := ParseProbe(strings.NewReader("Welcome to web1!\nhostdrift-probe\nLinux x86_64\nbin\t/usr/bin/hostdrift\thostdrift v1.2.0\tabc\nend\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if p.OS != "Linux" || p.Machine != "x86_64" || len(p.Installed) != 1 || p.Installed[0] != (Installed{"/usr/bin/hostdrift", "hostdrift v1.2.0", "abc"}) {
 		t.Errorf("got %+v", p)
 	}
-	for _, bad := range []string{"", "Linux x86_64\n", "welcome to web1!\nLinux x86_64\nend\n", "Linux x86_64\nbin\tonly\nend\n"} {
+	for _, bad := range []string{"", "hostdrift-probe\nLinux x86_64\n", "Linux x86_64\nend\n", "hostdrift-probe\nLinux\nend\n", "hostdrift-probe\nLinux x86_64\nbin\tonly\nend\n"} {
 		if _, err := ParseProbe(strings.NewReader(bad)); err == nil {
 			t.Errorf("ParseProbe(%q) gave no error", bad)
 		}
@@ -209,5 +209,30 @@ func TestScripts(t *testing.T) {
 	}
 	if left, _ := filepath.Glob(filepath.Join(tmp, "hostdrift.*")); len(left) > 0 {
 		t.Errorf("left behind: %v", left)
+	}
+}
+
+// TestProbeScript runs the probe with this machine's sh and a hostdrift on
+// PATH: what it prints is what ParseProbe reads.
+func TestProbeScript(t *testing.T) {
+	dir := t.TempDir()
+	prog := "#!/bin/sh\n[ \"$1\" = version ] && echo 'hostdrift v9.9.9'\n"
+	if err := os.WriteFile(filepath.Join(dir, "hostdrift"), []byte(prog), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("/bin/sh", "-c", probeScript)
+	cmd.Env = []string{"PATH=" + dir + ":/usr/bin:/bin"}
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := ParseProbe(strings.NewReader(string(out)))
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	sum := sha256.Sum256([]byte(prog))
+	want := Installed{Path: filepath.Join(dir, "hostdrift"), Version: "hostdrift v9.9.9", SHA256: hex.EncodeToString(sum[:])}
+	if p.OS != "Linux" || p.Machine == "" || len(p.Installed) == 0 || p.Installed[0] != want {
+		t.Errorf("probe %+v, want first %+v\n%s", p, want, out)
 	}
 }

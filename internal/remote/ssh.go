@@ -86,7 +86,7 @@ type outcome struct {
 // sshError is the host-level error for a failed ssh run: ssh's own message.
 func (o outcome) err(ctx context.Context, what string) error {
 	if ctx.Err() != nil {
-		return fmt.Errorf("%s: no answer in time (%v)", what, context.Cause(ctx))
+		return fmt.Errorf("%s: stopped: %v", what, context.Cause(ctx))
 	}
 	msg := strings.TrimSpace(string(o.stderr))
 	if msg == "" {
