@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"runtime"
 	"slices"
@@ -150,14 +151,7 @@ func (c *checkCmd) runSSH(stdin io.Reader, stdout, stderr io.Writer) (code int, 
 // built-in policy when --policy names builtin:default (the same policy: the
 // host runs this version). code is -1 to go on.
 func (c *checkCmd) remotePolicy(stdin io.Reader, stderr io.Writer) (args []string, policy []byte, code int) {
-	names := slices.Sorted(func(yield func(string) bool) {
-		for k := range c.vars {
-			if !yield(k) {
-				return
-			}
-		}
-	})
-	for _, k := range names {
+	for _, k := range slices.Sorted(maps.Keys(c.vars)) {
 		args = append(args, "--var", k+"="+c.vars[k])
 	}
 	if len(c.policy.paths) == 0 {

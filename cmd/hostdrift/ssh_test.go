@@ -15,17 +15,19 @@ import (
 	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
 )
 
-// sshPolicy passes where sshd listens on 2201 and hostdrift is installed
-// in /usr/local/bin; the ingress check needs root to read the firewall.
+// sshPolicy passes where sshd listens on var.port (nothing listens on the
+// default, 22: the tests' --var port=2201 must travel) and hostdrift is
+// installed in /usr/local/bin; the ingress check needs root to read the
+// firewall.
 const sshPolicy = `
 listener "sshd" {
-  port = 2201
+  port = var.port
 }
 file "installed" {
   path = "/usr/local/bin/hostdrift"
 }
 ingress "ssh" {
-  port = var.port
+  port = 2201
 }
 variable "port" {
   default = 22
@@ -111,7 +113,7 @@ func TestCheckSSH(t *testing.T) {
 			t.Errorf("want hostdrift copied into %s, got %s %s copied %v", plain.TmpDir, r.Host, r.Binary, r.Copied)
 		}
 		// The report is the remote's: its /usr/local/bin is empty, and the
-		// variable reached it.
+		// variable reached it (listener.sshd looks at port 2201).
 		if st["listener.sshd"] != finding.Pass || st["file.installed"] != finding.Fail || st["ingress.ssh"] != finding.Pass {
 			t.Errorf("statuses %v\nstderr: %s", st, stderr)
 		}
