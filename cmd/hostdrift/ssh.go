@@ -118,7 +118,7 @@ func (c *checkCmd) runSSH(stdin io.Reader, stdout, stderr io.Writer) (code int, 
 	worst := exitOK
 	var records []sshRecord
 	for _, r := range results {
-		rec := hostRecord(r)
+		rec := hostRecord(r, s.sudo)
 		for _, line := range strings.Split(strings.TrimSpace(string(r.Stderr)), "\n") {
 			if line != "" && r.Err == nil {
 				fmt.Fprintf(stderr, "%s: %s\n", rec.Host, line)
@@ -243,7 +243,7 @@ func auditHosts(ctx context.Context, client remote.Client, self remote.Self, tar
 
 // hostRecord judges one host's result: its report and exit code, or the
 // error that kept hostdrift from auditing it (exit 3).
-func hostRecord(r remote.Result) sshRecord {
+func hostRecord(r remote.Result, sudo bool) sshRecord {
 	rec := sshRecord{Host: r.Target.String(), Binary: r.Binary, Copied: r.Copied, Leftover: r.Leftover, ExitCode: exitIncomplete}
 	if r.Err != nil {
 		rec.Error = r.Err.Error()
@@ -258,7 +258,12 @@ func hostRecord(r remote.Result) sshRecord {
 		if msg == "" {
 			msg = fmt.Sprintf("hostdrift there exited %d without a report", r.Code)
 		}
-		if r.Code == 126 && r.Copied {
+		switch {
+		case sudo && strings.HasPrefix(msg, "sudo:") && r.Copied:
+			msg += " (--sudo runs sudo -n " + r.Binary + ", a temporary copy: sudo must let the user run any command without a password; or install hostdrift there and allow its check)"
+		case sudo && strings.HasPrefix(msg, "sudo:"):
+			msg += " (--sudo runs sudo -n " + r.Binary + ": sudo must let the user run it without a password)"
+		case r.Code == 126 && r.Copied:
 			msg += " (is the host's temporary folder mounted noexec? install hostdrift there instead)"
 		}
 		rec.Error = msg

@@ -93,8 +93,13 @@ func TestCheckSSH(t *testing.T) {
 	ns.Address(t, "10.250.0.1/24")
 	bin := binary(t)
 	plain := ns.StartSSHD(t, "127.0.0.1", 2201, nstest.SSHDOptions{})
-	installed := ns.StartSSHD(t, "127.0.0.1", 2202, nstest.SSHDOptions{Hostdrift: bin})
-	cfg := nstest.SSHClientConfig(t, plain, installed)
+	// As the README suggests: sudo lets the user run the installed hostdrift
+	// check, and nothing else.
+	narrow := "/usr/local/bin/hostdrift check *"
+	installed := ns.StartSSHD(t, "127.0.0.1", 2202, nstest.SSHDOptions{Hostdrift: bin, Sudo: narrow})
+	// The same rule without hostdrift installed: the copy may not run as root.
+	refusing := ns.StartSSHD(t, "127.0.0.1", 2203, nstest.SSHDOptions{Sudo: narrow})
+	cfg := nstest.SSHClientConfig(t, plain, installed, refusing)
 	pol := policyFile(t, sshPolicy)
 	// 127.0.0.9 is the namespace's too, but every packet to it is dropped:
 	// ssh waits for its ConnectTimeout.
@@ -161,6 +166,26 @@ func TestCheckSSH(t *testing.T) {
 			t.Errorf("with --sudo: exit %d, copied %v, statuses %v\nstderr: %s", code, recs[0].Copied, st, stderr)
 		}
 		emptyDir(t, plain.TmpDir)
+
+		// A sudoers rule that names the installed hostdrift lets it run.
+		recs, stderr, code = sshRun(t, ns, cfg, "--ssh", nstest.SSHUser+"@127.0.0.1:2202", "--sudo", "--policy", pol, "--var", "port=2201")
+		if len(recs) != 1 {
+			t.Fatalf("want one record\n%s", stderr)
+		}
+		if st := statuses(t, recs[0]); st["ingress.ssh"] != finding.Pass || code != exitOK || recs[0].Copied {
+			t.Errorf("sudo with a rule for the installed hostdrift: exit %d, copied %v, statuses %v\nstderr: %s", code, recs[0].Copied, st, stderr)
+		}
+
+		// The same rule refuses the copy: sudo's own message, exit 3, and
+		// the copy is removed all the same.
+		recs, stderr, code = sshRun(t, ns, cfg, "--ssh", nstest.SSHUser+"@127.0.0.1:2203", "--sudo", "--policy", pol)
+		if len(recs) != 1 || code != exitIncomplete {
+			t.Fatalf("exit %d, %d records; want 3 and one\n%s", code, len(recs), stderr)
+		}
+		if r := recs[0]; r.ExitCode != exitIncomplete || r.Report != nil || !strings.Contains(r.Error, "sudo: a password is required") || !strings.Contains(r.Error, "install hostdrift there") || !r.Copied {
+			t.Errorf("want sudo's refusal as the host's error, got exit %d, copied %v, error %q", r.ExitCode, r.Copied, r.Error)
+		}
+		emptyDir(t, refusing.TmpDir)
 	})
 
 	t.Run("unreachable", func(t *testing.T) {

@@ -40,6 +40,9 @@ type SSHDOptions struct {
 	// (bind-mounted in the server's mount namespace); otherwise that
 	// folder is empty there.
 	Hostdrift string
+	// Sudo is what SSHUser may run as root without a password there, in
+	// sudoers' syntax (default ALL).
+	Sudo string
 }
 
 // StartSSHD starts sshd on addr:port inside n with a fresh host key and a
@@ -95,7 +98,10 @@ func (n *NS) StartSSHD(t TB, addr string, port int, opts SSHDOptions) *SSHD {
 	mkdir("home", 0o755, sshUID)
 	mkdir("bin", 0o755, 0)
 	mkdir("sudoers.d", 0o755, 0)
-	write("sudoers.d/hdssh", SSHUser+" ALL=(root) NOPASSWD: ALL\n", 0o440)
+	if opts.Sudo == "" {
+		opts.Sudo = "ALL"
+	}
+	write("sudoers.d/hdssh", SSHUser+" ALL=(root) NOPASSWD: "+opts.Sudo+"\n", 0o440)
 	for _, f := range []struct{ name, line string }{
 		{"passwd", fmt.Sprintf("%s:x:%d:%d:hostdrift ssh test:%s:/bin/sh\n", SSHUser, sshUID, sshUID, path("home"))},
 		{"group", fmt.Sprintf("%s:x:%d:\n", SSHUser, sshUID)},
