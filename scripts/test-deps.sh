@@ -29,6 +29,11 @@ packages="$packages tar"
 # namespace; the package starts no daemon where systemd is not PID 1), and
 # the static busybox its test images are imported from
 packages="$packages docker.io busybox-static"
+# ssh: check --ssh against real OpenSSH servers the tests start in namespaces
+# of their own (internal/testkit/nstest/sshd.go), and sudo for --sudo. Where
+# services start on install (no policy-rc.d), the package also starts the
+# system's sshd; the tests never use it.
+packages="$packages openssh-server openssh-client sudo"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "test-deps: not root; assuming the test dependencies are installed" >&2

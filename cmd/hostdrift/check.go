@@ -86,6 +86,7 @@ type checkCmd struct {
 	vars      varFlags
 	live      liveFlags
 	extra     extraOutputs
+	ssh       sshFlags
 	format    string
 	output    string
 	snapPath  string
@@ -100,6 +101,9 @@ type checkCmd struct {
 func (c *checkCmd) run(args []string, stdin io.Reader, stdout, stderr io.Writer) (int, bool) {
 	if code := c.parse(args, stdout, stderr); code >= 0 {
 		return code, false
+	}
+	if code, ok := c.runSSH(stdin, stdout, stderr); ok {
+		return code, code != exitUsage
 	}
 	defer c.live.begin()()
 	rep, snap, code := c.judge(stdin, stderr)
@@ -120,7 +124,7 @@ func (c *checkCmd) run(args []string, stdin io.Reader, stdout, stderr io.Writer)
 // parse reads the flags; it returns an exit code when the command is to end
 // now, -1 otherwise.
 func (c *checkCmd) parse(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("check", "check [--policy FILE|DIR|-|builtin:default]... [--no-builtin] [--var NAME=VALUE]... [--format FORMAT] [--output FILE] [--snapshot FILE]\n         [--baseline FILE]\n         [--report-dir DIR [--keep N]] [--save-snapshot FILE] [--prometheus-file FILE]", stderr)
+	fs := newFlagSet("check", "check [--policy FILE|DIR|-|builtin:default]... [--no-builtin] [--var NAME=VALUE]... [--format FORMAT] [--output FILE] [--snapshot FILE]\n         [--baseline FILE]\n         [--report-dir DIR [--keep N]] [--save-snapshot FILE] [--prometheus-file FILE]\n         [--ssh [USER@]HOST[:PORT]]... [--ssh-parallel N] [--ssh-option KEY=VALUE]... [--sudo]", stderr)
 	c.policy.register(fs, "read exactly this policy `FILE` or folder of *.hcl (- for standard input, "+builtinName+" for the built-in policy; repeatable). Default: the built-in policy with "+systemPolicyDir+"/*.hcl layered over it")
 	fs.Var(c.vars, "var", "set a policy variable, `NAME=VALUE` (repeatable)")
 	fs.StringVar(&c.format, "format", "table", "output format: "+strings.Join(report.Formats(), ", ")+" (nagios exits with the plugin states 0-3)")
@@ -131,6 +135,7 @@ func (c *checkCmd) parse(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.baseline, "baseline", "", "also report what changed since the snapshot `FILE` (hostdrift snapshot --output FILE), as drift findings")
 	c.extra.register(fs)
 	c.live.register(fs)
+	c.ssh.register(fs)
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}

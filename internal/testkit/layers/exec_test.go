@@ -21,6 +21,13 @@ import (
 var execAllowed = map[string]string{
 	"agent/firewall/collector.go:readSave": "the iptables dump tools, /usr/sbin/{ip,ip6}tables-{nft,legacy}-save, no arguments",
 	"agent/jobs/logs.go:readJournal":       "/usr/bin/journalctl (or /bin), reading cron's messages as JSON: fixed flags, a --since window, --directory below --root",
+	// The one exec that is not a read-only tool of this host: check --ssh
+	// runs the local ssh client (never a local shell) to audit another
+	// host the operator named. On that host it runs fixed POSIX sh scripts
+	// (internal/remote: probe, copy, run) whose only write is hostdrift's
+	// own private temporary copy, removed afterwards; nothing on this host
+	// is written.
+	"internal/remote/ssh.go:ssh": "/usr/bin/ssh (check --ssh): BatchMode=yes, -T -a -x, ClearAllForwardings, the operator's -F and -o options, [user@]host[:port] after --, and one of internal/remote's fixed scripts as the remote command, its arguments shell-quoted",
 }
 
 // execFuncs are the calls that start programs.
