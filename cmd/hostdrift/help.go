@@ -1,8 +1,8 @@
 package main
 
 // commandExamples are the examples each command's --help ends with, keyed
-// by the flag set's name. They are real invocations: TestHelpExamples runs
-// the usage of every command and checks that each example parses.
+// by the flag set's name: real invocations, kept to the flags the commands
+// have (TestHelp checks each example's flags against its command's).
 var commandExamples = map[string][]string{
 	"check": {
 		"hostdrift check                                  # the built-in policy and /etc/hostdrift/policies",
