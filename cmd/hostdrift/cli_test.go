@@ -178,3 +178,26 @@ func TestHelp(t *testing.T) {
 		}
 	}
 }
+
+// TestREADMEUsageErrors: the usage errors the README's Usage section shows
+// are the ones hostdrift prints.
+func TestREADMEUsageErrors(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	snapFile, _ := cliFixture(t)
+	policy := filepath.Join(t.TempDir(), "select.hcl")
+	os.WriteFile(policy, []byte(selectPolicy), 0o644)
+	for _, args := range [][]string{
+		{"diff", "before.json", "after.json", "--formt", "json"},
+		{"check", "--snapshot", snapFile, "--policy", policy, "--only", "listner.ssh"},
+	} {
+		_, _, stderr := runIn(args...)
+		for _, line := range strings.Split(strings.TrimSpace(stderr), "\n") {
+			if !strings.Contains(string(b), "    "+line+"\n") {
+				t.Errorf("the README does not show the line %q", line)
+			}
+		}
+	}
+}
