@@ -3,11 +3,15 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
 )
 
 // cliFixture writes a saved snapshot and a policy for the flag tests, which
@@ -140,7 +144,7 @@ func TestFlagErrors(t *testing.T) {
 func TestHelp(t *testing.T) {
 	flagLine := regexp.MustCompile(`(?m)^  --([a-z-]+)`)
 	exampleFlag := regexp.MustCompile(`--([a-z-]+)`)
-	for _, cmd := range [][]string{{"check"}, {"snapshot"}, {"diff"}, {"explain"}, {"policy", "validate"}, {"policy", "init"}, {"policy", "kinds"}, {"version"}} {
+	for _, cmd := range completionCommands {
 		name := strings.Join(cmd, " ")
 		for _, h := range []string{"--help", "-h"} {
 			t.Run(name+" "+h, func(t *testing.T) {
@@ -160,7 +164,7 @@ func TestHelp(t *testing.T) {
 					flags[m[1]] = true
 				}
 				lines := strings.Split(strings.TrimSpace(examples), "\n")
-				if n := len(lines); n < 1 || n > 4 || (n < 2 && name != "version" && name != "policy kinds") {
+				if n := len(lines); n < 1 || n > 4 || (n < 2 && name != "version") {
 					t.Errorf("%d examples", n)
 				}
 				for _, l := range lines {
@@ -199,5 +203,49 @@ func TestREADMEUsageErrors(t *testing.T) {
 				t.Errorf("the README does not show the line %q", line)
 			}
 		}
+	}
+}
+
+// TestCompletion: the bash script, sourced in a real bash, completes the
+// commands, the policy subcommands and each command's flags (after the
+// arguments too); the zsh one is valid zsh.
+func TestCompletion(t *testing.T) {
+	nstest.RequireCommand(t, "bash")
+	code, script, stderr := runIn("completion", "bash")
+	if code != exitOK {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	path := filepath.Join(t.TempDir(), "hostdrift.bash")
+	os.WriteFile(path, []byte(script), 0o644)
+	for _, c := range []struct {
+		words string
+		want  string
+	}{
+		{"hostdrift ch", "check"},
+		{"hostdrift policy va", "validate"},
+		{"hostdrift diff old.json new.json --for", "--format"},
+		{"hostdrift check --retry", "--retry-timeout"},
+		{"hostdrift policy validate --no", "--no-builtin"},
+		{"hostdrift completion z", "zsh"},
+	} {
+		words := strings.Fields(c.words)
+		sh := fmt.Sprintf(`source %q; COMP_WORDS=(%s); COMP_CWORD=%d; _hostdrift; echo "${COMPREPLY[*]}"`, path, c.words, len(words)-1)
+		out, err := exec.Command("bash", "--norc", "-c", sh).CombinedOutput()
+		if err != nil || strings.TrimSpace(string(out)) != c.want {
+			t.Errorf("%s<TAB>: %q (%v), want %q", c.words, out, err, c.want)
+		}
+	}
+	if _, err := exec.LookPath("zsh"); err != nil {
+		t.Log("zsh is not installed: its script is only generated, not checked")
+		return
+	}
+	code, script, _ = runIn("completion", "zsh")
+	zpath := filepath.Join(t.TempDir(), "_hostdrift")
+	os.WriteFile(zpath, []byte(script), 0o644)
+	if code != exitOK || !strings.Contains(script, `"diff") flags="--area --format`) {
+		t.Errorf("zsh script (exit %d):\n%s", code, script)
+	}
+	if out, err := exec.Command("zsh", "-n", zpath).CombinedOutput(); err != nil {
+		t.Errorf("zsh -n: %v\n%s", err, out)
 	}
 }

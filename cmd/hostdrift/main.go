@@ -33,6 +33,7 @@ Usage:
   hostdrift policy init [flags]      write a policy from what the host does now
   hostdrift policy kinds             list the check kinds and their attributes
   hostdrift version                  print the version
+  hostdrift completion bash|zsh      print a shell completion script
 
 Flags go before or after the arguments, as --flag value or --flag=value.
 Run 'hostdrift COMMAND --help' for a command's flags and examples.
@@ -43,7 +44,7 @@ Exit codes: 0 no drift; 1 drift; 2 usage or policy error (nothing evaluated);
 `
 
 // commands are the top-level commands, for suggestions.
-var commands = []string{"check", "snapshot", "diff", "explain", "policy", "version", "help"}
+var commands = []string{"check", "snapshot", "diff", "explain", "policy", "version", "completion", "help"}
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -61,6 +62,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runExplain(args[1:], stdout, stderr)
 	case "policy":
 		return runPolicy(args[1:], stdin, stdout, stderr)
+	case "completion":
+		return runCompletion(args[1:], stdout, stderr)
 	case "version":
 		fs := newFlagSet("version", "version", stderr)
 		if code := parseFlags(fs, args[1:]); code >= 0 {
