@@ -94,6 +94,8 @@ type checkCmd struct {
 	baseline  string
 	verbose   bool
 	color     bool
+	sel       selection
+	retry     retry
 }
 
 // run runs the check command and returns its exit code and whether the
@@ -133,6 +135,10 @@ func (c *checkCmd) parse(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.colorMode, "color", "auto", "colour the table: auto, always or never (NO_COLOR is respected)")
 	fs.BoolVar(&c.verbose, "verbose", false, "list passing checks in the table too")
 	fs.StringVar(&c.baseline, "baseline", "", "also report what changed since the snapshot `FILE` (hostdrift snapshot --output FILE), as drift findings")
+	fs.Var(&c.sel.only, "only", "judge only the checks these `SELECTORS` name: kind.name (every for_each instance; kind.name[\"key\"] names one), kind or tag:TAG (repeatable or comma-separated)")
+	fs.Var(&c.sel.skip, "skip", "leave out the checks these `SELECTORS` name, as --only does (repeatable or comma-separated)")
+	fs.DurationVar(&c.retry.timeout, "retry-timeout", 0, "judge the checks that fail or err again, from a new reading of what they need, until they pass or this `DURATION` since the start is up (e.g. 30s; 0: judge once)")
+	fs.DurationVar(&c.retry.sleep, "sleep", time.Second, "how long to wait between attempts with --retry-timeout")
 	c.extra.register(fs)
 	c.live.register(fs)
 	c.ssh.register(fs)
@@ -151,6 +157,9 @@ func (c *checkCmd) parse(args []string, stdout, stderr io.Writer) int {
 	}
 	if !slices.Contains(report.Formats(), c.format) {
 		return usage("--format must be one of %v, not %q", report.Formats(), c.format)
+	}
+	if err := c.checkRetry(fs); err != nil {
+		return usage("%v", err)
 	}
 	var out io.Writer = stdout
 	if c.output != "" {
@@ -190,10 +199,16 @@ func (c *checkCmd) judge(stdin io.Reader, stderr io.Writer) (*report.Report, *sn
 			fmt.Fprintln(stderr, "hostdrift check:", err)
 			return nil, nil, exitUsage
 		}
-		plan, diags = pol.Compile(&snap.Host, c.vars)
+		if plan, diags = pol.Compile(&snap.Host, c.vars); !diags.HasErrors() {
+			plan = c.sel.apply(plan)
+		}
 		facts = "the snapshot's host"
 	} else {
-		snap, plan, diags = surveyPolicy(c.live, pol, c.vars, nil, base)
+		snap, plan, diags = surveyPolicy(c.live, pol, c.vars, nil, base, c.sel.apply)
+	}
+	if c.sel.err != nil {
+		fmt.Fprintln(stderr, "hostdrift check:", c.sel.err)
+		return nil, nil, exitUsage
 	}
 	if diags.HasErrors() {
 		printDiagnostics(stderr, pol, diags)
@@ -204,6 +219,7 @@ func (c *checkCmd) judge(stdin io.Reader, stderr io.Writer) (*report.Report, *sn
 		return nil, nil, exitIncomplete
 	}
 	findings := plan.Evaluate(snap, time.Now())
+	findings = c.retry.run(c.live.ctx, c.live, plan, snap, findings, started)
 	if base != nil {
 		d := diff.Compare(base, snap, diff.Options{Ignore: plan.Ignores, Areas: baselineAreas(base), OldSource: c.baseline})
 		findings = append(findings, plan.DriftFindings(d, c.baseline)...)
@@ -216,16 +232,22 @@ func (c *checkCmd) judge(stdin io.Reader, stderr io.Writer) (*report.Report, *sn
 // surveyPolicy reads the live host for a policy: the host's facts first, which
 // the policy is compiled against, then the collectors its checks need (or
 // the named ones, when collectors is not nil), asked for what the checks
-// want. With a baseline, the collectors of the baseline's areas
+// want. narrow, when not nil, narrows the compiled plan to the checks a run
+// judges (--only, --skip), or returns nil to end the survey there. With a baseline, the collectors of the baseline's areas
 // run too and its DNS questions are asked again, so the comparison is like
 // for like.
-func surveyPolicy(live liveFlags, pol *rules.Policy, vars map[string]string, collectors []string, base *snapshot.Snapshot) (*snapshot.Snapshot, *rules.Plan, hcl.Diagnostics) {
+func surveyPolicy(live liveFlags, pol *rules.Policy, vars map[string]string, collectors []string, base *snapshot.Snapshot, narrow func(*rules.Plan) *rules.Plan) (*snapshot.Snapshot, *rules.Plan, hcl.Diagnostics) {
 	snap := newSnapshot(live.root)
 	var plan *rules.Plan
 	var diags hcl.Diagnostics
 	survey.Run(live.ctx, snap, live.options(), func(s *snapshot.Snapshot) (survey.Step, bool) {
 		if plan, diags = pol.Compile(&s.Host, vars); diags.HasErrors() {
 			return survey.Step{}, false
+		}
+		if narrow != nil {
+			if plan = narrow(plan); plan == nil {
+				return survey.Step{}, false
+			}
 		}
 		step := survey.Step{Collectors: plan.Needs(), Wants: plan.Wants()}
 		if collectors != nil {

@@ -37,19 +37,10 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 	live.register(fs)
 	to := fs.String("to", "", "destination `ADDR`")
 	from := fs.String("from", "", "source `ADDR`")
-	// Flags may follow the positional arguments: parse them piecewise.
-	var pos []string
-	for {
-		if code := parseFlags(fs, args); code >= 0 {
-			return code
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
+	if code := parseFlags(fs, args); code >= 0 {
+		return code
 	}
-	pkt, err := explainPacket(pos, *from, *to)
+	pkt, err := explainPacket(fs.Args(), *from, *to)
 	if err != nil {
 		fmt.Fprintf(stderr, "hostdrift explain: %v\n\n", err)
 		fs.Usage()

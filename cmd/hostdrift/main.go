@@ -25,6 +25,7 @@ const usage = `hostdrift audits this host against policies and reports every dri
 
 Usage:
   hostdrift check [flags]            judge the host (or a saved snapshot) against policies
+                                     (--only/--skip select checks; --retry-timeout waits for them)
   hostdrift snapshot [flags]         record what the host does, as JSON
   hostdrift diff OLD NEW             what changed between two snapshots
   hostdrift explain out|in|fwd PROTO PORT  show what the firewall does to a packet, and why
@@ -32,13 +33,18 @@ Usage:
   hostdrift policy init [flags]      write a policy from what the host does now
   hostdrift policy kinds             list the check kinds and their attributes
   hostdrift version                  print the version
+  hostdrift completion bash|zsh      print a shell completion script
 
-Run 'hostdrift COMMAND --help' for a command's flags.
+Flags go before or after the arguments, as --flag value or --flag=value.
+Run 'hostdrift COMMAND --help' for a command's flags and examples.
 
 Exit codes: 0 no drift; 1 drift; 2 usage or policy error (nothing evaluated);
 3 incomplete (no fail, but some check could not be evaluated);
 4 the report could not be written.
 `
+
+// commands are the top-level commands, for suggestions.
+var commands = []string{"check", "snapshot", "diff", "explain", "policy", "version", "completion", "help"}
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -56,13 +62,30 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runExplain(args[1:], stdout, stderr)
 	case "policy":
 		return runPolicy(args[1:], stdin, stdout, stderr)
-	case "version", "--version":
+	case "completion":
+		return runCompletion(args[1:], stdout, stderr)
+	case "version":
+		fs := newFlagSet("version", "version", stderr)
+		if code := parseFlags(fs, args[1:]); code >= 0 {
+			return code
+		}
+		if fs.NArg() > 0 {
+			fmt.Fprintf(stderr, "hostdrift version: unexpected argument %q\n", fs.Arg(0))
+			return exitUsage
+		}
+		fmt.Fprintln(stdout, "hostdrift", versionString())
+		return exitOK
+	case "--version":
 		fmt.Fprintln(stdout, "hostdrift", versionString())
 		return exitOK
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK
 	default:
+		if near := nearest(args[0], commands, 1); len(near) > 0 {
+			fmt.Fprintf(stderr, "hostdrift: unknown command %q: did you mean %s?\n\n%s", args[0], near[0], usage)
+			return exitUsage
+		}
 		fmt.Fprintf(stderr, "hostdrift: unknown command %q\n\n%s", args[0], usage)
 		return exitUsage
 	}

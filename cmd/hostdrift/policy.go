@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -10,7 +11,7 @@ import (
 )
 
 func runPolicy(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	const policyUsage = "Usage: hostdrift policy validate [--no-builtin] [--var NAME=VALUE]... [FILE|DIR|builtin:default]...\n       hostdrift policy init [--area a,b] [--output FILE]\n       hostdrift policy kinds\n"
+	const policyUsage = "Usage: hostdrift policy validate [--no-builtin] [--var NAME=VALUE]... [FILE|DIR|builtin:default]...\n       hostdrift policy init [--area a,b] [--output FILE]\n       hostdrift policy kinds [KIND...]\n\nRun 'hostdrift policy SUBCOMMAND --help' for its flags and examples.\n"
 	if len(args) == 0 {
 		fmt.Fprint(stderr, policyUsage)
 		return exitUsage
@@ -24,7 +25,24 @@ func runPolicy(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "init":
 		return runPolicyInit(args[1:], stdout, stderr)
 	case "kinds":
+		fs := newFlagSet("policy kinds", "policy kinds [KIND...]", stderr)
+		if code := parseFlags(fs, args[1:]); code >= 0 {
+			return code
+		}
+		var names []string
 		for _, k := range rules.Kinds() {
+			names = append(names, k.Name)
+		}
+		for _, n := range fs.Args() {
+			if !slices.Contains(names, n) {
+				fmt.Fprintf(stderr, "hostdrift policy kinds: no check kind %q%s; the kinds are %s\n", n, didYouMean(nearest(n, names, 1)), strings.Join(names, ", "))
+				return exitUsage
+			}
+		}
+		for _, k := range rules.Kinds() {
+			if fs.NArg() > 0 && !slices.Contains(fs.Args(), k.Name) {
+				continue
+			}
 			fmt.Fprintf(stdout, "%s: %s\n  reads: %s\n", k.Name, k.Summary, strings.Join(k.Needs, ", "))
 			for _, a := range k.Attributes {
 				req := ""
@@ -37,7 +55,7 @@ func runPolicy(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return exitOK
 	default:
-		fmt.Fprintf(stderr, "hostdrift policy: unknown subcommand %q; use validate, init or kinds\n", args[0])
+		fmt.Fprintf(stderr, "hostdrift policy: unknown subcommand %q%s; use validate, init or kinds\n", args[0], didYouMean(nearest(args[0], []string{"validate", "init", "kinds"}, 1)))
 		return exitUsage
 	}
 }

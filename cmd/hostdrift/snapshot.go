@@ -23,6 +23,10 @@ func runSnapshot(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "hostdrift snapshot: unexpected argument %q (policies go with --policy, the output file with --output)\n", fs.Arg(0))
+		return exitUsage
+	}
 	var names []string
 	if *only != "" {
 		names = strings.Split(*only, ",")
@@ -43,7 +47,7 @@ func runSnapshot(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if names == nil {
 		names = agent.Names()
 	}
-	snap, _, diags := surveyPolicy(live, pol, vars, names, nil)
+	snap, _, diags := surveyPolicy(live, pol, vars, names, nil, nil)
 	if diags.HasErrors() {
 		printDiagnostics(stderr, pol, diags)
 		fmt.Fprintln(stderr, "hostdrift snapshot: the policy does not fit this host's facts; nothing was recorded")

@@ -49,6 +49,9 @@ type Finding struct {
 	Remediation string   `json:"remediation,omitempty"`
 	Waiver      *Waiver  `json:"waiver,omitempty"`
 	Source      Source   `json:"source"`
+	// Attempts is how many times the check was judged, when check was asked
+	// to retry (--retry-timeout): 1 when the first reading decided it.
+	Attempts int `json:"attempts,omitempty"`
 }
 
 // Waiver is the waiver that applied to a finding, or that expired.

@@ -73,6 +73,9 @@ func renderTable(w io.Writer, r *Report, o Options) error {
 		if f.Remediation != "" && f.Status == finding.Fail {
 			detail += "\n" + wordwrap.WrapString("→ "+f.Remediation, uint(explWidth))
 		}
+		if f.Attempts > 1 {
+			detail += fmt.Sprintf("\n(judged %d times: --retry-timeout)", f.Attempts)
+		}
 		rows = append(rows, []string{statusCell(f.Status, o.Color), string(f.Severity),
 			wordwrap.WrapString(f.Check, uint(checkWidth)), hardWrap(detail, explWidth)})
 	}
@@ -94,6 +97,11 @@ func renderTable(w io.Writer, r *Report, o Options) error {
 			continue
 		}
 		fmt.Fprintf(w, "collector %s: %s: %s\n", c.Name, c.Status, c.Reason)
+	}
+	for _, f := range r.Findings {
+		if f.Status == finding.Pass && f.Attempts > 1 && !o.Verbose {
+			fmt.Fprintf(w, "%s passed at attempt %d\n", f.Check, f.Attempts)
+		}
 	}
 	s := r.Summary
 	fmt.Fprintf(w, "%d checks: %s, %s, %s, %s, %s (%.0f ms)\n", s.Total,

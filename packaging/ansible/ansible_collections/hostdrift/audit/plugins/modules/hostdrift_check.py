@@ -48,6 +48,18 @@ options:
     description:
       - Judge this saved snapshot (C(hostdrift snapshot)) instead of the live host.
     type: path
+  retry_timeout:
+    description:
+      - Judge the checks that fail or cannot be evaluated again, from a new reading of what they need, until they pass or this time since the start is up (C(--retry-timeout)).
+      - For a task right after a handler restarted a service that takes a moment to listen.
+      - A duration such as C(30s) or C(2m); a bare number is seconds. Unset or C(0), hostdrift judges once.
+      - Each finding then has C(attempts), how many times it was judged.
+    type: str
+  sleep:
+    description:
+      - How long to wait between attempts with I(retry_timeout) (C(--sleep)); a duration such as C(1s) or C(500ms), a bare number is seconds.
+      - hostdrift's default, one second, when unset.
+    type: str
   fail_on:
     description:
       - C(fail) fails the task when a check fails (hostdrift exit 1).
@@ -83,6 +95,16 @@ EXAMPLES = r"""
       }
   register: audit
 
+- name: After the restart, nginx listens within 30 seconds
+  hostdrift.audit.hostdrift_check:
+    policy_text: |
+      listener "https" {
+        port    = 443
+        process = "nginx"
+      }
+    retry_timeout: 30s
+    sleep: 1s
+
 - name: The built-in checks, with this play's waivers over them
   hostdrift.audit.hostdrift_check:
     builtin: true
@@ -104,7 +126,7 @@ summary:
   type: dict
   sample: {"total": 3, "pass": 2, "fail": 1, "error": 0, "waived": 0, "skip": 0}
 findings:
-  description: Every finding of the report (check, status, severity, expected, observed, explanation, remediation, source).
+  description: Every finding of the report (check, status, severity, expected, observed, explanation, remediation, source; attempts with I(retry_timeout)).
   returned: when hostdrift evaluated the policy
   type: list
   elements: dict
@@ -142,6 +164,16 @@ def var_arg(name, value):
     return "%s=%s" % (name, text)
 
 
+def duration(value):
+    """A duration for hostdrift: a bare number is seconds."""
+    text = str(value).strip()
+    try:
+        float(text)
+    except ValueError:
+        return text
+    return text + "s"
+
+
 def describe(finding):
     """One line naming a check that needs attention and why."""
     return "%s (%s, %s): %s" % (
@@ -161,6 +193,8 @@ def main():
             vars=dict(type="dict", default={}),
             binary=dict(type="str", default="hostdrift"),
             snapshot=dict(type="path"),
+            retry_timeout=dict(type="str"),
+            sleep=dict(type="str"),
             fail_on=dict(type="str", choices=["fail", "error", "never"], default="fail"),
         ),
         supports_check_mode=True,
@@ -184,6 +218,12 @@ def main():
         cmd += ["--var", var_arg(name, p["vars"][name])]
     if p["snapshot"]:
         cmd += ["--snapshot", p["snapshot"]]
+    if p["retry_timeout"]:
+        cmd += ["--retry-timeout", duration(p["retry_timeout"])]
+        if p["sleep"]:
+            cmd += ["--sleep", duration(p["sleep"])]
+    elif p["sleep"]:
+        module.fail_json(msg="sleep is the wait between attempts of retry_timeout, which is not given")
 
     # hostdrift only reads the host: run it in check mode too.
     rc, out, err = module.run_command(cmd, data=p["policy_text"], binary_data=True)

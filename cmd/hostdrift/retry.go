@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/hostdrift/hostdrift/agent/survey"
+	"github.com/hostdrift/hostdrift/internal/finding"
+	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/rules"
+)
+
+// retry is check's --retry-timeout and --sleep: for an assertion made right
+// after a change (a handler restarted a service that is still starting),
+// the checks that fail or cannot be evaluated are judged again, from a new
+// reading of the collectors they need and of nothing else, until they pass
+// or the time is up, as goss's flags of the same names do.
+type retry struct {
+	timeout time.Duration // 0: judge once
+	sleep   time.Duration // between attempts
+}
+
+// run re-judges the failing checks of findings (judged from snap by plan)
+// until none fails or errs, or until another attempt would start after
+// started+timeout, or the run is stopped. Each re-run collector's reading
+// replaces the one in snap, so the snapshot judged holds every collector's
+// last reading. Every finding of the plan's checks gets its attempts.
+func (r retry) run(ctx context.Context, live liveFlags, plan *rules.Plan, snap *snapshot.Snapshot, findings []finding.Finding, started time.Time) []finding.Finding {
+	if r.timeout <= 0 {
+		return findings
+	}
+	at := map[string]int{}
+	for i := range findings {
+		if i < len(plan.Checks) { // after them: disabled checks, not judged
+			findings[i].Attempts = 1
+			at[findings[i].Check] = i
+		}
+	}
+	byID := map[string]*rules.Compiled{}
+	for _, c := range plan.Checks {
+		byID[c.ID()] = c
+	}
+	deadline := started.Add(r.timeout)
+	for {
+		var failing []*rules.Compiled
+		for _, c := range plan.Checks {
+			if s := findings[at[c.ID()]].Status; s == finding.Fail || s == finding.Error {
+				failing = append(failing, c)
+			}
+		}
+		if len(failing) == 0 || time.Now().Add(r.sleep).After(deadline) {
+			return findings
+		}
+		select {
+		case <-time.After(r.sleep):
+		case <-ctx.Done():
+			return findings
+		}
+		sub := *plan
+		sub.Checks, sub.Disabled = failing, nil
+		fresh := newSnapshot(live.root)
+		fresh.Host = snap.Host
+		if st, ok := snap.Collector(snapshot.CollectorHost); ok {
+			fresh.Collectors = []snapshot.CollectorStatus{st} // the facts are not read again
+		}
+		// The whole plan's wants: the collectors' new readings replace the
+		// old ones whole, and must still answer the checks that passed.
+		needs := sub.Needs()
+		survey.Run(ctx, fresh, live.options(), survey.Fixed(survey.Step{Collectors: needs, Wants: plan.Wants()}))
+		if ctx.Err() != nil {
+			// Stopped (a signal or --timeout): the collectors did not finish
+			// and are no evidence; the last complete judgement stands.
+			return findings
+		}
+		for _, f := range sub.Evaluate(fresh, time.Now()) {
+			i := at[f.Check]
+			f.Attempts = findings[i].Attempts + 1
+			findings[i] = f
+		}
+		replaceReadings(snap, fresh, needs)
+	}
+}
+
+// replaceReadings puts src's reading of each named collector, its status
+// and its section, into dst.
+func replaceReadings(dst, src *snapshot.Snapshot, collectors []string) {
+	for _, name := range collectors {
+		st, ok := src.Collector(name)
+		if !ok {
+			continue
+		}
+		i := slices.IndexFunc(dst.Collectors, func(c snapshot.CollectorStatus) bool { return c.Name == name })
+		if i < 0 {
+			dst.Collectors = append(dst.Collectors, st)
+		} else {
+			dst.Collectors[i] = st
+		}
+		switch name {
+		case snapshot.CollectorListeners:
+			dst.Listeners = src.Listeners
+		case snapshot.CollectorFirewall:
+			dst.Firewall = src.Firewall
+		case snapshot.CollectorDNS:
+			dst.DNS = src.DNS
+		case snapshot.CollectorProbes:
+			dst.Probes = src.Probes
+		case snapshot.CollectorDocker:
+			dst.Docker = src.Docker
+		case snapshot.CollectorFiles:
+			dst.Files = src.Files
+		case snapshot.CollectorCron, snapshot.CollectorTimers:
+			if dst.Jobs == nil {
+				dst.Jobs = &snapshot.Jobs{}
+			}
+			var from snapshot.Jobs
+			if src.Jobs != nil {
+				from = *src.Jobs
+			}
+			if name == snapshot.CollectorCron {
+				dst.Jobs.Cron = from.Cron
+			} else {
+				dst.Jobs.Timers = from.Timers
+			}
+		}
+	}
+	slices.SortFunc(dst.Collectors, func(a, b snapshot.CollectorStatus) int {
+		if a.Name < b.Name {
+			return -1
+		}
+		if a.Name > b.Name {
+			return 1
+		}
+		return 0
+	})
+}
+
+// checkRetry validates --retry-timeout and --sleep against the other flags
+// of fs. Without an explicit --timeout, the run's own deadline is raised by
+// the retry time, so the default one does not cut the retries short.
+func (c *checkCmd) checkRetry(fs *flag.FlagSet) error {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	switch {
+	case c.retry.timeout < 0:
+		return fmt.Errorf("--retry-timeout must be 0 (judge once) or more, not %s", c.retry.timeout)
+	case c.retry.sleep <= 0:
+		return fmt.Errorf("--sleep must be more than 0, not %s", c.retry.sleep)
+	case c.retry.timeout > 0 && c.snapPath != "":
+		return fmt.Errorf("--retry-timeout re-reads the live host; a saved --snapshot does not change")
+	case c.retry.timeout == 0 && set["sleep"]:
+		return fmt.Errorf("--sleep is the wait between attempts of --retry-timeout, which is not given")
+	case c.retry.timeout > 0 && set["timeout"] && c.live.timeout > 0 && c.live.timeout <= c.retry.timeout:
+		return fmt.Errorf("--timeout %s ends the run before --retry-timeout %s is up: make --timeout longer, or leave it out", c.live.timeout, c.retry.timeout)
+	}
+	if c.retry.timeout > 0 && !set["timeout"] {
+		c.live.timeout += c.retry.timeout
+	}
+	return nil
+}
