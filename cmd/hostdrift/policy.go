@@ -10,7 +10,7 @@ import (
 )
 
 func runPolicy(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	const policyUsage = "Usage: hostdrift policy validate [--no-builtin] [--var NAME=VALUE]... [FILE|DIR|builtin:default]...\n       hostdrift policy init [--area a,b] [--output FILE]\n       hostdrift policy kinds\n"
+	const policyUsage = "Usage: hostdrift policy validate [--no-builtin] [--var NAME=VALUE]... [--var-file FILE]... [FILE|DIR|builtin:default]...\n       hostdrift policy init [--area a,b] [--output FILE]\n       hostdrift policy kinds\n       hostdrift policy functions\n"
 	if len(args) == 0 {
 		fmt.Fprint(stderr, policyUsage)
 		return exitUsage
@@ -23,6 +23,12 @@ func runPolicy(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runPolicyValidate(args[1:], stdin, stdout, stderr)
 	case "init":
 		return runPolicyInit(args[1:], stdout, stderr)
+	case "functions":
+		// The functions policy expressions may call, as Terraform names them.
+		for _, f := range rules.FunctionDocs() {
+			fmt.Fprintf(stdout, "%s\n  %s\n", f.Signature, f.Description)
+		}
+		return exitOK
 	case "kinds":
 		for _, k := range rules.Kinds() {
 			fmt.Fprintf(stdout, "%s: %s\n  reads: %s\n", k.Name, k.Summary, strings.Join(k.Needs, ", "))
@@ -37,7 +43,7 @@ func runPolicy(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return exitOK
 	default:
-		fmt.Fprintf(stderr, "hostdrift policy: unknown subcommand %q; use validate, init or kinds\n", args[0])
+		fmt.Fprintf(stderr, "hostdrift policy: unknown subcommand %q; use validate, init, kinds or functions\n", args[0])
 		return exitUsage
 	}
 }
@@ -47,16 +53,16 @@ func runPolicy(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // built-in policy with the operator's files over it). It lists what the
 // layering did: the checks replaced, disabled and waived.
 func runPolicyValidate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("policy validate", "policy validate [--no-builtin] [--var NAME=VALUE]... [FILE|DIR|builtin:default]...", stderr)
-	vars := varFlags{}
-	fs.Var(vars, "var", "set a policy variable, NAME=VALUE (repeatable)")
+	fs := newFlagSet("policy validate", "policy validate [--no-builtin] [--var NAME=VALUE]... [--var-file FILE]... [FILE|DIR|builtin:default]...", stderr)
+	vo := newVarOptions()
+	vo.register(fs)
 	var pf policyFlags
 	fs.BoolVar(&pf.noBuiltin, "no-builtin", false, "leave the built-in policy out of the default layering")
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}
 	pf.paths = fs.Args()
-	pol := loadPolicy(pf, vars, stdin, stderr)
+	pol, vars := loadPolicy(pf, vo, stdin, stderr)
 	if pol == nil {
 		return exitUsage
 	}
