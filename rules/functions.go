@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/go-cty-funcs/cidr"
+	"github.com/hashicorp/go-cty-funcs/collection"
 	"github.com/hashicorp/hcl/v2/ext/tryfunc"
 	"github.com/zclconf/go-cty/cty"
 	"github.com/zclconf/go-cty/cty/function"
@@ -26,7 +27,7 @@ var functions = map[string]function.Function{
 	"cidrnetmask":     cidr.NetmaskFunc,
 	"cidrsubnet":      cidr.SubnetFunc,
 	"cidrsubnets":     cidr.SubnetsFunc,
-	"coalesce":        stdlib.CoalesceFunc,
+	"coalesce":        collection.CoalesceFunc, // Terraform's: skips "" too
 	"coalescelist":    stdlib.CoalesceListFunc,
 	"compact":         stdlib.CompactFunc,
 	"concat":          stdlib.ConcatFunc,
@@ -91,6 +92,7 @@ var functions = map[string]function.Function{
 var functionDocs = map[string]string{
 	"can":         "Evaluates the given expression and returns true if it has no errors, false otherwise.",
 	"try":         "Returns the first of the given expressions that evaluates without errors.",
+	"coalesce":    "Returns the first of the arguments that is neither null nor an empty string.",
 	"cidrhost":    "Returns the IP address of host number hostnum within the network prefix, e.g. cidrhost(\"10.0.0.0/24\", 5) is \"10.0.0.5\".",
 	"cidrnetmask": "Returns the netmask of an IPv4 prefix in dotted-decimal form, e.g. cidrnetmask(\"10.0.0.0/16\") is \"255.255.0.0\".",
 	"cidrsubnet":  "Returns subnet number netnum of the prefix extended by newbits bits, e.g. cidrsubnet(\"10.0.0.0/16\", 8, 2) is \"10.0.2.0/24\".",

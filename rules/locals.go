@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/hashicorp/hcl/v2"
+	"github.com/hashicorp/hcl/v2/hclsyntax"
 	"github.com/zclconf/go-cty/cty"
 )
 
@@ -58,6 +59,7 @@ func (p *Policy) locals(ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
 			order = append(order, a.Name)
 		}
 	}
+	bad := map[string]bool{} // locals that refer to what does not exist
 	names := make([]string, 0, len(defs))
 	for n := range defs {
 		names = append(names, n)
@@ -73,19 +75,17 @@ func (p *Policy) locals(ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
 			if !ok {
 				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Invalid reference",
 					Detail: "Refer to a local value as local.NAME.", Subject: tr.SourceRange().Ptr()})
+				bad[name] = true
 				continue
 			}
 			if _, ok := defs[at]; !ok {
 				diags = append(diags, undeclaredLocal(at, tr.SourceRange(), names))
+				bad[name] = true
 				continue
 			}
 			l.deps = append(l.deps, tr)
 		}
 	}
-	if diags.HasErrors() {
-		return cty.DynamicVal, diags
-	}
-
 	vals := map[string]cty.Value{}
 	state := map[string]int{} // 1 evaluating, 2 done
 	var stack []string
@@ -120,8 +120,8 @@ func (p *Policy) locals(ctx *hcl.EvalContext) (cty.Value, hcl.Diagnostics) {
 		}
 		stack = stack[:len(stack)-1]
 		state[name] = 2
-		if !ok {
-			vals[name] = cty.DynamicVal
+		if !ok || bad[name] {
+			vals[name] = cty.DynamicVal // its error is reported already
 			return false
 		}
 		child := ctx.NewChild()
@@ -162,4 +162,30 @@ func undeclaredLocal(name string, rng hcl.Range, names []string) *hcl.Diagnostic
 		detail += fmt.Sprintf(" Did you mean %q?", s)
 	}
 	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Reference to undeclared local value", Detail: detail, Subject: rng.Ptr()}
+}
+
+// undeclaredLocalRefs reports the references to local values no locals
+// block defines, in a block's attributes, with the nearest name (HCL alone
+// only says the object has no such attribute).
+func undeclaredLocalRefs(b *hcl.Block, ctx *hcl.EvalContext) hcl.Diagnostics {
+	body, ok := b.Body.(*hclsyntax.Body)
+	locals := ctx.Variables["local"]
+	if !ok || locals == cty.NilVal || !locals.Type().IsObjectType() {
+		return nil
+	}
+	var names []string
+	for n := range locals.Type().AttributeTypes() {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var diags hcl.Diagnostics
+	for _, a := range body.Attributes {
+		for _, tr := range a.Expr.Variables() {
+			if n, ok := localName(tr); ok && tr.RootName() == "local" && !locals.Type().HasAttribute(n) {
+				diags = append(diags, undeclaredLocal(n, tr.SourceRange(), names))
+			}
+		}
+	}
+	sort.Slice(diags, func(i, j int) bool { return diags[i].Subject.Start.Byte < diags[j].Subject.Start.Byte })
+	return diags
 }

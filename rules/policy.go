@@ -244,11 +244,10 @@ func (p *Policy) Compile(host *snapshot.Host, vars *Variables) (*Plan, hcl.Diagn
 		"host": HostValue(host),
 		"var":  varVal,
 	}}
+	// A local in error reads as unknown, so the checks are still compiled
+	// and one run reports every problem.
 	localVal, d := p.locals(ctx)
 	diags = append(diags, d...)
-	if d.HasErrors() {
-		return nil, diags
-	}
 	ctx.Variables["local"] = localVal
 	plan := &Plan{Sources: p.Sources, waivers: map[string]*waiver{}, DriftSeverity: map[string]finding.Severity{}}
 	diags = append(diags, p.compileSettings()...)
@@ -282,6 +281,9 @@ func compileBlock(b *hcl.Block, ctx *hcl.EvalContext) (checks []*Compiled, unkno
 	content, diags := b.Body.Content(schema)
 	if diags.HasErrors() {
 		return nil, false, diags
+	}
+	if d := undeclaredLocalRefs(b, ctx); d.HasErrors() {
+		return nil, false, append(diags, d...)
 	}
 	fe, ok := content.Attributes["for_each"]
 	if !ok {
