@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/hashicorp/hcl/v2"
 	"github.com/hashicorp/hcl/v2/hclsyntax"
@@ -152,6 +153,46 @@ func keyLines(expr hcl.Expression, ctx *hcl.EvalContext) map[string]int {
 			continue
 		}
 		out[k.AsString()] = item.KeyExpr.Range().Start.Line
+	}
+	return out
+}
+
+// instanceDiags gathers the diagnostics of a block's instances: one
+// problem found in several instances is reported once, naming the
+// for_each keys it was found with.
+type instanceDiags struct {
+	order []*hcl.Diagnostic
+	keys  map[*hcl.Diagnostic][]string
+	index map[string]*hcl.Diagnostic
+}
+
+func (p *instanceDiags) add(key string, diags hcl.Diagnostics) {
+	if p.index == nil {
+		p.index, p.keys = map[string]*hcl.Diagnostic{}, map[*hcl.Diagnostic][]string{}
+	}
+	for _, d := range diags {
+		id := fmt.Sprintf("%d|%s|%s|%v", d.Severity, d.Summary, d.Detail, d.Subject)
+		first, seen := p.index[id]
+		if !seen {
+			first = d
+			p.index[id] = d
+			p.order = append(p.order, d)
+		}
+		p.keys[first] = append(p.keys[first], key)
+	}
+}
+
+func (p *instanceDiags) list() hcl.Diagnostics {
+	out := make(hcl.Diagnostics, 0, len(p.order))
+	for _, d := range p.order {
+		keys := p.keys[d]
+		what := "for_each key " + strconv.Quote(keys[0])
+		if len(keys) > 1 {
+			what = "for_each keys " + quoteList(keys)
+		}
+		c := *d
+		c.Detail = strings.TrimSpace(c.Detail + " (" + what + ")")
+		out = append(out, &c)
 	}
 	return out
 }

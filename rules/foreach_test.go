@@ -128,6 +128,25 @@ listener "x" {
 	}
 }
 
+// TestForEachErrorOnce: a mistake every instance makes is reported once,
+// naming the keys; one only some make names those.
+func TestForEachErrorOnce(t *testing.T) {
+	p, _ := rules.Load([]rules.Source{{Name: "p.hcl", Text: []byte(`
+listener "x" {
+  for_each = { a = 1, b = 2, c = "http" }
+  port     = each.value
+  protocol = "tcpp"
+}`)}})
+	_, diags := p.Compile(nil, nil)
+	if len(diags) != 2 {
+		t.Fatalf("want 2 diagnostics, got %v", diags)
+	}
+	all := diags[0].Detail + "\n" + diags[1].Detail
+	if !strings.Contains(all, `(for_each keys "a", "b", "c")`) || !strings.Contains(all, `(for_each key "c")`) {
+		t.Errorf("diagnostics must name the keys: %v", diags)
+	}
+}
+
 // TestForEachOverHostFacts: under policy validate the host is not known,
 // so a for_each over its facts stands as one check, and waivers may name
 // any of its instances; against a host it expands.

@@ -210,7 +210,7 @@ func (p *Policy) compileLayers(ctx *hcl.EvalContext, plan *Plan) hcl.Diagnostics
 				}
 			}
 		}
-		if len(p.builtin) == 0 {
+		if len(p.builtin) == 0 && !sortedHas(ids, r.block) {
 			detail += " The built-in policy is not part of this run: if the check is one of its, read it too (drop --policy, or add --policy builtin:default)."
 		}
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: strings.ToUpper(what[:1]) + what[1:] + " for an unknown check", Detail: detail, Subject: b.LabelRanges[0].Ptr()})

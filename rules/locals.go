@@ -2,6 +2,8 @@ package rules
 
 import (
 	"fmt"
+
+	"github.com/agext/levenshtein"
 	"sort"
 	"strings"
 
@@ -158,7 +160,7 @@ func copyVals(m map[string]cty.Value) map[string]cty.Value {
 
 func undeclaredLocal(name string, rng hcl.Range, names []string) *hcl.Diagnostic {
 	detail := fmt.Sprintf("No local value named %q is defined in a locals block.", name)
-	if s := suggest(name, names); s != "" {
+	if s := nearName(name, names); s != "" {
 		detail += fmt.Sprintf(" Did you mean %q?", s)
 	}
 	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Reference to undeclared local value", Detail: detail, Subject: rng.Ptr()}
@@ -188,4 +190,16 @@ func undeclaredLocalRefs(b *hcl.Block, ctx *hcl.EvalContext) hcl.Diagnostics {
 	}
 	sort.Slice(diags, func(i, j int) bool { return diags[i].Subject.Start.Byte < diags[j].Subject.Start.Byte })
 	return diags
+}
+
+// nearName returns the name closest to s when it is a likely misspelling,
+// by HCL's own measure (fewer than three edits), for short names too.
+func nearName(s string, names []string) string {
+	best, bestDist := "", 3
+	for _, n := range names {
+		if d := levenshtein.Distance(s, n, nil); d < bestDist && d < len(s) {
+			best, bestDist = n, d
+		}
+	}
+	return best
 }

@@ -312,10 +312,11 @@ func compileBlock(b *hcl.Block, ctx *hcl.EvalContext) (checks []*Compiled, unkno
 		return []*Compiled{c}, true, diags
 	}
 	lines := keyLines(fe.Expr, ctx)
+	var per instanceDiags
 	for _, key := range keys {
 		name := instanceName(b.Labels[0], key)
 		c, d := compileCheck(b, content, eachContext(ctx, cty.StringVal(key), vals[key]), name)
-		diags = append(diags, d...)
+		per.add(key, d)
 		if c != nil {
 			c.Label, c.Key, c.Keyed = b.Labels[0], key, true
 			if line, ok := lines[key]; ok {
@@ -324,7 +325,7 @@ func compileBlock(b *hcl.Block, ctx *hcl.EvalContext) (checks []*Compiled, unkno
 			checks = append(checks, c)
 		}
 	}
-	return checks, false, diags
+	return checks, false, append(diags, per.list()...)
 }
 
 // compileCheck compiles one check (one instance of a block with for_each).
