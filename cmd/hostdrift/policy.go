@@ -39,7 +39,7 @@ func runPolicy(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 				}
 				fmt.Fprintf(stdout, "  %s%s: %s\n", a.Name, req, k.AttributeDocs[a.Name])
 			}
-			fmt.Fprintf(stdout, "  and description, severity, tags\n")
+			fmt.Fprintf(stdout, "  and description, severity, tags, for_each\n")
 		}
 		return exitOK
 	default:

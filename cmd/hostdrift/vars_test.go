@@ -121,3 +121,45 @@ func TestGoldenDiagnostics(t *testing.T) {
 		t.Errorf("diagnostics differ from %s (run with -update and review the diff):\n%s", golden, out)
 	}
 }
+
+// TestREADMELanguageExample: the README's example of functions, for_each,
+// locals and variables runs, with the values it says.
+func TestREADMELanguageExample(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	i := strings.Index(readme, "### Functions, for_each, locals and variables")
+	if i < 0 {
+		t.Fatal("the README lost its language section")
+	}
+	block := func(fence string) string {
+		start := strings.Index(readme[i:], fence) + i + len(fence)
+		end := strings.Index(readme[start:], "```\n") + start
+		i = end + len("```\n")
+		return readme[start:end]
+	}
+	policy := block("```hcl\n")
+	shell := block("```\n")
+	vars := strings.SplitN(strings.SplitN(shell, "$ cat web.hcvars\n", 2)[1], "$ ", 2)[0]
+	dir := t.TempDir()
+	pf := writeVarsFile(t, dir, "lang.hcl", policy)
+	vf := writeVarsFile(t, dir, "web.hcvars", vars)
+	snapFile := filepath.Join(dir, "snap.json")
+	sb, _ := json.Marshal(scenarios()["drift.exit1"])
+	if err := os.WriteFile(snapFile, sb, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	withEnviron(t, "HOSTDRIFT_VAR_private_net=10.40.0.0/16")
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"check", "--snapshot", snapFile, "--policy", pf, "--var-file", vf, "--var", "private_net=10.50.0.0/16", "--format", "json"}, nil, &stdout, &stderr)
+	if code != exitOK && code != exitDrift {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	for _, want := range []string{`"check": "listener.up[\"admin\"]"`, `"description": "HTTPS must listen"`, "10.50.2.1", `"check": "listener.private[\"metrics\"]"`} {
+		if !strings.Contains(stdout.String(), want) {
+			t.Errorf("the report lacks %s:\n%s", want, stdout.String())
+		}
+	}
+}
