@@ -240,3 +240,29 @@ listener "x" { port = local.prot }`, `error: Did you mean "port"?`},
 		})
 	}
 }
+
+// TestLocalsLayered: an operator's local replaces a built-in one of the
+// same name, wherever the built-in policy uses it; two in one layer clash.
+func TestLocalsLayered(t *testing.T) {
+	builtin := rules.Source{Name: "builtin:default/l.hcl", Builtin: true, Text: []byte(`
+locals { ssh_port = 22 }
+listener "ssh" {
+  description = "ssh on ${local.ssh_port}"
+  port        = local.ssh_port
+}`)}
+	p, diags := rules.Load([]rules.Source{builtin, {Name: "local.hcl", Text: []byte(`locals { ssh_port = 2222 }`)}})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	plan, diags := p.Compile(hostWith(), nil)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if got := plan.Checks[0].Description; got != "ssh on 2222" {
+		t.Errorf("description %q: the operator's local must win", got)
+	}
+	p, _ = rules.Load([]rules.Source{builtin, {Name: "a.hcl", Text: []byte("locals { x = 1 }\n")}, {Name: "b.hcl", Text: []byte("locals { x = 2 }\n")}})
+	if _, diags := p.Compile(hostWith(), nil); !diags.HasErrors() || !strings.Contains(diags.Error(), "local.x is already defined at a.hcl:1") {
+		t.Errorf("two locals of one name in the operator's files: %v", diags)
+	}
+}

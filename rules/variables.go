@@ -41,8 +41,12 @@ type Variables struct {
 // givenValue is one value and where it came from.
 type givenValue struct {
 	value cty.Value
-	from  origin
-	rng   *hcl.Range // the line of a variable file
+	// raw is an environment variable's text, read only when a policy
+	// declares the variable: the environment is shared, and one that
+	// nobody declares is ignored, whatever it holds.
+	raw  string
+	from origin
+	rng  *hcl.Range // the line of a variable file
 }
 
 type origin int
@@ -80,9 +84,7 @@ func ReadVariables(in VariableInputs) (*Variables, hcl.Diagnostics) {
 			continue
 		}
 		name = strings.TrimPrefix(name, EnvPrefix)
-		val, d := parseVarValue(EnvPrefix+name, raw)
-		diags = append(diags, d...)
-		v.values[name] = givenValue{value: val, from: fromEnv}
+		v.values[name] = givenValue{raw: raw, from: fromEnv}
 	}
 	for _, src := range in.Files {
 		diags = append(diags, v.readFile(src)...)
@@ -157,6 +159,12 @@ func (p *Policy) variables(given *Variables, validating bool) (cty.Value, hcl.Di
 		}
 		declared[name] = true
 		if g, ok := vals[name]; ok {
+			if g.from == fromEnv {
+				v, d := parseVarValue(EnvPrefix+name, g.raw)
+				diags = append(diags, d...)
+				out[name] = v
+				continue
+			}
 			out[name] = g.value
 			continue
 		}

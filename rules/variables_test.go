@@ -83,7 +83,9 @@ func TestVariableFileErrors(t *testing.T) {
 	}{
 		"undeclared in a file warns": {in: rules.VariableInputs{Files: []rules.Source{{Name: "v.hcvars", Text: []byte("nope = 1\n")}}},
 			warning: `the variable file v.hcvars sets "nope", which no policy declares`},
-		"undeclared in the environment is ignored": {in: rules.VariableInputs{Environ: []string{"HOSTDRIFT_VAR_nope=1"}}},
+		"undeclared in the environment is ignored": {in: rules.VariableInputs{Environ: []string{"HOSTDRIFT_VAR_nope=1", "HOSTDRIFT_VAR_other=[unclosed"}}},
+		"malformed in the environment": {in: rules.VariableInputs{Environ: []string{"HOSTDRIFT_VAR_ports=[1,"}},
+			err: "HOSTDRIFT_VAR_ports"},
 		"undeclared --var is an error": {in: rules.VariableInputs{Flags: map[string]string{"nope": "1"}},
 			err: `no policy declares variable "nope"`},
 		"wrong type from the environment": {in: rules.VariableInputs{Environ: []string{"HOSTDRIFT_VAR_ports=[\"http\"]"}},
