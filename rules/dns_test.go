@@ -76,7 +76,11 @@ func dnsPlan(t *testing.T, src string, host *snapshot.Host, vars map[string]stri
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	plan, diags := p.Compile(host, vars)
+	given, diags := rules.ReadVariables(rules.VariableInputs{Flags: vars})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	plan, diags := p.Compile(host, given)
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}

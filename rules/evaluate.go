@@ -63,6 +63,8 @@ func (p *Plan) Evaluate(s *snapshot.Snapshot, now time.Time) []finding.Finding {
 		}
 		if w, ok := p.waivers[c.ID()]; ok {
 			applyWaiver(&f, w, now)
+		} else if w, ok := p.waivers[c.BlockID()]; ok && c.Keyed {
+			applyWaiver(&f, w, now) // a waiver for every instance
 		}
 		out = append(out, f)
 	}

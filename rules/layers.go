@@ -150,42 +150,84 @@ func (p *Policy) compileSettings() hcl.Diagnostics {
 }
 
 // compileLayers compiles the checks that take effect, then applies the
-// disable and waiver blocks to them.
+// disable and waiver blocks to them. A disable or waiver block names one
+// check, one instance of a check with for_each (kind.name["key"]), or every
+// instance of one (kind.name).
 func (p *Policy) compileLayers(ctx *hcl.EvalContext, plan *Plan) hcl.Diagnostics {
 	blocks, replaced, diags := p.layered(p.checks, checkKey, "check")
-	all := map[string]*Compiled{}
-	var ids []string
+	instances := map[string][]*Compiled{} // by kind.name
+	open := map[string]bool{}             // blocks whose instances are not known here
+	var ids []string                      // every kind.name and kind.name["key"]
 	for _, b := range blocks {
-		c, d := compileCheck(b, ctx)
+		cs, unknown, d := compileBlock(b, ctx)
 		diags = append(diags, d...)
 		id := checkKey(b)
 		ids = append(ids, id)
-		if c == nil {
-			continue
+		if unknown || d.HasErrors() {
+			open[id] = true // nothing more to say about names of its instances
 		}
-		if old, ok := replaced[b]; ok {
+		old, replacing := replaced[b]
+		if replacing && len(cs) > 0 {
 			src := sourceOf(old)
-			c.Replaces = &src
-			plan.Overrides = append(plan.Overrides, Override{Check: id, Source: c.Source, Replaced: src})
+			plan.Overrides = append(plan.Overrides, Override{Check: id, Source: cs[0].Source, Replaced: src})
 		}
-		all[id] = c
-		plan.Checks = append(plan.Checks, c)
+		for _, c := range cs {
+			if replacing {
+				src := sourceOf(old)
+				c.Replaces = &src
+			}
+			if c.Keyed && !unknown {
+				ids = append(ids, c.ID())
+			}
+			instances[id] = append(instances[id], c)
+			plan.Checks = append(plan.Checks, c)
+		}
 	}
 	sort.Strings(ids)
 	known := func(b *hcl.Block, what string) bool {
 		id := b.Labels[0]
-		if sortedHas(ids, id) {
+		r, _ := parseCheckRef(id)
+		if sortedHas(ids, id) || (r.hasKey && open[r.block]) {
 			return true
 		}
-		detail := fmt.Sprintf("No check is named %q; a %s names a check as kind.name.", id, what)
+		detail := fmt.Sprintf("No check is named %q; a %s names a check as kind.name (or one instance of a check with for_each as kind.name[\"key\"]).", id, what)
 		if s := suggest(id, ids); s != "" {
 			detail += fmt.Sprintf(" Did you mean %q?", s)
 		}
-		if len(p.builtin) == 0 {
+		if r.hasKey && sortedHas(ids, r.block) {
+			var keys []string
+			for _, c := range instances[r.block] {
+				if c.Keyed {
+					keys = append(keys, c.Key)
+				}
+			}
+			if len(keys) == 0 {
+				detail = fmt.Sprintf("%s has no for_each, so it has no instance %q: name it %s.", r.block, r.key, r.block)
+			} else {
+				detail = fmt.Sprintf("%s has no instance %q; its for_each keys are %s.", r.block, r.key, quoteList(keys))
+				if s := suggest(r.key, keys); s != "" {
+					detail += fmt.Sprintf(" Did you mean %s?", instanceName(r.block, s))
+				}
+			}
+		}
+		if len(p.builtin) == 0 && !sortedHas(ids, r.block) {
 			detail += " The built-in policy is not part of this run: if the check is one of its, read it too (drop --policy, or add --policy builtin:default)."
 		}
 		diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: strings.ToUpper(what[:1]) + what[1:] + " for an unknown check", Detail: detail, Subject: b.LabelRanges[0].Ptr()})
 		return false
+	}
+	// targets are the compiled checks a disable or waiver block names.
+	targets := func(id string) []*Compiled {
+		r, _ := parseCheckRef(id)
+		if !r.hasKey {
+			return instances[r.block]
+		}
+		for _, c := range instances[r.block] {
+			if c.ID() == id {
+				return []*Compiled{c}
+			}
+		}
+		return nil
 	}
 
 	disables, _, d := p.layered(p.disables, func(b *hcl.Block) string { return b.Labels[0] }, "disable")
@@ -197,18 +239,20 @@ func (p *Policy) compileLayers(ctx *hcl.EvalContext, plan *Plan) hcl.Diagnostics
 		if !known(b, "disable") || d.HasErrors() {
 			continue
 		}
-		c := all[b.Labels[0]]
-		if c == nil {
-			continue
+		for _, c := range targets(b.Labels[0]) {
+			if c.Replaces != nil {
+				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Check both replaced and disabled",
+					Detail: fmt.Sprintf("%s is replaced by the block at %s and disabled here: keep one of them.", c.BlockID(), c.Source), Subject: b.DefRange.Ptr()})
+				break
+			}
+			if _, twice := disabled[c.ID()]; twice {
+				continue // disabled both as a whole and as an instance
+			}
+			disabled[c.ID()] = b.DefRange
+			plan.Disabled = append(plan.Disabled, Disabled{Check: c, Reason: reason, Source: sourceOf(b)})
+			plan.Checks = removeCheck(plan.Checks, c)
 		}
-		if c.Replaces != nil {
-			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Check both replaced and disabled",
-				Detail: fmt.Sprintf("%s is replaced by the block at %s and disabled here: keep one of them.", c.ID(), c.Source), Subject: b.DefRange.Ptr()})
-			continue
-		}
-		disabled[c.ID()] = b.DefRange
-		plan.Disabled = append(plan.Disabled, Disabled{Check: c, Reason: reason, Source: sourceOf(b)})
-		plan.Checks = removeCheck(plan.Checks, c)
+		disabled[b.Labels[0]] = b.DefRange
 	}
 
 	waivers, _, d := p.layered(p.waivers, func(b *hcl.Block) string { return b.Labels[0] }, "waiver")
@@ -220,7 +264,12 @@ func (p *Policy) compileLayers(ctx *hcl.EvalContext, plan *Plan) hcl.Diagnostics
 			continue
 		}
 		id := b.Labels[0]
-		if at, off := disabled[id]; off {
+		r, _ := parseCheckRef(id)
+		at, off := disabled[id]
+		if !off {
+			at, off = disabled[r.block]
+		}
+		if off {
 			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Waiver for a disabled check",
 				Detail: fmt.Sprintf("%s is disabled at %s, so it is never evaluated and this waiver never applies: remove one of them.", id, at), Subject: b.LabelRanges[0].Ptr()})
 			continue

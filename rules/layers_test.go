@@ -57,14 +57,16 @@ func findingOf(fs []finding.Finding, id string) *finding.Finding {
 }
 
 // TestOperatorFilesLayerOverTheBuiltin: the operator's checks add to the
-// built-in ones, and one with a built-in's kind.name replaces it in place.
+// built-in ones, and one with a built-in's kind.name replaces it in place,
+// every for_each instance of it.
 func TestOperatorFilesLayerOverTheBuiltin(t *testing.T) {
 	n := builtinCount(t)
 	plan, diags := compileLayered(t, "/etc/hostdrift/policies/local.hcl", `
-listener "redis-not-public" {
-  port    = 6380
-  address = "public"
-  expect  = "absent"
+listener "not-public" {
+  for_each = { redis = 6380 }
+  port     = each.value
+  address  = "public"
+  expect   = "absent"
 }
 listener "ssh" { port = 22 }
 variable "public_addresses" { default = ["203.0.113.9"] }
@@ -72,27 +74,90 @@ variable "public_addresses" { default = ["203.0.113.9"] }
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	if len(plan.Checks) != n+1 {
-		t.Errorf("%d checks, want the %d built-in ones plus 1", len(plan.Checks), n)
+	// The built-in listener.not-public has 12 instances; the operator's 1.
+	if len(plan.Checks) != n-12+1+1 {
+		t.Errorf("%d checks, want the %d built-in ones, 11 fewer, plus 1", len(plan.Checks), n)
 	}
+	const id = `listener.not-public["redis"]`
 	var redis *rules.Compiled
 	for _, c := range plan.Checks {
-		if c.ID() == "listener.redis-not-public" {
+		if c.BlockID() == "listener.not-public" && c.ID() != id {
+			t.Errorf("%s: the built-in instances must all be replaced", c.ID())
+		}
+		if c.ID() == id {
 			if redis != nil {
-				t.Error("listener.redis-not-public is in the plan twice")
+				t.Errorf("%s is in the plan twice", id)
 			}
 			redis = c
 		}
 	}
 	if redis == nil || redis.Source.File != "/etc/hostdrift/policies/local.hcl" || redis.Replaces == nil || redis.Replaces.File != "builtin:default/listeners.hcl" {
-		t.Fatalf("the operator's listener.redis-not-public must replace the built-in one: %+v", redis)
+		t.Fatalf("the operator's %s must replace the built-in one: %+v", id, redis)
 	}
-	if len(plan.Overrides) != 1 || plan.Overrides[0].Check != "listener.redis-not-public" {
+	if len(plan.Overrides) != 1 || plan.Overrides[0].Check != "listener.not-public" {
 		t.Errorf("overrides %+v", plan.Overrides)
 	}
 	fs := plan.Evaluate(&snapshot.Snapshot{}, time.Now())
-	if f := findingOf(fs, "listener.redis-not-public"); f == nil || !strings.Contains(f.Explanation, "replaces the built-in one at builtin:default/listeners.hcl:") {
+	if f := findingOf(fs, id); f == nil || !strings.Contains(f.Explanation, "replaces the built-in one at builtin:default/listeners.hcl:") {
 		t.Errorf("the finding must say it replaces the built-in check: %+v", f)
+	}
+}
+
+// TestWaiveAndDisableInstances: a waiver or disable block names one
+// instance of a check with for_each, or all of them.
+func TestWaiveAndDisableInstances(t *testing.T) {
+	n := builtinCount(t)
+	plan, diags := compileLayered(t, "/etc/hostdrift/policies/waivers.hcl", `
+disable "listener.not-public[\"kafka\"]" {
+  reason = "no Kafka here, and the port is someone else's, OPS-11"
+}
+waiver "listener.not-public[redis]" {
+  reason  = "replica sync, OPS-142"
+  expires = "2030-01-01"
+}
+`)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if len(plan.Checks) != n-1 || len(plan.Disabled) != 1 || plan.Disabled[0].Check.ID() != `listener.not-public["kafka"]` {
+		t.Fatalf("%d checks, disabled %+v; want %d and the kafka instance", len(plan.Checks), plan.Disabled, n-1)
+	}
+	fs := plan.Evaluate(&snapshot.Snapshot{}, time.Now())
+	if f := findingOf(fs, `listener.not-public["redis"]`); f == nil || f.Status != finding.Waived {
+		t.Errorf("the redis instance must be waived: %+v", f)
+	}
+	if f := findingOf(fs, `listener.not-public["mysql"]`); f == nil || f.Status == finding.Waived {
+		t.Errorf("the mysql instance must not be waived: %+v", f)
+	}
+
+	plan, diags = compileLayered(t, "w.hcl", `
+waiver "listener.not-public" {
+  reason  = "a lab host, OPS-1"
+  expires = "2030-01-01"
+}
+`)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	waived := 0
+	for _, f := range plan.Evaluate(&snapshot.Snapshot{}, time.Now()) {
+		if strings.HasPrefix(f.Check, "listener.not-public[") {
+			if f.Status != finding.Waived {
+				t.Errorf("%s: %s, want waived: a waiver for kind.name covers every instance", f.Check, f.Status)
+			}
+			waived++
+		}
+	}
+	if waived != 12 {
+		t.Errorf("%d instances waived, want 12", waived)
+	}
+
+	plan, diags = compileLayered(t, "d.hcl", `disable "listener.not-public" { reason = "a lab host" }`)
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	if len(plan.Checks) != n-12 || len(plan.Disabled) != 12 {
+		t.Errorf("%d checks and %d disabled, want %d and 12", len(plan.Checks), len(plan.Disabled), n-12)
 	}
 }
 
@@ -159,7 +224,13 @@ func TestLayeringErrors(t *testing.T) {
 			[]string{"Disable for an unknown check", `Did you mean "cron.output-not-lost"?`}},
 		"disable without a reason": {[]string{"a.hcl", `disable "cron.output-not-lost" { reason = " " }`},
 			[]string{"Empty reason"}},
-		"replaced and disabled": {[]string{"a.hcl", "listener \"redis-not-public\" { port = 6379 }\ndisable \"listener.redis-not-public\" { reason = \"x\" }\n"},
+		"waiver for an unknown instance": {[]string{"a.hcl", "waiver \"listener.not-public[\\\"rdis\\\"]\" {\n reason = \"y\"\n expires = \"2030-01-01\"\n}\n"},
+			[]string{"Waiver for an unknown check", `listener.not-public has no instance "rdis"`, `Did you mean listener.not-public["redis"]?`}},
+		"instance of a check without for_each": {[]string{"a.hcl", "disable \"cron.output-not-lost[x]\" { reason = \"y\" }\n"},
+			[]string{"cron.output-not-lost has no for_each"}},
+		"replaced and disabled": {[]string{"a.hcl", "listener \"not-public\" { port = 6379 }\ndisable \"listener.not-public\" { reason = \"x\" }\n"},
+			[]string{"Check both replaced and disabled"}},
+		"replaced and one instance disabled": {[]string{"a.hcl", "listener \"not-public\" {\n for_each = toset([\"redis\"])\n port = 6379\n}\ndisable \"listener.not-public[redis]\" { reason = \"x\" }\n"},
 			[]string{"Check both replaced and disabled"}},
 		"waiver for a disabled check": {[]string{"a.hcl", "disable \"cron.output-not-lost\" { reason = \"x\" }\nwaiver \"cron.output-not-lost\" {\n reason = \"y\"\n expires = \"2030-01-01\"\n}\n"},
 			[]string{"Waiver for a disabled check", "a.hcl:1"}},

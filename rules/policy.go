@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"regexp"
-	"sort"
 	"strings"
 	"time"
 
@@ -42,6 +41,8 @@ type Policy struct {
 	ignores  []*hcl.Block
 	drift    []*hcl.Block
 	settings []*hcl.Block
+	// localBlocks are the locals blocks, read by locals.
+	localBlocks []*hcl.Block
 }
 
 var labelPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
@@ -54,6 +55,7 @@ func rootSchema() *hcl.BodySchema {
 		{Type: "ignore", LabelNames: []string{"name"}},
 		{Type: "drift"},
 		{Type: "hostdrift"},
+		{Type: "locals"},
 	}}
 	for _, k := range Kinds() {
 		s.Blocks = append(s.Blocks, hcl.BlockHeaderSchema{Type: k.Name, LabelNames: []string{"name"}})
@@ -111,6 +113,26 @@ func Load(sources []Source) (*Policy, hcl.Diagnostics) {
 			case "hostdrift":
 				p.settings = append(p.settings, b)
 				continue
+			case "locals":
+				p.localBlocks = append(p.localBlocks, b)
+				continue
+			case "waiver", "disable":
+				if r, ok := parseCheckRef(b.Labels[0]); ok {
+					b.Labels[0] = r.String() // one spelling of each name
+					if b.Type == "waiver" {
+						p.waivers = append(p.waivers, b)
+					} else {
+						p.disables = append(p.disables, b)
+					}
+					continue
+				}
+				diags = append(diags, &hcl.Diagnostic{
+					Severity: hcl.DiagError,
+					Summary:  "Invalid check name",
+					Detail:   fmt.Sprintf("%q does not name a check: write kind.name, or kind.name[\"key\"] for one instance of a check with for_each (kind.name[key] also reads).", b.Labels[0]),
+					Subject:  b.LabelRanges[0].Ptr(),
+				})
+				continue
 			}
 			if !labelPattern.MatchString(b.Labels[0]) {
 				rng := b.LabelRanges[0]
@@ -125,10 +147,6 @@ func Load(sources []Source) (*Policy, hcl.Diagnostics) {
 			switch b.Type {
 			case "variable":
 				p.vars = append(p.vars, b)
-			case "waiver":
-				p.waivers = append(p.waivers, b)
-			case "disable":
-				p.disables = append(p.disables, b)
 			case "ignore":
 				p.ignores = append(p.ignores, b)
 			default:
@@ -144,10 +162,10 @@ func Load(sources []Source) (*Policy, hcl.Diagnostics) {
 func explainUnknownBlocks(diags hcl.Diagnostics) hcl.Diagnostics {
 	for _, d := range diags {
 		if d.Summary == "Unsupported block type" {
-			d.Detail += " Known check kinds: " + strings.Join(kindNames(), ", ") + "; and the blocks variable, waiver, disable, ignore, drift and hostdrift."
+			d.Detail += " Known check kinds: " + strings.Join(kindNames(), ", ") + "; and the blocks variable, locals, waiver, disable, ignore, drift and hostdrift."
 		}
 		if d.Summary == "Unsupported argument" && d.Subject != nil {
-			d.Detail += " A policy file holds only blocks: checks, variable, waiver, disable, ignore, drift and hostdrift."
+			d.Detail += " A policy file holds only blocks: checks, variable, locals, waiver, disable, ignore, drift and hostdrift."
 		}
 	}
 	return diags
@@ -170,10 +188,18 @@ type Plan struct {
 	waivers   map[string]*waiver
 }
 
-// Compiled is one check with its common attributes.
+// Compiled is one check with its common attributes: one instance of a
+// check block with for_each.
 type Compiled struct {
-	Kind        *Kind
-	Name        string
+	Kind *Kind
+	// Name is the block's name, with ["key"] for an instance of a block
+	// with for_each.
+	Name string
+	// Label is the block's name, and Key the instance's for_each key
+	// (Keyed is false for a block without for_each).
+	Label       string
+	Key         string
+	Keyed       bool
 	Description string
 	Severity    finding.Severity
 	Tags        []string
@@ -183,8 +209,13 @@ type Compiled struct {
 	Check    Check
 }
 
-// ID is the check's identity in reports and waivers: kind.name.
+// ID is the check's identity in reports and waivers: kind.name, or
+// kind.name["key"] for an instance of a block with for_each.
 func (c *Compiled) ID() string { return c.Kind.Name + "." + c.Name }
+
+// BlockID is the identity of the check's block, kind.name: a waiver or
+// disable block naming it covers every instance.
+func (c *Compiled) BlockID() string { return c.Kind.Name + "." + c.Label }
 
 type waiver struct {
 	reason  string
@@ -194,24 +225,30 @@ type waiver struct {
 }
 
 var commonAttributes = []hcl.AttributeSchema{
+	{Name: "for_each"},
 	{Name: "description"},
 	{Name: "severity"},
 	{Name: "tags"},
 }
 
-// Compile binds the policy to a host and to variable values given as
-// NAME=VALUE strings. With host nil (policy validate), host facts and
+// Compile binds the policy to a host and to the variable values given from
+// outside it (nil: none). With host nil (policy validate), host facts and
 // variables without a value are unknown: expressions that use them are
 // checked for structure only.
-func (p *Policy) Compile(host *snapshot.Host, vars map[string]string) (*Plan, hcl.Diagnostics) {
+func (p *Policy) Compile(host *snapshot.Host, vars *Variables) (*Plan, hcl.Diagnostics) {
 	varVal, diags := p.variables(vars, host == nil)
 	if diags.HasErrors() {
 		return nil, diags
 	}
-	ctx := &hcl.EvalContext{Variables: map[string]cty.Value{
+	ctx := &hcl.EvalContext{Functions: functions, Variables: map[string]cty.Value{
 		"host": HostValue(host),
 		"var":  varVal,
 	}}
+	// A local in error reads as unknown, so the checks are still compiled
+	// and one run reports every problem.
+	localVal, d := p.locals(ctx)
+	diags = append(diags, d...)
+	ctx.Variables["local"] = localVal
 	plan := &Plan{Sources: p.Sources, waivers: map[string]*waiver{}, DriftSeverity: map[string]finding.Severity{}}
 	diags = append(diags, p.compileSettings()...)
 	diags = append(diags, p.compileLayers(ctx, plan)...)
@@ -235,17 +272,70 @@ func (p *Policy) Compile(host *snapshot.Host, vars map[string]string) (*Plan, hc
 	return plan, diags
 }
 
-func compileCheck(b *hcl.Block, ctx *hcl.EvalContext) (*Compiled, hcl.Diagnostics) {
+// compileBlock compiles a check block: one check, or one per element of
+// its for_each. unknown is true when for_each is not known yet (policy
+// validate): the one check returned then stands for every instance.
+func compileBlock(b *hcl.Block, ctx *hcl.EvalContext) (checks []*Compiled, unknown bool, diags hcl.Diagnostics) {
 	k := kindNamed(b.Type)
 	schema := &hcl.BodySchema{Attributes: append(append([]hcl.AttributeSchema{}, commonAttributes...), k.Attributes...)}
 	content, diags := b.Body.Content(schema)
 	if diags.HasErrors() {
-		return nil, diags
+		return nil, false, diags
 	}
-	d := &Decoder{Kind: k.Name, Name: b.Labels[0], Block: b, content: content, ctx: ctx}
+	if d := undeclaredLocalRefs(b, ctx); d.HasErrors() {
+		return nil, false, append(diags, d...)
+	}
+	fe, ok := content.Attributes["for_each"]
+	if !ok {
+		if d := eachOutsideForEach(b); d.HasErrors() {
+			return nil, false, append(diags, d...)
+		}
+		c, d := compileCheck(b, content, ctx, b.Labels[0])
+		if c == nil {
+			return nil, false, append(diags, d...)
+		}
+		c.Label = b.Labels[0]
+		return []*Compiled{c}, false, append(diags, d...)
+	}
+	keys, vals, known, d := forEachKeys(fe, ctx)
+	diags = append(diags, d...)
+	if d.HasErrors() {
+		return nil, false, diags
+	}
+	if !known {
+		c, d := compileCheck(b, content, eachContext(ctx, cty.UnknownVal(cty.String), cty.DynamicVal), b.Labels[0])
+		diags = append(diags, d...)
+		if c == nil {
+			return nil, true, diags
+		}
+		c.Label, c.Keyed = b.Labels[0], true
+		return []*Compiled{c}, true, diags
+	}
+	lines := keyLines(fe.Expr, ctx)
+	var per instanceDiags
+	for _, key := range keys {
+		name := instanceName(b.Labels[0], key)
+		c, d := compileCheck(b, content, eachContext(ctx, cty.StringVal(key), vals[key]), name)
+		per.add(key, d)
+		if c != nil {
+			c.Label, c.Key, c.Keyed = b.Labels[0], key, true
+			if line, ok := lines[key]; ok {
+				c.Source.Line = line
+			}
+			checks = append(checks, c)
+		}
+	}
+	return checks, false, append(diags, per.list()...)
+}
+
+// compileCheck compiles one check (one instance of a block with for_each).
+func compileCheck(b *hcl.Block, content *hcl.BodyContent, ctx *hcl.EvalContext, name string) (*Compiled, hcl.Diagnostics) {
+	k := kindNamed(b.Type)
+	var diags hcl.Diagnostics
+	d := &Decoder{Kind: k.Name, Name: name, Block: b, content: content, ctx: ctx}
 	c := &Compiled{
 		Kind:        k,
-		Name:        b.Labels[0],
+		Name:        name,
 		Description: d.String("description", ""),
 		Severity:    finding.Severity(d.OneOf("severity", string(finding.Warning), "info", "warning", "critical")),
 		Tags:        d.Strings("tags"),
@@ -288,73 +378,6 @@ func compileWaiver(b *hcl.Block) (*waiver, hcl.Diagnostics) {
 		return nil, diags
 	}
 	return w, diags
-}
-
-// variables evaluates the variable blocks, overridden by vals.
-func (p *Policy) variables(vals map[string]string, validating bool) (cty.Value, hcl.Diagnostics) {
-	out := map[string]cty.Value{}
-	declared := map[string]bool{}
-	vars, _, diags := p.layered(p.vars, func(b *hcl.Block) string { return b.Labels[0] }, "variable")
-	for _, b := range vars {
-		name := b.Labels[0]
-		content, d := b.Body.Content(&hcl.BodySchema{Attributes: []hcl.AttributeSchema{{Name: "default"}, {Name: "description"}}})
-		diags = append(diags, d...)
-		if d.HasErrors() {
-			continue
-		}
-		declared[name] = true
-		if raw, ok := vals[name]; ok {
-			v, d := parseVarValue(name, raw)
-			diags = append(diags, d...)
-			out[name] = v
-			continue
-		}
-		if a, ok := content.Attributes["default"]; ok {
-			v, d := a.Expr.Value(nil)
-			diags = append(diags, d...)
-			out[name] = v
-			continue
-		}
-		if validating {
-			out[name] = cty.DynamicVal
-			continue
-		}
-		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Variable without a value",
-			Detail:   fmt.Sprintf("variable %q has no default; pass --var %s=VALUE or give it a default.", name, name),
-			Subject:  b.DefRange.Ptr(),
-		})
-	}
-	var undeclared []string
-	for name := range vals {
-		if !declared[name] {
-			undeclared = append(undeclared, name)
-		}
-	}
-	sort.Strings(undeclared)
-	for _, name := range undeclared {
-		diags = append(diags, &hcl.Diagnostic{
-			Severity: hcl.DiagError,
-			Summary:  "Undeclared variable",
-			Detail:   fmt.Sprintf("--var %s is given but no policy declares variable %q; add a variable block or drop the flag.", name, name),
-		})
-	}
-	return cty.ObjectVal(out), diags
-}
-
-// parseVarValue reads a --var value: a list or object when written as an HCL
-// expression ("[\"a\", \"b\"]"), a plain string otherwise.
-func parseVarValue(name, raw string) (cty.Value, hcl.Diagnostics) {
-	t := strings.TrimSpace(raw)
-	if strings.HasPrefix(t, "[") || strings.HasPrefix(t, "{") {
-		expr, diags := hclsyntax.ParseExpression([]byte(t), "--var "+name, hcl.InitialPos)
-		if diags.HasErrors() {
-			return cty.DynamicVal, diags
-		}
-		return expr.Value(nil)
-	}
-	return cty.StringVal(raw), nil
 }
 
 // HostType is the type of the host object policies refer to.

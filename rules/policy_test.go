@@ -134,14 +134,24 @@ listener "y" { port = var.ports[1] }
 	if _, diags := p.Compile(host, nil); !diags.HasErrors() || !strings.Contains(diags.Error(), "pass --var port=VALUE") {
 		t.Errorf("a variable without a value must be an error naming --var: %v", diags)
 	}
-	if _, diags := p.Compile(host, map[string]string{"port": "8080"}); diags.HasErrors() {
+	if _, diags := p.Compile(host, flagVars(t, map[string]string{"port": "8080"})); diags.HasErrors() {
 		t.Errorf("--var port=8080: %s", diags)
 	}
-	if _, diags := p.Compile(host, map[string]string{"port": "http"}); !diags.HasErrors() {
+	if _, diags := p.Compile(host, flagVars(t, map[string]string{"port": "http"})); !diags.HasErrors() {
 		t.Error("--var port=http must fail: port is a number")
 	}
-	_, diags = p.Compile(host, map[string]string{"port": "1", "prot": "2"})
+	_, diags = p.Compile(host, flagVars(t, map[string]string{"port": "1", "prot": "2"}))
 	if !diags.HasErrors() || !strings.Contains(fmt.Sprint(diags), `no policy declares variable "prot"`) {
 		t.Errorf("an undeclared --var must be an error: %v", diags)
 	}
+}
+
+// flagVars is what --var NAME=VALUE flags give.
+func flagVars(t *testing.T, flags map[string]string) *rules.Variables {
+	t.Helper()
+	v, diags := rules.ReadVariables(rules.VariableInputs{Flags: flags})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	return v
 }

@@ -36,7 +36,11 @@ func judge(t *testing.T, policy, root string, port int, host *snapshot.Host, var
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	plan, diags := pol.Compile(host, vars)
+	given, diags := rules.ReadVariables(rules.VariableInputs{Flags: vars})
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	plan, diags := pol.Compile(host, given)
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}

@@ -70,7 +70,7 @@ func newSnapshot(root string) *snapshot.Snapshot {
 }
 
 func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	c := &checkCmd{vars: varFlags{}}
+	c := &checkCmd{vars: newVarOptions()}
 	code, evaluated := c.run(args, stdin, stdout, stderr)
 	if c.format == "nagios" && !evaluated && code != exitOK {
 		// Nagios reads 2 as CRITICAL: a plugin that could not run is UNKNOWN.
@@ -83,7 +83,7 @@ func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // checkCmd is the check command's flags.
 type checkCmd struct {
 	policy    policyFlags
-	vars      varFlags
+	vars      *varOptions
 	live      liveFlags
 	extra     extraOutputs
 	ssh       sshFlags
@@ -128,7 +128,7 @@ func (c *checkCmd) run(args []string, stdin io.Reader, stdout, stderr io.Writer)
 func (c *checkCmd) parse(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("check", "check [--policy FILE|DIR|-|builtin:default]... [--no-builtin] [--var NAME=VALUE]... [--format FORMAT] [--output FILE] [--snapshot FILE]\n         [--baseline FILE]\n         [--report-dir DIR [--keep N]] [--save-snapshot FILE] [--prometheus-file FILE]\n         [--ssh [USER@]HOST[:PORT]]... [--ssh-parallel N] [--ssh-option KEY=VALUE]... [--sudo]", stderr)
 	c.policy.register(fs, "read exactly this policy `FILE` or folder of *.hcl (- for standard input, "+builtinName+" for the built-in policy; repeatable). Default: the built-in policy with "+systemPolicyDir+"/*.hcl layered over it")
-	fs.Var(c.vars, "var", "set a policy variable, `NAME=VALUE` (repeatable)")
+	c.vars.register(fs)
 	fs.StringVar(&c.format, "format", "table", "output format: "+strings.Join(report.Formats(), ", ")+" (nagios exits with the plugin states 0-3)")
 	fs.StringVar(&c.output, "output", "", "write the report to `FILE` (atomically) instead of standard output")
 	fs.StringVar(&c.snapPath, "snapshot", "", "judge the saved snapshot `FILE` instead of the live host")
@@ -177,7 +177,7 @@ func (c *checkCmd) parse(args []string, stdout, stderr io.Writer) int {
 // it. It returns the report and the snapshot judged, or no report and the
 // exit code when nothing could be evaluated.
 func (c *checkCmd) judge(stdin io.Reader, stderr io.Writer) (*report.Report, *snapshot.Snapshot, int) {
-	pol := loadPolicy(c.policy, c.vars, stdin, stderr)
+	pol, vars := loadPolicy(c.policy, c.vars, stdin, stderr)
 	if pol == nil {
 		return nil, nil, exitUsage
 	}
@@ -199,12 +199,12 @@ func (c *checkCmd) judge(stdin io.Reader, stderr io.Writer) (*report.Report, *sn
 			fmt.Fprintln(stderr, "hostdrift check:", err)
 			return nil, nil, exitUsage
 		}
-		if plan, diags = pol.Compile(&snap.Host, c.vars); !diags.HasErrors() {
+		if plan, diags = pol.Compile(&snap.Host, vars); !diags.HasErrors() {
 			plan = c.sel.apply(plan)
 		}
 		facts = "the snapshot's host"
 	} else {
-		snap, plan, diags = surveyPolicy(c.live, pol, c.vars, nil, base, c.sel.apply)
+		snap, plan, diags = surveyPolicy(c.live, pol, vars, nil, base, c.sel.apply)
 	}
 	if c.sel.err != nil {
 		fmt.Fprintln(stderr, "hostdrift check:", c.sel.err)
@@ -236,7 +236,7 @@ func (c *checkCmd) judge(stdin io.Reader, stderr io.Writer) (*report.Report, *sn
 // judges (--only, --skip), or returns nil to end the survey there. With a baseline, the collectors of the baseline's areas
 // run too and its DNS questions are asked again, so the comparison is like
 // for like.
-func surveyPolicy(live liveFlags, pol *rules.Policy, vars map[string]string, collectors []string, base *snapshot.Snapshot, narrow func(*rules.Plan) *rules.Plan) (*snapshot.Snapshot, *rules.Plan, hcl.Diagnostics) {
+func surveyPolicy(live liveFlags, pol *rules.Policy, vars *rules.Variables, collectors []string, base *snapshot.Snapshot, narrow func(*rules.Plan) *rules.Plan) (*snapshot.Snapshot, *rules.Plan, hcl.Diagnostics) {
 	snap := newSnapshot(live.root)
 	var plan *rules.Plan
 	var diags hcl.Diagnostics

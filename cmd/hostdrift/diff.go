@@ -20,8 +20,8 @@ func runDiff(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	output := fs.String("output", "", "write the diff to `FILE` (atomically) instead of standard output")
 	var pf policyFlags
 	pf.register(fs, "take ignore blocks from the policy `FILE` or folder (repeatable; default: as check)")
-	vars := varFlags{}
-	fs.Var(vars, "var", "set a policy variable, `NAME=VALUE` (repeatable)")
+	vo := newVarOptions()
+	vo.register(fs)
 	areaList := fs.String("area", "", "compare only these comma-separated `AREAS` ("+strings.Join(snapshot.AreaNames(), ", ")+")")
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
@@ -54,7 +54,7 @@ func runDiff(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "hostdrift diff:", err)
 		return exitUsage
 	}
-	pol := loadPolicy(pf, vars, stdin, stderr)
+	pol, vars := loadPolicy(pf, vo, stdin, stderr)
 	if pol == nil {
 		return exitUsage
 	}

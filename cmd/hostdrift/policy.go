@@ -11,7 +11,7 @@ import (
 )
 
 func runPolicy(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	const policyUsage = "Usage: hostdrift policy validate [--no-builtin] [--var NAME=VALUE]... [FILE|DIR|builtin:default]...\n       hostdrift policy init [--area a,b] [--output FILE]\n       hostdrift policy kinds [KIND...]\n\nRun 'hostdrift policy SUBCOMMAND --help' for its flags and examples.\n"
+	const policyUsage = "Usage: hostdrift policy validate [--no-builtin] [--var NAME=VALUE]... [--var-file FILE]... [FILE|DIR|builtin:default]...\n       hostdrift policy init [--area a,b] [--output FILE]\n       hostdrift policy kinds [KIND...]\n       hostdrift policy functions\n\nRun 'hostdrift policy SUBCOMMAND --help' for its flags and examples.\n"
 	if len(args) == 0 {
 		fmt.Fprint(stderr, policyUsage)
 		return exitUsage
@@ -24,6 +24,20 @@ func runPolicy(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runPolicyValidate(args[1:], stdin, stdout, stderr)
 	case "init":
 		return runPolicyInit(args[1:], stdout, stderr)
+	case "functions":
+		// The functions policy expressions may call, as Terraform names them.
+		fs := newFlagSet("policy functions", "policy functions", stderr)
+		if code := parseFlags(fs, args[1:]); code >= 0 {
+			return code
+		}
+		if fs.NArg() > 0 {
+			fmt.Fprintf(stderr, "hostdrift policy functions: unexpected argument %q\n", fs.Arg(0))
+			return exitUsage
+		}
+		for _, f := range rules.FunctionDocs() {
+			fmt.Fprintf(stdout, "%s\n  %s\n", f.Signature, f.Description)
+		}
+		return exitOK
 	case "kinds":
 		fs := newFlagSet("policy kinds", "policy kinds [KIND...]", stderr)
 		if code := parseFlags(fs, args[1:]); code >= 0 {
@@ -51,11 +65,11 @@ func runPolicy(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 				}
 				fmt.Fprintf(stdout, "  %s%s: %s\n", a.Name, req, k.AttributeDocs[a.Name])
 			}
-			fmt.Fprintf(stdout, "  and description, severity, tags\n")
+			fmt.Fprintf(stdout, "  and description, severity, tags, for_each\n")
 		}
 		return exitOK
 	default:
-		fmt.Fprintf(stderr, "hostdrift policy: unknown subcommand %q%s; use validate, init or kinds\n", args[0], didYouMean(nearest(args[0], []string{"validate", "init", "kinds"}, 1)))
+		fmt.Fprintf(stderr, "hostdrift policy: unknown subcommand %q%s; use validate, init, kinds or functions\n", args[0], didYouMean(nearest(args[0], []string{"validate", "init", "kinds", "functions"}, 1)))
 		return exitUsage
 	}
 }
@@ -65,16 +79,16 @@ func runPolicy(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // built-in policy with the operator's files over it). It lists what the
 // layering did: the checks replaced, disabled and waived.
 func runPolicyValidate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("policy validate", "policy validate [--no-builtin] [--var NAME=VALUE]... [FILE|DIR|builtin:default]...", stderr)
-	vars := varFlags{}
-	fs.Var(vars, "var", "set a policy variable, NAME=VALUE (repeatable)")
+	fs := newFlagSet("policy validate", "policy validate [--no-builtin] [--var NAME=VALUE]... [--var-file FILE]... [FILE|DIR|builtin:default]...", stderr)
+	vo := newVarOptions()
+	vo.register(fs)
 	var pf policyFlags
 	fs.BoolVar(&pf.noBuiltin, "no-builtin", false, "leave the built-in policy out of the default layering")
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}
 	pf.paths = fs.Args()
-	pol := loadPolicy(pf, vars, stdin, stderr)
+	pol, vars := loadPolicy(pf, vo, stdin, stderr)
 	if pol == nil {
 		return exitUsage
 	}

@@ -181,16 +181,26 @@ func printDiagnostics(w io.Writer, pol *rules.Policy, diags hcl.Diagnostics) {
 	diagtext.Write(w, sources, diags)
 }
 
-// loadPolicy reads, parses and structurally validates the policies: every
-// problem that does not depend on the host surfaces here, before any
-// collector runs. It returns nil after printing diagnostics.
-func loadPolicy(pf policyFlags, vars map[string]string, stdin io.Reader, stderr io.Writer) *rules.Policy {
+// loadPolicy reads, parses and structurally validates the policies, and
+// reads the variable values given from outside them: every problem that
+// does not depend on the host surfaces here, before any collector runs. It
+// returns nil after printing diagnostics.
+func loadPolicy(pf policyFlags, vo *varOptions, stdin io.Reader, stderr io.Writer) (*rules.Policy, *rules.Variables) {
+	vars := vo.resolve(stderr)
+	if vars == nil {
+		return nil, nil
+	}
 	srcs, err := readPolicies(pf, stdin)
 	if err != nil {
 		fmt.Fprintln(stderr, "hostdrift:", err)
-		return nil
+		return nil, nil
 	}
 	pol, diags := rules.Load(srcs)
+	for name, f := range vars.Files { // diagnostics about them show their lines
+		if _, clash := pol.Files[name]; !clash {
+			pol.Files[name] = f
+		}
+	}
 	// Blocks that parsed are compiled even when others did not, so one run
 	// reports every problem.
 	_, more := pol.Compile(nil, vars)
@@ -200,7 +210,7 @@ func loadPolicy(pf policyFlags, vars map[string]string, stdin io.Reader, stderr 
 	}
 	if diags.HasErrors() {
 		fmt.Fprintf(stderr, "hostdrift: %d error(s) in the policy; nothing was evaluated\n", len(diags.Errs()))
-		return nil
+		return nil, nil
 	}
-	return pol
+	return pol, vars
 }

@@ -39,7 +39,7 @@ func TestSelectChecks(t *testing.T) {
 	layered := filepath.Join(dir, "local.hcl")
 	os.WriteFile(layered, []byte(`
 disable "cron.output-not-lost" { reason = "jobs log to files" }
-waiver "listener.redis-not-public" {
+waiver "listener.not-public[redis]" {
   reason  = "moving to a private network, OPS-1"
   expires = "2099-12-31"
 }
@@ -55,7 +55,7 @@ waiver "listener.redis-not-public" {
 		{"comma and repeated", []string{"--policy", policy, "--only", "listener.ssh,listener.db", "--only=file.motd"}, []string{"file.motd: error", "listener.db: fail", "listener.ssh: fail"}},
 		{"only and skip", []string{"--policy", policy, "--only", "listener", "--skip", "tag:data"}, []string{"listener.ssh: fail", "listener.web: pass"}},
 		{"skip alone", []string{"--policy", policy, "--skip", "listener"}, []string{"file.motd: error"}},
-		{"a waived check stays waived", []string{"--policy", "builtin:default", "--policy", layered, "--only", "listener.redis-not-public"}, []string{"listener.redis-not-public: waived"}},
+		{"a waived check stays waived", []string{"--policy", "builtin:default", "--policy", layered, "--only", `listener.not-public["redis"]`}, []string{`listener.not-public["redis"]: waived`}},
 		{"a disabled check stays disabled", []string{"--policy", "builtin:default", "--policy", layered, "--only", "cron.output-not-lost"}, []string{"cron.output-not-lost: skip"}},
 		{"a disabled check not selected", []string{"--policy", "builtin:default", "--policy", layered, "--only", "cron", "--skip", "cron.output-not-lost"}, nil},
 	} {

@@ -14,8 +14,8 @@ func runSnapshot(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := newFlagSet("snapshot", "snapshot [--output FILE] [--collectors a,b] [--policy FILE|DIR|-]... [--root DIR]", stderr)
 	var pf policyFlags
 	pf.register(fs, "ask what the policy `FILE` or folder asks about (DNS names, probes) (repeatable; default: as check)")
-	vars := varFlags{}
-	fs.Var(vars, "var", "set a policy variable, `NAME=VALUE` (repeatable)")
+	vo := newVarOptions()
+	vo.register(fs)
 	output := fs.String("output", "", "write the snapshot to `FILE` (atomically) instead of standard output")
 	only := fs.String("collectors", "", "comma-separated `LIST` of collectors to run (default: all: "+strings.Join(agent.Names(), ", ")+")")
 	var live liveFlags
@@ -38,7 +38,7 @@ func runSnapshot(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	defer live.begin()()
-	pol := loadPolicy(pf, vars, stdin, stderr)
+	pol, vars := loadPolicy(pf, vo, stdin, stderr)
 	if pol == nil {
 		return exitUsage
 	}

@@ -151,8 +151,22 @@ func (c *checkCmd) runSSH(stdin io.Reader, stdout, stderr io.Writer) (code int, 
 // built-in policy when --policy names builtin:default (the same policy: the
 // host runs this version). code is -1 to go on.
 func (c *checkCmd) remotePolicy(stdin io.Reader, stderr io.Writer) (args []string, policy []byte, code int) {
-	for _, k := range slices.Sorted(maps.Keys(c.vars)) {
-		args = append(args, "--var", k+"="+c.vars[k])
+	vars := c.vars.resolve(stderr)
+	if vars == nil {
+		return nil, nil, exitUsage
+	}
+	given := vars.Flags()
+	for _, k := range slices.Sorted(maps.Keys(given)) {
+		args = append(args, "--var", k+"="+given[k])
+	}
+	for _, sel := range c.sel.only {
+		args = append(args, "--only", sel)
+	}
+	for _, sel := range c.sel.skip {
+		args = append(args, "--skip", sel)
+	}
+	if c.retry.timeout > 0 {
+		args = append(args, "--retry-timeout", c.retry.timeout.String(), "--sleep", c.retry.sleep.String())
 	}
 	if len(c.policy.paths) == 0 {
 		if c.policy.noBuiltin {
@@ -166,7 +180,7 @@ func (c *checkCmd) remotePolicy(stdin io.Reader, stderr io.Writer) (args []strin
 		return nil, nil, exitUsage
 	}
 	pol, diags := rules.Load(srcs)
-	_, more := pol.Compile(nil, c.vars)
+	_, more := pol.Compile(nil, vars)
 	if diags = append(diags, more...); len(diags) > 0 {
 		printDiagnostics(stderr, pol, diags)
 	}

@@ -12,116 +12,35 @@ accepting "tcp-listeners" {
 
 # Internal-only services: reachable from another machine, they are usually an
 # accident (a bind to 0.0.0.0 that was meant to be 127.0.0.1). "public" means
-# any address other than loopback. Waive one with a reason and an expiry:
+# any address other than loopback. One check per service, named by its key:
+# listener.not-public["redis"]. Waive one with a reason and an expiry (the
+# quotes inside the name are escaped; listener.not-public[redis] reads too):
 #
-#   waiver "listener.redis-not-public" {
+#   waiver "listener.not-public[\"redis\"]" {
 #     reason  = "replica sync over the private network, OPS-142"
 #     expires = "2026-12-31"
 #   }
+#
+# A waiver or disable block for "listener.not-public" covers every service.
 
-listener "redis-not-public" {
-  description = "Redis is an internal service and should not listen on a public address"
-  port        = 6379
-  protocol    = "tcp"
-  address     = "public"
-  expect      = "absent"
-  tags        = ["internal-service"]
-}
-
-listener "postgresql-not-public" {
-  description = "PostgreSQL is an internal service and should not listen on a public address"
-  port        = 5432
-  protocol    = "tcp"
-  address     = "public"
-  expect      = "absent"
-  tags        = ["internal-service"]
-}
-
-listener "mysql-not-public" {
-  description = "MySQL or MariaDB is an internal service and should not listen on a public address"
-  port        = 3306
-  protocol    = "tcp"
-  address     = "public"
-  expect      = "absent"
-  tags        = ["internal-service"]
-}
-
-listener "mongodb-not-public" {
-  description = "MongoDB is an internal service and should not listen on a public address"
-  port        = 27017
-  protocol    = "tcp"
-  address     = "public"
-  expect      = "absent"
-  tags        = ["internal-service"]
-}
-
-listener "elasticsearch-not-public" {
-  description = "Elasticsearch (HTTP) is an internal service and should not listen on a public address"
-  port        = 9200
-  protocol    = "tcp"
-  address     = "public"
-  expect      = "absent"
-  tags        = ["internal-service"]
-}
-
-listener "elasticsearch-transport-not-public" {
-  description = "Elasticsearch (transport) is an internal service and should not listen on a public address"
-  port        = 9300
-  protocol    = "tcp"
-  address     = "public"
-  expect      = "absent"
-  tags        = ["internal-service"]
-}
-
-listener "memcached-not-public" {
-  description = "memcached is an internal service and should not listen on a public address"
-  port        = 11211
-  protocol    = "tcp"
-  address     = "public"
-  expect      = "absent"
-  tags        = ["internal-service"]
-}
-
-listener "memcached-udp-not-public" {
-  description = "memcached over UDP (an amplification vector) is an internal service and should not listen on a public address"
-  port        = 11211
-  protocol    = "udp"
-  address     = "public"
-  expect      = "absent"
-  tags        = ["internal-service"]
-}
-
-listener "rabbitmq-not-public" {
-  description = "RabbitMQ (AMQP) is an internal service and should not listen on a public address"
-  port        = 5672
-  protocol    = "tcp"
-  address     = "public"
-  expect      = "absent"
-  tags        = ["internal-service"]
-}
-
-listener "etcd-not-public" {
-  description = "etcd is an internal service and should not listen on a public address"
-  port        = 2379
-  protocol    = "tcp"
-  address     = "public"
-  expect      = "absent"
-  tags        = ["internal-service"]
-}
-
-listener "zookeeper-not-public" {
-  description = "ZooKeeper is an internal service and should not listen on a public address"
-  port        = 2181
-  protocol    = "tcp"
-  address     = "public"
-  expect      = "absent"
-  tags        = ["internal-service"]
-}
-
-listener "kafka-not-public" {
-  description = "Kafka is an internal service and should not listen on a public address"
-  port        = 9092
-  protocol    = "tcp"
+listener "not-public" {
+  for_each = {
+    redis                   = { service = "Redis", port = 6379 }
+    postgresql              = { service = "PostgreSQL", port = 5432 }
+    mysql                   = { service = "MySQL or MariaDB", port = 3306 }
+    mongodb                 = { service = "MongoDB", port = 27017 }
+    elasticsearch           = { service = "Elasticsearch (HTTP)", port = 9200 }
+    elasticsearch-transport = { service = "Elasticsearch (transport)", port = 9300 }
+    memcached               = { service = "memcached", port = 11211 }
+    memcached-udp           = { service = "memcached over UDP (an amplification vector)", port = 11211, protocol = "udp" }
+    rabbitmq                = { service = "RabbitMQ (AMQP)", port = 5672 }
+    etcd                    = { service = "etcd", port = 2379 }
+    zookeeper               = { service = "ZooKeeper", port = 2181 }
+    kafka                   = { service = "Kafka", port = 9092 }
+  }
+  description = format("%s is an internal service and should not listen on a public address", each.value.service)
+  port        = each.value.port
+  protocol    = lookup(each.value, "protocol", "tcp")
   address     = "public"
   expect      = "absent"
   tags        = ["internal-service"]
