@@ -22,6 +22,7 @@ import (
 	"github.com/hostdrift/hostdrift/internal/parse/crontab"
 	"github.com/hostdrift/hostdrift/internal/parse/redact"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/internal/sys/regfile"
 )
 
 // CronName is the cron collector's name.
@@ -92,7 +93,10 @@ func (c *CronCollector) Collect(ctx context.Context, env *agent.Env) (snapshot.S
 	read := func(p, kind string, opts crontab.Options) {
 		b, err := fsys.readFile(p)
 		if err != nil {
-			if !errors.Is(err, fs.ErrNotExist) {
+			switch {
+			case regfile.IsNotRegular(err):
+				cr.Ignored = append(cr.Ignored, snapshot.IgnoredFile{Path: p, Reason: err.Error() + "; cron reads only regular files"})
+			case !errors.Is(err, fs.ErrNotExist):
 				cr.Errors = append(cr.Errors, snapshot.FileError{Path: p, Error: err.Error()})
 			}
 			return
@@ -263,7 +267,9 @@ func setDue(j *snapshot.CronJob, spec calendar.Spec, now time.Time) {
 func (c *CronCollector) anacron(fsys rootFS, cr *snapshot.Cron, homes map[string]string) []snapshot.CronJob {
 	b, err := fsys.readFile(anacrontabPath)
 	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
+		if regfile.IsNotRegular(err) {
+			cr.Ignored = append(cr.Ignored, snapshot.IgnoredFile{Path: anacrontabPath, Reason: err.Error() + "; anacron reads only a regular file"})
+		} else if !errors.Is(err, fs.ErrNotExist) {
 			cr.Errors = append(cr.Errors, snapshot.FileError{Path: anacrontabPath, Error: err.Error()})
 		}
 		return nil
@@ -309,6 +315,11 @@ func (c *CronCollector) runParts(fsys rootFS, cr *snapshot.Cron) []snapshot.Cron
 					cr.Ignored = append(cr.Ignored, snapshot.IgnoredFile{Path: p,
 						Reason: "run-parts runs only files named with letters, digits, _ and -; this one never runs"})
 				}
+				continue
+			}
+			if fi, err := fsys.stat(p); err == nil && !fi.Mode().IsRegular() {
+				cr.Ignored = append(cr.Ignored, snapshot.IgnoredFile{Path: p,
+					Reason: fmt.Sprintf("%s is %s: run-parts runs only regular files; this one never runs", p, regfile.Kind(fi.Mode()))})
 				continue
 			}
 			j := snapshot.CronJob{File: p, Kind: snapshot.CronRunParts, User: "root", Command: p, Output: snapshot.JobOutput{ToCron: []string{"stdout", "stderr"}, MailTo: "root"}}
@@ -398,7 +409,9 @@ func (c *CronCollector) lastRuns(ctx context.Context, fsys rootFS, cr *snapshot.
 	for _, p := range syslogFiles {
 		f, err := fsys.open(p) // logs may be large: streamed, never read whole
 		if err != nil {
-			if !errors.Is(err, fs.ErrNotExist) {
+			if regfile.IsNotRegular(err) {
+				problems = append(problems, err.Error())
+			} else if !errors.Is(err, fs.ErrNotExist) {
 				problems = append(problems, fmt.Sprintf("read %s: %v", p, err))
 			}
 			continue

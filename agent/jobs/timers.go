@@ -11,6 +11,7 @@ import (
 	"github.com/hostdrift/hostdrift/internal/parse/calendar"
 	"github.com/hostdrift/hostdrift/internal/parse/crontab"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/internal/sys/regfile"
 )
 
 // TimersName is the timers collector's name.
@@ -69,6 +70,9 @@ func (c *TimersCollector) offline(fsys rootFS, now time.Time) *snapshot.Timers {
 		u, err := units.load(name)
 		if err != nil {
 			out.Errors = append(out.Errors, snapshot.FileError{Path: units.files[name], Error: err.Error()})
+			if regfile.IsNotRegular(err) {
+				continue // systemd cannot load it either: there is no timer to judge
+			}
 		}
 		t := snapshot.Timer{Unit: name, File: u.path, DropIns: u.dropIns, Enabled: units.enabled(name, u), Programs: []snapshot.Program{}}
 		t.Calendar = u.get("Timer", "OnCalendar")
@@ -110,6 +114,9 @@ func (c *TimersCollector) offline(fsys rootFS, now time.Time) *snapshot.Timers {
 		svc, err := units.load(t.Service)
 		if err != nil {
 			out.Errors = append(out.Errors, snapshot.FileError{Path: units.files[t.Service], Error: err.Error()})
+			if regfile.IsNotRegular(err) {
+				t.ServiceError, svc = err.Error(), nil
+			}
 		}
 		if svc != nil && !svc.masked {
 			t.ServiceFile = svc.path

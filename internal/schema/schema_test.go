@@ -19,7 +19,7 @@ var update = flag.Bool("update", false, "rewrite the committed schemas from the 
 
 // Enums are the closed sets of values the documents use.
 var Enums = schema.Enums{
-	reflect.TypeOf(finding.Status("")):   {"pass", "fail", "error", "waived"},
+	reflect.TypeOf(finding.Status("")):   {"pass", "fail", "error", "waived", "skip"},
 	reflect.TypeOf(finding.Severity("")): {"info", "warning", "critical"},
 	reflect.TypeOf(snapshot.Status("")):  {"ok", "partial", "error", "skipped"},
 	reflect.TypeOf(snapshot.Family("")):  {"ipv4", "ipv6"},

@@ -189,6 +189,9 @@ type Timer struct {
 	Service string `json:"service"`
 	// ServiceFile is that unit's file, empty when it does not exist.
 	ServiceFile string `json:"service_file,omitempty"`
+	// ServiceError says why the service's unit file could not be loaded
+	// although it is there (it is a FIFO, a device, a folder).
+	ServiceError string `json:"service_error,omitempty"`
 	// Result is the service's last Result (dbus only): success,
 	// exit-code, signal, timeout, core-dump...
 	Result string `json:"result,omitempty"`
