@@ -120,10 +120,14 @@ func (c *cronCheck) Evaluate(s *snapshot.Snapshot) Result {
 	if slices.Contains(c.require, "daemon") {
 		switch cr.Daemon {
 		case snapshot.DaemonStopped:
-			fails = append(fails, fmt.Sprintf("no cron daemon runs (no cron or crond process), so none of the %d job(s) runs, first %s", len(jobs), jobs[0].Where()))
+			fails = append(fails, fmt.Sprintf("no cron daemon runs (no cron or crond process in the host's namespaces%s), so none of the %d job(s) runs, first %s", otherDaemons(cr), len(jobs), jobs[0].Where()))
 			fixes = append(fixes, "install and start cron (systemctl enable --now cron), or move the jobs to systemd timers")
 		case snapshot.DaemonUnknown:
-			unknown = append(unknown, "whether a cron daemon runs cannot be told when reading another root")
+			why := " when reading another root without its /proc"
+			if cr.DaemonError != "" {
+				why = ": " + cr.DaemonError
+			}
+			unknown = append(unknown, "whether a cron daemon runs cannot be told"+why)
 		}
 	}
 	for _, j := range jobs {
@@ -208,4 +212,17 @@ func appendOnce(ss []string, s string) []string {
 		return ss
 	}
 	return append(ss, s)
+}
+
+// otherDaemons names the cron daemons that run in containers, which do not
+// run the host's jobs: ", only pid 4121 in another PID or mount namespace".
+func otherDaemons(cr *snapshot.Cron) string {
+	if len(cr.OtherDaemons) == 0 {
+		return ""
+	}
+	pids := make([]string, len(cr.OtherDaemons))
+	for i, p := range cr.OtherDaemons {
+		pids[i] = fmt.Sprint(p)
+	}
+	return "; pid " + strings.Join(pids, ", ") + " run(s) in another PID or mount namespace, a container's, and run(s) its jobs, not the host's"
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/hostdrift/hostdrift/internal/parse/crontab"
 	"github.com/hostdrift/hostdrift/internal/parse/redact"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/internal/sys/procns"
 	"github.com/hostdrift/hostdrift/internal/sys/regfile"
 )
 
@@ -81,7 +82,13 @@ func (c *CronCollector) Collect(ctx context.Context, env *agent.Env) (snapshot.S
 	fsys := newRootFS(env.Root)
 	loc := zone(fsys)
 	cr := &snapshot.Cron{Jobs: []snapshot.CronJob{}, Ignored: []snapshot.IgnoredFile{}, Errors: []snapshot.FileError{}, LogSources: []string{}}
-	cr.Daemon, cr.DaemonPID = cronDaemon(fsys)
+	cronDaemon(fsys, cr)
+	for _, p := range daemonPrograms {
+		if fi, err := fsys.stat(p); err == nil && executable(fi) {
+			cr.DaemonProgram = p
+			break
+		}
+	}
 	for _, m := range mtas {
 		if fi, err := fsys.stat(m); err == nil && executable(fi) {
 			cr.MTA = m
@@ -370,26 +377,56 @@ func mentions(command, dir string) bool {
 	return false
 }
 
-// cronDaemon looks for a running cron daemon in /proc, on the live host only.
-func cronDaemon(fsys rootFS) (string, int) {
-	if !fsys.live() {
-		return snapshot.DaemonUnknown, 0
+// daemonPrograms are where a cron daemon's program is installed.
+var daemonPrograms = []string{"/usr/sbin/cron", "/usr/sbin/crond", "/sbin/crond", "/usr/bin/crond"}
+
+// cronDaemon looks for a cron daemon that runs in the host's PID and mount
+// namespaces, in /proc on the live host and, below another root, in
+// ROOT/proc when a procfs is mounted there (see procns). A cron in a
+// container runs the container's jobs, not the host's: it is recorded in
+// OtherDaemons and does not count.
+func cronDaemon(fsys rootFS, cr *snapshot.Cron) {
+	cr.Daemon = snapshot.DaemonUnknown
+	procRoot := fsys.real("/proc")
+	host, err := procns.For(procRoot, fsys.live())
+	if err != nil {
+		if !errors.Is(err, procns.ErrNoProcfs) {
+			cr.DaemonError = err.Error()
+		}
+		return
 	}
-	procs, err := filepath.Glob("/proc/[0-9]*/comm")
+	procs, err := filepath.Glob(filepath.Join(procRoot, "[0-9]*", "comm"))
 	if err != nil || len(procs) == 0 {
-		return snapshot.DaemonUnknown, 0
+		return
 	}
+	var unknown []string
 	for _, p := range procs {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			continue
 		}
-		if name := strings.TrimSpace(string(b)); name == "cron" || name == "crond" {
-			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
-			return snapshot.DaemonRunning, pid
+		if name := strings.TrimSpace(string(b)); name != "cron" && name != "crond" {
+			continue
+		}
+		pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+		same, err := host.Has(pid)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			// exited meanwhile
+		case err != nil:
+			unknown = append(unknown, fmt.Sprintf("pid %d: %v", pid, err))
+		case same:
+			cr.Daemon, cr.DaemonPID = snapshot.DaemonRunning, pid
+			return
+		default:
+			cr.OtherDaemons = append(cr.OtherDaemons, pid)
 		}
 	}
-	return snapshot.DaemonStopped, 0
+	if len(unknown) > 0 {
+		cr.DaemonError = "cannot tell whether these cron processes run in the host's namespaces (run as root, with CAP_SYS_PTRACE): " + strings.Join(unknown, "; ")
+		return
+	}
+	cr.Daemon = snapshot.DaemonStopped
 }
 
 // lastRuns fills each job's last run from the journal and syslog.

@@ -17,16 +17,27 @@ type Jobs struct {
 const (
 	DaemonRunning = "running"
 	DaemonStopped = "stopped"
-	// DaemonUnknown: another root is read (--root), or /proc could not be.
+	// DaemonUnknown: another root without a procfs is read (--root), or
+	// /proc could not be.
 	DaemonUnknown = "unknown"
 )
 
 // Cron is what the cron collector saw: every job of every table cron and
 // anacron read, and what decides whether they run and are heard.
 type Cron struct {
-	// Daemon says whether a cron daemon (cron, crond) runs.
+	// Daemon says whether a cron daemon (cron, crond) runs in the host's
+	// PID and mount namespaces.
 	Daemon    string `json:"daemon"`
 	DaemonPID int    `json:"daemon_pid,omitempty"`
+	// DaemonError says why Daemon is unknown, when it is not simply that
+	// another root without a procfs was read.
+	DaemonError string `json:"daemon_error,omitempty"`
+	// OtherDaemons are the PIDs of cron daemons that run in other PID or
+	// mount namespaces (containers): they run other hosts' jobs, not these.
+	OtherDaemons []int `json:"other_daemons,omitempty"`
+	// DaemonProgram is the cron daemon's program (/usr/sbin/cron), empty
+	// when no cron daemon is installed.
+	DaemonProgram string `json:"daemon_program,omitempty"`
 	// MTA is the mail transfer agent cron hands output to
 	// (/usr/sbin/sendmail), empty when none is installed.
 	MTA string `json:"mta"`
