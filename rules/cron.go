@@ -115,14 +115,27 @@ func (c *cronCheck) Evaluate(s *snapshot.Snapshot) Result {
 		r.Status, r.Observed, r.Explanation = finding.Pass, "no cron jobs", "no cron jobs on this host"
 		return r
 	}
+	sc := c.scope(cr, jobs)
+	if sc.done != nil {
+		sc.done.Expected = r.Expected
+		return *sc.done
+	}
+	jobs = sc.jobs
 	r.Observed = fmt.Sprintf("%d job(s)", len(jobs))
 	var fails, unknown, fixes, lost []string
 	if slices.Contains(c.require, "daemon") {
-		switch cr.Daemon {
-		case snapshot.DaemonStopped:
+		switch {
+		case sc.notInstalled:
+			where := make([]string, len(jobs))
+			for i, j := range jobs {
+				where[i] = j.Where()
+			}
+			fails = append(fails, fmt.Sprintf("cron is not installed (no cron or crond program%s), so the %d job(s) someone added never run: %s", otherDaemons(cr), len(jobs), joinProblems(where)))
+			fixes = append(fixes, "install cron (apt install cron), or move the jobs to systemd timers")
+		case cr.Daemon == snapshot.DaemonStopped:
 			fails = append(fails, fmt.Sprintf("no cron daemon runs (no cron or crond process in the host's namespaces%s), so none of the %d job(s) runs, first %s", otherDaemons(cr), len(jobs), jobs[0].Where()))
 			fixes = append(fixes, "install and start cron (systemctl enable --now cron), or move the jobs to systemd timers")
-		case snapshot.DaemonUnknown:
+		case cr.Daemon == snapshot.DaemonUnknown:
 			why := " when reading another root without its /proc"
 			if cr.DaemonError != "" {
 				why = ": " + cr.DaemonError
@@ -170,6 +183,7 @@ func (c *cronCheck) Evaluate(s *snapshot.Snapshot) Result {
 		fixes = appendOnce(fixes, "redirect each job's output to a log file (>> /var/log/JOB.log 2>&1) and watch it, or install an MTA that delivers to someone who reads it")
 	}
 	if judged(&r, fails, unknown, fixes) {
+		r.Explanation += sc.leftOut
 		return r
 	}
 	r.Status = finding.Pass
@@ -180,6 +194,7 @@ func (c *cronCheck) Evaluate(s *snapshot.Snapshot) Result {
 	if len(jobs) == 1 && len(c.require) > 0 && c.require[0] != "daemon" {
 		r.Explanation = jobs[0].Where() + ": " + c.passNote(jobs[0], s.TakenAt)
 	}
+	r.Explanation += sc.leftOut
 	return r
 }
 

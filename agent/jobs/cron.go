@@ -150,6 +150,9 @@ func (c *CronCollector) Collect(ctx context.Context, env *agent.Env) (snapshot.S
 	anacron := c.anacron(fsys, cr, homes)
 	cr.Jobs = append(cr.Jobs, anacron...)
 	cr.Jobs = append(cr.Jobs, c.runParts(fsys, cr)...)
+	cr.Systemd = systemdInit(fsys)
+	markInert(fsys, cr)
+	packageOwners(fsys, cr)
 
 	c.lastRuns(ctx, fsys, cr, now)
 	// Commands go into snapshots and reports: their secrets (passwords,

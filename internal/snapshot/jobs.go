@@ -41,6 +41,16 @@ type Cron struct {
 	// MTA is the mail transfer agent cron hands output to
 	// (/usr/sbin/sendmail), empty when none is installed.
 	MTA string `json:"mta"`
+	// Systemd says how the collector knows that systemd is the init
+	// system ("/run/systemd/system exists"; for an offline image, "/sbin/init
+	// is /lib/systemd/systemd ..."); empty when it is not, or cannot be
+	// told. Jobs that test for systemd first are then Inert.
+	Systemd string `json:"systemd,omitempty"`
+	// PackageDB is the package database job files' owners were read from
+	// ("dpkg"); empty when the host has none, and ownership is unknown.
+	PackageDB string `json:"package_db,omitempty"`
+	// PackageDBError says what of the package database could not be read.
+	PackageDBError string `json:"package_db_error,omitempty"`
 	// LogSources are where last runs were looked up: "journal", "syslog".
 	LogSources []string `json:"log_sources"`
 	// LogError says why a log could not be read.
@@ -92,6 +102,14 @@ type CronJob struct {
 	LastRunSource string     `json:"last_run_source,omitempty"`
 	// Error says why the job cannot be judged (an unknown user, say).
 	Error string `json:"error,omitempty"`
+	// Package is the package that installed the job's file (its table, or
+	// its run-parts script), per PackageDB; empty for a file someone added.
+	Package string `json:"package,omitempty"`
+	// Inert says why the job does nothing on this host, when it does
+	// nothing: a package's job that exits at once under systemd, whose
+	// timer does the work; a run-parts line whose folder holds nothing
+	// that runs. Empty for a job that runs.
+	Inert string `json:"inert,omitempty"`
 }
 
 // Where reports the job's file and line as "FILE:LINE" (or FILE).
