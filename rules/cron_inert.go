@@ -60,20 +60,28 @@ func (c *cronCheck) scope(cr *snapshot.Cron, jobs []snapshot.CronJob) cronScope 
 			return sc
 		}
 		if n > 0 {
-			left = append(left, fmt.Sprintf("%d job(s) installed by packages (%s), which do nothing without cron", n, strings.Join(pkgs, ", ")))
+			left = append(left, fmt.Sprintf("as they do nothing without cron, %d job(s) installed by packages (%s)", n, strings.Join(pkgs, ", ")))
 		}
 		jobs, sc.jobs = sc.jobs, nil
 	}
-	var inert []string
+	byReason := map[string][]string{}
+	var reasons, inert []string
 	for _, j := range jobs {
 		if j.Inert == "" {
 			sc.jobs = append(sc.jobs, j)
 			continue
 		}
-		inert = append(inert, j.Where()+" "+j.Inert)
+		if byReason[j.Inert] == nil {
+			reasons = append(reasons, j.Inert)
+		}
+		byReason[j.Inert] = append(byReason[j.Inert], j.Where())
+	}
+	for _, why := range reasons {
+		where := byReason[why]
+		inert = append(inert, fmt.Sprintf("%d job(s) because %s: %s", len(where), why, firstFew(where)))
 	}
 	if len(inert) > 0 {
-		left = append(left, fmt.Sprintf("%d job(s) that do nothing here: %s", len(inert), joinProblems(inert)))
+		left = append(left, "as they do nothing here, "+strings.Join(inert, "; "))
 	}
 	if len(left) > 0 {
 		sc.leftOut = " (left out: " + strings.Join(left, "; ") + ")"
@@ -89,4 +97,12 @@ func (c *cronCheck) scope(cr *snapshot.Cron, jobs []snapshot.CronJob) cronScope 
 		sc.done = &r
 	}
 	return sc
+}
+
+// firstFew lists at most five items, and says how many more there are.
+func firstFew(ss []string) string {
+	if len(ss) > 5 {
+		return strings.Join(ss[:5], ", ") + fmt.Sprintf(" and %d more", len(ss)-5)
+	}
+	return strings.Join(ss, ", ")
 }

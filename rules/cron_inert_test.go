@@ -21,10 +21,10 @@ func debianJobs(inert bool) []snapshot.CronJob {
 		}
 		return j
 	}
-	guard := "exits at once when systemd runs (line 4 tests /run/systemd/system; a systemd timer does this work)"
+	guard := snapshot.InertUnderSystemd
 	return []snapshot.CronJob{
-		job("/etc/crontab", 17, snapshot.CronSystem, "cron", "runs run-parts on /etc/cron.daily, whose 3 script(s) all do nothing here"),
-		job("/etc/cron.d/e2scrub_all", 2, snapshot.CronSystem, "e2fsprogs", "does nothing when systemd runs (the command tests /run/systemd/system first; a systemd timer does this work)"),
+		job("/etc/crontab", 17, snapshot.CronSystem, "cron", snapshot.InertNothingToRun),
+		job("/etc/cron.d/e2scrub_all", 2, snapshot.CronSystem, "e2fsprogs", guard),
 		job("/etc/cron.daily/apt-compat", 0, snapshot.CronRunParts, "apt", guard),
 		job("/etc/cron.daily/dpkg", 0, snapshot.CronRunParts, "dpkg", guard),
 		job("/etc/cron.daily/man-db", 0, snapshot.CronRunParts, "man-db", guard),
@@ -51,9 +51,9 @@ func TestCronJobsThatDoNothingHere(t *testing.T) {
 		not     []string
 	}{
 		{"stock systemd host without MTA: output", snapshot.Cron{Daemon: snapshot.DaemonRunning, DaemonProgram: "/usr/sbin/cron", PackageDB: "dpkg", Systemd: "/run/systemd/system exists", Jobs: debianJobs(true)},
-			"output", finding.Pass, []string{"no cron job here does anything", "5 job(s) that do nothing here", "/etc/cron.daily/dpkg exits at once when systemd runs"}, nil},
+			"output", finding.Pass, []string{"no cron job here does anything", "as they do nothing here, 1 job(s) because the job only runs run-parts", "4 job(s) because systemd runs", "/etc/cron.daily/dpkg"}, nil},
 		{"same host, an admin's job mails", snapshot.Cron{Daemon: snapshot.DaemonRunning, DaemonProgram: "/usr/sbin/cron", PackageDB: "dpkg", Systemd: "/run/systemd/system exists", Jobs: withAdmin(debianJobs(true))},
-			"output", finding.Fail, []string{"1 job(s) that send it to mail: /etc/cron.d/backup:1", "left out: 5 job(s) that do nothing here"}, []string{"e2scrub_all:2 (stdout"}},
+			"output", finding.Fail, []string{"1 job(s) that send it to mail: /etc/cron.d/backup:1", "left out: as they do nothing here, 1 job(s)"}, []string{"e2scrub_all:2 (stdout"}},
 		{"without systemd the packages' jobs run", snapshot.Cron{Daemon: snapshot.DaemonRunning, DaemonProgram: "/usr/sbin/cron", PackageDB: "dpkg", Jobs: debianJobs(false)},
 			"output", finding.Fail, []string{"5 job(s) that send it to mail"}, nil},
 		{"cron not installed, packages' jobs only", snapshot.Cron{Daemon: snapshot.DaemonStopped, PackageDB: "dpkg", Jobs: debianJobs(false)[1:]},
@@ -61,7 +61,7 @@ func TestCronJobsThatDoNothingHere(t *testing.T) {
 		{"cron not installed, offline", snapshot.Cron{Daemon: snapshot.DaemonUnknown, PackageDB: "dpkg", Jobs: debianJobs(false)[1:]},
 			"program", finding.Skip, []string{"cron is not installed"}, nil},
 		{"cron not installed, an admin's job", snapshot.Cron{Daemon: snapshot.DaemonStopped, PackageDB: "dpkg", OtherDaemons: []int{4121}, Jobs: withAdmin(debianJobs(false)[1:])},
-			"daemon", finding.Fail, []string{"cron is not installed", "pid 4121 run(s) in another PID or mount namespace", "the 1 job(s) someone added never run: /etc/cron.d/backup:1", "left out: 4 job(s) installed by packages"}, nil},
+			"daemon", finding.Fail, []string{"cron is not installed", "pid 4121 run(s) in another PID or mount namespace", "the 1 job(s) someone added never run: /etc/cron.d/backup:1", "left out: as they do nothing without cron, 4 job(s) installed by packages"}, nil},
 		{"cron installed but stopped", snapshot.Cron{Daemon: snapshot.DaemonStopped, DaemonProgram: "/usr/sbin/cron", PackageDB: "dpkg", Jobs: debianJobs(false)},
 			"daemon", finding.Fail, []string{"no cron daemon runs"}, nil},
 		{"ownership unknown (no dpkg)", snapshot.Cron{Daemon: snapshot.DaemonStopped, Jobs: debianJobs(false)},

@@ -1,11 +1,9 @@
 package jobs
 
 import (
-	"fmt"
 	"io"
 	"path"
 	"slices"
-	"strings"
 
 	"github.com/hostdrift/hostdrift/internal/parse/crontab"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
@@ -40,13 +38,13 @@ func markInert(fsys rootFS, cr *snapshot.Cron) {
 		for i := range cr.Jobs {
 			j := &cr.Jobs[i]
 			if j.Kind == snapshot.CronRunParts {
-				if line, ok := scriptGuard(fsys, j.File); ok {
-					j.Inert = fmt.Sprintf("exits at once when systemd runs (line %d tests %s; a systemd timer does this work)", line, crontab.SystemdDir)
+				if scriptGuard(fsys, j.File) {
+					j.Inert = snapshot.InertUnderSystemd
 				}
 				continue
 			}
 			if crontab.SystemdGuarded(j.Command) {
-				j.Inert = fmt.Sprintf("does nothing when systemd runs (the command tests %s first; a systemd timer does this work)", crontab.SystemdDir)
+				j.Inert = snapshot.InertUnderSystemd
 			}
 		}
 	}
@@ -59,21 +57,14 @@ func markInert(fsys rootFS, cr *snapshot.Cron) {
 		if len(dirs) == 0 {
 			continue
 		}
-		scripts, active := 0, 0
+		active := false
 		for _, s := range cr.Jobs {
-			if s.Kind == snapshot.CronRunParts && slices.Contains(dirs, path.Dir(s.File)) {
-				scripts++
-				if s.Inert == "" {
-					active++
-				}
+			if s.Kind == snapshot.CronRunParts && s.Inert == "" && slices.Contains(dirs, path.Dir(s.File)) {
+				active = true
 			}
 		}
-		switch {
-		case active > 0:
-		case scripts == 0:
-			j.Inert = fmt.Sprintf("runs run-parts on %s, which holds no script", strings.Join(dirs, " and "))
-		default:
-			j.Inert = fmt.Sprintf("runs run-parts on %s, whose %d script(s) all do nothing here", strings.Join(dirs, " and "), scripts)
+		if !active {
+			j.Inert = snapshot.InertNothingToRun
 		}
 	}
 }
@@ -99,12 +90,14 @@ func runsOnlyFolders(command string) []string {
 	return dirs
 }
 
-// scriptGuard reads the head of a run-parts script for a systemd guard.
-func scriptGuard(fsys rootFS, p string) (int, bool) {
+// scriptGuard reports whether a run-parts script starts with a systemd
+// guard, reading only its head.
+func scriptGuard(fsys rootFS, p string) bool {
 	f, err := fsys.open(p)
 	if err != nil {
-		return 0, false
+		return false
 	}
 	defer f.Close()
-	return crontab.SystemdGuardedScript(io.LimitReader(f, 64<<10))
+	_, ok := crontab.SystemdGuardedScript(io.LimitReader(f, 64<<10))
+	return ok
 }

@@ -112,6 +112,16 @@ type CronJob struct {
 	Inert string `json:"inert,omitempty"`
 }
 
+// Reasons of CronJob.Inert.
+const (
+	// InertUnderSystemd: a table line or run-parts script that tests
+	// /run/systemd/system first and exits, as packages' jobs do.
+	InertUnderSystemd = "systemd runs, and the job tests /run/systemd/system first and leaves the work to a systemd timer"
+	// InertNothingToRun: a table line that only runs run-parts on folders
+	// holding no script, or only inert ones.
+	InertNothingToRun = "the job only runs run-parts on folders that hold nothing that runs here"
+)
+
 // Where reports the job's file and line as "FILE:LINE" (or FILE).
 func (j CronJob) Where() string {
 	if j.Line == 0 {
