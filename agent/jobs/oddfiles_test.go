@@ -24,18 +24,19 @@ import (
 func oddRoot(t *testing.T) string {
 	root := t.TempDir()
 	fixture.Write(t, root, map[string]string{
-		"etc/passwd":                        "root:x:0:0:root:/root:/bin/sh\n",
-		"etc/cron.d/good":                   "0 1 * * * root /bin/true\n",
-		"etc/cron.d/folder":                 "-> /srv/somewhere",
-		"srv/somewhere/x":                   "",
-		"etc/cron.daily/random":             "-> /dev/urandom",
-		"etc/cron.daily/ok@":                "#!/bin/sh\n",
-		"bin/true@":                         "",
-		"etc/systemd/system/rand.timer":     "-> /dev/urandom",
-		"etc/systemd/system/good.timer":     "[Timer]\nOnCalendar=daily\n",
-		"etc/systemd/system/good.service":   "[Service]\nExecStart=/bin/true\n",
-		"etc/systemd/system/pipe.timer":     "[Timer]\nOnCalendar=daily\n",
-		"etc/systemd/system/folder.timer/x": "",
+		"etc/passwd":                                 "root:x:0:0:root:/root:/bin/sh\n",
+		"etc/cron.d/good":                            "0 1 * * * root /bin/true\n",
+		"etc/cron.d/folder":                          "-> /srv/somewhere",
+		"srv/somewhere/x":                            "",
+		"etc/cron.daily/random":                      "-> /dev/urandom",
+		"etc/cron.daily/ok@":                         "#!/bin/sh\n",
+		"bin/true@":                                  "",
+		"etc/systemd/system/rand.timer":              "-> /dev/urandom",
+		"etc/systemd/system/good.timer":              "[Timer]\nOnCalendar=daily\n",
+		"etc/systemd/system/good.service":            "[Service]\nExecStart=/bin/true\n",
+		"etc/systemd/system/pipe.timer":              "[Timer]\nOnCalendar=daily\n",
+		"etc/systemd/system/folder.timer/x":          "",
+		"etc/systemd/system/good.timer.d/odd.conf/x": "",
 	})
 	for _, p := range []string{"etc/cron.d/pipe", "etc/crontab", "etc/cron.daily/fifo", "etc/systemd/system/pipe.service", "var/log/syslog"} {
 		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755); err != nil {
@@ -112,6 +113,9 @@ func TestOddFilesAreSkippedAndNamed(t *testing.T) {
 	errs := map[string]string{}
 	for _, e := range tm.Errors {
 		errs[e.Path] = e.Error
+	}
+	if !strings.Contains(errs["/etc/systemd/system/good.timer"], "odd.conf is a folder") {
+		t.Errorf("timers errors %v; want good.timer's folder drop-in named", errs)
 	}
 	if !strings.Contains(errs["/etc/systemd/system/rand.timer"], "a character device") {
 		t.Errorf("timers errors %v; want rand.timer named as a character device", errs)

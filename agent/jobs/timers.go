@@ -74,6 +74,9 @@ func (c *TimersCollector) offline(fsys rootFS, now time.Time) *snapshot.Timers {
 				continue // systemd cannot load it either: there is no timer to judge
 			}
 		}
+		for _, e := range u.skipped {
+			out.Errors = append(out.Errors, snapshot.FileError{Path: u.path, Error: "drop-in skipped: " + e.Error()})
+		}
 		t := snapshot.Timer{Unit: name, File: u.path, DropIns: u.dropIns, Enabled: units.enabled(name, u), Programs: []snapshot.Program{}}
 		t.Calendar = u.get("Timer", "OnCalendar")
 		for _, k := range []string{"OnActiveSec", "OnBootSec", "OnStartupSec", "OnUnitActiveSec", "OnUnitInactiveSec"} {
@@ -116,6 +119,11 @@ func (c *TimersCollector) offline(fsys rootFS, now time.Time) *snapshot.Timers {
 			out.Errors = append(out.Errors, snapshot.FileError{Path: units.files[t.Service], Error: err.Error()})
 			if regfile.IsNotRegular(err) {
 				t.ServiceError, svc = err.Error(), nil
+			}
+		}
+		if svc != nil {
+			for _, e := range svc.skipped {
+				out.Errors = append(out.Errors, snapshot.FileError{Path: svc.path, Error: "drop-in skipped: " + e.Error()})
 			}
 		}
 		if svc != nil && !svc.masked {
