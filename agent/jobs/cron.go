@@ -393,7 +393,10 @@ func cronDaemon(fsys rootFS, cr *snapshot.Cron) {
 	procRoot := fsys.real("/proc")
 	host, err := procns.For(procRoot, fsys.live())
 	if err != nil {
-		if !errors.Is(err, procns.ErrNoProcfs) {
+		switch {
+		case errors.Is(err, fs.ErrPermission):
+			cr.DaemonError = err.Error() + " (reading another process's namespaces needs root with CAP_SYS_PTRACE, and an init that allows it)"
+		case !errors.Is(err, procns.ErrNoProcfs):
 			cr.DaemonError = err.Error()
 		}
 		return

@@ -4,14 +4,17 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/hostdrift/hostdrift/internal/finding"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 	"github.com/hostdrift/hostdrift/internal/testkit/dockertest"
+	"github.com/hostdrift/hostdrift/internal/testkit/fixture"
 )
 
 // fakeCron is a script named cron: the process running it is called cron
@@ -60,15 +63,40 @@ cron "daemon-running" {
   require = ["daemon"]
 }
 `)
-	rep, _ := runJSON(t, exec.Command(bin, "check", "--policy", policy, "--format", "json"))
-	for _, f := range rep.Findings {
-		if f.Check != "cron.daemon-running" {
-			continue
+	daemonFinding := func(args ...string) finding.Finding {
+		t.Helper()
+		rep, _ := runJSON(t, exec.Command(bin, append([]string{"check", "--policy", policy, "--format", "json"}, args...)...))
+		for _, f := range rep.Findings {
+			if f.Check == "cron.daemon-running" {
+				return f
+			}
 		}
-		if f.Status == finding.Pass && strings.Contains(f.Explanation, "pid "+strconv.Itoa(pid)) {
-			t.Errorf("cron.daemon-running passes on the container's cron: %s", f.Explanation)
-		}
-		return
+		t.Fatalf("no cron.daemon-running finding in %+v", rep.Findings)
+		return finding.Finding{}
 	}
-	t.Errorf("no cron.daemon-running finding in %+v", rep.Findings)
+	if f := daemonFinding(); f.Status == finding.Pass && strings.Contains(f.Explanation, "pid "+strconv.Itoa(pid)) {
+		t.Errorf("live: cron.daemon-running passes on the container's cron: %s", f.Explanation)
+	}
+
+	// A tree without cron, with a job, and the live /proc mounted in it:
+	// the container's cron is no daemon of the tree's either.
+	root := t.TempDir()
+	fixture.Write(t, root, map[string]string{
+		"etc/passwd":        "root:x:0:0:root:/root:/bin/sh\n",
+		"etc/cron.d/backup": "0 1 * * * root /bin/true\n",
+		"bin/true@":         "",
+	})
+	proc := filepath.Join(root, "proc")
+	if err := os.Mkdir(proc, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mount("proc", proc, "proc", syscall.MS_NOSUID|syscall.MS_NODEV|syscall.MS_NOEXEC, ""); err != nil {
+		t.Fatalf("mount a procfs at %s: %v", proc, err)
+	}
+	t.Cleanup(func() { syscall.Unmount(proc, syscall.MNT_DETACH) })
+	f := daemonFinding("--root", root)
+	if f.Status == finding.Pass {
+		t.Errorf("--root with the live /proc: cron.daemon-running passes: %s", f.Explanation)
+	}
+	t.Logf("--root with the live /proc: %s: %s", f.Status, f.Explanation)
 }
