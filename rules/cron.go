@@ -229,8 +229,8 @@ func appendOnce(ss []string, s string) []string {
 	return append(ss, s)
 }
 
-// otherDaemons names the cron daemons that run in containers, which do not
-// run the host's jobs: ", only pid 4121 in another PID or mount namespace".
+// otherDaemons names the cron daemons that run in other namespaces than
+// the audited host's, which do not run its jobs.
 func otherDaemons(cr *snapshot.Cron) string {
 	if len(cr.OtherDaemons) == 0 {
 		return ""
@@ -239,5 +239,5 @@ func otherDaemons(cr *snapshot.Cron) string {
 	for i, p := range cr.OtherDaemons {
 		pids[i] = fmt.Sprint(p)
 	}
-	return "; pid " + strings.Join(pids, ", ") + " run(s) in another PID or mount namespace, a container's, and run(s) its jobs, not the host's"
+	return "; cron pid " + strings.Join(pids, ", ") + " runs in another PID or mount namespace (a container's, or the machine's outside hostdrift's container), and does not run these jobs"
 }

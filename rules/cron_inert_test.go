@@ -61,7 +61,7 @@ func TestCronJobsThatDoNothingHere(t *testing.T) {
 		{"cron not installed, offline", snapshot.Cron{Daemon: snapshot.DaemonUnknown, PackageDB: "dpkg", Jobs: debianJobs(false)[1:]},
 			"program", finding.Skip, []string{"cron is not installed"}, nil},
 		{"cron not installed, an admin's job", snapshot.Cron{Daemon: snapshot.DaemonStopped, PackageDB: "dpkg", OtherDaemons: []int{4121}, Jobs: withAdmin(debianJobs(false)[1:])},
-			"daemon", finding.Fail, []string{"cron is not installed", "pid 4121 run(s) in another PID or mount namespace", "the 1 job(s) someone added never run: /etc/cron.d/backup:1", "left out: as they do nothing without cron, 4 job(s) installed by packages"}, nil},
+			"daemon", finding.Fail, []string{"cron is not installed", "cron pid 4121 runs in another PID or mount namespace", "the 1 job(s) someone added never run: /etc/cron.d/backup:1", "left out: as they do nothing without cron, 4 job(s) installed by packages"}, nil},
 		{"cron installed but stopped", snapshot.Cron{Daemon: snapshot.DaemonStopped, DaemonProgram: "/usr/sbin/cron", PackageDB: "dpkg", Jobs: debianJobs(false)},
 			"daemon", finding.Fail, []string{"no cron daemon runs"}, nil},
 		{"ownership unknown (no dpkg)", snapshot.Cron{Daemon: snapshot.DaemonStopped, Jobs: debianJobs(false)},
