@@ -123,15 +123,32 @@ func (c *cronCheck) Evaluate(s *snapshot.Snapshot) Result {
 		r.Status, r.Observed, r.Explanation = finding.Pass, "no cron jobs", "no cron jobs on this host"
 		return r
 	}
+	sc := c.scope(cr, jobs)
+	if sc.done != nil {
+		sc.done.Expected = r.Expected
+		return *sc.done
+	}
+	jobs = sc.jobs
 	r.Observed = fmt.Sprintf("%d job(s)", len(jobs))
 	var fails, unknown, fixes, lost []string
 	if slices.Contains(c.require, "daemon") {
-		switch cr.Daemon {
-		case snapshot.DaemonStopped:
-			fails = append(fails, fmt.Sprintf("no cron daemon runs (no cron or crond process), so none of the %d job(s) runs, first %s", len(jobs), jobs[0].Where()))
+		switch {
+		case sc.notInstalled:
+			where := make([]string, len(jobs))
+			for i, j := range jobs {
+				where[i] = j.Where()
+			}
+			fails = append(fails, fmt.Sprintf("cron is not installed (no cron or crond program%s), so the %d job(s) someone added never run: %s", otherDaemons(cr), len(jobs), joinProblems(where)))
+			fixes = append(fixes, "install cron (apt install cron), or move the jobs to systemd timers")
+		case cr.Daemon == snapshot.DaemonStopped:
+			fails = append(fails, fmt.Sprintf("no cron daemon runs (no cron or crond process in the host's namespaces%s), so none of the %d job(s) runs, first %s", otherDaemons(cr), len(jobs), jobs[0].Where()))
 			fixes = append(fixes, "install and start cron (systemctl enable --now cron), or move the jobs to systemd timers")
-		case snapshot.DaemonUnknown:
-			unknown = append(unknown, "whether a cron daemon runs cannot be told when reading another root")
+		case cr.Daemon == snapshot.DaemonUnknown:
+			why := " when reading another root without its /proc"
+			if cr.DaemonError != "" {
+				why = ": " + cr.DaemonError
+			}
+			unknown = append(unknown, "whether a cron daemon runs cannot be told"+why)
 		}
 	}
 	for _, j := range jobs {
@@ -174,6 +191,7 @@ func (c *cronCheck) Evaluate(s *snapshot.Snapshot) Result {
 		fixes = appendOnce(fixes, "redirect each job's output to a log file (>> /var/log/JOB.log 2>&1) and watch it, or install an MTA that delivers to someone who reads it")
 	}
 	if judged(&r, fails, unknown, fixes) {
+		r.Explanation += sc.leftOut
 		return r
 	}
 	r.Status = finding.Pass
@@ -184,6 +202,7 @@ func (c *cronCheck) Evaluate(s *snapshot.Snapshot) Result {
 	if len(jobs) == 1 && len(c.require) > 0 && c.require[0] != "daemon" {
 		r.Explanation = jobs[0].Where() + ": " + c.passNote(jobs[0], s.TakenAt)
 	}
+	r.Explanation += sc.leftOut
 	return r
 }
 
@@ -216,4 +235,17 @@ func appendOnce(ss []string, s string) []string {
 		return ss
 	}
 	return append(ss, s)
+}
+
+// otherDaemons names the cron daemons that run in other namespaces than
+// the audited host's, which do not run its jobs.
+func otherDaemons(cr *snapshot.Cron) string {
+	if len(cr.OtherDaemons) == 0 {
+		return ""
+	}
+	pids := make([]string, len(cr.OtherDaemons))
+	for i, p := range cr.OtherDaemons {
+		pids[i] = fmt.Sprint(p)
+	}
+	return "; cron pid " + strings.Join(pids, ", ") + " runs in another PID or mount namespace (a container's, or the machine's outside hostdrift's container), and does not run these jobs"
 }

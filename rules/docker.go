@@ -112,7 +112,9 @@ func proxyAt(l *snapshot.Listeners, protocol string, addr netip.Addr, port uint1
 		if sock.Protocol != protocol || sock.Port != port || !sock.Accepts(addr) {
 			continue
 		}
-		if sock.Process != nil {
+		// A docker-proxy in another PID or mount namespace (a container's)
+		// is not the host's Docker proxying its published port.
+		if sock.Process != nil && !sock.Process.OtherNamespaces() {
 			if proto, ip, cport, ok := parseDockerProxy(sock.Process.Cmdline); ok && proto == protocol {
 				return &dockerProxy{sock: sock, protocol: proto, containerIP: ip, containerPort: cport}, &l.Sockets[i]
 			}

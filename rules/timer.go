@@ -106,7 +106,10 @@ func (c *timerCheck) Evaluate(s *snapshot.Snapshot) Result {
 			continue
 		}
 		if slices.Contains(c.require, "program") {
-			if t.ServiceFile == "" && t.Service != "" {
+			if t.ServiceError != "" {
+				fails = append(fails, fmt.Sprintf("%s triggers %s, whose unit file systemd cannot load: %s", where, t.Service, t.ServiceError))
+				fixes = appendOnce(fixes, "replace the service's unit file with a regular file, or point Unit= at the right one")
+			} else if t.ServiceFile == "" && t.Service != "" {
 				fails = append(fails, fmt.Sprintf("%s triggers %s, which does not exist", where, t.Service))
 				fixes = appendOnce(fixes, "install the service the timer triggers, or point Unit= at the right one")
 			} else if ps := programProblems(t.Programs); len(ps) > 0 {

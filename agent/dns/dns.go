@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io/fs"
 	"net/netip"
-	"os"
 	"sort"
 	"strings"
 	"sync"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/hostdrift/hostdrift/agent"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/internal/sys/regfile"
 )
 
 // concurrency bounds how many queries are in flight at once.
@@ -42,7 +42,7 @@ type collector struct {
 func (c *collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Section, error) {
 	d := &snapshot.DNS{Queries: []snapshot.DNSResult{}}
 	rc := resolvConf{timeout: defaultTimeout, attempts: defaultAttempts}
-	if f, err := os.Open(env.Path("etc/resolv.conf")); err == nil {
+	if f, err := regfile.Open(env.Path("etc/resolv.conf")); err == nil {
 		rc, err = parseResolvConf(f)
 		f.Close()
 		if err != nil {
@@ -63,7 +63,7 @@ func (c *collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Secti
 	d.TimeoutMS = int(rc.timeout / time.Millisecond)
 	d.Attempts = rc.attempts
 	d.Hosts = []snapshot.HostsEntry{}
-	if f, err := os.Open(env.Path("etc/hosts")); err == nil {
+	if f, err := regfile.Open(env.Path("etc/hosts")); err == nil {
 		d.Hosts, err = parseHosts(f)
 		f.Close()
 		if err != nil {

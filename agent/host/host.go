@@ -5,8 +5,10 @@ package host
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/netip"
 	"os"
 	"sort"
@@ -18,6 +20,7 @@ import (
 
 	"github.com/hostdrift/hostdrift/agent"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/internal/sys/regfile"
 )
 
 func init() { agent.Register(snapshot.CollectorHost, func() agent.Collector { return collector{} }) }
@@ -33,35 +36,45 @@ func (collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Section,
 		return nil, fmt.Errorf("read the hostname: %w", err)
 	}
 	h.Hostname = name
-	h.FQDN = fqdn(name, env)
+	var skipped []string
+	h.FQDN, skipped = fqdn(name, env)
 	ifaces, err := interfaces(env.NetNS)
 	if err != nil {
 		return nil, err
 	}
 	h.Interfaces = ifaces
+	if len(skipped) > 0 {
+		return h, agent.Partial("the FQDN was told without %s", strings.Join(skipped, " and "))
+	}
 	return h, nil
 }
 
 // fqdn finds the host's fully qualified name the way `hostname -f` does,
 // without asking DNS: a dotted hostname is one; else the first dotted alias of
-// the hostname in /etc/hosts; else hostname plus resolv.conf's domain.
-func fqdn(name string, env *agent.Env) string {
+// the hostname in /etc/hosts; else hostname plus resolv.conf's domain. It
+// also returns the files it could not read, and why (a FIFO, a folder...).
+func fqdn(name string, env *agent.Env) (string, []string) {
 	if strings.Contains(name, ".") {
-		return name
+		return name, nil
 	}
-	if f, err := os.Open(env.Path("etc/hosts")); err == nil {
+	var skipped []string
+	if f, err := regfile.Open(env.Path("etc/hosts")); err == nil {
 		defer f.Close()
 		if n := fqdnFromHosts(f, name); n != "" {
-			return n
+			return n, nil
 		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		skipped = append(skipped, err.Error())
 	}
-	if f, err := os.Open(env.Path("etc/resolv.conf")); err == nil {
+	if f, err := regfile.Open(env.Path("etc/resolv.conf")); err == nil {
 		defer f.Close()
 		if d := domainFromResolvConf(f); d != "" {
-			return name + "." + d
+			return name + "." + d, skipped
 		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		skipped = append(skipped, err.Error())
 	}
-	return name
+	return name, skipped
 }
 
 func fqdnFromHosts(r io.Reader, name string) string {

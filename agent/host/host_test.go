@@ -3,8 +3,12 @@ package host
 import (
 	"context"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/hostdrift/hostdrift/agent"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
@@ -64,5 +68,26 @@ func TestInterfacesInNamespace(t *testing.T) {
 	}
 	if lo == nil || !lo.Loopback || len(lo.Addresses) == 0 || lo.Addresses[0].IP != netip.MustParseAddr("127.0.0.1") || lo.Addresses[0].Scope != "host" {
 		t.Errorf("loopback: %+v", lo)
+	}
+}
+
+// A FIFO or a folder where /etc/hosts and resolv.conf should be is not
+// opened (a FIFO would block the collector until its deadline): the FQDN is
+// told without them, and the reason names both.
+func TestFQDNSkipsFilesThatAreNotRegular(t *testing.T) {
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "etc", "resolv.conf"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mkfifo(filepath.Join(root, "etc", "hosts"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	name, skipped := fqdn("web1", &agent.Env{Root: root})
+	if name != "web1" {
+		t.Errorf("fqdn %q, want web1", name)
+	}
+	all := strings.Join(skipped, "; ")
+	if len(skipped) != 2 || !strings.Contains(all, "/etc/hosts is a FIFO") || !strings.Contains(all, "/etc/resolv.conf is a folder") {
+		t.Errorf("skipped %q; want /etc/hosts named a FIFO and resolv.conf a folder", skipped)
 	}
 }

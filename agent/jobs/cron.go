@@ -22,6 +22,8 @@ import (
 	"github.com/hostdrift/hostdrift/internal/parse/crontab"
 	"github.com/hostdrift/hostdrift/internal/parse/redact"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/internal/sys/procns"
+	"github.com/hostdrift/hostdrift/internal/sys/regfile"
 )
 
 func init() {
@@ -74,7 +76,13 @@ func (c *CronCollector) Collect(ctx context.Context, env *agent.Env) (snapshot.S
 	fsys := newRootFS(env.Root)
 	loc := zone(fsys)
 	cr := &snapshot.Cron{Jobs: []snapshot.CronJob{}, Ignored: []snapshot.IgnoredFile{}, Errors: []snapshot.FileError{}, LogSources: []string{}}
-	cr.Daemon, cr.DaemonPID = cronDaemon(fsys)
+	cronDaemon(fsys, cr)
+	for _, p := range daemonPrograms {
+		if fi, err := fsys.stat(p); err == nil && executable(fi) {
+			cr.DaemonProgram = p
+			break
+		}
+	}
 	for _, m := range mtas {
 		if fi, err := fsys.stat(m); err == nil && executable(fi) {
 			cr.MTA = m
@@ -86,7 +94,10 @@ func (c *CronCollector) Collect(ctx context.Context, env *agent.Env) (snapshot.S
 	read := func(p, kind string, opts crontab.Options) {
 		b, err := fsys.readFile(p)
 		if err != nil {
-			if !errors.Is(err, fs.ErrNotExist) {
+			switch {
+			case regfile.IsNotRegular(err):
+				cr.Ignored = append(cr.Ignored, snapshot.IgnoredFile{Path: p, Reason: err.Error() + "; cron reads only regular files"})
+			case !errors.Is(err, fs.ErrNotExist):
 				cr.Errors = append(cr.Errors, snapshot.FileError{Path: p, Error: err.Error()})
 			}
 			return
@@ -133,6 +144,9 @@ func (c *CronCollector) Collect(ctx context.Context, env *agent.Env) (snapshot.S
 	anacron := c.anacron(fsys, cr, homes)
 	cr.Jobs = append(cr.Jobs, anacron...)
 	cr.Jobs = append(cr.Jobs, c.runParts(fsys, cr)...)
+	cr.Systemd = systemdInit(fsys)
+	markInert(fsys, cr)
+	packageOwners(fsys, cr)
 
 	c.lastRuns(ctx, fsys, cr, now)
 	// Commands go into snapshots and reports: their secrets (passwords,
@@ -257,7 +271,9 @@ func setDue(j *snapshot.CronJob, spec calendar.Spec, now time.Time) {
 func (c *CronCollector) anacron(fsys rootFS, cr *snapshot.Cron, homes map[string]string) []snapshot.CronJob {
 	b, err := fsys.readFile(anacrontabPath)
 	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
+		if regfile.IsNotRegular(err) {
+			cr.Ignored = append(cr.Ignored, snapshot.IgnoredFile{Path: anacrontabPath, Reason: err.Error() + "; anacron reads only a regular file"})
+		} else if !errors.Is(err, fs.ErrNotExist) {
 			cr.Errors = append(cr.Errors, snapshot.FileError{Path: anacrontabPath, Error: err.Error()})
 		}
 		return nil
@@ -303,6 +319,11 @@ func (c *CronCollector) runParts(fsys rootFS, cr *snapshot.Cron) []snapshot.Cron
 					cr.Ignored = append(cr.Ignored, snapshot.IgnoredFile{Path: p,
 						Reason: "run-parts runs only files named with letters, digits, _ and -; this one never runs"})
 				}
+				continue
+			}
+			if fi, err := fsys.stat(p); err == nil && !fi.Mode().IsRegular() {
+				cr.Ignored = append(cr.Ignored, snapshot.IgnoredFile{Path: p,
+					Reason: fmt.Sprintf("%s is %s: run-parts runs only regular files; this one never runs", p, regfile.Kind(fi.Mode()))})
 				continue
 			}
 			j := snapshot.CronJob{File: p, Kind: snapshot.CronRunParts, User: "root", Command: p, Output: snapshot.JobOutput{ToCron: []string{"stdout", "stderr"}, MailTo: "root"}}
@@ -353,26 +374,59 @@ func mentions(command, dir string) bool {
 	return false
 }
 
-// cronDaemon looks for a running cron daemon in /proc, on the live host only.
-func cronDaemon(fsys rootFS) (string, int) {
-	if !fsys.live() {
-		return snapshot.DaemonUnknown, 0
+// daemonPrograms are where a cron daemon's program is installed.
+var daemonPrograms = []string{"/usr/sbin/cron", "/usr/sbin/crond", "/sbin/crond", "/usr/bin/crond"}
+
+// cronDaemon looks for a cron daemon that runs in the host's PID and mount
+// namespaces, in /proc on the live host and, below another root, in
+// ROOT/proc when a procfs is mounted there (see procns). A cron in a
+// container runs the container's jobs, not the host's: it is recorded in
+// OtherDaemons and does not count.
+func cronDaemon(fsys rootFS, cr *snapshot.Cron) {
+	cr.Daemon = snapshot.DaemonUnknown
+	procRoot := fsys.real("/proc")
+	host, err := procns.For(procRoot, fsys.live())
+	if err != nil {
+		switch {
+		case errors.Is(err, fs.ErrPermission):
+			cr.DaemonError = err.Error() + " (reading another process's namespaces needs root with CAP_SYS_PTRACE, and an init that allows it)"
+		case !errors.Is(err, procns.ErrNoProcfs):
+			cr.DaemonError = err.Error()
+		}
+		return
 	}
-	procs, err := filepath.Glob("/proc/[0-9]*/comm")
+	procs, err := filepath.Glob(filepath.Join(procRoot, "[0-9]*", "comm"))
 	if err != nil || len(procs) == 0 {
-		return snapshot.DaemonUnknown, 0
+		return
 	}
+	var unknown []string
 	for _, p := range procs {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			continue
 		}
-		if name := strings.TrimSpace(string(b)); name == "cron" || name == "crond" {
-			pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
-			return snapshot.DaemonRunning, pid
+		if name := strings.TrimSpace(string(b)); name != "cron" && name != "crond" {
+			continue
+		}
+		pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(p)))
+		same, err := host.Has(pid)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			// exited meanwhile
+		case err != nil:
+			unknown = append(unknown, fmt.Sprintf("pid %d: %v", pid, err))
+		case same:
+			cr.Daemon, cr.DaemonPID = snapshot.DaemonRunning, pid
+			return
+		default:
+			cr.OtherDaemons = append(cr.OtherDaemons, pid)
 		}
 	}
-	return snapshot.DaemonStopped, 0
+	if len(unknown) > 0 {
+		cr.DaemonError = "cannot tell whether these cron processes run in the host's namespaces (run as root, with CAP_SYS_PTRACE): " + strings.Join(unknown, "; ")
+		return
+	}
+	cr.Daemon = snapshot.DaemonStopped
 }
 
 // lastRuns fills each job's last run from the journal and syslog.
@@ -392,7 +446,9 @@ func (c *CronCollector) lastRuns(ctx context.Context, fsys rootFS, cr *snapshot.
 	for _, p := range syslogFiles {
 		f, err := fsys.open(p) // logs may be large: streamed, never read whole
 		if err != nil {
-			if !errors.Is(err, fs.ErrNotExist) {
+			if regfile.IsNotRegular(err) {
+				problems = append(problems, err.Error())
+			} else if !errors.Is(err, fs.ErrNotExist) {
 				problems = append(problems, fmt.Sprintf("read %s: %v", p, err))
 			}
 			continue

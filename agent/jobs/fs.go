@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -12,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/internal/sys/regfile"
 )
 
 // rootFS reads files below a root, following symbolic links the way the
@@ -101,29 +101,42 @@ func (r rootFS) stat(p string) (fs.FileInfo, error) {
 // bigger is a mistake or an attack, and is refused rather than read whole.
 const maxConfigBytes = 16 << 20
 
+// readFile reads a regular file below the root, to maxConfigBytes.
 func (r rootFS) readFile(p string) ([]byte, error) {
 	f, err := r.open(p)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxConfigBytes+1))
-	if err != nil {
-		return nil, err
+	b, err := regfile.ReadAll(f, maxConfigBytes)
+	var tl *regfile.TooLargeError
+	if errors.As(err, &tl) {
+		tl.Path = p
 	}
-	if len(b) > maxConfigBytes {
-		return nil, fmt.Errorf("%s is larger than %d MB: not read (no crontab or unit file is that big)", p, maxConfigBytes>>20)
-	}
-	return b, nil
+	return b, err
 }
 
-// open opens a file below the root, for reading as a stream (logs).
+// open opens a regular file below the root for reading (logs are read as
+// a stream). A FIFO, device, socket or folder is refused, unopened, with a
+// *regfile.NotRegularError naming the host path: cron and systemd skip
+// such files too, and opening one could block the collector.
 func (r rootFS) open(p string) (*os.File, error) {
-	q, err := r.resolve(p)
-	if err != nil {
-		return nil, err
+	var f *os.File
+	var err error
+	if r.live() {
+		f, err = regfile.Open(p)
+	} else {
+		var q string
+		if q, err = r.resolve(p); err != nil {
+			return nil, err
+		}
+		f, err = regfile.OpenNoFollow(r.real(q))
 	}
-	return os.Open(r.real(q))
+	var nr *regfile.NotRegularError
+	if errors.As(err, &nr) {
+		nr.Path = p
+	}
+	return f, err
 }
 
 func (r rootFS) readDir(p string) ([]fs.DirEntry, error) {

@@ -11,6 +11,7 @@ import (
 	"github.com/hostdrift/hostdrift/internal/parse/calendar"
 	"github.com/hostdrift/hostdrift/internal/parse/crontab"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/internal/sys/regfile"
 )
 
 func init() {
@@ -63,6 +64,12 @@ func (c *TimersCollector) offline(fsys rootFS, now time.Time) *snapshot.Timers {
 		u, err := units.load(name)
 		if err != nil {
 			out.Errors = append(out.Errors, snapshot.FileError{Path: units.files[name], Error: err.Error()})
+			if regfile.IsNotRegular(err) {
+				continue // systemd cannot load it either: there is no timer to judge
+			}
+		}
+		for _, e := range u.skipped {
+			out.Errors = append(out.Errors, snapshot.FileError{Path: u.path, Error: "drop-in skipped: " + e.Error()})
 		}
 		t := snapshot.Timer{Unit: name, File: u.path, DropIns: u.dropIns, Enabled: units.enabled(name, u), Programs: []snapshot.Program{}}
 		t.Calendar = u.get("Timer", "OnCalendar")
@@ -104,6 +111,14 @@ func (c *TimersCollector) offline(fsys rootFS, now time.Time) *snapshot.Timers {
 		svc, err := units.load(t.Service)
 		if err != nil {
 			out.Errors = append(out.Errors, snapshot.FileError{Path: units.files[t.Service], Error: err.Error()})
+			if regfile.IsNotRegular(err) {
+				t.ServiceError, svc = err.Error(), nil
+			}
+		}
+		if svc != nil {
+			for _, e := range svc.skipped {
+				out.Errors = append(out.Errors, snapshot.FileError{Path: svc.path, Error: "drop-in skipped: " + e.Error()})
+			}
 		}
 		if svc != nil && !svc.masked {
 			t.ServiceFile = svc.path

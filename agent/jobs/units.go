@@ -7,6 +7,8 @@ import (
 	"path"
 	"sort"
 	"strings"
+
+	"github.com/hostdrift/hostdrift/internal/sys/regfile"
 )
 
 // unitDirs are where systemd finds system units, highest priority first.
@@ -19,6 +21,9 @@ type unitFile struct {
 	dropIns []string
 	masked  bool
 	values  map[string]map[string][]string
+	// skipped are drop-ins that are not regular files (a FIFO, a folder
+	// named NAME.conf), which systemd cannot read either.
+	skipped []error
 }
 
 func (u *unitFile) get(section, key string) []string {
@@ -167,6 +172,10 @@ func (s *unitSet) load(name string) (*unitFile, error) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		b, err := s.fsys.readFile(dropIns[k])
+		if regfile.IsNotRegular(err) {
+			u.skipped = append(u.skipped, err)
+			continue
+		}
 		if err != nil {
 			return u, err
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hostdrift/hostdrift/agent"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/internal/sys/procns"
 	"github.com/hostdrift/hostdrift/internal/sys/setns"
 	"golang.org/x/sys/unix"
 )
@@ -156,13 +157,15 @@ func addOwners(ctx context.Context, procRoot string, l *snapshot.Listeners) (par
 		return fmt.Sprintf("owning process of %d sockets unknown: %s", l.Unowned, l.OwnerError), nil
 	}
 	procs := make(map[int]*snapshot.Process)
+	// nil when the host's namespaces cannot be told (no procfs below --root).
+	host, _ := procns.For(procRoot, procRoot == "/proc")
 	for i := range l.Sockets {
 		s := &l.Sockets[i]
 		pid, ok := scan.pids[s.Inode]
 		if ok {
 			p, seen := procs[pid]
 			if !seen {
-				p = readProcess(procRoot, pid) // nil if it exited meanwhile
+				p = readProcess(procRoot, pid, host) // nil if it exited meanwhile
 				procs[pid] = p
 			}
 			if p != nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/hostdrift/hostdrift/internal/parse/redact"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/internal/sys/procns"
 )
 
 // maxCmdline caps the recorded command line, after redaction.
@@ -148,9 +149,11 @@ func socketInode(link []byte) (uint64, bool) {
 }
 
 // readProcess reads what the snapshot records about a process: its name,
-// redacted command line, systemd unit and container. It returns nil if the
-// process is gone.
-func readProcess(procRoot string, pid int) *snapshot.Process {
+// redacted command line, systemd unit, container and whether it runs in the
+// host's namespaces (host nil: cannot be told). A process in the host's
+// own PID and mount namespaces is never labelled a container, even when
+// hostdrift runs in one. It returns nil if the process is gone.
+func readProcess(procRoot string, pid int, host *procns.Host) *snapshot.Process {
 	dir := filepath.Join(procRoot, strconv.Itoa(pid))
 	comm, err := os.ReadFile(filepath.Join(dir, "comm"))
 	if err != nil {
@@ -162,6 +165,13 @@ func readProcess(procRoot string, pid int) *snapshot.Process {
 	}
 	if cg, err := readLimited(filepath.Join(dir, "cgroup"), 64*1024); err == nil {
 		p.Unit, p.ContainerID = parseCgroup(string(cg))
+	}
+	if host != nil {
+		if same, err := host.Has(pid); err == nil && same {
+			p.Namespaces, p.ContainerID = snapshot.NamespacesHost, ""
+		} else if err == nil {
+			p.Namespaces = snapshot.NamespacesOther
+		}
 	}
 	return p
 }

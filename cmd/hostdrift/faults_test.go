@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hostdrift/hostdrift/internal/finding"
+	"github.com/hostdrift/hostdrift/internal/testkit/fixture"
 	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
 )
 
@@ -202,6 +203,66 @@ func TestHugePoliciesAreRefused(t *testing.T) {
 		}
 		if took := time.Since(start); took > 10*time.Second {
 			t.Errorf("%s: refusing took %s", filepath.Base(c.file), took)
+		}
+	}
+}
+
+// Odd files where configuration is read (a FIFO in /etc/cron.d, a FIFO
+// /etc/hosts, a timer unit linked to a character device, a folder named
+// like a crontab) are skipped and named, and blind nothing: before, the
+// FIFO held the cron collector until its deadline, so every cron check was
+// an error, and the device link was judged as a timer.
+func TestOddFilesDoNotBlindAnArea(t *testing.T) {
+	nstest.RequireRoot(t)
+	root := t.TempDir()
+	fixture.Write(t, root, map[string]string{
+		"etc/passwd":                    "root:x:0:0:root:/root:/bin/sh\n",
+		"etc/cron.d/good":               "0 1 * * * root /bin/true >/dev/null 2>&1\n",
+		"etc/cron.d/folder/x":           "",
+		"etc/cron.d/linked":             "-> /etc/cron.d/folder",
+		"bin/true@":                     "",
+		"etc/systemd/system/rand.timer": "-> /dev/urandom",
+		"etc/resolv.conf":               "nameserver 127.0.0.1\n",
+	})
+	for _, p := range []string{"etc/cron.d/pipe", "etc/hosts"} {
+		if err := syscall.Mkfifo(filepath.Join(root, p), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(root, "dev"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Mknod(filepath.Join(root, "dev", "urandom"), syscall.S_IFCHR|0o666, 1<<8|9); err != nil {
+		t.Fatal(err)
+	}
+	policy := policyFile(t, `
+cron "programs" {
+  require = ["program"]
+}
+timer "programs" {
+  require = ["program"]
+}
+`)
+	snapPath := filepath.Join(t.TempDir(), "snap.json")
+	rep, _ := runJSON(t, exec.Command(binary(t), "check", "--root", root, "--policy", policy, "--format", "json", "--collector-timeout", "20s", "--save-snapshot", snapPath))
+	for _, c := range rep.Collectors {
+		if (c.Name == "cron" || c.Name == "timers") && c.Status != "ok" {
+			t.Errorf("collector %s: %s: %s", c.Name, c.Status, c.Reason)
+		}
+	}
+	got := findingsByCheck(rep)
+	for _, check := range []string{"cron.programs", "timer.programs"} {
+		if !strings.HasPrefix(got[check], "pass") {
+			t.Errorf("%s: %s", check, got[check])
+		}
+	}
+	b, err := os.ReadFile(snapPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"/etc/cron.d/pipe is a FIFO", "/etc/cron.d/linked is a folder", "/etc/systemd/system/rand.timer is a character device"} {
+		if !bytes.Contains(b, []byte(want)) {
+			t.Errorf("the snapshot does not name the skipped file: %q", want)
 		}
 	}
 }

@@ -17,19 +17,40 @@ type Jobs struct {
 const (
 	DaemonRunning = "running"
 	DaemonStopped = "stopped"
-	// DaemonUnknown: another root is read (--root), or /proc could not be.
+	// DaemonUnknown: another root without a procfs is read (--root), or
+	// /proc could not be.
 	DaemonUnknown = "unknown"
 )
 
 // Cron is what the cron collector saw: every job of every table cron and
 // anacron read, and what decides whether they run and are heard.
 type Cron struct {
-	// Daemon says whether a cron daemon (cron, crond) runs.
+	// Daemon says whether a cron daemon (cron, crond) runs in the host's
+	// PID and mount namespaces.
 	Daemon    string `json:"daemon"`
 	DaemonPID int    `json:"daemon_pid,omitempty"`
+	// DaemonError says why Daemon is unknown, when it is not simply that
+	// another root without a procfs was read.
+	DaemonError string `json:"daemon_error,omitempty"`
+	// OtherDaemons are the PIDs of cron daemons that run in other PID or
+	// mount namespaces (containers): they run other hosts' jobs, not these.
+	OtherDaemons []int `json:"other_daemons,omitempty"`
+	// DaemonProgram is the cron daemon's program (/usr/sbin/cron), empty
+	// when no cron daemon is installed.
+	DaemonProgram string `json:"daemon_program,omitempty"`
 	// MTA is the mail transfer agent cron hands output to
 	// (/usr/sbin/sendmail), empty when none is installed.
 	MTA string `json:"mta"`
+	// Systemd says how the collector knows that systemd is the init
+	// system ("/run/systemd/system exists"; for an offline image, "/sbin/init
+	// is /lib/systemd/systemd ..."); empty when it is not, or cannot be
+	// told. Jobs that test for systemd first are then Inert.
+	Systemd string `json:"systemd,omitempty"`
+	// PackageDB is the package database job files' owners were read from
+	// ("dpkg"); empty when the host has none, and ownership is unknown.
+	PackageDB string `json:"package_db,omitempty"`
+	// PackageDBError says what of the package database could not be read.
+	PackageDBError string `json:"package_db_error,omitempty"`
 	// LogSources are where last runs were looked up: "journal", "syslog".
 	LogSources []string `json:"log_sources"`
 	// LogError says why a log could not be read.
@@ -81,7 +102,25 @@ type CronJob struct {
 	LastRunSource string     `json:"last_run_source,omitempty"`
 	// Error says why the job cannot be judged (an unknown user, say).
 	Error string `json:"error,omitempty"`
+	// Package is the package that installed the job's file (its table, or
+	// its run-parts script), per PackageDB; empty for a file someone added.
+	Package string `json:"package,omitempty"`
+	// Inert says why the job does nothing on this host, when it does
+	// nothing: a package's job that exits at once under systemd, whose
+	// timer does the work; a run-parts line whose folder holds nothing
+	// that runs. Empty for a job that runs.
+	Inert string `json:"inert,omitempty"`
 }
+
+// Reasons of CronJob.Inert.
+const (
+	// InertUnderSystemd: a table line or run-parts script that tests
+	// /run/systemd/system first and exits, as packages' jobs do.
+	InertUnderSystemd = "systemd runs, and the job tests /run/systemd/system first and leaves the work to a systemd timer"
+	// InertNothingToRun: a table line that only runs run-parts on folders
+	// holding no script, or only inert ones.
+	InertNothingToRun = "the job only runs run-parts on folders that hold nothing that runs here"
+)
 
 // Where reports the job's file and line as "FILE:LINE" (or FILE).
 func (j CronJob) Where() string {
@@ -189,6 +228,9 @@ type Timer struct {
 	Service string `json:"service"`
 	// ServiceFile is that unit's file, empty when it does not exist.
 	ServiceFile string `json:"service_file,omitempty"`
+	// ServiceError says why the service's unit file could not be loaded
+	// although it is there (it is a FIFO, a device, a folder).
+	ServiceError string `json:"service_error,omitempty"`
 	// Result is the service's last Result (dbus only): success,
 	// exit-code, signal, timeout, core-dump...
 	Result string `json:"result,omitempty"`

@@ -46,12 +46,29 @@ type Socket struct {
 
 // Process is the process that owns a socket.
 type Process struct {
-	PID         int    `json:"pid"`
-	Name        string `json:"name"`
-	Cmdline     string `json:"cmdline"`
-	Unit        string `json:"unit,omitempty"`
+	PID     int    `json:"pid"`
+	Name    string `json:"name"`
+	Cmdline string `json:"cmdline"`
+	Unit    string `json:"unit,omitempty"`
+	// ContainerID is the container the process runs in, from its cgroup;
+	// empty for a process in the audited host's own namespaces, even when
+	// hostdrift itself runs in a container.
 	ContainerID string `json:"container_id,omitempty"`
+	// Namespaces says whether the process runs in the audited host's PID
+	// and mount namespaces (NamespacesHost) or in others, a container's
+	// (NamespacesOther); empty when it could not be told.
+	Namespaces string `json:"namespaces,omitempty"`
 }
+
+// Values of Process.Namespaces.
+const (
+	NamespacesHost  = "host"
+	NamespacesOther = "other"
+)
+
+// OtherNamespaces reports whether the process runs in other PID or mount
+// namespaces than the audited host's: it is no evidence about the host.
+func (p *Process) OtherNamespaces() bool { return p != nil && p.Namespaces == NamespacesOther }
 
 // DualStack reports whether an IPv6 socket on the unspecified address also
 // accepts IPv4 connections.

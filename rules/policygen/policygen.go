@@ -405,7 +405,9 @@ func proposeCron(s *snapshot.Snapshot) []Candidate {
 	seen := map[string]bool{}
 	for _, j := range s.Jobs.Cron.Jobs {
 		key := j.File + "\x00" + j.Command
-		if seen[key] || len(out) >= maxJobs {
+		// A job that does nothing here (it leaves its work to a systemd
+		// timer) is not one to watch.
+		if seen[key] || len(out) >= maxJobs || j.Inert != "" {
 			continue
 		}
 		seen[key] = true
