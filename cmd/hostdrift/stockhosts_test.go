@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -16,6 +17,8 @@ import (
 	"github.com/hostdrift/hostdrift/internal/finding"
 	"github.com/hostdrift/hostdrift/internal/testkit/debroot"
 	"github.com/hostdrift/hostdrift/internal/testkit/dockertest"
+	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
+	mdns "github.com/miekg/dns"
 )
 
 // serverPackages is what a typical Debian server adds to minbase: systemd
@@ -61,6 +64,10 @@ type stockHost struct {
 	// ipv6 turns IPv6 on (loopback ::1 and a link-local address); off,
 	// net.ipv6.conf.all.disable_ipv6=1 as on many VPS images.
 	ipv6 bool
+	// domain, when set, gives the host an FQDN (NAME.DOMAIN next to its
+	// address in /etc/hosts) that its resolver answers with that address;
+	// without, the host has a single-label name and no domain.
+	domain string
 	// holds are shell commands run on the booted host, each with a text
 	// its output must contain: the fixture is what the host claims to be.
 	holds map[string]string
@@ -86,6 +93,7 @@ var stockHolds = map[string]string{
 var stockHosts = []stockHost{
 	{name: "debian12", root: rootBookworm, ipv6: true, holds: stockHolds},
 	{name: "debian12-ipv6-off", root: rootBookworm, holds: stockHolds},
+	{name: "debian12-fqdn", root: rootBookworm, ipv6: true, domain: "example.test", holds: stockHolds},
 	{name: "debian12-no-cron", root: rootBookworm, ipv6: true,
 		prepare: "DEBIAN_FRONTEND=noninteractive dpkg --purge cron",
 		holds:   map[string]string{"command -v cron || echo no-cron": "no-cron", "ls /etc/cron.d": "e2scrub_all"}},
@@ -168,6 +176,9 @@ func TestStockHosts(t *testing.T) {
 			v6off := map[bool]string{true: "0", false: "1"}[h.ipv6]
 			args = append(args, "--sysctl", "net.ipv6.conf.all.disable_ipv6="+v6off,
 				"--sysctl", "net.ipv6.conf.default.disable_ipv6="+v6off)
+			if h.domain != "" {
+				args = append(args, "--domainname", h.domain)
+			}
 			args = append(append(args, hostCaps...), h.run...)
 			host := e.BootSystemd(t, img, args...)
 			t.Logf("%s booted (%s) in %s", h.name, host.Exec("systemctl", "is-system-running"), time.Since(began).Round(time.Second))
@@ -176,6 +187,10 @@ func TestStockHosts(t *testing.T) {
 			}
 			if has := strings.Contains(host.Exec("cat", "/proc/net/if_inet6"), "lo"); has != h.ipv6 {
 				t.Fatalf("fixture: IPv6 on loopback is %v, want %v", has, h.ipv6)
+			}
+			if h.domain != "" {
+				addr := e.Docker(t, "inspect", "-f", "{{.NetworkSettings.IPAddress}}", host.ID)
+				serveName(t, e, gateway, h.name+"."+h.domain, addr)
 			}
 			for cmd, want := range h.holds {
 				if got := host.Exec("sh", "-c", cmd); !strings.Contains(got, want) {
@@ -201,6 +216,46 @@ func bridgeGateway(t *testing.T, e *dockertest.Engine) string {
 	}
 	t.Fatalf("no IPv4 subnet on the engine's default bridge (%q)", subnet)
 	return ""
+}
+
+// serveName runs a resolver for the host on the bridge's gateway (inside
+// the test engine's namespace), answering name with addr and nothing else,
+// until the test ends.
+func serveName(t *testing.T, e *dockertest.Engine, gateway, name, addr string) {
+	t.Helper()
+	nstest.RequireCommand(t, "dnsmasq")
+	cmd := e.NS.Command("dnsmasq", "--keep-in-foreground", "--conf-file=/dev/null", "--no-hosts", "--no-resolv",
+		"--no-poll", "--listen-address="+gateway, "--bind-interfaces", "--port=53", "--user=root",
+		"--pid-file="+filepath.Join(t.TempDir(), "dnsmasq.pid"), "--local=/"+name+"/", "--host-record="+name+","+addr)
+	var log strings.Builder
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start dnsmasq: %v", err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	t.Cleanup(func() { _ = cmd.Process.Kill(); <-exited })
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var err error
+		e.NS.Do(t, func() {
+			m := new(mdns.Msg)
+			m.SetQuestion(mdns.Fqdn(name), mdns.TypeA)
+			_, _, err = (&mdns.Client{Timeout: 200 * time.Millisecond}).Exchange(m, net.JoinHostPort(gateway, "53"))
+		})
+		if err == nil {
+			return
+		}
+		select {
+		case <-exited:
+			t.Fatalf("dnsmasq exited:\n%s", log.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dnsmasq does not answer on %s:53: %v\n%s", gateway, err, log.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // prepareImage runs script in a throw-away container of img and commits
