@@ -4,6 +4,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
 )
 
@@ -17,9 +19,16 @@ var SystemdRunArgs = []string{
 }
 
 // systemdArgs are systemd's own arguments, which it reads as its kernel
-// command line when it runs in a container. A systemd from 256 on refuses
-// cgroup v1 (and the hybrid layout many hosts still have) unless told so.
-var systemdArgs = []string{"systemd.unified_cgroup_hierarchy=0", "SYSTEMD_CGROUP_ENABLE_LEGACY_FORCE=1"}
+// command line when it runs in a container. A systemd from 256 on (Debian
+// 13's) refuses cgroup v1, and the hybrid layout many hosts still have,
+// unless told so; on a cgroup v2 host it needs nothing.
+func systemdArgs() []string {
+	var st unix.Statfs_t
+	if err := unix.Statfs("/sys/fs/cgroup", &st); err == nil && st.Type == unix.CGROUP2_SUPER_MAGIC {
+		return nil
+	}
+	return []string{"systemd.unified_cgroup_hierarchy=0", "SYSTEMD_CGROUP_ENABLE_LEGACY_FORCE=1"}
+}
 
 // Booted is a container whose PID 1 is systemd.
 type Booted struct {
@@ -36,7 +45,7 @@ func (e *Engine) BootSystemd(t nstest.TB, image string, runArgs ...string) *Boot
 	t.Helper()
 	args := append([]string{"run", "-d", "--label", Label}, SystemdRunArgs...)
 	args = append(args, runArgs...)
-	args = append(append(args, image, "/lib/systemd/systemd"), systemdArgs...)
+	args = append(append(args, image, "/lib/systemd/systemd"), systemdArgs()...)
 	b := &Booted{ID: e.Docker(t, args...), e: e}
 	deadline := time.Now().Add(3 * time.Minute)
 	for {
