@@ -122,6 +122,9 @@ var stockHosts = []stockHost{
 	{name: "debian13-ipv6-off", root: rootTrixie, holds: stockHolds},
 }
 
+// moreJobs is how a finding says it listed only the first of its jobs.
+var moreJobs = regexp.MustCompile(`and \d+ more`)
+
 // hostCaps are the capabilities root has on a host that hostdrift uses
 // and docker leaves out by default (SYS_ADMIN is in SystemdRunArgs): to
 // read every process's sockets, the firewall, and every file.
@@ -327,6 +330,9 @@ func checkStockHost(t *testing.T, e *dockertest.Engine, host *dockertest.Booted,
 				if p != w.only {
 					others = append(others, p)
 				}
+			}
+			if m := moreJobs.FindString(f.Explanation); m != "" {
+				others = append(others, m+" (not shown)")
 			}
 			if len(others) > 0 {
 				sort.Strings(others)
