@@ -18,6 +18,7 @@ import (
 	"github.com/hostdrift/hostdrift/internal/testkit/debroot"
 	"github.com/hostdrift/hostdrift/internal/testkit/dockertest"
 	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
+	"github.com/hostdrift/hostdrift/policies"
 	mdns "github.com/miekg/dns"
 )
 
@@ -291,6 +292,7 @@ func checkStockHost(t *testing.T, e *dockertest.Engine, host *dockertest.Booted,
 		t.Fatalf("run hostdrift check: %v", err)
 	}
 	var rep struct {
+		Policies   []string
 		Collectors []struct{ Name, Status, Reason string }
 		Findings   []finding.Finding
 	}
@@ -303,6 +305,21 @@ func checkStockHost(t *testing.T, e *dockertest.Engine, host *dockertest.Booted,
 	for _, c := range rep.Collectors {
 		if c.Status != "ok" && c.Status != "skipped" {
 			t.Errorf("collector %s: %s: %s", c.Name, c.Status, c.Reason)
+		}
+	}
+	// The built-in policy ran, every file of it: a report with no findings
+	// must not pass for a clean host.
+	files, err := policies.Default()
+	if err != nil {
+		t.Fatal(err)
+	}
+	judged := map[string]int{}
+	for _, f := range rep.Findings {
+		judged[f.Source.File]++
+	}
+	for _, f := range files {
+		if judged[f.Name] == 0 {
+			t.Errorf("no finding from %s (policies in the report: %v)", f.Name, rep.Policies)
 		}
 	}
 	seen := map[string]bool{}
