@@ -25,6 +25,10 @@ packages="$packages systemd man-db ansible-core debootstrap"
 # jobs: the real-systemd test boots a Debian root (debootstrap, above, with
 # systemd, dbus and cron inside) in the docker engine below; tar streams it in
 packages="$packages tar"
+# stock hosts (cmd/hostdrift/stockhosts_test.go): Debian 12 and 13 roots from
+# the host's mirror, debootstrap's trixie script and the archive keys that
+# sign trixie (the bookworm keyring package carries them)
+packages="$packages debian-archive-keyring"
 # docker: a real engine of the tests' own (internal/testkit/dockertest starts it in a
 # namespace; the package starts no daemon where systemd is not PID 1), and
 # the static busybox its test images are imported from

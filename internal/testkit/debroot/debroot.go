@@ -127,9 +127,27 @@ func HostMirror(t testing.TB) Source {
 // in CacheDir. Tests must not change it: Copy it first.
 func Cached(t testing.TB, include ...string) string {
 	t.Helper()
+	return CachedSuite(t, "", include...)
+}
+
+// CachedSuite is Cached for another Debian suite (a codename such as
+// trixie), taken from the same mirror URI as the host's own suite; "" is
+// the host's suite. debootstrap must know the suite and the mirror must
+// serve it: otherwise the test fails and says which.
+func CachedSuite(t testing.TB, suite string, include ...string) string {
+	t.Helper()
 	nstest.RequireRoot(t)
 	nstest.RequireCommand(t, "debootstrap")
 	src := HostMirror(t)
+	if suite != "" {
+		if strings.ContainsAny(suite, "-/ ") {
+			t.Fatalf("debroot: suite %q is not a release codename (such as bookworm or trixie)", suite)
+		}
+		if _, err := os.Stat(filepath.Join("/usr/share/debootstrap/scripts", suite)); err != nil {
+			t.Fatalf("debroot: this debootstrap does not know suite %q (no /usr/share/debootstrap/scripts/%s): upgrade debootstrap", suite, suite)
+		}
+		src.Suite = suite
+	}
 	include = append([]string(nil), include...)
 	sort.Strings(include)
 	name := "debootstrap-" + src.Suite + "-minbase"
@@ -173,7 +191,7 @@ func Cached(t testing.TB, include ...string) string {
 	args = append(args, src.Suite, tmp, src.URI)
 	t.Logf("debootstrap %s (cached in %s for later runs)", strings.Join(args, " "), root)
 	if out, err := exec.Command("debootstrap", args...).CombinedOutput(); err != nil {
-		t.Fatalf("debootstrap: %v\n%s", err, Tail(out))
+		t.Fatalf("debootstrap %s from the host's mirror: %v (does the mirror serve %s?)\n%s", src.Suite, err, src.Suite, Tail(out))
 	}
 	if err := os.Rename(tmp, root); err != nil {
 		t.Fatal(err)
