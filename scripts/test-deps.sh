@@ -38,6 +38,8 @@ packages="$packages docker.io busybox-static"
 # services start on install (no policy-rc.d), the package also starts the
 # system's sshd; the tests never use it.
 packages="$packages openssh-server openssh-client sudo"
+# cli: the bash and zsh completion scripts are checked by the shells themselves
+packages="$packages bash zsh"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "test-deps: not root; assuming the test dependencies are installed" >&2

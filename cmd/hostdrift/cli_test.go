@@ -236,6 +236,9 @@ func TestCompletion(t *testing.T) {
 		}
 	}
 	if _, err := exec.LookPath("zsh"); err != nil {
+		if nstest.Strict() {
+			t.Fatal("zsh is not installed (scripts/test-deps.sh installs it); HOSTDRIFT_TEST_STRICT=1 forbids skipping its check")
+		}
 		t.Log("zsh is not installed: its script is only generated, not checked")
 		return
 	}
