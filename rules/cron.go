@@ -217,7 +217,7 @@ func (c *cronCheck) expectation() string {
 		case "daemon":
 			parts = append(parts, "a cron daemon runs")
 		case "ran":
-			parts = append(parts, "ran within "+FormatAge(c.maxAge))
+			parts = append(parts, "ran within "+formatAge(c.maxAge))
 		}
 	}
 	return strings.Join(parts, "; ")
@@ -225,7 +225,7 @@ func (c *cronCheck) expectation() string {
 
 func (c *cronCheck) passNote(j snapshot.CronJob, now time.Time) string {
 	if j.LastRun != nil {
-		return fmt.Sprintf("last run %s per %s, %s ago", stamp(*j.LastRun), j.LastRunSource, FormatAge(now.Sub(*j.LastRun)))
+		return fmt.Sprintf("last run %s per %s, %s ago", stamp(*j.LastRun), j.LastRunSource, formatAge(now.Sub(*j.LastRun)))
 	}
 	return "meets " + strings.Join(c.require, ", ")
 }

@@ -165,7 +165,7 @@ func (d *Decoder) Duration(name string, def time.Duration) time.Duration {
 	if s == "" {
 		return def
 	}
-	dur, err := ParseDuration(s)
+	dur, err := parseDuration(s)
 	if err != nil {
 		d.Errorf(name, "Invalid duration for "+name, "%s; write it like \"90s\", \"26h\", \"8d\" or \"2w\".", err)
 		return def

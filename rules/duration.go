@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// ParseDuration reads a Go duration extended with days ("8d") and weeks ("2w").
-func ParseDuration(s string) (time.Duration, error) {
+// parseDuration reads a Go duration extended with days ("8d") and weeks ("2w").
+func parseDuration(s string) (time.Duration, error) {
 	s = strings.TrimSpace(s)
 	for _, u := range []struct {
 		suffix string
@@ -29,8 +29,8 @@ func ParseDuration(s string) (time.Duration, error) {
 	return d, nil
 }
 
-// FormatAge renders a duration the way an operator reads it: "3d 4h", "26h", "5m".
-func FormatAge(d time.Duration) string {
+// formatAge renders a duration the way an operator reads it: "3d 4h", "26h", "5m".
+func formatAge(d time.Duration) string {
 	switch {
 	case d >= 48*time.Hour:
 		days := d / (24 * time.Hour)

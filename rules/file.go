@@ -52,7 +52,7 @@ func (c *fileCheck) Want(w *snapshot.Wants) {
 func (c *fileCheck) Evaluate(s *snapshot.Snapshot) Result {
 	r := Result{Expected: c.path + " exists"}
 	if c.maxAge > 0 {
-		r.Expected = fmt.Sprintf("%s changed within %s", c.path, FormatAge(c.maxAge))
+		r.Expected = fmt.Sprintf("%s changed within %s", c.path, formatAge(c.maxAge))
 	}
 	if s.Files == nil {
 		return Errorf("the snapshot holds no files section")
@@ -70,10 +70,10 @@ func (c *fileCheck) Evaluate(s *snapshot.Snapshot) Result {
 		return r
 	}
 	age := s.TakenAt.Sub(*st.ModTime)
-	r.Observed = fmt.Sprintf("modified %s (%s ago), %d bytes", stamp(*st.ModTime), FormatAge(max(age, 0)), st.Size)
+	r.Observed = fmt.Sprintf("modified %s (%s ago), %d bytes", stamp(*st.ModTime), formatAge(max(age, 0)), st.Size)
 	if c.maxAge > 0 && age > c.maxAge {
 		r.Status = finding.Fail
-		r.Explanation = fmt.Sprintf("%s was last modified %s: %s ago, more than max_age %s", c.path, stamp(*st.ModTime), FormatAge(age), FormatAge(c.maxAge))
+		r.Explanation = fmt.Sprintf("%s was last modified %s: %s ago, more than max_age %s", c.path, stamp(*st.ModTime), formatAge(age), formatAge(c.maxAge))
 		r.Remediation = "the job that writes it has stopped or fails: check its last run and its log"
 		return r
 	}

@@ -42,7 +42,7 @@ func every(seconds int64) string {
 	if seconds <= 0 {
 		return ""
 	}
-	return "due every " + FormatAge(time.Duration(seconds)*time.Second)
+	return "due every " + formatAge(time.Duration(seconds)*time.Second)
 }
 
 // programProblems lists what is wrong with the programs a job runs:
@@ -82,13 +82,13 @@ func ranWithin(last *time.Time, source string, period int64, maxAge time.Duratio
 		due = "; " + due
 	}
 	if last == nil {
-		return fmt.Sprintf("no run found%s (max_age %s)", due, FormatAge(maxAge))
+		return fmt.Sprintf("no run found%s (max_age %s)", due, formatAge(maxAge))
 	}
 	age := now.Sub(*last)
 	if age <= maxAge {
 		return ""
 	}
-	return fmt.Sprintf("last run %s per %s%s; %s without a run (max_age %s)", stamp(*last), source, due, FormatAge(age), FormatAge(maxAge))
+	return fmt.Sprintf("last run %s per %s%s; %s without a run (max_age %s)", stamp(*last), source, due, formatAge(age), formatAge(maxAge))
 }
 
 // judged settles a jobs check that found problems: a fail when any

@@ -176,14 +176,14 @@ func ownedBy(p *snapshot.Process, name string) bool {
 	return argv0 == name || strings.HasSuffix(argv0, "/"+name)
 }
 
-// Endpoint renders address and port as an operator writes them.
-func Endpoint(a netip.Addr, port uint16) string {
+// endpoint renders address and port as an operator writes them.
+func endpoint(a netip.Addr, port uint16) string {
 	return netip.AddrPortFrom(a, port).String()
 }
 
 // describeSocket renders "0.0.0.0:80 (nginx, pid 812, nginx.service)".
 func describeSocket(sock snapshot.Socket) string {
-	s := Endpoint(sock.Address, sock.Port)
+	s := endpoint(sock.Address, sock.Port)
 	if sock.DualStack() {
 		s += " (dual-stack)"
 	}

@@ -151,7 +151,7 @@ func (c *timerCheck) Evaluate(s *snapshot.Snapshot) Result {
 	r.Explanation = fmt.Sprintf("%d timer(s) meet %s", len(timers), strings.Join(c.require, ", "))
 	if len(timers) == 1 && timers[0].LastTrigger != nil {
 		t := timers[0]
-		r.Explanation = fmt.Sprintf("%s last triggered %s, %s ago", t.Unit, stamp(*t.LastTrigger), FormatAge(s.TakenAt.Sub(*t.LastTrigger)))
+		r.Explanation = fmt.Sprintf("%s last triggered %s, %s ago", t.Unit, stamp(*t.LastTrigger), formatAge(s.TakenAt.Sub(*t.LastTrigger)))
 		if t.Result != "" {
 			r.Explanation += "; " + t.Service + " result " + t.Result
 		}
@@ -170,7 +170,7 @@ func (c *timerCheck) expectation() string {
 		case "triggered":
 			parts = append(parts, "it fires when due")
 		case "ran":
-			parts = append(parts, "fired within "+FormatAge(c.maxAge))
+			parts = append(parts, "fired within "+formatAge(c.maxAge))
 		}
 	}
 	return strings.Join(parts, "; ")
