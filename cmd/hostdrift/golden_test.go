@@ -201,22 +201,28 @@ func TestGoldenReports(t *testing.T) {
 				if format == "json" {
 					validate(t, reportSchema, out)
 				}
-				golden := filepath.Join("testdata", "golden", name+"."+format)
-				if *update {
-					if err := os.WriteFile(golden, out, 0o644); err != nil {
-						t.Fatal(err)
-					}
-					return
-				}
-				want, err := os.ReadFile(golden)
-				if err != nil {
-					t.Fatalf("%v (run go test ./cmd/hostdrift -run Golden -update)", err)
-				}
-				if !bytes.Equal(out, want) {
-					t.Errorf("output differs from %s (run with -update and review the diff):\n%s", golden, out)
-				}
+				compareGolden(t, filepath.Join("testdata", "golden", name+"."+format), out)
 			})
 		}
+	}
+}
+
+// compareGolden checks out against the golden file, or with -update writes
+// it there.
+func compareGolden(t *testing.T, golden string, out []byte) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(golden, out, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run go test ./cmd/hostdrift -run Golden -update)", err)
+	}
+	if !bytes.Equal(out, want) {
+		t.Errorf("output differs from %s (run with -update and review the diff):\n%s", golden, out)
 	}
 }
 

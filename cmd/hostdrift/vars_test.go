@@ -106,20 +106,7 @@ func TestGoldenDiagnostics(t *testing.T) {
 		t.Errorf("exit %d, want %d", code, exitUsage)
 	}
 	out := stderr.Bytes()
-	golden := filepath.Join("testdata", "golden", "diagnostics-hcl.txt")
-	if *update {
-		if err := os.WriteFile(golden, out, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatalf("%v (run go test ./cmd/hostdrift -run Golden -update)", err)
-	}
-	if !bytes.Equal(out, want) {
-		t.Errorf("diagnostics differ from %s (run with -update and review the diff):\n%s", golden, out)
-	}
+	compareGolden(t, filepath.Join("testdata", "golden", "diagnostics-hcl.txt"), out)
 }
 
 // TestREADMELanguageExample: the README's example of functions, for_each,
