@@ -268,3 +268,18 @@ func didYouMean(near []string) string {
 	}
 	return ": did you mean " + near[0] + "?"
 }
+
+// parseNoArgs parses the flags of a command that takes no flags of its own
+// and no arguments (--help aside); it returns -1 to continue, or the exit
+// code.
+func parseNoArgs(name string, args []string, stderr io.Writer) int {
+	fs := newFlagSet(name, name, stderr)
+	if code := parseFlags(fs, args); code >= 0 {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "hostdrift %s: unexpected argument %q\n", name, fs.Arg(0))
+		return exitUsage
+	}
+	return -1
+}

@@ -65,13 +65,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "completion":
 		return runCompletion(args[1:], stdout, stderr)
 	case "version":
-		fs := newFlagSet("version", "version", stderr)
-		if code := parseFlags(fs, args[1:]); code >= 0 {
+		if code := parseNoArgs("version", args[1:], stderr); code >= 0 {
 			return code
-		}
-		if fs.NArg() > 0 {
-			fmt.Fprintf(stderr, "hostdrift version: unexpected argument %q\n", fs.Arg(0))
-			return exitUsage
 		}
 		fmt.Fprintln(stdout, "hostdrift", versionString())
 		return exitOK

@@ -26,13 +26,8 @@ func runPolicy(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runPolicyInit(args[1:], stdout, stderr)
 	case "functions":
 		// The functions policy expressions may call, as Terraform names them.
-		fs := newFlagSet("policy functions", "policy functions", stderr)
-		if code := parseFlags(fs, args[1:]); code >= 0 {
+		if code := parseNoArgs("policy functions", args[1:], stderr); code >= 0 {
 			return code
-		}
-		if fs.NArg() > 0 {
-			fmt.Fprintf(stderr, "hostdrift policy functions: unexpected argument %q\n", fs.Arg(0))
-			return exitUsage
 		}
 		for _, f := range rules.FunctionDocs() {
 			fmt.Fprintf(stdout, "%s\n  %s\n", f.Signature, f.Description)
