@@ -40,6 +40,7 @@ const (
 	AreaDocker    = "docker"
 	AreaCron      = "cron"
 	AreaTimers    = "timers"
+	AreaMounts    = "mounts"
 )
 
 // objectSources lists, per area, the collector that reads it and how to
@@ -58,6 +59,7 @@ var objectSources = []struct {
 		}
 		return nilIfNil(s.Jobs.Cron)
 	}},
+	{AreaMounts, CollectorMounts, func(s *Snapshot) Objecter { return nilIfNil(s.Mounts) }},
 	{AreaTimers, CollectorTimers, func(s *Snapshot) Objecter {
 		if s.Jobs == nil {
 			return nil
