@@ -12,4 +12,5 @@ import (
 	_ "github.com/hostdrift/hostdrift/agent/listeners"
 	_ "github.com/hostdrift/hostdrift/agent/mounts"
 	_ "github.com/hostdrift/hostdrift/agent/probe"
+	_ "github.com/hostdrift/hostdrift/agent/processes"
 )
