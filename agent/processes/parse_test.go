@@ -22,11 +22,11 @@ func TestStatusUID(t *testing.T) {
 
 func TestCommand(t *testing.T) {
 	for in, want := range map[string]string{
-		"":                                          "",
-		"sleep\x00600\x00":                          "sleep 600",
-		"app\x00--password\x00hunter2\x00":          "app --password REDACTED",
-		"psql\x00postgres://u:pw@db/x\x00":          "psql postgres://u:REDACTED@db/x",
-		"a b\x00c":                                  "a b c",
+		"":                                 "",
+		"sleep\x00600\x00":                 "sleep 600",
+		"app\x00--password\x00hunter2\x00": "app --password REDACTED",
+		"psql\x00postgres://u:pw@db/x\x00": "psql postgres://u:REDACTED@db/x",
+		"a b\x00c":                         "a b c",
 		strings.Repeat("x", MaxCommand+10) + "\x00": strings.Repeat("x", MaxCommand) + "…",
 	} {
 		if got := Command([]byte(in)); got != want {
