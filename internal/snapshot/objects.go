@@ -34,13 +34,14 @@ type Objecter interface {
 // Areas of objects, and the collector each comes from: an area is compared
 // only when its collector was usable in both snapshots.
 const (
-	AreaFirewall  = "firewall"
-	AreaListeners = "listeners"
-	AreaDNS       = "dns"
-	AreaDocker    = "docker"
-	AreaCron      = "cron"
-	AreaTimers    = "timers"
-	AreaMounts    = "mounts"
+	AreaFirewall   = "firewall"
+	AreaListeners  = "listeners"
+	AreaDNS        = "dns"
+	AreaDocker     = "docker"
+	AreaCron       = "cron"
+	AreaTimers     = "timers"
+	AreaMounts     = "mounts"
+	AreaInterfaces = "interfaces"
 )
 
 // objectSources lists, per area, the collector that reads it and how to
@@ -59,6 +60,7 @@ var objectSources = []struct {
 		}
 		return nilIfNil(s.Jobs.Cron)
 	}},
+	{AreaInterfaces, CollectorHost, func(s *Snapshot) Objecter { return &s.Host }},
 	{AreaMounts, CollectorMounts, func(s *Snapshot) Objecter { return nilIfNil(s.Mounts) }},
 	{AreaTimers, CollectorTimers, func(s *Snapshot) Objecter {
 		if s.Jobs == nil {
