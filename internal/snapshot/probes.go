@@ -58,7 +58,7 @@ type ProbeTarget struct {
 	// its "Name: value" header lines.
 	BodyPattern   string `json:"body_pattern,omitempty"`
 	HeaderPattern string `json:"header_pattern,omitempty"`
-	TimeoutMS       int  `json:"timeout_ms"`
+	TimeoutMS     int    `json:"timeout_ms"`
 }
 
 // Probe failure kinds: where the probe stopped and, for connects, why.
