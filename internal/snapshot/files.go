@@ -1,6 +1,10 @@
 package snapshot
 
-import "time"
+import (
+	"fmt"
+	"strconv"
+	"time"
+)
 
 // Files is what the files collector saw of the paths the policy asks
 // about: whether each exists, what it is, who owns it, when it last changed
@@ -97,4 +101,39 @@ func (st FileState) Match(pattern string) (FileMatch, bool) {
 		}
 	}
 	return FileMatch{}, false
+}
+
+// Objects lists each file the policy asked about by path: whether it
+// exists, what it is, its permissions and owners and, when read, its digest.
+// Size and modification time are left out: a job's output changes them at
+// every run. The files exist in a snapshot because a policy asked for them.
+func (f *Files) Objects() []Object {
+	var out []Object
+	for _, st := range f.Files {
+		fields := map[string]string{"exists": strconv.FormatBool(st.Exists)}
+		if st.Error != "" {
+			fields = map[string]string{"outcome": "not readable"}
+		}
+		if st.Symlink {
+			fields["target"] = st.Target
+		}
+		if st.Exists {
+			fields["type"] = st.Type
+			fields["mode"] = fmt.Sprintf("%04o", st.Mode)
+			fields["owner"] = idText(st.Owner, st.UID)
+			fields["group"] = idText(st.Group, st.GID)
+		}
+		if st.SHA256 != "" {
+			fields["sha256"] = st.SHA256
+		}
+		out = append(out, Object{Area: AreaFiles, Kind: "file", ID: st.Path, Fields: fields, OnRequest: true})
+	}
+	return out
+}
+
+func idText(name string, id uint32) string {
+	if name != "" {
+		return name
+	}
+	return strconv.FormatUint(uint64(id), 10)
 }

@@ -42,6 +42,7 @@ const (
 	AreaTimers     = "timers"
 	AreaMounts     = "mounts"
 	AreaInterfaces = "interfaces"
+	AreaFiles      = "files"
 )
 
 // objectSources lists, per area, the collector that reads it and how to
@@ -60,6 +61,7 @@ var objectSources = []struct {
 		}
 		return nilIfNil(s.Jobs.Cron)
 	}},
+	{AreaFiles, CollectorFiles, func(s *Snapshot) Objecter { return nilIfNil(s.Files) }},
 	{AreaInterfaces, CollectorHost, func(s *Snapshot) Objecter { return &s.Host }},
 	{AreaMounts, CollectorMounts, func(s *Snapshot) Objecter { return nilIfNil(s.Mounts) }},
 	{AreaTimers, CollectorTimers, func(s *Snapshot) Objecter {
