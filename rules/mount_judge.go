@@ -83,7 +83,7 @@ func (c *mountCheck) everyMount(ms *snapshot.Mounts) Result {
 			fix = append(fix, fullHint(m))
 		}
 	}
-	r.Observed = fmt.Sprintf("%d local file systems", n)
+	r.Observed = fmt.Sprintf("%d local %s", n, plural(n, "file system", "file systems"))
 	if n > 0 {
 		r.Observed += fmt.Sprintf("; the fullest: %s, %d%% full", fullest.MountPoint, fullest.UsedPercent())
 	}
