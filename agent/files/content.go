@@ -14,7 +14,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/hostdrift/hostdrift/agent"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 )
 
@@ -35,8 +34,8 @@ var pseudoFS = map[int64]string{
 
 // openContent opens a regular file for reading without blocking on a
 // FIFO, and refuses anything else, including files of /proc and /sys.
-func openContent(name string) (*os.File, error) {
-	fd, err := unix.Open(name, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_CLOEXEC|unix.O_NOCTTY, 0)
+func openContent(root inRoot, name string) (*os.File, error) {
+	fd, err := root.open(name, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY)
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: name, Err: err}
 	}
@@ -64,9 +63,9 @@ func openContent(name string) (*os.File, error) {
 	return f, nil
 }
 
-// readContent fills the digest and the matches of st from the file at real.
-func readContent(real string, st *snapshot.FileState, w snapshot.FileWant) {
-	f, err := openContent(real)
+// readContent fills the digest and the matches of st from the file at p.
+func readContent(root inRoot, p string, st *snapshot.FileState, w snapshot.FileWant) {
+	f, err := openContent(root, p)
 	if err != nil {
 		st.ContentError = err.Error()
 		return
@@ -135,28 +134,28 @@ func Match(r io.Reader, pattern string, reveal bool) (snapshot.FileMatch, error)
 // names maps uids and gids to names from /etc/passwd and /etc/group below
 // the root, read once and only when needed.
 type names struct {
-	env           *agent.Env
+	root          inRoot
 	users, groups map[uint32]string
 }
 
-func newNames(env *agent.Env) *names { return &names{env: env} }
+func newNames(root inRoot) *names { return &names{root: root} }
 
 func (n *names) user(uid uint32) string {
 	if n.users == nil {
-		n.users = n.read("etc/passwd")
+		n.users = n.read("/etc/passwd")
 	}
 	return n.users[uid]
 }
 
 func (n *names) group(gid uint32) string {
 	if n.groups == nil {
-		n.groups = n.read("etc/group")
+		n.groups = n.read("/etc/group")
 	}
 	return n.groups[gid]
 }
 
 func (n *names) read(p string) map[uint32]string {
-	f, err := openContent(n.env.Path(p))
+	f, err := openContent(n.root, p)
 	if err != nil {
 		return map[uint32]string{}
 	}

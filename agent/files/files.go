@@ -7,9 +7,10 @@ import (
 	"context"
 	"errors"
 	"io/fs"
-	"os"
 	"sort"
-	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/hostdrift/hostdrift/agent"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
@@ -20,8 +21,8 @@ func init() { agent.Register(snapshot.CollectorFiles, func() agent.Collector { r
 type collector struct{}
 
 // Collect stats every path in Env.Wants.Files and Env.Wants.FileContent
-// below Env.Root, following links as the host's own os.Stat does on the
-// live host, and reads the content of those whose digest or lines the
+// below Env.Root, following links as the host would (inside the root), and
+// reads the content of those whose digest or lines the
 // policy judges.
 func (collector) Collect(_ context.Context, env *agent.Env) (snapshot.Section, error) {
 	content := map[string]*snapshot.FileWant{}
@@ -38,15 +39,20 @@ func (collector) Collect(_ context.Context, env *agent.Env) (snapshot.Section, e
 		c.Patterns = append(c.Patterns, w.Patterns...)
 	}
 	sort.Strings(paths)
-	names := newNames(env)
+	root, err := openRoot(env.Root)
+	if err != nil {
+		return nil, err
+	}
+	defer root.close()
+	names := newNames(root)
 	out := &snapshot.Files{Files: []snapshot.FileState{}}
 	for i, p := range paths {
 		if i > 0 && paths[i-1] == p {
 			continue
 		}
-		st := stat(env, p, names)
+		st := stat(root, p, names)
 		if w := content[p]; w != nil && st.Exists && st.Error == "" {
-			readContent(env.Path(p), &st, *w)
+			readContent(root, p, &st, *w)
 		}
 		out.Files = append(out.Files, st)
 	}
@@ -54,16 +60,15 @@ func (collector) Collect(_ context.Context, env *agent.Env) (snapshot.Section, e
 }
 
 // stat records what p is: the link itself, then what it leads to.
-func stat(env *agent.Env, p string, names *names) snapshot.FileState {
+func stat(root inRoot, p string, names *names) snapshot.FileState {
 	st := snapshot.FileState{Path: p}
-	real := env.Path(p)
-	if li, err := os.Lstat(real); err == nil && li.Mode()&fs.ModeSymlink != 0 {
+	if li, err := root.stat(p, false); err == nil && li.Mode&unix.S_IFMT == unix.S_IFLNK {
 		st.Symlink = true
-		if t, err := os.Readlink(real); err == nil {
+		if t, err := root.readlink(p); err == nil {
 			st.Target = t
 		}
 	}
-	fi, err := os.Stat(real)
+	fi, err := root.stat(p, true)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return st
@@ -71,36 +76,18 @@ func stat(env *agent.Env, p string, names *names) snapshot.FileState {
 		st.Error = err.Error()
 		return st
 	}
-	m := fi.ModTime().UTC()
-	st.Exists, st.ModTime, st.Size = true, &m, fi.Size()
-	switch {
-	case fi.Mode().IsRegular():
+	m := time.Unix(fi.Mtim.Unix()).UTC()
+	st.Exists, st.ModTime, st.Size = true, &m, fi.Size
+	switch fi.Mode & unix.S_IFMT {
+	case unix.S_IFREG:
 		st.Type = snapshot.FileRegular
-	case fi.IsDir():
+	case unix.S_IFDIR:
 		st.Type = snapshot.FileDir
 	default:
 		st.Type = snapshot.FileOther
 	}
-	st.Mode = modeBits(fi.Mode())
-	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
-		st.UID, st.GID = sys.Uid, sys.Gid
-		st.Owner, st.Group = names.user(sys.Uid), names.group(sys.Gid)
-	}
+	st.Mode = fi.Mode & 0o7777
+	st.UID, st.GID = fi.Uid, fi.Gid
+	st.Owner, st.Group = names.user(fi.Uid), names.group(fi.Gid)
 	return st
-}
-
-// modeBits is the mode as chmod writes it: permissions, setuid, setgid,
-// sticky.
-func modeBits(m fs.FileMode) uint32 {
-	b := uint32(m.Perm())
-	if m&fs.ModeSetuid != 0 {
-		b |= 0o4000
-	}
-	if m&fs.ModeSetgid != 0 {
-		b |= 0o2000
-	}
-	if m&fs.ModeSticky != 0 {
-		b |= 0o1000
-	}
-	return b
 }

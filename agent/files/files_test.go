@@ -44,6 +44,11 @@ func fixtureRoot(t *testing.T) string {
 	if err := os.Symlink("/etc/ssh/gone", filepath.Join(root, "etc/ssh/dangling")); err != nil {
 		t.Fatal(err)
 	}
+	// An absolute link: below --root it must lead to the root's passwd,
+	// never the auditing machine's.
+	if err := os.Symlink("/etc/passwd", filepath.Join(root, "etc/ssh/users")); err != nil {
+		t.Fatal(err)
+	}
 	if err := syscall.Mkfifo(filepath.Join(root, "etc/ssh/fifo"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -104,6 +109,12 @@ func TestFileChecksInFixtureRoot(t *testing.T) {
 		{"dangling", `file "d" {
   path = "/etc/ssh/dangling"
 }`, finding.Fail, []string{"/etc/ssh/dangling is a symbolic link to /etc/ssh/gone, which does not exist"}, ""},
+		{"absolute link stays in the root", `file "users" {
+  path     = "/etc/ssh/users"
+  type     = "symlink"
+  target   = "/etc/passwd"
+  contains = "^deploy:x:4242:"
+}`, finding.Pass, nil, ""},
 		{"folder", `file "d" {
   path = "/etc/ssh"
   type = "dir"
