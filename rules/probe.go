@@ -31,6 +31,10 @@ func init() {
 			{Name: "tls"},
 			{Name: "banner"},
 			{Name: "timeout"},
+			{Name: "method"},
+			{Name: "headers"},
+			{Name: "body"},
+			{Name: "header"},
 		},
 		AttributeDocs: map[string]string{
 			"url":              "an http:// or https:// URL to GET (or tcp, not both)",
@@ -43,6 +47,10 @@ func init() {
 			"tls":              "true: the tcp probe does a TLS handshake",
 			"banner":           "a regular expression the tcp probe's first line must match (\"^220 \")",
 			"timeout":          "how long the probe may take (default \"3s\")",
+			"method":           "the HTTP method (default \"GET\"; HEAD, POST, PUT, DELETE, OPTIONS, PATCH)",
+			"headers":          "request headers, one or a list of \"Name: value\"; \"Host: www.example.com\" asks the local server for a public name (and sends it as the TLS server name unless server_name says otherwise)",
+			"body":             "a regular expression some line of the response body must match (its first 1 MB); only the line number is recorded",
+			"header":           "a regular expression some response header, as \"Name: value\", must match; only the header's name is recorded",
 		},
 		Needs:  []string{snapshot.CollectorProbes},
 		Decode: decodeProbe,
@@ -75,8 +83,9 @@ func decodeProbe(d *Decoder) Check {
 		return c
 	case d.Has("url"):
 		c.target.URL = rawURL
-		c.what = "GET " + rawURL
 		c.decodeURL(d, rawURL)
+		c.decodeHTTP(d)
+		c.what = c.requestText()
 	default:
 		c.target.TCP = tcp
 		c.what = "tcp " + tcp
@@ -125,7 +134,7 @@ func (c *probeCheck) decodeURL(d *Decoder, raw string) {
 }
 
 func (c *probeCheck) decodeTCP(d *Decoder, hostport string) {
-	for _, a := range []string{"status", "follow_redirects"} {
+	for _, a := range []string{"status", "follow_redirects", "method", "headers", "body", "header"} {
 		if d.Has(a) {
 			d.Errorf(a, "Not a TCP attribute", "%s applies to url probes only.", a)
 		}
@@ -187,6 +196,7 @@ func (c *probeCheck) expected() string {
 	if c.target.URL != "" && !c.target.FollowRedirects && (c.status < 300 || c.status > 399) {
 		parts = append(parts, "without a redirect")
 	}
+	parts = append(parts, c.expectedHTTP()...)
 	if c.isTLS && c.verify {
 		name := c.target.ServerName
 		if name == "" {
@@ -238,6 +248,11 @@ func (c *probeCheck) Evaluate(s *snapshot.Snapshot) Result {
 		if res.Failure != "" {
 			problems = append(problems, "then failed: "+res.Error)
 		}
+		p, o, blind := c.judgeHTTP(h)
+		if blind != "" && len(problems) == 0 {
+			return Errorf("%s", blind)
+		}
+		problems, observed = append(problems, p...), append(observed, o...)
 	}
 	if c.isTLS {
 		p, o := c.judgeTLS(s, res)

@@ -10,5 +10,7 @@ import (
 	_ "github.com/hostdrift/hostdrift/agent/host"
 	_ "github.com/hostdrift/hostdrift/agent/jobs"
 	_ "github.com/hostdrift/hostdrift/agent/listeners"
+	_ "github.com/hostdrift/hostdrift/agent/mounts"
 	_ "github.com/hostdrift/hostdrift/agent/probe"
+	_ "github.com/hostdrift/hostdrift/agent/processes"
 )

@@ -105,6 +105,7 @@ func (c *collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Secti
 		}()
 	}
 	wg.Wait()
+	d.Queries = append(d.Queries, confirmPTR(ctx, a, d, queries)...)
 	cut := 0
 	for _, r := range d.Queries {
 		if strings.HasPrefix(r.Error, notAsked) {
@@ -149,4 +150,42 @@ func withPort(s string) string {
 		return netip.AddrPortFrom(a, 53).String()
 	}
 	return s
+}
+
+// maxPTRNames bounds the names of one PTR answer that are resolved back.
+const maxPTRNames = 4
+
+// confirmPTR resolves the names that PTR answers give, A and AAAA from the
+// same server, so that forward-confirmed reverse DNS can be judged: the name
+// a PTR gives must lead back to the address. Queries already asked are not
+// asked again.
+func confirmPTR(ctx context.Context, a asker, d *snapshot.DNS, asked []snapshot.DNSQuery) []snapshot.DNSResult {
+	seen := map[snapshot.DNSQuery]bool{}
+	for _, q := range asked {
+		seen[q] = true
+	}
+	var out []snapshot.DNSResult
+	for _, r := range d.Queries {
+		if r.Type != snapshot.TypePTR {
+			continue
+		}
+		for i, rec := range r.Data {
+			if i == maxPTRNames {
+				break
+			}
+			for _, t := range []string{snapshot.TypeA, snapshot.TypeAAAA} {
+				q := snapshot.DNSQuery{Name: rec.Value, Type: t, Server: r.Server}
+				if seen[q] {
+					continue
+				}
+				seen[q] = true
+				servers := d.Resolvers
+				if q.Server != "" {
+					servers = []string{q.Server}
+				}
+				out = append(out, a.ask(ctx, q, servers))
+			}
+		}
+	}
+	return out
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -49,8 +50,8 @@ func (a asker) ask(ctx context.Context, q snapshot.DNSQuery, servers []string) (
 	res.DNSQuery = q
 	defer func() { res.DurationMS = float64(time.Since(start).Microseconds()) / 1000 }()
 	qtype, ok := mdns.StringToType[q.Type]
-	if !ok || (qtype != mdns.TypeA && qtype != mdns.TypeAAAA) {
-		res.Error = fmt.Sprintf("record type %q is not asked for: only A and AAAA are", q.Type)
+	if !ok || (qtype != mdns.TypeA && qtype != mdns.TypeAAAA && !slices.Contains(snapshot.DataTypes, q.Type)) {
+		res.Error = fmt.Sprintf("record type %q is not asked for: only A, AAAA, %s are", q.Type, strings.Join(snapshot.DataTypes, ", "))
 		return res
 	}
 	if _, ok := mdns.IsDomainName(q.Name); !ok || q.Name == "" {
@@ -190,8 +191,18 @@ func fill(res *snapshot.DNSResult, resp *mdns.Msg, srv string) {
 		seen[target] = true
 		owner = target
 	}
+	if res.Type == snapshot.TypeCNAME {
+		if len(res.CNAMEs) > 0 {
+			res.Data = append(res.Data, snapshot.DataRecord{Value: res.CNAMEs[0].Target, TTL: res.CNAMEs[0].TTL})
+		}
+		return
+	}
 	for _, rr := range resp.Answer {
 		if snapshot.Canonical(rr.Header().Name) != owner {
+			continue
+		}
+		if v, ok := dataValue(rr, res.Type); ok {
+			res.Data = append(res.Data, snapshot.DataRecord{Value: v, TTL: rr.Header().Ttl})
 			continue
 		}
 		switch r := rr.(type) {
@@ -205,6 +216,23 @@ func fill(res *snapshot.DNSResult, resp *mdns.Msg, srv string) {
 			}
 		}
 	}
+}
+
+// dataValue is a record's presentation text, when it is of type want.
+func dataValue(rr mdns.RR, want string) (string, bool) {
+	switch r := rr.(type) {
+	case *mdns.MX:
+		return fmt.Sprintf("%d %s", r.Preference, snapshot.Canonical(r.Mx)), want == snapshot.TypeMX
+	case *mdns.TXT:
+		return strings.Join(r.Txt, ""), want == snapshot.TypeTXT
+	case *mdns.PTR:
+		return snapshot.Canonical(r.Ptr), want == snapshot.TypePTR
+	case *mdns.SRV:
+		return fmt.Sprintf("%d %d %d %s", r.Priority, r.Weight, r.Port, snapshot.Canonical(r.Target)), want == snapshot.TypeSRV
+	case *mdns.CAA:
+		return fmt.Sprintf("%d %s %q", r.Flag, strings.ToLower(r.Tag), r.Value), want == snapshot.TypeCAA
+	}
+	return "", false
 }
 
 func appendAddr(recs []snapshot.AddressRecord, ip net.IP, ttl uint32) []snapshot.AddressRecord {

@@ -1,13 +1,16 @@
 // Package files collects the state of the files a policy asks about:
-// whether each exists and when it last changed (a job's output, a report).
+// whether each exists, what it is, who owns it, when it last changed and,
+// when asked, its digest and which lines match a pattern.
 package files
 
 import (
 	"context"
 	"errors"
 	"io/fs"
-	"os"
 	"sort"
+	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/hostdrift/hostdrift/agent"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
@@ -17,27 +20,74 @@ func init() { agent.Register(snapshot.CollectorFiles, func() agent.Collector { r
 
 type collector struct{}
 
-// Collect stats every path in Env.Wants.Files below Env.Root, following
-// links as the host's own os.Stat does on the live host.
+// Collect stats every path in Env.Wants.Files and Env.Wants.FileContent
+// below Env.Root, following links as the host would (inside the root), and
+// reads the content of those whose digest or lines the
+// policy judges.
 func (collector) Collect(_ context.Context, env *agent.Env) (snapshot.Section, error) {
+	content := map[string]*snapshot.FileWant{}
 	paths := append([]string(nil), env.Wants.Files...)
+	for _, w := range env.Wants.FileContent {
+		paths = append(paths, w.Path)
+		c := content[w.Path]
+		if c == nil {
+			c = &snapshot.FileWant{Path: w.Path}
+			content[w.Path] = c
+		}
+		c.SHA256 = c.SHA256 || w.SHA256
+		c.Reveal = c.Reveal || w.Reveal
+		c.Patterns = append(c.Patterns, w.Patterns...)
+	}
 	sort.Strings(paths)
+	root, err := openRoot(env.Root)
+	if err != nil {
+		return nil, err
+	}
+	defer root.close()
+	names := newNames(root)
 	out := &snapshot.Files{Files: []snapshot.FileState{}}
 	for i, p := range paths {
 		if i > 0 && paths[i-1] == p {
 			continue
 		}
-		st := snapshot.FileState{Path: p}
-		fi, err := os.Stat(env.Path(p))
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-		case err != nil:
-			st.Error = err.Error()
-		default:
-			m := fi.ModTime().UTC()
-			st.Exists, st.ModTime, st.Size = true, &m, fi.Size()
+		st := stat(root, p, names)
+		if w := content[p]; w != nil && st.Exists && st.Error == "" {
+			readContent(root, p, &st, *w)
 		}
 		out.Files = append(out.Files, st)
 	}
 	return out, nil
+}
+
+// stat records what p is: the link itself, then what it leads to.
+func stat(root inRoot, p string, names *names) snapshot.FileState {
+	st := snapshot.FileState{Path: p}
+	if li, err := root.stat(p, false); err == nil && li.Mode&unix.S_IFMT == unix.S_IFLNK {
+		st.Symlink = true
+		if t, err := root.readlink(p); err == nil {
+			st.Target = t
+		}
+	}
+	fi, err := root.stat(p, true)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return st
+	case err != nil:
+		st.Error = err.Error()
+		return st
+	}
+	m := time.Unix(fi.Mtim.Unix()).UTC()
+	st.Exists, st.ModTime, st.Size = true, &m, fi.Size
+	switch fi.Mode & unix.S_IFMT {
+	case unix.S_IFREG:
+		st.Type = snapshot.FileRegular
+	case unix.S_IFDIR:
+		st.Type = snapshot.FileDir
+	default:
+		st.Type = snapshot.FileOther
+	}
+	st.Mode = fi.Mode & 0o7777
+	st.UID, st.GID = fi.Uid, fi.Gid
+	st.Owner, st.Group = names.user(fi.Uid), names.group(fi.Gid)
+	return st
 }

@@ -145,6 +145,8 @@ func interfaces(nsPath string) ([]snapshot.Interface, error) {
 			Index:     a.Index,
 			Up:        a.Flags&(1<<0) != 0, // net.FlagUp
 			Loopback:  a.EncapType == "loopback",
+			MTU:       a.MTU,
+			OperState: a.OperState.String(),
 			Addresses: []snapshot.Address{},
 		})
 	}

@@ -21,7 +21,7 @@ const MaxRedirects = 5
 // UserAgent is the User-Agent header of HTTP probes.
 const UserAgent = "hostdrift-probe/1"
 
-// probeHTTP makes one GET request: no proxy, no connection reuse (so no
+// probeHTTP makes one request (GET unless the target names a method): no proxy, no connection reuse (so no
 // silent retry), no compression, HTTP/1.1. A redirect is followed only when
 // the target says so; its Location's host is resolved through the resolver
 // so that the report can say where it leads from this host.
@@ -37,6 +37,11 @@ func (r *runner) probeHTTP(parent, ctx context.Context, res *snapshot.ProbeResul
 		tlsErr    error
 		firstByte time.Duration
 	)
+	headers, hostHeader := requestHeaders(t.Headers)
+	sni := t.ServerName
+	if sni == "" {
+		sni = hostHeader // a Host override tests the public name: send it in the handshake too
+	}
 	start := time.Now()
 	tr := &http.Transport{
 		Proxy: nil,
@@ -59,7 +64,7 @@ func (r *runner) probeHTTP(parent, ctx context.Context, res *snapshot.ProbeResul
 			mu.Unlock()
 			return c, err
 		},
-		TLSClientConfig:        &tls.Config{ServerName: t.ServerName, InsecureSkipVerify: true},
+		TLSClientConfig:        &tls.Config{ServerName: sni, InsecureSkipVerify: true},
 		DisableKeepAlives:      true,
 		DisableCompression:     true,
 		MaxResponseHeaderBytes: 64 << 10,
@@ -91,14 +96,22 @@ func (r *runner) probeHTTP(parent, ctx context.Context, res *snapshot.ProbeResul
 			mu.Unlock()
 		},
 	}
-	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodGet, t.URL, nil)
+	method := t.Method
+	if method == "" {
+		method = http.MethodGet
+	}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), method, t.URL, nil)
 	if err != nil {
 		fail(res, snapshot.ProbeOther, err)
 		return
 	}
+	req.Header = headers
 	req.Header.Set("User-Agent", UserAgent)
 	if t.ServerName != "" {
 		req.Host = t.ServerName
+	}
+	if hostHeader != "" {
+		req.Host = hostHeader
 	}
 	resp, err := client.Do(req)
 	mu.Lock()
@@ -112,11 +125,17 @@ func (r *runner) probeHTTP(parent, ctx context.Context, res *snapshot.ProbeResul
 		res.Host = host // a redirect led elsewhere
 	}
 	if resp != nil {
-		resp.Body.Close()
 		h := &snapshot.HTTPResult{Status: resp.StatusCode, Location: resp.Header.Get("Location"), Hops: hops, FirstByteMS: ms(ttfb)}
+		if t.BodyPattern != "" {
+			h.BodyMatch = MatchBody(resp.Body, t.BodyPattern)
+		}
+		if t.HeaderPattern != "" {
+			h.HeaderMatch = MatchHeaders(resp.Header, t.HeaderPattern)
+		}
+		resp.Body.Close()
 		res.HTTP = h
 		if resp.TLS != nil {
-			name := t.ServerName
+			name := sni
 			if name == "" {
 				name = resp.Request.URL.Hostname()
 			}

@@ -101,6 +101,7 @@ func scenarios() map[string]*snapshot.Snapshot {
 				{Name: "docker", Status: snapshot.StatusOK, DurationMS: 1},
 				{Name: "cron", Status: snapshot.StatusOK, DurationMS: 2},
 				{Name: "timers", Status: snapshot.StatusOK, DurationMS: 3},
+				{Name: "mounts", Status: snapshot.StatusOK, DurationMS: 1},
 			},
 			Listeners: &snapshot.Listeners{Source: "sock_diag", Sockets: socks},
 			DNS:       fixtureDNS(),
@@ -108,6 +109,10 @@ func scenarios() map[string]*snapshot.Snapshot {
 			Firewall:  fixtureFirewall(),
 			Docker:    &snapshot.Docker{Absent: "no Docker engine on this host: DOCKER_HOST is not set, /var/run/docker.sock does not exist and no dockerd is installed in /usr/bin, /usr/sbin, /usr/local/bin"},
 			Jobs:      fixtureJobs(),
+			Mounts: &snapshot.Mounts{Live: true, Mounts: []snapshot.Mount{
+				{MountPoint: "/", Source: "/dev/vda1", FSType: "ext4", Options: []string{"rw", "relatime"},
+					TotalBytes: 20 << 30, AvailBytes: 12 << 30, UsedBytes: 8 << 30},
+			}, Fstab: []snapshot.FstabEntry{}},
 		}
 	}
 	stalled := fixtureSocket("tcp", "0.0.0.0", 443, 4121, "python3", "web.service")

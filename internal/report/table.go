@@ -90,7 +90,11 @@ func renderTable(w io.Writer, r *Report, o Options) error {
 			return err
 		}
 	} else if len(r.Findings) > 0 {
-		fmt.Fprintln(w, "every check passed")
+		if r.Summary.Skip > 0 {
+			fmt.Fprintln(w, "every check that applies here passed")
+		} else {
+			fmt.Fprintln(w, "every check passed")
+		}
 	}
 	for _, c := range r.Collectors {
 		if c.Status == snapshot.StatusOK {

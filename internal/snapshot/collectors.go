@@ -13,4 +13,6 @@ const (
 	CollectorTimers    = "timers"
 	CollectorFiles     = "files"
 	CollectorProbes    = "probes"
+	CollectorMounts    = "mounts"
+	CollectorProcesses = "processes"
 )

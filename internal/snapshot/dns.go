@@ -47,9 +47,19 @@ type DNSQuery struct {
 
 // Record types hostdrift asks for.
 const (
-	TypeA    = "A"
-	TypeAAAA = "AAAA"
+	TypeA     = "A"
+	TypeAAAA  = "AAAA"
+	TypeCNAME = "CNAME"
+	TypeMX    = "MX"
+	TypeTXT   = "TXT"
+	TypePTR   = "PTR"
+	TypeSRV   = "SRV"
+	TypeCAA   = "CAA"
 )
+
+// DataTypes are the record types whose answers are recorded as text in
+// DNSResult.Data rather than as addresses.
+var DataTypes = []string{TypeCNAME, TypeMX, TypeTXT, TypePTR, TypeSRV, TypeCAA}
 
 // DNSResult is the outcome of one query.
 type DNSResult struct {
@@ -64,6 +74,11 @@ type DNSResult struct {
 	CNAMEs []CNAME `json:"cnames,omitempty"`
 	// Records are the addresses of the chain's last name.
 	Records []AddressRecord `json:"records,omitempty"`
+	// Data are the other records of the chain's last name (of the queried
+	// name for a CNAME query), in presentation form: MX "10 mail.example.com",
+	// TXT its strings joined, PTR and CNAME a name, SRV "PRIORITY WEIGHT
+	// PORT TARGET", CAA "FLAGS TAG \"VALUE\"". Names are canonical.
+	Data []DataRecord `json:"data,omitempty"`
 	// Failed lists the servers that failed before AnsweredBy answered, or
 	// all of them when Error is set, each with its reason.
 	Failed []string `json:"failed,omitempty"`
@@ -78,6 +93,12 @@ type CNAME struct {
 	Name   string `json:"name"`
 	Target string `json:"target"`
 	TTL    uint32 `json:"ttl"`
+}
+
+// DataRecord is one record that is not an address.
+type DataRecord struct {
+	Value string `json:"value"`
+	TTL   uint32 `json:"ttl"`
 }
 
 // AddressRecord is one A or AAAA record.

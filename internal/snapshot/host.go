@@ -1,6 +1,12 @@
 package snapshot
 
-import "net/netip"
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strconv"
+	"strings"
+)
 
 // Host holds the facts policies can refer to as host.*.
 type Host struct {
@@ -11,10 +17,16 @@ type Host struct {
 
 // Interface is one network interface and the addresses it holds.
 type Interface struct {
-	Name      string    `json:"name"`
-	Index     int       `json:"index"`
-	Up        bool      `json:"up"`
-	Loopback  bool      `json:"loopback"`
+	Name     string `json:"name"`
+	Index    int    `json:"index"`
+	Up       bool   `json:"up"`
+	Loopback bool   `json:"loopback"`
+	// MTU is the link's maximum transmission unit; OperState its
+	// operational state as the kernel reports it (up, down,
+	// lower-layer-down, dormant, unknown: a dummy or loopback link that
+	// tracks no carrier).
+	MTU       int       `json:"mtu,omitempty"`
+	OperState string    `json:"oper_state,omitempty"`
 	Addresses []Address `json:"addresses"`
 }
 
@@ -65,4 +77,42 @@ func (h *Host) UnicastAddresses() []AddressOn {
 type AddressOn struct {
 	IP        netip.Addr
 	Interface string
+}
+
+// Objects lists each interface by name with its state, MTU and addresses,
+// for diffs. Docker's links are left out: its veth ends (vethXXXX) are
+// renamed at every container start, and its network bridges (br- and the
+// network id's first 12 hex digits) come and go with the networks, which the
+// docker area compares.
+func (h *Host) Objects() []Object {
+	var out []Object
+	for _, ifc := range h.Interfaces {
+		if strings.HasPrefix(ifc.Name, "veth") || dockerBridge(ifc.Name) {
+			continue
+		}
+		var addrs []string
+		for _, a := range ifc.Addresses {
+			addrs = append(addrs, fmt.Sprintf("%s/%d", a.IP, a.PrefixLen))
+		}
+		slices.Sort(addrs)
+		out = append(out, Object{Area: AreaInterfaces, Kind: "interface", ID: ifc.Name, Fields: map[string]string{
+			"up": strconv.FormatBool(ifc.Up), "mtu": strconv.Itoa(ifc.MTU), "addresses": strings.Join(addrs, " "),
+		}})
+	}
+	return out
+}
+
+// dockerBridge reports whether name is a Docker network's bridge: br-
+// followed by 12 hex digits.
+func dockerBridge(name string) bool {
+	id, ok := strings.CutPrefix(name, "br-")
+	if !ok || len(id) != 12 {
+		return false
+	}
+	for _, c := range id {
+		if !strings.ContainsRune("0123456789abcdef", c) {
+			return false
+		}
+	}
+	return true
 }

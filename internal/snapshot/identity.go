@@ -202,8 +202,14 @@ func (d *DNS) Objects() []Object {
 			for _, r := range q.Records {
 				addrs = append(addrs, r.IP.String())
 			}
+			for _, r := range q.Data {
+				addrs = append(addrs, r.Value)
+			}
 			slices.Sort(addrs)
-			fields["records"] = strings.Join(addrs, " ")
+			fields["records"] = strings.Join(addrs, " | ")
+			if len(q.Data) == 0 {
+				fields["records"] = strings.Join(addrs, " ")
+			}
 		}
 		id := uniqueID(seen, fmt.Sprintf("%s %s @%s", name, q.Type, server))
 		out = append(out, Object{Area: AreaDNS, Kind: "answer", ID: id, Fields: fields, OnRequest: true})

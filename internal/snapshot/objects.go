@@ -34,12 +34,15 @@ type Objecter interface {
 // Areas of objects, and the collector each comes from: an area is compared
 // only when its collector was usable in both snapshots.
 const (
-	AreaFirewall  = "firewall"
-	AreaListeners = "listeners"
-	AreaDNS       = "dns"
-	AreaDocker    = "docker"
-	AreaCron      = "cron"
-	AreaTimers    = "timers"
+	AreaFirewall   = "firewall"
+	AreaListeners  = "listeners"
+	AreaDNS        = "dns"
+	AreaDocker     = "docker"
+	AreaCron       = "cron"
+	AreaTimers     = "timers"
+	AreaMounts     = "mounts"
+	AreaInterfaces = "interfaces"
+	AreaFiles      = "files"
 )
 
 // objectSources lists, per area, the collector that reads it and how to
@@ -58,6 +61,9 @@ var objectSources = []struct {
 		}
 		return nilIfNil(s.Jobs.Cron)
 	}},
+	{AreaFiles, CollectorFiles, func(s *Snapshot) Objecter { return nilIfNil(s.Files) }},
+	{AreaInterfaces, CollectorHost, func(s *Snapshot) Objecter { return &s.Host }},
+	{AreaMounts, CollectorMounts, func(s *Snapshot) Objecter { return nilIfNil(s.Mounts) }},
 	{AreaTimers, CollectorTimers, func(s *Snapshot) Objecter {
 		if s.Jobs == nil {
 			return nil

@@ -47,7 +47,18 @@ type ProbeTarget struct {
 	Banner bool `json:"banner,omitempty"`
 	// FollowRedirects lets an HTTP probe follow up to 5 redirects.
 	FollowRedirects bool `json:"follow_redirects,omitempty"`
-	TimeoutMS       int  `json:"timeout_ms"`
+	// Method is the HTTP method; empty means GET.
+	Method string `json:"method,omitempty"`
+	// Headers are extra request headers, "Name: value" lines joined by
+	// newlines; a Host header sets the request's host (and the TLS server
+	// name when ServerName is empty).
+	Headers string `json:"headers,omitempty"`
+	// BodyPattern and HeaderPattern are regular expressions matched
+	// against the response's body lines (its first MaxProbeBody bytes) and
+	// its "Name: value" header lines.
+	BodyPattern   string `json:"body_pattern,omitempty"`
+	HeaderPattern string `json:"header_pattern,omitempty"`
+	TimeoutMS     int    `json:"timeout_ms"`
 }
 
 // Probe failure kinds: where the probe stopped and, for connects, why.
@@ -136,6 +147,27 @@ type HTTPResult struct {
 	Hops []HTTPHop `json:"hops,omitempty"`
 	// FirstByteMS is the time to the final response's first byte.
 	FirstByteMS float64 `json:"first_byte_ms"`
+	// BodyMatch and HeaderMatch answer the target's patterns. Only where
+	// they matched is recorded, never the content.
+	BodyMatch   *PatternMatch `json:"body_match,omitempty"`
+	HeaderMatch *PatternMatch `json:"header_match,omitempty"`
+}
+
+// MaxProbeBody bounds how much of a response body is read for a pattern.
+const MaxProbeBody = 1 << 20
+
+// PatternMatch records whether a pattern matched a response, and where:
+// the first matching body line's number, or the matching header's name.
+type PatternMatch struct {
+	Matched bool   `json:"matched"`
+	Line    int    `json:"line,omitempty"`
+	Header  string `json:"header,omitempty"`
+	// Truncated is set when the body was longer than MaxProbeBody and only
+	// its start was searched.
+	Truncated bool `json:"truncated,omitempty"`
+	// Error says why the pattern could not be matched (reading the body
+	// failed).
+	Error string `json:"error,omitempty"`
 }
 
 // HTTPHop is one redirect that was followed.

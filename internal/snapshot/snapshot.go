@@ -28,6 +28,8 @@ type Snapshot struct {
 	Docker    *Docker    `json:"docker,omitempty"`
 	Jobs      *Jobs      `json:"jobs,omitempty"`
 	Files     *Files     `json:"files,omitempty"`
+	Mounts    *Mounts    `json:"mounts,omitempty"`
+	Processes *Processes `json:"processes,omitempty"`
 }
 
 // Section is one area's data; a collector returns one and the runner attaches

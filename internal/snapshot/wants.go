@@ -11,4 +11,7 @@ type Wants struct {
 	// Files lists the paths whose state (existence, modification time)
 	// the policy judges.
 	Files []string
+	// FileContent lists the files whose content (digest, matching lines)
+	// the policy judges.
+	FileContent []FileWant
 }

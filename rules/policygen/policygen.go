@@ -75,6 +75,8 @@ var proposers = []struct {
 	{snapshot.AreaDocker, "Docker's networks, and where containers publish their ports.", proposeDocker},
 	{snapshot.AreaCron, "Each cron job can run, and its output reaches someone.", proposeCron},
 	{snapshot.AreaTimers, "Each systemd timer can run, triggers, and its last run succeeded.", proposeTimers},
+	{snapshot.AreaMounts, "The file systems /etc/fstab mounts, with their options, and space left.", proposeMounts},
+	{snapshot.AreaInterfaces, "The network interfaces that are up, with their MTU.", proposeInterfaces},
 }
 
 // maxJobs bounds the cron and timer checks policy init writes: beyond it
@@ -361,7 +363,7 @@ func proposeDNS(s *snapshot.Snapshot) []Candidate {
 			{"allow_loopback", "true"},
 		}},
 	})
-	return out
+	return append(out, proposePTR(s)...)
 }
 
 func proposeDocker(s *snapshot.Snapshot) []Candidate {

@@ -1,0 +1,137 @@
+// Package mounts collects the mounted file systems (from
+// /proc/self/mountinfo, with statfs for their space) and the ones
+// /etc/fstab mounts at the next boot.
+package mounts
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hostdrift/hostdrift/agent"
+	"github.com/hostdrift/hostdrift/internal/snapshot"
+)
+
+func init() { agent.Register(snapshot.CollectorMounts, func() agent.Collector { return collector{} }) }
+
+type collector struct{}
+
+// maxFileBytes bounds mountinfo and fstab.
+const maxFileBytes = 8 << 20
+
+// remoteFS are file systems whose statfs asks a server, and can hang for as
+// long as the server is away: their space is not read.
+var remoteFS = map[string]bool{"nfs": true, "nfs4": true, "cifs": true, "smb3": true, "smbfs": true, "ceph": true,
+	"glusterfs": true, "9p": true, "afs": true, "fuse.sshfs": true, "fuse.s3fs": true, "fuse.rclone": true, "fuse.glusterfs": true}
+
+// Collect reads the mounts on the live host and /etc/fstab below the root.
+func (collector) Collect(_ context.Context, env *agent.Env) (snapshot.Section, error) {
+	out := &snapshot.Mounts{Mounts: []snapshot.Mount{}, Fstab: []snapshot.FstabEntry{}}
+	live := env.Root == "" || env.Root == "/"
+	if live {
+		ms, err := readMountinfo("/proc/self/mountinfo")
+		if err != nil {
+			return nil, err
+		}
+		for i := range ms {
+			space(&ms[i])
+			ms[i].Device = device(ms[i].Source)
+		}
+		out.Mounts, out.Live = ms, true
+	}
+	fstab, err := readFstab(env.Path("etc/fstab"))
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		out.FstabError = err.Error()
+	}
+	for i := range fstab {
+		if live {
+			fstab[i].Device = device(fstab[i].Source)
+		}
+	}
+	if fstab != nil {
+		out.Fstab = fstab
+	}
+	return out, nil
+}
+
+func readMountinfo(p string) ([]snapshot.Mount, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, fmt.Errorf("read the mounts: %w", err)
+	}
+	defer f.Close()
+	return ParseMountinfo(io.LimitReader(f, maxFileBytes))
+}
+
+// readFstab reads a regular fstab, bounded; a FIFO or device there is
+// refused, not opened for a blocking read.
+func readFstab(p string) ([]snapshot.FstabEntry, error) {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file: not read", p)
+	}
+	if fi.Size() > maxFileBytes {
+		return nil, fmt.Errorf("%s is larger than %d MB: not read", p, maxFileBytes>>20)
+	}
+	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ParseFstab(io.LimitReader(f, maxFileBytes))
+}
+
+// space fills a mount's sizes from statfs, except on remote file systems.
+func space(m *snapshot.Mount) {
+	if remoteFS[m.FSType] {
+		m.StatError = m.FSType + " is a network file system: its space is not read (statfs can hang while the server is away)"
+		return
+	}
+	var st unix.Statfs_t
+	if err := unix.Statfs(m.MountPoint, &st); err != nil {
+		m.StatError = "statfs: " + err.Error()
+		return
+	}
+	bs := uint64(st.Bsize)
+	if st.Frsize > 0 {
+		bs = uint64(st.Frsize)
+	}
+	m.TotalBytes = st.Blocks * bs
+	m.AvailBytes = st.Bavail * bs
+	if st.Blocks >= st.Bfree {
+		m.UsedBytes = (st.Blocks - st.Bfree) * bs
+	}
+}
+
+// device resolves UUID=, LABEL=, PARTUUID= and PARTLABEL= through
+// /dev/disk/by-*, and a device path through its links, on the live host.
+func device(source string) string {
+	dir := map[string]string{"UUID": "by-uuid", "LABEL": "by-label", "PARTUUID": "by-partuuid", "PARTLABEL": "by-partlabel"}
+	p := source
+	if k, v, ok := strings.Cut(source, "="); ok {
+		d, known := dir[k]
+		if !known || v == "" || strings.Contains(v, "/") {
+			return ""
+		}
+		p = filepath.Join("/dev/disk", d, v)
+	} else if !strings.HasPrefix(source, "/dev/") {
+		return ""
+	}
+	r, err := filepath.EvalSymlinks(p)
+	if err != nil || r == source {
+		return ""
+	}
+	return r
+}

@@ -1,0 +1,130 @@
+package mounts_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/hostdrift/hostdrift/agent"
+	_ "github.com/hostdrift/hostdrift/agent/mounts"
+	"github.com/hostdrift/hostdrift/internal/finding"
+	"github.com/hostdrift/hostdrift/internal/testkit/audit"
+	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
+)
+
+// childEnv marks the copy of the test binary that runs inside a private
+// mount namespace.
+const childEnv = "HOSTDRIFT_MOUNTNS_CHILD"
+
+// TestMountInNamespace runs TestMountChild in a private mount namespace
+// (unshare -m), where it mounts a small tmpfs and a fixture fstab without
+// touching the machine's own mounts.
+func TestMountInNamespace(t *testing.T) {
+	nstest.RequireRoot(t)
+	nstest.RequireCommand(t, "unshare")
+	cmd := exec.Command("unshare", "--mount", "--propagation", "private", os.Args[0], "-test.run", "^TestMountChild$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), childEnv+"="+t.TempDir())
+	out, err := cmd.CombinedOutput()
+	t.Logf("child:\n%s", out)
+	if err != nil {
+		t.Fatalf("the child in a private mount namespace failed: %v", err)
+	}
+	if !strings.Contains(string(out), "--- PASS: TestMountChild") {
+		t.Fatal("the child test did not run to a pass")
+	}
+}
+
+func TestMountChild(t *testing.T) {
+	dir := os.Getenv(childEnv)
+	if dir == "" {
+		t.Skip("runs only inside TestMountInNamespace's private mount namespace")
+	}
+	mnt := filepath.Join(dir, "my data") // a blank, escaped as \040 in mountinfo
+	if err := os.MkdirAll(mnt, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("hdtest", mnt, "tmpfs", unix.MS_NOEXEC|unix.MS_NOSUID, "size=1m"); err != nil {
+		t.Fatal(err)
+	}
+	// 900 KB of the 1 MB: 88% full.
+	if err := os.WriteFile(filepath.Join(mnt, "fill"), make([]byte, 900<<10), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fstab := filepath.Join(dir, "fstab")
+	esc := strings.ReplaceAll(mnt, " ", `\040`)
+	if err := os.WriteFile(fstab, []byte("# fixture\nhdtest "+esc+" tmpfs noexec,size=1m 0 0\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount(fstab, "/etc/fstab", "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	env := agent.Env{Root: "/"}
+	for _, c := range []struct {
+		name, src string
+		status    finding.Status
+		want      string
+	}{
+		{"type and options", `mount "m" {
+  path    = "` + mnt + `"
+  fstype  = "tmpfs"
+  options = ["noexec", "nosuid"]
+}`, finding.Pass, "tmpfs hdtest, rw,nosuid,noexec"},
+		{"nodev missing", `mount "m" {
+  path    = "` + mnt + `"
+  options = ["noexec", "nodev"]
+}`, finding.Fail, mnt + " is mounted without nodev"},
+		{"full", `mount "m" {
+  path             = "` + mnt + `"
+  min_free_percent = 20
+}`, finding.Fail, mnt + " is 88% full"},
+		{"fstab lacks nosuid", `mount "m" {
+  path  = "` + mnt + `"
+  fstab = true
+}`, finding.Fail, mnt + " is mounted nosuid now, but line 2 of /etc/fstab does not say so: the next boot drops it"},
+		{"not a mount point", `mount "m" {
+  path = "` + dir + `"
+}`, finding.Fail, dir + " is not a mount point: it is part of"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := audit.One(t, c.src, env)
+			if f.Status != c.status || !strings.Contains(f.Explanation+f.Observed, c.want) {
+				t.Errorf("%s, want %s with %q:\n%s\n%s", f.Status, c.status, c.want, f.Explanation, f.Observed)
+			}
+			if f.Status == finding.Fail && f.Remediation == "" {
+				t.Error("no remediation")
+			}
+		})
+	}
+	f := audit.One(t, `mount "space" {
+  path             = "*"
+  min_free_percent = 5
+}`, env)
+	if f.Status != finding.Pass || strings.Contains(f.Explanation, mnt) {
+		t.Errorf("tmpfs is not a disk file system for path = \"*\": %s %s", f.Status, f.Explanation)
+	}
+}
+
+// TestFstabBelowRoot: below --root only fstab is read, and mount checks
+// skip with the reason.
+func TestFstabBelowRoot(t *testing.T) {
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "etc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "etc/fstab"), []byte("/dev/sdb1 /var xfs nodev 0 2\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fs, snap := audit.Run(t, `mount "var" {
+  path = "/var"
+}`, agent.Env{Root: root})
+	if fs[0].Status != finding.Skip || !strings.Contains(fs[0].Explanation, "only on the live host") {
+		t.Errorf("%s: %s", fs[0].Status, fs[0].Explanation)
+	}
+	if snap.Mounts == nil || len(snap.Mounts.Fstab) != 1 || snap.Mounts.Fstab[0].MountPoint != "/var" {
+		t.Errorf("fstab: %+v", snap.Mounts)
+	}
+}
