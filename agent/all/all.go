@@ -10,5 +10,6 @@ import (
 	_ "github.com/hostdrift/hostdrift/agent/host"
 	_ "github.com/hostdrift/hostdrift/agent/jobs"
 	_ "github.com/hostdrift/hostdrift/agent/listeners"
+	_ "github.com/hostdrift/hostdrift/agent/packages"
 	_ "github.com/hostdrift/hostdrift/agent/probe"
 )

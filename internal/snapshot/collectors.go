@@ -13,4 +13,8 @@ const (
 	CollectorTimers    = "timers"
 	CollectorFiles     = "files"
 	CollectorProbes    = "probes"
+	CollectorServices  = "services"
+	CollectorPackages  = "packages"
+	CollectorAccounts  = "accounts"
+	CollectorSysctl    = "sysctl"
 )

@@ -28,6 +28,10 @@ type Snapshot struct {
 	Docker    *Docker    `json:"docker,omitempty"`
 	Jobs      *Jobs      `json:"jobs,omitempty"`
 	Files     *Files     `json:"files,omitempty"`
+	Services  *Services  `json:"services,omitempty"`
+	Packages  *Packages  `json:"packages,omitempty"`
+	Accounts  *Accounts  `json:"accounts,omitempty"`
+	Sysctl    *Sysctl    `json:"sysctl,omitempty"`
 }
 
 // Section is one area's data; a collector returns one and the runner attaches

@@ -11,4 +11,7 @@ type Wants struct {
 	// Files lists the paths whose state (existence, modification time)
 	// the policy judges.
 	Files []string
+	// Sysctl lists the kernel parameters (dotted keys) the policy judges,
+	// beyond those the boot configuration sets.
+	Sysctl []string
 }
