@@ -4,6 +4,7 @@ package all
 
 import (
 	_ "github.com/hostdrift/hostdrift/agent/dns"
+	_ "github.com/hostdrift/hostdrift/agent/accounts"
 	_ "github.com/hostdrift/hostdrift/agent/docker"
 	_ "github.com/hostdrift/hostdrift/agent/files"
 	_ "github.com/hostdrift/hostdrift/agent/firewall"
