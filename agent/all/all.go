@@ -13,4 +13,5 @@ import (
 	_ "github.com/hostdrift/hostdrift/agent/listeners"
 	_ "github.com/hostdrift/hostdrift/agent/packages"
 	_ "github.com/hostdrift/hostdrift/agent/probe"
+	_ "github.com/hostdrift/hostdrift/agent/sysctl"
 )
