@@ -3,8 +3,8 @@
 package all
 
 import (
-	_ "github.com/hostdrift/hostdrift/agent/dns"
 	_ "github.com/hostdrift/hostdrift/agent/accounts"
+	_ "github.com/hostdrift/hostdrift/agent/dns"
 	_ "github.com/hostdrift/hostdrift/agent/docker"
 	_ "github.com/hostdrift/hostdrift/agent/files"
 	_ "github.com/hostdrift/hostdrift/agent/firewall"

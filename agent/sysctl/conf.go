@@ -34,6 +34,20 @@ func Normalize(key string) string {
 	return swap(key)
 }
 
+// validKey reports whether a dotted key names a file below /proc/sys: no
+// blank, no empty, "." or ".." component.
+func validKey(key string) bool {
+	if key == "" || strings.ContainsAny(key, " \t\x00") {
+		return false
+	}
+	for _, c := range strings.Split(swap(key), "/") {
+		if c == "" || c == "." || c == ".." {
+			return false
+		}
+	}
+	return true
+}
+
 // Path returns the key's file below /proc/sys.
 func Path(key string) string { return "/proc/sys/" + swap(key) }
 
@@ -74,11 +88,11 @@ func ParseConf(r io.Reader, name string) ([]Assignment, []string) {
 			v = ""
 		}
 		k = strings.TrimSpace(k)
-		if !ok || k == "" || strings.ContainsAny(k, " \t") || strings.Contains(k, "..") {
+		if !ok || !validKey(Normalize(k)) {
 			errs = append(errs, fmt.Sprintf("%s: %q is not \"key = value\"", a.Line, line))
 			continue
 		}
-		a.Key, a.Value = Normalize(strings.Trim(k, "./")), strings.Join(strings.Fields(v), " ")
+		a.Key, a.Value = Normalize(k), strings.Join(strings.Fields(v), " ")
 		out = append(out, a)
 	}
 	if err := sc.Err(); err != nil {

@@ -99,8 +99,10 @@ func FuzzParseConf(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		as, _ := ParseConf(strings.NewReader(s), "f")
 		for _, a := range as {
-			if a.Key == "" || strings.Contains(Path(a.Key), "..") {
-				t.Fatalf("bad key %+v", a)
+			for _, c := range strings.Split(strings.TrimPrefix(Path(a.Key), "/proc/sys/"), "/") {
+				if c == "" || c == "." || c == ".." {
+					t.Fatalf("bad key %+v", a)
+				}
 			}
 		}
 		Effective(as, func(string) []string { return []string{"a.b"} })
