@@ -219,5 +219,8 @@ func (c *userCheck) Evaluate(s *snapshot.Snapshot) Result {
 		return r
 	}
 	r.Status, r.Explanation = finding.Pass, "user "+c.name+": "+r.Observed
+	if c.uniqueUID {
+		r.Explanation += fmt.Sprintf("; no other account has uid %d", u.UID)
+	}
 	return r
 }
