@@ -68,6 +68,9 @@ func (c *groupCheck) Evaluate(s *snapshot.Snapshot) Result {
 	if a == nil {
 		return Errorf("the snapshot holds no accounts section")
 	}
+	if a.Absent != "" {
+		return Skipf("does not apply to this host: %s", a.Absent)
+	}
 	r := Result{Expected: "group " + c.name + " exists"}
 	if !c.exists {
 		r.Expected = "group " + c.name + " does not exist"

@@ -79,6 +79,9 @@ func (c *packageCheck) Evaluate(s *snapshot.Snapshot) Result {
 	if s.Packages == nil {
 		return Errorf("the snapshot holds no packages section")
 	}
+	if s.Packages.Absent != "" {
+		return Skipf("does not apply to this host: %s", s.Packages.Absent)
+	}
 	r := Result{Expected: c.subject() + " " + c.expectation()}
 	var found []snapshot.Package
 	for _, p := range s.Packages.Named(c.name) {

@@ -111,3 +111,11 @@ func compileErr(t *testing.T, src string) string {
 	_, diags = p.Compile(&snapshot.Host{}, nil)
 	return diags.Error()
 }
+
+// A host without a dpkg database: package checks do not apply.
+func TestPackageAbsentDatabase(t *testing.T) {
+	s := saved(t, &snapshot.Snapshot{Schema: snapshot.Schema, TakenAt: jobsNow,
+		Collectors: []snapshot.CollectorStatus{{Name: snapshot.CollectorPackages, Status: snapshot.StatusOK}},
+		Packages:   &snapshot.Packages{Packages: []snapshot.Package{}, Errors: []string{}, Absent: "no dpkg database (/var/lib/dpkg/status)"}})
+	runKindCases(t, s, []kindCase{{"absent db", `package "x" { name = "openssl" }`, finding.Skip, []string{"does not apply to this host: no dpkg database"}}})
+}

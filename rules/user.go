@@ -139,6 +139,9 @@ func (c *userCheck) Evaluate(s *snapshot.Snapshot) Result {
 	if a == nil {
 		return Errorf("the snapshot holds no accounts section")
 	}
+	if a.Absent != "" {
+		return Skipf("does not apply to this host: %s", a.Absent)
+	}
 	r := Result{Expected: c.expectation()}
 	u, ok := a.User(c.name)
 	if !c.exists {

@@ -32,7 +32,10 @@ type collector struct{}
 func (collector) Collect(_ context.Context, env *agent.Env) (snapshot.Section, error) {
 	b, err := rootfs.ReadFile(env.Root, StatusFile, 0)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, agent.Skip("no dpkg database (%s): not a Debian-family host; rpm databases are not read", StatusFile)
+		// An empty section, not a skip: a baseline compares it, and the
+		// package checks say they do not apply.
+		return &snapshot.Packages{Packages: []snapshot.Package{}, Errors: []string{},
+			Absent: fmt.Sprintf("no dpkg database (%s): not a Debian-family host; rpm databases are not read", StatusFile)}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read the dpkg database: %w", err)

@@ -9,6 +9,9 @@ import (
 // /etc/group. Of /etc/shadow only whether each password is locked is kept:
 // never a hash.
 type Accounts struct {
+	// Absent says why there are no accounts to read (no /etc/passwd below
+	// --root); account checks then do not apply.
+	Absent string  `json:"absent,omitempty"`
 	Users  []User  `json:"users"`
 	Groups []Group `json:"groups"`
 	// ShadowError says why /etc/shadow could not be read (Locked is then

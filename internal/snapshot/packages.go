@@ -4,7 +4,11 @@ package snapshot
 // package dpkg knows, installed or with its configuration left behind.
 type Packages struct {
 	// Source is the database read: "dpkg" (/var/lib/dpkg/status).
-	Source   string    `json:"source"`
+	Source string `json:"source"`
+	// Absent says why there is no package database to read (not a
+	// Debian-family host); Packages is then empty, and package checks do
+	// not apply.
+	Absent   string    `json:"absent,omitempty"`
 	Packages []Package `json:"packages"`
 	// Errors are stanzas that could not be read.
 	Errors []string `json:"errors"`
