@@ -140,6 +140,9 @@ func (c *kernelParamCheck) Evaluate(s *snapshot.Snapshot) Result {
 			if sy.ReadOnly {
 				return Skipf("/proc/sys is read-only here (a container): systemd-sysctl does not apply %s, the kernel's values are the host's", p.Source)
 			}
+			if sy.AppliedBy == "" {
+				return Skipf("systemd is not the init system here, so whether anything applies %s at boot is not known (the kernel runs with %s)", p.Source, p.Value)
+			}
 			fails = append(fails, fmt.Sprintf("%s sets %s = %s, but the kernel runs with %s%s: the next reboot changes it", p.Source, c.key, p.Configured, p.Value, where))
 			fixes = append(fixes, fmt.Sprintf("apply the boot configuration (sysctl -w %s=%s, or sysctl --system), or change %s if the running value is the one you want", c.key, quoteSysctl(p.Configured), p.Source))
 		default:
@@ -166,6 +169,9 @@ func (c *kernelParamCheck) evaluateGlob(sy *snapshot.Sysctl) Result {
 	}
 	if sy.ReadOnly {
 		return Skipf("/proc/sys is read-only here (a container): systemd-sysctl does not apply the boot configuration, the kernel's values are the host's")
+	}
+	if sy.AppliedBy == "" {
+		return Skipf("systemd is not the init system here: whether anything applies the boot configuration (sysctl.d) at boot is not known")
 	}
 	var judged, absent int
 	var fails, fixes, absentKeys []string

@@ -7,11 +7,11 @@ import (
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 )
 
-func sysctlSnapshot(t *testing.T, live, readOnly bool) *snapshot.Snapshot {
+func sysctlSnapshot(t *testing.T, live, readOnly bool, applied string) *snapshot.Snapshot {
 	return saved(t, &snapshot.Snapshot{
 		Schema: snapshot.Schema, TakenAt: jobsNow,
 		Collectors: []snapshot.CollectorStatus{{Name: snapshot.CollectorSysctl, Status: snapshot.StatusOK}},
-		Sysctl: &snapshot.Sysctl{Live: live, ReadOnly: readOnly, Errors: []string{},
+		Sysctl: &snapshot.Sysctl{Live: live, ReadOnly: readOnly, AppliedBy: applied, Errors: []string{},
 			Files: []string{"/usr/lib/sysctl.d/50-pid-max.conf", "/etc/sysctl.d/90-forward.conf"},
 			Params: []snapshot.SysctlParam{
 				{Key: "kernel.pid_max", Value: "4194304", Exists: live, Configured: "4194304", Source: "/usr/lib/sysctl.d/50-pid-max.conf:1"},
@@ -24,7 +24,7 @@ func sysctlSnapshot(t *testing.T, live, readOnly bool) *snapshot.Snapshot {
 }
 
 func TestKernelParamChecks(t *testing.T) {
-	runKindCases(t, sysctlSnapshot(t, true, false), []kindCase{
+	runKindCases(t, sysctlSnapshot(t, true, false, "systemd-sysctl"), []kindCase{
 		{"value", `kernel_param "swap" {
   key   = "vm.swappiness"
   value = 10
@@ -47,7 +47,7 @@ func TestKernelParamChecks(t *testing.T) {
   value = "1"
 }`, finding.Fail, []string{"the running kernel has no parameter net.bridge.bridge-nf-call-iptables"}},
 	})
-	runKindCases(t, sysctlSnapshot(t, false, false), []kindCase{
+	runKindCases(t, sysctlSnapshot(t, false, false, ""), []kindCase{
 		{"offline all", `kernel_param "boot" { key = "*" }`, finding.Skip, []string{"no /proc"}},
 		{"offline persistent", `kernel_param "fwd" {
   key        = "net.ipv4.ip_forward"
@@ -55,7 +55,17 @@ func TestKernelParamChecks(t *testing.T) {
   persistent = true
 }`, finding.Pass, []string{"/etc/sysctl.d/90-forward.conf:1 sets 1"}},
 	})
-	runKindCases(t, sysctlSnapshot(t, true, true), []kindCase{
+	runKindCases(t, sysctlSnapshot(t, true, true, "systemd-sysctl"), []kindCase{
 		{"container", `kernel_param "boot" { key = "*" }`, finding.Skip, []string{"read-only here (a container)"}},
+	})
+	// Without systemd as init nothing is known to apply sysctl.d at boot:
+	// a difference is no claim about the next boot.
+	runKindCases(t, sysctlSnapshot(t, true, false, ""), []kindCase{
+		{"no systemd", `kernel_param "boot" { key = "*" }`, finding.Skip, []string{"systemd is not the init system here"}},
+		{"no systemd one key", `kernel_param "fwd" { key = "net.ipv4.ip_forward" }`, finding.Skip, []string{"systemd is not the init system here", "the kernel runs with 0"}},
+		{"no systemd value", `kernel_param "fwd" {
+  key   = "net.ipv4.ip_forward"
+  value = "1"
+}`, finding.Fail, []string{"net.ipv4.ip_forward is 0, not 1"}},
 	})
 }

@@ -51,6 +51,9 @@ func (collector) Collect(_ context.Context, env *agent.Env) (snapshot.Section, e
 		out.Errors = append(out.Errors, errs...)
 	}
 	out.Live = rootfs.Exists(env.Root, "/proc/sys/kernel")
+	if rootfs.Exists(env.Root, "/run/systemd/system") {
+		out.AppliedBy = "systemd-sysctl"
+	}
 	if out.Live && (env.Root == "" || env.Root == "/") {
 		var st unix.Statfs_t
 		if unix.Statfs("/proc/sys", &st) == nil && st.Flags&unix.ST_RDONLY != 0 {

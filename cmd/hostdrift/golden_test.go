@@ -106,7 +106,7 @@ func fixtureAccounts() *snapshot.Accounts {
 
 // fixtureSysctl: the boot configuration applied.
 func fixtureSysctl() *snapshot.Sysctl {
-	return &snapshot.Sysctl{Live: true, Files: []string{"/usr/lib/sysctl.d/50-pid-max.conf"}, Errors: []string{},
+	return &snapshot.Sysctl{Live: true, AppliedBy: "systemd-sysctl", Files: []string{"/usr/lib/sysctl.d/50-pid-max.conf"}, Errors: []string{},
 		Params: []snapshot.SysctlParam{{Key: "kernel.pid_max", Value: "4194304", Exists: true, Configured: "4194304", Source: "/usr/lib/sysctl.d/50-pid-max.conf:1"}}}
 }
 

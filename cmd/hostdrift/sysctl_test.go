@@ -35,6 +35,8 @@ func TestKernelParamsInNamespace(t *testing.T) {
 		"etc/sysctl.d/90-forward.conf":    "# routes for the containers\nnet.ipv4.ip_forward = " + host + "\n",
 		"usr/lib/sysctl.d/50-vendor.conf": "-net.ipv4.conf.all.rp_filter = 7\n",
 		"etc/sysctl.d/50-vendor.conf":     "-> /dev/null",
+		// systemd is this root's init: systemd-sysctl applies sysctl.d.
+		"run/systemd/system/.keep": "",
 	})
 	if err := os.MkdirAll(filepath.Join(root, "proc"), 0o755); err != nil {
 		t.Fatal(err)

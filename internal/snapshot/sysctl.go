@@ -11,6 +11,11 @@ type Sysctl struct {
 	// ReadOnly says /proc/sys is mounted read-only (a container): systemd
 	// does not apply sysctl.d there, the kernel's values are the host's.
 	ReadOnly bool `json:"read_only,omitempty"`
+	// AppliedBy names what applies the boot configuration at boot:
+	// "systemd-sysctl" when systemd is the init system of the host read
+	// (/run/systemd/system exists); empty when that is not known, and then
+	// no running value is held against the files.
+	AppliedBy string `json:"applied_by,omitempty"`
 	// NetNS is the network namespace net.* values were read in, when not
 	// the collector's own.
 	NetNS string `json:"netns,omitempty"`
