@@ -232,7 +232,7 @@ func Effective(as []Assignment, expand func(string) []string) map[string]*snapsh
 				continue
 			}
 			globbed[k] = true
-			out[k] = &snapshot.SysctlParam{Key: k, Configured: a.Value, Source: a.Line, IgnoreErrors: a.IgnoreErrors}
+			out[k] = &snapshot.SysctlParam{Key: k, Configured: a.Value, Source: a.Line, IgnoreErrors: a.IgnoreErrors, Glob: a.Key}
 		}
 	}
 	return out

@@ -1,6 +1,6 @@
 package snapshot
 
-import "strconv"
+import "strings"
 
 // Sources of Services.
 const (
@@ -49,11 +49,26 @@ type Unit struct {
 // Attach puts the services into the snapshot.
 func (s *Services) Attach(snap *Snapshot) { snap.Services = s }
 
-// Objects lists each unit by name with its enablement, state and file.
+// Objects lists each installed unit by name with its enablement, file,
+// drop-ins and whether it is failed. Units without a unit file of their
+// own (devices, scopes, transient and generated units: a container's
+// mounts, a login session) come and go with no one configuring them, and
+// whether a oneshot is active changes with every run: both are left out,
+// so a diff shows configuration, not noise.
 func (s *Services) Objects() []Object {
 	out := make([]Object, 0, len(s.Units))
 	for _, u := range s.Units {
-		f := map[string]string{"file_state": u.FileState, "active_state": u.ActiveState, "file": u.File, "drop_ins": strconv.Itoa(len(u.DropIns))}
+		switch u.FileState {
+		case "", "generated", "transient":
+			continue
+		}
+		if strings.HasPrefix(u.File, "/run/") {
+			continue
+		}
+		f := map[string]string{"file_state": u.FileState, "file": u.File, "drop_ins": strings.Join(u.DropIns, ",")}
+		if u.ActiveState == "failed" {
+			f["failed"] = "true"
+		}
 		out = append(out, Object{Area: AreaServices, Kind: "unit", ID: u.Name, Fields: f})
 	}
 	return out

@@ -42,6 +42,9 @@ type SysctlParam struct {
 	Source     string `json:"source,omitempty"`
 	// IgnoreErrors: the line starts with "-" (a missing key is no error).
 	IgnoreErrors bool `json:"ignore_errors,omitempty"`
+	// Glob is the pattern of the line that set it, when a glob did
+	// (net.ipv4.conf.*.rp_filter).
+	Glob string `json:"glob,omitempty"`
 }
 
 // Attach puts the parameters into the snapshot.
@@ -58,9 +61,14 @@ func (s *Sysctl) Param(key string) (SysctlParam, bool) {
 }
 
 // Objects lists each parameter by key with its running and boot values.
+// Those a glob set are left out: they follow interfaces (a container's
+// veth) that come and go.
 func (s *Sysctl) Objects() []Object {
 	out := make([]Object, 0, len(s.Params))
 	for _, p := range s.Params {
+		if p.Glob != "" {
+			continue
+		}
 		out = append(out, Object{Area: AreaSysctl, Kind: "param", ID: p.Key,
 			Fields: map[string]string{"value": p.Value, "configured": p.Configured}})
 	}
