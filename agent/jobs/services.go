@@ -90,11 +90,18 @@ func servicesOverDBus(ctx context.Context) (*snapshot.Services, error) {
 		return nil, fmt.Errorf("list unit files: %w", err)
 	}
 	out := &snapshot.Services{Source: snapshot.ServicesDBus, Running: true, Units: []snapshot.Unit{}, Errors: []snapshot.FileError{}}
+	installed := map[string]bool{}
+	for _, f := range files {
+		installed[path.Base(f.Path)] = true
+	}
 	byName := map[string]*snapshot.Unit{}
 	for _, l := range loaded {
 		u := &snapshot.Unit{Name: l.Name, LoadState: l.LoadState, ActiveState: l.ActiveState, SubState: l.SubState}
 		byName[l.Name] = u
-		if l.LoadState == "not-found" {
+		// Devices, scopes and transient units (a container's mounts) have
+		// no file to report: one call per unit is spent only on the
+		// installed ones, and on any that failed.
+		if l.LoadState == "not-found" || !installed[l.Name] && l.ActiveState != "failed" {
 			continue
 		}
 		props, err := conn.GetUnitPropertiesContext(ctx, l.Name)
