@@ -2,7 +2,7 @@ package rules
 
 import (
 	"fmt"
-	"net/http"
+	"net/textproto"
 	"regexp"
 	"strings"
 
@@ -10,14 +10,14 @@ import (
 )
 
 // httpMethods are the methods a probe may send.
-var httpMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete, http.MethodOptions, http.MethodPatch}
+var httpMethods = []string{"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH"}
 
 // decodeHTTP reads the request's method and headers and the response
 // patterns of a url probe.
 func (c *probeCheck) decodeHTTP(d *Decoder) {
 	if d.Has("method") {
-		c.target.Method = strings.ToUpper(d.OneOf("method", http.MethodGet, httpMethods...))
-		if c.target.Method == http.MethodGet {
+		c.target.Method = strings.ToUpper(d.OneOf("method", "GET", httpMethods...))
+		if c.target.Method == "GET" {
 			c.target.Method = ""
 		}
 	}
@@ -29,7 +29,7 @@ func (c *probeCheck) decodeHTTP(d *Decoder) {
 			d.Errorf("headers", "Invalid header", "%q is not a header line; write \"Name: value\" (\"Host: www.example.com\").", h)
 			continue
 		}
-		lines = append(lines, http.CanonicalHeaderKey(name)+": "+strings.TrimSpace(value))
+		lines = append(lines, textproto.CanonicalMIMEHeaderKey(name)+": "+strings.TrimSpace(value))
 	}
 	c.target.Headers = strings.Join(lines, "\n")
 	for attr, dst := range map[string]*string{"body": &c.target.BodyPattern, "header": &c.target.HeaderPattern} {
@@ -43,7 +43,7 @@ func (c *probeCheck) decodeHTTP(d *Decoder) {
 		}
 		*dst = re
 	}
-	if c.target.BodyPattern != "" && c.target.Method == http.MethodHead {
+	if c.target.BodyPattern != "" && c.target.Method == "HEAD" {
 		d.Errorf("body", "No body to match", "a HEAD request gets no body; use GET to match the body.")
 	}
 }
@@ -52,7 +52,7 @@ func (c *probeCheck) decodeHTTP(d *Decoder) {
 func (c *probeCheck) requestText() string {
 	m := c.target.Method
 	if m == "" {
-		m = http.MethodGet
+		m = "GET"
 	}
 	s := m + " " + c.target.URL
 	if c.target.Headers != "" {

@@ -3,6 +3,7 @@
 package all
 
 import (
+	_ "github.com/hostdrift/hostdrift/agent/accounts"
 	_ "github.com/hostdrift/hostdrift/agent/dns"
 	_ "github.com/hostdrift/hostdrift/agent/docker"
 	_ "github.com/hostdrift/hostdrift/agent/files"
@@ -11,6 +12,8 @@ import (
 	_ "github.com/hostdrift/hostdrift/agent/jobs"
 	_ "github.com/hostdrift/hostdrift/agent/listeners"
 	_ "github.com/hostdrift/hostdrift/agent/mounts"
+	_ "github.com/hostdrift/hostdrift/agent/packages"
 	_ "github.com/hostdrift/hostdrift/agent/probe"
 	_ "github.com/hostdrift/hostdrift/agent/processes"
+	_ "github.com/hostdrift/hostdrift/agent/sysctl"
 )

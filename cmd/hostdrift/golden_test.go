@@ -86,6 +86,30 @@ func fixtureJobs() *snapshot.Jobs {
 	}
 }
 
+// fixtureServices: a stock host's systemd, nothing failed.
+func fixtureServices() *snapshot.Services {
+	zero := uint32(0)
+	return &snapshot.Services{Source: snapshot.ServicesDBus, Running: true, Errors: []snapshot.FileError{}, Units: []snapshot.Unit{
+		{Name: "nginx.service", LoadState: "loaded", ActiveState: "active", SubState: "running", FileState: "enabled", File: "/lib/systemd/system/nginx.service", Restarts: &zero, Result: "success"},
+		{Name: "ssh.service", LoadState: "loaded", ActiveState: "active", SubState: "running", FileState: "enabled", File: "/lib/systemd/system/ssh.service", Restarts: &zero, Result: "success"},
+	}}
+}
+
+// fixtureAccounts: root alone at uid 0.
+func fixtureAccounts() *snapshot.Accounts {
+	locked := true
+	return &snapshot.Accounts{Errors: []string{},
+		Users:  []snapshot.User{{Name: "root", UID: 0, GID: 0, Group: "root", Home: "/root", Shell: "/bin/bash", Groups: []string{}, Locked: &locked}},
+		Groups: []snapshot.Group{{Name: "root", GID: 0, Members: []string{}}},
+	}
+}
+
+// fixtureSysctl: the boot configuration applied.
+func fixtureSysctl() *snapshot.Sysctl {
+	return &snapshot.Sysctl{Live: true, AppliedBy: "systemd-sysctl", Files: []string{"/usr/lib/sysctl.d/50-pid-max.conf"}, Errors: []string{},
+		Params: []snapshot.SysctlParam{{Key: "kernel.pid_max", Value: "4194304", Exists: true, Configured: "4194304", Source: "/usr/lib/sysctl.d/50-pid-max.conf:1"}}}
+}
+
 // scenarios are saved snapshots that each exercise one exit code.
 func scenarios() map[string]*snapshot.Snapshot {
 	base := func(socks ...snapshot.Socket) *snapshot.Snapshot {
@@ -102,6 +126,9 @@ func scenarios() map[string]*snapshot.Snapshot {
 				{Name: "cron", Status: snapshot.StatusOK, DurationMS: 2},
 				{Name: "timers", Status: snapshot.StatusOK, DurationMS: 3},
 				{Name: "mounts", Status: snapshot.StatusOK, DurationMS: 1},
+				{Name: "services", Status: snapshot.StatusOK, DurationMS: 4},
+				{Name: "accounts", Status: snapshot.StatusOK, DurationMS: 1},
+				{Name: "sysctl", Status: snapshot.StatusOK, DurationMS: 1},
 			},
 			Listeners: &snapshot.Listeners{Source: "sock_diag", Sockets: socks},
 			DNS:       fixtureDNS(),
@@ -113,6 +140,9 @@ func scenarios() map[string]*snapshot.Snapshot {
 				{MountPoint: "/", Source: "/dev/vda1", FSType: "ext4", Options: []string{"rw", "relatime"},
 					TotalBytes: 20 << 30, AvailBytes: 12 << 30, UsedBytes: 8 << 30},
 			}, Fstab: []snapshot.FstabEntry{}},
+			Services: fixtureServices(),
+			Accounts: fixtureAccounts(),
+			Sysctl:   fixtureSysctl(),
 		}
 	}
 	stalled := fixtureSocket("tcp", "0.0.0.0", 443, 4121, "python3", "web.service")

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hostdrift/hostdrift/internal/finding"
+	"github.com/hostdrift/hostdrift/internal/report"
 	"github.com/hostdrift/hostdrift/internal/testkit/debroot"
 	"github.com/hostdrift/hostdrift/internal/testkit/dockertest"
 	"github.com/hostdrift/hostdrift/internal/testkit/fixture"
@@ -51,6 +52,24 @@ WantedBy=timers.target
 	"etc/systemd/system/timers.target.wants/fail.timer":    "-> /etc/systemd/system/fail.timer",
 	"etc/systemd/system/timers.target.wants/never.timer":   "-> /etc/systemd/system/never.timer",
 	"etc/systemd/system/timers.target.wants/missing.timer": "-> /etc/systemd/system/missing.timer",
+	// Services: one active and enabled with a drop-in, one that crashes
+	// until systemd gives up, one masked, one installed but disabled.
+	"etc/systemd/system/web-ok.service":                         "[Service]\nExecStart=/bin/sleep infinity\n[Install]\nWantedBy=multi-user.target\n",
+	"etc/systemd/system/web-ok.service.d/limits.conf":           "[Service]\nLimitNOFILE=4096\n",
+	"etc/systemd/system/multi-user.target.wants/web-ok.service": "-> /etc/systemd/system/web-ok.service",
+	"etc/systemd/system/crash.service":                          "[Service]\nExecStart=/bin/sh -c 'exit 2'\n[Install]\nWantedBy=multi-user.target\n",
+	// Fails twice, systemd restarts it, and the third start stays up.
+	"etc/systemd/system/flaky.service": `[Service]
+ExecStart=/bin/sh -c 'n=$(cat /run/flaky 2>/dev/null || echo 0); echo $((n+1)) > /run/flaky; [ "$n" -ge 2 ] && exec sleep infinity; exit 1'
+Restart=on-failure
+RestartSec=200ms
+[Install]
+WantedBy=multi-user.target
+`,
+	"etc/systemd/system/multi-user.target.wants/flaky.service": "-> /etc/systemd/system/flaky.service",
+	"etc/systemd/system/multi-user.target.wants/crash.service": "-> /etc/systemd/system/crash.service",
+	"etc/systemd/system/telnetish.service":                     "-> /dev/null",
+	"etc/systemd/system/spare.service":                         "[Service]\nExecStart=/bin/true\n[Install]\nWantedBy=multi-user.target\n",
 	"etc/cron.d/hostdrift-test": `PATH=/usr/local/bin:/usr/bin:/bin
 * * * * * root ok-job >> /var/log/ok-job.log 2>&1
 * * * * * root fail-job
@@ -95,6 +114,39 @@ timer "missing" {
   unit    = "missing.timer"
   require = ["program"]
 }
+service "web" {
+  unit         = "web-ok"
+  active       = true
+  enabled      = true
+  failed       = false
+  max_restarts = 0
+}
+service "web-drop-ins" {
+  unit     = "web-ok.service"
+  drop_ins = false
+}
+service "crash" {
+  unit   = "crash"
+  failed = false
+}
+service "flaky" {
+  unit         = "flaky"
+  active       = true
+  max_restarts = 1
+}
+service "masked" {
+  unit    = "telnetish"
+  active  = false
+  enabled = false
+}
+service "masked-enabled" {
+  unit    = "telnetish"
+  enabled = true
+}
+service "spare" {
+  unit    = "spare"
+  enabled = true
+}
 file "ok-output" {
   path    = "/var/tmp/ok.out"
   max_age = "10m"
@@ -130,6 +182,10 @@ func TestJobsUnderRealSystemd(t *testing.T) {
 		return inside("systemctl", "show", "-P", "Result", "fail.service") == "exit-code" &&
 			inside("systemctl", "show", "-P", "Result", "missing.service") == "exit-code" &&
 			inside("systemctl", "show", "-P", "ExecMainExitTimestampMonotonic", "ok.service") != "0"
+	})
+	waitFor(t, 30*time.Second, "crash.service to fail and flaky.service to come up after two restarts", func() bool {
+		return inside("systemctl", "is-failed", "crash.service") == "failed" &&
+			inside("systemctl", "show", "-P", "NRestarts", "flaky.service") == "2" && inside("systemctl", "is-active", "flaky.service") == "active"
 	})
 	// Cron starts jobs on the minute: wait for the first CMD in the journal.
 	waitFor(t, 75*time.Second, "cron to run ok-job", func() bool {
@@ -169,16 +225,23 @@ func TestJobsUnderRealSystemd(t *testing.T) {
 		status finding.Status
 		says   []string
 	}{
-		"cron.ok-ran":     {finding.Pass, []string{"/etc/cron.d/hostdrift-test:2: last run ", " UTC per journal"}},
-		"cron.yearly-ran": {finding.Fail, []string{"/etc/cron.d/hostdrift-test:4 (ok-job --yearly >/dev/null 2>&1): no run in journal", "max_age 25h"}},
-		"cron.programs":   {finding.Fail, []string{"/etc/cron.d/hostdrift-test:5", "its script /opt/missing/script.sh: /opt/missing/script.sh does not exist"}},
-		"cron.output":     {finding.Fail, []string{"no mail transfer agent is installed", "1 job(s) that send it to mail: /etc/cron.d/hostdrift-test:3 (stdout+stderr to root)", "because systemd runs, and the job tests /run/systemd/system first", "/etc/cron.d/e2scrub_all:1"}},
-		"cron.daemon":     {finding.Pass, nil},
-		"timer.ok":        {finding.Pass, []string{"ok.timer last triggered ", "ok.service result success"}},
-		"timer.fail":      {finding.Fail, []string{"fail.timer (/etc/systemd/system/fail.timer): fail.service last ran ", "ended with exit-code (status 3)"}},
-		"timer.never":     {finding.Fail, []string{"never.timer (/etc/systemd/system/never.timer) is enabled (inactive) but never triggered, although it was due by ", "OnBootSec=1s"}},
-		"timer.missing":   {finding.Fail, []string{"missing.timer (/etc/systemd/system/missing.timer) runs missing.service: its program /usr/local/bin/missing-job: /usr/local/bin/missing-job does not exist"}},
-		"file.ok-output":  {finding.Pass, []string{"/var/tmp/ok.out modified "}},
+		"cron.ok-ran":            {finding.Pass, []string{"/etc/cron.d/hostdrift-test:2: last run ", " UTC per journal"}},
+		"cron.yearly-ran":        {finding.Fail, []string{"/etc/cron.d/hostdrift-test:4 (ok-job --yearly >/dev/null 2>&1): no run in journal", "max_age 25h"}},
+		"cron.programs":          {finding.Fail, []string{"/etc/cron.d/hostdrift-test:5", "its script /opt/missing/script.sh: /opt/missing/script.sh does not exist"}},
+		"cron.output":            {finding.Fail, []string{"no mail transfer agent is installed", "1 job(s) that send it to mail: /etc/cron.d/hostdrift-test:3 (stdout+stderr to root)", "because systemd runs, and the job tests /run/systemd/system first", "/etc/cron.d/e2scrub_all:1"}},
+		"cron.daemon":            {finding.Pass, nil},
+		"timer.ok":               {finding.Pass, []string{"ok.timer last triggered ", "ok.service result success"}},
+		"timer.fail":             {finding.Fail, []string{"fail.timer (/etc/systemd/system/fail.timer): fail.service last ran ", "ended with exit-code (status 3)"}},
+		"timer.never":            {finding.Fail, []string{"never.timer (/etc/systemd/system/never.timer) is enabled (inactive) but never triggered, although it was due by ", "OnBootSec=1s"}},
+		"timer.missing":          {finding.Fail, []string{"missing.timer (/etc/systemd/system/missing.timer) runs missing.service: its program /usr/local/bin/missing-job: /usr/local/bin/missing-job does not exist"}},
+		"file.ok-output":         {finding.Pass, []string{"/var/tmp/ok.out modified "}},
+		"service.web":            {finding.Pass, []string{"web-ok.service: active (running), enabled, /etc/systemd/system/web-ok.service, drop-ins /etc/systemd/system/web-ok.service.d/limits.conf"}},
+		"service.web-drop-ins":   {finding.Fail, []string{"drop-ins override its unit file: /etc/systemd/system/web-ok.service.d/limits.conf"}},
+		"service.crash":          {finding.Fail, []string{"crash.service (failed (failed), enabled, /etc/systemd/system/crash.service, result exit-code (status 2)): it is failed"}},
+		"service.flaky":          {finding.Fail, []string{"flaky.service (active (running), enabled, /etc/systemd/system/flaky.service, restarted 2 time(s)): systemd restarted it 2 time(s), more than 1"}},
+		"service.masked":         {finding.Pass, []string{"telnetish.service: inactive (dead), masked"}},
+		"service.masked-enabled": {finding.Fail, []string{"telnetish.service", "it is masked"}},
+		"service.spare":          {finding.Fail, []string{"spare.service (inactive (dead), disabled, /etc/systemd/system/spare.service): it is not enabled (disabled): it does not start at boot"}},
 	}
 	seen := 0
 	for _, f := range rep.Findings {
@@ -205,17 +268,49 @@ func TestJobsUnderRealSystemd(t *testing.T) {
 	// policy init under the real systemd: the timers and cron jobs that
 	// hold are written active, the failing ones commented out, and a check
 	// right after it passes.
-	if out, err := e.Command("exec", id, "/usr/local/bin/hostdrift", "policy", "init", "--area", "cron,timers", "--output", "/tmp/init.hcl").CombinedOutput(); err != nil {
+	if out, err := e.Command("exec", id, "/usr/local/bin/hostdrift", "policy", "init", "--area", "cron,timers,services,sysctl", "--output", "/tmp/init.hcl").CombinedOutput(); err != nil {
 		t.Fatalf("policy init: %v\n%s", err, out)
 	}
 	initText, _ := e.Command("exec", id, "cat", "/tmp/init.hcl").Output()
-	for _, w := range []string{"timer \"ok\" {", "# timer \"fail\" {", "# timer \"missing\" {", "# timer \"never\" {"} {
+	for _, w := range []string{"timer \"ok\" {", "# timer \"fail\" {", "# timer \"missing\" {", "# timer \"never\" {",
+		"service \"web-ok\" {", "service \"flaky\" {", "# service \"crash\" {"} {
 		if !strings.Contains(string(initText), w) {
 			t.Errorf("policy init lacks %q:\n%s", w, initText)
 		}
 	}
 	if out, err := e.Command("exec", id, "/usr/local/bin/hostdrift", "check", "--policy", "/tmp/init.hcl").CombinedOutput(); err != nil {
 		t.Errorf("check right after policy init: %v\n%s", err, out)
+	}
+
+	// The built-in host checks: first they see the units this test made
+	// fail; once those are reset, this stock Debian passes them: no failed
+	// unit, root alone at uid 0, and sysctl.d not judged where /proc/sys is
+	// read-only (a container).
+	builtin := func() *report.Report {
+		out, _ := e.Command("exec", id, "/usr/local/bin/hostdrift", "check", "--format", "json").Output()
+		var r report.Report
+		if err := json.Unmarshal(out, &r); err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		return &r
+	}
+	if f := findingNamed(builtin(), "service.no-failed-units"); f == nil || f.Status != finding.Fail ||
+		!strings.Contains(f.Explanation, "crash.service (failed (failed)") || !strings.Contains(f.Explanation, "fail.service (failed (failed)") {
+		t.Errorf("built-in service.no-failed-units before the reset: %+v", f)
+	}
+	inside("systemctl", "reset-failed", "fail.service", "missing.service", "crash.service")
+	stock := builtin()
+	for check, want := range map[string]finding.Status{
+		"service.no-failed-units":          finding.Pass,
+		"user.root-alone-at-uid-0":         finding.Pass,
+		"kernel_param.boot-config-applied": finding.Skip,
+	} {
+		f := findingNamed(stock, check)
+		if f == nil || f.Status != want {
+			t.Errorf("built-in %s: %+v, want %s", check, f, want)
+		} else {
+			t.Logf("%s %s: %s", f.Status, f.Check, f.Explanation)
+		}
 	}
 }
 

@@ -15,4 +15,8 @@ const (
 	CollectorProbes    = "probes"
 	CollectorMounts    = "mounts"
 	CollectorProcesses = "processes"
+	CollectorServices  = "services"
+	CollectorPackages  = "packages"
+	CollectorAccounts  = "accounts"
+	CollectorSysctl    = "sysctl"
 )

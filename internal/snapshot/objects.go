@@ -43,6 +43,10 @@ const (
 	AreaMounts     = "mounts"
 	AreaInterfaces = "interfaces"
 	AreaFiles      = "files"
+	AreaServices   = "services"
+	AreaPackages   = "packages"
+	AreaAccounts   = "accounts"
+	AreaSysctl     = "sysctl"
 )
 
 // objectSources lists, per area, the collector that reads it and how to
@@ -70,6 +74,10 @@ var objectSources = []struct {
 		}
 		return nilIfNil(s.Jobs.Timers)
 	}},
+	{AreaServices, CollectorServices, func(s *Snapshot) Objecter { return nilIfNil(s.Services) }},
+	{AreaPackages, CollectorPackages, func(s *Snapshot) Objecter { return nilIfNil(s.Packages) }},
+	{AreaAccounts, CollectorAccounts, func(s *Snapshot) Objecter { return nilIfNil(s.Accounts) }},
+	{AreaSysctl, CollectorSysctl, func(s *Snapshot) Objecter { return nilIfNil(s.Sysctl) }},
 }
 
 // nilIfNil turns a typed nil section into an untyped nil interface.

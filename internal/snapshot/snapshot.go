@@ -30,6 +30,10 @@ type Snapshot struct {
 	Files     *Files     `json:"files,omitempty"`
 	Mounts    *Mounts    `json:"mounts,omitempty"`
 	Processes *Processes `json:"processes,omitempty"`
+	Services  *Services  `json:"services,omitempty"`
+	Packages  *Packages  `json:"packages,omitempty"`
+	Accounts  *Accounts  `json:"accounts,omitempty"`
+	Sysctl    *Sysctl    `json:"sysctl,omitempty"`
 }
 
 // Section is one area's data; a collector returns one and the runner attaches

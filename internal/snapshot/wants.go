@@ -14,4 +14,7 @@ type Wants struct {
 	// FileContent lists the files whose content (digest, matching lines)
 	// the policy judges.
 	FileContent []FileWant
+	// Sysctl lists the kernel parameters (dotted keys) the policy judges,
+	// beyond those the boot configuration sets.
+	Sysctl []string
 }

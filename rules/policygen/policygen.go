@@ -77,6 +77,8 @@ var proposers = []struct {
 	{snapshot.AreaTimers, "Each systemd timer can run, triggers, and its last run succeeded.", proposeTimers},
 	{snapshot.AreaMounts, "The file systems /etc/fstab mounts, with their options, and space left.", proposeMounts},
 	{snapshot.AreaInterfaces, "The network interfaces that are up, with their MTU.", proposeInterfaces},
+	{snapshot.AreaServices, "Each enabled systemd service stays enabled and running.", proposeServices},
+	{snapshot.AreaSysctl, "The kernel parameters /etc sets keep their values, now and after a reboot.", proposeSysctl},
 }
 
 // maxJobs bounds the cron and timer checks policy init writes: beyond it
@@ -461,6 +463,50 @@ func proposeTimers(s *snapshot.Snapshot) []Candidate {
 				{{"unit", Str(t.Unit)}, {"require", `["program"]`}},
 			},
 			Weakening: true})
+	}
+	return uniqueNames(out)
+}
+
+func proposeServices(s *snapshot.Snapshot) []Candidate {
+	if s.Services == nil {
+		return nil
+	}
+	var out []Candidate
+	for _, u := range s.Services.Units {
+		if len(out) >= maxJobs {
+			break
+		}
+		if !strings.HasSuffix(u.Name, ".service") || u.FileState != "enabled" {
+			continue
+		}
+		unit := Str(strings.TrimSuffix(u.Name, ".service"))
+		out = append(out, Candidate{Area: snapshot.AreaServices, Kind: "service", Name: Label(strings.TrimSuffix(u.Name, ".service")),
+			Comment: fmt.Sprintf("%s (%s), enabled.", u.Name, u.File),
+			// Without a running systemd whether it runs is unknown: then
+			// only that it stays enabled is required.
+			Alternatives: [][]Attr{
+				{{"unit", unit}, {"active", "true"}, {"enabled", "true"}},
+				{{"unit", unit}, {"enabled", "true"}},
+			},
+			Weakening: true})
+	}
+	return uniqueNames(out)
+}
+
+func proposeSysctl(s *snapshot.Snapshot) []Candidate {
+	if s.Sysctl == nil {
+		return nil
+	}
+	var out []Candidate
+	for _, p := range s.Sysctl.Params {
+		if !strings.HasPrefix(p.Source, "/etc/") || p.Configured == "" {
+			continue
+		}
+		out = append(out, Candidate{Area: snapshot.AreaSysctl, Kind: "kernel_param", Name: Label(p.Key),
+			Comment: fmt.Sprintf("set by %s.", p.Source),
+			Alternatives: [][]Attr{
+				{{"key", Str(p.Key)}, {"value", Str(p.Configured)}, {"persistent", "true"}},
+			}})
 	}
 	return uniqueNames(out)
 }

@@ -1,0 +1,174 @@
+// Package accounts reads the host's local users and groups from
+// /etc/passwd and /etc/group below --root, and from /etc/shadow only
+// whether each password is locked: a hash never leaves this package.
+package accounts
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"strconv"
+	"strings"
+
+	"github.com/hostdrift/hostdrift/agent"
+	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/internal/sys/rootfs"
+)
+
+func init() {
+	agent.Register(snapshot.CollectorAccounts, func() agent.Collector { return collector{} })
+}
+
+type collector struct{}
+
+// Collect reads passwd, group and the lock state of shadow. A root
+// without /etc/passwd is skipped; an unreadable shadow leaves Locked
+// unknown and says why.
+func (collector) Collect(_ context.Context, env *agent.Env) (snapshot.Section, error) {
+	pw, err := rootfs.ReadFile(env.Root, "/etc/passwd", 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &snapshot.Accounts{Users: []snapshot.User{}, Groups: []snapshot.Group{}, Errors: []string{},
+			Absent: "no /etc/passwd below " + env.Path()}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read /etc/passwd: %w", err)
+	}
+	out := &snapshot.Accounts{Errors: []string{}}
+	out.Users, out.Errors = ParsePasswd(strings.NewReader(string(pw)))
+	gr, err := rootfs.ReadFile(env.Root, "/etc/group", 0)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		out.Groups = []snapshot.Group{}
+	case err != nil:
+		return nil, fmt.Errorf("read /etc/group: %w", err)
+	default:
+		var errs []string
+		out.Groups, errs = ParseGroup(strings.NewReader(string(gr)))
+		out.Errors = append(out.Errors, errs...)
+	}
+	Resolve(out)
+	sh, err := rootfs.ReadFile(env.Root, "/etc/shadow", 0)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		out.ShadowError = "/etc/shadow does not exist"
+	case err != nil:
+		out.ShadowError = err.Error()
+	default:
+		locked := ParseShadowLocks(strings.NewReader(string(sh)))
+		clear(sh)
+		for i := range out.Users {
+			if l, ok := locked[out.Users[i].Name]; ok {
+				out.Users[i].Locked = &l
+			}
+		}
+	}
+	if len(out.Errors) > 0 {
+		return out, agent.Partial("%d account line(s) could not be read: %s", len(out.Errors), out.Errors[0])
+	}
+	return out, nil
+}
+
+// lines calls fn with the fields of every non-empty, non-comment line,
+// split on ':'. NIS "+" and "-" lines are skipped.
+func lines(r io.Reader, fn func(n int, f []string)) error {
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 1<<20)
+	n := 0
+	for sc.Scan() {
+		n++
+		t := sc.Text()
+		if strings.TrimSpace(t) == "" || strings.HasPrefix(t, "#") || strings.HasPrefix(t, "+") || strings.HasPrefix(t, "-") {
+			continue
+		}
+		fn(n, strings.Split(t, ":"))
+	}
+	return sc.Err()
+}
+
+// ParsePasswd reads passwd(5) lines: name:password:uid:gid:gecos:home:shell.
+// The password field is not kept.
+func ParsePasswd(r io.Reader) ([]snapshot.User, []string) {
+	users := []snapshot.User{}
+	errs := []string{}
+	err := lines(r, func(n int, f []string) {
+		if len(f) != 7 {
+			errs = append(errs, fmt.Sprintf("/etc/passwd:%d: %d fields, want 7", n, len(f)))
+			return
+		}
+		uid, err1 := strconv.ParseUint(f[2], 10, 32)
+		gid, err2 := strconv.ParseUint(f[3], 10, 32)
+		if f[0] == "" || err1 != nil || err2 != nil {
+			errs = append(errs, fmt.Sprintf("/etc/passwd:%d: user %q has no name or a uid/gid that is not a number", n, f[0]))
+			return
+		}
+		users = append(users, snapshot.User{Name: f[0], UID: int(uid), GID: int(gid), Home: f[5], Shell: f[6], Groups: []string{}})
+	})
+	if err != nil {
+		errs = append(errs, "/etc/passwd: "+err.Error())
+	}
+	return users, errs
+}
+
+// ParseGroup reads group(5) lines: name:password:gid:member,member.
+func ParseGroup(r io.Reader) ([]snapshot.Group, []string) {
+	groups := []snapshot.Group{}
+	errs := []string{}
+	err := lines(r, func(n int, f []string) {
+		if len(f) != 4 {
+			errs = append(errs, fmt.Sprintf("/etc/group:%d: %d fields, want 4", n, len(f)))
+			return
+		}
+		gid, err := strconv.ParseUint(f[2], 10, 32)
+		if f[0] == "" || err != nil {
+			errs = append(errs, fmt.Sprintf("/etc/group:%d: group %q has no name or a gid that is not a number", n, f[0]))
+			return
+		}
+		g := snapshot.Group{Name: f[0], GID: int(gid), Members: []string{}}
+		for _, m := range strings.Split(f[3], ",") {
+			if m = strings.TrimSpace(m); m != "" {
+				g.Members = append(g.Members, m)
+			}
+		}
+		groups = append(groups, g)
+	})
+	if err != nil {
+		errs = append(errs, "/etc/group: "+err.Error())
+	}
+	return groups, errs
+}
+
+// ParseShadowLocks reads shadow(5) and returns, per user, only whether no
+// password can log in: the field starts with "!" (locked) or "*" (no
+// password set). An empty field (no password needed) is not locked.
+func ParseShadowLocks(r io.Reader) map[string]bool {
+	out := map[string]bool{}
+	lines(r, func(_ int, f []string) {
+		if len(f) < 2 || f[0] == "" {
+			return
+		}
+		out[f[0]] = strings.HasPrefix(f[1], "!") || strings.HasPrefix(f[1], "*")
+	})
+	return out
+}
+
+// Resolve fills each user's primary group name and supplementary groups.
+func Resolve(a *snapshot.Accounts) {
+	byGID := map[int]string{}
+	member := map[string][]string{}
+	for _, g := range a.Groups {
+		if _, seen := byGID[g.GID]; !seen {
+			byGID[g.GID] = g.Name
+		}
+		for _, m := range g.Members {
+			member[m] = append(member[m], g.Name)
+		}
+	}
+	for i := range a.Users {
+		u := &a.Users[i]
+		u.Group = byGID[u.GID]
+		u.Groups = append([]string{}, member[u.Name]...)
+	}
+}

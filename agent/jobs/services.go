@@ -1,0 +1,154 @@
+package jobs
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"sort"
+	"strings"
+
+	sd "github.com/coreos/go-systemd/v22/dbus"
+
+	"github.com/hostdrift/hostdrift/agent"
+	"github.com/hostdrift/hostdrift/internal/snapshot"
+)
+
+func init() {
+	agent.Register(snapshot.CollectorServices, func() agent.Collector { return &ServicesCollector{} })
+}
+
+// ServicesCollector reads every systemd unit: from the running systemd
+// over D-Bus on the live host (state, enablement, file, drop-ins, a
+// service's restarts and last result), else (another --root, or no
+// systemd) from the unit files, which tell whether units are enabled but
+// not whether they run. It only reads properties: no unit is started,
+// stopped, reloaded or reset.
+type ServicesCollector struct {
+	// Offline forces reading unit files even when systemd answers.
+	Offline bool
+}
+
+// unitSuffixes are the unit types read from files.
+var unitSuffixes = []string{".service", ".socket", ".target", ".timer", ".mount", ".automount", ".path", ".swap", ".slice"}
+
+// Collect reads the units over D-Bus when it can, else from files.
+func (c *ServicesCollector) Collect(ctx context.Context, env *agent.Env) (snapshot.Section, error) {
+	fsys := newRootFS(env.Root)
+	if fsys.live() && !c.Offline {
+		s, err := servicesOverDBus(ctx)
+		if err == nil {
+			return s, nil
+		}
+		if systemdRuns() {
+			s := servicesOffline(fsys)
+			return s, agent.Partial("systemd runs but did not answer over D-Bus (%v): units were read from unit files, without their state", err)
+		}
+	}
+	return servicesOffline(fsys), nil
+}
+
+// servicesOffline reads the unit files below the root.
+func servicesOffline(fsys rootFS) *snapshot.Services {
+	out := &snapshot.Services{Source: snapshot.ServicesFiles, Units: []snapshot.Unit{}, Errors: []snapshot.FileError{}}
+	units := loadUnitSet(fsys)
+	var names []string
+	for _, suffix := range unitSuffixes {
+		names = append(names, units.names(suffix)...)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		u, err := units.load(name)
+		if err != nil {
+			out.Errors = append(out.Errors, snapshot.FileError{Path: units.files[name], Error: err.Error()})
+		}
+		if u == nil {
+			continue
+		}
+		unit := snapshot.Unit{Name: name, FileState: units.enabled(name, u), File: u.path, DropIns: u.dropIns}
+		out.Units = append(out.Units, unit)
+	}
+	return out
+}
+
+// servicesOverDBus asks the running systemd for its loaded units and its
+// unit files.
+func servicesOverDBus(ctx context.Context) (*snapshot.Services, error) {
+	conn, err := sd.NewSystemConnectionContext(ctx)
+	if err != nil {
+		var err2 error
+		if conn, err2 = sd.NewSystemdConnectionContext(ctx); err2 != nil {
+			return nil, fmt.Errorf("system bus: %v; systemd's private socket: %v", err, err2)
+		}
+	}
+	defer conn.Close()
+	loaded, err := conn.ListUnitsContext(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list units: %w", err)
+	}
+	files, err := conn.ListUnitFilesContext(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list unit files: %w", err)
+	}
+	out := &snapshot.Services{Source: snapshot.ServicesDBus, Running: true, Units: []snapshot.Unit{}, Errors: []snapshot.FileError{}}
+	installed := map[string]bool{}
+	for _, f := range files {
+		installed[path.Base(f.Path)] = true
+	}
+	byName := map[string]*snapshot.Unit{}
+	for _, l := range loaded {
+		u := &snapshot.Unit{Name: l.Name, LoadState: l.LoadState, ActiveState: l.ActiveState, SubState: l.SubState}
+		byName[l.Name] = u
+		// Devices, scopes and transient units (a container's mounts) have
+		// no file to report: one call per unit is spent only on the
+		// installed ones, and on any that failed.
+		if l.LoadState == "not-found" || !installed[l.Name] && l.ActiveState != "failed" {
+			continue
+		}
+		props, err := conn.GetUnitPropertiesContext(ctx, l.Name)
+		if err != nil {
+			u.Error = fmt.Sprintf("read unit properties: %v", err)
+			continue
+		}
+		u.File, _ = props["FragmentPath"].(string)
+		u.DropIns, _ = props["DropInPaths"].([]string)
+		u.FileState, _ = props["UnitFileState"].(string)
+		if !strings.HasSuffix(l.Name, ".service") {
+			continue
+		}
+		sp, err := conn.GetUnitTypePropertiesContext(ctx, l.Name, "Service")
+		if err != nil {
+			u.Error = fmt.Sprintf("read service properties: %v", err)
+			continue
+		}
+		if n, ok := sp["NRestarts"].(uint32); ok {
+			u.Restarts = &n
+		}
+		u.Result, _ = sp["Result"].(string)
+		if st, ok := sp["ExecMainStatus"].(int32); ok {
+			v := int(st)
+			u.ExitStatus = &v
+		}
+	}
+	for _, f := range files {
+		name := path.Base(f.Path)
+		if strings.Contains(name, "@.") {
+			continue
+		}
+		if u, ok := byName[name]; ok {
+			if u.File == "" && f.Type == "masked" {
+				u.File = f.Path
+			}
+			if u.FileState == "" {
+				u.FileState = f.Type
+			}
+			continue
+		}
+		// Installed, not loaded: inactive, as systemd would show it.
+		byName[name] = &snapshot.Unit{Name: name, ActiveState: "inactive", SubState: "dead", FileState: f.Type, File: f.Path}
+	}
+	for _, u := range byName {
+		out.Units = append(out.Units, *u)
+	}
+	sort.Slice(out.Units, func(i, j int) bool { return out.Units[i].Name < out.Units[j].Name })
+	return out, nil
+}
