@@ -71,7 +71,8 @@ probe "body-missing" {
 			t.Errorf("%s: %s, want %s with %q:\n%s", c.id, f.Status, c.status, c.want, f.Explanation)
 		}
 	}
-	if e := byID["probe.post"].Expected; !strings.Contains(e, "POST http://"+addr+"/ (Host: www.example.test, X-Token: t1)") {
-		t.Errorf("expected names the request: %s", e)
+	// The token header is named, its value (a credential) is not.
+	if e := byID["probe.post"].Expected; !strings.Contains(e, "POST http://"+addr+"/ (Host: www.example.test, X-Token: [redacted])") || strings.Contains(e, "t1") {
+		t.Errorf("expected names the request, without the token: %s", e)
 	}
 }
