@@ -114,16 +114,7 @@ func runDockerUFW(t *testing.T, backend string, n int, seed int64) (v4, v6 agree
 		t.Fatalf("docker wrote through iptables-%s too:\n%s", other, out)
 	}
 
-	sec, err := (&Collector{}).Collect(context.Background(), &agent.Env{NetNS: host.Path()})
-	var partial *agent.PartialError
-	if err != nil && !errors.As(err, &partial) {
-		t.Fatalf("collect: %v", err)
-	}
-	fw := sec.(*snapshot.Firewall)
-	if len(fw.Unparsed) > 0 {
-		t.Errorf("unparsed rules: %+v", fw.Unparsed)
-	}
-	prog := netfilter.Compile(fw)
+	prog := collectProgram(t, host)
 
 	rec := &recorder{seen: map[string]bool{}}
 	listenAll(t, world, dockerPorts, rec)
@@ -132,35 +123,13 @@ func runDockerUFW(t *testing.T, backend string, n int, seed int64) (v4, v6 agree
 		listenAll(t, c.ns, dockerPorts, rec)
 	}
 
-	rng := rand.New(rand.NewSource(seed))
-	var fresh freshPeers
-	var probes []*probe
-	for i := 0; i < n; i++ {
-		p := &probe{proto: []string{"tcp", "udp"}[rng.Intn(2)], sport: uint16(40000 + i)}
-		p.dport = dockerPorts[rng.Intn(len(dockerPorts))]
-		// Docker 20.10 writes no IPv6 rules (ip6tables is experimental
-		// there): IPv6 probes test UFW's IPv6 chains, to and from the host.
-		six := rng.Intn(2) == 1
-		hostA, worldA := hostAddr, worldAddr
-		if six {
-			hostA, worldA = hostAddr6, worldAddr6
-		}
-		choice := rng.Intn(10)
-		switch {
-		case choice < 2:
-			p.dir, p.from, p.src, p.dst = netfilter.Outbound, host, hostA, worldA
-			if rng.Intn(2) == 0 {
-				p.dst = fresh.next(six, rng.Intn(2) == 0)
-			}
-		case choice < 6 || six:
-			p.dir, p.from, p.src, p.dst = netfilter.Inbound, world, fresh.next(six, rng.Intn(2) == 0), hostA
-		default:
-			c := ctrs[rng.Intn(len(ctrs))]
-			p.dir, p.from, p.src, p.dst = netfilter.Forward, world, fresh.next(false, rng.Intn(2) == 0), c.addr
-		}
-		p.sim = prog.Simulate(netfilter.Packet{Direction: p.dir, Protocol: p.proto, Src: p.src, Dst: p.dst, SrcPort: p.sport, DstPort: p.dport})
-		probes = append(probes, p)
+	var fwd []netip.Addr
+	for _, c := range ctrs {
+		fwd = append(fwd, c.addr)
 	}
+	// Docker 20.10 writes no IPv6 rules (ip6tables is experimental
+	// there): IPv6 probes test UFW's IPv6 chains, to and from the host.
+	probes := firstPackets(prog, n, seed, dockerPorts, host, world, fwd)
 	name := "docker+ufw " + backend
 	v4, v6 = measure(t, name, probes, rec)
 	// The probes took the paths the ruleset is about: published ports
@@ -267,4 +236,53 @@ func listenBeside(t *testing.T, ns *nstest.NS, ports []uint16, rec *recorder) (h
 	})
 	serve(t, lns, pcs, rec)
 	return held
+}
+
+// collectProgram collects the firewall of the namespace as hostdrift does
+// and compiles it for the simulator; unparsed rules fail the test.
+func collectProgram(t *testing.T, ns *nstest.NS) *netfilter.Program {
+	t.Helper()
+	sec, err := (&Collector{}).Collect(context.Background(), &agent.Env{NetNS: ns.Path()})
+	var partial *agent.PartialError
+	if err != nil && !errors.As(err, &partial) {
+		t.Fatalf("collect: %v", err)
+	}
+	fw := sec.(*snapshot.Firewall)
+	if len(fw.Unparsed) > 0 {
+		t.Errorf("unparsed rules: %+v", fw.Unparsed)
+	}
+	return netfilter.Compile(fw)
+}
+
+// firstPackets makes n first packets of fresh peers, half of them IPv6,
+// each simulated: out of host to the world, from the world into host, and
+// (IPv4) from the world through host to the fwd addresses, if any.
+func firstPackets(prog *netfilter.Program, n int, seed int64, ports []uint16, host, world *nstest.NS, fwd []netip.Addr) []*probe {
+	rng := rand.New(rand.NewSource(seed))
+	var fresh freshPeers
+	var probes []*probe
+	for i := 0; i < n; i++ {
+		p := &probe{proto: []string{"tcp", "udp"}[rng.Intn(2)], sport: uint16(40000 + i)}
+		p.dport = ports[rng.Intn(len(ports))]
+		six := rng.Intn(2) == 1
+		hostA, worldA := hostAddr, worldAddr
+		if six {
+			hostA, worldA = hostAddr6, worldAddr6
+		}
+		choice := rng.Intn(10)
+		switch {
+		case choice < 3:
+			p.dir, p.from, p.src, p.dst = netfilter.Outbound, host, hostA, worldA
+			if rng.Intn(2) == 0 {
+				p.dst = fresh.next(six, rng.Intn(2) == 0)
+			}
+		case choice < 6 || six || len(fwd) == 0:
+			p.dir, p.from, p.src, p.dst = netfilter.Inbound, world, fresh.next(six, rng.Intn(2) == 0), hostA
+		default:
+			p.dir, p.from, p.src, p.dst = netfilter.Forward, world, fresh.next(false, rng.Intn(2) == 0), fwd[rng.Intn(len(fwd))]
+		}
+		p.sim = prog.Simulate(netfilter.Packet{Direction: p.dir, Protocol: p.proto, Src: p.src, Dst: p.dst, SrcPort: p.sport, DstPort: p.dport})
+		probes = append(probes, p)
+	}
+	return probes
 }
