@@ -177,6 +177,10 @@ var plainNftables = ruleset{
 	},
 }
 
+// firewalldNft is hand-written in firewalld's nftables shape. It stays next
+// to the real firewalld (TestDifferentialFirewalld) for the paths that one
+// does not take: a DNAT forward and a zone on the container bridge, probed
+// through the host.
 const firewalldNft = `table inet firewalld {
 	set trusted_src {
 		type ipv4_addr
