@@ -1,11 +1,13 @@
 package firewall
 
 import (
+	"net/netip"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hostdrift/hostdrift/internal/netfilter"
 	"github.com/hostdrift/hostdrift/internal/testkit/debroot"
 	"github.com/hostdrift/hostdrift/internal/testkit/dockertest"
 	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
@@ -100,6 +102,21 @@ func runFirewalld(t *testing.T, e *dockertest.Engine, img string, c firewalldCas
 		name += "-" + c.xtables
 	}
 	v4, v6 = measure(t, name, probes, rec)
+	// The probes reached the zones by source: the ipset sent to the drop
+	// zone and the range bound to the work zone.
+	blocked, work := netip.MustParsePrefix("10.201.0.0/24"), netip.MustParsePrefix("10.200.0.192/27")
+	var nBlocked, nWork int
+	for _, p := range probes {
+		if p.dir == netfilter.Inbound && blocked.Contains(p.src) {
+			nBlocked++
+		}
+		if p.dir == netfilter.Inbound && work.Contains(p.src) {
+			nWork++
+		}
+	}
+	if nBlocked == 0 || nWork == 0 {
+		t.Errorf("inbound probes from the blocked ipset: %d, from the work zone: %d; want some of each", nBlocked, nWork)
+	}
 	if len(v4.wrong)+len(v6.wrong) > 0 {
 		t.Logf("ruleset %s (%s):\n%s", name, strings.Join(dump, " "), host.Run(t, dump[0], dump[1:]...))
 	}
