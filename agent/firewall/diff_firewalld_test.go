@@ -97,6 +97,21 @@ func runFirewalld(t *testing.T, e *dockertest.Engine, img string, c firewalldCas
 	listenAll(t, world, commonPorts, rec)
 	listenAll(t, host, commonPorts, rec)
 	probes := firstPackets(prog, n, seed, commonPorts, host, world, nil)
+	// One more, certain to reach the rate-limited rich rule: a fresh peer
+	// of its source range to its port. The random ones reach it a few
+	// times at most, within the limit's burst.
+	used := map[netip.Addr]bool{}
+	for _, p := range probes {
+		used[p.src] = true
+	}
+	for a := netip.MustParseAddr("10.200.0.190"); ; a = a.Prev() {
+		if !used[a] {
+			p := &probe{dir: netfilter.Inbound, proto: "tcp", from: world, src: a, dst: hostAddr, sport: uint16(40000 + n), dport: 3306}
+			p.sim = prog.Simulate(netfilter.Packet{Direction: p.dir, Protocol: p.proto, Src: p.src, Dst: p.dst, SrcPort: p.sport, DstPort: p.dport})
+			probes = append(probes, p)
+			break
+		}
+	}
 	name := "firewalld " + c.backend
 	if c.xtables != "" {
 		name += "-" + c.xtables
@@ -152,7 +167,7 @@ func TestDifferentialFirewalld(t *testing.T) {
 	for i, c := range []firewalldCase{{"nftables", ""}, {"iptables", "nft"}, {"iptables", "legacy"}} {
 		t.Run(c.backend+"_"+c.xtables, func(t *testing.T) {
 			v4, v6 := runFirewalld(t, e, img, c, 640, int64(4000+i))
-			rs := ruleset{name: "firewalld", v6: true}
+			rs := ruleset{name: "firewalld", v6: true, history: true}
 			results = append(results, checkAgreement(t, rs, v4, v6)...)
 		})
 	}
