@@ -61,6 +61,12 @@ func listenAll(t *testing.T, ns *nstest.NS, ports []uint16, rec *recorder) {
 			}
 		}
 	})
+	serve(t, lns, pcs, rec)
+}
+
+// serve accepts on the listeners and reads the packet sockets, recording
+// every arrival, until cleanup closes them.
+func serve(t *testing.T, lns []net.Listener, pcs []net.PacketConn, rec *recorder) {
 	for _, l := range lns {
 		go func() {
 			for {
@@ -259,6 +265,17 @@ func runDifferential(t *testing.T, rs ruleset, n int, seed int64) (v4, v6 agreem
 		p.sim = prog.Simulate(netfilter.Packet{Direction: p.dir, Protocol: p.proto, Src: p.src, Dst: p.dst, SrcPort: p.sport, DstPort: p.dport})
 		probes = append(probes, p)
 	}
+	v4, v6 = measure(t, rs.name, probes, rec)
+	if len(v4.wrong)+len(v6.wrong) > 0 || os.Getenv("HOSTDRIFT_DIFF_DUMP") != "" {
+		dumpRuleset(t, tp, rs.name)
+	}
+	return v4, v6
+}
+
+// measure sends the probes, waits until arrivals settle and counts where
+// the simulator's verdicts agree with what the kernel delivered.
+func measure(t *testing.T, name string, probes []*probe, rec *recorder) (v4, v6 agreement) {
+	t.Helper()
 	sendAll(t, probes)
 	// Wait until arrivals stop changing (veth delivery takes microseconds).
 	last := -1
@@ -272,7 +289,7 @@ func runDifferential(t *testing.T, rs ruleset, n int, seed int64) (v4, v6 agreem
 		}
 		last = cur
 	}
-	v4, v6 = agreement{name: rs.name + " (IPv4)"}, agreement{name: rs.name + " (IPv6)"}
+	v4, v6 = agreement{name: name + " (IPv4)"}, agreement{name: name + " (IPv6)"}
 	for _, p := range probes {
 		ag := &v4
 		if p.dst.Is6() {
@@ -300,9 +317,6 @@ func runDifferential(t *testing.T, rs ruleset, n int, seed int64) (v4, v6 agreem
 				ag.wrong = append(ag.wrong, describeProbe(p, got))
 			}
 		}
-	}
-	if len(v4.wrong)+len(v6.wrong) > 0 || os.Getenv("HOSTDRIFT_DIFF_DUMP") != "" {
-		dumpRuleset(t, tp, rs.name)
 	}
 	return v4, v6
 }

@@ -53,27 +53,53 @@ func ipBatch(t *testing.T, ns *nstest.NS, cmds ...string) {
 
 func newTopo(t *testing.T, podAddrs []netip.Addr) *topo {
 	t.Helper()
-	tp := &topo{host: nstest.New(t), world: nstest.New(t), ctr: nstest.New(t), podAddrs: podAddrs}
-	h, w, c := tp.host, tp.world, tp.ctr
+	tp := &topo{host: nstest.New(t), ctr: nstest.New(t), podAddrs: podAddrs}
+	tp.world = linkWorld(t, tp.host)
+	h, c := tp.host, tp.ctr
+	const macDk, macEth0 = "02:00:00:00:00:11", "02:00:00:00:00:12"
+	ipBatch(t, h,
+		"link add docker0 address "+macDk+" type veth peer name eth0 address "+macEth0+" netns "+c.Name,
+		"addr add "+bridgeAddr.String()+"/16 dev docker0",
+		"addr add "+bridgeAddr6.String()+"/64 dev docker0 nodad",
+		"link set docker0 up",
+		"neigh replace "+containerAddr6.String()+" lladdr "+macEth0+" dev docker0 nud permanent",
+	)
+	cmds := []string{
+		"addr add " + containerAddr.String() + "/16 dev eth0",
+		"addr add " + containerAddr6.String() + "/64 dev eth0 nodad",
+	}
+	for _, a := range podAddrs {
+		cmds = append(cmds, "addr add "+a.String()+"/32 dev eth0")
+	}
+	cmds = append(cmds, "link set eth0 up",
+		"route add default via "+bridgeAddr.String(),
+		"route add default via "+bridgeAddr6.String(),
+		"neigh replace "+bridgeAddr6.String()+" lladdr "+macDk+" dev eth0 nud permanent")
+	ipBatch(t, c, cmds...)
+	if len(podAddrs) > 0 {
+		h.Run(t, "ip", "route", "add", "10.244.0.0/16", "dev", "docker0")
+	}
+	return tp
+}
+
+// linkWorld makes the world namespace, joins it to host by the veth pair
+// vh (host side) / vw, with both families' addresses, the host's default
+// routes through the world, and the world's routes to the container ranges
+// and to its fresh peers; forwarding is turned on in host.
+func linkWorld(t *testing.T, h *nstest.NS) *nstest.NS {
+	t.Helper()
+	w := nstest.New(t)
 	// Fixed MACs and permanent neighbours: IPv6 neighbour discovery is ICMPv6
 	// that the rulesets under test may drop; the probes must not depend on it.
-	const (
-		macVH, macVW   = "02:00:00:00:00:01", "02:00:00:00:00:02"
-		macDk, macEth0 = "02:00:00:00:00:11", "02:00:00:00:00:12"
-	)
+	const macVH, macVW = "02:00:00:00:00:01", "02:00:00:00:00:02"
 	ipBatch(t, h,
 		"link add vh address "+macVH+" type veth peer name vw address "+macVW+" netns "+w.Name,
-		"link add docker0 address "+macDk+" type veth peer name eth0 address "+macEth0+" netns "+c.Name,
 		"addr add "+hostAddr.String()+"/24 dev vh",
-		"addr add "+bridgeAddr.String()+"/16 dev docker0",
 		"addr add "+hostAddr6.String()+"/64 dev vh nodad",
-		"addr add "+bridgeAddr6.String()+"/64 dev docker0 nodad",
 		"link set vh up",
-		"link set docker0 up",
 		"route add default via "+worldAddr.String(),
 		"route add default via "+worldAddr6.String(),
 		"neigh replace "+worldAddr6.String()+" lladdr "+macVW+" dev vh nud permanent",
-		"neigh replace "+containerAddr6.String()+" lladdr "+macEth0+" dev docker0 nud permanent",
 	)
 	h.Run(t, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1")
 	ipBatch(t, w,
@@ -91,22 +117,7 @@ func newTopo(t *testing.T, podAddrs []netip.Addr) *topo {
 		"route add local "+fresh6.String()+" dev lo",
 	)
 	w.Run(t, "sysctl", "-q", "-w", "net.ipv4.ip_nonlocal_bind=1", "net.ipv6.ip_nonlocal_bind=1")
-	cmds := []string{
-		"addr add " + containerAddr.String() + "/16 dev eth0",
-		"addr add " + containerAddr6.String() + "/64 dev eth0 nodad",
-	}
-	for _, a := range podAddrs {
-		cmds = append(cmds, "addr add "+a.String()+"/32 dev eth0")
-	}
-	cmds = append(cmds, "link set eth0 up",
-		"route add default via "+bridgeAddr.String(),
-		"route add default via "+bridgeAddr6.String(),
-		"neigh replace "+bridgeAddr6.String()+" lladdr "+macDk+" dev eth0 nud permanent")
-	ipBatch(t, c, cmds...)
-	if len(podAddrs) > 0 {
-		h.Run(t, "ip", "route", "add", "10.244.0.0/16", "dev", "docker0")
-	}
-	return tp
+	return w
 }
 
 // freshPeers hands out addresses no probe used before.

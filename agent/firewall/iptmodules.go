@@ -77,6 +77,21 @@ func (p *ruleParser) finish() {
 			m.Op = "soft"
 		}
 		p.rule.Matches = append(p.rule.Matches, m)
+	case "rpfilter":
+		// The reverse path filter (xt_rpfilter): the route back to the
+		// source leaves by the interface the packet came in by, or with
+		// --loose exists at all; --invert matches when it fails. The
+		// packet's mark (--validmark) is 0 on a first packet hostdrift
+		// asks about, as the main table's lookup assumes.
+		if has("--accept-local") {
+			p.mayMatch(false, "rpfilter --accept-local: sources that are local addresses pass")
+			return
+		}
+		mode := "strict"
+		if has("--loose") {
+			mode = "loose"
+		}
+		p.rule.Matches = append(p.rule.Matches, snapshot.Match{Field: "rpf", Negate: has("--invert"), Values: []string{mode}})
 	case "ipv4options":
 		m := snapshot.Match{Field: "ipv4options"}
 		if f := o["--flags"]; f != "" {

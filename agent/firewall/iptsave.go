@@ -302,6 +302,10 @@ func (p *ruleParser) option(a string, neg bool) {
 		p.finish()
 		p.module = p.value()
 		p.mod = modState{}
+		if p.module == "rpfilter" {
+			// A match even without options: strict, not inverted.
+			p.mod.opts, p.mod.neg = map[string]string{}, map[string]bool{}
+		}
 	case "-j", "--jump":
 		p.finish()
 		p.setTarget(p.value(), false)
@@ -421,7 +425,7 @@ func (p *ruleParser) moduleOption(a string, neg bool) {
 			p.skipValues()
 			return
 		}
-	case "recent", "limit", "hashlimit", "connlimit", "ipv6header", "ipv4options":
+	case "recent", "limit", "hashlimit", "connlimit", "ipv6header", "ipv4options", "rpfilter":
 		if strings.HasPrefix(a, "--") {
 			p.collect(a, neg)
 			return

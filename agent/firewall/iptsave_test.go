@@ -41,6 +41,10 @@ func TestParseRule(t *testing.T) {
 		{line: `-p tcp -m tcp --dport 22 -m conntrack --ctstate NEW -m recent --set --name DEFAULT --mask 255.255.255.255 --rsource`, matches: []snapshot.Match{m("l4proto", false, "tcp"), m("dport", false, "22"), m("ct_state", false, "new"), {Field: "recent", Op: "set", Values: []string{"DEFAULT", "src", "0", "0"}}}, verdict: snapshot.Verdict{Kind: "continue"}},
 		{line: `-m statistic --mode random --probability 0.50000000000 -j svc`, matches: []snapshot.Match{{Field: "random", Reason: "statistic: depends on chance, traffic already seen or the clock"}}, verdict: snapshot.Verdict{Kind: "jump", Chain: "svc"}},
 		{line: `-m icmp --icmp-type 8 -j ACCEPT`, matches: []snapshot.Match{m("icmp_type", false, "8")}, verdict: snapshot.Verdict{Kind: "accept"}},
+		// firewalld's IPv6_rpfilter on its iptables backend, and the others.
+		{line: `-m rpfilter --validmark --invert -j DROP`, matches: []snapshot.Match{m("rpf", true, "strict")}, verdict: snapshot.Verdict{Kind: "drop"}},
+		{line: `-m rpfilter -j RETURN`, matches: []snapshot.Match{m("rpf", false, "strict")}, verdict: snapshot.Verdict{Kind: "return"}},
+		{line: `-m rpfilter --loose --invert -j DROP`, matches: []snapshot.Match{m("rpf", true, "loose")}, verdict: snapshot.Verdict{Kind: "drop"}},
 		{line: `-m u32 --u32 "0>>22&0x3C@12>>26&0x3F=0x10" -j DROP`, verdict: snapshot.Verdict{Kind: "drop"}, unsup: true},
 		// Headers the first packet of a connection never carries: the match
 		// fails when the header is missing, whatever "!" the options carry.

@@ -47,6 +47,13 @@ const dirPrefix = "hostdrift-dockerd-"
 // docker command; under nstest.Strict their absence fails the test.
 func Start(t nstest.TB, extraArgs ...string) *Engine {
 	t.Helper()
+	return StartEnv(t, nil, extraArgs...)
+}
+
+// StartEnv is Start with env (KEY=value) added to dockerd's environment,
+// e.g. a PATH whose first folder holds the iptables the engine must use.
+func StartEnv(t nstest.TB, env []string, extraArgs ...string) *Engine {
+	t.Helper()
 	nstest.RequireRoot(t)
 	nstest.RequireCommand(t, "dockerd")
 	nstest.RequireCommand(t, "nsenter")
@@ -84,6 +91,9 @@ func Start(t nstest.TB, extraArgs ...string) *Engine {
 	// hides the cgroup hierarchies dockerd needs.
 	e.daemon = exec.Command("nsenter", args...)
 	e.daemon.Stdout, e.daemon.Stderr = logf, logf
+	if len(env) > 0 {
+		e.daemon.Env = append(os.Environ(), env...)
+	}
 	e.daemon.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := e.daemon.Start(); err != nil {
 		logf.Close()

@@ -58,6 +58,9 @@ type NS struct {
 
 	mu   sync.Mutex
 	cmds []*exec.Cmd // made by Command, killed at cleanup if started
+	// attached: the namespace belongs to someone else's process (Attach);
+	// cleanup removes only the name, and kills nothing inside.
+	attached bool
 }
 
 // New creates a fresh network namespace with its loopback up. Cleanup kills
@@ -79,9 +82,34 @@ func New(t TB) *NS {
 	return n
 }
 
+// Attach names the network namespace of a running process (a container's,
+// say) so that the namespace helpers work in it. Cleanup removes the name
+// only: the process and the namespace are its owner's to end.
+func Attach(t TB, pid int) *NS {
+	t.Helper()
+	RequireRoot(t)
+	RequireCommand(t, "ip")
+	var b [4]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		t.Fatal(err)
+	}
+	n := &NS{Name: "hd-" + hex.EncodeToString(b[:]), attached: true}
+	if out, err := exec.Command("ip", "netns", "attach", n.Name, strconv.Itoa(pid)).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns attach %s %d: %v: %s", n.Name, pid, err, out)
+	}
+	t.Cleanup(func() { n.destroy(t) })
+	return n
+}
+
 // destroy kills what runs inside the namespace and deletes it.
 func (n *NS) destroy(t TB) {
 	t.Helper()
+	if n.attached {
+		if out, err := exec.Command("ip", "netns", "del", n.Name).CombinedOutput(); err != nil {
+			t.Errorf("ip netns del %s: %v: %s", n.Name, err, out)
+		}
+		return
+	}
 	// Kill what the test started first: a command may not have entered the
 	// namespace yet, and ip netns pids would miss it.
 	n.mu.Lock()
