@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"slices"
 	"time"
 
 	"github.com/hostdrift/hostdrift/agent/survey"
@@ -80,61 +79,10 @@ func (r retry) run(ctx context.Context, live liveFlags, plan *rules.Plan, snap *
 			f.Attempts = findings[i].Attempts + 1
 			findings[i] = f
 		}
-		replaceReadings(snap, fresh, needs)
-	}
-}
-
-// replaceReadings puts src's reading of each named collector, its status
-// and its section, into dst.
-func replaceReadings(dst, src *snapshot.Snapshot, collectors []string) {
-	for _, name := range collectors {
-		st, ok := src.Collector(name)
-		if !ok {
-			continue
-		}
-		i := slices.IndexFunc(dst.Collectors, func(c snapshot.CollectorStatus) bool { return c.Name == name })
-		if i < 0 {
-			dst.Collectors = append(dst.Collectors, st)
-		} else {
-			dst.Collectors[i] = st
-		}
-		switch name {
-		case snapshot.CollectorListeners:
-			dst.Listeners = src.Listeners
-		case snapshot.CollectorFirewall:
-			dst.Firewall = src.Firewall
-		case snapshot.CollectorDNS:
-			dst.DNS = src.DNS
-		case snapshot.CollectorProbes:
-			dst.Probes = src.Probes
-		case snapshot.CollectorDocker:
-			dst.Docker = src.Docker
-		case snapshot.CollectorFiles:
-			dst.Files = src.Files
-		case snapshot.CollectorCron, snapshot.CollectorTimers:
-			if dst.Jobs == nil {
-				dst.Jobs = &snapshot.Jobs{}
-			}
-			var from snapshot.Jobs
-			if src.Jobs != nil {
-				from = *src.Jobs
-			}
-			if name == snapshot.CollectorCron {
-				dst.Jobs.Cron = from.Cron
-			} else {
-				dst.Jobs.Timers = from.Timers
-			}
+		for _, name := range needs {
+			snap.CopyReading(fresh, name)
 		}
 	}
-	slices.SortFunc(dst.Collectors, func(a, b snapshot.CollectorStatus) int {
-		if a.Name < b.Name {
-			return -1
-		}
-		if a.Name > b.Name {
-			return 1
-		}
-		return 0
-	})
 }
 
 // checkRetry validates --retry-timeout and --sleep against the other flags
