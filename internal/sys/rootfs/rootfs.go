@@ -5,14 +5,14 @@ package rootfs
 
 import (
 	"errors"
-	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/hostdrift/hostdrift/internal/sys/regfile"
 )
 
 // MaxFile bounds every file read through this package: no passwd, dpkg
@@ -28,7 +28,13 @@ func live(root string) bool { return root == "" || root == "/" }
 func Open(root, p string) (*os.File, error) {
 	p = path.Clean("/" + p)
 	if live(root) {
-		return os.Open(p)
+		// Non-blocking, as below root: a FIFO opens at once, and the
+		// caller's regular-file check refuses it before any read.
+		fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
+		if err != nil {
+			return nil, &fs.PathError{Op: "open", Path: p, Err: err}
+		}
+		return os.NewFile(uintptr(fd), p), nil
 	}
 	dir, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -65,16 +71,9 @@ func ReadFile(root, p string, max int64) ([]byte, error) {
 		return nil, err
 	}
 	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file (%s): not read", p, fi.Mode().Type())
+		return nil, &regfile.NotRegularError{Path: p, Kind: regfile.Kind(fi.Mode())}
 	}
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", p, err)
-	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%s is larger than %d bytes: not read", p, max)
-	}
-	return b, nil
+	return regfile.ReadAll(f, max)
 }
 
 // ReadDir lists the folder p below root, sorted by name. A missing folder

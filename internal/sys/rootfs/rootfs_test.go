@@ -41,6 +41,10 @@ func TestReadsStayInTheRoot(t *testing.T) {
 	if _, err := ReadFile(root, "/etc/fifo", 0); err == nil || !strings.Contains(err.Error(), "not a regular file") {
 		t.Errorf("fifo: %v", err)
 	}
+	// On the live host (root "/") too: a FIFO is refused, never waited on.
+	if _, err := ReadFile("/", filepath.Join(root, "etc/fifo"), 0); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("live fifo: %v", err)
+	}
 	if _, err := ReadFile(root, "/etc/big", 50); err == nil || !strings.Contains(err.Error(), "larger than 50 bytes") {
 		t.Errorf("bound: %v", err)
 	}
