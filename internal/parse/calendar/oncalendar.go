@@ -78,9 +78,14 @@ func ParseOnCalendar(expr string, loc *time.Location) (Spec, error) {
 	return spec, nil
 }
 
+// isWeekdays reports whether a part of the expression starts with a
+// weekday name ("Mon", "Sat,Sun", "Mon..Fri").
 func isWeekdays(s string) bool {
-	name := strings.ToLower(strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '.' })[0])
-	_, ok := weekdayNames[name]
+	names := strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == '.' })
+	if len(names) == 0 {
+		return false // "," or "..": no name at all
+	}
+	_, ok := weekdayNames[strings.ToLower(names[0])]
 	return ok
 }
 

@@ -62,7 +62,7 @@ func split(s string) []span {
 			} else if c == quote {
 				quote = 0
 			}
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+		case c == ' ' || c == '\t' || c == '\n': // the shell's blanks: a carriage return is part of a word
 			if start >= 0 {
 				out = append(out, span{start, i})
 				start = -1
