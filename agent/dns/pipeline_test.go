@@ -1,16 +1,14 @@
 package dns
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"net/netip"
 	"testing"
-	"time"
 
 	"github.com/hostdrift/hostdrift/agent"
 	"github.com/hostdrift/hostdrift/internal/finding"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/internal/testkit/audit"
 	"github.com/hostdrift/hostdrift/rules"
 )
 
@@ -52,19 +50,7 @@ func judge(t *testing.T, policy, root string, port int, host *snapshot.Host, var
 	}
 	sec.Attach(snap)
 	snap.Collectors = append(snap.Collectors, snapshot.CollectorStatus{Name: snapshot.CollectorDNS, Status: snapshot.StatusOK})
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(snap); err != nil {
-		t.Fatal(err)
-	}
-	saved, err := snapshot.Decode(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]finding.Finding{}
-	for _, f := range plan.Evaluate(saved, time.Now()) {
-		out[f.Check] = f
-	}
-	return out
+	return audit.Saved(t, plan, snap)
 }
 
 func expectFinding(t *testing.T, fs map[string]finding.Finding, id string, status finding.Status, explanation string) {

@@ -13,14 +13,15 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/hostdrift/hostdrift/agent"
 	"github.com/hostdrift/hostdrift/internal/finding"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/internal/testkit/audit"
 	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
 	"github.com/hostdrift/hostdrift/rules"
-	"golang.org/x/sys/unix"
 )
 
 const collectNft = `table inet filter {
@@ -250,19 +251,7 @@ func judgeFirewall(t *testing.T, fw *snapshot.Firewall, policy string) map[strin
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(snap); err != nil {
-		t.Fatal(err)
-	}
-	saved, err := snapshot.Decode(&buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]finding.Finding{}
-	for _, f := range plan.Evaluate(saved, time.Now()) {
-		out[f.Check] = f
-	}
-	return out
+	return audit.Saved(t, plan, snap)
 }
 
 // TestCollectIptablesNftWithoutTool: rules made by iptables-nft (in ip, with

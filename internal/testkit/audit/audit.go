@@ -5,44 +5,39 @@
 package audit
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
 	"github.com/hostdrift/hostdrift/agent"
+	"github.com/hostdrift/hostdrift/agent/survey"
 	"github.com/hostdrift/hostdrift/internal/finding"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 	"github.com/hostdrift/hostdrift/rules"
 )
 
-// Run loads src, collects what it asks with the registered collectors the
-// policy needs (plus the host facts), in env, and returns the findings and
-// the snapshot. The test's package must import the collectors it uses.
+// Run loads src, reads the host through the same survey hostdrift check
+// uses (the host facts, then the registered collectors the policy needs,
+// asked what it wants), in env, and returns the findings and the snapshot.
+// The test's package must import the collectors it uses.
 func Run(t testing.TB, src string, env agent.Env) ([]finding.Finding, *snapshot.Snapshot) {
 	t.Helper()
 	p, diags := rules.Load([]rules.Source{{Name: "test.hcl", Text: []byte(src)}})
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	// Host facts first: policies may refer to them.
 	snap := &snapshot.Snapshot{Schema: snapshot.Schema, TakenAt: time.Now().UTC()}
-	hostEnv := env
-	if _, ok := agent.New(snapshot.CollectorHost); ok {
-		agent.Run(context.Background(), snap, agent.Options{Env: hostEnv, Collectors: []string{snapshot.CollectorHost}})
-	}
-	plan, diags := p.Compile(&snap.Host, nil)
+	var plan *rules.Plan
+	survey.Run(context.Background(), snap, agent.Options{Env: env}, func(s *snapshot.Snapshot) (survey.Step, bool) {
+		if plan, diags = p.Compile(&s.Host, nil); diags.HasErrors() {
+			return survey.Step{}, false
+		}
+		return survey.Step{Collectors: plan.Needs(), Wants: plan.Wants()}, true
+	})
 	if diags.HasErrors() {
 		t.Fatal(diags)
-	}
-	env.Wants = plan.Wants()
-	var names []string
-	for _, n := range plan.Needs() {
-		if n != snapshot.CollectorHost {
-			names = append(names, n)
-		}
-	}
-	if len(names) > 0 {
-		agent.Run(context.Background(), snap, agent.Options{Env: env, Collectors: names})
 	}
 	return plan.Evaluate(snap, snap.TakenAt), snap
 }
@@ -55,4 +50,24 @@ func One(t testing.TB, src string, env agent.Env) finding.Finding {
 		t.Fatalf("want 1 finding, got %d (collectors %+v)", len(fs), snap.Collectors)
 	}
 	return fs[0]
+}
+
+// Saved judges snap with plan as check --snapshot does: the snapshot is
+// written as JSON and read back first, so what the rules see is what a
+// saved snapshot holds. It returns the findings by check.
+func Saved(t testing.TB, plan *rules.Plan, snap *snapshot.Snapshot) map[string]finding.Finding {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(snap); err != nil {
+		t.Fatal(err)
+	}
+	saved, err := snapshot.Decode(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]finding.Finding{}
+	for _, f := range plan.Evaluate(saved, time.Now()) {
+		out[f.Check] = f
+	}
+	return out
 }
