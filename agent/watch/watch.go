@@ -1,0 +1,67 @@
+// Package watch tells a long-running hostdrift (hostdrift serve) which areas
+// of the host changed, as soon as the kernel or a daemon says so: nf_tables
+// and rtnetlink multicast groups, inotify, systemd's D-Bus signals, Docker's
+// events API, and a bounded poll where nothing notifies (listening sockets,
+// iptables-legacy rules, DNS answers). A source only reads; it never
+// changes the host, and it never judges: it names the collectors whose
+// reading may be stale, and the caller reads them again.
+package watch
+
+import (
+	"context"
+	"time"
+
+	"github.com/hostdrift/hostdrift/agent"
+)
+
+// Event says that one or more areas of the host may have changed.
+type Event struct {
+	// Source names where the news came from: "nftables", "rtnetlink",
+	// "inotify", "systemd", "docker", "poll" or "policy".
+	Source string
+	// Collectors lists the collectors (snapshot.Collector* names) whose
+	// reading the change may have made stale. Empty for a policy event.
+	Collectors []string
+	// Detail says what changed, for the log line of a transition it
+	// causes: "/etc/cron.d/backup-db written", "table inet filter: rule
+	// added", "unit backup.timer: ActiveState=failed".
+	Detail string
+	// Policy is set when one of Options.PolicyPaths changed: the caller
+	// reloads and validates the policy.
+	Policy bool
+	// At is when the source saw the change.
+	At time.Time
+}
+
+// Options configure the sources.
+type Options struct {
+	// Env is the host being watched: Root for files, NetNS for netlink.
+	Env agent.Env
+	// PolicyPaths are the policy files and folders to watch; a change
+	// sends an Event with Policy set.
+	PolicyPaths []string
+	// Files are further paths the policy judges (file checks); a change
+	// sends an Event for the files collector.
+	Files []string
+	// ListenersEvery is the poll interval of listening sockets (15 s when
+	// zero); LegacyEvery that of iptables-legacy rules (60 s when zero).
+	ListenersEvery, LegacyEvery time.Duration
+	// DNSNext, when not nil, says how long to wait before the DNS answers
+	// are read again (the caller derives it from the last answers' TTLs,
+	// within a floor and a ceiling); it is asked after every DNS event.
+	// No DNS polling when nil.
+	DNSNext func() time.Duration
+	// Collectors, when not empty, limits the events to these collectors:
+	// a source none of whose collectors is listed is not started.
+	Collectors []string
+}
+
+// Source watches one kind of change.
+type Source interface {
+	// Name is the Event.Source the source sends.
+	Name() string
+	// Run sends events on out until ctx ends. It returns an error when the
+	// source cannot watch here (no permission, no daemon); the caller
+	// reports it and goes on with the other sources.
+	Run(ctx context.Context, out chan<- Event) error
+}
