@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -129,16 +130,34 @@ func ParseSave(r io.Reader, backend, family string) (*SaveResult, error) {
 	if err := sc.Err(); err != nil {
 		return nil, err
 	}
+	// The chains' rule lists grew by appending: trim them to their length.
+	for ti := range res.Tables {
+		for ci := range res.Tables[ti].Chains {
+			if c := &res.Tables[ti].Chains[ci]; cap(c.Rules) > len(c.Rules) {
+				c.Rules = slices.Clone(c.Rules)
+			}
+		}
+	}
 	return res, nil
 }
 
 // splitArgs splits a rule line like a shell would for iptables-save output:
-// on blanks, with double-quoted words and backslash escapes inside them.
+// on blanks, with double-quoted words and backslash escapes inside them. A
+// word without quotes or escapes is a substring of line, not a copy: the
+// rule keeps line as its text, and its match values then share that memory.
 func splitArgs(line string) ([]string, error) {
 	var out []string
 	var b strings.Builder
 	in, quoted, esc := false, false, false
-	for _, r := range line {
+	start, plain := 0, true // where the current word starts; it has no quote or escape
+	unplain := func(i int) {
+		if plain {
+			b.Reset()
+			b.WriteString(line[start:i])
+			plain = false
+		}
+	}
+	for i, r := range line {
 		switch {
 		case esc:
 			b.WriteRune(r)
@@ -146,24 +165,38 @@ func splitArgs(line string) ([]string, error) {
 		case r == '\\' && quoted:
 			esc = true
 		case r == '"':
+			if !in {
+				start, plain, in = i, true, true
+			}
+			unplain(i)
 			quoted = !quoted
-			in = true
 		case (r == ' ' || r == '\t') && !quoted:
 			if in {
-				out = append(out, b.String())
-				b.Reset()
+				if plain {
+					out = append(out, line[start:i])
+				} else {
+					out = append(out, b.String())
+				}
 				in = false
 			}
 		default:
-			b.WriteRune(r)
-			in = true
+			if !in {
+				start, plain, in = i, true, true
+			}
+			if !plain {
+				b.WriteRune(r)
+			}
 		}
 	}
 	if quoted {
 		return nil, fmt.Errorf("unterminated quote")
 	}
 	if in {
-		out = append(out, b.String())
+		if plain {
+			out = append(out, line[start:])
+		} else {
+			out = append(out, b.String())
+		}
 	}
 	return out, nil
 }
@@ -176,6 +209,11 @@ func ParseRule(args []string, isChain func(string) bool) snapshot.Rule {
 	r := p.rule
 	if r.Verdict.Kind == "" {
 		r.Verdict.Kind = snapshot.VerdictContinue
+	}
+	// Matches grew by appending; a snapshot holds tens of thousands of
+	// rules, so keep exactly what they need.
+	if len(r.Matches) > 0 && cap(r.Matches) > len(r.Matches) {
+		r.Matches = slices.Clone(r.Matches)
 	}
 	return r
 }

@@ -150,6 +150,27 @@ func ProgramFor(fw *snapshot.Firewall) *Program {
 	return p
 }
 
+// WithoutBaseChains is p with the base chains for which drop is true left
+// out of every hook: what Compile gives for the firewall without those
+// chains (no rule can jump to a base chain), sharing p's compiled rules
+// rather than compiling the ruleset again.
+func (p *Program) WithoutBaseChains(drop func(*snapshot.Chain) bool) *Program {
+	out := *p
+	out.hooks = make(map[string][]*cChain, len(p.hooks))
+	for hook, chains := range p.hooks {
+		kept := make([]*cChain, 0, len(chains))
+		for _, cc := range chains {
+			if !drop(cc.c) {
+				kept = append(kept, cc)
+			}
+		}
+		if len(kept) > 0 {
+			out.hooks[hook] = kept
+		}
+	}
+	return &out
+}
+
 // Compile prepares a firewall for many simulations.
 func Compile(fw *snapshot.Firewall) *Program {
 	p := &Program{fw: fw, hooks: map[string][]*cChain{}}
@@ -171,7 +192,7 @@ func Compile(fw *snapshot.Firewall) *Program {
 		}
 		for ci := range t.Chains {
 			c := &t.Chains[ci]
-			cc := &cChain{table: ct, c: c, order: order}
+			cc := &cChain{table: ct, c: c, order: order, rules: make([]cRule, 0, len(c.Rules))}
 			order++
 			for ri := range c.Rules {
 				cc.rules = append(cc.rules, compileRule(ct, &c.Rules[ri]))
@@ -194,7 +215,7 @@ func Compile(fw *snapshot.Firewall) *Program {
 }
 
 func compileRule(ct *cTable, r *snapshot.Rule) cRule {
-	cr := cRule{r: r, inert: r.Verdict.Kind == snapshot.VerdictContinue}
+	cr := cRule{r: r, inert: r.Verdict.Kind == snapshot.VerdictContinue, matches: make([]cMatch, 0, len(r.Matches))}
 	for _, e := range r.Effects {
 		if e.Kind != "log" && e.Kind != "counter" {
 			cr.inert = false
@@ -255,6 +276,7 @@ func compileRule(ct *cTable, r *snapshot.Rule) cRule {
 				cm.f, cm.reason = fRandom, "set @"+m.Set+" is missing from the snapshot"
 			}
 		default:
+			cm.vals = make([]value, 0, len(m.Values))
 			for _, v := range m.Values {
 				pv, err := parseValue(cm.f, v)
 				if err != nil {
