@@ -44,7 +44,7 @@ type cRule struct {
 	inert bool
 }
 
-type field int
+type field int8
 
 const (
 	fUnknown field = iota
@@ -96,19 +96,27 @@ type value struct {
 	isRange bool
 }
 
+// cMatch is one compiled match. A ruleset holds tens of thousands, so what
+// only set, ipset and recent matches need is behind one pointer, nil for
+// the others.
 type cMatch struct {
-	f      field
-	neg    bool
-	op     string
-	vals   []value
-	set    *cSet
-	keys   []field
-	reason string
-	m      *snapshot.Match
-	// recent is the parsed -m recent match.
-	recent *recentSpec
+	f   field
+	neg bool
 	// assumed is the outcome of an assume match for a fresh peer.
 	assumed tri
+	op      string
+	vals    []value
+	reason  string
+	m       *snapshot.Match
+	*cMatchRare
+}
+
+// cMatchRare is what set, ipset and recent matches need besides.
+type cMatchRare struct {
+	set  *cSet
+	keys []field
+	// recent is the parsed -m recent match.
+	recent *recentSpec
 	// ipset is the set of an ipset match.
 	ipset *snapshot.IPSet
 }
@@ -240,6 +248,7 @@ func compileRule(ct *cTable, r *snapshot.Rule) cRule {
 				cm.reason = "match whose outcome is unknowable"
 			}
 		case fRecent:
+			cm.cMatchRare = &cMatchRare{}
 			rs, err := parseRecent(m)
 			if err != nil {
 				cm.f, cm.reason = fRandom, err.Error()
@@ -260,7 +269,7 @@ func compileRule(ct *cTable, r *snapshot.Rule) cRule {
 				cm.vals = append(cm.vals, value{str: strings.ToLower(v)})
 			}
 		case fIPSet:
-			cm.ipset = ct.ipsets[m.Set]
+			cm.cMatchRare = &cMatchRare{ipset: ct.ipsets[m.Set]}
 			switch {
 			case m.Reason != "":
 				cm.f, cm.reason = fRandom, m.Reason
@@ -268,7 +277,7 @@ func compileRule(ct *cTable, r *snapshot.Rule) cRule {
 				cm.f, cm.reason = fRandom, "ipset "+m.Set+" is missing from the snapshot"
 			}
 		case fSet:
-			cm.set = ct.sets[m.Set]
+			cm.cMatchRare = &cMatchRare{set: ct.sets[m.Set]}
 			for _, k := range m.Keys {
 				cm.keys = append(cm.keys, fieldByName[k])
 			}
