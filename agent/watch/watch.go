@@ -31,6 +31,10 @@ type Event struct {
 	Policy bool
 	// At is when the source saw the change.
 	At time.Time
+	// Err, when set, says that the source stopped watching and why: its
+	// areas are no longer watched (Collectors names them, so that the
+	// caller reads them once more). The caller logs it.
+	Err error
 }
 
 // Options configure the sources.
