@@ -31,6 +31,7 @@ type factory func(ctx context.Context, opts *Options) (source, error)
 // factories are the sources Start tries, in order.
 var factories = []factory{
 	newNFTables,
+	newRTNetlink,
 	newInotify,
 }
 
