@@ -33,6 +33,9 @@ var factories = []factory{
 	newNFTables,
 	newRTNetlink,
 	newInotify,
+	newListenersPoll,
+	newLegacyPoll,
+	newDNSPoll,
 }
 
 // Start starts every source that applies here and whose collectors

@@ -47,8 +47,10 @@ type Options struct {
 	// Files are further paths the policy judges (file checks); a change
 	// sends an Event for the files collector.
 	Files []string
-	// ListenersEvery is the poll interval of listening sockets (15 s when
-	// zero); LegacyEvery that of iptables-legacy rules (60 s when zero).
+	// ListenersEvery is the poll interval of listening sockets
+	// (DefaultListenersEvery when zero); LegacyEvery that of
+	// iptables-legacy rules (DefaultLegacyEvery when zero). No poll waits
+	// less than MinPoll.
 	ListenersEvery, LegacyEvery time.Duration
 	// DNSNext, when not nil, says how long to wait before the DNS answers
 	// are read again (the caller derives it from the last answers' TTLs,
