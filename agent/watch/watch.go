@@ -31,6 +31,10 @@ type Event struct {
 	Policy bool
 	// At is when the source saw the change.
 	At time.Time
+	// Err, when set, says that the source stopped watching and why: its
+	// areas are no longer watched (Collectors names them, so that the
+	// caller reads them once more). The caller logs it.
+	Err error
 }
 
 // Options configure the sources.
@@ -43,8 +47,10 @@ type Options struct {
 	// Files are further paths the policy judges (file checks); a change
 	// sends an Event for the files collector.
 	Files []string
-	// ListenersEvery is the poll interval of listening sockets (15 s when
-	// zero); LegacyEvery that of iptables-legacy rules (60 s when zero).
+	// ListenersEvery is the poll interval of listening sockets
+	// (DefaultListenersEvery when zero); LegacyEvery that of
+	// iptables-legacy rules (DefaultLegacyEvery when zero). No poll waits
+	// less than MinPoll.
 	ListenersEvery, LegacyEvery time.Duration
 	// DNSNext, when not nil, says how long to wait before the DNS answers
 	// are read again (the caller derives it from the last answers' TTLs,
