@@ -77,8 +77,8 @@ func (c *serveCmd) parse(args []string, stderr io.Writer) int {
 		return usage("--policy - (standard input) cannot be read again when it changes: give a file or folder")
 	case c.logFormat != "text" && c.logFormat != "json":
 		return usage("--log-format must be text or json, not %q", c.logFormat)
-	case c.listenersEvery <= 0 || c.legacyEvery <= 0:
-		return usage("--listeners-every and --legacy-every must be more than 0")
+	case c.listenersEvery < watch.MinPoll || c.legacyEvery < watch.MinPoll:
+		return usage("--listeners-every and --legacy-every must be at least %s (got %s and %s)", watch.MinPoll, c.listenersEvery, c.legacyEvery)
 	case c.dnsMin <= 0 || c.dnsMax < c.dnsMin:
 		return usage("--dns-min must be more than 0 and --dns-max at least --dns-min (got %s and %s)", c.dnsMin, c.dnsMax)
 	}
@@ -122,13 +122,14 @@ func (c *serveCmd) serve(ctx context.Context, stdout, stderr io.Writer, batches 
 			Files:          wantedFiles(a),
 			ListenersEvery: c.listenersEvery,
 			LegacyEvery:    c.legacyEvery,
-			Collectors:     a.plan.Needs(),
+			Collectors:     append(a.plan.Needs(), snapshot.CollectorHost),
 		}
 		if slices.Contains(opts.Collectors, snapshot.CollectorDNS) {
 			opts.DNSNext = func() time.Duration { return dnsWait(ttl.Load(), c.dnsMin, c.dnsMax) }
 		}
 		var errs []error
-		batches, errs = watchEvents(ctx, opts)
+		batches, errs = watchEvents(ctx, opts, func(ev watch.Event) { srv.Event(ev.Source) })
+		a.counted = true
 		for _, e := range errs {
 			log.message("event source: %v", e)
 		}

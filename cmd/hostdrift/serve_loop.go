@@ -51,6 +51,9 @@ type agentLoop struct {
 	// the report's started_at and duration_ms.
 	evalStarted time.Time
 	evalTook    time.Duration
+	// counted is set when the events were counted as they came, before
+	// the coalescer folded their bursts.
+	counted bool
 }
 
 // start loads the policy and judges the whole host once. An error means
@@ -150,16 +153,23 @@ func smallestTTL(d *snapshot.DNS) uint32 {
 
 // handle evaluates one coalesced batch of events.
 func (a *agentLoop) handle(ctx context.Context, batch []watch.Event) {
-	for _, ev := range batch {
-		a.srv.Event(ev.Source)
+	if !a.counted {
+		for _, ev := range batch {
+			a.srv.Event(ev.Source)
+		}
 	}
 	if i := slices.IndexFunc(batch, func(e watch.Event) bool { return e.Policy }); i >= 0 {
 		a.reload(ctx, batch, batch[i])
 		return
 	}
-	needs := a.plan.Needs()
+	// The host's facts are read with every evaluation (the plan is
+	// compiled against them), so an event about them always counts.
+	needs := append(a.plan.Needs(), snapshot.CollectorHost)
 	var stale []string
 	for _, ev := range batch {
+		if ev.Err != nil {
+			a.log.message("event source %s stopped watching: %v", ev.Source, ev.Err)
+		}
 		for _, c := range ev.Collectors {
 			if slices.Contains(needs, c) && !slices.Contains(stale, c) {
 				stale = append(stale, c)
@@ -210,6 +220,7 @@ func (a *agentLoop) policyFailed(ev watch.Event, why string) {
 func (a *agentLoop) partial(ctx context.Context, batch []watch.Event, stale []string) {
 	started := time.Now()
 	fresh := newSnapshot(a.live.root)
+	stale = slices.DeleteFunc(stale, func(c string) bool { return c == snapshot.CollectorHost }) // read first anyway
 	survey.Run(ctx, fresh, a.live.options(), survey.Fixed(survey.Step{Collectors: stale, Wants: a.plan.Wants()}))
 	if ctx.Err() != nil {
 		return // stopped: the readings are no evidence
