@@ -5,9 +5,9 @@ import (
 	"io"
 	"net"
 	"path/filepath"
-	"sync"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
