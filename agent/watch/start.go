@@ -33,6 +33,7 @@ var factories = []factory{
 	newNFTables,
 	newRTNetlink,
 	newInotify,
+	newDocker,
 	newListenersPoll,
 	newLegacyPoll,
 	newDNSPoll,

@@ -57,6 +57,10 @@ type Options struct {
 	// within a floor and a ceiling); it is asked after every DNS event.
 	// No DNS polling when nil.
 	DNSNext func() time.Duration
+	// DockerHost is the Docker engine to watch, in DOCKER_HOST form
+	// (unix:///path, tcp://host:port); when empty, DOCKER_HOST, else
+	// Env.Root's /var/run/docker.sock. No Docker watch when none exists.
+	DockerHost string
 	// Collectors, when not empty, limits the events to these collectors:
 	// a source none of whose collectors is listed is not started.
 	Collectors []string
