@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hostdrift/hostdrift/internal/testkit/dockertest"
 	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
 )
 
@@ -271,5 +272,32 @@ func TestServeSeesDrift(t *testing.T) {
 		if !strings.Contains(metrics, fam) {
 			t.Errorf("/metrics lacks %s", fam)
 		}
+	}
+}
+
+// TestServeSeesDocker runs hostdrift serve beside a test engine: docker run
+// -p publishes the port a published_port check wants, which the Docker
+// events source reports, and removing the container fails it again.
+func TestServeSeesDocker(t *testing.T) {
+	e := dockertest.Start(t)
+	img := e.Busybox(t)
+	pol := filepath.Join(t.TempDir(), "docker.hcl")
+	if err := os.WriteFile(pol, []byte(`published_port "web" {
+  container = "web"
+  port      = 8080
+}
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := startServe(t, e.NS, []string{"DOCKER_HOST=" + e.Host}, "--no-builtin", "--policy", pol, "--root", t.TempDir())
+	s.waitMetric(t, "published_port without the container", checkStatusRE("published_port.web", "fail"), time.Now(), 10*time.Second)
+	start := time.Now()
+	e.Docker(t, "run", "-d", "--name", "web", "--label", dockertest.Label, "-p", "8080:80", img, "httpd", "-f", "-p", "80", "-h", "/var/www")
+	s.waitMetric(t, "published_port after docker run -p", checkStatusRE("published_port.web", "pass"), start, eventDeadline)
+	start = time.Now()
+	e.Docker(t, "rm", "-f", "web")
+	s.waitMetric(t, "published_port after docker rm", checkStatusRE("published_port.web", "fail"), start, eventDeadline)
+	if !strings.Contains(s.stdout.String(), "published_port.web fail -> pass (docker") {
+		t.Errorf("no transition line naming the docker event:\n%s", s.stdout.String())
 	}
 }
