@@ -61,6 +61,11 @@ type Options struct {
 	// (unix:///path, tcp://host:port); when empty, DOCKER_HOST, else
 	// Env.Root's /var/run/docker.sock. No Docker watch when none exists.
 	DockerHost string
+	// SystemBus is the D-Bus system bus address to follow systemd on
+	// (unix:path=/run/dbus/system_bus_socket form). When empty: the
+	// DBUS_SYSTEM_BUS_ADDRESS, else DefaultSystemBus, and only when Env.Root
+	// is / and PID 1 is systemd.
+	SystemBus string
 	// Collectors, when not empty, limits the events to these collectors:
 	// a source none of whose collectors is listed is not started.
 	Collectors []string
