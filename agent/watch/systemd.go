@@ -7,6 +7,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/godbus/dbus/v5"
 )
@@ -62,13 +63,8 @@ func newSystemd(ctx context.Context, opts *Options) (source, error) {
 	if _, err := os.Stat(socket); err != nil && !strings.Contains(socket, "=") {
 		return source{}, fmt.Errorf("systemd: no D-Bus system bus at %s: %s; install and start dbus to have them followed", socket, blind)
 	}
-	conn, err := dbus.Connect(addr, dbus.WithContext(ctx))
-	if err != nil {
-		return source{}, fmt.Errorf("systemd: connect to the system bus %s: %w: %s", addr, err, blind)
-	}
-	s := &systemdSource{conn: conn, bus: addr, last: map[string]string{}}
-	if err := s.subscribe(ctx); err != nil {
-		conn.Close()
+	s := &systemdSource{bus: addr, last: map[string]string{}}
+	if err := s.connect(ctx); err != nil {
 		return source{}, fmt.Errorf("systemd: %w: %s", err, blind)
 	}
 	return source{Source: s, collectors: systemdCollectors}, nil
@@ -93,9 +89,60 @@ func (s *systemdSource) subscribe(ctx context.Context) error {
 	return nil
 }
 
-// Run turns systemd's signals into events until ctx ends or the bus
-// connection breaks.
+// Run turns systemd's signals into events until ctx ends. When the bus
+// connection breaks (dbus restarted), it says so in an event, connects
+// again with a growing pause, and says when it is back: changes made
+// meanwhile are unknown.
 func (s *systemdSource) Run(ctx context.Context, out chan<- Event) error {
+	backoff := reconnectFirst
+	for {
+		err := s.follow(ctx, out)
+		if ctx.Err() != nil {
+			return nil
+		}
+		if !emit(ctx, out, Event{Source: "systemd", Collectors: systemdCollectors,
+			Detail: fmt.Sprintf("the system bus connection %s broke (%v): reconnecting", s.bus, err)}) {
+			return nil
+		}
+		for {
+			t := time.NewTimer(backoff)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return nil
+			case <-t.C:
+			}
+			backoff = min(2*backoff, reconnectMax)
+			if err := s.connect(ctx); err == nil {
+				break
+			}
+		}
+		backoff = reconnectFirst
+		if !emit(ctx, out, Event{Source: "systemd", Collectors: systemdCollectors,
+			Detail: "the system bus connection " + s.bus + " is back: changes made meanwhile are unknown"}) {
+			s.conn.Close()
+			return nil
+		}
+	}
+}
+
+// connect opens the bus and subscribes to systemd's signals.
+func (s *systemdSource) connect(ctx context.Context) error {
+	conn, err := dbus.Connect(s.bus, dbus.WithContext(ctx))
+	if err != nil {
+		return fmt.Errorf("connect to the system bus %s: %w", s.bus, err)
+	}
+	s.conn = conn
+	if err := s.subscribe(ctx); err != nil {
+		conn.Close()
+		return err
+	}
+	return nil
+}
+
+// follow turns the signals of one connection into events until it breaks
+// or ctx ends, and closes it.
+func (s *systemdSource) follow(ctx context.Context, out chan<- Event) error {
 	ch := make(chan *dbus.Signal, 64)
 	s.conn.Signal(ch)
 	stop := context.AfterFunc(ctx, func() { s.conn.Close() })
@@ -104,14 +151,11 @@ func (s *systemdSource) Run(ctx context.Context, out chan<- Event) error {
 	for {
 		sig, ok := <-ch
 		if !ok {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return errors.New("the system bus connection " + s.bus + " closed")
+			return errors.New("connection closed")
 		}
 		if d, ok := s.detail(sig); ok {
 			if !emit(ctx, out, Event{Source: "systemd", Collectors: systemdCollectors, Detail: d}) {
-				return nil
+				return ctx.Err()
 			}
 		}
 	}

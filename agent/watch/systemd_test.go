@@ -16,6 +16,7 @@ import (
 // TestSystemd boots a Debian root with systemd as PID 1 in a container,
 // follows its system bus from outside, and starts, stops, fails and
 // enables units in it: each change is an event naming services and timers.
+// A broken bus connection is reported and opened again.
 func TestSystemd(t *testing.T) {
 	e := dockertest.Start(t)
 	root := debroot.Copy(t, debroot.Cached(t, "systemd", "systemd-sysv", "dbus", "cron"))
@@ -27,8 +28,9 @@ func TestSystemd(t *testing.T) {
 	e.Import(t, root, image)
 	b := e.BootSystemd(t, image, "--network", "none")
 	pid := e.Docker(t, "inspect", "-f", "{{.State.Pid}}", b.ID)
-	bus := "unix:path=/proc/" + pid + "/root/run/dbus/system_bus_socket"
-	ch := startSource(t, Options{SystemBus: bus}, newSystemd)
+	// Through a proxy the test can cut, to break the connection.
+	p := newSocketProxy(t, "/proc/"+pid+"/root/run/dbus/system_bus_socket")
+	ch := startSource(t, Options{SystemBus: "unix:path=" + p.path}, newSystemd)
 
 	b.Exec("systemctl", "start", "hdw.service")
 	ev, _ := waitEvent(t, ch, "hdw started", about("services", "unit hdw.service: ", "ActiveState=active"))
@@ -40,6 +42,9 @@ func TestSystemd(t *testing.T) {
 	waitEvent(t, ch, "hdw stopped", about("services", "unit hdw.service: ", "ActiveState=inactive"))
 	b.Exec("systemctl", "start", "hdw-fail.service")
 	waitEvent(t, ch, "hdw-fail failed", about("services", "unit hdw-fail.service: ", "Result=exit-code"))
+	p.cut()
+	waitEvent(t, ch, "the bus connection broke", about("services", "broke"))
+	waitEvent(t, ch, "the bus connection is back", about("services", "is back"))
 	b.Exec("systemctl", "enable", "hdw.service")
 	waitEvent(t, ch, "hdw enabled", about("services", "unit files changed"))
 	waitEvent(t, ch, "the reload enable makes", about("services", "systemd reloaded"))
