@@ -128,3 +128,18 @@ func coalesce(in <-chan Event, out chan<- []Event, quiet, max time.Duration, clk
 		out <- b.take()
 	}
 }
+
+// Areas returns what a batch asks the caller to do: the collectors to read
+// again (sorted, each once), and whether the policy must be reloaded.
+func Areas(batch []Event) (collectors []string, policy bool) {
+	for _, e := range batch {
+		policy = policy || e.Policy
+		for _, c := range e.Collectors {
+			if !slices.Contains(collectors, c) {
+				collectors = append(collectors, c)
+			}
+		}
+	}
+	slices.Sort(collectors)
+	return collectors, policy
+}

@@ -2,6 +2,7 @@ package watch
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 )
@@ -139,5 +140,19 @@ func TestCoalesceRealClock(t *testing.T) {
 	}
 	close(in)
 	for range out {
+	}
+}
+
+func TestAreas(t *testing.T) {
+	cols, policy := Areas([]Event{
+		{Collectors: []string{"firewall", "listeners"}},
+		{Collectors: []string{"docker", "firewall"}},
+		{Policy: true},
+	})
+	if !slices.Equal(cols, []string{"docker", "firewall", "listeners"}) || !policy {
+		t.Errorf("Areas = %v, %v", cols, policy)
+	}
+	if cols, policy := Areas(nil); cols != nil || policy {
+		t.Errorf("Areas(nil) = %v, %v", cols, policy)
 	}
 }

@@ -17,11 +17,12 @@ import (
 // Env.Root (agent/docker's DefaultSocket).
 const dockerSocket = "/var/run/docker.sock"
 
-// Reconnection backoff of the Docker events stream: doubled from the first
-// to the last after each failure, reset once a stream works.
+// Reconnection backoff of the Docker events stream and the system bus:
+// doubled from the first to the last after each failure, reset once a
+// connection works.
 const (
-	dockerBackoffFirst = time.Second
-	dockerBackoffMax   = time.Minute
+	reconnectFirst = time.Second
+	reconnectMax   = time.Minute
 )
 
 // dockerCollectors are the areas a container or network change touches:
@@ -89,7 +90,7 @@ func dockerFilter() client.Filters {
 // changes may have been missed in between.
 func (s *dockerSource) Run(ctx context.Context, out chan<- Event) error {
 	defer s.cli.Close()
-	backoff := dockerBackoffFirst
+	backoff := reconnectFirst
 	connected := true
 	for {
 		worked, err := s.follow(ctx, out, !connected)
@@ -97,7 +98,7 @@ func (s *dockerSource) Run(ctx context.Context, out chan<- Event) error {
 			return nil
 		}
 		if worked {
-			backoff = dockerBackoffFirst
+			backoff = reconnectFirst
 		}
 		if connected || worked {
 			if !emit(ctx, out, Event{Source: "docker", Collectors: dockerCollectors,
@@ -113,7 +114,7 @@ func (s *dockerSource) Run(ctx context.Context, out chan<- Event) error {
 			return nil
 		case <-t.C:
 		}
-		backoff = min(2*backoff, dockerBackoffMax)
+		backoff = min(2*backoff, reconnectMax)
 	}
 }
 

@@ -33,6 +33,7 @@ var factories = []factory{
 	newNFTables,
 	newRTNetlink,
 	newInotify,
+	newSystemd,
 	newDocker,
 	newListenersPoll,
 	newLegacyPoll,

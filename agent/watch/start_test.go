@@ -4,9 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/hostdrift/hostdrift/agent"
+	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
 )
 
 // burstSource sends n events at once and then waits for ctx.
@@ -84,4 +89,30 @@ func TestStartFilters(t *testing.T) {
 	cancel()
 	for range ch {
 	}
+}
+
+// TestStart starts the real sources on a fixture root and a fresh network
+// namespace: systemd cannot watch another root and says so, the others
+// report a firewall change and a cron file, and every goroutine ends with
+// ctx.
+func TestStart(t *testing.T) {
+	t.Setenv("DOCKER_HOST", "")
+	ns := nstest.New(t)
+	root := t.TempDir()
+	write(t, root+"/etc/crontab", "")
+	base := runtime.NumGoroutine()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch, errs := Start(ctx, Options{Env: agent.Env{Root: root, NetNS: ns.Path()}})
+	if len(errs) != 1 || !strings.HasPrefix(errs[0].Error(), "systemd: ") {
+		t.Errorf("errs %v: want systemd's only", errs)
+	}
+	ns.Run(t, "nft", "add table inet t")
+	waitEvent(t, ch, "nft", about("firewall", "table inet t: table added"))
+	write(t, root+"/etc/cron.d/x", "")
+	waitEvent(t, ch, "cron.d", about("cron", "/etc/cron.d created"))
+	cancel()
+	for range ch {
+	}
+	waitGoroutines(t, base)
 }

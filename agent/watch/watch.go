@@ -1,10 +1,35 @@
 // Package watch tells a long-running hostdrift (hostdrift serve) which areas
-// of the host changed, as soon as the kernel or a daemon says so: nf_tables
-// and rtnetlink multicast groups, inotify, systemd's D-Bus signals, Docker's
-// events API, and a bounded poll where nothing notifies (listening sockets,
-// iptables-legacy rules, DNS answers). A source only reads; it never
-// changes the host, and it never judges: it names the collectors whose
-// reading may be stale, and the caller reads them again.
+// of the host may have changed, as soon as the kernel or a daemon says so.
+// A source only reads; it never changes the host, and it never judges: it
+// names the collectors whose reading may be stale, and the caller reads
+// them again. The sources, and the collectors their events name:
+//
+//   - nftables: the NFNLGRP_NFTABLES netlink group in Env.NetNS, one event
+//     per committed transaction (nft, iptables-nft, firewalld, ufw on
+//     nf_tables): firewall.
+//   - rtnetlink: link, address and route groups in Env.NetNS: host.
+//   - inotify, below Env.Root: /etc/crontab, /etc/anacrontab, /etc/cron.d,
+//     /etc/cron.{hourly,daily,weekly,monthly}, /var/spool/cron/crontabs:
+//     cron; /etc/systemd/system (with its *.wants, *.requires and drop-in
+//     folders), /run/systemd/system, /lib/systemd/system,
+//     /usr/lib/systemd/system: timers, services; /etc/hosts,
+//     /etc/resolv.conf (and the file it links to): dns, host;
+//     /etc/hostname: host; Options.Files: files. Options.PolicyPaths (on
+//     this machine, not below the root): a policy event. Missing folders
+//     are watched from their nearest existing parent until they appear.
+//   - systemd: D-Bus signals of the running systemd (unit ActiveState,
+//     SubState, Result and NRestarts of services and timers, job results,
+//     unit files changed, reloads): services, timers.
+//   - docker: the engine's events API (container create, start, stop, die,
+//     destroy...; network create, connect, disconnect, remove): docker,
+//     listeners, firewall.
+//   - poll, where nothing notifies: listening sockets every
+//     Options.ListenersEvery (listeners, probes); iptables-legacy every
+//     Options.LegacyEvery, only while legacy tables are loaded in the
+//     namespace (firewall); DNS when Options.DNSNext says (dns).
+//
+// Start runs them and merges their events; Coalesce batches a burst; Areas
+// says what a batch asks to read again.
 package watch
 
 import (
@@ -61,6 +86,11 @@ type Options struct {
 	// (unix:///path, tcp://host:port); when empty, DOCKER_HOST, else
 	// Env.Root's /var/run/docker.sock. No Docker watch when none exists.
 	DockerHost string
+	// SystemBus is the D-Bus system bus address to follow systemd on
+	// (unix:path=/run/dbus/system_bus_socket form). When empty: the
+	// DBUS_SYSTEM_BUS_ADDRESS, else DefaultSystemBus, and only when Env.Root
+	// is / and PID 1 is systemd.
+	SystemBus string
 	// Collectors, when not empty, limits the events to these collectors:
 	// a source none of whose collectors is listed is not started.
 	Collectors []string
@@ -70,8 +100,9 @@ type Options struct {
 type Source interface {
 	// Name is the Event.Source the source sends.
 	Name() string
-	// Run sends events on out until ctx ends. It returns an error when the
-	// source cannot watch here (no permission, no daemon); the caller
-	// reports it and goes on with the other sources.
+	// Run sends events on out until ctx ends. It returns an error when it
+	// stops watching before that; Start then sends an Event with Err set.
+	// Whether a source can watch here at all is found before Run, when
+	// Start makes it.
 	Run(ctx context.Context, out chan<- Event) error
 }
