@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -103,8 +104,13 @@ func (c *serveCmd) serve(ctx context.Context, stdout, stderr io.Writer, batches 
 	}
 	l, err := serve.Listen(c.listen, c.webConfig)
 	if err != nil {
+		// A port in use may free itself (the unit restarts on exit 4); a
+		// bad web configuration will not (exit 2: it does not restart).
 		fmt.Fprintln(stderr, "hostdrift serve:", err)
-		return exitUsage
+		if errors.Is(err, serve.ErrWebConfig) {
+			return exitUsage
+		}
+		return exitOutput
 	}
 	if !serve.Loopback(c.listen) && c.webConfig == "" {
 		log.message("warning: --listen %s is reachable from the network without authentication or TLS: give --web-config", c.listen)
@@ -112,27 +118,11 @@ func (c *serveCmd) serve(ctx context.Context, stdout, stderr io.Writer, batches 
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- serve.Serve(ctx, l, srv.Handler(), c.webConfig, log.slog) }()
 	log.message("serving on %s: %s", l.Addr(), serve.Summary(srv.State().Report))
-	if serveReady != nil {
-		serveReady(l.Addr().String())
-	}
 	if batches == nil {
-		opts := watch.Options{
-			Env:            agent.Env{Root: c.live.root, NetNS: c.live.netns},
-			PolicyPaths:    c.policyPaths(),
-			Files:          wantedFiles(a),
-			ListenersEvery: c.listenersEvery,
-			LegacyEvery:    c.legacyEvery,
-			Collectors:     append(a.plan.Needs(), snapshot.CollectorHost),
-		}
-		if slices.Contains(opts.Collectors, snapshot.CollectorDNS) {
-			opts.DNSNext = func() time.Duration { return dnsWait(ttl.Load(), c.dnsMin, c.dnsMax) }
-		}
-		var errs []error
-		batches, errs = watchEvents(ctx, opts, func(ev watch.Event) { srv.Event(ev.Source) })
+		w := &watcher{c: c, srv: srv, log: log, ttl: &ttl}
+		batches = w.subscribe(ctx, a)
 		a.counted = true
-		for _, e := range errs {
-			log.message("event source: %v", e)
-		}
+		a.resubscribe = func() <-chan []watch.Event { return w.subscribe(ctx, a) }
 	}
 	a.run(ctx, batches)
 	if err := <-httpDone; err != nil {
@@ -142,8 +132,48 @@ func (c *serveCmd) serve(ctx context.Context, stdout, stderr io.Writer, batches 
 	return exitOK
 }
 
-// serveReady, when set (by tests), is told the address serve listens on.
-var serveReady func(addr string)
+// watcher starts the event sources for the current plan, and starts them
+// again when a reloaded policy reads other collectors or files.
+type watcher struct {
+	c      *serveCmd
+	srv    *serve.Server
+	log    *eventLog
+	ttl    *atomic.Uint32
+	opts   watch.Options
+	cancel context.CancelFunc
+}
+
+// subscribe returns the batches of the sources the plan of a needs, or nil
+// when the sources already running are those.
+func (w *watcher) subscribe(ctx context.Context, a *agentLoop) <-chan []watch.Event {
+	opts := watch.Options{
+		Env:            agent.Env{Root: w.c.live.root, NetNS: w.c.live.netns},
+		PolicyPaths:    w.c.policyPaths(),
+		Files:          wantedFiles(a),
+		ListenersEvery: w.c.listenersEvery,
+		LegacyEvery:    w.c.legacyEvery,
+		Collectors:     append(a.plan.Needs(), snapshot.CollectorHost),
+	}
+	slices.Sort(opts.Files)
+	slices.Sort(opts.Collectors)
+	if w.cancel != nil && slices.Equal(opts.Files, w.opts.Files) && slices.Equal(opts.Collectors, w.opts.Collectors) {
+		return nil
+	}
+	if slices.Contains(opts.Collectors, snapshot.CollectorDNS) {
+		opts.DNSNext = func() time.Duration { return dnsWait(w.ttl.Load(), w.c.dnsMin, w.c.dnsMax) }
+	}
+	if w.cancel != nil {
+		w.cancel()
+		w.log.message("the policy reads other areas or files now: restarting the event sources")
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	w.opts, w.cancel = opts, cancel
+	batches, errs := watchEvents(sctx, opts, func(ev watch.Event) { w.srv.Event(ev.Source) })
+	for _, e := range errs {
+		w.log.message("event source: %v", e)
+	}
+	return batches
+}
 
 // policyPaths are the files and folders whose change reloads the policy.
 func (c *serveCmd) policyPaths() []string {

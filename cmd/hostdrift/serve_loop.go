@@ -54,6 +54,11 @@ type agentLoop struct {
 	// counted is set when the events were counted as they came, before
 	// the coalescer folded their bursts.
 	counted bool
+	// resubscribe, when set, starts the event sources again if the plan
+	// now reads other areas or files, and returns their batches (nil: the
+	// running sources still fit); reloaded says a policy was reloaded.
+	resubscribe func() <-chan []watch.Event
+	reloaded    bool
 }
 
 // start loads the policy and judges the whole host once. An error means
@@ -205,6 +210,7 @@ func (a *agentLoop) reload(ctx context.Context, batch []watch.Event, ev watch.Ev
 		a.log.message("policy reloaded (%s)", ev.Detail)
 	}
 	a.policyErr = ""
+	a.reloaded = true
 	a.publish()
 }
 
@@ -377,6 +383,12 @@ func (a *agentLoop) run(ctx context.Context, batches <-chan []watch.Event) {
 				return
 			}
 			a.handle(ctx, b)
+			if a.resubscribe != nil && a.reloaded {
+				if ch := a.resubscribe(); ch != nil {
+					batches = ch
+				}
+			}
+			a.reloaded = false
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -33,11 +34,14 @@ type servedAgent struct {
 	ns             *nstest.NS
 	client         *http.Client
 	stdout, stderr *syncBuffer
+	pid            int
+	// stop ends the process (SIGTERM) and waits for it; cleanup calls it.
+	stop func()
 }
 
 // startServe runs the built hostdrift serve inside ns with args, and waits
 // for /healthz to answer.
-func startServe(t *testing.T, ns *nstest.NS, env []string, args ...string) *servedAgent {
+func startServe(t testing.TB, ns *nstest.NS, env []string, args ...string) *servedAgent {
 	t.Helper()
 	bin := nstest.Hostdrift(t)
 	s := &servedAgent{ns: ns, stdout: &syncBuffer{}, stderr: &syncBuffer{}}
@@ -47,15 +51,24 @@ func startServe(t *testing.T, ns *nstest.NS, env []string, args ...string) *serv
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	s.pid = cmd.Process.Pid
+	exited := make(chan struct{})
+	var waitErr error
+	go func() { waitErr = cmd.Wait(); close(exited) }()
+	var once sync.Once
+	s.stop = func() {
+		once.Do(func() {
+			_ = cmd.Process.Signal(unix.SIGTERM)
+			select {
+			case <-exited:
+			case <-time.After(10 * time.Second):
+				_ = cmd.Process.Kill()
+				<-exited
+			}
+		})
+	}
 	t.Cleanup(func() {
-		_ = cmd.Process.Signal(unix.SIGTERM)
-		select {
-		case <-exited:
-		case <-time.After(10 * time.Second):
-			_ = cmd.Process.Kill()
-		}
+		s.stop()
 		if t.Failed() {
 			t.Logf("serve stdout:\n%s\nserve stderr:\n%s", s.stdout.String(), s.stderr.String())
 		}
@@ -72,8 +85,8 @@ func startServe(t *testing.T, ns *nstest.NS, env []string, args ...string) *serv
 			return s
 		}
 		select {
-		case err := <-exited:
-			t.Fatalf("hostdrift serve exited: %v\nstdout:\n%s\nstderr:\n%s", err, s.stdout.String(), s.stderr.String())
+		case <-exited:
+			t.Fatalf("hostdrift serve exited: %v\nstdout:\n%s\nstderr:\n%s", waitErr, s.stdout.String(), s.stderr.String())
 		default:
 		}
 		if time.Now().After(deadline) {
@@ -129,7 +142,7 @@ func checkStatusRE(check, status string) *regexp.Regexp {
 
 // waitMetric polls /metrics until re matches, and fails the test if it
 // does not within limit of since.
-func (s *servedAgent) waitMetric(t *testing.T, what string, re *regexp.Regexp, since time.Time, limit time.Duration) {
+func (s *servedAgent) waitMetric(t testing.TB, what string, re *regexp.Regexp, since time.Time, limit time.Duration) {
 	t.Helper()
 	var last string
 	for {

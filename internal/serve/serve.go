@@ -181,12 +181,16 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 	stamps("hostdrift_area_last_evaluation_timestamp_seconds", "When each collector was last read and its checks judged, in seconds since the epoch.", st.LastEvaluation)
 }
 
+// ErrWebConfig marks Listen's errors about the web configuration file.
+var ErrWebConfig = errors.New("bad web configuration")
+
 // Listen binds addr (host:port), after validating the web configuration
-// file when one is given, so both mistakes surface at startup.
+// file when one is given, so both mistakes surface at startup. An error
+// about the file wraps ErrWebConfig.
 func Listen(addr, webConfig string) (net.Listener, error) {
 	if webConfig != "" {
 		if err := web.Validate(webConfig); err != nil {
-			return nil, fmt.Errorf("--web-config %s: %w", webConfig, err)
+			return nil, fmt.Errorf("--web-config %s: %w: %w", webConfig, ErrWebConfig, err)
 		}
 	}
 	l, err := net.Listen("tcp", addr)
