@@ -16,6 +16,7 @@ import (
 	"github.com/hostdrift/hostdrift/agent/watch"
 	"github.com/hostdrift/hostdrift/internal/serve"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/rules"
 )
 
 // defaultListen is serve's address: loopback only, and a port outside the
@@ -45,7 +46,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := runContext(0)
 	defer stop()
-	return c.serve(ctx, stdout, stderr, nil)
+	return c.serve(ctx, stdout, stderr)
 }
 
 func (c *serveCmd) parse(args []string, stderr io.Writer) int {
@@ -91,8 +92,7 @@ func (c *serveCmd) parse(args []string, stderr io.Writer) int {
 
 // serve runs the agent until ctx ends: one full evaluation, then the HTTP
 // server and the event sources, then one evaluation per batch of events.
-// batches, when not nil, replaces the sources (tests feed it).
-func (c *serveCmd) serve(ctx context.Context, stdout, stderr io.Writer, batches <-chan []watch.Event) int {
+func (c *serveCmd) serve(ctx context.Context, stdout, stderr io.Writer) int {
 	log := newEventLog(stdout, stderr, c.logFormat == "json")
 	srv := serve.New()
 	var ttl atomic.Uint32
@@ -118,13 +118,15 @@ func (c *serveCmd) serve(ctx context.Context, stdout, stderr io.Writer, batches 
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- serve.Serve(ctx, l, srv.Handler(), c.webConfig, log.slog) }()
 	log.message("serving on %s: %s", l.Addr(), serve.Summary(srv.State().Report))
-	if batches == nil {
-		w := &watcher{c: c, srv: srv, log: log, ttl: &ttl}
-		batches = w.subscribe(ctx, a)
-		a.counted = true
-		a.resubscribe = func() <-chan []watch.Event { return w.subscribe(ctx, a) }
+	w := &watcher{c: c, srv: srv, log: log, ttl: &ttl}
+	a.batches = w.subscribe(ctx, a.plan)
+	a.counted = true
+	a.resubscribe = func(plan *rules.Plan) {
+		if ch := w.subscribe(ctx, plan); ch != nil {
+			a.batches = ch
+		}
 	}
-	a.run(ctx, batches)
+	a.run(ctx)
 	if err := <-httpDone; err != nil {
 		fmt.Fprintln(stderr, "hostdrift serve: http:", err)
 		return exitOutput
@@ -143,16 +145,16 @@ type watcher struct {
 	cancel context.CancelFunc
 }
 
-// subscribe returns the batches of the sources the plan of a needs, or nil
-// when the sources already running are those.
-func (w *watcher) subscribe(ctx context.Context, a *agentLoop) <-chan []watch.Event {
+// subscribe returns the batches of the sources plan needs, or nil when the
+// sources already running are those.
+func (w *watcher) subscribe(ctx context.Context, plan *rules.Plan) <-chan []watch.Event {
 	opts := watch.Options{
 		Env:            agent.Env{Root: w.c.live.root, NetNS: w.c.live.netns},
 		PolicyPaths:    w.c.policyPaths(),
-		Files:          wantedFiles(a),
+		Files:          wantedFiles(plan),
 		ListenersEvery: w.c.listenersEvery,
 		LegacyEvery:    w.c.legacyEvery,
-		Collectors:     append(a.plan.Needs(), snapshot.CollectorHost),
+		Collectors:     append(plan.Needs(), snapshot.CollectorHost),
 	}
 	slices.Sort(opts.Files)
 	slices.Sort(opts.Collectors)
@@ -190,8 +192,8 @@ func (c *serveCmd) policyPaths() []string {
 }
 
 // wantedFiles are the files the plan's file checks read.
-func wantedFiles(a *agentLoop) []string {
-	w := a.plan.Wants()
+func wantedFiles(plan *rules.Plan) []string {
+	w := plan.Wants()
 	out := slices.Clone(w.Files)
 	for _, f := range w.FileContent {
 		out = append(out, f.Path)

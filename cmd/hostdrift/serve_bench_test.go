@@ -29,18 +29,41 @@ const (
 	benchListenersEvery = 2 * time.Second
 )
 
-// BenchmarkServe measures hostdrift serve on issue 10's big host (scale 1:
+// BenchmarkServe measures hostdrift serve on a small host (an empty
+// namespace and a fixture root) and on issue 10's big host (scale 1:
 // 20,000 iptables-nft, 2,000 iptables-legacy and 2,000 nftables rules,
 // 10,000 listeners and 20,000 connections, 1,000 cron entries and 300
 // timers): the detection latency per source (median and worst of 20
 // changes: an nftables rule, a cron.d file, a listener), the CPU the agent
 // uses over 60 idle seconds (its default intervals), and its RSS after
-// 1,000 events against its RSS after startup. It runs once, whatever b.N.
+// 1,000 events against its RSS after startup. Each runs once, whatever b.N.
 func BenchmarkServe(b *testing.B) {
-	if serveBenchRan {
-		return // make bench's -benchtime 5x calls it again: the figures are measured once
-	}
-	serveBenchRan = true
+	b.Run("small", func(b *testing.B) {
+		if serveBenchRan["small"] {
+			return // make bench's -benchtime 5x calls it again: the figures are measured once
+		}
+		serveBenchRan["small"] = true
+		nstest.RequireCommand(b, "nft")
+		ns := nstest.New(b)
+		root := b.TempDir()
+		for _, d := range []string{"etc/cron.d", "usr/local/bin"} {
+			if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+				b.Fatal(err)
+			}
+		}
+		measureServe(b, "small host", ns, root)
+	})
+	b.Run("bighost", func(b *testing.B) {
+		if serveBenchRan["bighost"] {
+			return
+		}
+		serveBenchRan["bighost"] = true
+		benchBigHost(b)
+	})
+}
+
+// benchBigHost builds the big host and measures serve on it.
+func benchBigHost(b *testing.B) {
 	nstest.RequireCommand(b, "nft")
 	nstest.RequireCommand(b, "iptables-nft-restore")
 	nstest.RequireCommand(b, "iptables-legacy-restore")
@@ -84,6 +107,12 @@ func BenchmarkServe(b *testing.B) {
 		}
 	}
 	fmt.Printf("serve bench: big host (scale 1) built in %s\n", time.Since(started).Round(time.Second))
+	measureServe(b, "big host", ns, root)
+}
+
+// measureServe runs hostdrift serve on the host (ns and root) and prints
+// the figures.
+func measureServe(b *testing.B, host string, ns *nstest.NS, root string) {
 	pol := filepath.Join(b.TempDir(), "bench.hcl")
 	if err := os.WriteFile(pol, []byte(servePolicy), 0o644); err != nil {
 		b.Fatal(err)
@@ -142,8 +171,14 @@ func BenchmarkServe(b *testing.B) {
 	}
 	s.stop()
 
-	// Idle CPU and RSS, with the default intervals.
-	s = startServe(b, ns, nil, base...)
+	// Idle CPU and RSS, with the default intervals. With
+	// HOSTDRIFT_SERVE_BENCH_PROFILE=DIR, this process's CPU and allocation
+	// profiles are written there.
+	var env []string
+	if dir := os.Getenv("HOSTDRIFT_SERVE_BENCH_PROFILE"); dir != "" {
+		env = []string{"HOSTDRIFT_CPUPROFILE=" + filepath.Join(dir, "serve.cpu"), "HOSTDRIFT_MEMPROFILE=" + filepath.Join(dir, "serve.mem")}
+	}
+	s = startServe(b, ns, env, base...)
 	time.Sleep(5 * time.Second) // let startup's garbage be collected
 	rss0 := procRSS(b, s.pid)
 	cpu0 := procCPU(b, s.pid)
@@ -172,7 +207,7 @@ func BenchmarkServe(b *testing.B) {
 		}
 		return "NOT met"
 	}
-	fmt.Printf("serve bench: detection latency, %d changes per source (change to /metrics flipped)\n", benchChanges)
+	fmt.Printf("serve bench, %s: detection latency, %d changes per source (change to /metrics flipped)\n", host, benchChanges)
 	for _, f := range figs {
 		d, _ := time.ParseDuration(f.deadline)
 		fmt.Printf("  %-24s median %6s  worst %6s  (deadline %s: %s)\n", f.source, f.median.Round(time.Millisecond), f.worst.Round(time.Millisecond), f.deadline, met(f.worst <= d))
@@ -183,12 +218,18 @@ func BenchmarkServe(b *testing.B) {
 	ratio := float64(rss1) / float64(rss0)
 	fmt.Printf("  RSS after startup %.1f MB, after %d events (%s evaluations) %.1f MB: x%.2f (target <= x%.2f: %s)\n",
 		float64(rss0)/(1<<20), benchEvents, evals[1], float64(rss1)/(1<<20), ratio, targetRSSRatio, met(ratio <= targetRSSRatio))
+	for _, c := range []string{"firewall", "listeners", "cron"} {
+		if m := regexp.MustCompile(`(?m)^hostdrift_collector_duration_seconds\{collector="` + c + `"\} (\S+)$`).FindStringSubmatch(metrics); m != nil {
+			fmt.Printf("  last %s reading took %s s\n", c, m[1])
+		}
+	}
+	s.stop()
 	b.ReportMetric(idle.Seconds(), "idle-cpu-s")
 	b.ReportMetric(ratio, "rss-ratio")
 }
 
-// serveBenchRan is set once BenchmarkServe has measured.
-var serveBenchRan bool
+// serveBenchRan records which of BenchmarkServe's hosts were measured.
+var serveBenchRan = map[string]bool{}
 
 // flipLatency polls /metrics until re matches and returns the time since t0.
 func (s *servedAgent) flipLatency(b testing.TB, re *regexp.Regexp, t0 time.Time, limit time.Duration) time.Duration {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"time"
@@ -54,11 +55,12 @@ type agentLoop struct {
 	// counted is set when the events were counted as they came, before
 	// the coalescer folded their bursts.
 	counted bool
-	// resubscribe, when set, starts the event sources again if the plan
-	// now reads other areas or files, and returns their batches (nil: the
-	// running sources still fit); reloaded says a policy was reloaded.
-	resubscribe func() <-chan []watch.Event
-	reloaded    bool
+	// batches are the coalesced events the loop evaluates.
+	batches <-chan []watch.Event
+	// resubscribe, when set, starts the event sources again if plan reads
+	// other areas or files than the running ones watch, and points batches
+	// at their events.
+	resubscribe func(plan *rules.Plan)
 }
 
 // start loads the policy and judges the whole host once. An error means
@@ -124,11 +126,15 @@ func readingHash(s *snapshot.Snapshot, collector string) [sha256.Size]byte {
 	for i := range one.Collectors {
 		one.Collectors[i].DurationMS = 0
 	}
-	b, err := json.Marshal(one)
-	if err != nil {
+	// Streamed into the hash: a big host's firewall section is megabytes
+	// of JSON, which need not be held at once.
+	h := sha256.New()
+	if err := json.NewEncoder(h).Encode(one); err != nil {
 		return sha256.Sum256([]byte(err.Error()))
 	}
-	return sha256.Sum256(b)
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	return sum
 }
 
 // smallestTTL is the smallest TTL among the DNS answers (0 when none).
@@ -197,6 +203,18 @@ func (a *agentLoop) reload(ctx context.Context, batch []watch.Event, ev watch.Ev
 		a.policyFailed(ev, strings.TrimSpace(b.String()))
 		return
 	}
+	plan, diags := pol.Compile(&a.snap.Host, vs)
+	if diags.HasErrors() {
+		var d bytes.Buffer
+		printDiagnostics(&d, pol, diags)
+		a.policyFailed(ev, "the policy does not fit this host's facts: "+strings.TrimSpace(d.String()))
+		return
+	}
+	// The sources for the new plan watch before it is read: a change
+	// after this is an event, one before it is in the reading.
+	if a.resubscribe != nil {
+		a.resubscribe(plan)
+	}
 	prev, prevVars := a.pol, a.vs
 	a.pol, a.vs = pol, vs
 	if err := a.full(ctx, batch, false); err != nil {
@@ -210,7 +228,6 @@ func (a *agentLoop) reload(ctx context.Context, batch []watch.Event, ev watch.Ev
 		a.log.message("policy reloaded (%s)", ev.Detail)
 	}
 	a.policyErr = ""
-	a.reloaded = true
 	a.publish()
 }
 
@@ -371,24 +388,29 @@ func copyTimes(m map[string]time.Time) map[string]time.Time {
 	return out
 }
 
+// idleRelease is how long after an evaluation, with no batch since, the
+// loop hands the memory the evaluation freed back to the system: a big
+// host's readings are tens of megabytes, and the Go runtime would keep the
+// peak of the last evaluation resident while nothing happens.
+const idleRelease = 2 * time.Second
+
 // run evaluates each batch until ctx ends or batches closes: one
 // evaluation at a time, since the loop is the only one to judge.
-func (a *agentLoop) run(ctx context.Context, batches <-chan []watch.Event) {
+func (a *agentLoop) run(ctx context.Context) {
+	release := time.NewTimer(idleRelease)
+	defer release.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case b, ok := <-batches:
+		case <-release.C:
+			debug.FreeOSMemory()
+		case b, ok := <-a.batches:
 			if !ok {
 				return
 			}
 			a.handle(ctx, b)
-			if a.resubscribe != nil && a.reloaded {
-				if ch := a.resubscribe(); ch != nil {
-					batches = ch
-				}
-			}
-			a.reloaded = false
+			release.Reset(idleRelease)
 		}
 	}
 }

@@ -162,7 +162,8 @@ func TestServeLoopMemoryBounded(t *testing.T) {
 	defer cancel()
 	batches := make(chan []watch.Event)
 	done := make(chan struct{})
-	go func() { a.run(ctx, batches); close(done) }()
+	a.batches = batches
+	go func() { a.run(ctx); close(done) }()
 	job := filepath.Join(root, "etc/cron.d/backup")
 	feed := func(n int) {
 		for i := range n {

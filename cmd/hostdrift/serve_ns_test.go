@@ -262,6 +262,23 @@ func TestServeSeesDrift(t *testing.T) {
 	}
 	s.waitMetric(t, "policy error cleared", regexp.MustCompile(`(?m)^hostdrift_policy_load_error 0$`), start, eventDeadline)
 
+	// A reloaded policy that reads a new file: the sources start again with
+	// it, and a change to it is seen.
+	motd := filepath.Join(root, "etc/motd")
+	if err := os.WriteFile(motd, []byte("hello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start = time.Now()
+	if err := os.WriteFile(pol, []byte(servePolicy+"file \"motd\" {\n  path     = \"/etc/motd\"\n  contains = \"hello\"\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.waitMetric(t, "file check after the reload", checkStatusRE("file.motd", "pass"), start, eventDeadline)
+	start = time.Now()
+	if err := os.WriteFile(motd, []byte("goodbye\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.waitMetric(t, "file check after its file changed", checkStatusRE("file.motd", "fail"), start, eventDeadline)
+
 	// The journal lines: one JSON object per transition, with the event.
 	var found bool
 	for _, line := range strings.Split(strings.TrimSpace(s.stdout.String()), "\n") {
