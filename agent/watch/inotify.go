@@ -225,6 +225,7 @@ func (s *inotifySource) desired() []string {
 // arm makes the watches match the folders to watch now: folders that
 // appeared are added, folders no longer wanted are dropped.
 func (s *inotifySource) arm() error {
+	var first error
 	want := s.desired()
 	for _, d := range want {
 		if _, ok := s.byPath[d]; ok {
@@ -235,7 +236,13 @@ func (s *inotifySource) arm() error {
 			if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
 				continue // gone meanwhile; its parent's event re-arms
 			}
-			return fmt.Errorf("watch %s: %w", d, err)
+			if errors.Is(err, unix.EACCES) {
+				continue // unreadable: the collector that reads it says so
+			}
+			if first == nil {
+				first = fmt.Errorf("watch %s: %w (raise fs.inotify.max_user_watches if it is ENOSPC)", d, err)
+			}
+			continue
 		}
 		s.byPath[d] = wd
 		if !slices.Contains(s.wds[wd], d) {
@@ -253,7 +260,21 @@ func (s *inotifySource) arm() error {
 			_, _ = unix.InotifyRmWatch(s.fd, uint32(wd))
 		}
 	}
-	return nil
+	return first
+}
+
+// forget drops a watch from the maps, and from the kernel when it still
+// holds it (a folder moved away), and returns the folders it watched.
+func (s *inotifySource) forget(wd int, remove bool) []string {
+	ds := s.wds[wd]
+	for _, d := range ds {
+		delete(s.byPath, d)
+	}
+	delete(s.wds, wd)
+	if remove {
+		_, _ = unix.InotifyRmWatch(s.fd, uint32(wd))
+	}
+	return ds
 }
 
 // match returns the events that a change of path p (mask m) means.
@@ -340,8 +361,21 @@ func (s *inotifySource) Run(ctx context.Context, out chan<- Event) error {
 				hits = append(hits, s.overflow())
 				continue
 			}
-			if m&(unix.IN_IGNORED|unix.IN_DELETE_SELF|unix.IN_MOVE_SELF) != 0 ||
-				m&unix.IN_ISDIR != 0 && m&(unix.IN_CREATE|unix.IN_DELETE|unix.IN_MOVED_FROM|unix.IN_MOVED_TO) != 0 {
+			if m&(unix.IN_IGNORED|unix.IN_DELETE_SELF|unix.IN_MOVE_SELF) != 0 {
+				// The folder went, or moved away with its watch: forget
+				// the watch, so that a folder made again at its path is
+				// watched anew.
+				rearm = true
+				ds := s.forget(int(raw.Wd), m&unix.IN_MOVE_SELF != 0)
+				if m&unix.IN_IGNORED != 0 {
+					continue
+				}
+				for _, d := range ds {
+					hits = s.match(d, m, hits)
+				}
+				continue
+			}
+			if m&unix.IN_ISDIR != 0 && m&(unix.IN_CREATE|unix.IN_DELETE|unix.IN_MOVED_FROM|unix.IN_MOVED_TO) != 0 {
 				rearm = true
 			}
 			for _, d := range s.wds[int(raw.Wd)] {
@@ -362,7 +396,10 @@ func (s *inotifySource) Run(ctx context.Context, out chan<- Event) error {
 		// changes inside it are watched.
 		if rearm {
 			if err := s.arm(); err != nil {
-				return err
+				// Out of watches (fs.inotify.max_user_watches): what is
+				// watched stays watched; say what is not.
+				hits = append(hits, Event{Source: "inotify", Collectors: s.overflow().Collectors,
+					Detail: "a new folder is not watched: " + err.Error()})
 			}
 		}
 		for _, h := range hits {

@@ -3,6 +3,7 @@ package watch
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/hostdrift/hostdrift/agent"
@@ -70,12 +71,30 @@ func TestInotify(t *testing.T) {
 	write(t, root+"/etc/cron.d/backup", "0 1 * * * root backup\n")
 	waitEvent(t, ch, "a file in the new cron.d", about("cron", "/etc/cron.d/backup written"))
 
+	// The folder is replaced by another at the same path: the new one is
+	// watched.
+	if err := os.Rename(root+"/etc/cron.d", root+"/etc/cron.d.old"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(root+"/etc/cron.d", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	waitEvent(t, ch, "cron.d made again", about("cron", "/etc/cron.d created"))
+	write(t, root+"/etc/cron.d/restore", "0 2 * * * root restore\n")
+	waitEvent(t, ch, "a file in the new cron.d", about("cron", "/etc/cron.d/restore written"))
+	write(t, root+"/etc/cron.d.old/stale", "")
+
 	// Two levels missing: /srv/app/config.yml. Each event comes once the
 	// source watches the new folder.
 	if err := os.Mkdir(root+"/srv", 0o755); err != nil {
 		t.Fatal(err)
 	}
-	waitEvent(t, ch, "/srv appears", about("files", "/srv created"))
+	_, before = waitEvent(t, ch, "/srv appears", about("files", "/srv created"))
+	for _, b := range before {
+		if strings.Contains(b.Detail, "cron.d.old") {
+			t.Errorf("an event from the folder moved away, which nothing reads: %+v", b)
+		}
+	}
 	if err := os.Mkdir(root+"/srv/app", 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -142,10 +142,10 @@ func forward(ctx context.Context, s source, allow []string, in <-chan Event, out
 }
 
 // only returns the collectors that allow lists; all of them when allow is
-// empty.
+// empty. The result is a slice of its own, which the caller may change.
 func only(allow, collectors []string) []string {
 	if len(allow) == 0 {
-		return collectors
+		return slices.Clone(collectors)
 	}
 	var kept []string
 	for _, c := range collectors {
