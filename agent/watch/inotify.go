@@ -60,6 +60,7 @@ var (
 	systemdCollectors = []string{snapshot.CollectorTimers, snapshot.CollectorServices}
 	dnsCollectors     = []string{snapshot.CollectorDNS, snapshot.CollectorHost}
 	filesCollectors   = []string{snapshot.CollectorFiles}
+	sysctlCollectors  = []string{snapshot.CollectorSysctl}
 )
 
 // unitSub selects the sub-folders of a unit folder whose entries change
@@ -89,6 +90,17 @@ func hostTargets(opts *Options) []target {
 	add("/etc/hosts", false, dnsCollectors, nil)
 	add("/etc/resolv.conf", false, dnsCollectors, func(t *target) { t.follow = true })
 	add("/etc/hostname", false, []string{snapshot.CollectorHost}, nil)
+	// Users and groups are the accounts collector's; file checks name
+	// owners and cron jobs run as users by name.
+	add("/etc/passwd", false, []string{snapshot.CollectorAccounts, snapshot.CollectorFiles, snapshot.CollectorCron}, nil)
+	add("/etc/group", false, []string{snapshot.CollectorAccounts, snapshot.CollectorFiles}, nil)
+	add("/etc/shadow", false, []string{snapshot.CollectorAccounts}, nil)
+	add("/var/lib/dpkg/status", false, []string{snapshot.CollectorPackages}, nil)
+	add("/etc/sysctl.conf", false, sysctlCollectors, nil)
+	for _, d := range []string{"/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d", "/lib/sysctl.d"} {
+		add(d, true, sysctlCollectors, nil)
+	}
+	add("/etc/fstab", false, []string{snapshot.CollectorMounts}, nil)
 	for _, f := range opts.Files {
 		add(filepath.Clean("/"+f), false, filesCollectors, nil)
 	}

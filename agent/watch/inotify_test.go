@@ -26,6 +26,7 @@ func TestInotify(t *testing.T) {
 	root := t.TempDir()
 	write(t, root+"/etc/crontab", "")
 	write(t, root+"/etc/hosts", "127.0.0.1 localhost\n")
+	write(t, root+"/var/lib/dpkg/status", "")
 	write(t, root+"/etc/systemd/system/timers.target.wants/.keep", "")
 	write(t, root+"/run/systemd/resolve/stub-resolv.conf", "nameserver 127.0.0.53\n")
 	if err := os.Symlink("/run/systemd/resolve/stub-resolv.conf", root+"/etc/resolv.conf"); err != nil {
@@ -108,6 +109,23 @@ func TestInotify(t *testing.T) {
 	// resolv.conf is a link: the file it points to is watched too.
 	write(t, root+"/run/systemd/resolve/stub-resolv.conf", "nameserver 10.0.0.53\n")
 	waitEvent(t, ch, "the link's target written", about("dns", "/run/systemd/resolve/stub-resolv.conf written"))
+
+	// Areas beyond the ones named in the issue: accounts, packages,
+	// sysctl configuration, fstab.
+	write(t, root+"/etc/passwd", "root:x:0:0::/root:/bin/sh\n")
+	e, _ = waitEvent(t, ch, "passwd", about("accounts", "/etc/passwd written"))
+	if !about("files")(e) || !about("cron")(e) {
+		t.Errorf("%+v: file owners and cron users are read by name from /etc/passwd", e)
+	}
+	write(t, root+"/var/lib/dpkg/status-new", "Package: x\n")
+	if err := os.Rename(root+"/var/lib/dpkg/status-new", root+"/var/lib/dpkg/status"); err != nil {
+		t.Fatal(err)
+	}
+	waitEvent(t, ch, "dpkg status replaced", about("packages", "/var/lib/dpkg/status replaced"))
+	write(t, root+"/etc/sysctl.d/99-net.conf", "net.ipv4.ip_forward = 1\n")
+	waitEvent(t, ch, "sysctl.d", about("sysctl", "/etc/sysctl.d"))
+	write(t, root+"/etc/fstab", "")
+	waitEvent(t, ch, "fstab", about("mounts", "/etc/fstab written"))
 
 	write(t, policies+"/notes.txt", "")
 	write(t, policies+"/main.hcl", "check {}")

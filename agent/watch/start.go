@@ -33,6 +33,7 @@ var factories = []factory{
 	newNFTables,
 	newRTNetlink,
 	newInotify,
+	newMounts,
 	newSystemd,
 	newDocker,
 	newListenersPoll,
