@@ -38,6 +38,7 @@ var factories = []factory{
 	newDocker,
 	newListenersPoll,
 	newLegacyPoll,
+	newSysctlPoll,
 	newDNSPoll,
 }
 
