@@ -142,9 +142,13 @@ func newInotify(ctx context.Context, opts *Options) (source, error) {
 	}
 	s := &inotifySource{f: os.NewFile(uintptr(fd), "inotify"), fd: fd, root: opts.Env.Path(), targets: ts,
 		wds: map[int][]string{}, byPath: map[string]int{}}
-	if err := s.arm(); err != nil {
+	armErr := s.arm()
+	if armErr != nil && len(s.byPath) == 0 {
 		s.f.Close()
-		return source{}, fmt.Errorf("inotify: %w", err)
+		return source{}, fmt.Errorf("inotify: %w", armErr)
+	}
+	if armErr != nil {
+		armErr = fmt.Errorf("inotify: %w; the rest is watched", armErr)
 	}
 	var cols []string
 	for _, t := range ts {
@@ -154,7 +158,7 @@ func newInotify(ctx context.Context, opts *Options) (source, error) {
 			}
 		}
 	}
-	return source{Source: s, collectors: only(opts.Collectors, cols), policy: len(opts.PolicyPaths) > 0}, nil
+	return source{Source: s, collectors: only(opts.Collectors, cols), policy: len(opts.PolicyPaths) > 0}, armErr
 }
 
 // nearest returns p if it is an existing folder, else its nearest existing
@@ -190,8 +194,9 @@ func (s *inotifySource) linkTarget(t target) (target, bool) {
 	return l, true
 }
 
-// desired lists the folders to watch now.
-func (s *inotifySource) desired() []string {
+// desired lists the folders to watch now, at most maxWatches, and how many
+// it left out.
+func (s *inotifySource) desired() ([]string, int) {
 	s.extra = s.extra[:0]
 	var dirs []string
 	add := func(d string) {
@@ -229,16 +234,19 @@ func (s *inotifySource) desired() []string {
 		visit(t)
 	}
 	if len(dirs) > maxWatches {
-		dirs = dirs[:maxWatches]
+		return dirs[:maxWatches], len(dirs) - maxWatches
 	}
-	return dirs
+	return dirs, 0
 }
 
 // arm makes the watches match the folders to watch now: folders that
 // appeared are added, folders no longer wanted are dropped.
 func (s *inotifySource) arm() error {
 	var first error
-	want := s.desired()
+	want, left := s.desired()
+	if left > 0 {
+		first = fmt.Errorf("%d folder(s) beyond the first %d are not watched", left, maxWatches)
+	}
 	for _, d := range want {
 		if _, ok := s.byPath[d]; ok {
 			continue

@@ -1,6 +1,8 @@
 package watch
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -152,4 +154,24 @@ func TestInotifyCollectors(t *testing.T) {
 	if len(before) != 0 || len(e.Collectors) != 1 {
 		t.Errorf("events for collectors not asked for: %+v then %+v", before, e)
 	}
+}
+
+// TestInotifyBounded: more folders than watches allowed is a source that
+// watches the first ones, and an error that says how many are left out.
+func TestInotifyBounded(t *testing.T) {
+	root := t.TempDir()
+	for i := range maxWatches + 20 {
+		if err := os.MkdirAll(fmt.Sprintf("%s/etc/systemd/system/u%d.service.d", root, i), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s, err := newInotify(context.Background(), &Options{Env: agent.Env{Root: root}})
+	if s.Source == nil || err == nil || !strings.Contains(err.Error(), "beyond the first 512 are not watched") {
+		t.Fatalf("source %v, error %v: want a source and the error", s.Source, err)
+	}
+	src := s.Source.(*inotifySource)
+	if len(src.byPath) != maxWatches {
+		t.Errorf("%d watches, want %d", len(src.byPath), maxWatches)
+	}
+	src.f.Close()
 }

@@ -25,7 +25,8 @@ type source struct {
 
 // factory makes a source that is ready to watch (its socket or watches
 // open), or says why it cannot watch here. It returns a zero source, and no
-// error, when the source does not apply (none of its collectors asked for).
+// error, when the source does not apply (none of its collectors asked for);
+// a source and an error when it watches only part of what it should.
 type factory func(ctx context.Context, opts *Options) (source, error)
 
 // factories are the sources Start tries, in order.
@@ -45,8 +46,8 @@ var factories = []factory{
 // Start starts every source that applies here and whose collectors
 // opts.Collectors allows, and returns their events on one channel, which is
 // closed once ctx ends and every source has stopped. It returns one error
-// per source that cannot watch here, saying what is not watched and why;
-// the caller reports them and goes on with the others.
+// per source that cannot watch here, or only in part, saying what is not
+// watched and why; the caller reports them and goes on.
 func Start(ctx context.Context, opts Options) (<-chan Event, []error) {
 	return start(ctx, &opts, factories)
 }
@@ -58,7 +59,6 @@ func start(ctx context.Context, opts *Options, fs []factory) (<-chan Event, []er
 		s, err := mk(ctx, opts)
 		if err != nil {
 			errs = append(errs, err)
-			continue
 		}
 		if s.Source == nil {
 			continue
