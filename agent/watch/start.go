@@ -176,3 +176,15 @@ func emit(ctx context.Context, out chan<- Event, ev Event) bool {
 		return false
 	}
 }
+
+// sleep waits d, or until ctx ends; it reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
