@@ -78,6 +78,10 @@ func (a *stockAgent) checkIdle(t *testing.T, when string, idle time.Duration) {
 	ticks := after.cpuTicks - before.cpuTicks
 	t.Logf("idle %s, %s: events %s; evaluations %v; CPU %.2f s (/proc/%s/stat, 100 ticks/s); RSS %d KiB before, %d KiB after",
 		when, window.Round(time.Millisecond), strings.Join(lines, " "), evals, float64(ticks)/100, pid, before.rssKB, after.rssKB)
+	if when == "after the start" {
+		_, body, _ := a.get("/metrics")
+		t.Logf("collector durations of the last readings:\n%s", grepLines(body, "^hostdrift_collector_duration_seconds"))
+	}
 	if code, body, _ := a.get("/healthz"); code != http.StatusOK {
 		t.Errorf("/healthz after idle %s: %d %q, want 200", when, code, body)
 	}
