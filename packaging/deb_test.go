@@ -46,11 +46,14 @@ func TestDebInstallsAndRuns(t *testing.T) {
 	if out, err := inRoot("dpkg", "-i", "/tmp/hostdrift.deb"); err != nil {
 		t.Fatalf("dpkg -i: %v\n%s", err, out)
 	}
-	for _, f := range []string{"usr/bin/hostdrift", "lib/systemd/system/hostdrift.service", "lib/systemd/system/hostdrift.timer",
+	for _, f := range []string{"usr/bin/hostdrift", "lib/systemd/system/hostdrift.service", "lib/systemd/system/hostdrift.timer", "lib/systemd/system/hostdrift-serve.service",
 		"usr/share/man/man1/hostdrift.1.gz", "etc/hostdrift/policies/README", "etc/default/hostdrift", "usr/share/hostdrift/examples/listeners.hcl.example"} {
 		if _, err := os.Stat(filepath.Join(root, f)); err != nil {
 			t.Errorf("not installed: /%s", f)
 		}
+	}
+	if m, _ := filepath.Glob(filepath.Join(root, "etc/systemd/system/*.wants/hostdrift*")); len(m) > 0 {
+		t.Errorf("the package enables units %v: the operator chooses the timer or the agent", m)
 	}
 	if m, _ := filepath.Glob(filepath.Join(root, "etc/hostdrift/policies/*.hcl")); len(m) > 0 {
 		t.Errorf("the package installs policies %v that would replace the built-in checks", m)

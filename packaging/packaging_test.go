@@ -91,7 +91,16 @@ func TestSystemdUnits(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(man, "hostdrift.1"), page, 0o644)
 
-	cmd := exec.Command("systemd-analyze", "verify", filepath.Join(dir, "hostdrift.service"), filepath.Join(dir, "hostdrift.timer"))
+	agent, err := os.ReadFile("systemd/hostdrift-serve.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(agent), "ExecStart=/usr/bin/hostdrift serve ") {
+		t.Fatal("hostdrift-serve.service's ExecStart does not run /usr/bin/hostdrift serve")
+	}
+	os.WriteFile(filepath.Join(dir, "hostdrift-serve.service"), []byte(strings.ReplaceAll(string(agent), "/usr/bin/hostdrift", bin)), 0o644)
+
+	cmd := exec.Command("systemd-analyze", "verify", filepath.Join(dir, "hostdrift.service"), filepath.Join(dir, "hostdrift.timer"), filepath.Join(dir, "hostdrift-serve.service"))
 	cmd.Env = append(os.Environ(), "MANPATH="+filepath.Join(dir, "man"), "SYSTEMD_LOG_LEVEL=notice")
 	out, err := cmd.CombinedOutput()
 	// verify exits 0 on some mistakes (an unknown key is only "ignoring"),
@@ -116,6 +125,20 @@ func TestSystemdUnits(t *testing.T) {
 			t.Errorf("hostdrift.service: %s=%q, want %q", key, got, want)
 		}
 	}
+	// The agent: hardened as the audit is, restarted when it fails.
+	a := unitDirectives(t, "systemd/hostdrift-serve.service")
+	for _, key := range []string{"CapabilityBoundingSet", "ProtectSystem", "StateDirectory", "NoNewPrivileges", "PrivateTmp",
+		"ProtectHome", "PrivateDevices", "RestrictAddressFamilies", "SystemCallFilter", "MemoryDenyWriteExecute", "EnvironmentFile"} {
+		if got, want := strings.Join(a[key], "|"), strings.Join(d[key], "|"); got != want {
+			t.Errorf("hostdrift-serve.service: %s=%q, hostdrift.service has %q", key, got, want)
+		}
+	}
+	for key, want := range map[string]string{"Restart": "on-failure", "Environment": "HOSTDRIFT_LISTEN=127.0.0.1:8731", "WantedBy": "multi-user.target"} {
+		if got := strings.Join(a[key], "|"); got != want {
+			t.Errorf("hostdrift-serve.service: %s=%q, want %q", key, got, want)
+		}
+	}
+
 	d = unitDirectives(t, "systemd/hostdrift.timer")
 	for key, want := range map[string]string{"Persistent": "true", "WantedBy": "timers.target"} {
 		if got := strings.Join(d[key], "|"); got != want {
@@ -155,5 +178,28 @@ func TestServiceCommandLine(t *testing.T) {
 	}
 	if !strings.Contains(string(out), "listener.tcpmux") && !strings.Contains(string(out), "1 check") {
 		t.Errorf("the journal would not show the table:\n%s", out)
+	}
+}
+
+// TestServeCommandLine parses the agent's ExecStart as written (the default
+// listen address, HOSTDRIFT_SERVE_ARGS empty) with one flag added that
+// makes serve stop after reading its flags: an error about that flag, not
+// about one of the unit's, shows the unit's flags are all known.
+func TestServeCommandLine(t *testing.T) {
+	bin := binary(t)
+	args := strings.Fields(unitDirectives(t, "systemd/hostdrift-serve.service")["ExecStart"][0])
+	if args[0] != "/usr/bin/hostdrift" || args[1] != "serve" || args[len(args)-1] != "$HOSTDRIFT_SERVE_ARGS" {
+		t.Fatalf("ExecStart %v: want /usr/bin/hostdrift serve ... $HOSTDRIFT_SERVE_ARGS", args)
+	}
+	args = args[1 : len(args)-1]
+	for i, a := range args {
+		args[i] = strings.Replace(a, "${HOSTDRIFT_LISTEN}", "127.0.0.1:8731", 1)
+	}
+	out, err := exec.Command(bin, append(args, "--dns-min", "0")...).CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+		t.Fatalf("%v: %v, want exit 2\n%s", args, err, out)
+	}
+	if !strings.Contains(string(out), "--dns-min must be more than 0") {
+		t.Errorf("the unit's flags were not all accepted:\n%s", out)
 	}
 }

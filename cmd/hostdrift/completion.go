@@ -11,7 +11,7 @@ import (
 // completionCommands are the commands whose flags the completion scripts
 // offer, as typed after hostdrift.
 var completionCommands = [][]string{
-	{"check"}, {"snapshot"}, {"diff"}, {"explain"},
+	{"check"}, {"serve"}, {"snapshot"}, {"diff"}, {"explain"},
 	{"policy", "validate"}, {"policy", "init"}, {"policy", "kinds"},
 	{"version"}, {"completion"},
 }
@@ -50,7 +50,7 @@ func runCompletion(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(&cases, "    %q) flags=%q ;;\n", strings.Join(cmd, " "), strings.Join(commandFlags(cmd), " "))
 	}
-	top := "check snapshot diff explain policy version completion help"
+	top := "check serve snapshot diff explain policy version completion help"
 	if fs.Arg(0) == "bash" {
 		fmt.Fprintf(stdout, bashCompletion, top, cases.String())
 	} else {

@@ -10,6 +10,11 @@ var commandExamples = map[string][]string{
 		"hostdrift check --only listener,tag:ssh --skip listener.smtp",
 		"hostdrift check --retry-timeout 30s --sleep 1s   # after a restart: wait for the service to come up",
 	},
+	"serve": {
+		"hostdrift serve                                  # 127.0.0.1:8731, the built-in policy and /etc/hostdrift/policies",
+		"hostdrift serve --listen :8731 --web-config /etc/hostdrift/web.yml --log-format json",
+		"hostdrift serve --policy site.hcl --report-dir /var/lib/hostdrift/reports --listeners-every 5s",
+	},
 	"snapshot": {
 		"hostdrift snapshot --output before.json",
 		"hostdrift snapshot --collectors host,listeners,firewall --output fw.json",

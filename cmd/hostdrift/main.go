@@ -27,6 +27,8 @@ const usage = `hostdrift audits this host against policies and reports every dri
 Usage:
   hostdrift check [flags]            judge the host (or a saved snapshot) against policies
                                      (--only/--skip select checks; --retry-timeout waits for them)
+  hostdrift serve [flags]            stay running: judge again what changes as it changes, serve
+                                     /metrics, /healthz and /report, log each finding that flips
   hostdrift snapshot [flags]         record what the host does, as JSON
   hostdrift diff OLD NEW             what changed between two snapshots
   hostdrift explain out|in|fwd PROTO PORT  show what the firewall does to a packet, and why
@@ -45,7 +47,7 @@ Exit codes: 0 no drift; 1 drift; 2 usage or policy error (nothing evaluated);
 `
 
 // commands are the top-level commands, for suggestions.
-var commands = []string{"check", "snapshot", "diff", "explain", "policy", "version", "completion", "help"}
+var commands = []string{"check", "serve", "snapshot", "diff", "explain", "policy", "version", "completion", "help"}
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
@@ -55,6 +57,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "check":
 		return runCheck(args[1:], stdin, stdout, stderr)
+	case "serve":
+		return runServe(args[1:], stdout, stderr)
 	case "snapshot":
 		return runSnapshot(args[1:], stdin, stdout, stderr)
 	case "diff":

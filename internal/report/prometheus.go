@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"math"
 	"strings"
 
 	"github.com/hostdrift/hostdrift/internal/finding"
@@ -14,68 +15,112 @@ var (
 	allCollectorStatuses = []snapshot.Status{snapshot.StatusOK, snapshot.StatusPartial, snapshot.StatusError, snapshot.StatusSkipped}
 )
 
-// renderPrometheus writes the text exposition format for node_exporter's
-// textfile collector. Every status is written, zeros included, so alerts
-// can compare values instead of testing for absent series; and
+// MetricFamily is one Prometheus metric family of a report: a gauge, its
+// help, its label names and its samples. The textfile format and hostdrift
+// serve's /metrics both expose these, so the two cannot drift apart.
+type MetricFamily struct {
+	Name   string
+	Help   string
+	Labels []string
+	// Samples hold one value each, with label values in the order of Labels.
+	Samples []MetricSample
+}
+
+// MetricSample is one series of a family.
+type MetricSample struct {
+	LabelValues []string
+	Value       float64
+}
+
+// MetricFamilies lists the report's gauges, in the order the textfile
+// writes them. Every status is there, zeros included, so alerts can compare
+// values instead of testing for absent series; and
 // hostdrift_last_run_timestamp_seconds lets an alert fire when the auditor
 // itself stops running.
-func renderPrometheus(w io.Writer, r *Report, _ Options) error {
-	b := &strings.Builder{}
-	metric := func(name, typ, help string) {
-		fmt.Fprintf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
+func MetricFamilies(r *Report) []MetricFamily {
+	var out []MetricFamily
+	fam := func(name, help string, labels ...string) *MetricFamily {
+		out = append(out, MetricFamily{Name: name, Help: help, Labels: labels})
+		return &out[len(out)-1]
 	}
-	metric("hostdrift_last_run_timestamp_seconds", "gauge", "When the last hostdrift check started, in seconds since the epoch.")
-	fmt.Fprintf(b, "hostdrift_last_run_timestamp_seconds %d\n", r.StartedAt.Unix())
-	metric("hostdrift_run_duration_seconds", "gauge", "How long the last hostdrift check took.")
-	fmt.Fprintf(b, "hostdrift_run_duration_seconds %g\n", r.DurationMS/1000)
-	metric("hostdrift_build_info", "gauge", "The hostdrift version that ran, as a label.")
-	fmt.Fprintf(b, "hostdrift_build_info{version=%s} 1\n", quoteLabel(r.Version))
+	add := func(f *MetricFamily, v float64, lv ...string) {
+		f.Samples = append(f.Samples, MetricSample{LabelValues: lv, Value: v})
+	}
+	one := func(b bool) float64 {
+		if b {
+			return 1
+		}
+		return 0
+	}
+	add(fam("hostdrift_last_run_timestamp_seconds", "When the last hostdrift check started, in seconds since the epoch."), float64(r.StartedAt.Unix()))
+	add(fam("hostdrift_run_duration_seconds", "How long the last hostdrift check took."), r.DurationMS/1000)
+	add(fam("hostdrift_build_info", "The hostdrift version that ran, as a label.", "version"), 1, r.Version)
 
-	metric("hostdrift_findings", "gauge", "Findings of the last check by status and severity.")
+	f := fam("hostdrift_findings", "Findings of the last check by status and severity.", "status", "severity")
 	counts := map[[2]string]int{}
-	for _, f := range r.Findings {
-		counts[[2]string{string(f.Status), string(f.Severity)}]++
+	for _, fd := range r.Findings {
+		counts[[2]string{string(fd.Status), string(fd.Severity)}]++
 	}
 	for _, st := range allStatuses {
 		for _, sev := range finding.Severities {
-			fmt.Fprintf(b, "hostdrift_findings{status=%s,severity=%s} %d\n", quoteLabel(string(st)), quoteLabel(string(sev)), counts[[2]string{string(st), string(sev)}])
+			add(f, float64(counts[[2]string{string(st), string(sev)}]), string(st), string(sev))
 		}
 	}
-	metric("hostdrift_check_status", "gauge", "Each check's status in the last run: 1 for its status, 0 for the others.")
-	for _, f := range r.Findings {
+	f = fam("hostdrift_check_status", "Each check's status in the last run: 1 for its status, 0 for the others.", "check", "kind", "severity", "status")
+	for _, fd := range r.Findings {
 		for _, st := range allStatuses {
-			v := 0
-			if f.Status == st {
-				v = 1
-			}
-			fmt.Fprintf(b, "hostdrift_check_status{check=%s,kind=%s,severity=%s,status=%s} %d\n",
-				quoteLabel(f.Check), quoteLabel(f.Kind), quoteLabel(string(f.Severity)), quoteLabel(string(st)), v)
+			add(f, one(fd.Status == st), fd.Check, fd.Kind, string(fd.Severity), string(st))
 		}
 	}
-	metric("hostdrift_collector_success", "gauge", "Whether each collector produced usable data (ok or partial) in the last run.")
+	f = fam("hostdrift_collector_success", "Whether each collector produced usable data (ok or partial) in the last run.", "collector")
 	for _, c := range r.Collectors {
-		v := 0
-		if c.Usable() {
-			v = 1
-		}
-		fmt.Fprintf(b, "hostdrift_collector_success{collector=%s} %d\n", quoteLabel(c.Name), v)
+		add(f, one(c.Usable()), c.Name)
 	}
-	metric("hostdrift_collector_status", "gauge", "Each collector's status in the last run: 1 for its status, 0 for the others.")
+	f = fam("hostdrift_collector_status", "Each collector's status in the last run: 1 for its status, 0 for the others.", "collector", "status")
 	for _, c := range r.Collectors {
 		for _, st := range allCollectorStatuses {
-			v := 0
-			if c.Status == st {
-				v = 1
-			}
-			fmt.Fprintf(b, "hostdrift_collector_status{collector=%s,status=%s} %d\n", quoteLabel(c.Name), quoteLabel(string(st)), v)
+			add(f, one(c.Status == st), c.Name, string(st))
 		}
 	}
-	metric("hostdrift_collector_duration_seconds", "gauge", "How long each collector took in the last run.")
+	f = fam("hostdrift_collector_duration_seconds", "How long each collector took in the last run.", "collector")
 	for _, c := range r.Collectors {
-		fmt.Fprintf(b, "hostdrift_collector_duration_seconds{collector=%s} %g\n", quoteLabel(c.Name), c.DurationMS/1000)
+		add(f, c.DurationMS/1000, c.Name)
+	}
+	return out
+}
+
+// renderPrometheus writes the text exposition format for node_exporter's
+// textfile collector: MetricFamilies, every one a gauge.
+func renderPrometheus(w io.Writer, r *Report, _ Options) error {
+	b := &strings.Builder{}
+	for _, f := range MetricFamilies(r) {
+		fmt.Fprintf(b, "# HELP %s %s\n# TYPE %s gauge\n", f.Name, f.Help, f.Name)
+		for _, s := range f.Samples {
+			b.WriteString(f.Name)
+			if len(f.Labels) > 0 {
+				b.WriteByte('{')
+				for i, l := range f.Labels {
+					if i > 0 {
+						b.WriteByte(',')
+					}
+					b.WriteString(l + "=" + quoteLabel(s.LabelValues[i]))
+				}
+				b.WriteByte('}')
+			}
+			b.WriteString(" " + formatValue(s.Value) + "\n")
+		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// formatValue writes whole numbers (counts, timestamps) as integers and the
+// rest (durations) in the shortest form.
+func formatValue(v float64) string {
+	if v == math.Trunc(v) && math.Abs(v) < 1e15 {
+		return fmt.Sprintf("%d", int64(v))
+	}
+	return fmt.Sprintf("%g", v)
 }
 
 // quoteLabel quotes a label value as the exposition format requires.

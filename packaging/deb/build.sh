@@ -24,6 +24,7 @@ umask 022
 install -D -m 0755 "$bin" "$stage/usr/bin/hostdrift"
 install -D -m 0644 "$pkg/systemd/hostdrift.service" "$stage/lib/systemd/system/hostdrift.service"
 install -D -m 0644 "$pkg/systemd/hostdrift.timer" "$stage/lib/systemd/system/hostdrift.timer"
+install -D -m 0644 "$pkg/systemd/hostdrift-serve.service" "$stage/lib/systemd/system/hostdrift-serve.service"
 install -D -m 0644 "$here/default" "$stage/etc/default/hostdrift"
 install -D -m 0644 "$here/policies-README" "$stage/etc/hostdrift/policies/README"
 mkdir -p "$stage/usr/share/hostdrift/examples"
@@ -51,7 +52,10 @@ Description: on-host configuration drift auditor
  every difference with its evidence. It only reads the host.
  .
  The package holds a static binary, a man page, and a systemd service and
- timer that audit the host nightly (systemctl enable --now hostdrift.timer).
+ timer that audit the host nightly (systemctl enable --now hostdrift.timer),
+ and an agent service that judges changes as they happen and serves
+ Prometheus metrics (systemctl enable --now hostdrift-serve); neither is
+ enabled by the package.
 CONTROL
 printf '/etc/default/hostdrift\n/etc/hostdrift/policies/README\n' >"$stage/DEBIAN/conffiles"
 install -m 0755 "$here/postinst" "$stage/DEBIAN/postinst"

@@ -2,8 +2,11 @@ package procns
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -63,4 +66,74 @@ func TestForNeedsAProcfsBelowARoot(t *testing.T) {
 	if h.Ref != "1" {
 		t.Errorf("reference %q; want PID 1 of the procfs", h.Ref)
 	}
+}
+
+// sandboxPeer, when set, makes the test binary the helper of
+// TestLiveInASystemdSandbox (see TestMain): the PID of a process in PID
+// 1's mount namespace.
+const sandboxPeer = "HOSTDRIFT_PROCNS_SANDBOX_PEER"
+
+// hostdrift run by systemd with ProtectSystem= or PrivateTmp= has a mount
+// namespace of its own, a copy of PID 1's: a process in PID 1's mount
+// namespace (a cron daemon) is still the host's, or hostdrift.service
+// would report that no cron daemon runs on every host. Here, in a new PID
+// namespace whose PID 1 is a shell, a helper runs in a mount namespace of
+// its own (as systemd's sandbox does) and judges the shell's sleep.
+func TestLiveInASystemdSandbox(t *testing.T) {
+	nstest.RequireRoot(t)
+	nstest.RequireCommand(t, "unshare")
+	script := `sleep 1000 & export ` + sandboxPeer + `=$!
+unshare --mount "$0"; rc=$?
+kill $!; exit $rc`
+	out, err := exec.Command("unshare", "--pid", "--fork", "--mount-proc", "sh", "-c", script, os.Args[0]).CombinedOutput()
+	if err != nil {
+		t.Fatalf("the helper in a sandbox: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "sandbox helper: ok") {
+		t.Fatalf("the helper did not run:\n%s", out)
+	}
+}
+
+// TestMain runs the sandbox helper instead of the tests when sandboxPeer
+// is set.
+func TestMain(m *testing.M) {
+	if peer := os.Getenv(sandboxPeer); peer != "" {
+		if err := sandboxHelper(peer); err != nil {
+			fmt.Println("sandbox helper:", err)
+			os.Exit(1)
+		}
+		fmt.Println("sandbox helper: ok")
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// sandboxHelper judges, from a mount namespace of its own, the process
+// peer in PID 1's mount namespace, itself, and a process in a third mount
+// namespace.
+func sandboxHelper(peer string) error {
+	pid, err := strconv.Atoi(peer)
+	if err != nil {
+		return err
+	}
+	h, err := Live()
+	if err != nil {
+		return err
+	}
+	if ok, err := h.Has(pid); !ok || err != nil {
+		return fmt.Errorf("a process in PID 1's mount namespace, seen from a sandbox of it: %t, %v; want the host's", ok, err)
+	}
+	if ok, err := h.Has(os.Getpid()); !ok || err != nil {
+		return fmt.Errorf("own process in the sandbox: %t, %v; want the host's", ok, err)
+	}
+	cmd := exec.Command("sleep", "1000")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Cloneflags: syscall.CLONE_NEWNS}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	if ok, err := h.Has(cmd.Process.Pid); ok || err != nil {
+		return fmt.Errorf("a process in a third mount namespace: %t, %v; want not the host's", ok, err)
+	}
+	return nil
 }

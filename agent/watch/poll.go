@@ -1,0 +1,148 @@
+package watch
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/internal/sys/setns"
+)
+
+// Default poll intervals, for Options fields left zero.
+const (
+	DefaultListenersEvery = 15 * time.Second
+	DefaultLegacyEvery    = 60 * time.Second
+	// MinPoll is the shortest interval any poll waits, whatever it is
+	// told: a guard against a busy loop.
+	MinPoll = time.Second
+)
+
+// pollSource sends an event each time its interval passes, for areas
+// nothing notifies about. check, when set, decides whether there is
+// anything to report this time.
+type pollSource struct {
+	what       string
+	collectors []string
+	next       func() time.Duration
+	check      func() (detail string, ok bool)
+	minPoll    time.Duration
+}
+
+func (s *pollSource) Name() string { return "poll" }
+
+// Run waits next() and sends an event, until ctx ends. next is asked again
+// after each event.
+func (s *pollSource) Run(ctx context.Context, out chan<- Event) error {
+	timer := time.NewTimer(s.interval())
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-timer.C:
+		}
+		detail, ok := s.what+" polled", true
+		if s.check != nil {
+			detail, ok = s.check()
+		}
+		if ok && !emit(ctx, out, Event{Source: "poll", Collectors: s.collectors, Detail: detail}) {
+			return nil
+		}
+		timer.Reset(s.interval())
+	}
+}
+
+// interval is the next wait, never shorter than the floor.
+func (s *pollSource) interval() time.Duration {
+	d := s.next()
+	if d < s.minPoll {
+		d = s.minPoll
+	}
+	return d
+}
+
+// every returns d, or def when d is zero.
+func every(d, def time.Duration) func() time.Duration {
+	if d == 0 {
+		d = def
+	}
+	return func() time.Duration { return d }
+}
+
+// newListenersPoll polls what changes all the time and nothing announces:
+// listening sockets, the probes' answers and the processes.
+func newListenersPoll(ctx context.Context, opts *Options) (source, error) {
+	cols := only(opts.Collectors, []string{snapshot.CollectorListeners, snapshot.CollectorProbes, snapshot.CollectorProcesses})
+	if len(cols) == 0 {
+		return source{}, nil
+	}
+	return source{Source: &pollSource{what: "listening sockets", collectors: cols, minPoll: MinPoll,
+		next: every(opts.ListenersEvery, DefaultListenersEvery)}, collectors: cols}, nil
+}
+
+func newLegacyPoll(ctx context.Context, opts *Options) (source, error) {
+	if !wanted(opts, firewallCollectors...) {
+		return source{}, nil
+	}
+	netns := opts.Env.NetNS
+	check := func() (string, bool) {
+		names, err := legacyTables(netns)
+		if err != nil {
+			return "iptables-legacy tables unreadable: " + err.Error(), true
+		}
+		if len(names) == 0 {
+			return "", false
+		}
+		return "iptables-legacy tables loaded (" + strings.Join(names, ", ") + "): the kernel does not announce their changes, so they are polled", true
+	}
+	return source{Source: &pollSource{what: "iptables-legacy rules", collectors: firewallCollectors, check: check, minPoll: MinPoll,
+		next: every(opts.LegacyEvery, DefaultLegacyEvery)}, collectors: firewallCollectors}, nil
+}
+
+// newSysctlPoll polls the live kernel parameters: sysctl -w, and daemons
+// that set them (dockerd turns on ip_forward), announce nothing. Their
+// configuration files are inotify's.
+func newSysctlPoll(ctx context.Context, opts *Options) (source, error) {
+	cols := only(opts.Collectors, []string{snapshot.CollectorSysctl})
+	if len(cols) == 0 || opts.Env.Path() != "/" {
+		return source{}, nil
+	}
+	return source{Source: &pollSource{what: "live kernel parameters", collectors: cols, minPoll: MinPoll,
+		next: every(opts.LegacyEvery, DefaultLegacyEvery)}, collectors: cols}, nil
+}
+
+func newDNSPoll(ctx context.Context, opts *Options) (source, error) {
+	cols := only(opts.Collectors, []string{snapshot.CollectorDNS})
+	if opts.DNSNext == nil || len(cols) == 0 {
+		return source{}, nil
+	}
+	return source{Source: &pollSource{what: "DNS answers (TTL ran out)", collectors: cols, minPoll: MinPoll,
+		next: opts.DNSNext}, collectors: cols}, nil
+}
+
+// legacyTables lists the iptables-legacy tables (family-qualified: "filter",
+// "ip6 nat") loaded in the network namespace netns (the caller's when
+// empty): the kernel lists them in /proc/net/ip_tables_names and
+// ip6_tables_names once a legacy table exists there.
+func legacyTables(netns string) ([]string, error) {
+	var names []string
+	err := setns.Run(netns, func() error {
+		for _, f := range []struct{ file, prefix string }{{"ip_tables_names", ""}, {"ip6_tables_names", "ip6 "}} {
+			b, err := os.ReadFile("/proc/thread-self/net/" + f.file)
+			if os.IsNotExist(err) {
+				continue // the module is not loaded: no legacy table
+			}
+			if err != nil {
+				return fmt.Errorf("read /proc/net/%s: %w", f.file, err)
+			}
+			for _, n := range strings.Fields(string(b)) {
+				names = append(names, f.prefix+n)
+			}
+		}
+		return nil
+	})
+	return names, err
+}
