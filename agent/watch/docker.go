@@ -107,12 +107,8 @@ func (s *dockerSource) Run(ctx context.Context, out chan<- Event) error {
 			}
 		}
 		connected = false
-		t := time.NewTimer(backoff)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleep(ctx, backoff) {
 			return nil
-		case <-t.C:
 		}
 		backoff = min(2*backoff, reconnectMax)
 	}

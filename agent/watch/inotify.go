@@ -60,6 +60,7 @@ var (
 	systemdCollectors = []string{snapshot.CollectorTimers, snapshot.CollectorServices}
 	dnsCollectors     = []string{snapshot.CollectorDNS, snapshot.CollectorHost}
 	filesCollectors   = []string{snapshot.CollectorFiles}
+	sysctlCollectors  = []string{snapshot.CollectorSysctl}
 )
 
 // unitSub selects the sub-folders of a unit folder whose entries change
@@ -89,6 +90,17 @@ func hostTargets(opts *Options) []target {
 	add("/etc/hosts", false, dnsCollectors, nil)
 	add("/etc/resolv.conf", false, dnsCollectors, func(t *target) { t.follow = true })
 	add("/etc/hostname", false, []string{snapshot.CollectorHost}, nil)
+	// Users and groups are the accounts collector's; file checks name
+	// owners and cron jobs run as users by name.
+	add("/etc/passwd", false, []string{snapshot.CollectorAccounts, snapshot.CollectorFiles, snapshot.CollectorCron}, nil)
+	add("/etc/group", false, []string{snapshot.CollectorAccounts, snapshot.CollectorFiles}, nil)
+	add("/etc/shadow", false, []string{snapshot.CollectorAccounts}, nil)
+	add("/var/lib/dpkg/status", false, []string{snapshot.CollectorPackages}, nil)
+	add("/etc/sysctl.conf", false, sysctlCollectors, nil)
+	for _, d := range []string{"/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d", "/lib/sysctl.d"} {
+		add(d, true, sysctlCollectors, nil)
+	}
+	add("/etc/fstab", false, []string{snapshot.CollectorMounts}, nil)
 	for _, f := range opts.Files {
 		add(filepath.Clean("/"+f), false, filesCollectors, nil)
 	}
@@ -130,9 +142,13 @@ func newInotify(ctx context.Context, opts *Options) (source, error) {
 	}
 	s := &inotifySource{f: os.NewFile(uintptr(fd), "inotify"), fd: fd, root: opts.Env.Path(), targets: ts,
 		wds: map[int][]string{}, byPath: map[string]int{}}
-	if err := s.arm(); err != nil {
+	armErr := s.arm()
+	if armErr != nil && len(s.byPath) == 0 {
 		s.f.Close()
-		return source{}, fmt.Errorf("inotify: %w", err)
+		return source{}, fmt.Errorf("inotify: %w", armErr)
+	}
+	if armErr != nil {
+		armErr = fmt.Errorf("inotify: %w; the rest is watched", armErr)
 	}
 	var cols []string
 	for _, t := range ts {
@@ -142,7 +158,7 @@ func newInotify(ctx context.Context, opts *Options) (source, error) {
 			}
 		}
 	}
-	return source{Source: s, collectors: only(opts.Collectors, cols), policy: len(opts.PolicyPaths) > 0}, nil
+	return source{Source: s, collectors: only(opts.Collectors, cols), policy: len(opts.PolicyPaths) > 0}, armErr
 }
 
 // nearest returns p if it is an existing folder, else its nearest existing
@@ -178,8 +194,9 @@ func (s *inotifySource) linkTarget(t target) (target, bool) {
 	return l, true
 }
 
-// desired lists the folders to watch now.
-func (s *inotifySource) desired() []string {
+// desired lists the folders to watch now, at most maxWatches, and how many
+// it left out.
+func (s *inotifySource) desired() ([]string, int) {
 	s.extra = s.extra[:0]
 	var dirs []string
 	add := func(d string) {
@@ -217,15 +234,19 @@ func (s *inotifySource) desired() []string {
 		visit(t)
 	}
 	if len(dirs) > maxWatches {
-		dirs = dirs[:maxWatches]
+		return dirs[:maxWatches], len(dirs) - maxWatches
 	}
-	return dirs
+	return dirs, 0
 }
 
 // arm makes the watches match the folders to watch now: folders that
 // appeared are added, folders no longer wanted are dropped.
 func (s *inotifySource) arm() error {
-	want := s.desired()
+	var first error
+	want, left := s.desired()
+	if left > 0 {
+		first = fmt.Errorf("%d folder(s) beyond the first %d are not watched", left, maxWatches)
+	}
 	for _, d := range want {
 		if _, ok := s.byPath[d]; ok {
 			continue
@@ -235,7 +256,13 @@ func (s *inotifySource) arm() error {
 			if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.ENOTDIR) {
 				continue // gone meanwhile; its parent's event re-arms
 			}
-			return fmt.Errorf("watch %s: %w", d, err)
+			if errors.Is(err, unix.EACCES) {
+				continue // unreadable: the collector that reads it says so
+			}
+			if first == nil {
+				first = fmt.Errorf("watch %s: %w (raise fs.inotify.max_user_watches if it is ENOSPC)", d, err)
+			}
+			continue
 		}
 		s.byPath[d] = wd
 		if !slices.Contains(s.wds[wd], d) {
@@ -253,7 +280,21 @@ func (s *inotifySource) arm() error {
 			_, _ = unix.InotifyRmWatch(s.fd, uint32(wd))
 		}
 	}
-	return nil
+	return first
+}
+
+// forget drops a watch from the maps, and from the kernel when it still
+// holds it (a folder moved away), and returns the folders it watched.
+func (s *inotifySource) forget(wd int, remove bool) []string {
+	ds := s.wds[wd]
+	for _, d := range ds {
+		delete(s.byPath, d)
+	}
+	delete(s.wds, wd)
+	if remove {
+		_, _ = unix.InotifyRmWatch(s.fd, uint32(wd))
+	}
+	return ds
 }
 
 // match returns the events that a change of path p (mask m) means.
@@ -340,8 +381,21 @@ func (s *inotifySource) Run(ctx context.Context, out chan<- Event) error {
 				hits = append(hits, s.overflow())
 				continue
 			}
-			if m&(unix.IN_IGNORED|unix.IN_DELETE_SELF|unix.IN_MOVE_SELF) != 0 ||
-				m&unix.IN_ISDIR != 0 && m&(unix.IN_CREATE|unix.IN_DELETE|unix.IN_MOVED_FROM|unix.IN_MOVED_TO) != 0 {
+			if m&(unix.IN_IGNORED|unix.IN_DELETE_SELF|unix.IN_MOVE_SELF) != 0 {
+				// The folder went, or moved away with its watch: forget
+				// the watch, so that a folder made again at its path is
+				// watched anew.
+				rearm = true
+				ds := s.forget(int(raw.Wd), m&unix.IN_MOVE_SELF != 0)
+				if m&unix.IN_IGNORED != 0 {
+					continue
+				}
+				for _, d := range ds {
+					hits = s.match(d, m, hits)
+				}
+				continue
+			}
+			if m&unix.IN_ISDIR != 0 && m&(unix.IN_CREATE|unix.IN_DELETE|unix.IN_MOVED_FROM|unix.IN_MOVED_TO) != 0 {
 				rearm = true
 			}
 			for _, d := range s.wds[int(raw.Wd)] {
@@ -362,7 +416,10 @@ func (s *inotifySource) Run(ctx context.Context, out chan<- Event) error {
 		// changes inside it are watched.
 		if rearm {
 			if err := s.arm(); err != nil {
-				return err
+				// Out of watches (fs.inotify.max_user_watches): what is
+				// watched stays watched; say what is not.
+				hits = append(hits, Event{Source: "inotify", Collectors: s.overflow().Collectors,
+					Detail: "a new folder is not watched: " + err.Error()})
 			}
 		}
 		for _, h := range hits {

@@ -195,7 +195,17 @@ var nftKinds = map[uint16]struct {
 // and the object it added or deleted.
 func parseNFT(msg uint16, data []byte) (nftChange, bool) {
 	kind, ok := nftKinds[msg]
-	if !ok || len(data) < 4 {
+	if !ok {
+		switch msg {
+		case unix.NFT_MSG_TRACE, unix.NFT_MSG_GETTABLE, unix.NFT_MSG_GETCHAIN, unix.NFT_MSG_GETRULE, unix.NFT_MSG_GETSET,
+			unix.NFT_MSG_GETSETELEM, unix.NFT_MSG_GETGEN, unix.NFT_MSG_GETOBJ, unix.NFT_MSG_GETOBJ_RESET,
+			unix.NFT_MSG_GETFLOWTABLE, unix.NFT_MSG_GETRULE_RESET:
+			return nftChange{}, false
+		}
+		// A kind newer than this table: still a change of the ruleset.
+		kind.what = fmt.Sprintf("change (nf_tables message %d)", msg)
+	}
+	if len(data) < 4 {
 		return nftChange{}, false
 	}
 	family, ok := nftFamilies[data[0]]

@@ -1,6 +1,7 @@
 package watch
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -39,6 +40,33 @@ func TestNFTables(t *testing.T) {
 	watched.Run(t, "nft", "flush chain inet t out")
 	waitEvent(t, ch, "chain flushed", about("firewall", "table inet t: rule deleted from chain out"))
 
+	// A burst: 300 rules in one transaction (as ufw or nft -f load them)
+	// is one event.
+	var script strings.Builder
+	script.WriteString("add chain inet t bulk\n")
+	for i := range 300 {
+		fmt.Fprintf(&script, "add rule inet t bulk tcp dport %d drop\n", 1000+i)
+	}
+	cmd := watched.Command("nft", "-f", "-")
+	cmd.Stdin = strings.NewReader(script.String())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("nft -f: %v: %s", err, out)
+	}
+	watched.Run(t, "nft", "add table inet marker")
+	_, before = waitEvent(t, ch, "the marker", about("firewall", "table inet marker: table added"))
+	bulk := 0
+	for _, b := range before {
+		if strings.Contains(b.Detail, "chain bulk") {
+			bulk++
+			if !strings.Contains(b.Detail, "table inet t: rule added to chain bulk") {
+				t.Errorf("the burst's event %q does not name its rules", b.Detail)
+			}
+		}
+	}
+	if bulk != 1 {
+		t.Errorf("%d events for one transaction of 300 rules, want 1: %v", bulk, before)
+	}
+
 	// iptables-nft is nf_tables underneath.
 	other.Run(t, "iptables-nft", "-A", "OUTPUT", "-p", "tcp", "--dport", "25", "-j", "DROP")
 	watched.Run(t, "iptables-nft", "-A", "OUTPUT", "-p", "tcp", "--dport", "587", "-j", "DROP")
@@ -73,5 +101,8 @@ func TestParseNFT(t *testing.T) {
 	}
 	if _, ok := parseNFT(0x11, msg); ok {
 		t.Error("a trace message counted as a change")
+	}
+	if c, ok := parseNFT(0x30, msg); !ok || c.what != "change (nf_tables message 48)" || c.table != "table inet t" {
+		t.Errorf("a message kind newer than the code: %+v, %v; want a change of table inet t", c, ok)
 	}
 }

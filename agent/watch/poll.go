@@ -72,8 +72,10 @@ func every(d, def time.Duration) func() time.Duration {
 	return func() time.Duration { return d }
 }
 
+// newListenersPoll polls what changes all the time and nothing announces:
+// listening sockets, the probes' answers and the processes.
 func newListenersPoll(ctx context.Context, opts *Options) (source, error) {
-	cols := only(opts.Collectors, []string{snapshot.CollectorListeners, snapshot.CollectorProbes})
+	cols := only(opts.Collectors, []string{snapshot.CollectorListeners, snapshot.CollectorProbes, snapshot.CollectorProcesses})
 	if len(cols) == 0 {
 		return source{}, nil
 	}
@@ -98,6 +100,18 @@ func newLegacyPoll(ctx context.Context, opts *Options) (source, error) {
 	}
 	return source{Source: &pollSource{what: "iptables-legacy rules", collectors: firewallCollectors, check: check, minPoll: MinPoll,
 		next: every(opts.LegacyEvery, DefaultLegacyEvery)}, collectors: firewallCollectors}, nil
+}
+
+// newSysctlPoll polls the live kernel parameters: sysctl -w, and daemons
+// that set them (dockerd turns on ip_forward), announce nothing. Their
+// configuration files are inotify's.
+func newSysctlPoll(ctx context.Context, opts *Options) (source, error) {
+	cols := only(opts.Collectors, []string{snapshot.CollectorSysctl})
+	if len(cols) == 0 || opts.Env.Path() != "/" {
+		return source{}, nil
+	}
+	return source{Source: &pollSource{what: "live kernel parameters", collectors: cols, minPoll: MinPoll,
+		next: every(opts.LegacyEvery, DefaultLegacyEvery)}, collectors: cols}, nil
 }
 
 func newDNSPoll(ctx context.Context, opts *Options) (source, error) {

@@ -62,6 +62,24 @@ func TestListenersPoll(t *testing.T) {
 	if e := <-ch; !slices.Equal(e.Collectors, []string{"listeners"}) {
 		t.Errorf("event %+v: want the listeners collector only (probes not asked for)", e)
 	}
+	src, _ = newListenersPoll(context.Background(), &Options{})
+	if !slices.Equal(src.collectors, []string{"listeners", "probes", "processes"}) {
+		t.Errorf("all collectors: the poll names %v", src.collectors)
+	}
+}
+
+func TestSysctlPoll(t *testing.T) {
+	opts := Options{LegacyEvery: time.Millisecond}
+	src, _ := newSysctlPoll(context.Background(), &opts)
+	src.Source.(*pollSource).minPoll = 0
+	ch := startSource(t, opts, func(context.Context, *Options) (source, error) { return src, nil })
+	if e := <-ch; !slices.Equal(e.Collectors, []string{"sysctl"}) {
+		t.Errorf("event %+v: want sysctl", e)
+	}
+	opts.Env.Root = t.TempDir()
+	if src, _ := newSysctlPoll(context.Background(), &opts); src.Source != nil {
+		t.Error("a sysctl poll for another root, whose kernel is not this one")
+	}
 }
 
 // TestLegacyPoll reads a fresh namespace's legacy tables: none, then the

@@ -25,7 +25,8 @@ type source struct {
 
 // factory makes a source that is ready to watch (its socket or watches
 // open), or says why it cannot watch here. It returns a zero source, and no
-// error, when the source does not apply (none of its collectors asked for).
+// error, when the source does not apply (none of its collectors asked for);
+// a source and an error when it watches only part of what it should.
 type factory func(ctx context.Context, opts *Options) (source, error)
 
 // factories are the sources Start tries, in order.
@@ -33,18 +34,20 @@ var factories = []factory{
 	newNFTables,
 	newRTNetlink,
 	newInotify,
+	newMounts,
 	newSystemd,
 	newDocker,
 	newListenersPoll,
 	newLegacyPoll,
+	newSysctlPoll,
 	newDNSPoll,
 }
 
 // Start starts every source that applies here and whose collectors
 // opts.Collectors allows, and returns their events on one channel, which is
 // closed once ctx ends and every source has stopped. It returns one error
-// per source that cannot watch here, saying what is not watched and why;
-// the caller reports them and goes on with the others.
+// per source that cannot watch here, or only in part, saying what is not
+// watched and why; the caller reports them and goes on.
 func Start(ctx context.Context, opts Options) (<-chan Event, []error) {
 	return start(ctx, &opts, factories)
 }
@@ -56,7 +59,6 @@ func start(ctx context.Context, opts *Options, fs []factory) (<-chan Event, []er
 		s, err := mk(ctx, opts)
 		if err != nil {
 			errs = append(errs, err)
-			continue
 		}
 		if s.Source == nil {
 			continue
@@ -142,10 +144,10 @@ func forward(ctx context.Context, s source, allow []string, in <-chan Event, out
 }
 
 // only returns the collectors that allow lists; all of them when allow is
-// empty.
+// empty. The result is a slice of its own, which the caller may change.
 func only(allow, collectors []string) []string {
 	if len(allow) == 0 {
-		return collectors
+		return slices.Clone(collectors)
 	}
 	var kept []string
 	for _, c := range collectors {
@@ -172,5 +174,17 @@ func emit(ctx context.Context, out chan<- Event, ev Event) bool {
 		return true
 	case <-ctx.Done():
 		return false
+	}
+}
+
+// sleep waits d, or until ctx ends; it reports whether d passed.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }

@@ -7,7 +7,6 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/godbus/dbus/v5"
 )
@@ -105,12 +104,8 @@ func (s *systemdSource) Run(ctx context.Context, out chan<- Event) error {
 			return nil
 		}
 		for {
-			t := time.NewTimer(backoff)
-			select {
-			case <-ctx.Done():
-				t.Stop()
+			if !sleep(ctx, backoff) {
 				return nil
-			case <-t.C:
 			}
 			backoff = min(2*backoff, reconnectMax)
 			if err := s.connect(ctx); err == nil {

@@ -14,7 +14,10 @@
 //     folders), /run/systemd/system, /lib/systemd/system,
 //     /usr/lib/systemd/system: timers, services; /etc/hosts,
 //     /etc/resolv.conf (and the file it links to): dns, host;
-//     /etc/hostname: host; Options.Files: files. Options.PolicyPaths (on
+//     /etc/hostname: host; /etc/passwd, group, shadow: accounts (and
+//     files, cron, which name users); /var/lib/dpkg/status: packages;
+//     /etc/sysctl.conf and the sysctl.d folders: sysctl; /etc/fstab:
+//     mounts; Options.Files: files. Options.PolicyPaths (on
 //     this machine, not below the root): a policy event. Missing folders
 //     are watched from their nearest existing parent until they appear.
 //   - systemd: D-Bus signals of the running systemd (unit ActiveState,
@@ -23,10 +26,14 @@
 //   - docker: the engine's events API (container create, start, stop, die,
 //     destroy...; network create, connect, disconnect, remove): docker,
 //     listeners, firewall.
-//   - poll, where nothing notifies: listening sockets every
-//     Options.ListenersEvery (listeners, probes); iptables-legacy every
-//     Options.LegacyEvery, only while legacy tables are loaded in the
-//     namespace (firewall); DNS when Options.DNSNext says (dns).
+//   - mounts: this machine's mount table, through the kernel's mark on
+//     mountinfo and a hashed re-read every Options.ListenersEvery: mounts.
+//   - poll, where nothing notifies: every Options.ListenersEvery,
+//     listening sockets, probes and processes (listeners, probes,
+//     processes); every Options.LegacyEvery, iptables-legacy rules, only
+//     while legacy tables are loaded in the namespace (firewall), and
+//     live kernel parameters on the live host (sysctl); DNS when
+//     Options.DNSNext says (dns).
 //
 // Start runs them and merges their events; Coalesce batches a burst; Areas
 // says what a batch asks to read again.
@@ -42,7 +49,8 @@ import (
 // Event says that one or more areas of the host may have changed.
 type Event struct {
 	// Source names where the news came from: "nftables", "rtnetlink",
-	// "inotify", "systemd", "docker", "poll" or "policy".
+	// "inotify", "mounts", "systemd", "docker", "poll" or "policy" (a
+	// policy file, seen by inotify).
 	Source string
 	// Collectors lists the collectors (snapshot.Collector* names) whose
 	// reading the change may have made stale. Empty for a policy event.
@@ -72,10 +80,10 @@ type Options struct {
 	// Files are further paths the policy judges (file checks); a change
 	// sends an Event for the files collector.
 	Files []string
-	// ListenersEvery is the poll interval of listening sockets
-	// (DefaultListenersEvery when zero); LegacyEvery that of
-	// iptables-legacy rules (DefaultLegacyEvery when zero). No poll waits
-	// less than MinPoll.
+	// ListenersEvery is the poll interval of listening sockets, probes,
+	// processes and the mount table (DefaultListenersEvery when zero);
+	// LegacyEvery that of iptables-legacy rules and live sysctl values
+	// (DefaultLegacyEvery when zero). No poll waits less than MinPoll.
 	ListenersEvery, LegacyEvery time.Duration
 	// DNSNext, when not nil, says how long to wait before the DNS answers
 	// are read again (the caller derives it from the last answers' TTLs,
