@@ -23,7 +23,7 @@ const (
 	idleWindow     = 60 * time.Second
 	benchEvents    = 1000
 	benchChanges   = 20 // per source, half making a check fail, half making it pass
-	// benchListenersEvery is the listener poll of the latency phase (the
+	// benchListenersEvery is the listener poll of the listener latency phase (the
 	// default, 15 s, would make 20 changes take minutes; latency is about
 	// half the interval plus an evaluation, whatever the interval).
 	benchListenersEvery = 2 * time.Second
@@ -119,43 +119,39 @@ func measureServe(b *testing.B, host string, ns *nstest.NS, root string) {
 	}
 	base := []string{"--no-builtin", "--policy", pol, "--root", root}
 
-	// Latency: each change, then /metrics polled until the check flips.
-	s := startServe(b, ns, nil, append(base, "--listeners-every", benchListenersEvery.String())...)
-	for _, c := range []string{"egress.smtp", "cron.programs-exist", "listener.no-redis"} {
-		s.waitMetric(b, c+" at start", checkStatusRE(c, "pass"), time.Now(), time.Minute)
-	}
 	job := filepath.Join(root, "etc/cron.d/zz-serve-bench")
 	var l *nstest.Listener
-	sources := []struct {
+	type source struct {
 		name, check, deadline string
 		fail, pass            func()
-	}{
-		{"nftables rule", "egress.smtp", "2s",
-			func() {
-				ns.Run(b, "nft", "add table inet hdbench; add chain inet hdbench out { type filter hook output priority 0; }; add rule inet hdbench out tcp dport 587 drop")
-			},
-			func() { ns.Run(b, "nft", "delete table inet hdbench") }},
-		{"cron.d file", "cron.programs-exist", "2s",
-			func() {
-				if err := os.WriteFile(job, []byte("0 1 * * * root /usr/local/bin/serve-bench-missing\n"), 0o644); err != nil {
-					b.Fatal(err)
-				}
-			},
-			func() {
-				if err := os.Remove(job); err != nil {
-					b.Fatal(err)
-				}
-			}},
-		{"listener (poll " + benchListenersEvery.String() + ")", "listener.no-redis", (benchListenersEvery + 2*time.Second).String(),
-			func() { l = ns.Listen(b, "tcp4:0.0.0.0:6379") },
-			func() { l.Stop() }},
 	}
+	nftSrc := source{"nftables rule", "egress.smtp", "2s",
+		func() {
+			ns.Run(b, "nft", "add table inet hdbench; add chain inet hdbench out { type filter hook output priority 0; }; add rule inet hdbench out tcp dport 587 drop")
+		},
+		func() { ns.Run(b, "nft", "delete table inet hdbench") }}
+	cronSrc := source{"cron.d file", "cron.programs-exist", "2s",
+		func() {
+			if err := os.WriteFile(job, []byte("0 1 * * * root /usr/local/bin/serve-bench-missing\n"), 0o644); err != nil {
+				b.Fatal(err)
+			}
+		},
+		func() {
+			if err := os.Remove(job); err != nil {
+				b.Fatal(err)
+			}
+		}}
+	listenerSrc := source{"listener (poll " + benchListenersEvery.String() + ")", "listener.no-redis", (benchListenersEvery + 2*time.Second).String(),
+		func() { l = ns.Listen(b, "tcp4:0.0.0.0:6379") },
+		func() { l.Stop() }}
 	type figure struct {
 		source, deadline string
 		median, worst    time.Duration
 	}
 	var figs []figure
-	for _, src := range sources {
+	// latency makes benchChanges changes of src, each time polling
+	// /metrics until the check flips.
+	latency := func(s *servedAgent, src source) {
 		var lat []time.Duration
 		for i := range benchChanges {
 			change, want := src.fail, "fail"
@@ -169,21 +165,26 @@ func measureServe(b *testing.B, host string, ns *nstest.NS, root string) {
 		sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 		figs = append(figs, figure{src.name, src.deadline, lat[len(lat)/2], lat[len(lat)-1]})
 	}
-	s.stop()
 
-	// Idle CPU and RSS, with the default intervals. With
+	// With the default intervals: RSS after startup, idle CPU, the latency
+	// of the event sources, RSS after benchEvents events. With
 	// HOSTDRIFT_SERVE_BENCH_PROFILE=DIR, this process's CPU and allocation
 	// profiles are written there.
 	var env []string
 	if dir := os.Getenv("HOSTDRIFT_SERVE_BENCH_PROFILE"); dir != "" {
 		env = []string{"HOSTDRIFT_CPUPROFILE=" + filepath.Join(dir, "serve.cpu"), "HOSTDRIFT_MEMPROFILE=" + filepath.Join(dir, "serve.mem")}
 	}
-	s = startServe(b, ns, env, base...)
+	s := startServe(b, ns, env, base...)
+	for _, c := range []string{"egress.smtp", "cron.programs-exist", "listener.no-redis"} {
+		s.waitMetric(b, c+" at start", checkStatusRE(c, "pass"), time.Now(), time.Minute)
+	}
 	time.Sleep(5 * time.Second) // let startup's garbage be collected
 	rss0 := procRSS(b, s.pid)
 	cpu0 := procCPU(b, s.pid)
 	time.Sleep(idleWindow)
 	idle := procCPU(b, s.pid) - cpu0
+	latency(s, nftSrc)
+	latency(s, cronSrc)
 	// benchEvents events: bursts of ten cron.d files written, each burst
 	// one evaluation.
 	for i := range benchEvents / 10 {
@@ -200,6 +201,14 @@ func measureServe(b *testing.B, host string, ns *nstest.NS, root string) {
 	rss1 := procRSS(b, s.pid)
 	_, metrics, _ := s.get("/metrics")
 	evals := regexp.MustCompile(`(?m)^hostdrift_evaluations_total (\S+)$`).FindStringSubmatch(metrics)
+	s.stop()
+
+	// The listener poll's latency, with a short interval (the default,
+	// 15 s, would make 20 changes take minutes).
+	s = startServe(b, ns, nil, append(base, "--listeners-every", benchListenersEvery.String())...)
+	s.waitMetric(b, "listener.no-redis at start", checkStatusRE("listener.no-redis", "pass"), time.Now(), time.Minute)
+	latency(s, listenerSrc)
+	s.stop()
 
 	met := func(ok bool) string {
 		if ok {
@@ -223,7 +232,6 @@ func measureServe(b *testing.B, host string, ns *nstest.NS, root string) {
 			fmt.Printf("  last %s reading took %s s\n", c, m[1])
 		}
 	}
-	s.stop()
 	b.ReportMetric(idle.Seconds(), "idle-cpu-s")
 	b.ReportMetric(ratio, "rss-ratio")
 }

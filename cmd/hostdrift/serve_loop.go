@@ -263,6 +263,7 @@ func (a *agentLoop) partial(ctx context.Context, batch []watch.Event, stale []st
 		}
 	}
 	if len(changed) == 0 {
+		a.srv.Evaluated()
 		a.publish() // the evaluation timestamps moved
 		return
 	}
@@ -394,15 +395,26 @@ func copyTimes(m map[string]time.Time) map[string]time.Time {
 // peak of the last evaluation resident while nothing happens.
 const idleRelease = 2 * time.Second
 
+// fullEvery is how often the whole host is read and judged again whatever
+// the events said: waivers expire with time, not with an event, and a
+// source that missed a change (a dropped netlink message) is caught up.
+const fullEvery = 24 * time.Hour
+
 // run evaluates each batch until ctx ends or batches closes: one
 // evaluation at a time, since the loop is the only one to judge.
 func (a *agentLoop) run(ctx context.Context) {
 	release := time.NewTimer(idleRelease)
 	defer release.Stop()
+	daily := time.NewTicker(fullEvery)
+	defer daily.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-daily.C:
+			if err := a.full(ctx, []watch.Event{{Source: "timer", Detail: "the daily full evaluation"}}, false); err != nil {
+				a.log.message("the daily full evaluation failed, the previous judgement stands: %v", err)
+			}
 		case <-release.C:
 			debug.FreeOSMemory()
 		case b, ok := <-a.batches:

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/crypto/bcrypt"
 	"golang.org/x/sys/unix"
 
 	"github.com/hostdrift/hostdrift/internal/testkit/dockertest"
@@ -35,6 +36,8 @@ type servedAgent struct {
 	client         *http.Client
 	stdout, stderr *syncBuffer
 	pid            int
+	// addr is where the test reaches it: 127.0.0.1 and the --listen port.
+	addr string
 	// stop ends the process (SIGTERM) and waits for it; cleanup calls it.
 	stop func()
 }
@@ -44,7 +47,13 @@ type servedAgent struct {
 func startServe(t testing.TB, ns *nstest.NS, env []string, args ...string) *servedAgent {
 	t.Helper()
 	bin := nstest.Hostdrift(t)
-	s := &servedAgent{ns: ns, stdout: &syncBuffer{}, stderr: &syncBuffer{}}
+	s := &servedAgent{ns: ns, stdout: &syncBuffer{}, stderr: &syncBuffer{}, addr: serveAddr}
+	for i, a := range args {
+		if a == "--listen" && i+1 < len(args) {
+			_, port, _ := net.SplitHostPort(args[i+1])
+			s.addr = "127.0.0.1:" + port
+		}
+	}
 	cmd := ns.Command(bin, append([]string{"serve", "--listen", serveAddr}, args...)...)
 	cmd.Stdout, cmd.Stderr = s.stdout, s.stderr
 	cmd.Env = append(os.Environ(), env...)
@@ -125,7 +134,7 @@ func dialIn(ctx context.Context, path, network, addr string) (net.Conn, error) {
 }
 
 func (s *servedAgent) get(path string) (int, string, error) {
-	resp, err := s.client.Get("http://" + serveAddr + path)
+	resp, err := s.client.Get("http://" + s.addr + path)
 	if err != nil {
 		return 0, "", err
 	}
@@ -329,5 +338,42 @@ func TestServeSeesDocker(t *testing.T) {
 	s.waitMetric(t, "published_port after docker rm", checkStatusRE("published_port.web", "fail"), start, eventDeadline)
 	if !strings.Contains(s.stdout.String(), "published_port.web fail -> pass (docker") {
 		t.Errorf("no transition line naming the docker event:\n%s", s.stdout.String())
+	}
+}
+
+// TestServeWebConfig: with --web-config naming basic auth users, /metrics
+// answers 401 without the password and 200 with it; a non-loopback
+// --listen without --web-config is served with a warning.
+func TestServeWebConfig(t *testing.T) {
+	ns := nstest.New(t)
+	hash, err := bcrypt.GenerateFromPassword([]byte("s3cret"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(t.TempDir(), "web.yml")
+	if err := os.WriteFile(cfg, []byte("basic_auth_users:\n  prometheus: "+string(hash)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	pol := policyFile(t, "listener \"no-redis\" {\n  port   = 6379\n  expect = \"absent\"\n}\n")
+	s := startServe(t, ns, nil, "--no-builtin", "--policy", pol, "--web-config", cfg)
+	if code, _, err := s.get("/metrics"); err != nil || code != http.StatusUnauthorized {
+		t.Errorf("/metrics without credentials: %d %v, want 401", code, err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, "http://"+serveAddr+"/metrics", nil)
+	req.SetBasicAuth("prometheus", "s3cret")
+	resp, err := s.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `hostdrift_check_status{check="listener.no-redis"`) {
+		t.Errorf("/metrics with credentials: %d\n%.500s", resp.StatusCode, body)
+	}
+	s.stop()
+
+	open := startServe(t, ns, nil, "--no-builtin", "--policy", pol, "--listen", "0.0.0.0:8732")
+	if !strings.Contains(open.stderr.String(), "reachable from the network without authentication") {
+		t.Errorf("no warning for a non-loopback --listen without --web-config:\n%s", open.stderr.String())
 	}
 }
