@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	sd "github.com/coreos/go-systemd/v22/dbus"
@@ -50,21 +51,35 @@ func collectDBus(ctx context.Context, fsys rootFS, now time.Time) (*snapshot.Tim
 			out.BootedAt = &b
 		}
 	}
+	props := newPropReader(conn)
+	out.Timers = make([]snapshot.Timer, 0, len(names))
 	for name := range names {
-		out.Timers = append(out.Timers, timerOverDBus(ctx, conn, fsys, name, boot, now))
+		out.Timers = append(out.Timers, snapshot.Timer{Unit: name})
 	}
+	var wg sync.WaitGroup
+	for i := range out.Timers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out.Timers[i] = timerOverDBus(ctx, props, fsys, out.Timers[i].Unit, boot, now)
+		}()
+	}
+	wg.Wait()
 	sortTimers(out.Timers)
 	return out, nil
 }
 
-func timerOverDBus(ctx context.Context, conn *sd.Conn, fsys rootFS, name string, boot, now time.Time) snapshot.Timer {
+// timerOverDBus reads one timer, and the service it triggers, reading
+// only the properties it reports.
+func timerOverDBus(ctx context.Context, props *propReader, fsys rootFS, name string, boot, now time.Time) snapshot.Timer {
 	t := snapshot.Timer{Unit: name, Programs: []snapshot.Program{}, LastTriggerKnown: true}
-	unit, err := conn.GetUnitPropertiesContext(ctx, name)
+	unit, err := props.get(ctx, name, ifaceUnit, "FragmentPath", "DropInPaths", "UnitFileState", "ActiveState", "ActiveEnterTimestamp")
 	if err != nil {
 		t.Error = fmt.Sprintf("read unit properties: %v", err)
 		return t
 	}
-	timer, err := conn.GetUnitTypePropertiesContext(ctx, name, "Timer")
+	timer, err := props.get(ctx, name, ifaceTimer, "Unit", "Persistent", "LastTriggerUSec", "LastTriggerUSecRealtime",
+		"NextElapseUSecRealtime", "TimersCalendar", "TimersMonotonic", "AccuracyUSec", "RandomizedDelayUSec")
 	if err != nil {
 		t.Error = fmt.Sprintf("read timer properties: %v", err)
 		return t
@@ -131,13 +146,13 @@ func timerOverDBus(ctx context.Context, conn *sd.Conn, fsys rootFS, name string,
 	if t.Service == "" {
 		return t
 	}
-	svc, err := conn.GetUnitPropertiesContext(ctx, t.Service)
+	svc, err := props.get(ctx, t.Service, ifaceUnit, "LoadState", "FragmentPath")
 	if err == nil {
 		if ls, _ := svc["LoadState"].(string); ls == "loaded" {
 			t.ServiceFile, _ = svc["FragmentPath"].(string)
 		}
 	}
-	sp, err := conn.GetUnitTypePropertiesContext(ctx, t.Service, "Service")
+	sp, err := props.get(ctx, t.Service, ifaceService, "Result", "ExecMainStatus", "ExecMainExitTimestamp", "ExecStart")
 	if err != nil {
 		t.Error = fmt.Sprintf("read %s: %v", t.Service, err)
 		return t

@@ -6,6 +6,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync"
 
 	sd "github.com/coreos/go-systemd/v22/dbus"
 
@@ -95,40 +96,24 @@ func servicesOverDBus(ctx context.Context) (*snapshot.Services, error) {
 		installed[path.Base(f.Path)] = true
 	}
 	byName := map[string]*snapshot.Unit{}
+	props := newPropReader(conn)
+	var wg sync.WaitGroup
 	for _, l := range loaded {
 		u := &snapshot.Unit{Name: l.Name, LoadState: l.LoadState, ActiveState: l.ActiveState, SubState: l.SubState}
 		byName[l.Name] = u
 		// Devices, scopes and transient units (a container's mounts) have
-		// no file to report: one call per unit is spent only on the
-		// installed ones, and on any that failed.
+		// no file to report: properties are read only for the installed
+		// ones, and for any that failed.
 		if l.LoadState == "not-found" || !installed[l.Name] && l.ActiveState != "failed" {
 			continue
 		}
-		props, err := conn.GetUnitPropertiesContext(ctx, l.Name)
-		if err != nil {
-			u.Error = fmt.Sprintf("read unit properties: %v", err)
-			continue
-		}
-		u.File, _ = props["FragmentPath"].(string)
-		u.DropIns, _ = props["DropInPaths"].([]string)
-		u.FileState, _ = props["UnitFileState"].(string)
-		if !strings.HasSuffix(l.Name, ".service") {
-			continue
-		}
-		sp, err := conn.GetUnitTypePropertiesContext(ctx, l.Name, "Service")
-		if err != nil {
-			u.Error = fmt.Sprintf("read service properties: %v", err)
-			continue
-		}
-		if n, ok := sp["NRestarts"].(uint32); ok {
-			u.Restarts = &n
-		}
-		u.Result, _ = sp["Result"].(string)
-		if st, ok := sp["ExecMainStatus"].(int32); ok {
-			v := int(st)
-			u.ExitStatus = &v
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			unitOverDBus(ctx, props, u)
+		}()
 	}
+	wg.Wait()
 	for _, f := range files {
 		name := path.Base(f.Path)
 		if strings.Contains(name, "@.") {
@@ -151,4 +136,33 @@ func servicesOverDBus(ctx context.Context) (*snapshot.Services, error) {
 	}
 	sort.Slice(out.Units, func(i, j int) bool { return out.Units[i].Name < out.Units[j].Name })
 	return out, nil
+}
+
+// unitOverDBus fills in u's file, drop-ins and enablement, and a
+// service's restarts and last result, or u.Error.
+func unitOverDBus(ctx context.Context, props *propReader, u *snapshot.Unit) {
+	up, err := props.get(ctx, u.Name, ifaceUnit, "FragmentPath", "DropInPaths", "UnitFileState")
+	if err != nil {
+		u.Error = fmt.Sprintf("read unit properties: %v", err)
+		return
+	}
+	u.File, _ = up["FragmentPath"].(string)
+	u.DropIns, _ = up["DropInPaths"].([]string)
+	u.FileState, _ = up["UnitFileState"].(string)
+	if !strings.HasSuffix(u.Name, ".service") {
+		return
+	}
+	sp, err := props.get(ctx, u.Name, ifaceService, "NRestarts", "Result", "ExecMainStatus")
+	if err != nil {
+		u.Error = fmt.Sprintf("read service properties: %v", err)
+		return
+	}
+	if n, ok := sp["NRestarts"].(uint32); ok {
+		u.Restarts = &n
+	}
+	u.Result, _ = sp["Result"].(string)
+	if st, ok := sp["ExecMainStatus"].(int32); ok {
+		v := int(st)
+		u.ExitStatus = &v
+	}
 }
