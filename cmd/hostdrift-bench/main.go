@@ -63,6 +63,7 @@ func mainErr() int {
 	defer cancel()
 	go func() { <-ctx.Done(); cancel() }()
 
+	raiseNofile()
 	res := result{Runs: *runs, Machine: machine(), Targets: targets{CheckX: targetCheckX, RSSMB: targetRSSMB, GrowthX: targetGrowthX}}
 	res.Collectors = agent.Names()
 	build := &scope{}
@@ -202,29 +203,56 @@ func measureScale(ctx context.Context, bin string, s, runs int, doProfile bool, 
 	return sr, nil
 }
 
-// commands are what the bench times: the floor, then hostdrift: snapshot,
-// check, and check without the kinds that probe (they connect to every
-// listener, which no floor tool does).
+// builtinPolicy names hostdrift's built-in policy on its command line.
+const builtinPolicy = "builtin:default"
+
+// commands are what the bench times: the floor, then hostdrift: snapshot
+// and check with the built-in policy and the bench's checks (what an
+// operator's first run does, plus a big policy of their own), and check
+// with the bench's checks alone without the kinds that probe (they connect
+// to listeners, which no floor tool does).
 func commands(bin string, h *host, policyFile, directFile string) []command {
-	live := func(policy string) []string {
-		return []string{"--netns", h.ns.Path(), "--root", h.root, "--policy", policy,
-			// Generous bounds: the bench measures how long things take, it
-			// does not want them cut short (the defaults are 10 s and 2 min).
-			"--collector-timeout", "20m", "--timeout", "30m"}
+	live := func(policies ...string) []string {
+		args := []string{"--netns", h.ns.Path(), "--root", h.root}
+		for _, p := range policies {
+			args = append(args, "--policy", p)
+		}
+		// Generous bounds: the bench measures how long things take, it
+		// does not want them cut short (the defaults are 10 s and 2 min).
+		return append(args, "--collector-timeout", "20m", "--timeout", "30m")
 	}
 	return []command{
 		{Name: "nft -j list ruleset", Role: "floor", Argv: []string{"nft", "-j", "list", "ruleset"}, inNS: true},
 		{Name: "iptables-nft-save", Role: "floor", Argv: []string{"iptables-nft-save"}, inNS: true},
 		{Name: "iptables-legacy-save", Role: "floor", Argv: []string{"iptables-legacy-save"}, inNS: true},
 		{Name: "ss -Htanp", Role: "floor", Argv: []string{"ss", "-Htanp"}, inNS: true},
-		{Name: "hostdrift snapshot", Role: "hostdrift", Argv: append([]string{bin, "snapshot"}, live(policyFile)...), env: h.env},
-		{Name: "hostdrift check", Role: "hostdrift", Argv: append([]string{bin, "check", "--format", "json"}, live(policyFile)...), env: h.env, okExit: []int{1, 3}},
+		{Name: "hostdrift snapshot", Role: "hostdrift", Argv: append([]string{bin, "snapshot"}, live(builtinPolicy, policyFile)...), env: h.env},
+		{Name: "hostdrift check", Role: "hostdrift", Argv: append([]string{bin, "check", "--format", "json"}, live(builtinPolicy, policyFile)...), env: h.env, okExit: []int{1, 3}},
 		{Name: "hostdrift check, no probes", Role: "hostdrift", Argv: append([]string{bin, "check", "--format", "json"}, live(directFile)...), env: h.env, okExit: []int{1, 3}},
+	}
+}
+
+// raiseNofile lifts the bench's soft limit on open files to the hard one,
+// for itself and the programs it starts (the socket helpers hold thousands
+// each). Setting it explicitly keeps it in the children too: Go would
+// otherwise start them with the limit the bench was started with.
+func raiseNofile() {
+	var l syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil || l.Cur >= l.Max {
+		return
+	}
+	l.Cur = l.Max
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+		fmt.Fprintf(os.Stderr, "hostdrift-bench: raise the open files limit to %d: %v\n", l.Max, err)
 	}
 }
 
 func machine() map[string]string {
 	m := map[string]string{"go": runtime.Version(), "cpus": strconv.Itoa(runtime.NumCPU())}
+	var l syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err == nil {
+		m["open_files_limit"] = strconv.FormatUint(l.Cur, 10)
+	}
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		m["kernel"] = strings.TrimSpace(string(b))
 	}

@@ -101,7 +101,7 @@ func buildSockets(h *host) error {
 		h.ns.Listen(h.sc, specs...)
 	}
 	h.sizes["listeners"] = h.scale*bighost.Listeners + bighost.ConnListeners(h.scale)
-	h.sizes["established_connections"] = h.scale * bighost.Conns
+	h.sizes["established_connections"] = bighost.ConnCount(h.scale)
 	return nil
 }
 

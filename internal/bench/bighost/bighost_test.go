@@ -45,8 +45,8 @@ func TestCounts(t *testing.T) {
 		if last := ConnPort + ConnListeners(scale) - 1; last >= 32768 {
 			t.Errorf("scale %d: connection listeners reach port %d, inside the ephemeral range their clients use", scale, last)
 		}
-		if listeners != scale*Listeners || conns != scale*Conns {
-			t.Errorf("scale %d: %d listeners and %d connections, want %d and %d", scale, listeners, conns, scale*Listeners, scale*Conns)
+		if listeners != scale*Listeners || conns != ConnCount(scale) {
+			t.Errorf("scale %d: %d listeners and %d connections, want %d and %d", scale, listeners, conns, scale*Listeners, ConnCount(scale))
 		}
 	}
 }
