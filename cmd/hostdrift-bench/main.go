@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -26,13 +27,6 @@ import (
 	"github.com/hostdrift/hostdrift/internal/sys/atomicfile"
 	"github.com/hostdrift/hostdrift/internal/sys/setns"
 	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
-)
-
-// Targets from issue 10.
-const (
-	targetCheckX  = 1.0  // hostdrift check's wall time over the floor's total
-	targetRSSMB   = 80.0 // hostdrift's peak RSS at scale 1
-	targetGrowthX = 20.0 // check's wall time at the largest scale over scale 1's, for 16x
 )
 
 func main() {
@@ -64,7 +58,7 @@ func mainErr() int {
 	go func() { <-ctx.Done(); cancel() }()
 
 	raiseNofile()
-	res := result{Runs: *runs, Machine: machine(), Targets: targets{CheckX: targetCheckX, RSSMB: targetRSSMB, GrowthX: targetGrowthX}}
+	res := result{Runs: *runs, Machine: machine()}
 	res.Collectors = agent.Names()
 	build := &scope{}
 	bin, err := hostdriftBinary(build)
@@ -73,12 +67,27 @@ func mainErr() int {
 		fmt.Fprintln(os.Stderr, "hostdrift-bench:", err)
 		return 1
 	}
+	goss := ""
+	if slices.Contains(scales, 1) {
+		fmt.Fprintf(os.Stderr, "hostdrift-bench: building goss %s in a throwaway module...\n", gossVersion)
+		if goss, err = buildGoss(ctx, build); err != nil {
+			res.GossError = fmt.Sprintf("goss %s could not be built, so it is not compared: %v", gossVersion, err)
+			fmt.Fprintln(os.Stderr, "hostdrift-bench:", res.GossError)
+		}
+	}
 	code := 0
 	for i, s := range scales {
-		sr, err := measureScale(ctx, bin, s, *runs, *profile != "" && i == 0, *profile)
+		sr, err := measureScale(ctx, bin, goss, s, *runs, *profile != "" && i == 0, *profile)
 		if sr != nil {
 			res.Scales = append(res.Scales, *sr)
+			res.Goss = append(res.Goss, sr.goss...)
 			printScale(os.Stdout, sr)
+			for _, c := range sr.goss {
+				if c.Error != "" {
+					res.Failed = append(res.Failed, fmt.Sprintf("%dx: hostdrift against goss, %s: %s", s, c.Name, c.Error))
+					code = 1
+				}
+			}
 		}
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "hostdrift-bench: scale %dx: %v\n", s, err)
@@ -91,8 +100,18 @@ func mainErr() int {
 			break // a larger scale will not fit either
 		}
 	}
-	res.Growth = growth(res.Scales)
-	printSummary(os.Stdout, &res)
+	res.Growth = growthTable(res.Scales)
+	res.Targets = targetRows(&res)
+	var measured []int
+	for _, sr := range res.Scales {
+		measured = append(measured, sr.Scale)
+	}
+	printGrowth(os.Stdout, measured, res.Growth)
+	printGoss(os.Stdout, &res)
+	printTargets(os.Stdout, res.Targets)
+	for _, f := range res.Failed {
+		fmt.Println("FAILED:", f)
+	}
 	if err := writeJSON(*out, &res); err != nil {
 		fmt.Fprintln(os.Stderr, "hostdrift-bench:", err)
 		return 1
@@ -110,7 +129,7 @@ func hostdriftBinary(sc *scope) (string, error) {
 
 // measureScale builds the big host at scale s, measures it, and tears it
 // down, whatever happens.
-func measureScale(ctx context.Context, bin string, s, runs int, doProfile bool, profileDir string) (*scaleResult, error) {
+func measureScale(ctx context.Context, bin, goss string, s, runs int, doProfile bool, profileDir string) (*scaleResult, error) {
 	sc := &scope{}
 	defer func() {
 		t0 := time.Now()
@@ -195,6 +214,14 @@ func measureScale(ctx context.Context, bin string, s, runs int, doProfile bool, 
 		sr.Commands = append(sr.Commands, commandResult{command: c, figures: medians(samples[i])})
 	}
 	sr.summarize()
+	if s == 1 && goss != "" {
+		// The big host as issue 18 defines it: 1x.
+		sets := []checkSet{listenerSet(compareListeners)}
+		if h.dnsServer != "" {
+			sets = append(sets, dnsSet(compareNames, h.dnsServer))
+		}
+		sr.goss = compareGoss(ctx, nsh, h, bin, goss, sets, runs)
+	}
 	if doProfile {
 		if err := profile(ctx, h, cmds, profileDir); err != nil {
 			sr.Notes = append(sr.Notes, "profile: "+err.Error())
