@@ -121,7 +121,13 @@ func verify(ctx context.Context, ns *setns.Handle, h *host, cmds []command, sr *
 	sr.Collectors = snap.Collectors
 	var bad []string
 	for _, c := range snap.Collectors {
-		if c.Status != snapshot.StatusOK {
+		switch c.Status {
+		case snapshot.StatusOK:
+		case snapshot.StatusSkipped:
+			// The built-in policy reads areas a fixture root does not
+			// have (processes are read on the live host only).
+			sr.Notes = append(sr.Notes, fmt.Sprintf("collector %s skipped: %s", c.Name, c.Reason))
+		default:
 			bad = append(bad, fmt.Sprintf("collector %s: %s: %s", c.Name, c.Status, c.Reason))
 		}
 	}
