@@ -9,7 +9,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hostdrift/hostdrift/internal/bench/bighost"
 	"github.com/hostdrift/hostdrift/internal/sys/setns"
+	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
 )
 
 // gossVersion is the goss the bench compares hostdrift with: what a user
@@ -60,11 +62,31 @@ type compareResult struct {
 	Error string `json:"error,omitempty"`
 }
 
-// compareGoss runs each check set with hostdrift and goss on the big host
-// (goss inside its namespace, hostdrift with --netns), first once each to
-// see that both pass every check, then runs times, interleaved, the two
-// tools taking turns at going first.
-func compareGoss(ctx context.Context, ns *setns.Handle, h *host, bin, goss string, sets []checkSet, runs int) []compareResult {
+// compareGoss runs hostdrift and goss on the big host's 1,000 listeners
+// and on 500 names asked of a DNS server, both tools started inside the
+// big host's namespace: first once each to see that both pass every check,
+// then runs times, interleaved, the two tools taking turns at going first.
+func compareGoss(ctx context.Context, ns *setns.Handle, h *host, bin, goss string, runs int) []compareResult {
+	sets := []checkSet{listenerSet(compareListeners)}
+	// The dns part's server runs in the bench's own namespace, where
+	// hostdrift's DNS collector asks whatever --netns says; this one
+	// serves the same names inside the big host's.
+	var srv *nstest.DNSServer
+	err := h.sc.try(func() error {
+		return ns.Run(func() error {
+			srv = nstest.Dnsmasq(h.sc, "127.0.0.1", bighost.HostsZone(1))
+			return nil
+		})
+	})
+	if err != nil {
+		set := dnsSet(compareNames, "127.0.0.1:53")
+		return append(compareAll(ctx, ns, h, bin, goss, sets, runs), compareResult{checkSet: set, Error: "dnsmasq in the big host's namespace: " + err.Error()})
+	}
+	sets = append(sets, dnsSet(compareNames, srv.Addr))
+	return compareAll(ctx, ns, h, bin, goss, sets, runs)
+}
+
+func compareAll(ctx context.Context, ns *setns.Handle, h *host, bin, goss string, sets []checkSet, runs int) []compareResult {
 	var out []compareResult
 	for _, set := range sets {
 		cr := compareResult{checkSet: set}
@@ -86,8 +108,10 @@ func compareSet(ctx context.Context, ns *setns.Handle, h *host, bin, goss string
 	if err := os.WriteFile(hclFile, []byte(cr.hcl), 0o644); err != nil {
 		return err
 	}
-	hd := command{Name: "hostdrift check (" + cr.Name + ")", Role: "compare", env: h.env,
-		Argv: []string{bin, "check", "--format", "json", "--netns", h.ns.Path(), "--root", h.root, "--policy", hclFile, "--collector-timeout", "20m", "--timeout", "30m"}}
+	// Both are started inside the namespace, as each would run on the host
+	// it checks.
+	hd := command{Name: "hostdrift check (" + cr.Name + ")", Role: "compare", inNS: true, env: h.env,
+		Argv: []string{bin, "check", "--format", "json", "--root", h.root, "--policy", hclFile, "--collector-timeout", "20m", "--timeout", "30m"}}
 	gs := command{Name: "goss validate (" + cr.Name + ")", Role: "compare", inNS: true,
 		Argv: []string{goss, "--gossfile", gossFile, "validate", "--format", "json"}}
 	// Both must pass: a tool that fails a check is not doing the same work.
