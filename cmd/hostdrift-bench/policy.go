@@ -108,7 +108,7 @@ func makePolicy(h *host, built []part) policy {
 	}
 	for _, k := range rules.Kinds() {
 		if p.byKind[k.Name] == 0 && left[k.Name] == "" {
-			p.notes = append(p.notes, fmt.Sprintf("kind %s: no built part generates it (its part was skipped, or the bench has no generator for it yet)", k.Name))
+			p.notes = append(p.notes, fmt.Sprintf("kind %s: not in the bench's policy (its part was skipped, or the bench has no generator for it; the built-in policy may name it)", k.Name))
 		}
 	}
 	sort.Strings(p.notes)
