@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -81,6 +82,16 @@ func buildFirewall(h *host) error {
 	nstest.RequireCommand(h.sc, "iptables-nft-restore")
 	nstest.RequireCommand(h.sc, "iptables-legacy-restore")
 	nstest.RequireCommand(h.sc, "nft")
+	// Undone before the helpers close their connections (the scope undoes
+	// last first): every FIN would otherwise walk the long chains, which
+	// made a 16x teardown take many minutes.
+	h.sc.Cleanup(func() {
+		for _, argv := range [][]string{{"nft", "flush", "ruleset"}, {"iptables-legacy", "-F"}, {"iptables-legacy", "-X"}} {
+			if out, err := h.ns.Command(argv[0], argv[1:]...).CombinedOutput(); err != nil {
+				fmt.Fprintf(os.Stderr, "hostdrift-bench: teardown: %s: %v: %s\n", strings.Join(argv, " "), err, out)
+			}
+		}
+	})
 	if err := h.load(bighost.IptablesNft(h.scale), "iptables-nft-restore"); err != nil {
 		return err
 	}
