@@ -35,7 +35,8 @@ func main() {
 
 func mainErr() int {
 	scalesFlag := flag.String("scales", "1,4", "comma-separated `LIST` of scales to build and measure (1 is issue 10's big host)")
-	runs := flag.Int("runs", 5, "timed runs of each command per scale; figures are medians")
+	runs := flag.Int("runs", 5, "timed runs of each command per scale up to 4x; figures are medians")
+	largeRuns := flag.Int("large-runs", 1, "timed runs of each command at scales above 4x (at 16x one run of the floor's nft -j alone takes minutes)")
 	out := flag.String("json", "bin/bench.json", "write every figure to `FILE`")
 	profile := flag.String("profile", "", "after measuring the first scale, write hostdrift snapshot's and check's CPU and heap profiles to `DIR` (HOSTDRIFT_CPUPROFILE, HOSTDRIFT_MEMPROFILE)")
 	flag.Parse()
@@ -47,6 +48,10 @@ func mainErr() int {
 			return 2
 		}
 		scales = append(scales, s)
+	}
+	if *runs < 1 || *largeRuns < 1 {
+		fmt.Fprintln(os.Stderr, "hostdrift-bench: --runs and --large-runs must be at least 1")
+		return 2
 	}
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "hostdrift-bench: builds network namespaces and loads rulesets: run it as root (sudo make bench)")
@@ -77,7 +82,11 @@ func mainErr() int {
 	}
 	code := 0
 	for i, s := range scales {
-		sr, err := measureScale(ctx, bin, goss, s, *runs, *profile != "" && i == 0, *profile)
+		n := *runs
+		if s > 4 {
+			n = *largeRuns
+		}
+		sr, err := measureScale(ctx, bin, goss, s, n, *profile != "" && i == 0, *profile)
 		if sr != nil {
 			res.Scales = append(res.Scales, *sr)
 			res.Goss = append(res.Goss, sr.goss...)
@@ -137,7 +146,7 @@ func measureScale(ctx context.Context, bin, goss string, s, runs int, doProfile 
 		fmt.Fprintf(os.Stderr, "hostdrift-bench: %dx torn down in %.1fs\n", s, time.Since(t0).Seconds())
 	}()
 	h := &host{ctx: ctx, scale: s, sc: sc, sizes: map[string]int{}}
-	sr := &scaleResult{Scale: s}
+	sr := &scaleResult{Scale: s, Runs: runs}
 	err := sc.try(func() error {
 		h.ns = nstest.New(sc)
 		h.root = sc.TempDir()

@@ -34,6 +34,7 @@ type result struct {
 
 type scaleResult struct {
 	Scale        int                        `json:"scale"`
+	Runs         int                        `json:"runs"`
 	Sizes        map[string]int             `json:"sizes"`
 	Parts        []partResult               `json:"parts"`
 	PolicyChecks int                        `json:"policy_checks"`
@@ -205,7 +206,7 @@ func printScale(w io.Writer, sr *scaleResult) {
 			sizes = append(sizes, fmt.Sprintf("%s %d", strings.ReplaceAll(k, "_", " "), n))
 		}
 	}
-	fmt.Fprintf(w, "%s; policy of %d checks\n", strings.Join(sizes, ", "), sr.PolicyChecks)
+	fmt.Fprintf(w, "%s; policy of %d checks; medians of %d runs\n", strings.Join(sizes, ", "), sr.PolicyChecks, sr.Runs)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "command\twall ms\tcpu ms\tpeak rss MB\tx floor wall\t")
 	for _, c := range sr.Commands {

@@ -270,7 +270,7 @@ func printGoss(w io.Writer, res *result) {
 	if res.GossError == "" && len(res.Goss) == 0 {
 		return
 	}
-	fmt.Fprintf(w, "\n== hostdrift against goss %s on the big host (1x), medians of %d interleaved runs\n", gossVersion, res.Runs)
+	fmt.Fprintf(w, "\n== hostdrift against goss %s on the big host (1x), both started in its namespace; medians of %d interleaved runs\n", gossVersion, res.Runs)
 	if res.GossError != "" {
 		fmt.Fprintln(w, "goss:", res.GossError)
 		return
