@@ -50,7 +50,7 @@ lint:
 ##        kernel's dump tools at BENCH_SCALES and against goss at 1x, issue 18's targets
 ##        met or not, figures in BENCH_JSON. BENCH_RUNS runs a scale up to 4x,
 ##        BENCH_LARGE_RUNS above it.
-BENCH_SCALES     ?= 1,4
+BENCH_SCALES     ?= 1,4,16
 BENCH_RUNS       ?= 5
 BENCH_LARGE_RUNS ?= 1
 BENCH_JSON       ?= bin/bench.json

@@ -34,7 +34,7 @@ func main() {
 }
 
 func mainErr() int {
-	scalesFlag := flag.String("scales", "1,4", "comma-separated `LIST` of scales to build and measure (1 is issue 10's big host)")
+	scalesFlag := flag.String("scales", "1,4,16", "comma-separated `LIST` of scales to build and measure (1 is issue 10's big host)")
 	runs := flag.Int("runs", 5, "timed runs of each command per scale up to 4x; figures are medians")
 	largeRuns := flag.Int("large-runs", 1, "timed runs of each command at scales above 4x (at 16x one run of the floor's nft -j alone takes minutes)")
 	out := flag.String("json", "bin/bench.json", "write every figure to `FILE`")

@@ -173,8 +173,9 @@ type growthRow struct {
 }
 
 // growthTable lists every command's median wall time, the floor's total,
-// every collector's duration in the checked snapshot, and the peak RSS of
-// hostdrift's commands, at each scale, with the growth from 1x.
+// every collector's duration in the checked snapshot, every command's CPU
+// time and the peak RSS of hostdrift's commands, at each scale, with the
+// growth from 1x.
 func growthTable(scales []scaleResult) []growthRow {
 	var rows []growthRow
 	find := func(what, unit string) *growthRow {
@@ -198,6 +199,13 @@ func growthTable(scales []scaleResult) []growthRow {
 	for _, sr := range scales {
 		for _, c := range sr.Collectors {
 			find("collector "+c.Name, "ms").Values[scaleKey(sr.Scale)] = c.DurationMS
+		}
+	}
+	// CPU time too: on a shared machine a command's wall time also holds
+	// what it waited for the cores.
+	for _, sr := range scales {
+		for _, c := range sr.Commands {
+			find(c.Name+" CPU", "ms").Values[scaleKey(sr.Scale)] = c.CPUMS
 		}
 	}
 	for _, sr := range scales {

@@ -121,9 +121,9 @@ func TestHostdriftPassed(t *testing.T) {
 // and snapshot's peak RSS.
 func fakeScale(s int, floor, snap, check, snapRSS, checkRSS float64) scaleResult {
 	sr := scaleResult{Scale: s, Commands: []commandResult{
-		{command{Name: "ss -Htanp", Role: "floor"}, figures{WallMS: floor, RSSMB: 10}},
-		{command{Name: "hostdrift snapshot", Role: "hostdrift"}, figures{WallMS: snap, RSSMB: snapRSS}},
-		{command{Name: "hostdrift check", Role: "hostdrift"}, figures{WallMS: check, RSSMB: checkRSS}},
+		{command{Name: "ss -Htanp", Role: "floor"}, figures{WallMS: floor, CPUMS: floor, RSSMB: 10}},
+		{command{Name: "hostdrift snapshot", Role: "hostdrift"}, figures{WallMS: snap, CPUMS: snap, RSSMB: snapRSS}},
+		{command{Name: "hostdrift check", Role: "hostdrift"}, figures{WallMS: check, CPUMS: check / 2, RSSMB: checkRSS}},
 	}, Collectors: []snapshot.CollectorStatus{{Name: "listeners", DurationMS: check / 4}}}
 	sr.summarize()
 	return sr
@@ -203,7 +203,7 @@ func TestGrowthTable(t *testing.T) {
 		what string
 		want float64
 	}{
-		{"ss -Htanp", 10}, {"floor total", 10}, {"hostdrift check", 4000.0 / 600}, {"collector listeners", 4000.0 / 600}, {"hostdrift check peak RSS", 4},
+		{"ss -Htanp", 10}, {"floor total", 10}, {"hostdrift check CPU", 4000.0 / 600}, {"hostdrift check", 4000.0 / 600}, {"collector listeners", 4000.0 / 600}, {"hostdrift check peak RSS", 4},
 	} {
 		if got := get(c.what).OverBase["4x"]; fmt.Sprintf("%.3f", got) != fmt.Sprintf("%.3f", c.want) {
 			t.Errorf("%s grew %.3fx, want %.3fx", c.what, got, c.want)
