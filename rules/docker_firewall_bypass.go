@@ -34,7 +34,11 @@ func (dockerBypassCheck) Evaluate(s *snapshot.Snapshot) Result {
 	if fw == nil {
 		return Errorf("cannot evaluate: the firewall collector recorded no rules section")
 	}
-	real, inputOnly := netfilter.Compile(fw), netfilter.Compile(withoutNAT(fw))
+	// What the host's own rules do to a packet that no DNAT rewrites (a
+	// service of the host itself on that port): the ruleset without its nat
+	// base chains, sharing the run's compilation.
+	real := netfilter.ProgramFor(fw)
+	inputOnly := real.WithoutBaseChains(func(c *snapshot.Chain) bool { return c.Type == "nat" })
 	var bypass, unknown []string
 	var first snapshot.PublishedPort
 	checked := 0
@@ -115,26 +119,6 @@ func uplinkOf(fw *snapshot.Firewall) string {
 		}
 	}
 	return "UPLINK"
-}
-
-// withoutNAT is the firewall with its nat base chains left out: what the
-// host's own rules do to a packet that no DNAT rewrites (a service of the
-// host itself on that port).
-func withoutNAT(fw *snapshot.Firewall) *snapshot.Firewall {
-	out := *fw
-	out.Tables = make([]snapshot.Table, 0, len(fw.Tables))
-	for _, t := range fw.Tables {
-		nt := t
-		nt.Chains = nil
-		for _, c := range t.Chains {
-			if c.Base() && c.Type == "nat" {
-				continue
-			}
-			nt.Chains = append(nt.Chains, c)
-		}
-		out.Tables = append(out.Tables, nt)
-	}
-	return &out
 }
 
 // deciderText quotes the rule or policy that decided a result.

@@ -127,7 +127,7 @@ func (c *reachCheck) Evaluate(s *snapshot.Snapshot) Result {
 		dst = netip.AddrPortFrom(addr, c.port)
 	}
 	pkt := netfilter.Packet{Direction: netfilter.Outbound, Protocol: c.protocol, Dst: dst.Addr(), DstPort: dst.Port(), SrcPort: 40000}
-	tr := trace(s, netfilter.Compile(fw), pkt)
+	tr := trace(s, netfilter.ProgramFor(fw), pkt)
 	last := tr.legs[len(tr.legs)-1]
 	path := strings.Join(tr.notes, "; ")
 	explanation := func(e string) string {
@@ -228,7 +228,7 @@ type ConnectionPath struct {
 // firewall, and through docker-proxy's second connection when the proxy
 // takes it: the logic of the reach check, for hostdrift explain.
 func FollowConnection(s *snapshot.Snapshot, pkt netfilter.Packet) ConnectionPath {
-	tr := trace(s, netfilter.Compile(s.Firewall), pkt)
+	tr := trace(s, netfilter.ProgramFor(s.Firewall), pkt)
 	p := ConnectionPath{Verdict: tr.verdict, Notes: tr.notes, Nobody: tr.nobody}
 	for _, l := range tr.legs {
 		p.Legs = append(p.Legs, ConnectionLeg{Packet: l.probe.pkt, Result: l.probe.res, Via: l.via})

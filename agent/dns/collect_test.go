@@ -94,9 +94,6 @@ func TestCollectAnswers(t *testing.T) {
 	if len(d.Queries) != 10 || srv.Hits("www.example.test", "A") != 1 {
 		t.Errorf("%d queries recorded, www A asked %d times; want 10 and 1", len(d.Queries), srv.Hits("www.example.test", "A"))
 	}
-	rec := func(ip string, ttl uint32) snapshot.AddressRecord {
-		return snapshot.AddressRecord{IP: netip.MustParseAddr(ip), TTL: ttl}
-	}
 
 	www := result(t, d, "www.example.test", "A", "")
 	if www.AnsweredBy != srv.Addr || www.Rcode != "NOERROR" || !www.Authoritative || www.Error != "" ||
@@ -201,4 +198,38 @@ func TestCollectStopsBeforeDeadline(t *testing.T) {
 	if cut == 0 || len(d.Queries) != 41 {
 		t.Errorf("%d of %d queries cut short", cut, len(d.Queries))
 	}
+}
+
+// TestCollectReusesSockets: queries to one server share a few UDP sockets,
+// one query at a time on each, rather than one socket each; a datagram that
+// answers another ID or another question is passed over for the answer.
+func TestCollectReusesSockets(t *testing.T) {
+	t.Parallel()
+	srv := startServer(t, "127.0.0.58")
+	root := fixtureRoot(t, "nameserver 127.0.0.58\noptions timeout:1\n", "")
+	wants := []snapshot.DNSQuery{{Name: "stray.example.test", Type: "A"}}
+	for i := range 200 {
+		wants = append(wants, snapshot.DNSQuery{Name: fmt.Sprintf("n%d.example.test", i), Type: "A"})
+	}
+	d, err := collect(t, context.Background(), root, srv.Port, wants...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 200 {
+		name := fmt.Sprintf("n%d.example.test", i)
+		r := result(t, d, name, "A", "")
+		if want := []snapshot.AddressRecord{rec(fmt.Sprintf("192.0.2.%d", i%250+1), 60)}; r.Error != "" || !reflect.DeepEqual(r.Records, want) {
+			t.Errorf("%s: %+v, want %v", name, r, want)
+		}
+	}
+	if r := result(t, d, "stray.example.test", "A", ""); r.Error != "" || !reflect.DeepEqual(r.Records, []snapshot.AddressRecord{rec("192.0.2.66", 60)}) {
+		t.Errorf("stray: %+v, want the answer to its own ID and question", r)
+	}
+	if n := srv.Sockets(); n > concurrency {
+		t.Errorf("201 queries came from %d sockets, want at most %d (one per query in flight)", n, concurrency)
+	}
+}
+
+func rec(ip string, ttl uint32) snapshot.AddressRecord {
+	return snapshot.AddressRecord{IP: netip.MustParseAddr(ip), TTL: ttl}
 }

@@ -84,7 +84,8 @@ func (c *collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Secti
 		ctx, cancel = context.WithDeadline(ctx, dl.Add(-min(time.Until(dl)/10, 500*time.Millisecond)))
 		defer cancel()
 	}
-	a := asker{timeout: rc.timeout, attempts: rc.attempts}
+	a := asker{timeout: rc.timeout, attempts: rc.attempts, conns: &udpConns{}}
+	defer a.conns.close()
 	d.Queries = make([]snapshot.DNSResult, len(queries))
 	sem := make(chan struct{}, concurrency)
 	var wg sync.WaitGroup

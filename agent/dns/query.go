@@ -40,6 +40,9 @@ func cutShort(ctx context.Context) string {
 type asker struct {
 	timeout  time.Duration
 	attempts int
+	// conns keeps UDP sockets for the next query to the same server; nil
+	// opens one per query.
+	conns *udpConns
 }
 
 // ask resolves q against servers (address:port), moving on from a server
@@ -132,19 +135,36 @@ func (a asker) exchange(ctx context.Context, name string, qtype uint16, srv stri
 	m.SetQuestion(mdns.Fqdn(name), qtype)
 	m.RecursionDesired = true
 	m.SetEdns0(1232, false)
-	c := &mdns.Client{Net: "udp", Timeout: a.timeout}
-	resp, err := a.once(ctx, c, m, srv)
+	resp, err := a.udp(ctx, m, srv)
 	if err != nil || !resp.Truncated {
 		return resp, err
 	}
-	c.Net = "tcp"
-	return a.once(ctx, c, m, srv)
+	return a.tcp(ctx, m, srv)
 }
 
-// once is one try, bounded by the timeout.
-func (a asker) once(ctx context.Context, c *mdns.Client, m *mdns.Msg, srv string) (*mdns.Msg, error) {
+// udp is one try over UDP, bounded by the timeout, on a socket kept for the
+// server when the try went well.
+func (a asker) udp(ctx context.Context, m *mdns.Msg, srv string) (*mdns.Msg, error) {
 	ctx, cancel := context.WithTimeout(ctx, a.timeout)
 	defer cancel()
+	co, err := a.conns.get(ctx, srv, a.timeout)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := exchangeUDP(ctx, co, m, a.timeout)
+	if err != nil {
+		co.Close()
+		return nil, err
+	}
+	a.conns.put(srv, co)
+	return resp, nil
+}
+
+// tcp is one try over TCP, bounded by the timeout.
+func (a asker) tcp(ctx context.Context, m *mdns.Msg, srv string) (*mdns.Msg, error) {
+	ctx, cancel := context.WithTimeout(ctx, a.timeout)
+	defer cancel()
+	c := &mdns.Client{Net: "tcp", Timeout: a.timeout}
 	resp, _, err := c.ExchangeContext(ctx, m, srv)
 	return resp, err
 }

@@ -23,6 +23,15 @@ type testServer struct {
 	Delay time.Duration
 	mu    sync.Mutex
 	hits  map[string]int // "name TYPE" -> queries received
+	// from counts the UDP queries received from each client address.
+	from map[string]int
+}
+
+// Sockets returns how many client sockets (address:port) sent UDP queries.
+func (s *testServer) Sockets() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.from)
 }
 
 // Hits returns how many queries for name and type the server received.
@@ -42,7 +51,7 @@ func startServer(t testing.TB, ip string) *testServer {
 // startSlowServer is startServer with every answer delayed.
 func startSlowServer(t testing.TB, ip string, delay time.Duration) *testServer {
 	t.Helper()
-	s := &testServer{hits: map[string]int{}, Delay: delay}
+	s := &testServer{hits: map[string]int{}, from: map[string]int{}, Delay: delay}
 	var pc net.PacketConn
 	var ln net.Listener
 	for try := 0; ; try++ {
@@ -81,12 +90,17 @@ func startSlowServer(t testing.TB, ip string, delay time.Duration) *testServer {
 //	broken   SERVFAIL
 //	slow     never answered
 //	big      truncated over UDP; A 192.0.2.1 over TCP
+//	stray    first a datagram with another ID and one answering another
+//	         question (A 203.0.113.66), then the answer: A 192.0.2.66
 //	nN       A 192.0.2.(N%250+1), for the benchmark
 func (s *testServer) ServeDNS(w mdns.ResponseWriter, req *mdns.Msg) {
 	q := req.Question[0]
 	qtype := mdns.TypeToString[q.Qtype]
 	s.mu.Lock()
 	s.hits[strings.ToLower(q.Name)+" "+qtype]++
+	if _, udp := w.RemoteAddr().(*net.UDPAddr); udp {
+		s.from[w.RemoteAddr().String()]++
+	}
 	s.mu.Unlock()
 	time.Sleep(s.Delay)
 	m := new(mdns.Msg)
@@ -124,6 +138,15 @@ func (s *testServer) ServeDNS(w mdns.ResponseWriter, req *mdns.Msg) {
 		m.Authoritative = false
 	case name == "slow":
 		return
+	case name == "stray":
+		other := m.Copy()
+		other.Id = req.Id + 1
+		other.Answer = []mdns.RR{&mdns.A{Hdr: hdr("stray", mdns.TypeA, 60), A: netip.MustParseAddr("203.0.113.66").AsSlice()}}
+		_ = w.WriteMsg(other)
+		other.Id = req.Id
+		other.Question[0].Name = "other.example.test."
+		_ = w.WriteMsg(other)
+		addr("stray", "192.0.2.66", 60)
 	case name == "big":
 		if _, udp := w.RemoteAddr().(*net.UDPAddr); udp {
 			m.Truncated = true

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -129,43 +130,15 @@ func ParseSave(r io.Reader, backend, family string) (*SaveResult, error) {
 	if err := sc.Err(); err != nil {
 		return nil, err
 	}
-	return res, nil
-}
-
-// splitArgs splits a rule line like a shell would for iptables-save output:
-// on blanks, with double-quoted words and backslash escapes inside them.
-func splitArgs(line string) ([]string, error) {
-	var out []string
-	var b strings.Builder
-	in, quoted, esc := false, false, false
-	for _, r := range line {
-		switch {
-		case esc:
-			b.WriteRune(r)
-			esc = false
-		case r == '\\' && quoted:
-			esc = true
-		case r == '"':
-			quoted = !quoted
-			in = true
-		case (r == ' ' || r == '\t') && !quoted:
-			if in {
-				out = append(out, b.String())
-				b.Reset()
-				in = false
+	// The chains' rule lists grew by appending: trim them to their length.
+	for ti := range res.Tables {
+		for ci := range res.Tables[ti].Chains {
+			if c := &res.Tables[ti].Chains[ci]; cap(c.Rules) > len(c.Rules) {
+				c.Rules = slices.Clone(c.Rules)
 			}
-		default:
-			b.WriteRune(r)
-			in = true
 		}
 	}
-	if quoted {
-		return nil, fmt.Errorf("unterminated quote")
-	}
-	if in {
-		out = append(out, b.String())
-	}
-	return out, nil
+	return res, nil
 }
 
 // ParseRule turns the arguments of one iptables rule (after "-A CHAIN") into
@@ -176,6 +149,11 @@ func ParseRule(args []string, isChain func(string) bool) snapshot.Rule {
 	r := p.rule
 	if r.Verdict.Kind == "" {
 		r.Verdict.Kind = snapshot.VerdictContinue
+	}
+	// Matches grew by appending; a snapshot holds tens of thousands of
+	// rules, so keep exactly what they need.
+	if len(r.Matches) > 0 && cap(r.Matches) > len(r.Matches) {
+		r.Matches = slices.Clone(r.Matches)
 	}
 	return r
 }

@@ -218,3 +218,31 @@ func TestDecodeRule(t *testing.T) {
 func hostBytes(v uint32) []byte {
 	return binary.NativeEndian.AppendUint32(nil, v)
 }
+
+// TestSplitArgs: words split on blanks, quotes and escapes as a shell reads
+// iptables-save output, whether a word is plain (a substring of the line)
+// or quoted in part.
+func TestSplitArgs(t *testing.T) {
+	tests := []struct {
+		line string
+		want []string
+	}{
+		{`-A INPUT -p tcp --dport 22 -j ACCEPT`, []string{"-A", "INPUT", "-p", "tcp", "--dport", "22", "-j", "ACCEPT"}},
+		{"  a\t b  ", []string{"a", "b"}},
+		{`-m comment --comment "kube: a \"quoted\" word" -j X`, []string{"-m", "comment", "--comment", `kube: a "quoted" word`, "-j", "X"}},
+		{`pre"fix mid"post end`, []string{"prefix midpost", "end"}},
+		{`"" x`, []string{"", "x"}},
+		{`"a\\b" é"ü"`, []string{`a\b`, "éü"}},
+		{`back\slash`, []string{`back\slash`}},
+		{``, nil},
+	}
+	for _, tt := range tests {
+		got, err := splitArgs(tt.line)
+		if err != nil || !reflect.DeepEqual(got, tt.want) {
+			t.Errorf("splitArgs(%q) = %q, %v; want %q", tt.line, got, err, tt.want)
+		}
+	}
+	if _, err := splitArgs(`a "open`); err == nil {
+		t.Error("an unterminated quote was accepted")
+	}
+}

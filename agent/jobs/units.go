@@ -48,7 +48,9 @@ func parseUnit(r io.Reader, u *unitFile) error {
 		u.values = map[string]map[string][]string{}
 	}
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	// A small first buffer: it grows for a long line, and a host has
+	// hundreds of these files (64 KiB each was 80 MB on the big host).
+	sc.Buffer(make([]byte, 0, 4096), 1024*1024)
 	section := ""
 	var pending string
 	for sc.Scan() {

@@ -15,6 +15,7 @@ import (
 var version = "" // set with -ldflags "-X main.version=..."
 
 func main() {
+	setMemoryLimit(os.Getenv)
 	finish := startProfiles(os.Stderr)
 	code := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	finish()

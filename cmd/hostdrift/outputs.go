@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -52,9 +51,7 @@ func (x *extraOutputs) write(snap *snapshot.Snapshot, rep *report.Report, stderr
 	}
 	if x.snapshot != "" {
 		err := atomicfile.Write(x.snapshot, 0o640, func(f *os.File) error {
-			enc := json.NewEncoder(f)
-			enc.SetIndent("", "  ")
-			return enc.Encode(snap)
+			return encodeSnapshot(f, snap)
 		})
 		if err != nil {
 			fail(fmt.Errorf("save the snapshot: %w", err))

@@ -1,12 +1,12 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
 
 	"github.com/hostdrift/hostdrift/agent"
+	"github.com/hostdrift/hostdrift/internal/jsonstream"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 )
 
@@ -57,9 +57,7 @@ func runSnapshot(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return exitIncomplete
 	}
 	err := emit(*output, stdout, func(w io.Writer) error {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(snap)
+		return encodeSnapshot(w, snap)
 	})
 	if err != nil {
 		fmt.Fprintln(stderr, "hostdrift snapshot:", err)
@@ -71,4 +69,10 @@ func runSnapshot(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	return exitOK
+}
+
+// encodeSnapshot writes the snapshot document as it goes (the bytes of
+// encoding/json's indented encoder, without the document held in memory).
+func encodeSnapshot(w io.Writer, snap *snapshot.Snapshot) error {
+	return jsonstream.Encode(w, snap, jsonstream.Options{EscapeHTML: true})
 }

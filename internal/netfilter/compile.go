@@ -44,7 +44,7 @@ type cRule struct {
 	inert bool
 }
 
-type field int
+type field int8
 
 const (
 	fUnknown field = iota
@@ -96,19 +96,27 @@ type value struct {
 	isRange bool
 }
 
+// cMatch is one compiled match. A ruleset holds tens of thousands, so what
+// only set, ipset and recent matches need is behind one pointer, nil for
+// the others.
 type cMatch struct {
-	f      field
-	neg    bool
-	op     string
-	vals   []value
-	set    *cSet
-	keys   []field
-	reason string
-	m      *snapshot.Match
-	// recent is the parsed -m recent match.
-	recent *recentSpec
+	f   field
+	neg bool
 	// assumed is the outcome of an assume match for a fresh peer.
 	assumed tri
+	op      string
+	vals    []value
+	reason  string
+	m       *snapshot.Match
+	*cMatchRare
+}
+
+// cMatchRare is what set, ipset and recent matches need besides.
+type cMatchRare struct {
+	set  *cSet
+	keys []field
+	// recent is the parsed -m recent match.
+	recent *recentSpec
 	// ipset is the set of an ipset match.
 	ipset *snapshot.IPSet
 }
@@ -171,7 +179,7 @@ func Compile(fw *snapshot.Firewall) *Program {
 		}
 		for ci := range t.Chains {
 			c := &t.Chains[ci]
-			cc := &cChain{table: ct, c: c, order: order}
+			cc := &cChain{table: ct, c: c, order: order, rules: make([]cRule, 0, len(c.Rules))}
 			order++
 			for ri := range c.Rules {
 				cc.rules = append(cc.rules, compileRule(ct, &c.Rules[ri]))
@@ -194,7 +202,7 @@ func Compile(fw *snapshot.Firewall) *Program {
 }
 
 func compileRule(ct *cTable, r *snapshot.Rule) cRule {
-	cr := cRule{r: r, inert: r.Verdict.Kind == snapshot.VerdictContinue}
+	cr := cRule{r: r, inert: r.Verdict.Kind == snapshot.VerdictContinue, matches: make([]cMatch, 0, len(r.Matches))}
 	for _, e := range r.Effects {
 		if e.Kind != "log" && e.Kind != "counter" {
 			cr.inert = false
@@ -219,6 +227,7 @@ func compileRule(ct *cTable, r *snapshot.Rule) cRule {
 				cm.reason = "match whose outcome is unknowable"
 			}
 		case fRecent:
+			cm.cMatchRare = &cMatchRare{}
 			rs, err := parseRecent(m)
 			if err != nil {
 				cm.f, cm.reason = fRandom, err.Error()
@@ -239,7 +248,7 @@ func compileRule(ct *cTable, r *snapshot.Rule) cRule {
 				cm.vals = append(cm.vals, value{str: strings.ToLower(v)})
 			}
 		case fIPSet:
-			cm.ipset = ct.ipsets[m.Set]
+			cm.cMatchRare = &cMatchRare{ipset: ct.ipsets[m.Set]}
 			switch {
 			case m.Reason != "":
 				cm.f, cm.reason = fRandom, m.Reason
@@ -247,7 +256,7 @@ func compileRule(ct *cTable, r *snapshot.Rule) cRule {
 				cm.f, cm.reason = fRandom, "ipset "+m.Set+" is missing from the snapshot"
 			}
 		case fSet:
-			cm.set = ct.sets[m.Set]
+			cm.cMatchRare = &cMatchRare{set: ct.sets[m.Set]}
 			for _, k := range m.Keys {
 				cm.keys = append(cm.keys, fieldByName[k])
 			}
@@ -255,6 +264,7 @@ func compileRule(ct *cTable, r *snapshot.Rule) cRule {
 				cm.f, cm.reason = fRandom, "set @"+m.Set+" is missing from the snapshot"
 			}
 		default:
+			cm.vals = make([]value, 0, len(m.Values))
 			for _, v := range m.Values {
 				pv, err := parseValue(cm.f, v)
 				if err != nil {

@@ -9,7 +9,7 @@ import (
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 )
 
-type tri int
+type tri int8
 
 const (
 	no tri = iota

@@ -1,13 +1,13 @@
 package report
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"sort"
 	"strings"
 
 	"github.com/hostdrift/hostdrift/internal/diff"
+	"github.com/hostdrift/hostdrift/internal/jsonstream"
 )
 
 // DiffFormats are the diff's output formats.
@@ -17,9 +17,7 @@ func DiffFormats() []string { return []string{"table", "json"} }
 func RenderDiff(w io.Writer, format string, d *diff.Diff) error {
 	switch format {
 	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(d)
+		return jsonstream.Encode(w, d, jsonstream.Options{EscapeHTML: true})
 	case "table":
 		return renderDiffTable(w, d)
 	default:

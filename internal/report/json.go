@@ -1,13 +1,13 @@
 package report
 
 import (
-	"encoding/json"
 	"io"
+
+	"github.com/hostdrift/hostdrift/internal/jsonstream"
 )
 
+// renderJSON writes the report as it goes: a report of 10,000 findings is
+// never held as one document.
 func renderJSON(w io.Writer, r *Report, _ Options) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(r)
+	return jsonstream.Encode(w, r, jsonstream.Options{EscapeHTML: false})
 }

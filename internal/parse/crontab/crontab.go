@@ -95,7 +95,9 @@ func Parse(r io.Reader, opts Options) (*Table, error) {
 func scanTable(r io.Reader, job func(n int, line string, env map[string]string)) error {
 	env := map[string]string{}
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	// A small first buffer: it grows for a long line, and a host has
+	// hundreds of these files (64 KiB each was 80 MB on the big host).
+	sc.Buffer(make([]byte, 0, 4096), 1024*1024)
 	n := 0
 	for sc.Scan() {
 		n++
