@@ -77,9 +77,10 @@ func decodeListenerProbes(d *Decoder, tls bool) Check {
 	return c
 }
 
-// Want asks the probes collector to connect to every listener, with a TLS
-// handshake on the TLS ports. Several such checks share one pass: the
-// longest timeout and every TLS port.
+// Want asks the probes collector for a TLS handshake with every listener on
+// a TLS port and, for listeners_respond, a connect to every other listener.
+// Several such checks share one pass: the longest timeout and every TLS
+// port.
 func (c *listenerProbesCheck) Want(w *snapshot.Wants) {
 	lp := w.Probes.Listeners
 	if lp == nil {
@@ -87,6 +88,9 @@ func (c *listenerProbesCheck) Want(w *snapshot.Wants) {
 		w.Probes.Listeners = lp
 	}
 	lp.Timeout = max(lp.Timeout, c.timeout)
+	// listeners_tls judges only the TLS ports: only listeners_respond
+	// needs a connect to every listener.
+	lp.Every = lp.Every || !c.tls
 	for _, p := range c.tlsPorts {
 		if !slices.Contains(lp.TLSPorts, p) {
 			lp.TLSPorts = append(lp.TLSPorts, p)
@@ -109,6 +113,9 @@ func (c *listenerProbesCheck) Evaluate(s *snapshot.Snapshot) Result {
 			return Errorf("the listeners to probe could not be read: %s", s.Probes.ListenersError)
 		}
 		return Errorf("the listeners were not probed in this snapshot: it was taken with another policy; take it again with this one")
+	}
+	if !c.tls && s.Probes.ListenersTLSOnly {
+		return Errorf("only the listeners on TLS ports were probed in this snapshot: it was taken with a policy without listeners_respond; take it again with this one")
 	}
 	r := Result{Expected: c.scopeText() + " accepts a connection"}
 	if c.tls {

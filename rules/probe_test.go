@@ -179,8 +179,29 @@ listeners_tls "certs" { tls_ports = [8443, 443] }
 	if len(w.Probes.Targets) != 1 || w.Probes.Targets[0] != want {
 		t.Errorf("targets %+v", w.Probes.Targets)
 	}
-	if lp := w.Probes.Listeners; lp == nil || lp.Timeout != 5*time.Second || !slices.Equal(lp.TLSPorts, []uint16{443, 8443}) {
+	if lp := w.Probes.Listeners; lp == nil || lp.Timeout != 5*time.Second || !slices.Equal(lp.TLSPorts, []uint16{443, 8443}) || !lp.Every {
 		t.Errorf("listeners %+v", lp)
+	}
+	// Certificates alone: a handshake on the TLS ports, no connect to
+	// every other listener.
+	w = plan(t, `listeners_tls "certs" {}`).Wants()
+	if lp := w.Probes.Listeners; lp == nil || lp.Every || !slices.Equal(lp.TLSPorts, rules.DefaultTLSPorts) {
+		t.Errorf("listeners_tls alone: listeners %+v, want the TLS ports only", lp)
+	}
+}
+
+// TestListenersRespondTLSOnly: a snapshot that probed only the TLS ports is
+// no evidence that every listener answers.
+func TestListenersRespondTLSOnly(t *testing.T) {
+	web := sock("tcp", "0.0.0.0", 443, nginx)
+	s := probeSnapshot()
+	s.Probes.ListenersTLSOnly = true
+	s.Probes.Listeners = []snapshot.ProbeResult{
+		{Target: snapshot.ProbeTarget{TCP: "127.0.0.1:443", TLS: true, TimeoutMS: 3000}, Socket: &web, Addr: "127.0.0.1:443", Connected: true},
+	}
+	fs := plan(t, `listeners_respond "tcp" {}`).Evaluate(s, probeTime)
+	if fs[0].Status != finding.Error || !strings.Contains(fs[0].Observed+fs[0].Explanation, "only the listeners on TLS ports were probed") {
+		t.Errorf("listeners_respond on a TLS-only snapshot: %s %s %s", fs[0].Status, fs[0].Observed, fs[0].Explanation)
 	}
 }
 

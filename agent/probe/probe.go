@@ -73,6 +73,7 @@ func (c *Collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Secti
 	}
 	if w.Listeners != nil {
 		out.Listeners = []snapshot.ProbeResult{}
+		out.ListenersTLSOnly = !w.Listeners.Every
 		ls, err := c.readListeners(ctx, env)
 		switch {
 		case ls == nil && err != nil:
@@ -137,7 +138,8 @@ func (c *Collector) readListeners(ctx context.Context, env *agent.Env) (*snapsho
 	return l, err
 }
 
-// listenerProbes derives one connect per TCP listening endpoint: a listener
+// listenerProbes derives one connect per TCP listening endpoint (only those
+// on a TLS port unless lp.Every asks for all): a listener
 // on the unspecified address is reached through loopback, others on their
 // own address; link-local listeners are left out (they need an interface
 // zone and are neither loopback nor public). Sockets sharing an endpoint
@@ -150,7 +152,7 @@ func listenerProbes(l *snapshot.Listeners, lp *snapshot.ListenerProbes) []snapsh
 	out := []snapshot.ProbeResult{}
 	seen := map[netip.AddrPort]bool{}
 	for _, s := range l.Sockets {
-		if s.Protocol != "tcp" {
+		if s.Protocol != "tcp" || (!lp.Every && !slices.Contains(lp.TLSPorts, s.Port)) {
 			continue
 		}
 		a := s.Address.Unmap()

@@ -382,6 +382,24 @@ listeners_tls "certificates" {
 	}
 }
 
+// TestListenersTLSOnly: a policy that asks only for certificates shakes
+// hands on the TLS ports and does not connect to any other listener.
+func TestListenersTLSOnly(t *testing.T) {
+	nstest.RequireRoot(t)
+	nstest.RequireCommand(t, "ip")
+	ns := nstest.New(t)
+	ns.Listen(t, "accept:127.0.0.1:7001", "stall:127.0.0.1:7000:2", "tcp6:[::1]:8443")
+	plan := compile(t, `
+listeners_tls "certificates" {
+  timeout = "500ms"
+}
+`)
+	s := collect(t, plan, &probe.Collector{}, ns.Path())
+	if !s.Probes.ListenersTLSOnly || len(s.Probes.Listeners) != 1 || s.Probes.Listeners[0].Target.TCP != "[::1]:8443" {
+		t.Fatalf("want one probe, of [::1]:8443, marked TLS only; got %v %+v", s.Probes.ListenersTLSOnly, s.Probes.Listeners)
+	}
+}
+
 // TestListenersRespondWithoutIPv6: with IPv6 disabled by sysctl, a probe of
 // [::1] cannot be made from here. A dual-stack socket is probed over IPv4
 // instead; a v6only one is "not probed", never a failure of the listener.

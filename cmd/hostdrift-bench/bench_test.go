@@ -58,7 +58,7 @@ func TestPolicy(t *testing.T) {
 			t.Fatalf("the generated policy does not compile: %s", diags.Error())
 		}
 	}
-	if strings.Contains(p.direct, "listeners_respond") || !strings.Contains(p.text, "listeners_respond") {
+	if strings.Contains(p.direct, `probe "`) || !strings.Contains(p.text, `probe "`) {
 		t.Error("only the direct policy should leave out the kinds that probe")
 	}
 }

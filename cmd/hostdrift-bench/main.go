@@ -2,8 +2,10 @@
 // firewall rules, listeners and connections, a DNS server, a fixture root of
 // scheduled jobs and, where an engine runs, Docker networks and containers),
 // measures hostdrift snapshot and check on it against the kernel's own dump
-// tools reading the same state, and tears it all down. make bench runs it;
-// docs/performance.md explains the figures.
+// tools reading the same state (and, at 1x, hostdrift against goss on the
+// same listener and DNS checks), prints issue 18's targets met or not and
+// how every figure grows with the scale, and tears it all down. make bench
+// runs it; docs/performance.md explains the figures.
 package main
 
 import (
@@ -15,6 +17,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -28,20 +31,14 @@ import (
 	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
 )
 
-// Targets from issue 10.
-const (
-	targetCheckX  = 1.0  // hostdrift check's wall time over the floor's total
-	targetRSSMB   = 80.0 // hostdrift's peak RSS at scale 1
-	targetGrowthX = 20.0 // check's wall time at the largest scale over scale 1's, for 16x
-)
-
 func main() {
 	os.Exit(mainErr())
 }
 
 func mainErr() int {
-	scalesFlag := flag.String("scales", "1,4", "comma-separated `LIST` of scales to build and measure (1 is issue 10's big host)")
-	runs := flag.Int("runs", 5, "timed runs of each command per scale; figures are medians")
+	scalesFlag := flag.String("scales", "1,4,16", "comma-separated `LIST` of scales to build and measure (1 is issue 10's big host; hostdrift is compared with goss at 1)")
+	runs := flag.Int("runs", 5, "timed runs of each command per scale up to 4x; figures are medians")
+	largeRuns := flag.Int("large-runs", 1, "timed runs of each command at scales above 4x (at 16x one run of the floor's nft -j alone takes minutes)")
 	out := flag.String("json", "bin/bench.json", "write every figure to `FILE`")
 	profile := flag.String("profile", "", "after measuring the first scale, write hostdrift snapshot's and check's CPU and heap profiles to `DIR` (HOSTDRIFT_CPUPROFILE, HOSTDRIFT_MEMPROFILE)")
 	flag.Parse()
@@ -54,6 +51,10 @@ func mainErr() int {
 		}
 		scales = append(scales, s)
 	}
+	if *runs < 1 || *largeRuns < 1 {
+		fmt.Fprintln(os.Stderr, "hostdrift-bench: --runs and --large-runs must be at least 1")
+		return 2
+	}
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "hostdrift-bench: builds network namespaces and loads rulesets: run it as root (sudo make bench)")
 		return 2
@@ -63,7 +64,8 @@ func mainErr() int {
 	defer cancel()
 	go func() { <-ctx.Done(); cancel() }()
 
-	res := result{Runs: *runs, Machine: machine(), Targets: targets{CheckX: targetCheckX, RSSMB: targetRSSMB, GrowthX: targetGrowthX}}
+	raiseNofile()
+	res := result{Runs: *runs, Machine: machine()}
 	res.Collectors = agent.Names()
 	build := &scope{}
 	bin, err := hostdriftBinary(build)
@@ -72,12 +74,31 @@ func mainErr() int {
 		fmt.Fprintln(os.Stderr, "hostdrift-bench:", err)
 		return 1
 	}
+	goss := ""
+	if slices.Contains(scales, 1) {
+		fmt.Fprintf(os.Stderr, "hostdrift-bench: building goss %s in a throwaway module...\n", gossVersion)
+		if goss, err = buildGoss(ctx, build); err != nil {
+			res.GossError = fmt.Sprintf("goss %s could not be built, so it is not compared: %v", gossVersion, err)
+			fmt.Fprintln(os.Stderr, "hostdrift-bench:", res.GossError)
+		}
+	}
 	code := 0
 	for i, s := range scales {
-		sr, err := measureScale(ctx, bin, s, *runs, *profile != "" && i == 0, *profile)
+		n := *runs
+		if s > 4 {
+			n = *largeRuns
+		}
+		sr, err := measureScale(ctx, bin, goss, s, n, *profile != "" && i == 0, *profile)
 		if sr != nil {
 			res.Scales = append(res.Scales, *sr)
+			res.Goss = append(res.Goss, sr.goss...)
 			printScale(os.Stdout, sr)
+			for _, c := range sr.goss {
+				if c.Error != "" {
+					res.Failed = append(res.Failed, fmt.Sprintf("%dx: hostdrift against goss, %s: %s", s, c.Name, c.Error))
+					code = 1
+				}
+			}
 		}
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "hostdrift-bench: scale %dx: %v\n", s, err)
@@ -90,8 +111,18 @@ func mainErr() int {
 			break // a larger scale will not fit either
 		}
 	}
-	res.Growth = growth(res.Scales)
-	printSummary(os.Stdout, &res)
+	res.Growth = growthTable(res.Scales)
+	res.Targets = targetRows(&res)
+	var measured []int
+	for _, sr := range res.Scales {
+		measured = append(measured, sr.Scale)
+	}
+	printGrowth(os.Stdout, measured, res.Growth)
+	printGoss(os.Stdout, &res)
+	printTargets(os.Stdout, res.Targets)
+	for _, f := range res.Failed {
+		fmt.Println("FAILED:", f)
+	}
 	if err := writeJSON(*out, &res); err != nil {
 		fmt.Fprintln(os.Stderr, "hostdrift-bench:", err)
 		return 1
@@ -109,7 +140,7 @@ func hostdriftBinary(sc *scope) (string, error) {
 
 // measureScale builds the big host at scale s, measures it, and tears it
 // down, whatever happens.
-func measureScale(ctx context.Context, bin string, s, runs int, doProfile bool, profileDir string) (*scaleResult, error) {
+func measureScale(ctx context.Context, bin, goss string, s, runs int, doProfile bool, profileDir string) (*scaleResult, error) {
 	sc := &scope{}
 	defer func() {
 		t0 := time.Now()
@@ -117,7 +148,7 @@ func measureScale(ctx context.Context, bin string, s, runs int, doProfile bool, 
 		fmt.Fprintf(os.Stderr, "hostdrift-bench: %dx torn down in %.1fs\n", s, time.Since(t0).Seconds())
 	}()
 	h := &host{ctx: ctx, scale: s, sc: sc, sizes: map[string]int{}}
-	sr := &scaleResult{Scale: s}
+	sr := &scaleResult{Scale: s, Runs: runs}
 	err := sc.try(func() error {
 		h.ns = nstest.New(sc)
 		h.root = sc.TempDir()
@@ -194,6 +225,10 @@ func measureScale(ctx context.Context, bin string, s, runs int, doProfile bool, 
 		sr.Commands = append(sr.Commands, commandResult{command: c, figures: medians(samples[i])})
 	}
 	sr.summarize()
+	if s == 1 && goss != "" {
+		// The big host as issue 18 defines it: 1x.
+		sr.goss = compareGoss(ctx, nsh, h, bin, goss, runs)
+	}
 	if doProfile {
 		if err := profile(ctx, h, cmds, profileDir); err != nil {
 			sr.Notes = append(sr.Notes, "profile: "+err.Error())
@@ -202,29 +237,56 @@ func measureScale(ctx context.Context, bin string, s, runs int, doProfile bool, 
 	return sr, nil
 }
 
-// commands are what the bench times: the floor, then hostdrift: snapshot,
-// check, and check without the kinds that probe (they connect to every
-// listener, which no floor tool does).
+// builtinPolicy names hostdrift's built-in policy on its command line.
+const builtinPolicy = "builtin:default"
+
+// commands are what the bench times: the floor, then hostdrift: snapshot
+// and check with the built-in policy and the bench's checks (what an
+// operator's first run does, plus a big policy of their own), and check
+// with the bench's checks alone without the kinds that probe (they connect
+// to listeners, which no floor tool does).
 func commands(bin string, h *host, policyFile, directFile string) []command {
-	live := func(policy string) []string {
-		return []string{"--netns", h.ns.Path(), "--root", h.root, "--policy", policy,
-			// Generous bounds: the bench measures how long things take, it
-			// does not want them cut short (the defaults are 10 s and 2 min).
-			"--collector-timeout", "20m", "--timeout", "30m"}
+	live := func(policies ...string) []string {
+		args := []string{"--netns", h.ns.Path(), "--root", h.root}
+		for _, p := range policies {
+			args = append(args, "--policy", p)
+		}
+		// Generous bounds: the bench measures how long things take, it
+		// does not want them cut short (the defaults are 10 s and 2 min).
+		return append(args, "--collector-timeout", "20m", "--timeout", "30m")
 	}
 	return []command{
 		{Name: "nft -j list ruleset", Role: "floor", Argv: []string{"nft", "-j", "list", "ruleset"}, inNS: true},
 		{Name: "iptables-nft-save", Role: "floor", Argv: []string{"iptables-nft-save"}, inNS: true},
 		{Name: "iptables-legacy-save", Role: "floor", Argv: []string{"iptables-legacy-save"}, inNS: true},
 		{Name: "ss -Htanp", Role: "floor", Argv: []string{"ss", "-Htanp"}, inNS: true},
-		{Name: "hostdrift snapshot", Role: "hostdrift", Argv: append([]string{bin, "snapshot"}, live(policyFile)...), env: h.env},
-		{Name: "hostdrift check", Role: "hostdrift", Argv: append([]string{bin, "check", "--format", "json"}, live(policyFile)...), env: h.env, okExit: []int{1, 3}},
+		{Name: "hostdrift snapshot", Role: "hostdrift", Argv: append([]string{bin, "snapshot"}, live(builtinPolicy, policyFile)...), env: h.env},
+		{Name: "hostdrift check", Role: "hostdrift", Argv: append([]string{bin, "check", "--format", "json"}, live(builtinPolicy, policyFile)...), env: h.env, okExit: []int{1, 3}},
 		{Name: "hostdrift check, no probes", Role: "hostdrift", Argv: append([]string{bin, "check", "--format", "json"}, live(directFile)...), env: h.env, okExit: []int{1, 3}},
+	}
+}
+
+// raiseNofile lifts the bench's soft limit on open files to the hard one,
+// for itself and the programs it starts (the socket helpers hold thousands
+// each). Setting it explicitly keeps it in the children too: Go would
+// otherwise start them with the limit the bench was started with.
+func raiseNofile() {
+	var l syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err != nil || l.Cur >= l.Max {
+		return
+	}
+	l.Cur = l.Max
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &l); err != nil {
+		fmt.Fprintf(os.Stderr, "hostdrift-bench: raise the open files limit to %d: %v\n", l.Max, err)
 	}
 }
 
 func machine() map[string]string {
 	m := map[string]string{"go": runtime.Version(), "cpus": strconv.Itoa(runtime.NumCPU())}
+	var l syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &l); err == nil {
+		m["open_files_limit"] = strconv.FormatUint(l.Cur, 10)
+	}
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		m["kernel"] = strings.TrimSpace(string(b))
 	}

@@ -25,6 +25,9 @@ type command struct {
 	// okExit are the exit codes that are results, not failures.
 	okExit []int
 	env    []string
+	// stdout, when set, is the file the program's output goes to;
+	// otherwise it goes to /dev/null.
+	stdout string
 }
 
 // sample is one run: wall time, user+system CPU (wait4's rusage) and peak
@@ -35,9 +38,14 @@ type sample struct {
 	RSS  int64 // bytes
 }
 
-// run starts c once, its output to /dev/null, and measures it.
+// run starts c once, its output to /dev/null (or c.stdout), and measures
+// it.
 func run(ctx context.Context, ns *setns.Handle, c command) (sample, error) {
-	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	outPath := os.DevNull
+	if c.stdout != "" {
+		outPath = c.stdout
+	}
+	devnull, err := os.OpenFile(outPath, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return sample{}, err
 	}

@@ -16,6 +16,10 @@ type Probes struct {
 	Listeners []ProbeResult `json:"listeners"`
 	// ListenersError says why the listeners to probe could not be read.
 	ListenersError string `json:"listeners_error,omitempty"`
+	// ListenersTLSOnly says Listeners holds only the listeners on the TLS
+	// ports: the policy asked for certificates, not for a connect to every
+	// listener (ListenerProbes.Every).
+	ListenersTLSOnly bool `json:"listeners_tls_only,omitempty"`
 }
 
 // ProbeWants is what the policy asks the probes collector to try.
@@ -26,11 +30,15 @@ type ProbeWants struct {
 	Listeners *ListenerProbes
 }
 
-// ListenerProbes asks for one connect to every TCP listener on a loopback or
-// public address, and a TLS handshake on the ports in TLSPorts.
+// ListenerProbes asks for a TLS handshake with every TCP listener on a
+// loopback or public address on the ports in TLSPorts and, when Every is
+// set, a connect to every other such listener too.
 type ListenerProbes struct {
 	Timeout  time.Duration
 	TLSPorts []uint16
+	// Every is set by listeners_respond: without it, listeners on other
+	// ports than TLSPorts are not touched.
+	Every bool
 }
 
 // ProbeTarget is one declared probe: exactly one of URL (an HTTP or HTTPS

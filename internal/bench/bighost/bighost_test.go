@@ -9,6 +9,9 @@ import (
 )
 
 func TestCounts(t *testing.T) {
+	if ConnCount(4) != 4*Conns || ConnCount(16) != Conns {
+		t.Errorf("connections at 4x and 16x: %d and %d, want %d and %d", ConnCount(4), ConnCount(16), 4*Conns, Conns)
+	}
 	for _, scale := range []int{1, 4, 16} {
 		if got := strings.Count(IptablesNft(scale), "\n-A "); got != scale*IptablesRules {
 			t.Errorf("scale %d: iptables-nft rules = %d, want %d", scale, got, scale*IptablesRules)
@@ -45,8 +48,8 @@ func TestCounts(t *testing.T) {
 		if last := ConnPort + ConnListeners(scale) - 1; last >= 32768 {
 			t.Errorf("scale %d: connection listeners reach port %d, inside the ephemeral range their clients use", scale, last)
 		}
-		if listeners != scale*Listeners || conns != scale*Conns {
-			t.Errorf("scale %d: %d listeners and %d connections, want %d and %d", scale, listeners, conns, scale*Listeners, scale*Conns)
+		if listeners != scale*Listeners || conns != ConnCount(scale) {
+			t.Errorf("scale %d: %d listeners and %d connections, want %d and %d", scale, listeners, conns, scale*Listeners, ConnCount(scale))
 		}
 	}
 }
