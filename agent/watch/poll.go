@@ -87,10 +87,10 @@ func newListenersPoll(ctx context.Context, opts *Options) (source, error) {
 	if len(cols) == 0 {
 		return source{}, nil
 	}
-	c := &listenerCheck{netns: opts.Env.NetNS, now: time.Now, read: listeners.ReadFingerprint}
+	c := &listenerCheck{ctx: ctx, netns: opts.Env.NetNS, now: time.Now, read: listeners.ReadFingerprint}
 	// The baseline: the sources watch before serve's reading, so a change
 	// after this is seen by the first check, one before it by the reading.
-	c.baseline(ctx)
+	c.baseline()
 	return source{Source: &pollSource{what: "listening sockets", collectors: cols, minPoll: MinPoll, check: c.check,
 		next: every(opts.ListenersEvery, DefaultListenersEvery)}, collectors: cols}, nil
 }
@@ -112,6 +112,8 @@ func newProcessesPoll(ctx context.Context, opts *Options) (source, error) {
 // time), FullReadEvery passed since the last re-read, or the fingerprint
 // could not be taken.
 type listenerCheck struct {
+	// ctx is the sources' context: a dump stops when they stop.
+	ctx   context.Context
 	netns string
 	now   func() time.Time
 	read  func(ctx context.Context, nsPath string) (listeners.Fingerprint, error)
@@ -126,8 +128,9 @@ type listenerCheck struct {
 // fingerprintTimeout bounds one fingerprint's dump.
 const fingerprintTimeout = 10 * time.Second
 
-func (c *listenerCheck) baseline(ctx context.Context) {
-	ctx, cancel := context.WithTimeout(ctx, fingerprintTimeout)
+// baseline takes the fingerprint the first check compares with.
+func (c *listenerCheck) baseline() {
+	ctx, cancel := context.WithTimeout(c.ctx, fingerprintTimeout)
 	defer cancel()
 	fp, err := c.read(ctx, c.netns)
 	c.last, c.have, c.lastFull = fp, err == nil, c.now()
@@ -135,9 +138,12 @@ func (c *listenerCheck) baseline(ctx context.Context) {
 
 // check takes a fingerprint and says whether to send an event, and why.
 func (c *listenerCheck) check() (string, bool) {
-	ctx, cancel := context.WithTimeout(context.Background(), fingerprintTimeout)
+	ctx, cancel := context.WithTimeout(c.ctx, fingerprintTimeout)
 	defer cancel()
 	fp, err := c.read(ctx, c.netns)
+	if c.ctx.Err() != nil {
+		return "", false // the sources are stopping
+	}
 	now := c.now()
 	var detail string
 	switch {

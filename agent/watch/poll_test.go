@@ -66,8 +66,8 @@ func TestDNSPollAsksAgain(t *testing.T) {
 func TestListenersPoll(t *testing.T) {
 	ns := nstest.New(t)
 	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	c := &listenerCheck{netns: ns.Path(), now: func() time.Time { return clock }, read: listeners.ReadFingerprint}
-	c.baseline(context.Background())
+	c := &listenerCheck{ctx: context.Background(), netns: ns.Path(), now: func() time.Time { return clock }, read: listeners.ReadFingerprint}
+	c.baseline()
 	quiet := func(when string) {
 		t.Helper()
 		for i := range 5 {
