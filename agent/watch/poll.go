@@ -87,10 +87,10 @@ func newListenersPoll(ctx context.Context, opts *Options) (source, error) {
 	if len(cols) == 0 {
 		return source{}, nil
 	}
+	// No baseline here: serve reads the host before it starts the
+	// sources, so a socket opened in between would be in neither. The
+	// first check sends an event (one re-read), and compares from then on.
 	c := &listenerCheck{ctx: ctx, netns: opts.Env.NetNS, now: time.Now, read: listeners.ReadFingerprint}
-	// The baseline: the sources watch before serve's reading, so a change
-	// after this is seen by the first check, one before it by the reading.
-	c.baseline()
 	return source{Source: &pollSource{what: "listening sockets", collectors: cols, minPoll: MinPoll, check: c.check,
 		next: every(opts.ListenersEvery, DefaultListenersEvery)}, collectors: cols}, nil
 }
@@ -118,8 +118,7 @@ type listenerCheck struct {
 	now   func() time.Time
 	read  func(ctx context.Context, nsPath string) (listeners.Fingerprint, error)
 	// last is the fingerprint of the last check, valid when have is set;
-	// lastFull is when the last event (a re-read) was sent, or the
-	// baseline taken.
+	// lastFull is when the last event (a re-read) was sent.
 	last     listeners.Fingerprint
 	have     bool
 	lastFull time.Time
@@ -127,14 +126,6 @@ type listenerCheck struct {
 
 // fingerprintTimeout bounds one fingerprint's dump.
 const fingerprintTimeout = 10 * time.Second
-
-// baseline takes the fingerprint the first check compares with.
-func (c *listenerCheck) baseline() {
-	ctx, cancel := context.WithTimeout(c.ctx, fingerprintTimeout)
-	defer cancel()
-	fp, err := c.read(ctx, c.netns)
-	c.last, c.have, c.lastFull = fp, err == nil, c.now()
-}
 
 // check takes a fingerprint and says whether to send an event, and why.
 func (c *listenerCheck) check() (string, bool) {
@@ -151,7 +142,7 @@ func (c *listenerCheck) check() (string, bool) {
 		c.have, c.lastFull = false, now
 		return "listening sockets: the sock_diag fingerprint failed (" + err.Error() + "), so they are read again", true
 	case !c.have:
-		detail = "listening sockets: first fingerprint taken"
+		detail = "listening sockets: first fingerprint taken, read once more in case they changed since the last reading"
 	case fp.Sum != c.last.Sum:
 		added, gone := fp.Diff(c.last)
 		detail = fmt.Sprintf("listening sockets changed: %d new, %d gone", added, gone)
