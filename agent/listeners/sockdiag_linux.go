@@ -39,34 +39,14 @@ var sockDiagQueries = []struct {
 // still inconsistent after the retries (the kernel set NLM_F_DUMP_INTR), or
 // waiting connections that could not be read.
 func readSockDiag(ctx context.Context, nsPath string) (socks []snapshot.Socket, partial []string, err error) {
-	s, err := openDiag(nsPath)
+	s, h, err := openDump(ctx, nsPath)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer s.Close()
-	timeout := 10 * time.Second
-	if d, ok := ctx.Deadline(); ok {
-		timeout = max(time.Until(d), time.Millisecond)
-	}
-	tv := unix.NsecToTimeval(timeout.Nanoseconds())
-	if err := s.SetReceiveTimeout(&tv); err != nil {
+	socks, interrupted, err := dumpListening(ctx, h)
+	if err != nil {
 		return nil, nil, err
-	}
-	if err := s.SetSendTimeout(&tv); err != nil {
-		return nil, nil, err
-	}
-	h := &nl.SocketHandle{Socket: s} // one sequence of request numbers
-	interrupted := false
-	for _, q := range sockDiagQueries {
-		got, err := dumpRetry(func() ([]snapshot.Socket, error) {
-			return dump(ctx, h, q.protocol, q.req)
-		})
-		if errors.Is(err, errInterrupted) {
-			interrupted = true
-		} else if err != nil {
-			return nil, nil, fmt.Errorf("dump %s: %w", queryName(q.protocol, q.req.family), err)
-		}
-		socks = append(socks, got...)
 	}
 	if interrupted {
 		partial = append(partial, fmt.Sprintf("the kernel interrupted the sock_diag dump %d times in a row (sockets changing fast): some sockets may be missing or listed twice", 1+dumpRetries))
@@ -81,6 +61,67 @@ func readSockDiag(ctx context.Context, nsPath string) (socks []snapshot.Socket, 
 		attributeQueued(socks, conns)
 	}
 	return socks, partial, nil
+}
+
+// ReadFingerprint takes the fingerprint of the listening sockets in the
+// network namespace at nsPath (the caller's when empty) with one sock_diag
+// dump of TCP listeners and UDP sockets, v4 and v6: no process is read.
+// A dump the kernel keeps interrupting is an error: the set is moving.
+func ReadFingerprint(ctx context.Context, nsPath string) (Fingerprint, error) {
+	s, h, err := openDump(ctx, nsPath)
+	if err != nil {
+		return Fingerprint{}, err
+	}
+	defer s.Close()
+	socks, interrupted, err := dumpListening(ctx, h)
+	if err != nil {
+		return Fingerprint{}, err
+	}
+	if interrupted {
+		return Fingerprint{}, fmt.Errorf("the kernel interrupted the sock_diag dump %d times in a row (sockets changing fast)", 1+dumpRetries)
+	}
+	return fingerprintOf(socks), nil
+}
+
+// openDump opens the sock_diag socket in the namespace at nsPath, with
+// send and receive timeouts from ctx's deadline (10s without one), and
+// the handle that numbers its requests. The caller closes the socket.
+func openDump(ctx context.Context, nsPath string) (*nl.NetlinkSocket, *nl.SocketHandle, error) {
+	s, err := openDiag(nsPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	timeout := 10 * time.Second
+	if d, ok := ctx.Deadline(); ok {
+		timeout = max(time.Until(d), time.Millisecond)
+	}
+	tv := unix.NsecToTimeval(timeout.Nanoseconds())
+	if err := s.SetReceiveTimeout(&tv); err != nil {
+		s.Close()
+		return nil, nil, err
+	}
+	if err := s.SetSendTimeout(&tv); err != nil {
+		s.Close()
+		return nil, nil, err
+	}
+	return s, &nl.SocketHandle{Socket: s}, nil // one sequence of request numbers
+}
+
+// dumpListening runs the sockDiagQueries on h. interrupted says a dump
+// stayed inconsistent after the retries; its sockets are kept.
+func dumpListening(ctx context.Context, h *nl.SocketHandle) (socks []snapshot.Socket, interrupted bool, err error) {
+	for _, q := range sockDiagQueries {
+		got, err := dumpRetry(func() ([]snapshot.Socket, error) {
+			return dump(ctx, h, q.protocol, q.req)
+		})
+		if errors.Is(err, errInterrupted) {
+			interrupted = true
+		} else if err != nil {
+			return nil, false, fmt.Errorf("dump %s: %w", queryName(q.protocol, q.req.family), err)
+		}
+		socks = append(socks, got...)
+	}
+	return socks, interrupted, nil
 }
 
 func queryName(protocol string, family uint8) string {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hostdrift/hostdrift/agent/listeners"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 	"github.com/hostdrift/hostdrift/internal/sys/setns"
 )
@@ -72,15 +73,89 @@ func every(d, def time.Duration) func() time.Duration {
 	return func() time.Duration { return d }
 }
 
-// newListenersPoll polls what changes all the time and nothing announces:
-// listening sockets, the probes' answers and the processes.
+// FullReadEvery is how often the listeners poll asks for a full re-read
+// of the listening sockets even when their fingerprint did not change: a
+// socket handed to another process keeps its inode.
+const FullReadEvery = 5 * time.Minute
+
+// newListenersPoll polls the listening sockets and the probes' answers,
+// which nothing announces. Each interval it takes a cheap fingerprint of
+// the sockets (one sock_diag dump, no process read) and sends an event
+// only when a re-read is worth it: see listenerCheck.
 func newListenersPoll(ctx context.Context, opts *Options) (source, error) {
-	cols := only(opts.Collectors, []string{snapshot.CollectorListeners, snapshot.CollectorProbes, snapshot.CollectorProcesses})
+	cols := only(opts.Collectors, []string{snapshot.CollectorListeners, snapshot.CollectorProbes})
 	if len(cols) == 0 {
 		return source{}, nil
 	}
-	return source{Source: &pollSource{what: "listening sockets", collectors: cols, minPoll: MinPoll,
+	// No baseline here: serve reads the host before it starts the
+	// sources, so a socket opened in between would be in neither. The
+	// first check sends an event (one re-read), and compares from then on.
+	c := &listenerCheck{ctx: ctx, netns: opts.Env.NetNS, now: time.Now, read: listeners.ReadFingerprint}
+	return source{Source: &pollSource{what: "listening sockets", collectors: cols, minPoll: MinPoll, check: c.check,
 		next: every(opts.ListenersEvery, DefaultListenersEvery)}, collectors: cols}, nil
+}
+
+// newProcessesPoll polls the processes every Options.ListenersEvery,
+// unconditionally: processes come and go without notice.
+func newProcessesPoll(ctx context.Context, opts *Options) (source, error) {
+	cols := only(opts.Collectors, []string{snapshot.CollectorProcesses})
+	if len(cols) == 0 {
+		return source{}, nil
+	}
+	return source{Source: &pollSource{what: "processes", collectors: cols, minPoll: MinPoll,
+		next: every(opts.ListenersEvery, DefaultListenersEvery)}, collectors: cols}, nil
+}
+
+// listenerCheck decides whether the listening sockets are worth reading
+// again: their fingerprint changed, a connection waits in an accept queue
+// (the stall checks judge how long it has waited, which changes with
+// time), FullReadEvery passed since the last re-read, or the fingerprint
+// could not be taken.
+type listenerCheck struct {
+	// ctx is the sources' context: a dump stops when they stop.
+	ctx   context.Context
+	netns string
+	now   func() time.Time
+	read  func(ctx context.Context, nsPath string) (listeners.Fingerprint, error)
+	// last is the fingerprint of the last check, valid when have is set;
+	// lastFull is when the last event (a re-read) was sent.
+	last     listeners.Fingerprint
+	have     bool
+	lastFull time.Time
+}
+
+// fingerprintTimeout bounds one fingerprint's dump.
+const fingerprintTimeout = 10 * time.Second
+
+// check takes a fingerprint and says whether to send an event, and why.
+func (c *listenerCheck) check() (string, bool) {
+	ctx, cancel := context.WithTimeout(c.ctx, fingerprintTimeout)
+	defer cancel()
+	fp, err := c.read(ctx, c.netns)
+	if c.ctx.Err() != nil {
+		return "", false // the sources are stopping
+	}
+	now := c.now()
+	var detail string
+	switch {
+	case err != nil:
+		c.have, c.lastFull = false, now
+		return "listening sockets: the sock_diag fingerprint failed (" + err.Error() + "), so they are read again", true
+	case !c.have:
+		detail = "listening sockets: first fingerprint taken, read once more in case they changed since the last reading"
+	case fp.Sum != c.last.Sum:
+		added, gone := fp.Diff(c.last)
+		detail = fmt.Sprintf("listening sockets changed: %d new, %d gone", added, gone)
+	case fp.Queued:
+		detail = "listening sockets: connections wait in an accept queue"
+	case now.Sub(c.lastFull) >= FullReadEvery:
+		detail = "listening sockets: full re-read (every " + FullReadEvery.String() + ", for sockets handed to another process)"
+	default:
+		c.last = fp
+		return "", false
+	}
+	c.last, c.have, c.lastFull = fp, true, now
+	return detail, true
 }
 
 func newLegacyPoll(ctx context.Context, opts *Options) (source, error) {

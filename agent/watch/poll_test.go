@@ -2,12 +2,16 @@ package watch
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/hostdrift/hostdrift/agent"
+	"github.com/hostdrift/hostdrift/agent/listeners"
 	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
 )
 
@@ -54,17 +58,116 @@ func TestDNSPollAsksAgain(t *testing.T) {
 	}
 }
 
+// TestListenersPoll drives the listeners poll's check in a fresh namespace,
+// with an injected clock: one event at the first check, then none while
+// nothing changes, one when a
+// listener opens and when it closes, one each time while a connection
+// waits in an accept queue, and one when the full re-read is due. Then it
+// runs the poll and sees the event for a listener opened after it started.
 func TestListenersPoll(t *testing.T) {
-	opts := Options{ListenersEvery: time.Millisecond, Collectors: []string{"listeners", "cron"}}
+	ns := nstest.New(t)
+	clock := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := &listenerCheck{ctx: context.Background(), netns: ns.Path(), now: func() time.Time { return clock }, read: listeners.ReadFingerprint}
+	quiet := func(when string) {
+		t.Helper()
+		for i := range 5 {
+			clock = clock.Add(15 * time.Second)
+			if detail, ok := c.check(); ok {
+				t.Fatalf("%s: check %d sent an event (%q) although nothing changed", when, i+1, detail)
+			}
+		}
+	}
+	event := func(when string, says ...string) {
+		t.Helper()
+		clock = clock.Add(15 * time.Second)
+		detail, ok := c.check()
+		if !ok {
+			t.Fatalf("%s: no event", when)
+		}
+		for _, s := range says {
+			if !strings.Contains(detail, s) {
+				t.Fatalf("%s: event %q, want it to say %q", when, detail, s)
+			}
+		}
+	}
+	// The first check reads once more: serve's reading came before the
+	// sources started, and a socket may have opened in between.
+	event("the first check", "first fingerprint taken")
+	if !c.have {
+		t.Fatal("no fingerprint of a fresh namespace")
+	}
+	quiet("an empty namespace")
+
+	l := ns.Listen(t, "tcp4:127.0.0.1:8080", "udp6:[::1]:5353")
+	event("two sockets opened", "listening sockets changed: 2 new, 0 gone")
+	quiet("two sockets open")
+	l.Stop()
+	event("two sockets closed", "listening sockets changed: 0 new, 2 gone")
+	quiet("the sockets closed")
+
+	q := ns.Listen(t, "queue:127.0.0.1:7002:2")
+	event("a listener with waiting connections opened", "changed: 1 new")
+	for i := range 3 {
+		event(fmt.Sprintf("connections still waiting (%d)", i+1), "accept queue")
+	}
+	q.Stop()
+	event("the listener closed", "0 new, 1 gone")
+	quiet("the listener closed")
+
+	clock = clock.Add(FullReadEvery)
+	event("five minutes later", "full re-read")
+	quiet("after the full re-read")
+
+	// A fingerprint that fails is an event that says why.
+	c.read = func(context.Context, string) (listeners.Fingerprint, error) {
+		return listeners.Fingerprint{}, errors.New("no sock_diag here")
+	}
+	event("the dump fails", "no sock_diag here")
+
+	// The poll itself, with its real clock: an event once a listener opens.
+	opts := Options{Env: agent.Env{NetNS: ns.Path()}, ListenersEvery: time.Millisecond, Collectors: []string{"listeners", "cron"}}
 	src, _ := newListenersPoll(context.Background(), &opts)
 	src.Source.(*pollSource).minPoll = 0
 	ch := startSource(t, opts, func(context.Context, *Options) (source, error) { return src, nil })
-	if e := <-ch; !slices.Equal(e.Collectors, []string{"listeners"}) {
+	waitEvent(t, ch, "the first fingerprint", about("listeners", "first fingerprint taken"))
+	ns.Listen(t, "tcp4:127.0.0.1:6379")
+	e, before := waitEvent(t, ch, "the listener on 6379", about("listeners", "listening sockets changed: 1 new, 0 gone"))
+	if !slices.Equal(e.Collectors, []string{"listeners"}) {
 		t.Errorf("event %+v: want the listeners collector only (probes not asked for)", e)
 	}
-	src, _ = newListenersPoll(context.Background(), &Options{})
-	if !slices.Equal(src.collectors, []string{"listeners", "probes", "processes"}) {
-		t.Errorf("all collectors: the poll names %v", src.collectors)
+	if len(before) != 0 {
+		t.Errorf("events before the listener opened, although nothing changed: %v", before)
+	}
+}
+
+func TestPollCollectors(t *testing.T) {
+	src, _ := newListenersPoll(context.Background(), &Options{})
+	if !slices.Equal(src.collectors, []string{"listeners", "probes"}) {
+		t.Errorf("all collectors: the listeners poll names %v", src.collectors)
+	}
+	src, _ = newProcessesPoll(context.Background(), &Options{})
+	if !slices.Equal(src.collectors, []string{"processes"}) {
+		t.Errorf("all collectors: the processes poll names %v", src.collectors)
+	}
+	if src, _ := newListenersPoll(context.Background(), &Options{Collectors: []string{"processes"}}); src.Source != nil {
+		t.Error("a listeners poll although neither listeners nor probes are asked for")
+	}
+	if src, _ := newProcessesPoll(context.Background(), &Options{Collectors: []string{"listeners"}}); src.Source != nil {
+		t.Error("a processes poll although processes are not asked for")
+	}
+}
+
+// TestProcessesPoll checks that the processes poll sends its event every
+// interval, unconditionally.
+func TestProcessesPoll(t *testing.T) {
+	opts := Options{ListenersEvery: time.Millisecond, Collectors: []string{"processes", "cron"}}
+	src, _ := newProcessesPoll(context.Background(), &opts)
+	src.Source.(*pollSource).minPoll = 0
+	ch := startSource(t, opts, func(context.Context, *Options) (source, error) { return src, nil })
+	for range 3 {
+		if e := <-ch; !slices.Equal(e.Collectors, []string{"processes"}) {
+			t.Errorf("event %+v: want processes", e)
+		}
 	}
 }
 

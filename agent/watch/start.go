@@ -38,6 +38,7 @@ var factories = []factory{
 	newSystemd,
 	newDocker,
 	newListenersPoll,
+	newProcessesPoll,
 	newLegacyPoll,
 	newSysctlPoll,
 	newDNSPoll,

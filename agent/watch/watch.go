@@ -28,9 +28,11 @@
 //     listeners, firewall.
 //   - mounts: this machine's mount table, through the kernel's mark on
 //     mountinfo and a hashed re-read every Options.ListenersEvery: mounts.
-//   - poll, where nothing notifies: every Options.ListenersEvery,
-//     listening sockets, probes and processes (listeners, probes,
-//     processes); every Options.LegacyEvery, iptables-legacy rules, only
+//   - poll, where nothing notifies: every Options.ListenersEvery, the
+//     processes (processes), and a sock_diag fingerprint of the listening
+//     sockets, which sends an event (listeners, probes) only when the set
+//     changed, a connection waits in an accept queue, the fingerprint
+//     failed, or FullReadEvery passed since the last re-read; every Options.LegacyEvery, iptables-legacy rules, only
 //     while legacy tables are loaded in the namespace (firewall), and
 //     live kernel parameters on the live host (sysctl); DNS when
 //     Options.DNSNext says (dns).
@@ -80,8 +82,10 @@ type Options struct {
 	// Files are further paths the policy judges (file checks); a change
 	// sends an Event for the files collector.
 	Files []string
-	// ListenersEvery is the poll interval of listening sockets, probes,
-	// processes and the mount table (DefaultListenersEvery when zero);
+	// ListenersEvery is the poll interval of the listening sockets'
+	// fingerprint (re-read only on change, a queued connection, or every
+	// FullReadEvery), the processes and the mount table
+	// (DefaultListenersEvery when zero);
 	// LegacyEvery that of iptables-legacy rules and live sysctl values
 	// (DefaultLegacyEvery when zero). No poll waits less than MinPoll.
 	ListenersEvery, LegacyEvery time.Duration

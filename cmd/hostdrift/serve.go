@@ -56,7 +56,7 @@ func (c *serveCmd) parse(args []string, stderr io.Writer) int {
 	fs.StringVar(&c.listen, "listen", defaultListen, "serve /metrics, /healthz and /report on `ADDR` (host:port); an address other than loopback is reachable from the network, protect it with --web-config")
 	fs.StringVar(&c.webConfig, "web-config", "", "the Prometheus exporter toolkit's web configuration `FILE` (TLS, basic auth), as node_exporter takes it")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log lines on standard output (one per transition of a finding) as text or json")
-	fs.DurationVar(&c.listenersEvery, "listeners-every", 15*time.Second, "read the listening sockets, processes and probes again every `DURATION` (nothing notifies about them; at least 1s)")
+	fs.DurationVar(&c.listenersEvery, "listeners-every", 15*time.Second, "poll processes, and a fingerprint of the listening sockets, every `DURATION` (nothing notifies about them; at least 1s); sockets and probes are read again only when the fingerprint changed, a connection waits in an accept queue, or every 5 minutes")
 	fs.DurationVar(&c.legacyEvery, "legacy-every", time.Minute, "read the iptables-legacy rules (while legacy tables are loaded) and live kernel parameters again every `DURATION` (nothing notifies about them; nf_tables changes are events)")
 	fs.DurationVar(&c.dnsMin, "dns-min", 30*time.Second, "ask the policy's DNS questions again when the smallest TTL of the last answers runs out, but not sooner than `DURATION`")
 	fs.DurationVar(&c.dnsMax, "dns-max", time.Hour, "and not later than `DURATION`")
