@@ -8,9 +8,12 @@ import "github.com/hostdrift/hostdrift/internal/snapshot"
 // evaluation, so a section replaced between evaluations (hostdrift serve's
 // CopyReading) or changed in place can never be answered from an old index.
 type socketIndex struct {
-	of     *snapshot.Listeners
-	n      int // len(of.Sockets) when built
-	byPort map[portKey][]snapshot.Socket
+	of *snapshot.Listeners
+	n  int // len(of.Sockets) when built
+	// first holds the position in of.Sockets of each key's first socket,
+	// and next[i] that of the next socket with socket i's key, or -1.
+	first map[portKey]int32
+	next  []int32
 }
 
 type portKey struct {
@@ -31,8 +34,7 @@ type stateEvaluator interface {
 }
 
 // socketsOn returns l's sockets of protocol on port, in the section's
-// order. The result is shared: append to it only through a copy (its
-// capacity is its length, so append copies). With st nil it scans l.
+// order, in a slice of the caller's own. With st nil it scans l.
 func (st *evalState) socketsOn(l *snapshot.Listeners, protocol string, port uint16) []snapshot.Socket {
 	if l == nil {
 		return nil
@@ -44,16 +46,29 @@ func (st *evalState) socketsOn(l *snapshot.Listeners, protocol string, port uint
 	if ix.of != l || ix.n != len(l.Sockets) {
 		ix.build(l)
 	}
-	s := ix.byPort[portKey{protocol, port}]
-	return s[:len(s):len(s)]
+	i, ok := ix.first[portKey{protocol, port}]
+	if !ok {
+		return nil
+	}
+	var out []snapshot.Socket
+	for ; i >= 0; i = ix.next[i] {
+		out = append(out, l.Sockets[i])
+	}
+	return out[:len(out):len(out)]
 }
 
 func (ix *socketIndex) build(l *snapshot.Listeners) {
 	ix.of, ix.n = l, len(l.Sockets)
-	ix.byPort = make(map[portKey][]snapshot.Socket, len(l.Sockets))
-	for _, sock := range l.Sockets {
-		k := portKey{sock.Protocol, sock.Port}
-		ix.byPort[k] = append(ix.byPort[k], sock)
+	ix.first = make(map[portKey]int32, len(l.Sockets))
+	ix.next = make([]int32, len(l.Sockets))
+	// Backwards, so that each key's chain runs in the section's order.
+	for i := len(l.Sockets) - 1; i >= 0; i-- {
+		k := portKey{l.Sockets[i].Protocol, l.Sockets[i].Port}
+		ix.next[i] = -1
+		if j, ok := ix.first[k]; ok {
+			ix.next[i] = j
+		}
+		ix.first[k] = int32(i)
 	}
 }
 
