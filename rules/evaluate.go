@@ -42,9 +42,9 @@ func (p *Plan) Needs() []string {
 // snapshot and now (which only decides whether waivers have expired).
 func (p *Plan) Evaluate(s *snapshot.Snapshot, now time.Time) []finding.Finding {
 	out := make([]finding.Finding, 0, len(p.Checks))
-	st := &evalState{}
+	es := &evalState{}
 	for _, c := range p.Checks {
-		r := evaluateIn(c, s, st)
+		r := evaluateIn(c, s, es)
 		f := finding.Finding{
 			Check:       c.ID(),
 			Kind:        c.Kind.Name,
@@ -105,9 +105,9 @@ func applyWaiver(f *finding.Finding, w *waiver, now time.Time) {
 // wins over another collector's error, since nothing there is to judge.
 func evaluateOne(c *Compiled, s *snapshot.Snapshot) Result { return evaluateIn(c, s, nil) }
 
-// evaluateIn is evaluateOne sharing st, the evaluation's state, with the
-// checks that use it (stateEvaluator); st nil shares nothing.
-func evaluateIn(c *Compiled, s *snapshot.Snapshot, st *evalState) (r Result) {
+// evaluateIn is evaluateOne sharing es, the evaluation's state, with the
+// checks that use it (stateEvaluator); es nil shares nothing.
+func evaluateIn(c *Compiled, s *snapshot.Snapshot, es *evalState) (r Result) {
 	var blind *Result
 	for _, need := range c.needs() {
 		st, ok := s.Collector(need)
@@ -135,7 +135,7 @@ func evaluateIn(c *Compiled, s *snapshot.Snapshot, st *evalState) (r Result) {
 		}
 	}()
 	if se, ok := c.Check.(stateEvaluator); ok {
-		return se.evaluateWith(s, st)
+		return se.evaluateWith(s, es)
 	}
 	return c.Check.Evaluate(s)
 }
