@@ -58,7 +58,12 @@ func decodeAccepting(d *Decoder) Check {
 	return c
 }
 
-func (c *acceptingCheck) Evaluate(s *snapshot.Snapshot) Result {
+// Evaluate judges the check alone, scanning every socket.
+func (c *acceptingCheck) Evaluate(s *snapshot.Snapshot) Result { return c.evaluateWith(s, nil) }
+
+// evaluateWith judges the check; one naming a port looks it up in the
+// evaluation's socket index when st is not nil.
+func (c *acceptingCheck) evaluateWith(s *snapshot.Snapshot, st *evalState) Result {
 	scope := "every TCP listener on " + c.scope.String()
 	if c.port != 0 {
 		scope = fmt.Sprintf("every listener on tcp/%d on %s", c.port, c.scope)
@@ -67,7 +72,11 @@ func (c *acceptingCheck) Evaluate(s *snapshot.Snapshot) Result {
 		return Errorf("cannot tell whether listeners accept: the sockets were read from /proc/net, which does not show the listen backlog (sock_diag was unavailable; run as root with the inet_diag module loaded)")
 	}
 	var inScope, stalled []snapshot.Socket
-	for _, sock := range s.Listeners.Sockets {
+	socks := s.Listeners.Sockets
+	if c.port != 0 {
+		socks = st.socketsOn(s.Listeners, "tcp", c.port)
+	}
+	for _, sock := range socks {
 		if sock.Protocol != "tcp" || (c.port != 0 && sock.Port != c.port) || !c.scope.matches(sock) {
 			continue
 		}

@@ -42,8 +42,9 @@ func (p *Plan) Needs() []string {
 // snapshot and now (which only decides whether waivers have expired).
 func (p *Plan) Evaluate(s *snapshot.Snapshot, now time.Time) []finding.Finding {
 	out := make([]finding.Finding, 0, len(p.Checks))
+	es := &evalState{}
 	for _, c := range p.Checks {
-		r := evaluateOne(c, s)
+		r := evaluateIn(c, s, es)
 		f := finding.Finding{
 			Check:       c.ID(),
 			Kind:        c.Kind.Name,
@@ -102,7 +103,11 @@ func applyWaiver(f *finding.Finding, w *waiver, now time.Time) {
 // apply here and is skipped with the collector's reason, unless it names
 // something that must exist (an AbsenceJudge), which then decides; a skip
 // wins over another collector's error, since nothing there is to judge.
-func evaluateOne(c *Compiled, s *snapshot.Snapshot) (r Result) {
+func evaluateOne(c *Compiled, s *snapshot.Snapshot) Result { return evaluateIn(c, s, nil) }
+
+// evaluateIn is evaluateOne sharing es, the evaluation's state, with the
+// checks that use it (stateEvaluator); es nil shares nothing.
+func evaluateIn(c *Compiled, s *snapshot.Snapshot, es *evalState) (r Result) {
 	var blind *Result
 	for _, need := range c.needs() {
 		st, ok := s.Collector(need)
@@ -129,6 +134,9 @@ func evaluateOne(c *Compiled, s *snapshot.Snapshot) (r Result) {
 			r = Errorf("internal error while evaluating %s: %v (please report this with the snapshot)\n%s", c.ID(), p, debug.Stack())
 		}
 	}()
+	if se, ok := c.Check.(stateEvaluator); ok {
+		return se.evaluateWith(s, es)
+	}
 	return c.Check.Evaluate(s)
 }
 

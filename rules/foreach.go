@@ -118,21 +118,16 @@ func eachContext(ctx *hcl.EvalContext, key, val cty.Value) *hcl.EvalContext {
 	return child
 }
 
-// eachOutsideForEach reports references to each. in a block without
-// for_each, where HCL alone would only say there is no variable "each".
-func eachOutsideForEach(b *hcl.Block) hcl.Diagnostics {
-	body, ok := b.Body.(*hclsyntax.Body)
-	if !ok {
-		return nil
-	}
+// eachOutsideForEach reports references to each. among refs (a block's
+// blockRefs) in a block without for_each, where HCL alone would only say
+// there is no variable "each".
+func eachOutsideForEach(refs []hcl.Traversal) hcl.Diagnostics {
 	var diags hcl.Diagnostics
-	for _, a := range body.Attributes {
-		for _, tr := range a.Expr.Variables() {
-			if tr.RootName() == "each" {
-				diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: `Reference to "each" in a block without "for_each"`,
-					Detail:  "each.key and each.value exist only in a check block that sets for_each = a map or a set of strings.",
-					Subject: tr.SourceRange().Ptr()})
-			}
+	for _, tr := range refs {
+		if tr.RootName() == "each" {
+			diags = append(diags, &hcl.Diagnostic{Severity: hcl.DiagError, Summary: `Reference to "each" in a block without "for_each"`,
+				Detail:  "each.key and each.value exist only in a check block that sets for_each = a map or a set of strings.",
+				Subject: tr.SourceRange().Ptr()})
 		}
 	}
 	sort.Slice(diags, func(i, j int) bool { return diags[i].Subject.Start.Byte < diags[j].Subject.Start.Byte })

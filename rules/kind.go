@@ -97,7 +97,18 @@ var reservedBlocks = map[string]bool{"variable": true, "waiver": true, "disable"
 var (
 	kindsMu sync.Mutex
 	kinds   = map[string]*Kind{}
+	// schemas holds each kind's block schema, the common attributes and
+	// its own, built once when it registers rather than for every block.
+	schemas = map[string]*hcl.BodySchema{}
 )
+
+// kindSchema returns the block schema of the registered kind named name.
+// It is shared: never change it.
+func kindSchema(name string) *hcl.BodySchema {
+	kindsMu.Lock()
+	defer kindsMu.Unlock()
+	return schemas[name]
+}
 
 // Register adds a check kind; kinds call it from init.
 func Register(k *Kind) {
@@ -107,6 +118,7 @@ func Register(k *Kind) {
 		panic("rules: kind registered twice or reserved: " + k.Name)
 	}
 	kinds[k.Name] = k
+	schemas[k.Name] = &hcl.BodySchema{Attributes: append(append([]hcl.AttributeSchema{}, commonAttributes...), k.Attributes...)}
 }
 
 // Kinds lists the registered kinds, sorted by name.

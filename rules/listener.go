@@ -99,15 +99,23 @@ func (a addressScope) matches(sock snapshot.Socket) bool {
 	}
 }
 
-func (c *listenerCheck) Evaluate(s *snapshot.Snapshot) Result {
+// Evaluate judges the check alone, scanning every socket.
+func (c *listenerCheck) Evaluate(s *snapshot.Snapshot) Result { return c.evaluateWith(s, nil) }
+
+// evaluateWith judges the check, looking its port up in the evaluation's
+// socket index when st is not nil.
+func (c *listenerCheck) evaluateWith(s *snapshot.Snapshot, st *evalState) Result {
+	if s.Listeners == nil {
+		return Errorf("cannot evaluate: the snapshot has no listeners section although the listeners collector ran")
+	}
 	want := fmt.Sprintf("%s/%d on %s", c.protocol, c.port, c.scope)
 	if c.process != "" {
 		want += " by " + c.process
 	}
 	var onPort, matching []snapshot.Socket
 	unowned := 0
-	for _, sock := range s.Listeners.Sockets {
-		if sock.Protocol != c.protocol || sock.Port != c.port || !c.scope.matches(sock) {
+	for _, sock := range st.socketsOn(s.Listeners, c.protocol, c.port) {
+		if !c.scope.matches(sock) {
 			continue
 		}
 		onPort = append(onPort, sock)

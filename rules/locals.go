@@ -166,13 +166,26 @@ func undeclaredLocal(name string, rng hcl.Range, names []string) *hcl.Diagnostic
 	return &hcl.Diagnostic{Severity: hcl.DiagError, Summary: "Reference to undeclared local value", Detail: detail, Subject: rng.Ptr()}
 }
 
-// undeclaredLocalRefs reports the references to local values no locals
-// block defines, in a block's attributes, with the nearest name (HCL alone
-// only says the object has no such attribute).
-func undeclaredLocalRefs(b *hcl.Block, ctx *hcl.EvalContext) hcl.Diagnostics {
+// blockRefs lists the variables a block's attributes refer to, walking
+// each expression once for the checks that read them.
+func blockRefs(b *hcl.Block) []hcl.Traversal {
 	body, ok := b.Body.(*hclsyntax.Body)
+	if !ok {
+		return nil
+	}
+	var refs []hcl.Traversal
+	for _, a := range body.Attributes {
+		refs = append(refs, a.Expr.Variables()...)
+	}
+	return refs
+}
+
+// undeclaredLocalRefs reports the references to local values no locals
+// block defines, among refs (a block's blockRefs), with the nearest name
+// (HCL alone only says the object has no such attribute).
+func undeclaredLocalRefs(refs []hcl.Traversal, ctx *hcl.EvalContext) hcl.Diagnostics {
 	locals := ctx.Variables["local"]
-	if !ok || locals == cty.NilVal || !locals.Type().IsObjectType() {
+	if len(refs) == 0 || locals == cty.NilVal || !locals.Type().IsObjectType() {
 		return nil
 	}
 	var names []string
@@ -181,11 +194,9 @@ func undeclaredLocalRefs(b *hcl.Block, ctx *hcl.EvalContext) hcl.Diagnostics {
 	}
 	sort.Strings(names)
 	var diags hcl.Diagnostics
-	for _, a := range body.Attributes {
-		for _, tr := range a.Expr.Variables() {
-			if n, ok := localName(tr); ok && tr.RootName() == "local" && !locals.Type().HasAttribute(n) {
-				diags = append(diags, undeclaredLocal(n, tr.SourceRange(), names))
-			}
+	for _, tr := range refs {
+		if n, ok := localName(tr); ok && tr.RootName() == "local" && !locals.Type().HasAttribute(n) {
+			diags = append(diags, undeclaredLocal(n, tr.SourceRange(), names))
 		}
 	}
 	sort.Slice(diags, func(i, j int) bool { return diags[i].Subject.Start.Byte < diags[j].Subject.Start.Byte })

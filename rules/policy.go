@@ -276,18 +276,17 @@ func (p *Policy) Compile(host *snapshot.Host, vars *Variables) (*Plan, hcl.Diagn
 // its for_each. unknown is true when for_each is not known yet (policy
 // validate): the one check returned then stands for every instance.
 func compileBlock(b *hcl.Block, ctx *hcl.EvalContext) (checks []*Compiled, unknown bool, diags hcl.Diagnostics) {
-	k := kindNamed(b.Type)
-	schema := &hcl.BodySchema{Attributes: append(append([]hcl.AttributeSchema{}, commonAttributes...), k.Attributes...)}
-	content, diags := b.Body.Content(schema)
+	content, diags := b.Body.Content(kindSchema(b.Type))
 	if diags.HasErrors() {
 		return nil, false, diags
 	}
-	if d := undeclaredLocalRefs(b, ctx); d.HasErrors() {
+	refs := blockRefs(b)
+	if d := undeclaredLocalRefs(refs, ctx); d.HasErrors() {
 		return nil, false, append(diags, d...)
 	}
 	fe, ok := content.Attributes["for_each"]
 	if !ok {
-		if d := eachOutsideForEach(b); d.HasErrors() {
+		if d := eachOutsideForEach(refs); d.HasErrors() {
 			return nil, false, append(diags, d...)
 		}
 		c, d := compileCheck(b, content, ctx, b.Labels[0])
