@@ -90,14 +90,23 @@ func (c *serveCmd) parse(args []string, stderr io.Writer) int {
 	return -1
 }
 
-// serve runs the agent until ctx ends: one full evaluation, then the HTTP
-// server and the event sources, then one evaluation per batch of events.
+// serve runs the agent until ctx ends: one full evaluation (the event
+// sources start as soon as the policy is compiled, before the areas are
+// read, so nothing changed during the reading is missed), then the HTTP
+// server, then one evaluation per batch of events.
 func (c *serveCmd) serve(ctx context.Context, stdout, stderr io.Writer) int {
 	log := newEventLog(stdout, stderr, c.logFormat == "json")
 	srv := serve.New()
 	var ttl atomic.Uint32
 	a := &agentLoop{live: c.live, policy: c.policy, vars: c.vars, extra: c.extra, srv: srv, log: log,
 		minTTL: func(s uint32) { ttl.Store(s) }}
+	w := &watcher{c: c, srv: srv, log: log, ttl: &ttl}
+	a.counted = true
+	a.resubscribe = func(plan *rules.Plan) {
+		if ch := w.subscribe(ctx, plan); ch != nil {
+			a.batches = ch
+		}
+	}
 	if err := a.start(ctx, stderr); err != nil {
 		fmt.Fprintf(stderr, "hostdrift serve: %v; nothing is served\n", err)
 		return exitUsage
@@ -118,14 +127,6 @@ func (c *serveCmd) serve(ctx context.Context, stdout, stderr io.Writer) int {
 	httpDone := make(chan error, 1)
 	go func() { httpDone <- serve.Serve(ctx, l, srv.Handler(), c.webConfig, log.slog) }()
 	log.message("serving on %s: %s", l.Addr(), serve.Summary(srv.State().Report))
-	w := &watcher{c: c, srv: srv, log: log, ttl: &ttl}
-	a.batches = w.subscribe(ctx, a.plan)
-	a.counted = true
-	a.resubscribe = func(plan *rules.Plan) {
-		if ch := w.subscribe(ctx, plan); ch != nil {
-			a.batches = ch
-		}
-	}
 	a.run(ctx)
 	if err := <-httpDone; err != nil {
 		fmt.Fprintln(stderr, "hostdrift serve: http:", err)

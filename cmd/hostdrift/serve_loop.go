@@ -82,7 +82,17 @@ func (a *agentLoop) start(ctx context.Context, stderr io.Writer) error {
 func (a *agentLoop) full(ctx context.Context, batch []watch.Event, first bool) error {
 	started := time.Now()
 	a.live.ctx = ctx
-	snap, plan, diags := surveyPolicy(a.live, a.pol, a.vs, nil, nil, nil)
+	// At startup the sources start once the plan is known and before
+	// the areas it reads are: a change made meanwhile is then an event,
+	// not lost until the daily full reading (a reload subscribes before
+	// calling full).
+	watchFirst := func(p *rules.Plan) *rules.Plan {
+		if first && a.resubscribe != nil {
+			a.resubscribe(p)
+		}
+		return p
+	}
+	snap, plan, diags := surveyPolicy(a.live, a.pol, a.vs, nil, nil, watchFirst)
 	if diags.HasErrors() {
 		var b bytes.Buffer
 		printDiagnostics(&b, a.pol, diags)
