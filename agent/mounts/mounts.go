@@ -94,13 +94,17 @@ func readFstab(p string) ([]snapshot.FstabEntry, error) {
 }
 
 // space fills a mount's sizes from statfs, except on remote file systems.
-func space(m *snapshot.Mount) {
+func space(m *snapshot.Mount) { spaceAt(m, m.MountPoint) }
+
+// spaceAt is space with statfs asked of path, the mount point as seen from
+// where the caller stands.
+func spaceAt(m *snapshot.Mount, path string) {
 	if remoteFS[m.FSType] {
 		m.StatError = m.FSType + " is a network file system: its space is not read (statfs can hang while the server is away)"
 		return
 	}
 	var st unix.Statfs_t
-	if err := unix.Statfs(m.MountPoint, &st); err != nil {
+	if err := unix.Statfs(path, &st); err != nil {
 		m.StatError = "statfs: " + err.Error()
 		return
 	}
@@ -134,4 +138,24 @@ func device(source string) string {
 		return ""
 	}
 	return r
+}
+
+// SpaceSteps reads the mount table at mountinfo and each local mount's
+// space, with statfs asked through root (a /proc/PID/root link into the
+// table's mount namespace), and returns, per mount, how full it is in the
+// steps a mount check's verdict can change at: whole percent used and whole
+// gigabytes free. hostdrift serve compares them between polls, since the
+// kernel announces no change of free space.
+func SpaceSteps(mountinfo, root string) ([]string, error) {
+	ms, err := readMountinfo(mountinfo)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(ms))
+	for i := range ms {
+		m := &ms[i]
+		spaceAt(m, filepath.Join(root, m.MountPoint))
+		out = append(out, fmt.Sprintf("%s %d%% %dGB %s", m.MountPoint, m.UsedPercent(), m.AvailBytes/1e9, m.StatError))
+	}
+	return out, nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hostdrift/hostdrift/agent/mounts"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 )
 
@@ -24,6 +25,11 @@ type mountsSource struct {
 	every time.Duration
 	last  uint64 // the FNV-64a hash of the table last read
 	buf   []byte
+	// proc is the /proc folder of a thread in the table's mount
+	// namespace, whose root statfs reaches the mounts through; space is
+	// the space steps last read, a hash like last.
+	proc  string
+	space uint64
 }
 
 func (s *mountsSource) Name() string { return "mounts" }
@@ -44,7 +50,8 @@ func newMounts(ctx context.Context, opts *Options) (source, error) {
 	if err != nil {
 		return source{}, fmt.Errorf("mounts: %v: mounts and unmounts are seen only when another event asks", err)
 	}
-	s := &mountsSource{f: f, every: max(every(opts.ListenersEvery, DefaultListenersEvery)(), MinPoll), buf: make([]byte, 32<<10)}
+	s := &mountsSource{f: f, every: max(every(opts.ListenersEvery, DefaultListenersEvery)(), MinPoll), buf: make([]byte, 32<<10),
+		proc: procDir()}
 	if err := unix.Pipe2(s.wake[:], unix.O_CLOEXEC|unix.O_NONBLOCK); err != nil {
 		f.Close()
 		return source{}, fmt.Errorf("mounts: pipe: %v", err)
@@ -53,7 +60,19 @@ func newMounts(ctx context.Context, opts *Options) (source, error) {
 		s.close()
 		return source{}, fmt.Errorf("mounts: %v: mounts and unmounts are seen only when another event asks", err)
 	}
+	s.spaceChanged()
 	return source{Source: s, collectors: mountsCollectors}, nil
+}
+
+// procDir is /proc/self, or the calling thread's own /proc folder when it
+// is in another mount namespace than the process (a test moved it): the
+// source reads space from its goroutine, on any thread.
+func procDir() string {
+	var self, thread unix.Stat_t
+	if unix.Stat("/proc/self/ns/mnt", &self) == nil && unix.Stat("/proc/thread-self/ns/mnt", &thread) == nil && self.Ino != thread.Ino {
+		return fmt.Sprintf("/proc/%d/task/%d", os.Getpid(), unix.Gettid())
+	}
+	return "/proc/self"
 }
 
 func (s *mountsSource) close() {
@@ -85,6 +104,25 @@ func (s *mountsSource) changed() (bool, error) {
 	return changed, nil
 }
 
+// spaceChanged reads how full each mount is, in the steps a verdict can
+// change at, and reports whether that differs from the last reading. A
+// reading that fails counts as a change: the collector then says why.
+func (s *mountsSource) spaceChanged() bool {
+	steps, err := mounts.SpaceSteps(s.proc+"/mountinfo", s.proc+"/root")
+	h := fnv.New64a()
+	if err != nil {
+		h.Write([]byte(err.Error()))
+	}
+	for _, st := range steps {
+		h.Write([]byte(st))
+		h.Write([]byte{0})
+	}
+	sum := h.Sum64()
+	changed := sum != s.space
+	s.space = sum
+	return changed
+}
+
 // Run waits for the kernel's mark or the interval, in a poll that ctx's
 // end interrupts through the pipe, and sends an event when the table
 // changed.
@@ -111,7 +149,11 @@ func (s *mountsSource) Run(ctx context.Context, out chan<- Event) error {
 		if err != nil {
 			return err
 		}
-		if changed && !emit(ctx, out, Event{Source: "mounts", Collectors: mountsCollectors, Detail: "a file system was mounted or unmounted"}) {
+		detail := "a file system was mounted or unmounted"
+		if filled := s.spaceChanged(); filled && !changed {
+			changed, detail = true, "a file system's free space crossed a step of 1% or 1 GB"
+		}
+		if changed && !emit(ctx, out, Event{Source: "mounts", Collectors: mountsCollectors, Detail: detail}) {
 			return nil
 		}
 	}

@@ -2,6 +2,8 @@ package watch
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"runtime"
 	"testing"
 	"time"
@@ -63,6 +65,10 @@ func TestMounts(t *testing.T) {
 	if e.Source != "mounts" {
 		t.Errorf("source %q", e.Source)
 	}
+	// Filling it a quarter is a change of space the kernel announces
+	// nowhere: the source's reading of the steps finds it.
+	run(func() error { return os.WriteFile(filepath.Join(dir, "fill"), make([]byte, 256<<10), 0o600) })
+	waitEvent(t, ch, "the tmpfs filled", about("mounts", "free space crossed"))
 	run(func() error { return unix.Unmount(dir, 0) })
 	waitEvent(t, ch, "the unmount", about("mounts", "mounted or unmounted"))
 }
