@@ -87,10 +87,12 @@ func newListenersPoll(ctx context.Context, opts *Options) (source, error) {
 	if len(cols) == 0 {
 		return source{}, nil
 	}
-	// No baseline here: serve reads the host before it starts the
-	// sources, so a socket opened in between would be in neither. The
-	// first check sends an event (one re-read), and compares from then on.
+	// The baseline is taken now: serve starts the sources before it reads
+	// the host, so a socket that changes after this is a difference at
+	// the first check, and one before it is in serve's reading. Without a
+	// baseline the first check reads once more.
 	c := &listenerCheck{ctx: ctx, netns: opts.Env.NetNS, now: time.Now, read: listeners.ReadFingerprint}
+	c.baseline()
 	return source{Source: &pollSource{what: "listening sockets", collectors: cols, minPoll: MinPoll, check: c.check,
 		next: every(opts.ListenersEvery, DefaultListenersEvery)}, collectors: cols}, nil
 }
@@ -127,6 +129,16 @@ type listenerCheck struct {
 // fingerprintTimeout bounds one fingerprint's dump.
 const fingerprintTimeout = 10 * time.Second
 
+// baseline takes the fingerprint the first check compares with; when it
+// cannot be taken, the first check reads again.
+func (c *listenerCheck) baseline() {
+	ctx, cancel := context.WithTimeout(c.ctx, fingerprintTimeout)
+	defer cancel()
+	if fp, err := c.read(ctx, c.netns); err == nil {
+		c.last, c.have, c.lastFull = fp, true, c.now()
+	}
+}
+
 // check takes a fingerprint and says whether to send an event, and why.
 func (c *listenerCheck) check() (string, bool) {
 	ctx, cancel := context.WithTimeout(c.ctx, fingerprintTimeout)
@@ -142,7 +154,7 @@ func (c *listenerCheck) check() (string, bool) {
 		c.have, c.lastFull = false, now
 		return "listening sockets: the sock_diag fingerprint failed (" + err.Error() + "), so they are read again", true
 	case !c.have:
-		detail = "listening sockets: first fingerprint taken, read once more in case they changed since the last reading"
+		detail = "listening sockets: first fingerprint taken (none when the sources started), read once more in case they changed since the last reading"
 	case fp.Sum != c.last.Sum:
 		added, gone := fp.Diff(c.last)
 		detail = fmt.Sprintf("listening sockets changed: %d new, %d gone", added, gone)

@@ -90,13 +90,24 @@ func TestListenersPoll(t *testing.T) {
 			}
 		}
 	}
-	// The first check reads once more: serve's reading came before the
-	// sources started, and a socket may have opened in between.
+	// Without a baseline, the first check reads once more.
 	event("the first check", "first fingerprint taken")
 	if !c.have {
 		t.Fatal("no fingerprint of a fresh namespace")
 	}
 	quiet("an empty namespace")
+	// With the baseline the source takes when it starts, nothing changed
+	// is no event, and a socket opened since is one.
+	b := &listenerCheck{ctx: context.Background(), netns: ns.Path(), now: func() time.Time { return clock }, read: listeners.ReadFingerprint}
+	b.baseline()
+	if detail, ok := b.check(); ok {
+		t.Fatalf("after a baseline, nothing changed: event %q", detail)
+	}
+	early := ns.Listen(t, "tcp4:127.0.0.1:8081")
+	if detail, ok := b.check(); !ok || !strings.Contains(detail, "1 new") {
+		t.Fatalf("a socket opened after the baseline: %q, %v", detail, ok)
+	}
+	early.Stop()
 
 	l := ns.Listen(t, "tcp4:127.0.0.1:8080", "udp6:[::1]:5353")
 	event("two sockets opened", "listening sockets changed: 2 new, 0 gone")
@@ -129,7 +140,8 @@ func TestListenersPoll(t *testing.T) {
 	src, _ := newListenersPoll(context.Background(), &opts)
 	src.Source.(*pollSource).minPoll = 0
 	ch := startSource(t, opts, func(context.Context, *Options) (source, error) { return src, nil })
-	waitEvent(t, ch, "the first fingerprint", about("listeners", "first fingerprint taken"))
+	// The baseline was taken when the source was made: nothing until the
+	// listener opens.
 	ns.Listen(t, "tcp4:127.0.0.1:6379")
 	e, before := waitEvent(t, ch, "the listener on 6379", about("listeners", "listening sockets changed: 1 new, 0 gone"))
 	if !slices.Equal(e.Collectors, []string{"listeners"}) {
