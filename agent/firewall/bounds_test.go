@@ -3,7 +3,9 @@ package firewall
 import (
 	"fmt"
 	"io"
+	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -86,8 +88,9 @@ func TestCollectRefusesAnOversizedRuleset(t *testing.T) {
 	if native, _ := fw.Backend(snapshot.BackendNftables); native.Available || !strings.Contains(native.Reason, "more than 1000 rules") {
 		t.Errorf("nftables backend = %+v, want unavailable over the rule limit", native)
 	}
-	// No dump tool is left running.
-	if out, _ := exec.Command("pgrep", "-f", "iptables-nft-save").Output(); len(out) > 0 {
+	// No dump tool this test started is left running (the machine's
+	// other runs of hostdrift are not this test's).
+	if out, _ := exec.Command("pgrep", "-P", strconv.Itoa(os.Getpid()), "-f", "iptables-nft-save").Output(); len(out) > 0 {
 		t.Errorf("iptables-nft-save still running: %s", out)
 	}
 }
