@@ -15,7 +15,11 @@ import (
 var version = "" // set with -ldflags "-X main.version=..."
 
 func main() {
-	setMemoryLimit(os.Getenv)
+	if len(os.Args) < 2 || os.Args[1] != "serve" {
+		// A soft limit lowers a run's peak; an agent that stays up would
+		// pay for it with a collection every few megabytes for ever.
+		setMemoryLimit(os.Getenv)
+	}
 	finish := startProfiles(os.Stderr)
 	code := run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	finish()
