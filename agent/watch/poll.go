@@ -129,21 +129,24 @@ type listenerCheck struct {
 // fingerprintTimeout bounds one fingerprint's dump.
 const fingerprintTimeout = 10 * time.Second
 
+// fingerprint takes one, within fingerprintTimeout.
+func (c *listenerCheck) fingerprint() (listeners.Fingerprint, error) {
+	ctx, cancel := context.WithTimeout(c.ctx, fingerprintTimeout)
+	defer cancel()
+	return c.read(ctx, c.netns)
+}
+
 // baseline takes the fingerprint the first check compares with; when it
 // cannot be taken, the first check reads again.
 func (c *listenerCheck) baseline() {
-	ctx, cancel := context.WithTimeout(c.ctx, fingerprintTimeout)
-	defer cancel()
-	if fp, err := c.read(ctx, c.netns); err == nil {
+	if fp, err := c.fingerprint(); err == nil {
 		c.last, c.have, c.lastFull = fp, true, c.now()
 	}
 }
 
 // check takes a fingerprint and says whether to send an event, and why.
 func (c *listenerCheck) check() (string, bool) {
-	ctx, cancel := context.WithTimeout(c.ctx, fingerprintTimeout)
-	defer cancel()
-	fp, err := c.read(ctx, c.netns)
+	fp, err := c.fingerprint()
 	if c.ctx.Err() != nil {
 		return "", false // the sources are stopping
 	}
