@@ -81,10 +81,11 @@ func (c *Collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Secti
 	fw := &snapshot.Firewall{Tables: []snapshot.Table{}}
 	var problems []string
 
-	// iptables-nft first: its tables are skipped on the netlink side.
+	// iptables-nft-save's reading, then every table over netlink: who owns a
+	// table is decided from what the kernel holds (assignOwners).
 	nftBackend := snapshot.Backend{Name: snapshot.BackendIptablesNft, Available: true}
-	owned := map[string]bool{} // "family/table" printed by iptables-nft-save
-	var noTool []string        // families whose iptables-nft-save is not installed
+	var saved []snapshot.Table
+	var noTool []string // families whose iptables-nft-save is not installed
 	var noToolReason string
 	for _, fam := range []struct{ family, tool string }{{"ip", tools.IptablesNftSave}, {"ip6", tools.Ip6tablesNftSave}} {
 		res, err := readSave(ctx, netns, fam.tool, snapshot.BackendIptablesNft, fam.family)
@@ -100,23 +101,29 @@ func (c *Collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Secti
 			addFix(&nftBackend, privilegeFix(err, needPriv))
 			continue
 		}
-		for _, t := range res.Tables {
-			owned[fam.family+"/"+t.Name] = true
-		}
-		fw.Tables = append(fw.Tables, res.Tables...)
+		saved = append(saved, res.Tables...)
 		fw.Unparsed = append(fw.Unparsed, res.Unparsed...)
-		countInto(&nftBackend, res.Tables)
 	}
 	native := snapshot.Backend{Name: snapshot.BackendNftables, Available: true}
 	r := &nftReader{fd: fd}
-	tables, err := r.read(func(family, table string) bool { return owned[family+"/"+table] })
+	tables, err := r.read()
 	if err != nil {
 		native.Available = false
 		native.Reason = explainNetlink(err)
 		addFix(&native, privilegeFix(err, needPriv))
+		// Without the kernel's view, the tool's reading is all there is.
+		fw.Tables = append(fw.Tables, saved...)
+		countInto(&nftBackend, saved)
 	} else {
-		fw.Tables = append(fw.Tables, tables...)
-		countInto(&native, tables)
+		own := assignOwners(saved, tables, r.xtRules)
+		fw.Tables = append(fw.Tables, own.iptables...)
+		fw.Tables = append(fw.Tables, own.native...)
+		countInto(&nftBackend, own.iptables)
+		countInto(&native, own.native)
+		native.Note = strings.Join(own.notes, "; ")
+		fw.Unparsed = slices.DeleteFunc(fw.Unparsed, func(u snapshot.UnparsedRule) bool {
+			return u.Backend == snapshot.BackendIptablesNft && !slices.ContainsFunc(own.iptables, func(t snapshot.Table) bool { return t.Family == u.Family && t.Name == u.Table })
+		})
 	}
 	if len(noTool) > 0 {
 		judgeWithoutTool(&nftBackend, noToolReason, noTool, native.Available, tables, r.xt)

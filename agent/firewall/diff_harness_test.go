@@ -181,6 +181,10 @@ type ruleset struct {
 	// extraTargets are more (direction, address, port) targets, e.g. service IPs.
 	extraTargets []target
 	pods         []netip.Addr
+	// nativeNamedLikeIptables: nft wrote tables named as iptables' (ip
+	// filter, ip nat...). Elsewhere every such table is iptables-nft's, and
+	// one read as native is a misjudged owner.
+	nativeNamedLikeIptables bool
 }
 
 type target struct {
@@ -219,6 +223,16 @@ func runDifferential(t *testing.T, rs ruleset, n int, seed int64) (v4, v6 agreem
 	fw := sec.(*snapshot.Firewall)
 	if len(fw.Unparsed) > 0 {
 		t.Errorf("unparsed rules: %+v", fw.Unparsed)
+	}
+	if b, _ := fw.Backend(snapshot.BackendNftables); b.Note != "" && !rs.nativeNamedLikeIptables {
+		t.Errorf("a table iptables-nft wrote was read as native nftables: %s", b.Note)
+	}
+	if rs.nativeNamedLikeIptables {
+		for _, tb := range fw.Tables {
+			if tb.Backend == snapshot.BackendIptablesNft {
+				t.Errorf("table %s %s, which nft wrote or changed, is read as iptables-nft's", tb.Family, tb.Name)
+			}
+		}
 	}
 	prog := netfilter.Compile(fw)
 

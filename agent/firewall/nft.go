@@ -49,11 +49,12 @@ type nftReader struct {
 	// match or target: the mark nftables itself uses to say a table is
 	// managed by iptables-nft.
 	xt map[string]bool
+	// xtRules marks each such rule.
+	xtRules map[ruleRef]bool
 }
 
-// read lists every table the kernel holds; skip tells which tables belong to
-// iptables-nft and are read from iptables-nft-save instead.
-func (r *nftReader) read(skip func(family, table string) bool) ([]snapshot.Table, error) {
+// read lists and decodes every table the kernel holds, whoever made it.
+func (r *nftReader) read() ([]snapshot.Table, error) {
 	var opts []nftables.ConnOption
 	if r.fd > 0 {
 		opts = append(opts, nftables.WithNetNSFd(r.fd))
@@ -81,9 +82,6 @@ func (r *nftReader) read(skip func(family, table string) bool) ([]snapshot.Table
 		fam := familyNames[t.Family]
 		if fam == "" {
 			fam = strconv.Itoa(int(t.Family))
-		}
-		if skip != nil && skip(fam, t.Name) {
-			continue
 		}
 		st := snapshot.Table{Backend: snapshot.BackendNftables, Family: fam, Name: t.Name, Chains: []snapshot.Chain{}}
 		for _, c := range chains {
@@ -197,19 +195,20 @@ func (r *nftReader) rules(nl *netlink.Conn, t *nftables.Table, st *snapshot.Tabl
 		if !ok {
 			continue
 		}
-		for _, x := range raw.exprs {
-			if x.Name == "match" || x.Name == "target" {
-				if r.xt == nil {
-					r.xt = map[string]bool{}
-				}
-				r.xt[st.Family+"/"+st.Name] = true
-			}
-		}
 		rule := DecodeRule(st.Family, raw.exprs, setOf)
 		rule.Handle = raw.handle
 		rule.Comment = raw.comment
 		c := &st.Chains[ci]
 		rule.Position = len(c.Rules) + 1
+		for _, x := range raw.exprs {
+			if x.Name == "match" || x.Name == "target" {
+				if r.xt == nil {
+					r.xt, r.xtRules = map[string]bool{}, map[ruleRef]bool{}
+				}
+				r.xt[st.Family+"/"+st.Name] = true
+				r.xtRules[ruleRef{st.Family, st.Name, c.Name, rule.Position}] = true
+			}
+		}
 		rule.Text = nftText(&rule, st)
 		c.Rules = append(c.Rules, rule)
 	}

@@ -217,6 +217,11 @@ func printExplanation(w io.Writer, snap *snapshot.Snapshot, path rules.Connectio
 		fmt.Fprintf(w, "  not read: %s; a drop there would win (run as root or with CAP_NET_ADMIN)\n", strings.Join(gaps, "; "))
 	}
 	fmt.Fprintf(w, "\nRulesets: %s\n", backends(fw))
+	for _, b := range fw.Backends {
+		if b.Note != "" {
+			fmt.Fprintf(w, "  %s: %s\n", b.Name, b.Note)
+		}
+	}
 	for _, leg := range path.Legs {
 		if leg.Via == "" {
 			fmt.Fprintf(w, "\nPath of the packet:\n")

@@ -76,8 +76,9 @@ type Backend struct {
 	// Fix says what would make an unreadable backend readable (a privilege,
 	// a package), as far as the collector could tell; empty when unknown.
 	Fix []string `json:"fix,omitempty"`
-	// Note says how an available backend was judged without its own tool
-	// (iptables-nft-save not installed, no table of its own on netlink).
+	// Note says how an available backend was judged: without its own tool
+	// (iptables-nft-save not installed, no table of its own on netlink), or
+	// which tables named like iptables' were read as native nftables.
 	Note string `json:"note,omitempty"`
 	// Tables and Rules count what the backend holds.
 	Tables int `json:"tables"`
