@@ -81,8 +81,19 @@ func (c *Collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Secti
 	fw := &snapshot.Firewall{Tables: []snapshot.Table{}}
 	var problems []string
 
-	// iptables-nft-save's reading, then every table over netlink: who owns a
-	// table is decided from what the kernel holds (assignOwners).
+	// iptables-nft-save's reading and every table over netlink, at once
+	// (each dumps the same rules from the kernel): who owns a table is
+	// decided from what the kernel holds (assignOwners).
+	r := &nftReader{fd: fd}
+	type kernelRead struct {
+		tables []snapshot.Table
+		err    error
+	}
+	fromKernel := make(chan kernelRead, 1)
+	go func() {
+		tables, err := r.read()
+		fromKernel <- kernelRead{tables, err}
+	}()
 	nftBackend := snapshot.Backend{Name: snapshot.BackendIptablesNft, Available: true}
 	var saved []snapshot.Table
 	var noTool []string // families whose iptables-nft-save is not installed
@@ -105,8 +116,8 @@ func (c *Collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Secti
 		fw.Unparsed = append(fw.Unparsed, res.Unparsed...)
 	}
 	native := snapshot.Backend{Name: snapshot.BackendNftables, Available: true}
-	r := &nftReader{fd: fd}
-	tables, err := r.read()
+	kr := <-fromKernel
+	tables, err := kr.tables, kr.err
 	if err != nil {
 		native.Available = false
 		native.Reason = explainNetlink(err)
