@@ -35,7 +35,12 @@ func (c *Collector) collect(ctx context.Context, env *agent.Env) (*snapshot.List
 	default:
 		return nil, fmt.Errorf("listeners: unknown source %q (want %q or %q)", c.Source, SourceSockDiag, SourceProcfs)
 	}
-	procRoot := env.Path("proc")
+	// The kernel's tables, read in the /proc the root's own links lead to
+	// (a /proc below --root that links out of it is not followed out).
+	procRoot, rerr := env.FS().Resolve("/proc")
+	if rerr != nil {
+		procRoot = env.FS().Real("/proc")
+	}
 	l := &snapshot.Listeners{}
 	var partial []string
 

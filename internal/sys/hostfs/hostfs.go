@@ -1,0 +1,476 @@
+// Package hostfs is the one way collectors read the audited host's files:
+// every path resolves inside the host's root (--root), only regular files
+// are read, never in a way that can block, and never past a bound.
+//
+// Below another root, a symbolic link, absolute or relative, resolves the
+// way the host itself would see it: an absolute target starts again at the
+// root and ".." stops there, so a link in an image never leads to the
+// auditing machine's own files. The kernel does this (openat2 with
+// RESOLVE_IN_ROOT); where it lacks openat2, the same walk is done one
+// component at a time with O_NOFOLLOW.
+//
+// A FIFO, a device, a socket or a folder where a file is read is refused
+// before it is opened for reading (opening a FIFO blocks until a writer
+// comes; reading /dev/urandom never ends), with a *NotRegularError that
+// names what was found. The file is then opened with O_NONBLOCK and checked
+// again, so a file swapped between the check and the open is refused too.
+package hostfs
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// MaxFile bounds a file read with no bound of its own: no passwd, dpkg
+// status, unit or sysctl.d file of a real host comes near it.
+const MaxFile = 64 << 20
+
+// maxLinks is how many symbolic links one path may pass through, as the
+// kernel allows (ELOOP beyond).
+const maxLinks = 40
+
+// FS is the audited host's file tree, below its root.
+type FS struct {
+	root string
+	// noOpenat2 forces the user-space walk (tests; kernels before 5.6).
+	noOpenat2 bool
+}
+
+// New returns the host's file tree below root ("" or "/" is the machine's
+// own).
+func New(root string) *FS {
+	if root == "" {
+		root = "/"
+	}
+	return &FS{root: filepath.Clean(root)}
+}
+
+// Root is the folder the host's "/" is on this machine.
+func (f *FS) Root() string { return f.root }
+
+// Live reports whether the tree is the machine's own, not a root below it.
+func (f *FS) Live() bool { return f.root == "/" }
+
+// Real returns where the host path p is on this machine, without resolving
+// any link: for messages and for watchers that name paths (inotify), never
+// to read through.
+func (f *FS) Real(p string) string { return filepath.Join(f.root, clean(p)) }
+
+// Resolve returns the path on this machine that the host path p leads to,
+// its links resolved inside the root, for what can only be named by path
+// (a socket to connect to). On the live host p is returned as it is.
+func (f *FS) Resolve(p string) (string, error) {
+	if f.Live() {
+		return clean(p), nil
+	}
+	file, err := f.file("resolve", p, unix.O_PATH)
+	if err != nil {
+		return "", err
+	}
+	defer file.Close()
+	real, err := os.Readlink(fmt.Sprintf("/proc/self/fd/%d", file.Fd()))
+	if err != nil {
+		return "", &fs.PathError{Op: "resolve", Path: f.Real(p), Err: err}
+	}
+	return real, nil
+}
+
+// clean makes p an absolute, clean host path.
+func clean(p string) string { return path.Clean("/" + p) }
+
+// openat2Works reports whether the kernel has openat2 and lets this process
+// call it (a seccomp filter may refuse it with EPERM).
+var openat2Works = sync.OnceValue(func() bool {
+	fd, err := unix.Openat2(unix.AT_FDCWD, "/", &unix.OpenHow{
+		Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT,
+	})
+	if err != nil {
+		return !errors.Is(err, unix.ENOSYS) && !errors.Is(err, unix.EPERM)
+	}
+	unix.Close(fd)
+	return true
+})
+
+// open opens the host path p with flags (O_CLOEXEC added; O_NOFOLLOW leaves
+// a final link unfollowed), resolving it inside the root. p is not
+// cleaned first: "link/.." goes where the link leads, as on the host. The
+// error is the bare errno.
+func (f *FS) open(p string, flags int) (int, error) {
+	p = "/" + strings.TrimLeft(p, "/")
+	flags |= unix.O_CLOEXEC
+	if f.Live() {
+		for {
+			fd, err := unix.Open(p, flags, 0)
+			if !errors.Is(err, unix.EINTR) {
+				return fd, err
+			}
+		}
+	}
+	root, err := unix.Open(f.root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return -1, err
+	}
+	defer unix.Close(root)
+	if f.noOpenat2 || !openat2Works() {
+		return walk(root, p, flags)
+	}
+	rel := p[1:]
+	if rel == "" {
+		rel = "."
+	}
+	how := &unix.OpenHow{Flags: uint64(flags), Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS}
+	for range 16 {
+		// EAGAIN: a rename raced the lookup; the kernel asks to retry.
+		fd, err := unix.Openat2(root, rel, how)
+		if !errors.Is(err, unix.EAGAIN) && !errors.Is(err, unix.EINTR) {
+			return fd, err
+		}
+	}
+	return -1, unix.EAGAIN
+}
+
+// walk resolves the absolute path p below the folder root one component
+// at a time, as RESOLVE_IN_ROOT does: no component is followed by the
+// kernel (O_NOFOLLOW), a link's target is read and walked in its place, an
+// absolute target restarts at root, and ".." never climbs above it.
+func walk(root int, p string, flags int) (int, error) {
+	follow := flags&unix.O_NOFOLLOW == 0
+	stack := []int{root} // the folders walked through; root is the caller's
+	defer func() {
+		for _, fd := range stack[1:] {
+			unix.Close(fd)
+		}
+	}()
+	pop := func() {
+		if len(stack) > 1 {
+			unix.Close(stack[len(stack)-1])
+			stack = stack[:len(stack)-1]
+		}
+	}
+	rest := components(p)
+	links := 0
+	for len(rest) > 0 {
+		name := rest[0]
+		rest = rest[1:]
+		if name == ".." {
+			pop()
+			continue
+		}
+		top := stack[len(stack)-1]
+		last := len(rest) == 0
+		fd, err := unix.Openat(top, name, unix.O_PATH|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return -1, err
+		}
+		var st unix.Stat_t
+		if err := unix.Fstat(fd, &st); err != nil {
+			unix.Close(fd)
+			return -1, err
+		}
+		switch {
+		case st.Mode&unix.S_IFMT == unix.S_IFLNK && (!last || follow):
+			target, err := readlinkFD(fd)
+			unix.Close(fd)
+			if err != nil {
+				return -1, err
+			}
+			if links++; links > maxLinks {
+				return -1, unix.ELOOP
+			}
+			if path.IsAbs(target) {
+				for len(stack) > 1 {
+					pop()
+				}
+			}
+			rest = append(components(target), rest...)
+		case last:
+			unix.Close(fd)
+			// Not a link to follow: open it itself, never through a link
+			// swapped in since.
+			return unix.Openat(top, name, flags|unix.O_NOFOLLOW, 0)
+		case st.Mode&unix.S_IFMT != unix.S_IFDIR:
+			unix.Close(fd)
+			return -1, unix.ENOTDIR
+		default:
+			stack = append(stack, fd)
+		}
+	}
+	// p was the root itself, or a walk that ended on a folder ("..", a
+	// link to a folder).
+	return unix.Openat(stack[len(stack)-1], ".", flags, 0)
+}
+
+// components splits a path into its names, without "" and ".".
+func components(p string) []string {
+	var out []string
+	start := 0
+	for i := 0; i <= len(p); i++ {
+		if i == len(p) || p[i] == '/' {
+			if c := p[start:i]; c != "" && c != "." {
+				out = append(out, c)
+			}
+			start = i + 1
+		}
+	}
+	return out
+}
+
+func readlinkFD(fd int) (string, error) {
+	for size := 256; ; size *= 2 {
+		buf := make([]byte, size)
+		n, err := unix.Readlinkat(fd, "", buf)
+		if err != nil {
+			return "", err
+		}
+		if n < size {
+			return string(buf[:n]), nil
+		}
+	}
+}
+
+// file opens p with flags as an *os.File named by its path on this machine.
+func (f *FS) file(op, p string, flags int) (*os.File, error) {
+	fd, err := f.open(p, flags)
+	if err != nil {
+		return nil, &fs.PathError{Op: op, Path: f.Real(p), Err: err}
+	}
+	return os.NewFile(uintptr(fd), f.Real(p)), nil
+}
+
+// stat is fstat of what p leads to, or of p itself when flags hold
+// O_NOFOLLOW.
+func (f *FS) stat(p string, flags int) (fs.FileInfo, error) {
+	file, err := f.file("stat", p, unix.O_PATH|flags)
+	if err != nil {
+		return nil, err
+	}
+	defer file.Close()
+	return file.Stat()
+}
+
+// Stat describes what the host path p leads to.
+func (f *FS) Stat(p string) (fs.FileInfo, error) { return f.stat(p, 0) }
+
+// Lstat describes the host path p itself: a link is not followed.
+func (f *FS) Lstat(p string) (fs.FileInfo, error) { return f.stat(p, unix.O_NOFOLLOW) }
+
+// Exists reports whether the host path p leads somewhere.
+func (f *FS) Exists(p string) bool {
+	_, err := f.Stat(p)
+	return err == nil
+}
+
+// Readlink returns the target of the link p, without following it.
+func (f *FS) Readlink(p string) (string, error) {
+	file, err := f.file("readlink", p, unix.O_PATH|unix.O_NOFOLLOW)
+	if err != nil {
+		return "", err
+	}
+	defer file.Close()
+	t, err := readlinkFD(int(file.Fd()))
+	if err != nil {
+		return "", &fs.PathError{Op: "readlink", Path: f.Real(p), Err: err}
+	}
+	return t, nil
+}
+
+// Open opens the regular file the host path p leads to, for reading. Any
+// other kind of file is refused with a *NotRegularError before it is
+// opened for reading.
+func (f *FS) Open(p string) (*os.File, error) {
+	fi, err := f.Stat(p)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, &NotRegularError{Path: f.Real(p), Kind: Kind(fi.Mode())}
+	}
+	file, err := f.file("open", p, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY)
+	if err != nil {
+		return nil, err
+	}
+	// The path may have changed between the stat and the open.
+	if fi, err = file.Stat(); err != nil || !fi.Mode().IsRegular() {
+		file.Close()
+		if err != nil {
+			return nil, err
+		}
+		return nil, &NotRegularError{Path: f.Real(p), Kind: Kind(fi.Mode())}
+	}
+	return file, nil
+}
+
+// ReadFile reads the whole regular file p, refusing one larger than limit
+// bytes (MaxFile when limit is 0) with a *TooLargeError.
+func (f *FS) ReadFile(p string, limit int64) ([]byte, error) {
+	if limit <= 0 {
+		limit = MaxFile
+	}
+	file, err := f.Open(p)
+	if err != nil {
+		return nil, err
+	}
+	defer file.Close()
+	return ReadAll(file, limit)
+}
+
+// ReadDir lists the folder p leads to, sorted by name. An entry's Info
+// describes it below the root too.
+func (f *FS) ReadDir(p string) ([]fs.DirEntry, error) {
+	dir, err := f.file("open", p, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NONBLOCK)
+	if err != nil {
+		return nil, err
+	}
+	defer dir.Close()
+	entries, err := dir.ReadDir(-1)
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
+	for i, e := range entries {
+		entries[i] = dirEntry{e, f, path.Join(clean(p), e.Name())}
+	}
+	return entries, err
+}
+
+// dirEntry is an entry whose Info is read below the root, not at the
+// machine path os would join.
+type dirEntry struct {
+	fs.DirEntry
+	fsys *FS
+	path string
+}
+
+func (d dirEntry) Info() (fs.FileInfo, error) { return d.fsys.Lstat(d.path) }
+
+// Glob returns the host paths that match pattern (path.Match syntax in
+// each component), sorted, as filepath.Glob does below the root. Folders
+// that cannot be read match nothing.
+func (f *FS) Glob(pattern string) ([]string, error) {
+	if _, err := path.Match(pattern, ""); err != nil {
+		return nil, err
+	}
+	paths := []string{"/"}
+	parts := components(clean(pattern))
+	for i, part := range parts {
+		var next []string
+		meta := hasMeta(part)
+		for _, dir := range paths {
+			if !meta {
+				next = append(next, path.Join(dir, part))
+				continue
+			}
+			entries, err := f.ReadDir(dir)
+			if err != nil {
+				continue
+			}
+			for _, e := range entries {
+				if ok, _ := path.Match(part, e.Name()); ok {
+					next = append(next, path.Join(dir, e.Name()))
+				}
+			}
+		}
+		paths = next
+		if i == len(parts)-1 && !meta {
+			// A fixed last name matches only when it exists.
+			kept := paths[:0]
+			for _, p := range paths {
+				if _, err := f.Lstat(p); err == nil {
+					kept = append(kept, p)
+				}
+			}
+			paths = kept
+		}
+	}
+	if len(parts) == 0 {
+		return paths, nil
+	}
+	sort.Strings(paths)
+	return paths, nil
+}
+
+func hasMeta(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '*', '?', '[', '\\':
+			return true
+		}
+	}
+	return false
+}
+
+// ReadAll reads r to its end, refusing more than limit bytes with a
+// *TooLargeError.
+func ReadAll(r *os.File, limit int64) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, &TooLargeError{Path: r.Name(), Limit: limit}
+	}
+	return b, nil
+}
+
+// NotRegularError is a path that is not a regular file.
+type NotRegularError struct {
+	Path string
+	// Kind is what the path is: "a FIFO", "a folder", "a character device"...
+	Kind string
+}
+
+func (e *NotRegularError) Error() string {
+	return fmt.Sprintf("%s is %s, not a regular file: not read", e.Path, e.Kind)
+}
+
+// TooLargeError is a file bigger than the reader's bound.
+type TooLargeError struct {
+	Path  string
+	Limit int64
+}
+
+func (e *TooLargeError) Error() string {
+	return fmt.Sprintf("%s is larger than %s: not read (no configuration file is that big)", e.Path, sizeText(e.Limit))
+}
+
+func sizeText(n int64) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return fmt.Sprintf("%d MB", n>>20)
+	}
+	return fmt.Sprintf("%d bytes", n)
+}
+
+// IsNotRegular reports whether err says a path is not a regular file.
+func IsNotRegular(err error) bool {
+	var nr *NotRegularError
+	return errors.As(err, &nr)
+}
+
+// Kind names what a file mode is, for messages: "a FIFO", "a folder"...
+func Kind(m fs.FileMode) string {
+	switch {
+	case m.IsRegular():
+		return "a regular file"
+	case m.IsDir():
+		return "a folder"
+	case m&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	case m&fs.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a block device"
+	default:
+		return "not a regular file"
+	}
+}
