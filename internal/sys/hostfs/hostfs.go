@@ -68,11 +68,36 @@ func (f *FS) Real(p string) string { return filepath.Join(f.root, clean(p)) }
 
 // Resolve returns the path on this machine that the host path p leads to,
 // its links resolved inside the root, for what can only be named by path
-// (a socket to connect to). On the live host p is returned as it is.
+// (a socket to connect to, a folder handed to a program). On the live host
+// p is returned as it is.
 func (f *FS) Resolve(p string) (string, error) {
 	if f.Live() {
 		return clean(p), nil
 	}
+	return f.realPath(p)
+}
+
+// Follow returns the host path that p leads to once its links are
+// resolved (inside the root): /sbin/init → /lib/systemd/systemd.
+func (f *FS) Follow(p string) (string, error) {
+	real, err := f.realPath(p)
+	if err != nil || f.Live() {
+		return real, err
+	}
+	root, err := f.realPath("/")
+	if err != nil {
+		return "", err
+	}
+	rel, err := filepath.Rel(root, real)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return "", &fs.PathError{Op: "resolve", Path: f.Real(p), Err: fmt.Errorf("leads to %s, outside the root %s", real, root)}
+	}
+	return clean(rel), nil
+}
+
+// realPath is where p leads on this machine, as the kernel names the file
+// it opened.
+func (f *FS) realPath(p string) (string, error) {
 	file, err := f.file("resolve", p, unix.O_PATH)
 	if err != nil {
 		return "", err

@@ -191,3 +191,26 @@ func TestWalkEdges(t *testing.T) {
 		}
 	})
 }
+
+// Follow and Resolve name where a path leads, its links resolved inside
+// the root.
+func TestFollow(t *testing.T) {
+	modes(t, func(t *testing.T, fsys func(string) *FS) {
+		root := t.TempDir()
+		must(t, os.MkdirAll(filepath.Join(root, "lib/systemd"), 0o755))
+		must(t, os.MkdirAll(filepath.Join(root, "sbin"), 0o755))
+		must(t, os.WriteFile(filepath.Join(root, "lib/systemd/systemd"), nil, 0o755))
+		must(t, os.Symlink("/lib/systemd/systemd", filepath.Join(root, "sbin/init")))
+		h := fsys(root)
+		if got, err := h.Follow("/sbin/init"); got != "/lib/systemd/systemd" || err != nil {
+			t.Errorf("Follow: %q %v", got, err)
+		}
+		real, _ := filepath.EvalSymlinks(root)
+		if got, err := h.Resolve("/sbin/init"); got != filepath.Join(real, "lib/systemd/systemd") || err != nil {
+			t.Errorf("Resolve: %q %v", got, err)
+		}
+		if got, err := h.Follow("/"); got != "/" || err != nil {
+			t.Errorf("Follow /: %q %v", got, err)
+		}
+	})
+}
