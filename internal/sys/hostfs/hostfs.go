@@ -352,7 +352,7 @@ func (f *FS) ReadFile(p string, limit int64) ([]byte, error) {
 // ReadDir lists the folder p leads to, sorted by name. An entry's Info
 // describes it below the root too.
 func (f *FS) ReadDir(p string) ([]fs.DirEntry, error) {
-	dir, err := f.file("open", p, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NONBLOCK)
+	dir, err := f.OpenDir(p)
 	if err != nil {
 		return nil, err
 	}
@@ -363,6 +363,12 @@ func (f *FS) ReadDir(p string) ([]fs.DirEntry, error) {
 		entries[i] = dirEntry{e, f, path.Join(clean(p), e.Name())}
 	}
 	return entries, err
+}
+
+// OpenDir opens the folder p leads to, for listing it and for *at calls
+// on the single names listed in it (as readlinkat of /proc/PID/fd/N).
+func (f *FS) OpenDir(p string) (*os.File, error) {
+	return f.file("open", p, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NONBLOCK)
 }
 
 // dirEntry is an entry whose Info is read below the root, not at the
