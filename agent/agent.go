@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"sort"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/internal/sys/hostfs"
 )
 
 // Collector reads one area of the host. It never judges and never writes to
@@ -42,14 +42,11 @@ type Env struct {
 	Earlier *snapshot.Snapshot
 }
 
-// Path returns the absolute path of p below the environment's root.
-func (e *Env) Path(p ...string) string {
-	root := e.Root
-	if root == "" {
-		root = "/"
-	}
-	return filepath.Join(append([]string{root}, p...)...)
-}
+// FS is the host's file tree below Root: the one way a collector opens,
+// stats, lists, globs and reads links of the host's files, resolved inside
+// the root, regular files only where a file is read, never blocking, and
+// bounded.
+func (e *Env) FS() *hostfs.FS { return hostfs.New(e.Root) }
 
 // SkipError marks a collector that cannot run here for a reason that is not a
 // fault: the feature is absent, the daemon is not installed.

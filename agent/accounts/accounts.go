@@ -15,7 +15,6 @@ import (
 
 	"github.com/hostdrift/hostdrift/agent"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
-	"github.com/hostdrift/hostdrift/internal/sys/rootfs"
 )
 
 func init() {
@@ -28,17 +27,17 @@ type collector struct{}
 // without /etc/passwd is skipped; an unreadable shadow leaves Locked
 // unknown and says why.
 func (collector) Collect(_ context.Context, env *agent.Env) (snapshot.Section, error) {
-	pw, err := rootfs.ReadFile(env.Root, "/etc/passwd", 0)
+	pw, err := env.FS().ReadFile("/etc/passwd", 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return &snapshot.Accounts{Users: []snapshot.User{}, Groups: []snapshot.Group{}, Errors: []string{},
-			Absent: "no /etc/passwd below " + env.Path()}, nil
+			Absent: "no /etc/passwd below " + env.FS().Root()}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read /etc/passwd: %w", err)
 	}
 	out := &snapshot.Accounts{Errors: []string{}}
 	out.Users, out.Errors = ParsePasswd(strings.NewReader(string(pw)))
-	gr, err := rootfs.ReadFile(env.Root, "/etc/group", 0)
+	gr, err := env.FS().ReadFile("/etc/group", 0)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		out.Groups = []snapshot.Group{}
@@ -50,7 +49,7 @@ func (collector) Collect(_ context.Context, env *agent.Env) (snapshot.Section, e
 		out.Errors = append(out.Errors, errs...)
 	}
 	Resolve(out)
-	sh, err := rootfs.ReadFile(env.Root, "/etc/shadow", 0)
+	sh, err := env.FS().ReadFile("/etc/shadow", 0)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		out.ShadowError = "/etc/shadow does not exist"

@@ -3,6 +3,7 @@
 package dns
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,7 +16,6 @@ import (
 
 	"github.com/hostdrift/hostdrift/agent"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
-	"github.com/hostdrift/hostdrift/internal/sys/regfile"
 )
 
 // concurrency bounds how many queries are in flight at once.
@@ -42,11 +42,10 @@ type collector struct {
 func (c *collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Section, error) {
 	d := &snapshot.DNS{Queries: []snapshot.DNSResult{}}
 	rc := resolvConf{timeout: defaultTimeout, attempts: defaultAttempts}
-	if f, err := regfile.Open(env.Path("etc/resolv.conf")); err == nil {
-		rc, err = parseResolvConf(f)
-		f.Close()
+	if b, err := env.FS().ReadFile("/etc/resolv.conf", 0); err == nil {
+		rc, err = parseResolvConf(bytes.NewReader(b))
 		if err != nil {
-			d.ResolvConfError = fmt.Sprintf("read %s: %v", env.Path("etc/resolv.conf"), err)
+			d.ResolvConfError = fmt.Sprintf("read %s: %v", env.FS().Real("/etc/resolv.conf"), err)
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		d.ResolvConfError = err.Error()
@@ -63,11 +62,10 @@ func (c *collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Secti
 	d.TimeoutMS = int(rc.timeout / time.Millisecond)
 	d.Attempts = rc.attempts
 	d.Hosts = []snapshot.HostsEntry{}
-	if f, err := regfile.Open(env.Path("etc/hosts")); err == nil {
-		d.Hosts, err = parseHosts(f)
-		f.Close()
+	if b, err := env.FS().ReadFile("/etc/hosts", 0); err == nil {
+		d.Hosts, err = parseHosts(bytes.NewReader(b))
 		if err != nil {
-			d.HostsError = fmt.Sprintf("read %s: %v", env.Path("etc/hosts"), err)
+			d.HostsError = fmt.Sprintf("read %s: %v", env.FS().Real("/etc/hosts"), err)
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		d.HostsError = err.Error()

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path"
 	"strings"
 	"syscall"
 	"time"
@@ -50,9 +51,14 @@ func (c *Collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Secti
 	}
 	host := c.Host
 	if host == "" {
-		socket := env.Path(DefaultSocket)
+		// The socket's links resolve inside the root: Debian's /var/run is
+		// a link to /run, which must not lead to this machine's own.
+		socket, err := env.FS().Resolve(DefaultSocket)
+		if err != nil {
+			socket = env.FS().Real(DefaultSocket)
+		}
 		daemon := findDaemon(env)
-		if _, err := os.Lstat(socket); errors.Is(err, os.ErrNotExist) {
+		if _, err := env.FS().Lstat(DefaultSocket); errors.Is(err, os.ErrNotExist) {
 			if daemon == "" {
 				return &snapshot.Docker{Absent: fmt.Sprintf("no Docker engine on this host: DOCKER_HOST is not set, %s does not exist and no dockerd is installed in %s",
 					socket, strings.Join(daemonDirs, ", "))}, nil
@@ -80,9 +86,9 @@ func (c *Collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Secti
 // findDaemon returns the path of an installed dockerd below the root, or "".
 func findDaemon(env *agent.Env) string {
 	for _, d := range daemonDirs {
-		p := env.Path(d, "dockerd")
-		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
-			return p
+		p := path.Join(d, "dockerd")
+		if fi, err := env.FS().Stat(p); err == nil && !fi.IsDir() {
+			return env.FS().Real(p)
 		}
 	}
 	return ""

@@ -2,8 +2,7 @@ package docker
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
+	"path"
 	"strings"
 
 	"github.com/hostdrift/hostdrift/agent"
@@ -19,14 +18,15 @@ var dockerUnits = []string{"docker.service", "docker.socket"}
 // (nothing is run). A unit masked in /etc/systemd/system (a link to
 // /dev/null) is not enabled, whatever its wants links say.
 func enabledUnits(env *agent.Env) []string {
-	wants, _ := filepath.Glob(env.Path("/etc/systemd/system", "*.wants"))
+	host := env.FS()
+	wants, _ := host.Glob("/etc/systemd/system/*.wants")
 	var out []string
 	for _, u := range dockerUnits {
-		if target, err := os.Readlink(env.Path("/etc/systemd/system", u)); err == nil && target == "/dev/null" {
+		if target, err := host.Readlink(path.Join("/etc/systemd/system", u)); err == nil && target == "/dev/null" {
 			continue
 		}
 		for _, w := range wants {
-			if _, err := os.Lstat(filepath.Join(w, u)); err == nil {
+			if _, err := host.Lstat(path.Join(w, u)); err == nil {
 				out = append(out, u)
 				break
 			}
@@ -38,7 +38,7 @@ func enabledUnits(env *agent.Env) []string {
 // systemdRuns reports whether systemd is the init system below the root, as
 // sd_booted(3) tells: /run/systemd/system exists only while it runs.
 func systemdRuns(env *agent.Env) bool {
-	fi, err := os.Stat(env.Path("/run/systemd/system"))
+	fi, err := env.FS().Stat("/run/systemd/system")
 	return err == nil && fi.IsDir()
 }
 

@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/internal/sys/hostfs"
 )
 
 // MaxContentBytes bounds the content read for a digest or a match: a
@@ -34,29 +35,27 @@ var pseudoFS = map[int64]string{
 
 // openContent opens a regular file for reading without blocking on a
 // FIFO, and refuses anything else, including files of /proc and /sys.
-func openContent(root inRoot, name string) (*os.File, error) {
-	fd, err := root.open(name, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY)
-	if err != nil {
-		return nil, &os.PathError{Op: "open", Path: name, Err: err}
+func openContent(root *hostfs.FS, name string) (*os.File, error) {
+	f, err := root.Open(name)
+	if hostfs.IsNotRegular(err) {
+		return nil, fmt.Errorf("not a regular file: its content is not read")
 	}
-	f := os.NewFile(uintptr(fd), name)
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
+	if err != nil {
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
 		f.Close()
 		return nil, err
 	}
-	if st.Mode&unix.S_IFMT != unix.S_IFREG {
-		f.Close()
-		return nil, fmt.Errorf("not a regular file: its content is not read")
-	}
 	var sfs unix.Statfs_t
-	if err := unix.Fstatfs(fd, &sfs); err == nil {
+	if err := unix.Fstatfs(int(f.Fd()), &sfs); err == nil {
 		if name, ok := pseudoFS[int64(sfs.Type)]; ok {
 			f.Close()
 			return nil, fmt.Errorf("on %s, the kernel's state rather than a file: its content is not read", name)
 		}
 	}
-	if st.Size > MaxContentBytes {
+	if fi.Size() > MaxContentBytes {
 		f.Close()
 		return nil, fmt.Errorf("larger than %d MB: its content is not read", MaxContentBytes>>20)
 	}
@@ -64,7 +63,7 @@ func openContent(root inRoot, name string) (*os.File, error) {
 }
 
 // readContent fills the digest and the matches of st from the file at p.
-func readContent(root inRoot, p string, st *snapshot.FileState, w snapshot.FileWant) {
+func readContent(root *hostfs.FS, p string, st *snapshot.FileState, w snapshot.FileWant) {
 	f, err := openContent(root, p)
 	if err != nil {
 		st.ContentError = err.Error()
@@ -134,11 +133,11 @@ func Match(r io.Reader, pattern string, reveal bool) (snapshot.FileMatch, error)
 // names maps uids and gids to names from /etc/passwd and /etc/group below
 // the root, read once and only when needed.
 type names struct {
-	root          inRoot
+	root          *hostfs.FS
 	users, groups map[uint32]string
 }
 
-func newNames(root inRoot) *names { return &names{root: root} }
+func newNames(root *hostfs.FS) *names { return &names{root: root} }
 
 func (n *names) user(uid uint32) string {
 	if n.users == nil {

@@ -6,14 +6,17 @@ package files
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"sort"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/hostdrift/hostdrift/agent"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/internal/sys/hostfs"
 )
 
 func init() { agent.Register(snapshot.CollectorFiles, func() agent.Collector { return collector{} }) }
@@ -39,11 +42,7 @@ func (collector) Collect(_ context.Context, env *agent.Env) (snapshot.Section, e
 		c.Patterns = append(c.Patterns, w.Patterns...)
 	}
 	sort.Strings(paths)
-	root, err := openRoot(env.Root)
-	if err != nil {
-		return nil, err
-	}
-	defer root.close()
+	root := env.FS()
 	names := newNames(root)
 	out := &snapshot.Files{Files: []snapshot.FileState{}}
 	for i, p := range paths {
@@ -60,20 +59,25 @@ func (collector) Collect(_ context.Context, env *agent.Env) (snapshot.Section, e
 }
 
 // stat records what p is: the link itself, then what it leads to.
-func stat(root inRoot, p string, names *names) snapshot.FileState {
+func stat(root *hostfs.FS, p string, names *names) snapshot.FileState {
 	st := snapshot.FileState{Path: p}
-	if li, err := root.stat(p, false); err == nil && li.Mode&unix.S_IFMT == unix.S_IFLNK {
+	if li, err := root.Lstat(p); err == nil && li.Mode()&fs.ModeSymlink != 0 {
 		st.Symlink = true
-		if t, err := root.readlink(p); err == nil {
+		if t, err := root.Readlink(p); err == nil {
 			st.Target = t
 		}
 	}
-	fi, err := root.stat(p, true)
+	info, err := root.Stat(p)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return st
 	case err != nil:
 		st.Error = err.Error()
+		return st
+	}
+	fi, ok := info.Sys().(*syscall.Stat_t)
+	if !ok {
+		st.Error = fmt.Sprintf("stat %s: no owner or mode in %T", p, info.Sys())
 		return st
 	}
 	m := time.Unix(fi.Mtim.Unix()).UTC()

@@ -4,6 +4,7 @@ package host
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -20,7 +21,6 @@ import (
 
 	"github.com/hostdrift/hostdrift/agent"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
-	"github.com/hostdrift/hostdrift/internal/sys/regfile"
 )
 
 func init() { agent.Register(snapshot.CollectorHost, func() agent.Collector { return collector{} }) }
@@ -58,17 +58,15 @@ func fqdn(name string, env *agent.Env) (string, []string) {
 		return name, nil
 	}
 	var skipped []string
-	if f, err := regfile.Open(env.Path("etc/hosts")); err == nil {
-		defer f.Close()
-		if n := fqdnFromHosts(f, name); n != "" {
+	if b, err := env.FS().ReadFile("/etc/hosts", 0); err == nil {
+		if n := fqdnFromHosts(bytes.NewReader(b), name); n != "" {
 			return n, nil
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		skipped = append(skipped, err.Error())
 	}
-	if f, err := regfile.Open(env.Path("etc/resolv.conf")); err == nil {
-		defer f.Close()
-		if d := domainFromResolvConf(f); d != "" {
+	if b, err := env.FS().ReadFile("/etc/resolv.conf", 0); err == nil {
+		if d := domainFromResolvConf(bytes.NewReader(b)); d != "" {
 			return name + "." + d, skipped
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
 	"path/filepath"
 	"slices"
@@ -22,8 +21,8 @@ import (
 	"github.com/hostdrift/hostdrift/internal/parse/crontab"
 	"github.com/hostdrift/hostdrift/internal/parse/redact"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/internal/sys/hostfs"
 	"github.com/hostdrift/hostdrift/internal/sys/procns"
-	"github.com/hostdrift/hostdrift/internal/sys/regfile"
 )
 
 func init() {
@@ -73,7 +72,7 @@ func (c *CronCollector) Collect(ctx context.Context, env *agent.Env) (snapshot.S
 	if c.Now != nil {
 		now = c.Now()
 	}
-	fsys := newRootFS(env.Root)
+	fsys := newRootFS(env.FS())
 	loc := zone(fsys)
 	cr := &snapshot.Cron{Jobs: []snapshot.CronJob{}, Ignored: []snapshot.IgnoredFile{}, Errors: []snapshot.FileError{}, LogSources: []string{}}
 	cronDaemon(fsys, cr)
@@ -95,7 +94,7 @@ func (c *CronCollector) Collect(ctx context.Context, env *agent.Env) (snapshot.S
 		b, err := fsys.readFile(p)
 		if err != nil {
 			switch {
-			case regfile.IsNotRegular(err):
+			case hostfs.IsNotRegular(err):
 				cr.Ignored = append(cr.Ignored, snapshot.IgnoredFile{Path: p, Reason: err.Error() + "; cron reads only regular files"})
 			case !errors.Is(err, fs.ErrNotExist):
 				cr.Errors = append(cr.Errors, snapshot.FileError{Path: p, Error: err.Error()})
@@ -271,7 +270,7 @@ func setDue(j *snapshot.CronJob, spec calendar.Spec, now time.Time) {
 func (c *CronCollector) anacron(fsys rootFS, cr *snapshot.Cron, homes map[string]string) []snapshot.CronJob {
 	b, err := fsys.readFile(anacrontabPath)
 	if err != nil {
-		if regfile.IsNotRegular(err) {
+		if hostfs.IsNotRegular(err) {
 			cr.Ignored = append(cr.Ignored, snapshot.IgnoredFile{Path: anacrontabPath, Reason: err.Error() + "; anacron reads only a regular file"})
 		} else if !errors.Is(err, fs.ErrNotExist) {
 			cr.Errors = append(cr.Errors, snapshot.FileError{Path: anacrontabPath, Error: err.Error()})
@@ -323,7 +322,7 @@ func (c *CronCollector) runParts(fsys rootFS, cr *snapshot.Cron) []snapshot.Cron
 			}
 			if fi, err := fsys.stat(p); err == nil && !fi.Mode().IsRegular() {
 				cr.Ignored = append(cr.Ignored, snapshot.IgnoredFile{Path: p,
-					Reason: fmt.Sprintf("%s is %s: run-parts runs only regular files; this one never runs", p, regfile.Kind(fi.Mode()))})
+					Reason: fmt.Sprintf("%s is %s: run-parts runs only regular files; this one never runs", p, hostfs.Kind(fi.Mode()))})
 				continue
 			}
 			j := snapshot.CronJob{File: p, Kind: snapshot.CronRunParts, User: "root", Command: p, Output: snapshot.JobOutput{ToCron: []string{"stdout", "stderr"}, MailTo: "root"}}
@@ -384,7 +383,12 @@ var daemonPrograms = []string{"/usr/sbin/cron", "/usr/sbin/crond", "/sbin/crond"
 // OtherDaemons and does not count.
 func cronDaemon(fsys rootFS, cr *snapshot.Cron) {
 	cr.Daemon = snapshot.DaemonUnknown
-	procRoot := fsys.real("/proc")
+	// The /proc the root's own links lead to (a link out of the root is
+	// not followed out of it).
+	procRoot, err := fsys.Resolve("/proc")
+	if err != nil {
+		procRoot = fsys.Real("/proc")
+	}
 	host, err := procns.For(procRoot, fsys.live())
 	if err != nil {
 		switch {
@@ -395,13 +399,13 @@ func cronDaemon(fsys rootFS, cr *snapshot.Cron) {
 		}
 		return
 	}
-	procs, err := filepath.Glob(filepath.Join(procRoot, "[0-9]*", "comm"))
+	procs, err := fsys.Glob("/proc/[0-9]*/comm")
 	if err != nil || len(procs) == 0 {
 		return
 	}
 	var unknown []string
 	for _, p := range procs {
-		b, err := os.ReadFile(p)
+		b, err := fsys.ReadFile(p, 4096)
 		if err != nil {
 			continue
 		}
@@ -446,7 +450,7 @@ func (c *CronCollector) lastRuns(ctx context.Context, fsys rootFS, cr *snapshot.
 	for _, p := range syslogFiles {
 		f, err := fsys.open(p) // logs may be large: streamed, never read whole
 		if err != nil {
-			if regfile.IsNotRegular(err) {
+			if hostfs.IsNotRegular(err) {
 				problems = append(problems, err.Error())
 			} else if !errors.Is(err, fs.ErrNotExist) {
 				problems = append(problems, fmt.Sprintf("read %s: %v", p, err))

@@ -11,91 +11,19 @@ import (
 	"strings"
 
 	"github.com/hostdrift/hostdrift/internal/snapshot"
-	"github.com/hostdrift/hostdrift/internal/sys/regfile"
+	"github.com/hostdrift/hostdrift/internal/sys/hostfs"
 )
 
-// rootFS reads files below a root, following symbolic links the way the
-// host would see them: an absolute link target starts again at the root,
-// never at the machine's own /. Resolved folders are remembered, so a
-// thousand programs in the same few folders cost one lookup each.
-type rootFS struct {
-	root string
-	dirs map[string]string // host folder → where its links lead
-}
+// rootFS is the host's file tree (Env.FS) as the jobs read it: errors
+// name the host path, and files are bounded at maxConfigBytes.
+type rootFS struct{ *hostfs.FS }
 
-func newRootFS(root string) rootFS { return rootFS{root: root, dirs: map[string]string{}} }
+func newRootFS(h *hostfs.FS) rootFS { return rootFS{h} }
 
-func (r rootFS) live() bool { return r.root == "" || r.root == "/" }
-
-// real returns where p (a path on the host) is on this machine.
-func (r rootFS) real(p string) string {
-	if r.live() {
-		return p
-	}
-	return filepath.Join(r.root, p)
-}
-
-// resolve follows the links of p below the root and returns the host path
-// it ends at.
-func (r rootFS) resolve(p string) (string, error) {
-	if r.live() {
-		return p, nil
-	}
-	q, _, err := r.resolveDepth(p, 0)
-	return q, err
-}
-
-// resolveDepth also returns what the final path is (nil for "/"), so that
-// stat costs no second system call.
-func (r rootFS) resolveDepth(p string, depth int) (string, fs.FileInfo, error) {
-	if depth > 40 {
-		return "", nil, fmt.Errorf("%s: too many levels of symbolic links", p)
-	}
-	p = path.Clean("/" + p)
-	if p == "/" {
-		return p, nil, nil
-	}
-	dir, base := path.Split(p)
-	dir = path.Clean(dir)
-	rdir, ok := r.dirs[dir]
-	if !ok {
-		var err error
-		if rdir, _, err = r.resolveDepth(dir, depth); err != nil {
-			return "", nil, err
-		}
-		if r.dirs != nil {
-			r.dirs[dir] = rdir
-		}
-	}
-	full := path.Join(rdir, base)
-	fi, err := os.Lstat(r.real(full))
-	if err != nil {
-		return "", nil, err
-	}
-	if fi.Mode()&fs.ModeSymlink == 0 {
-		return full, fi, nil
-	}
-	target, err := os.Readlink(r.real(full))
-	if err != nil {
-		return "", nil, err
-	}
-	if !path.IsAbs(target) {
-		target = path.Join(rdir, target)
-	}
-	return r.resolveDepth(target, depth+1)
-}
+func (r rootFS) live() bool { return r.Live() }
 
 // stat is os.Stat of a host path below the root.
-func (r rootFS) stat(p string) (fs.FileInfo, error) {
-	if r.live() {
-		return os.Stat(p)
-	}
-	q, fi, err := r.resolveDepth(p, 0)
-	if err != nil || fi != nil {
-		return fi, err
-	}
-	return os.Stat(r.real(q))
-}
+func (r rootFS) stat(p string) (fs.FileInfo, error) { return r.Stat(p) }
 
 // maxConfigBytes bounds a crontab, unit file or /etc/passwd: a file far
 // bigger is a mistake or an attack, and is refused rather than read whole.
@@ -103,49 +31,33 @@ const maxConfigBytes = 16 << 20
 
 // readFile reads a regular file below the root, to maxConfigBytes.
 func (r rootFS) readFile(p string) ([]byte, error) {
-	f, err := r.open(p)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := regfile.ReadAll(f, maxConfigBytes)
-	var tl *regfile.TooLargeError
-	if errors.As(err, &tl) {
-		tl.Path = p
-	}
-	return b, err
+	b, err := r.ReadFile(p, maxConfigBytes)
+	return b, hostPath(err, p)
 }
 
 // open opens a regular file below the root for reading (logs are read as
 // a stream). A FIFO, device, socket or folder is refused, unopened, with a
-// *regfile.NotRegularError naming the host path: cron and systemd skip
+// *hostfs.NotRegularError naming the host path: cron and systemd skip
 // such files too, and opening one could block the collector.
 func (r rootFS) open(p string) (*os.File, error) {
-	var f *os.File
-	var err error
-	if r.live() {
-		f, err = regfile.Open(p)
-	} else {
-		var q string
-		if q, err = r.resolve(p); err != nil {
-			return nil, err
-		}
-		f, err = regfile.OpenNoFollow(r.real(q))
-	}
-	var nr *regfile.NotRegularError
-	if errors.As(err, &nr) {
-		nr.Path = p
-	}
-	return f, err
+	f, err := r.Open(p)
+	return f, hostPath(err, p)
 }
 
-func (r rootFS) readDir(p string) ([]fs.DirEntry, error) {
-	q, err := r.resolve(p)
-	if err != nil {
-		return nil, err
+// hostPath makes a refusal name the host path p, as cron and systemd do.
+func hostPath(err error, p string) error {
+	var nr *hostfs.NotRegularError
+	var tl *hostfs.TooLargeError
+	switch {
+	case errors.As(err, &nr):
+		nr.Path = p
+	case errors.As(err, &tl):
+		tl.Path = p
 	}
-	return os.ReadDir(r.real(q))
+	return err
 }
+
+func (r rootFS) readDir(p string) ([]fs.DirEntry, error) { return r.ReadDir(p) }
 
 // executable reports whether fi is a regular file someone may execute.
 func executable(fi fs.FileInfo) bool {

@@ -22,7 +22,7 @@ func systemdInit(fsys rootFS) string {
 	if fsys.live() {
 		return ""
 	}
-	if q, err := fsys.resolve("/sbin/init"); err == nil && path.Base(q) == "systemd" {
+	if q, err := fsys.Follow("/sbin/init"); err == nil && path.Base(q) == "systemd" {
 		return "/sbin/init is " + q + " (an offline image that boots systemd)"
 	}
 	return ""

@@ -51,12 +51,16 @@ func readJournal(ctx context.Context, fsys rootFS) ([]logRun, error) {
 	}
 	args := []string{"--no-pager", "--quiet", "--output=json", "--output-fields=MESSAGE", "--since=" + journalWindow}
 	if !fsys.live() {
-		dir := fsys.real("/var/log/journal")
-		if _, err := os.Stat(dir); errors.Is(err, fs.ErrNotExist) {
+		// journalctl is handed the folder the root's links lead to.
+		dir, err := fsys.Resolve("/var/log/journal")
+		if errors.Is(err, fs.ErrNotExist) {
 			return nil, nil
 		}
+		if err != nil {
+			return nil, err
+		}
 		args = append(args, "--directory="+dir)
-	} else if !hasJournal() {
+	} else if !hasJournal(fsys) {
 		return nil, nil
 	}
 	args = append(args, "SYSLOG_IDENTIFIER=CRON", "SYSLOG_IDENTIFIER=CROND", "SYSLOG_IDENTIFIER=crond")
@@ -72,9 +76,9 @@ func readJournal(ctx context.Context, fsys rootFS) ([]logRun, error) {
 }
 
 // hasJournal reports whether the live host keeps a journal at all.
-func hasJournal() bool {
+func hasJournal(fsys rootFS) bool {
 	for _, d := range []string{"/run/log/journal", "/var/log/journal"} {
-		if _, err := os.Stat(d); err == nil {
+		if _, err := fsys.stat(d); err == nil {
 			return true
 		}
 	}

@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/hostdrift/hostdrift/internal/snapshot"
-	"github.com/hostdrift/hostdrift/internal/sys/regfile"
+	"github.com/hostdrift/hostdrift/internal/sys/hostfs"
 )
 
 // dpkgInfo holds dpkg's file lists: PACKAGE.list (or PACKAGE:ARCH.list)
@@ -70,7 +70,7 @@ func packageOwners(fsys rootFS, cr *snapshot.Cron) {
 		pkg, _, _ := strings.Cut(strings.TrimSuffix(name, ".list"), ":")
 		f, err := fsys.open(path.Join(dpkgInfo, name))
 		if err != nil {
-			if regfile.IsNotRegular(err) {
+			if hostfs.IsNotRegular(err) {
 				cr.PackageDBError = err.Error()
 			}
 			continue

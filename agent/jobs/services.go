@@ -34,13 +34,13 @@ var unitSuffixes = []string{".service", ".socket", ".target", ".timer", ".mount"
 
 // Collect reads the units over D-Bus when it can, else from files.
 func (c *ServicesCollector) Collect(ctx context.Context, env *agent.Env) (snapshot.Section, error) {
-	fsys := newRootFS(env.Root)
+	fsys := newRootFS(env.FS())
 	if fsys.live() && !c.Offline {
 		s, err := servicesOverDBus(ctx)
 		if err == nil {
 			return s, nil
 		}
-		if systemdRuns() {
+		if systemdRuns(fsys) {
 			s := servicesOffline(fsys)
 			return s, agent.Partial("systemd runs but did not answer over D-Bus (%v): units were read from unit files, without their state", err)
 		}

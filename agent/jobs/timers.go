@@ -11,7 +11,7 @@ import (
 	"github.com/hostdrift/hostdrift/internal/parse/calendar"
 	"github.com/hostdrift/hostdrift/internal/parse/crontab"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
-	"github.com/hostdrift/hostdrift/internal/sys/regfile"
+	"github.com/hostdrift/hostdrift/internal/sys/hostfs"
 )
 
 func init() {
@@ -42,11 +42,11 @@ func (c *TimersCollector) Collect(ctx context.Context, env *agent.Env) (snapshot
 	if c.Now != nil {
 		now = c.Now()
 	}
-	fsys := newRootFS(env.Root)
+	fsys := newRootFS(env.FS())
 	if fsys.live() && !c.Offline {
 		if t, err := collectDBus(ctx, fsys, now); err == nil {
 			return t, nil
-		} else if systemdRuns() {
+		} else if systemdRuns(fsys) {
 			// systemd runs but does not answer: read the files, and say why.
 			t := c.offline(fsys, now)
 			return t, agent.Partial("systemd runs but did not answer over D-Bus (%v): timers were read from unit files, without last results", err)
@@ -64,7 +64,7 @@ func (c *TimersCollector) offline(fsys rootFS, now time.Time) *snapshot.Timers {
 		u, err := units.load(name)
 		if err != nil {
 			out.Errors = append(out.Errors, snapshot.FileError{Path: units.files[name], Error: err.Error()})
-			if regfile.IsNotRegular(err) {
+			if hostfs.IsNotRegular(err) {
 				continue // systemd cannot load it either: there is no timer to judge
 			}
 		}
@@ -111,7 +111,7 @@ func (c *TimersCollector) offline(fsys rootFS, now time.Time) *snapshot.Timers {
 		svc, err := units.load(t.Service)
 		if err != nil {
 			out.Errors = append(out.Errors, snapshot.FileError{Path: units.files[t.Service], Error: err.Error()})
-			if regfile.IsNotRegular(err) {
+			if hostfs.IsNotRegular(err) {
 				t.ServiceError, svc = err.Error(), nil
 			}
 		}
@@ -155,8 +155,8 @@ func execPrograms(fsys rootFS, lines []string) []snapshot.Program {
 }
 
 // systemdRuns reports whether systemd is the init system here.
-func systemdRuns() bool {
-	_, err := rootFS{}.stat("/run/systemd/system")
+func systemdRuns(fsys rootFS) bool {
+	_, err := fsys.stat("/run/systemd/system")
 	return err == nil
 }
 

@@ -3,12 +3,11 @@ package jobs
 import (
 	"bufio"
 	"io"
-	"os"
 	"path"
 	"sort"
 	"strings"
 
-	"github.com/hostdrift/hostdrift/internal/sys/regfile"
+	"github.com/hostdrift/hostdrift/internal/sys/hostfs"
 )
 
 // unitDirs are where systemd finds system units, highest priority first.
@@ -137,7 +136,7 @@ func (s *unitSet) load(name string) (*unitFile, error) {
 		return nil, nil
 	}
 	u := &unitFile{path: p, values: map[string]map[string][]string{}}
-	if target, err := os.Readlink(s.fsys.real(p)); err == nil && target == "/dev/null" {
+	if target, err := s.fsys.Readlink(p); err == nil && target == "/dev/null" {
 		u.masked = true
 		return u, nil
 	}
@@ -174,7 +173,7 @@ func (s *unitSet) load(name string) (*unitFile, error) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		b, err := s.fsys.readFile(dropIns[k])
-		if regfile.IsNotRegular(err) {
+		if hostfs.IsNotRegular(err) {
 			u.skipped = append(u.skipped, err)
 			continue
 		}

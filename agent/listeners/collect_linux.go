@@ -6,12 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
+	"path"
 	"strings"
 
 	"github.com/hostdrift/hostdrift/agent"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/internal/sys/hostfs"
 	"github.com/hostdrift/hostdrift/internal/sys/procns"
 	"github.com/hostdrift/hostdrift/internal/sys/setns"
 	"golang.org/x/sys/unix"
@@ -35,7 +35,14 @@ func (c *Collector) collect(ctx context.Context, env *agent.Env) (*snapshot.List
 	default:
 		return nil, fmt.Errorf("listeners: unknown source %q (want %q or %q)", c.Source, SourceSockDiag, SourceProcfs)
 	}
-	procRoot := env.Path("proc")
+	// The kernel's tables, read through the root's /proc (links resolved
+	// inside the root); procRoot names it on this machine, for messages
+	// and for procns.
+	h := env.FS()
+	procRoot, rerr := h.Resolve("/proc")
+	if rerr != nil {
+		procRoot = h.Real("/proc")
+	}
 	l := &snapshot.Listeners{}
 	var partial []string
 
@@ -59,18 +66,18 @@ func (c *Collector) collect(ctx context.Context, env *agent.Env) (*snapshot.List
 	// read them from a thread inside it.
 	err := setns.Run(env.NetNS, func() error {
 		var err error
-		if l.BindV6Only, err = readBindV6Only(procRoot); err != nil {
+		if l.BindV6Only, err = readBindV6Only(h); err != nil {
 			return err
 		}
 		if l.Source != "" {
 			return nil
 		}
-		netDir := filepath.Join(procRoot, "net")
+		netDir := "/proc/net"
 		if env.NetNS != "" {
-			netDir = filepath.Join(procRoot, "thread-self", "net") // this thread's namespace
+			netDir = "/proc/thread-self/net" // this thread's namespace
 		}
 		l.Source = SourceProcfs
-		l.Sockets, err = readProcNet(netDir)
+		l.Sockets, err = readProcNet(h, netDir)
 		return err
 	})
 	if err != nil {
@@ -93,7 +100,7 @@ func (c *Collector) collect(ctx context.Context, env *agent.Env) (*snapshot.List
 	}
 	sortSockets(l.Sockets)
 
-	if reason, err := addOwners(ctx, procRoot, l); err != nil {
+	if reason, err := addOwners(ctx, h, procRoot, l); err != nil {
 		return nil, err
 	} else if reason != "" {
 		partial = append(partial, reason)
@@ -105,8 +112,8 @@ func (c *Collector) collect(ctx context.Context, env *agent.Env) (*snapshot.List
 }
 
 // readBindV6Only reads net.ipv6.bindv6only; a host without IPv6 has none.
-func readBindV6Only(procRoot string) (bool, error) {
-	b, err := os.ReadFile(filepath.Join(procRoot, "sys", "net", "ipv6", "bindv6only"))
+func readBindV6Only(h *hostfs.FS) (bool, error) {
+	b, err := h.ReadFile("/proc/sys/net/ipv6/bindv6only", 64)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}
@@ -117,11 +124,11 @@ func readBindV6Only(procRoot string) (bool, error) {
 }
 
 // readProcNet reads the four tables of dir; the IPv6 ones may be missing.
-func readProcNet(dir string) ([]snapshot.Socket, error) {
+func readProcNet(h *hostfs.FS, dir string) ([]snapshot.Socket, error) {
 	var out []snapshot.Socket
 	for _, f := range procNetFiles {
-		path := filepath.Join(dir, f.name)
-		file, err := os.Open(path)
+		name := path.Join(dir, f.name)
+		file, err := h.Open(name)
 		if errors.Is(err, fs.ErrNotExist) && f.family == snapshot.IPv6 {
 			continue // IPv6 disabled
 		}
@@ -131,7 +138,7 @@ func readProcNet(dir string) ([]snapshot.Socket, error) {
 		socks, err := parseProcNet(file, f.protocol, f.family)
 		file.Close()
 		if err != nil {
-			return nil, fmt.Errorf("parse %s: %w", path, err)
+			return nil, fmt.Errorf("parse %s: %w", name, err)
 		}
 		out = append(out, socks...)
 	}
@@ -140,14 +147,14 @@ func readProcNet(dir string) ([]snapshot.Socket, error) {
 
 // addOwners fills each socket's Process, and Unowned and OwnerError. It
 // returns a reason for a Partial status when owners could not be read.
-func addOwners(ctx context.Context, procRoot string, l *snapshot.Listeners) (partial string, err error) {
+func addOwners(ctx context.Context, h *hostfs.FS, procRoot string, l *snapshot.Listeners) (partial string, err error) {
 	want := make(map[uint64]struct{}, len(l.Sockets))
 	for _, s := range l.Sockets {
 		if s.Inode != 0 {
 			want[s.Inode] = struct{}{}
 		}
 	}
-	scan, err := findOwners(ctx, procRoot, want)
+	scan, err := findOwners(ctx, h, want)
 	if err != nil {
 		if ctx.Err() != nil {
 			return "", ctx.Err()
@@ -165,7 +172,7 @@ func addOwners(ctx context.Context, procRoot string, l *snapshot.Listeners) (par
 		if ok {
 			p, seen := procs[pid]
 			if !seen {
-				p = readProcess(procRoot, pid, host) // nil if it exited meanwhile
+				p = readProcess(h, pid, host) // nil if it exited meanwhile
 				procs[pid] = p
 			}
 			if p != nil {
@@ -187,7 +194,7 @@ func addOwners(ctx context.Context, procRoot string, l *snapshot.Listeners) (par
 		if pid == 0 {
 			pid = scan.linkDeniedPID
 		}
-		comm, _ := os.ReadFile(fmt.Sprintf("%s/%d/comm", procRoot, pid))
+		comm, _ := h.ReadFile(fmt.Sprintf("/proc/%d/comm", pid), 4096)
 		l.OwnerError = fmt.Sprintf("the kernel refused to show the file descriptors of %d processes (%s/%d, %s) although hostdrift holds CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH: a security module (Yama, AppArmor, SELinux) or the process's own protection hides them", scan.denied+scan.linkDenied, procRoot, pid, strings.TrimSpace(string(comm)))
 		return fmt.Sprintf("owning process of %d sockets unknown: %s", l.Unowned, l.OwnerError), nil
 	}

@@ -7,8 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"math"
-	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/hostdrift/hostdrift/internal/parse/redact"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/internal/sys/hostfs"
 	"github.com/hostdrift/hostdrift/internal/sys/procns"
 )
 
@@ -41,16 +40,16 @@ type ownerScan struct {
 	linkDeniedPID int
 }
 
-// findOwners walks procRoot/*/fd once and maps the wanted socket inodes to
+// findOwners walks /proc/*/fd once and maps the wanted socket inodes to
 // the processes that hold them. It stops as soon as all are found. Processes
 // that exit during the walk are skipped; directories it may not read are
 // counted in denied.
-func findOwners(ctx context.Context, procRoot string, want map[uint64]struct{}) (ownerScan, error) {
+func findOwners(ctx context.Context, h *hostfs.FS, want map[uint64]struct{}) (ownerScan, error) {
 	scan := ownerScan{pids: make(map[uint64]int, len(want))}
 	if len(want) == 0 {
 		return scan, nil
 	}
-	dir, err := os.Open(procRoot)
+	dir, err := h.OpenDir("/proc")
 	if err != nil {
 		return scan, err
 	}
@@ -76,8 +75,7 @@ func findOwners(ctx context.Context, procRoot string, want map[uint64]struct{}) 
 				return scan, err
 			}
 		}
-		fdDir := filepath.Join(procRoot, strconv.Itoa(pid), "fd")
-		fd, err := unix.Open(fdDir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		f, err := h.OpenDir("/proc/" + strconv.Itoa(pid) + "/fd")
 		if err != nil {
 			if errors.Is(err, unix.EACCES) || errors.Is(err, unix.EPERM) {
 				scan.denied++
@@ -87,7 +85,7 @@ func findOwners(ctx context.Context, procRoot string, want map[uint64]struct{}) 
 			}
 			continue // gone, or not a process
 		}
-		f := os.NewFile(uintptr(fd), fdDir)
+		fd := int(f.Fd())
 		fds, err := f.Readdirnames(-1)
 		if err != nil && errors.Is(err, fs.ErrPermission) {
 			scan.denied++
@@ -153,17 +151,17 @@ func socketInode(link []byte) (uint64, bool) {
 // host's namespaces (host nil: cannot be told). A process in the host's
 // own PID and mount namespaces is never labelled a container, even when
 // hostdrift runs in one. It returns nil if the process is gone.
-func readProcess(procRoot string, pid int, host *procns.Host) *snapshot.Process {
-	dir := filepath.Join(procRoot, strconv.Itoa(pid))
-	comm, err := os.ReadFile(filepath.Join(dir, "comm"))
+func readProcess(h *hostfs.FS, pid int, host *procns.Host) *snapshot.Process {
+	dir := "/proc/" + strconv.Itoa(pid)
+	comm, err := h.ReadFile(dir+"/comm", 4096)
 	if err != nil {
 		return nil
 	}
 	p := &snapshot.Process{PID: pid, Name: strings.TrimSuffix(string(comm), "\n")}
-	if raw, err := readLimited(filepath.Join(dir, "cmdline"), 64*1024); err == nil {
+	if raw, err := readLimited(h, dir+"/cmdline", 64*1024); err == nil {
 		p.Cmdline = cmdline(raw)
 	}
-	if cg, err := readLimited(filepath.Join(dir, "cgroup"), 64*1024); err == nil {
+	if cg, err := readLimited(h, dir+"/cgroup", 64*1024); err == nil {
 		p.Unit, p.ContainerID = parseCgroup(string(cg))
 	}
 	if host != nil {
@@ -195,8 +193,10 @@ func cmdline(raw []byte) string {
 	return s
 }
 
-func readLimited(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
+// readLimited reads at most limit bytes of path: a longer command line is
+// cut, not refused.
+func readLimited(h *hostfs.FS, path string, limit int64) ([]byte, error) {
+	f, err := h.Open(path)
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/hostdrift/hostdrift/agent"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/internal/sys/hostfs"
 )
 
 // fixture writes files and symlinks (targets prefixed "->") below dir.
@@ -149,7 +150,7 @@ func TestFindOwners(t *testing.T) {
 		"proc/13/fd":    "->/nonexistent",
 		"proc/abc/fd/1": "->socket:[11]",
 	})
-	proc := filepath.Join(root, "proc")
+	proc := hostfs.New(root)
 	scan, err := findOwners(context.Background(), proc, map[uint64]struct{}{10: {}, 11: {}, 12: {}})
 	if err != nil {
 		t.Fatal(err)
@@ -162,7 +163,7 @@ func TestFindOwners(t *testing.T) {
 	if _, err := findOwners(ctx, proc, map[uint64]struct{}{10: {}}); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled walk: err = %v, want context.Canceled", err)
 	}
-	if _, err := findOwners(context.Background(), filepath.Join(root, "nope"), map[uint64]struct{}{10: {}}); err == nil {
+	if _, err := findOwners(context.Background(), hostfs.New(filepath.Join(root, "nope")), map[uint64]struct{}{10: {}}); err == nil {
 		t.Errorf("missing proc root: want an error")
 	}
 }
@@ -228,7 +229,7 @@ func TestFindOwnersWhileProcessesExit(t *testing.T) {
 		}
 	}()
 	for range 10 {
-		scan, err := findOwners(context.Background(), "/proc", map[uint64]struct{}{inode: {}})
+		scan, err := findOwners(context.Background(), hostfs.New("/"), map[uint64]struct{}{inode: {}})
 		if err != nil {
 			t.Fatalf("walk while processes exit: %v", err)
 		}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/internal/sys/hostfs"
 	"github.com/hostdrift/hostdrift/internal/sys/procns"
 	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
 )
@@ -21,7 +22,7 @@ func TestReadProcessTellsNamespaces(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	own := readProcess("/proc", os.Getpid(), host)
+	own := readProcess(hostfs.New("/"), os.Getpid(), host)
 	if own == nil || own.Namespaces != snapshot.NamespacesHost || own.ContainerID != "" || own.OtherNamespaces() {
 		t.Errorf("own process %+v; want the host's namespaces and no container", own)
 	}
@@ -31,11 +32,11 @@ func TestReadProcessTellsNamespaces(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	other := readProcess("/proc", cmd.Process.Pid, host)
+	other := readProcess(hostfs.New("/"), cmd.Process.Pid, host)
 	if other == nil || other.Namespaces != snapshot.NamespacesOther || !other.OtherNamespaces() {
 		t.Errorf("process in new namespaces %+v; want it marked as another's", other)
 	}
-	if p := readProcess("/proc", os.Getpid(), nil); p == nil || p.Namespaces != "" {
+	if p := readProcess(hostfs.New("/"), os.Getpid(), nil); p == nil || p.Namespaces != "" {
 		t.Errorf("without the host's namespaces: %+v; want them left unknown", p)
 	}
 }

@@ -4,6 +4,7 @@
 package mounts
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/hostdrift/hostdrift/agent"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/internal/sys/hostfs"
 )
 
 func init() { agent.Register(snapshot.CollectorMounts, func() agent.Collector { return collector{} }) }
@@ -46,7 +48,7 @@ func (collector) Collect(_ context.Context, env *agent.Env) (snapshot.Section, e
 		}
 		out.Mounts, out.Live = ms, true
 	}
-	fstab, err := readFstab(env.Path("etc/fstab"))
+	fstab, err := readFstab(env.FS())
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
@@ -72,25 +74,14 @@ func readMountinfo(p string) ([]snapshot.Mount, error) {
 	return ParseMountinfo(io.LimitReader(f, maxFileBytes))
 }
 
-// readFstab reads a regular fstab, bounded; a FIFO or device there is
-// refused, not opened for a blocking read.
-func readFstab(p string) ([]snapshot.FstabEntry, error) {
-	fi, err := os.Stat(p)
+// readFstab reads the host's /etc/fstab: a regular file, bounded; a FIFO
+// or device there is refused, not opened for a blocking read.
+func readFstab(h *hostfs.FS) ([]snapshot.FstabEntry, error) {
+	b, err := h.ReadFile("/etc/fstab", maxFileBytes)
 	if err != nil {
 		return nil, err
 	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s is not a regular file: not read", p)
-	}
-	if fi.Size() > maxFileBytes {
-		return nil, fmt.Errorf("%s is larger than %d MB: not read", p, maxFileBytes>>20)
-	}
-	f, err := os.OpenFile(p, os.O_RDONLY|unix.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return ParseFstab(io.LimitReader(f, maxFileBytes))
+	return ParseFstab(bytes.NewReader(b))
 }
 
 // space fills a mount's sizes from statfs, except on remote file systems.

@@ -16,7 +16,6 @@ import (
 
 	"github.com/hostdrift/hostdrift/agent"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
-	"github.com/hostdrift/hostdrift/internal/sys/rootfs"
 )
 
 func init() {
@@ -30,7 +29,7 @@ type collector struct{}
 
 // Collect reads dpkg's status file; a host without one is skipped.
 func (collector) Collect(_ context.Context, env *agent.Env) (snapshot.Section, error) {
-	b, err := rootfs.ReadFile(env.Root, StatusFile, 0)
+	b, err := env.FS().ReadFile(StatusFile, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		// An empty section, not a skip: a baseline compares it, and the
 		// package checks say they do not apply.

@@ -48,11 +48,8 @@ func (c collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Sectio
 		return nil, fmt.Errorf("read %s: %w", c.proc, err)
 	}
 	users := map[uint32]string{}
-	if f, err := os.Open(env.Path("etc/passwd")); err == nil {
-		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() {
-			users = files.ParseIDs(f)
-		}
-		f.Close()
+	if b, err := env.FS().ReadFile("/etc/passwd", 0); err == nil {
+		users = files.ParseIDs(bytes.NewReader(b))
 	}
 	out := &snapshot.Processes{Processes: []snapshot.RunningProcess{}}
 	for _, e := range ents {

@@ -16,7 +16,7 @@ import (
 
 	"github.com/hostdrift/hostdrift/agent"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
-	"github.com/hostdrift/hostdrift/internal/sys/rootfs"
+	"github.com/hostdrift/hostdrift/internal/sys/hostfs"
 	"github.com/hostdrift/hostdrift/internal/sys/setns"
 )
 
@@ -37,10 +37,11 @@ type collector struct{}
 // key it sets or the policy asks about.
 func (collector) Collect(_ context.Context, env *agent.Env) (snapshot.Section, error) {
 	out := &snapshot.Sysctl{Files: []string{}, Params: []snapshot.SysctlParam{}, Errors: []string{}}
-	files := ConfFiles(env.Root)
+	host := env.FS()
+	files := ConfFiles(host)
 	var all []Assignment
 	for _, f := range files {
-		b, err := rootfs.ReadFile(env.Root, f, 0)
+		b, err := host.ReadFile(f, 0)
 		if err != nil {
 			out.Errors = append(out.Errors, err.Error())
 			continue
@@ -50,8 +51,8 @@ func (collector) Collect(_ context.Context, env *agent.Env) (snapshot.Section, e
 		all = append(all, as...)
 		out.Errors = append(out.Errors, errs...)
 	}
-	out.Live = rootfs.Exists(env.Root, "/proc/sys/kernel")
-	if rootfs.Exists(env.Root, "/run/systemd/system") {
+	out.Live = host.Exists("/proc/sys/kernel")
+	if host.Exists("/run/systemd/system") {
 		out.AppliedBy = "systemd-sysctl"
 	}
 	if out.Live && (env.Root == "" || env.Root == "/") {
@@ -62,7 +63,7 @@ func (collector) Collect(_ context.Context, env *agent.Env) (snapshot.Section, e
 	}
 	var globs func(string) []string
 	if out.Live {
-		globs = func(pattern string) []string { return expand(env.Root, pattern) }
+		globs = func(pattern string) []string { return expand(host, pattern) }
 	}
 	params := Effective(all, globs)
 	for _, k := range env.Wants.Sysctl {
@@ -83,13 +84,13 @@ func (collector) Collect(_ context.Context, env *agent.Env) (snapshot.Section, e
 				net = append(net, k)
 				continue
 			}
-			readValue(env.Root, params[k])
+			readValue(host, params[k])
 		}
 		if len(net) > 0 {
 			out.NetNS = env.NetNS
 			err := setns.Run(env.NetNS, func() error {
 				for _, k := range net {
-					readValue(env.Root, params[k])
+					readValue(host, params[k])
 				}
 				return nil
 			})
@@ -108,8 +109,8 @@ func (collector) Collect(_ context.Context, env *agent.Env) (snapshot.Section, e
 }
 
 // readValue reads a parameter's running value below root's /proc/sys.
-func readValue(root string, p *snapshot.SysctlParam) {
-	b, err := rootfs.ReadFile(root, Path(p.Key), maxValue)
+func readValue(host *hostfs.FS, p *snapshot.SysctlParam) {
+	b, err := host.ReadFile(Path(p.Key), maxValue)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:
@@ -120,11 +121,11 @@ func readValue(root string, p *snapshot.SysctlParam) {
 }
 
 // expand lists the keys of a glob below root's /proc/sys.
-func expand(root, pattern string) []string {
+func expand(host *hostfs.FS, pattern string) []string {
 	parts := strings.Split(pattern, ".")
 	var walk func(dir string, i int) []string
 	walk = func(dir string, i int) []string {
-		entries, _ := rootfs.ReadDir(root, dir)
+		entries, _ := host.ReadDir(dir)
 		var out []string
 		for _, e := range entries {
 			name := strings.ReplaceAll(e.Name(), ".", "/")
@@ -154,11 +155,11 @@ func expand(root, pattern string) []string {
 // /dev/null masking it; then /etc/sysctl.conf, unless a sysctl.d file
 // links to it (Debian's 99-sysctl.conf does), as procps' sysctl --system
 // reads it last.
-func ConfFiles(root string) []string {
+func ConfFiles(host *hostfs.FS) []string {
 	chosen := map[string]string{}
 	covered := false
 	for _, dir := range ConfDirs {
-		entries, _ := rootfs.ReadDir(root, dir)
+		entries, _ := host.ReadDir(dir)
 		for _, e := range entries {
 			if !strings.HasSuffix(e.Name(), ".conf") {
 				continue
@@ -167,7 +168,7 @@ func ConfFiles(root string) []string {
 				continue
 			}
 			p := path.Join(dir, e.Name())
-			target := rootfs.Readlink(root, p)
+			target, _ := host.Readlink(p)
 			if target == "/dev/null" {
 				chosen[e.Name()] = ""
 				continue
@@ -192,7 +193,7 @@ func ConfFiles(root string) []string {
 	for _, n := range names {
 		out = append(out, chosen[n])
 	}
-	if !covered && rootfs.Exists(root, "/etc/sysctl.conf") {
+	if !covered && host.Exists("/etc/sysctl.conf") {
 		out = append(out, "/etc/sysctl.conf")
 	}
 	return out

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hostdrift/hostdrift/agent"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/internal/sys/hostfs"
 	"github.com/hostdrift/hostdrift/internal/testkit/fixture"
 )
 
@@ -63,7 +64,7 @@ func TestOrder(t *testing.T) {
 		"proc/sys/net/ipv4/conf/all/rp_filter":  "0\n",
 		"proc/sys/net/ipv4/conf/eth0/rp_filter": "1\n",
 	})
-	files := ConfFiles(root)
+	files := ConfFiles(hostfs.New(root))
 	want := []string{"/usr/lib/sysctl.d/50-default.conf", "/usr/lib/sysctl.d/50-pid-max.conf", "/etc/sysctl.d/70-vendor.conf", "/etc/sysctl.d/80-rp.conf", "/run/sysctl.d/90-late.conf", "/etc/sysctl.d/99-sysctl.conf"}
 	if !reflect.DeepEqual(files, want) {
 		t.Fatalf("files %q\nwant %q", files, want)

@@ -47,8 +47,8 @@ func dockerHost(opts *Options) string {
 	if h := os.Getenv("DOCKER_HOST"); h != "" {
 		return h
 	}
-	if _, err := os.Lstat(opts.Env.Path(dockerSocket)); err == nil {
-		return "unix://" + opts.Env.Path(dockerSocket)
+	if _, err := os.Lstat(opts.Env.FS().Real(dockerSocket)); err == nil {
+		return "unix://" + opts.Env.FS().Real(dockerSocket)
 	}
 	return ""
 }

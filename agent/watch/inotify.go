@@ -73,7 +73,7 @@ func unitSub(name string) bool {
 func hostTargets(opts *Options) []target {
 	var ts []target
 	add := func(p string, dir bool, cols []string, mod func(*target)) {
-		t := target{real: opts.Env.Path(p), shown: p, dir: dir, collectors: cols}
+		t := target{real: opts.Env.FS().Real(p), shown: p, dir: dir, collectors: cols}
 		if mod != nil {
 			mod(&t)
 		}
@@ -140,7 +140,7 @@ func newInotify(ctx context.Context, opts *Options) (source, error) {
 	if err != nil {
 		return source{}, fmt.Errorf("inotify: cannot watch files (%w): cron, unit files, /etc/hosts, /etc/resolv.conf, file checks and the policy are read again only when another event asks", err)
 	}
-	s := &inotifySource{f: os.NewFile(uintptr(fd), "inotify"), fd: fd, root: opts.Env.Path(), targets: ts,
+	s := &inotifySource{f: os.NewFile(uintptr(fd), "inotify"), fd: fd, root: opts.Env.FS().Root(), targets: ts,
 		wds: map[int][]string{}, byPath: map[string]int{}}
 	armErr := s.arm()
 	if armErr != nil && len(s.byPath) == 0 {

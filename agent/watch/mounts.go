@@ -43,7 +43,7 @@ const mountinfo = "/proc/thread-self/mountinfo"
 func newMounts(ctx context.Context, opts *Options) (source, error) {
 	// The mount table is this machine's: the collector reads it only on
 	// the live host (fstab below another root is watched by inotify).
-	if !wanted(opts, mountsCollectors...) || opts.Env.Path() != "/" {
+	if !wanted(opts, mountsCollectors...) || !opts.Env.FS().Live() {
 		return source{}, nil
 	}
 	f, err := os.Open(mountinfo)

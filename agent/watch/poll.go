@@ -197,7 +197,7 @@ func newLegacyPoll(ctx context.Context, opts *Options) (source, error) {
 // configuration files are inotify's.
 func newSysctlPoll(ctx context.Context, opts *Options) (source, error) {
 	cols := only(opts.Collectors, []string{snapshot.CollectorSysctl})
-	if len(cols) == 0 || opts.Env.Path() != "/" {
+	if len(cols) == 0 || !opts.Env.FS().Live() {
 		return source{}, nil
 	}
 	return source{Source: &pollSource{what: "live kernel parameters", collectors: cols, minPoll: MinPoll,

@@ -51,7 +51,7 @@ func newSystemd(ctx context.Context, opts *Options) (source, error) {
 	}
 	const blind = "the services and timers areas are read again only when their unit files change or another event asks"
 	if opts.SystemBus == "" {
-		if root := opts.Env.Path(); root != "/" {
+		if root := opts.Env.FS().Root(); root != "/" {
 			return source{}, fmt.Errorf("systemd: the root is %s, not /: the systemd running here is not the audited host's; %s", root, blind)
 		}
 		if _, err := os.Stat("/run/systemd/system"); err != nil {
