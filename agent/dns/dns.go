@@ -35,6 +35,17 @@ type collector struct {
 	port int
 }
 
+// Paths the collector reads.
+const (
+	resolvConfPath = "/etc/resolv.conf"
+	hostsPath      = "/etc/hosts"
+)
+
+// Reads declares what the collector reads: resolv.conf and /etc/hosts.
+func (*collector) Reads() []agent.Path {
+	return []agent.Path{agent.File(resolvConfPath), agent.File(hostsPath)}
+}
+
 // Collect reads resolv.conf and /etc/hosts below env's root, then asks every
 // query the policy wants, at most 16 at a time. It makes no query when the
 // policy wants none. A query that fails is recorded as data; only the
@@ -42,11 +53,11 @@ type collector struct {
 func (c *collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Section, error) {
 	d := &snapshot.DNS{Queries: []snapshot.DNSResult{}}
 	rc := resolvConf{timeout: defaultTimeout, attempts: defaultAttempts}
-	if f, err := regfile.Open(env.Path("etc/resolv.conf")); err == nil {
+	if f, err := regfile.Open(env.Path(resolvConfPath)); err == nil {
 		rc, err = parseResolvConf(f)
 		f.Close()
 		if err != nil {
-			d.ResolvConfError = fmt.Sprintf("read %s: %v", env.Path("etc/resolv.conf"), err)
+			d.ResolvConfError = fmt.Sprintf("read %s: %v", env.Path(resolvConfPath), err)
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		d.ResolvConfError = err.Error()
@@ -63,11 +74,11 @@ func (c *collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Secti
 	d.TimeoutMS = int(rc.timeout / time.Millisecond)
 	d.Attempts = rc.attempts
 	d.Hosts = []snapshot.HostsEntry{}
-	if f, err := regfile.Open(env.Path("etc/hosts")); err == nil {
+	if f, err := regfile.Open(env.Path(hostsPath)); err == nil {
 		d.Hosts, err = parseHosts(f)
 		f.Close()
 		if err != nil {
-			d.HostsError = fmt.Sprintf("read %s: %v", env.Path("etc/hosts"), err)
+			d.HostsError = fmt.Sprintf("read %s: %v", env.Path(hostsPath), err)
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		d.HostsError = err.Error()

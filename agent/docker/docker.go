@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path"
 	"strings"
 	"syscall"
 	"time"
@@ -36,6 +37,20 @@ var daemonDirs = []string{"/usr/bin", "/usr/sbin", "/usr/local/bin"}
 // 1.41. Env.NetNS does not apply: a unix socket is a file, not an address.
 type Collector struct {
 	Host string
+}
+
+// daemonName is the engine's program, looked for in daemonDirs.
+const daemonName = "dockerd"
+
+// Reads declares what the collector reads below the root: whether the
+// engine's socket and program are there and whether systemd starts it.
+// The engine itself tells of its changes through its events.
+func (*Collector) Reads() []agent.Path {
+	ps := []agent.Path{agent.File(DefaultSocket), agent.Folder(etcUnitDir, wantsSuffix), agent.File(systemdDir)}
+	for _, d := range daemonDirs {
+		ps = append(ps, agent.File(path.Join(d, daemonName)))
+	}
+	return ps
 }
 
 // Collect reads the networks and containers. Docker not installed at all
@@ -80,7 +95,7 @@ func (c *Collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Secti
 // findDaemon returns the path of an installed dockerd below the root, or "".
 func findDaemon(env *agent.Env) string {
 	for _, d := range daemonDirs {
-		p := env.Path(d, "dockerd")
+		p := env.Path(d, daemonName)
 		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
 			return p
 		}

@@ -27,6 +27,22 @@ func init() { agent.Register(snapshot.CollectorHost, func() agent.Collector { re
 
 type collector struct{}
 
+// Paths the collector reads.
+const (
+	hostsPath      = "/etc/hosts"
+	resolvConfPath = "/etc/resolv.conf"
+	// hostnamePath is not read: the hostname is the kernel's, which tells
+	// no one when it changes; but hostnamectl and the tools that set it
+	// write this file too, so a change to it is when to read again.
+	hostnamePath = "/etc/hostname"
+)
+
+// Reads declares what the collector reads: /etc/hosts and resolv.conf for
+// the FQDN, and /etc/hostname, which changes with the hostname.
+func (collector) Reads() []agent.Path {
+	return []agent.Path{agent.File(hostsPath), agent.File(resolvConfPath), agent.File(hostnamePath)}
+}
+
 // Collect reads the hostname, the FQDN as /etc/hosts or resolv.conf give it
 // (no network query is made), and every interface address over netlink.
 func (collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Section, error) {
@@ -58,7 +74,7 @@ func fqdn(name string, env *agent.Env) (string, []string) {
 		return name, nil
 	}
 	var skipped []string
-	if f, err := regfile.Open(env.Path("etc/hosts")); err == nil {
+	if f, err := regfile.Open(env.Path(hostsPath)); err == nil {
 		defer f.Close()
 		if n := fqdnFromHosts(f, name); n != "" {
 			return n, nil
@@ -66,7 +82,7 @@ func fqdn(name string, env *agent.Env) (string, []string) {
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		skipped = append(skipped, err.Error())
 	}
-	if f, err := regfile.Open(env.Path("etc/resolv.conf")); err == nil {
+	if f, err := regfile.Open(env.Path(resolvConfPath)); err == nil {
 		defer f.Close()
 		if d := domainFromResolvConf(f); d != "" {
 			return name + "." + d, skipped

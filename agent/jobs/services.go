@@ -29,6 +29,9 @@ type ServicesCollector struct {
 	Offline bool
 }
 
+// Reads declares what the collector reads from files: the unit folders.
+func (*ServicesCollector) Reads() []agent.Path { return unitPaths() }
+
 // unitSuffixes are the unit types read from files.
 var unitSuffixes = []string{".service", ".socket", ".target", ".timer", ".mount", ".automount", ".path", ".swap", ".slice"}
 

@@ -23,6 +23,13 @@ func init() { agent.Register(snapshot.CollectorMounts, func() agent.Collector { 
 
 type collector struct{}
 
+// fstabPath is the table of the mounts made at boot.
+const fstabPath = "/etc/fstab"
+
+// Reads declares what the collector reads below the root: /etc/fstab. The
+// mount table is the kernel's, watched through mountinfo.
+func (collector) Reads() []agent.Path { return []agent.Path{agent.File(fstabPath)} }
+
 // maxFileBytes bounds mountinfo and fstab.
 const maxFileBytes = 8 << 20
 
@@ -46,7 +53,7 @@ func (collector) Collect(_ context.Context, env *agent.Env) (snapshot.Section, e
 		}
 		out.Mounts, out.Live = ms, true
 	}
-	fstab, err := readFstab(env.Path("etc/fstab"))
+	fstab, err := readFstab(env.Path(fstabPath))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 	case err != nil:

@@ -28,6 +28,24 @@ func init() {
 // file name in an earlier folder hides the same name in a later one.
 var ConfDirs = []string{"/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d", "/lib/sysctl.d"}
 
+// confFile is the old single configuration file, read last.
+const confFile = "/etc/sysctl.conf"
+
+// systemdDir exists while systemd runs, and then systemd-sysctl applies
+// the configuration at boot.
+const systemdDir = "/run/systemd/system"
+
+// Reads declares what the collector reads below the root: the
+// configuration files and whether systemd runs. The live values are the
+// kernel's, polled.
+func (collector) Reads() []agent.Path {
+	ps := []agent.Path{agent.File(confFile), agent.File(systemdDir)}
+	for _, d := range ConfDirs {
+		ps = append(ps, agent.Folder(d))
+	}
+	return ps
+}
+
 // maxValue bounds one /proc/sys file.
 const maxValue = 1 << 20
 
@@ -51,7 +69,7 @@ func (collector) Collect(_ context.Context, env *agent.Env) (snapshot.Section, e
 		out.Errors = append(out.Errors, errs...)
 	}
 	out.Live = rootfs.Exists(env.Root, "/proc/sys/kernel")
-	if rootfs.Exists(env.Root, "/run/systemd/system") {
+	if rootfs.Exists(env.Root, systemdDir) {
 		out.AppliedBy = "systemd-sysctl"
 	}
 	if out.Live && (env.Root == "" || env.Root == "/") {
@@ -175,7 +193,7 @@ func ConfFiles(root string) []string {
 			if target != "" && !path.IsAbs(target) {
 				target = path.Join(dir, target)
 			}
-			if target != "" && path.Clean(target) == "/etc/sysctl.conf" {
+			if target != "" && path.Clean(target) == confFile {
 				covered = true
 			}
 			chosen[e.Name()] = p
@@ -192,8 +210,8 @@ func ConfFiles(root string) []string {
 	for _, n := range names {
 		out = append(out, chosen[n])
 	}
-	if !covered && rootfs.Exists(root, "/etc/sysctl.conf") {
-		out = append(out, "/etc/sysctl.conf")
+	if !covered && rootfs.Exists(root, confFile) {
+		out = append(out, confFile)
 	}
 	return out
 }
