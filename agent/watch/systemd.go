@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/godbus/dbus/v5"
+
+	"github.com/hostdrift/hostdrift/internal/snapshot"
 )
 
 // DefaultSystemBus is the system bus socket, when DBUS_SYSTEM_BUS_ADDRESS
@@ -44,6 +46,9 @@ func systemBus(opts *Options) (addr, socket string) {
 	}
 	return "unix:path=" + DefaultSystemBus, DefaultSystemBus
 }
+
+// systemdCollectors are the areas a unit's state or file changes.
+var systemdCollectors = []string{snapshot.CollectorTimers, snapshot.CollectorServices}
 
 func newSystemd(ctx context.Context, opts *Options) (source, error) {
 	if !wanted(opts, systemdCollectors...) {

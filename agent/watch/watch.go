@@ -8,18 +8,11 @@
 //     per committed transaction (nft, iptables-nft, firewalld, ufw on
 //     nf_tables): firewall.
 //   - rtnetlink: link, address and route groups in Env.NetNS: host.
-//   - inotify, below Env.Root: /etc/crontab, /etc/anacrontab, /etc/cron.d,
-//     /etc/cron.{hourly,daily,weekly,monthly}, /var/spool/cron/crontabs:
-//     cron; /etc/systemd/system (with its *.wants, *.requires and drop-in
-//     folders), /run/systemd/system, /lib/systemd/system,
-//     /usr/lib/systemd/system: timers, services; /etc/hosts,
-//     /etc/resolv.conf (and the file it links to): dns, host;
-//     /etc/hostname: host; /etc/passwd, group, shadow: accounts (and
-//     files, cron, which name users); /var/lib/dpkg/status: packages;
-//     /etc/sysctl.conf and the sysctl.d folders: sysctl; /etc/fstab:
-//     mounts; Options.Files: files. Options.PolicyPaths (on
-//     this machine, not below the root): a policy event. Missing folders
-//     are watched from their nearest existing parent until they appear.
+//   - inotify, below Env.Root: the files and folders each collector
+//     declares it reads (agent.Reader; a file's link target too), for
+//     that collector; Options.Files: files. Options.PolicyPaths (on this
+//     machine, not below the root): a policy event. Missing folders are
+//     watched from their nearest existing parent until they appear.
 //   - systemd: D-Bus signals of the running systemd (unit ActiveState,
 //     SubState, Result and NRestarts of services and timers, job results,
 //     unit files changed, reloads): services, timers.
