@@ -97,8 +97,12 @@ func TestEveryDeclaredPathWatched(t *testing.T) {
 		if d.Dir {
 			changed = filepath.Join(real, "hdtest-entry")
 		}
-		if !eventFor(src.match(changed, unix.IN_CLOSE_WRITE, nil), d.collector) {
+		evs := src.match(changed, unix.IN_CLOSE_WRITE, nil)
+		if !eventFor(evs, d.collector) {
 			t.Errorf("%s declares %s, but a change to %s is no event for it", d.collector, d.Name, changed)
+		}
+		if len(evs) > 1 {
+			t.Errorf("one change to %s is %d events, want one naming every collector that reads it: %+v", changed, len(evs), evs)
 		}
 		if d.sub == "" {
 			continue

@@ -295,12 +295,21 @@ func (s *inotifySource) match(p string, m uint32, hits []Event) []Event {
 		default:
 			return
 		}
-		ev := Event{Source: "inotify", Collectors: t.collectors, Detail: shown + " " + opName(m)}
+		ev := Event{Source: "inotify", Collectors: slices.Clone(t.collectors), Detail: shown + " " + opName(m)}
 		if t.policy {
 			ev = Event{Source: "policy", Policy: true, Detail: ev.Detail}
 		}
-		for _, h := range hits {
-			if same(h, ev) {
+		// One change is one event, naming every collector that reads
+		// the path, however each declared it.
+		for i, h := range hits {
+			if h.Source == ev.Source && h.Detail == ev.Detail && h.Policy == ev.Policy {
+				for _, c := range ev.Collectors {
+					if !slices.Contains(h.Collectors, c) {
+						h.Collectors = append(h.Collectors, c)
+					}
+				}
+				slices.Sort(h.Collectors)
+				hits[i] = h
 				return
 			}
 		}
