@@ -64,3 +64,44 @@ func Reads(name string) []Path {
 	}
 	return ps
 }
+
+// Source is news, other than a change to the files it reads, after which a
+// collector's reading may be stale. agent/watch follows each source and
+// names the collectors that declare it.
+type Source string
+
+// The sources a collector may follow.
+const (
+	// NFTables: a transaction committed to nf_tables in Env.NetNS.
+	NFTables Source = "nftables"
+	// RTNetlink: a link, address or route of Env.NetNS changed.
+	RTNetlink Source = "rtnetlink"
+	// Systemd: the running systemd says a unit's state or file changed.
+	Systemd Source = "systemd"
+	// Docker: the Docker engine says a container or network changed.
+	Docker Source = "docker"
+	// Mounts: the kernel's mount table changed.
+	Mounts Source = "mounts"
+)
+
+// Follower is a collector that declares the sources, besides its files,
+// after which it must read again.
+type Follower interface {
+	Follows() []Source
+}
+
+// Following lists the registered collectors that declare they follow src,
+// sorted.
+func Following(src Source) []string {
+	var out []string
+	for _, name := range Names() {
+		c, ok := New(name)
+		if !ok {
+			continue
+		}
+		if f, ok := c.(Follower); ok && slices.Contains(f.Follows(), src) {
+			out = append(out, name)
+		}
+	}
+	return out
+}

@@ -42,6 +42,10 @@ type Collector struct {
 // daemonName is the engine's program, looked for in daemonDirs.
 const daemonName = "dockerd"
 
+// Follows declares the news after which the engine is read again: its own
+// container and network events.
+func (*Collector) Follows() []agent.Source { return []agent.Source{agent.Docker} }
+
 // Reads declares what the collector reads below the root: whether the
 // engine's socket and program are there and whether systemd starts it.
 // The engine itself tells of its changes through its events.

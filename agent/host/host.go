@@ -37,6 +37,10 @@ const (
 	hostnamePath = "/etc/hostname"
 )
 
+// Follows declares the news after which the interfaces are read again:
+// their links, addresses and routes changed.
+func (collector) Follows() []agent.Source { return []agent.Source{agent.RTNetlink} }
+
 // Reads declares what the collector reads: /etc/hosts and resolv.conf for
 // the FQDN, and /etc/hostname, which changes with the hostname.
 func (collector) Reads() []agent.Path {

@@ -27,6 +27,10 @@ const dropInSuffix = ".d"
 // enable units.
 var wantsSuffixes = []string{".wants", ".requires"}
 
+// unitSources are the news after which units are read again: the running
+// systemd's signals.
+var unitSources = []agent.Source{agent.Systemd}
+
 // unitPaths are the folders reading unit files reads: every unit folder
 // and its drop-in folders, and the wants folders of etcUnitDir.
 func unitPaths() []agent.Path {
