@@ -1,5 +1,6 @@
-// Package agent reads the host into a snapshot: a registry of collectors and
-// the runner that gives each its own deadline and records how it fared.
+// Package agent reads the host into a snapshot: a registry of collectors,
+// what each declares it reads and follows (reads.go), and the runner that
+// gives each its own deadline and records how it fared.
 package agent
 
 import (

@@ -23,11 +23,23 @@ func init() {
 
 type collector struct{}
 
+// Paths the collector reads.
+const (
+	passwdPath = "/etc/passwd"
+	groupPath  = "/etc/group"
+	shadowPath = "/etc/shadow"
+)
+
+// Reads declares what the collector reads: passwd, group and shadow.
+func (collector) Reads() []agent.Path {
+	return []agent.Path{agent.File(passwdPath), agent.File(groupPath), agent.File(shadowPath)}
+}
+
 // Collect reads passwd, group and the lock state of shadow. A root
 // without /etc/passwd is skipped; an unreadable shadow leaves Locked
 // unknown and says why.
 func (collector) Collect(_ context.Context, env *agent.Env) (snapshot.Section, error) {
-	pw, err := env.FS().ReadFile("/etc/passwd", 0)
+	pw, err := env.FS().ReadFile(passwdPath, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return &snapshot.Accounts{Users: []snapshot.User{}, Groups: []snapshot.Group{}, Errors: []string{},
 			Absent: "no /etc/passwd below " + env.FS().Root()}, nil
@@ -37,7 +49,7 @@ func (collector) Collect(_ context.Context, env *agent.Env) (snapshot.Section, e
 	}
 	out := &snapshot.Accounts{Errors: []string{}}
 	out.Users, out.Errors = ParsePasswd(strings.NewReader(string(pw)))
-	gr, err := env.FS().ReadFile("/etc/group", 0)
+	gr, err := env.FS().ReadFile(groupPath, 0)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		out.Groups = []snapshot.Group{}
@@ -49,7 +61,7 @@ func (collector) Collect(_ context.Context, env *agent.Env) (snapshot.Section, e
 		out.Errors = append(out.Errors, errs...)
 	}
 	Resolve(out)
-	sh, err := env.FS().ReadFile("/etc/shadow", 0)
+	sh, err := env.FS().ReadFile(shadowPath, 0)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		out.ShadowError = "/etc/shadow does not exist"

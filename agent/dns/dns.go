@@ -35,6 +35,17 @@ type collector struct {
 	port int
 }
 
+// Paths the collector reads.
+const (
+	resolvConfPath = "/etc/resolv.conf"
+	hostsPath      = "/etc/hosts"
+)
+
+// Reads declares what the collector reads: resolv.conf and /etc/hosts.
+func (*collector) Reads() []agent.Path {
+	return []agent.Path{agent.File(resolvConfPath), agent.File(hostsPath)}
+}
+
 // Collect reads resolv.conf and /etc/hosts below env's root, then asks every
 // query the policy wants, at most 16 at a time. It makes no query when the
 // policy wants none. A query that fails is recorded as data; only the
@@ -42,10 +53,10 @@ type collector struct {
 func (c *collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Section, error) {
 	d := &snapshot.DNS{Queries: []snapshot.DNSResult{}}
 	rc := resolvConf{timeout: defaultTimeout, attempts: defaultAttempts}
-	if b, err := env.FS().ReadFile("/etc/resolv.conf", 0); err == nil {
+	if b, err := env.FS().ReadFile(resolvConfPath, 0); err == nil {
 		rc, err = parseResolvConf(bytes.NewReader(b))
 		if err != nil {
-			d.ResolvConfError = fmt.Sprintf("read %s: %v", env.FS().Real("/etc/resolv.conf"), err)
+			d.ResolvConfError = fmt.Sprintf("read %s: %v", env.FS().Real(resolvConfPath), err)
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		d.ResolvConfError = err.Error()
@@ -62,10 +73,10 @@ func (c *collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Secti
 	d.TimeoutMS = int(rc.timeout / time.Millisecond)
 	d.Attempts = rc.attempts
 	d.Hosts = []snapshot.HostsEntry{}
-	if b, err := env.FS().ReadFile("/etc/hosts", 0); err == nil {
+	if b, err := env.FS().ReadFile(hostsPath, 0); err == nil {
 		d.Hosts, err = parseHosts(bytes.NewReader(b))
 		if err != nil {
-			d.HostsError = fmt.Sprintf("read %s: %v", env.FS().Real("/etc/hosts"), err)
+			d.HostsError = fmt.Sprintf("read %s: %v", env.FS().Real(hostsPath), err)
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		d.HostsError = err.Error()

@@ -39,6 +39,24 @@ type Collector struct {
 	Host string
 }
 
+// daemonName is the engine's program, looked for in daemonDirs.
+const daemonName = "dockerd"
+
+// Follows declares the news after which the engine is read again: its own
+// container and network events.
+func (*Collector) Follows() []agent.Source { return []agent.Source{agent.Docker} }
+
+// Reads declares what the collector reads below the root: whether the
+// engine's socket and program are there and whether systemd starts it.
+// The engine itself tells of its changes through its events.
+func (*Collector) Reads() []agent.Path {
+	ps := []agent.Path{agent.File(DefaultSocket), agent.Folder(etcUnitDir, wantsSuffix), agent.File(systemdDir)}
+	for _, d := range daemonDirs {
+		ps = append(ps, agent.File(path.Join(d, daemonName)))
+	}
+	return ps
+}
+
 // Collect reads the networks and containers. Docker not installed at all
 // (no DOCKER_HOST, no socket, no dockerd binary), or installed with
 // docker.service and docker.socket disabled and not running, is an OK
@@ -86,7 +104,7 @@ func (c *Collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Secti
 // findDaemon returns the path of an installed dockerd below the root, or "".
 func findDaemon(env *agent.Env) string {
 	for _, d := range daemonDirs {
-		p := path.Join(d, "dockerd")
+		p := path.Join(d, daemonName)
 		if fi, err := env.FS().Stat(p); err == nil && !fi.IsDir() {
 			return env.FS().Real(p)
 		}

@@ -13,16 +13,26 @@ import (
 // the socket that starts it on the first connection.
 var dockerUnits = []string{"docker.service", "docker.socket"}
 
+// Paths of systemd the collector reads.
+const (
+	// etcUnitDir holds the links `systemctl enable` makes, in its
+	// wantsSuffix folders, and those `systemctl mask` makes.
+	etcUnitDir  = "/etc/systemd/system"
+	wantsSuffix = ".wants"
+	// systemdDir exists while systemd runs.
+	systemdDir = "/run/systemd/system"
+)
+
 // enabledUnits lists which of dockerUnits are enabled below the root, read
 // from the symlinks `systemctl enable` makes in /etc/systemd/system/*.wants
 // (nothing is run). A unit masked in /etc/systemd/system (a link to
 // /dev/null) is not enabled, whatever its wants links say.
 func enabledUnits(env *agent.Env) []string {
 	host := env.FS()
-	wants, _ := host.Glob("/etc/systemd/system/*.wants")
+	wants, _ := host.Glob(path.Join(etcUnitDir, "*"+wantsSuffix))
 	var out []string
 	for _, u := range dockerUnits {
-		if target, err := host.Readlink(path.Join("/etc/systemd/system", u)); err == nil && target == "/dev/null" {
+		if target, err := host.Readlink(path.Join(etcUnitDir, u)); err == nil && target == "/dev/null" {
 			continue
 		}
 		for _, w := range wants {
@@ -38,7 +48,7 @@ func enabledUnits(env *agent.Env) []string {
 // systemdRuns reports whether systemd is the init system below the root, as
 // sd_booted(3) tells: /run/systemd/system exists only while it runs.
 func systemdRuns(env *agent.Env) bool {
-	fi, err := env.FS().Stat("/run/systemd/system")
+	fi, err := env.FS().Stat(systemdDir)
 	return err == nil && fi.IsDir()
 }
 

@@ -130,6 +130,12 @@ func Match(r io.Reader, pattern string, reveal bool) (snapshot.FileMatch, error)
 	return m, nil
 }
 
+// Where owners' names are read.
+const (
+	passwdPath = "/etc/passwd"
+	groupPath  = "/etc/group"
+)
+
 // names maps uids and gids to names from /etc/passwd and /etc/group below
 // the root, read once and only when needed.
 type names struct {
@@ -141,14 +147,14 @@ func newNames(root *hostfs.FS) *names { return &names{root: root} }
 
 func (n *names) user(uid uint32) string {
 	if n.users == nil {
-		n.users = n.read("/etc/passwd")
+		n.users = n.read(passwdPath)
 	}
 	return n.users[uid]
 }
 
 func (n *names) group(gid uint32) string {
 	if n.groups == nil {
-		n.groups = n.read("/etc/group")
+		n.groups = n.read(groupPath)
 	}
 	return n.groups[gid]
 }

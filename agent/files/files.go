@@ -23,6 +23,12 @@ func init() { agent.Register(snapshot.CollectorFiles, func() agent.Collector { r
 
 type collector struct{}
 
+// Reads declares what the collector reads besides the paths the policy
+// names: the user and group names of owners.
+func (collector) Reads() []agent.Path {
+	return []agent.Path{agent.File(passwdPath), agent.File(groupPath)}
+}
+
 // Collect stats every path in Env.Wants.Files and Env.Wants.FileContent
 // below Env.Root, following links as the host would (inside the root), and
 // reads the content of those whose digest or lines the

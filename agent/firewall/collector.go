@@ -37,6 +37,12 @@ type Collector struct {
 	Tools Tools
 }
 
+// Follows declares the news after which the firewall is read again: a
+// committed nf_tables transaction, and Docker's container and network
+// changes, after which dockerd rewrites its chains (through iptables-legacy
+// too, which tells no one).
+func (*Collector) Follows() []agent.Source { return []agent.Source{agent.NFTables, agent.Docker} }
+
 // Tools are the absolute paths of the read-only dump tools.
 type Tools struct {
 	IptablesNftSave     string

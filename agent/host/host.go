@@ -27,6 +27,26 @@ func init() { agent.Register(snapshot.CollectorHost, func() agent.Collector { re
 
 type collector struct{}
 
+// Paths the collector reads.
+const (
+	hostsPath      = "/etc/hosts"
+	resolvConfPath = "/etc/resolv.conf"
+	// hostnamePath is not read: the hostname is the kernel's, which tells
+	// no one when it changes; but hostnamectl and the tools that set it
+	// write this file too, so a change to it is when to read again.
+	hostnamePath = "/etc/hostname"
+)
+
+// Follows declares the news after which the interfaces are read again:
+// their links, addresses and routes changed.
+func (collector) Follows() []agent.Source { return []agent.Source{agent.RTNetlink} }
+
+// Reads declares what the collector reads: /etc/hosts and resolv.conf for
+// the FQDN, and /etc/hostname, which changes with the hostname.
+func (collector) Reads() []agent.Path {
+	return []agent.Path{agent.File(hostsPath), agent.File(resolvConfPath), agent.File(hostnamePath)}
+}
+
 // Collect reads the hostname, the FQDN as /etc/hosts or resolv.conf give it
 // (no network query is made), and every interface address over netlink.
 func (collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Section, error) {
@@ -58,14 +78,14 @@ func fqdn(name string, env *agent.Env) (string, []string) {
 		return name, nil
 	}
 	var skipped []string
-	if b, err := env.FS().ReadFile("/etc/hosts", 0); err == nil {
+	if b, err := env.FS().ReadFile(hostsPath, 0); err == nil {
 		if n := fqdnFromHosts(bytes.NewReader(b), name); n != "" {
 			return n, nil
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		skipped = append(skipped, err.Error())
 	}
-	if b, err := env.FS().ReadFile("/etc/resolv.conf", 0); err == nil {
+	if b, err := env.FS().ReadFile(resolvConfPath, 0); err == nil {
 		if d := domainFromResolvConf(bytes.NewReader(b)); d != "" {
 			return name + "." + d, skipped
 		}

@@ -40,6 +40,25 @@ type CronCollector struct {
 	Journal func(ctx context.Context, fsys rootFS) ([]logRun, error)
 }
 
+// Reads declares what the collector reads: the tables, the run-parts
+// folders and both spools; the users' homes, the time zone and dpkg's file
+// lists; whether systemd, cron's daemon and sendmail are there. Its journal,
+// logs and anacron's stamps change as a matter of course and are left out.
+func (*CronCollector) Reads() []agent.Path {
+	ps := []agent.Path{agent.File(crontabPath), agent.File(anacrontabPath), agent.Folder(cronDDir),
+		agent.File(passwdPath), agent.File(localtimePath), agent.Folder(dpkgInfo), agent.File(crontab.SystemdDir)}
+	for _, d := range runPartsDirs {
+		ps = append(ps, agent.Folder(d))
+	}
+	for _, d := range spools {
+		ps = append(ps, agent.Folder(d))
+	}
+	for _, p := range slices.Concat(daemonPrograms, mtas) {
+		ps = append(ps, agent.File(p))
+	}
+	return ps
+}
+
 // Paths cron reads.
 const (
 	crontabPath    = "/etc/crontab"
@@ -49,9 +68,14 @@ const (
 	// debianSpool holds user crontabs on Debian; rhelSpool on RHEL.
 	debianSpool = "/var/spool/cron/crontabs"
 	rhelSpool   = "/var/spool/cron"
+	// localtimePath is the host's time zone.
+	localtimePath = "/etc/localtime"
 	// defaultPath is cron's PATH when a table sets none.
 	defaultPath = "/usr/bin:/bin"
 )
+
+// spools are the folders of user crontabs, the Debian one first.
+var spools = []string{debianSpool, rhelSpool}
 
 // runPartsDirs are the folders /etc/crontab or anacron run with run-parts.
 var runPartsDirs = []string{"/etc/cron.hourly", "/etc/cron.daily", "/etc/cron.weekly", "/etc/cron.monthly"}
@@ -120,7 +144,7 @@ func (c *CronCollector) Collect(ctx context.Context, env *agent.Env) (snapshot.S
 		}
 		read(path.Join(cronDDir, name), snapshot.CronSystem, crontab.Options{System: true})
 	}
-	for _, spool := range []string{debianSpool, rhelSpool} {
+	for _, spool := range spools {
 		for _, name := range c.dir(fsys, cr, spool) {
 			if strings.HasPrefix(name, ".") || strings.HasPrefix(name, "tmp.") {
 				continue
@@ -182,7 +206,7 @@ func zone(fsys rootFS) *time.Location {
 	if fsys.live() {
 		return time.Local
 	}
-	if b, err := fsys.readFile("/etc/localtime"); err == nil {
+	if b, err := fsys.readFile(localtimePath); err == nil {
 		if loc, err := time.LoadLocationFromTZData("Local", b); err == nil {
 			return loc
 		}

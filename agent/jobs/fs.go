@@ -118,10 +118,13 @@ func (r rootFS) lookPath(p *snapshot.Program, name, pathEnv string) {
 	p.Problem = fmt.Sprintf("%s is not found in PATH %s", name, pathEnv)
 }
 
+// passwdPath names the users and their home folders.
+const passwdPath = "/etc/passwd"
+
 // passwd reads the users' home folders from /etc/passwd below the root.
 func (r rootFS) passwd() map[string]string {
 	homes := map[string]string{}
-	b, err := r.readFile("/etc/passwd")
+	b, err := r.readFile(passwdPath)
 	if err != nil {
 		return homes
 	}

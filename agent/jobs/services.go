@@ -29,6 +29,13 @@ type ServicesCollector struct {
 	Offline bool
 }
 
+// Reads declares what the collector reads from files: the unit folders.
+func (*ServicesCollector) Reads() []agent.Path { return unitPaths() }
+
+// Follows declares that the running systemd's signals tell of a unit's
+// change.
+func (*ServicesCollector) Follows() []agent.Source { return unitSources }
+
 // unitSuffixes are the unit types read from files.
 var unitSuffixes = []string{".service", ".socket", ".target", ".timer", ".mount", ".automount", ".path", ".swap", ".slice"}
 

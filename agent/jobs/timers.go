@@ -29,6 +29,15 @@ type TimersCollector struct {
 	Offline bool
 }
 
+// Reads declares what the collector reads from files: the unit folders.
+// The stamps of persistent timers and the journal change as a matter of
+// course and are left out; on the live host, systemd's D-Bus signals tell.
+func (*TimersCollector) Reads() []agent.Path { return unitPaths() }
+
+// Follows declares that the running systemd's signals tell of a timer's
+// change.
+func (*TimersCollector) Follows() []agent.Source { return unitSources }
+
 // stampDir holds the last-trigger stamps of Persistent= timers.
 const stampDir = "/var/lib/systemd/timers"
 

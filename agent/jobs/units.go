@@ -4,14 +4,45 @@ import (
 	"bufio"
 	"io"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
+	"github.com/hostdrift/hostdrift/agent"
 	"github.com/hostdrift/hostdrift/internal/sys/hostfs"
 )
 
+// etcUnitDir is the administrator's unit folder; `systemctl enable` makes
+// its links in its wants folders.
+const etcUnitDir = "/etc/systemd/system"
+
 // unitDirs are where systemd finds system units, highest priority first.
-var unitDirs = []string{"/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system"}
+var unitDirs = []string{etcUnitDir, "/run/systemd/system", "/usr/local/lib/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system"}
+
+// dropInSuffix ends the name of a unit's drop-in folder (NAME.d).
+const dropInSuffix = ".d"
+
+// wantsSuffixes end the names of the folders of etcUnitDir whose links
+// enable units.
+var wantsSuffixes = []string{".wants", ".requires"}
+
+// unitSources are the news after which units are read again: the running
+// systemd's signals.
+var unitSources = []agent.Source{agent.Systemd}
+
+// unitPaths are the folders reading unit files reads: every unit folder
+// and its drop-in folders, and the wants folders of etcUnitDir.
+func unitPaths() []agent.Path {
+	ps := make([]agent.Path, 0, len(unitDirs))
+	for _, d := range unitDirs {
+		subs := []string{dropInSuffix}
+		if d == etcUnitDir {
+			subs = append(subs, wantsSuffixes...)
+		}
+		ps = append(ps, agent.Folder(d, subs...))
+	}
+	return ps
+}
 
 // unitFile is a unit's settings after its drop-ins: section → key → values
 // in order (an empty assignment clears the list, as systemd does).
@@ -104,7 +135,7 @@ func loadUnitSet(fsys rootFS) *unitSet {
 		}
 		for _, e := range entries {
 			if e.IsDir() {
-				if strings.HasSuffix(e.Name(), ".d") {
+				if strings.HasSuffix(e.Name(), dropInSuffix) {
 					s.dropInDirs[path.Join(dir, e.Name())] = true
 				}
 				continue
@@ -151,17 +182,17 @@ func (s *unitSet) load(name string) (*unitFile, error) {
 	// in a higher-priority folder hides the same name below it.
 	dropIns := map[string]string{}
 	for _, dir := range unitDirs {
-		if !s.dropInDirs[path.Join(dir, name+".d")] {
+		if !s.dropInDirs[path.Join(dir, name+dropInSuffix)] {
 			continue
 		}
-		entries, err := s.fsys.readDir(path.Join(dir, name+".d"))
+		entries, err := s.fsys.readDir(path.Join(dir, name+dropInSuffix))
 		if err != nil {
 			continue
 		}
 		for _, e := range entries {
 			if strings.HasSuffix(e.Name(), ".conf") {
 				if _, seen := dropIns[e.Name()]; !seen {
-					dropIns[e.Name()] = path.Join(dir, name+".d", e.Name())
+					dropIns[e.Name()] = path.Join(dir, name+dropInSuffix, e.Name())
 				}
 			}
 		}
@@ -197,13 +228,13 @@ func (s *unitSet) enabled(name string, u *unitFile) string {
 	}
 	if s.wanted == nil {
 		s.wanted = map[string]bool{}
-		const dir = "/etc/systemd/system"
-		entries, _ := s.fsys.readDir(dir)
+		entries, _ := s.fsys.readDir(etcUnitDir)
 		for _, e := range entries {
-			if !e.IsDir() || !(strings.HasSuffix(e.Name(), ".wants") || strings.HasSuffix(e.Name(), ".requires")) {
+			wants := slices.ContainsFunc(wantsSuffixes, func(suffix string) bool { return strings.HasSuffix(e.Name(), suffix) })
+			if !e.IsDir() || !wants {
 				continue
 			}
-			links, _ := s.fsys.readDir(path.Join(dir, e.Name()))
+			links, _ := s.fsys.readDir(path.Join(etcUnitDir, e.Name()))
 			for _, l := range links {
 				s.wanted[l.Name()] = true
 			}

@@ -37,6 +37,11 @@ func init() {
 	agent.Register(snapshot.CollectorListeners, func() agent.Collector { return &Collector{} })
 }
 
+// Follows declares the news after which the sockets are read again besides
+// their poll: Docker's container changes, which open and close
+// docker-proxy's sockets.
+func (*Collector) Follows() []agent.Source { return []agent.Source{agent.Docker} }
+
 // Collect reads the sockets and their owners. It returns a Partial error with
 // the data when owners could not all be read (not root) or the source could
 // not show everything.

@@ -25,6 +25,17 @@ func init() { agent.Register(snapshot.CollectorMounts, func() agent.Collector { 
 
 type collector struct{}
 
+// fstabPath is the table of the mounts made at boot.
+const fstabPath = "/etc/fstab"
+
+// Follows declares the news after which the mounts are read again: the
+// kernel's mount table changed.
+func (collector) Follows() []agent.Source { return []agent.Source{agent.Mounts} }
+
+// Reads declares what the collector reads below the root: /etc/fstab. The
+// mount table is the kernel's, watched through mountinfo.
+func (collector) Reads() []agent.Path { return []agent.Path{agent.File(fstabPath)} }
+
 // maxFileBytes bounds mountinfo and fstab.
 const maxFileBytes = 8 << 20
 

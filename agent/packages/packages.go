@@ -27,6 +27,9 @@ const StatusFile = "/var/lib/dpkg/status"
 
 type collector struct{}
 
+// Reads declares what the collector reads: dpkg's status file.
+func (collector) Reads() []agent.Path { return []agent.Path{agent.File(StatusFile)} }
+
 // Collect reads dpkg's status file; a host without one is skipped.
 func (collector) Collect(_ context.Context, env *agent.Env) (snapshot.Section, error) {
 	b, err := env.FS().ReadFile(StatusFile, 0)

@@ -31,6 +31,13 @@ func init() {
 
 type collector struct{ proc string }
 
+// passwdPath names the processes' users.
+const passwdPath = "/etc/passwd"
+
+// Reads declares what the collector reads below the root: the user names.
+// The processes themselves are the kernel's, polled.
+func (collector) Reads() []agent.Path { return []agent.Path{agent.File(passwdPath)} }
+
 // MaxCommand bounds a recorded command line.
 const MaxCommand = 4096
 
@@ -48,7 +55,7 @@ func (c collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Sectio
 		return nil, fmt.Errorf("read %s: %w", c.proc, err)
 	}
 	users := map[uint32]string{}
-	if b, err := env.FS().ReadFile("/etc/passwd", 0); err == nil {
+	if b, err := env.FS().ReadFile(passwdPath, 0); err == nil {
 		users = files.ParseIDs(bytes.NewReader(b))
 	}
 	out := &snapshot.Processes{Processes: []snapshot.RunningProcess{}}

@@ -28,6 +28,24 @@ func init() {
 // file name in an earlier folder hides the same name in a later one.
 var ConfDirs = []string{"/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d", "/lib/sysctl.d"}
 
+// confFile is the old single configuration file, read last.
+const confFile = "/etc/sysctl.conf"
+
+// systemdDir exists while systemd runs, and then systemd-sysctl applies
+// the configuration at boot.
+const systemdDir = "/run/systemd/system"
+
+// Reads declares what the collector reads below the root: the
+// configuration files and whether systemd runs. The live values are the
+// kernel's, polled.
+func (collector) Reads() []agent.Path {
+	ps := []agent.Path{agent.File(confFile), agent.File(systemdDir)}
+	for _, d := range ConfDirs {
+		ps = append(ps, agent.Folder(d))
+	}
+	return ps
+}
+
 // maxValue bounds one /proc/sys file.
 const maxValue = 1 << 20
 
@@ -52,7 +70,7 @@ func (collector) Collect(_ context.Context, env *agent.Env) (snapshot.Section, e
 		out.Errors = append(out.Errors, errs...)
 	}
 	out.Live = host.Exists("/proc/sys/kernel")
-	if host.Exists("/run/systemd/system") {
+	if host.Exists(systemdDir) {
 		out.AppliedBy = "systemd-sysctl"
 	}
 	if out.Live && (env.Root == "" || env.Root == "/") {
@@ -176,7 +194,7 @@ func ConfFiles(host *hostfs.FS) []string {
 			if target != "" && !path.IsAbs(target) {
 				target = path.Join(dir, target)
 			}
-			if target != "" && path.Clean(target) == "/etc/sysctl.conf" {
+			if target != "" && path.Clean(target) == confFile {
 				covered = true
 			}
 			chosen[e.Name()] = p
@@ -193,8 +211,8 @@ func ConfFiles(host *hostfs.FS) []string {
 	for _, n := range names {
 		out = append(out, chosen[n])
 	}
-	if !covered && host.Exists("/etc/sysctl.conf") {
-		out = append(out, "/etc/sysctl.conf")
+	if !covered && host.Exists(confFile) {
+		out = append(out, confFile)
 	}
 	return out
 }

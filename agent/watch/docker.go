@@ -10,7 +10,7 @@ import (
 	"github.com/moby/moby/api/types/events"
 	"github.com/moby/moby/client"
 
-	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/agent"
 )
 
 // dockerSocket is where dockerd listens unless told otherwise, below
@@ -25,15 +25,13 @@ const (
 	reconnectMax   = time.Minute
 )
 
-// dockerCollectors are the areas a container or network change touches:
-// Docker's own, the proxies' listeners, and the iptables rules Docker
-// writes for published ports.
-var dockerCollectors = []string{snapshot.CollectorDocker, snapshot.CollectorListeners, snapshot.CollectorFirewall}
-
 // dockerSource follows the Docker engine's events API.
 type dockerSource struct {
 	cli  *client.Client
 	host string
+	// collectors are those that follow agent.Docker: Docker's own, and
+	// those of the proxies' listeners and of the rules Docker writes.
+	collectors []string
 }
 
 func (s *dockerSource) Name() string { return "docker" }
@@ -54,7 +52,8 @@ func dockerHost(opts *Options) string {
 }
 
 func newDocker(ctx context.Context, opts *Options) (source, error) {
-	cols := only(opts.Collectors, dockerCollectors)
+	all := agent.Following(agent.Docker)
+	cols := only(opts.Collectors, all)
 	if len(cols) == 0 {
 		return source{}, nil
 	}
@@ -72,7 +71,7 @@ func newDocker(ctx context.Context, opts *Options) (source, error) {
 		cli.Close()
 		return source{}, fmt.Errorf("docker: the engine at %s does not answer (%w): containers and networks are read again only when another event asks; start dockerd and restart hostdrift serve", host, err)
 	}
-	return source{Source: &dockerSource{cli: cli, host: host}, collectors: cols}, nil
+	return source{Source: &dockerSource{cli: cli, host: host, collectors: all}, collectors: cols}, nil
 }
 
 // dockerFilter asks the engine for the container and network changes that
@@ -101,7 +100,7 @@ func (s *dockerSource) Run(ctx context.Context, out chan<- Event) error {
 			backoff = reconnectFirst
 		}
 		if connected || worked {
-			if !emit(ctx, out, Event{Source: "docker", Collectors: dockerCollectors,
+			if !emit(ctx, out, Event{Source: "docker", Collectors: s.collectors,
 				Detail: fmt.Sprintf("the events stream of %s broke (%v): reconnecting", s.host, err)}) {
 				return nil
 			}
@@ -127,7 +126,7 @@ func (s *dockerSource) follow(ctx context.Context, out chan<- Event, reconnectin
 		if err != nil {
 			return false, err
 		}
-		if !emit(ctx, out, Event{Source: "docker", Collectors: dockerCollectors,
+		if !emit(ctx, out, Event{Source: "docker", Collectors: s.collectors,
 			Detail: "the events stream of " + s.host + " is back: changes made meanwhile are unknown"}) {
 			return true, ctx.Err()
 		}
@@ -141,7 +140,7 @@ func (s *dockerSource) follow(ctx context.Context, out chan<- Event, reconnectin
 				return worked, errors.New("stream closed")
 			}
 			worked = true
-			if !emit(ctx, out, Event{Source: "docker", Collectors: dockerCollectors, Detail: dockerDetail(m)}) {
+			if !emit(ctx, out, Event{Source: "docker", Collectors: s.collectors, Detail: dockerDetail(m)}) {
 				return worked, ctx.Err()
 			}
 		case err := <-res.Err:

@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hostdrift/hostdrift/agent"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 )
 
@@ -55,54 +56,34 @@ type inotifySource struct {
 
 func (s *inotifySource) Name() string { return "inotify" }
 
-var (
-	cronCollectors    = []string{snapshot.CollectorCron}
-	systemdCollectors = []string{snapshot.CollectorTimers, snapshot.CollectorServices}
-	dnsCollectors     = []string{snapshot.CollectorDNS, snapshot.CollectorHost}
-	filesCollectors   = []string{snapshot.CollectorFiles}
-	sysctlCollectors  = []string{snapshot.CollectorSysctl}
-)
+// filesCollectors read the files the policy names.
+var filesCollectors = []string{snapshot.CollectorFiles}
 
-// unitSub selects the sub-folders of a unit folder whose entries change
-// what systemd runs: *.wants, *.requires and drop-in folders.
-func unitSub(name string) bool {
-	return strings.HasSuffix(name, ".wants") || strings.HasSuffix(name, ".requires") || strings.HasSuffix(name, ".d")
-}
-
-// hostTargets are the paths of the host the collectors read.
+// hostTargets are the paths of the host that the collectors declare they
+// read (agent.Reader), and the files the policy judges. A path that several
+// collectors declare alike is one target naming them all. A file may be a
+// symbolic link: the file it points to is watched too.
 func hostTargets(opts *Options) []target {
 	var ts []target
-	add := func(p string, dir bool, cols []string, mod func(*target)) {
-		t := target{real: opts.Env.FS().Real(p), shown: p, dir: dir, collectors: cols}
-		if mod != nil {
-			mod(&t)
+	index := map[string]int{}
+	for _, name := range agent.Names() {
+		for _, p := range agent.Reads(name) {
+			key := fmt.Sprintf("%s %t %q", p.Name, p.Dir, p.Subs)
+			if i, ok := index[key]; ok {
+				ts[i].collectors = append(ts[i].collectors, name)
+				continue
+			}
+			index[key] = len(ts)
+			t := target{real: opts.Env.FS().Real(p.Name), shown: p.Name, dir: p.Dir, follow: !p.Dir, collectors: []string{name}}
+			if len(p.Subs) > 0 {
+				t.sub = p.Sub
+			}
+			ts = append(ts, t)
 		}
-		ts = append(ts, t)
 	}
-	add("/etc/crontab", false, cronCollectors, nil)
-	add("/etc/anacrontab", false, cronCollectors, nil)
-	for _, d := range []string{"/etc/cron.d", "/etc/cron.hourly", "/etc/cron.daily", "/etc/cron.weekly", "/etc/cron.monthly", "/var/spool/cron/crontabs"} {
-		add(d, true, cronCollectors, nil)
-	}
-	for _, d := range []string{"/etc/systemd/system", "/run/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system"} {
-		add(d, true, systemdCollectors, func(t *target) { t.sub = unitSub })
-	}
-	add("/etc/hosts", false, dnsCollectors, nil)
-	add("/etc/resolv.conf", false, dnsCollectors, func(t *target) { t.follow = true })
-	add("/etc/hostname", false, []string{snapshot.CollectorHost}, nil)
-	// Users and groups are the accounts collector's; file checks name
-	// owners and cron jobs run as users by name.
-	add("/etc/passwd", false, []string{snapshot.CollectorAccounts, snapshot.CollectorFiles, snapshot.CollectorCron}, nil)
-	add("/etc/group", false, []string{snapshot.CollectorAccounts, snapshot.CollectorFiles}, nil)
-	add("/etc/shadow", false, []string{snapshot.CollectorAccounts}, nil)
-	add("/var/lib/dpkg/status", false, []string{snapshot.CollectorPackages}, nil)
-	add("/etc/sysctl.conf", false, sysctlCollectors, nil)
-	for _, d := range []string{"/etc/sysctl.d", "/run/sysctl.d", "/usr/local/lib/sysctl.d", "/usr/lib/sysctl.d", "/lib/sysctl.d"} {
-		add(d, true, sysctlCollectors, nil)
-	}
-	add("/etc/fstab", false, []string{snapshot.CollectorMounts}, nil)
 	for _, f := range opts.Files {
-		add(filepath.Clean("/"+f), false, filesCollectors, nil)
+		p := filepath.Clean("/" + f)
+		ts = append(ts, target{real: opts.Env.FS().Real(p), shown: p, collectors: filesCollectors})
 	}
 	return ts
 }
@@ -314,12 +295,21 @@ func (s *inotifySource) match(p string, m uint32, hits []Event) []Event {
 		default:
 			return
 		}
-		ev := Event{Source: "inotify", Collectors: t.collectors, Detail: shown + " " + opName(m)}
+		ev := Event{Source: "inotify", Collectors: slices.Clone(t.collectors), Detail: shown + " " + opName(m)}
 		if t.policy {
 			ev = Event{Source: "policy", Policy: true, Detail: ev.Detail}
 		}
-		for _, h := range hits {
-			if same(h, ev) {
+		// One change is one event, naming every collector that reads
+		// the path, however each declared it.
+		for i, h := range hits {
+			if h.Source == ev.Source && h.Detail == ev.Detail && h.Policy == ev.Policy {
+				for _, c := range ev.Collectors {
+					if !slices.Contains(h.Collectors, c) {
+						h.Collectors = append(h.Collectors, c)
+					}
+				}
+				slices.Sort(h.Collectors)
+				hits[i] = h
 				return
 			}
 		}

@@ -10,8 +10,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hostdrift/hostdrift/agent"
 	"github.com/hostdrift/hostdrift/agent/mounts"
-	"github.com/hostdrift/hostdrift/internal/snapshot"
 )
 
 // mountsSource watches the mount table. The kernel marks mountinfo with
@@ -30,11 +30,11 @@ type mountsSource struct {
 	// the space steps last read, a hash like last.
 	proc  string
 	space uint64
+	// collectors are those that follow agent.Mounts.
+	collectors []string
 }
 
 func (s *mountsSource) Name() string { return "mounts" }
-
-var mountsCollectors = []string{snapshot.CollectorMounts}
 
 // mountinfo is the mount table the source watches: the calling thread's
 // mount namespace, the process's own unless a test moved the thread.
@@ -43,7 +43,8 @@ const mountinfo = "/proc/thread-self/mountinfo"
 func newMounts(ctx context.Context, opts *Options) (source, error) {
 	// The mount table is this machine's: the collector reads it only on
 	// the live host (fstab below another root is watched by inotify).
-	if !wanted(opts, mountsCollectors...) || !opts.Env.FS().Live() {
+	cols := agent.Following(agent.Mounts)
+	if !wanted(opts, cols...) || !opts.Env.FS().Live() {
 		return source{}, nil
 	}
 	f, err := os.Open(mountinfo)
@@ -61,7 +62,8 @@ func newMounts(ctx context.Context, opts *Options) (source, error) {
 		return source{}, fmt.Errorf("mounts: %v: mounts and unmounts are seen only when another event asks", err)
 	}
 	s.spaceChanged()
-	return source{Source: s, collectors: mountsCollectors}, nil
+	s.collectors = cols
+	return source{Source: s, collectors: cols}, nil
 }
 
 // procDir is /proc/self, or the calling thread's own /proc folder when it
@@ -153,7 +155,7 @@ func (s *mountsSource) Run(ctx context.Context, out chan<- Event) error {
 		if filled := s.spaceChanged(); filled && !changed {
 			changed, detail = true, "a file system's free space crossed a step of 1% or 1 GB"
 		}
-		if changed && !emit(ctx, out, Event{Source: "mounts", Collectors: mountsCollectors, Detail: detail}) {
+		if changed && !emit(ctx, out, Event{Source: "mounts", Collectors: s.collectors, Detail: detail}) {
 			return nil
 		}
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
-	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/agent"
 )
 
 // nftables watches the nf_tables ruleset of the watched network namespace
@@ -18,21 +18,22 @@ import (
 // (nft, iptables-nft, firewalld, ufw on nf_tables) is announced there.
 type nftablesSource struct {
 	conn *netlink.Conn
+	// collectors are those that follow agent.NFTables.
+	collectors []string
 }
 
 func (s *nftablesSource) Name() string { return "nftables" }
 
-var firewallCollectors = []string{snapshot.CollectorFirewall}
-
 func newNFTables(ctx context.Context, opts *Options) (source, error) {
-	if !wanted(opts, firewallCollectors...) {
+	cols := agent.Following(agent.NFTables)
+	if !wanted(opts, cols...) {
 		return source{}, nil
 	}
 	conn, err := dialGroups(opts.Env.NetNS, unix.NETLINK_NETFILTER, 0, unix.NFNLGRP_NFTABLES)
 	if err != nil {
 		return source{}, fmt.Errorf("nftables: cannot subscribe to nf_tables changes (%w): the firewall is read again only when another event asks (run as root, or with CAP_NET_ADMIN)", err)
 	}
-	return source{Source: &nftablesSource{conn: conn}, collectors: firewallCollectors}, nil
+	return source{Source: &nftablesSource{conn: conn, collectors: cols}, collectors: cols}, nil
 }
 
 // dialGroups opens a netlink socket of the given family in the network
@@ -118,7 +119,7 @@ func (s *nftablesSource) Run(ctx context.Context, out chan<- Event) error {
 			detail += " (by " + by + ")"
 		}
 		pending, more = pending[:0], 0
-		return emit(ctx, out, Event{Source: "nftables", Collectors: firewallCollectors, Detail: detail})
+		return emit(ctx, out, Event{Source: "nftables", Collectors: s.collectors, Detail: detail})
 	}
 	handle := func(msgs []netlink.Message) bool {
 		for _, m := range msgs {
@@ -148,7 +149,7 @@ func (s *nftablesSource) Run(ctx context.Context, out chan<- Event) error {
 	}
 	overrun := func() bool {
 		pending, more = pending[:0], 0
-		return emit(ctx, out, Event{Source: "nftables", Collectors: firewallCollectors,
+		return emit(ctx, out, Event{Source: "nftables", Collectors: s.collectors,
 			Detail: "the kernel sent nf_tables changes faster than they were read: some were lost"})
 	}
 	return receive(ctx, s.conn, handle, overrun)

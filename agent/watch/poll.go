@@ -174,7 +174,8 @@ func (c *listenerCheck) check() (string, bool) {
 }
 
 func newLegacyPoll(ctx context.Context, opts *Options) (source, error) {
-	if !wanted(opts, firewallCollectors...) {
+	cols := []string{snapshot.CollectorFirewall}
+	if !wanted(opts, cols...) {
 		return source{}, nil
 	}
 	netns := opts.Env.NetNS
@@ -188,8 +189,8 @@ func newLegacyPoll(ctx context.Context, opts *Options) (source, error) {
 		}
 		return "iptables-legacy tables loaded (" + strings.Join(names, ", ") + "): the kernel does not announce their changes, so they are polled", true
 	}
-	return source{Source: &pollSource{what: "iptables-legacy rules", collectors: firewallCollectors, check: check, minPoll: MinPoll,
-		next: every(opts.LegacyEvery, DefaultLegacyEvery)}, collectors: firewallCollectors}, nil
+	return source{Source: &pollSource{what: "iptables-legacy rules", collectors: cols, check: check, minPoll: MinPoll,
+		next: every(opts.LegacyEvery, DefaultLegacyEvery)}, collectors: cols}, nil
 }
 
 // newSysctlPoll polls the live kernel parameters: sysctl -w, and daemons

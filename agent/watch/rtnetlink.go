@@ -9,7 +9,7 @@ import (
 	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 
-	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/agent"
 )
 
 // rtnetlinkSource watches links, addresses and routes of the watched
@@ -17,25 +17,26 @@ import (
 // facts (its addresses and interfaces) change with them.
 type rtnetlinkSource struct {
 	conn *netlink.Conn
+	// collectors are those that follow agent.RTNetlink.
+	collectors []string
 }
 
 func (s *rtnetlinkSource) Name() string { return "rtnetlink" }
-
-var hostCollectors = []string{snapshot.CollectorHost}
 
 // rtGroups are the rtnetlink groups the source joins.
 const rtGroups = unix.RTMGRP_LINK | unix.RTMGRP_IPV4_IFADDR | unix.RTMGRP_IPV6_IFADDR |
 	unix.RTMGRP_IPV4_ROUTE | unix.RTMGRP_IPV6_ROUTE
 
 func newRTNetlink(ctx context.Context, opts *Options) (source, error) {
-	if !wanted(opts, hostCollectors...) {
+	cols := agent.Following(agent.RTNetlink)
+	if !wanted(opts, cols...) {
 		return source{}, nil
 	}
 	conn, err := dialGroups(opts.Env.NetNS, unix.NETLINK_ROUTE, rtGroups)
 	if err != nil {
 		return source{}, fmt.Errorf("rtnetlink: cannot subscribe to link, address and route changes (%w): the host's addresses are read again only when another event asks", err)
 	}
-	return source{Source: &rtnetlinkSource{conn: conn}, collectors: hostCollectors}, nil
+	return source{Source: &rtnetlinkSource{conn: conn, collectors: cols}, collectors: cols}, nil
 }
 
 // Run reports each link, address or route message as one event.
@@ -46,14 +47,14 @@ func (s *rtnetlinkSource) Run(ctx context.Context, out chan<- Event) error {
 			if !ok {
 				continue
 			}
-			if !emit(ctx, out, Event{Source: "rtnetlink", Collectors: hostCollectors, Detail: d}) {
+			if !emit(ctx, out, Event{Source: "rtnetlink", Collectors: s.collectors, Detail: d}) {
 				return false
 			}
 		}
 		return true
 	}
 	overrun := func() bool {
-		return emit(ctx, out, Event{Source: "rtnetlink", Collectors: hostCollectors,
+		return emit(ctx, out, Event{Source: "rtnetlink", Collectors: s.collectors,
 			Detail: "the kernel sent link, address and route changes faster than they were read: some were lost"})
 	}
 	return receive(ctx, s.conn, handle, overrun)

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/godbus/dbus/v5"
+
+	"github.com/hostdrift/hostdrift/agent"
 )
 
 // DefaultSystemBus is the system bus socket, when DBUS_SYSTEM_BUS_ADDRESS
@@ -30,6 +32,8 @@ type systemdSource struct {
 	bus  string
 	// last is each unit property's last value seen ("unit|prop").
 	last map[string]string
+	// collectors are those that follow agent.Systemd.
+	collectors []string
 }
 
 func (s *systemdSource) Name() string { return "systemd" }
@@ -46,7 +50,8 @@ func systemBus(opts *Options) (addr, socket string) {
 }
 
 func newSystemd(ctx context.Context, opts *Options) (source, error) {
-	if !wanted(opts, systemdCollectors...) {
+	cols := agent.Following(agent.Systemd)
+	if !wanted(opts, cols...) {
 		return source{}, nil
 	}
 	const blind = "the services and timers areas are read again only when their unit files change or another event asks"
@@ -62,11 +67,11 @@ func newSystemd(ctx context.Context, opts *Options) (source, error) {
 	if _, err := os.Stat(socket); err != nil && !strings.Contains(socket, "=") {
 		return source{}, fmt.Errorf("systemd: no D-Bus system bus at %s: %s; install and start dbus to have them followed", socket, blind)
 	}
-	s := &systemdSource{bus: addr, last: map[string]string{}}
+	s := &systemdSource{bus: addr, last: map[string]string{}, collectors: cols}
 	if err := s.connect(ctx); err != nil {
 		return source{}, fmt.Errorf("systemd: %w: %s", err, blind)
 	}
-	return source{Source: s, collectors: systemdCollectors}, nil
+	return source{Source: s, collectors: cols}, nil
 }
 
 // subscribe asks the bus for systemd's signals, and systemd to send them
@@ -99,7 +104,7 @@ func (s *systemdSource) Run(ctx context.Context, out chan<- Event) error {
 		if ctx.Err() != nil {
 			return nil
 		}
-		if !emit(ctx, out, Event{Source: "systemd", Collectors: systemdCollectors,
+		if !emit(ctx, out, Event{Source: "systemd", Collectors: s.collectors,
 			Detail: fmt.Sprintf("the system bus connection %s broke (%v): reconnecting", s.bus, err)}) {
 			return nil
 		}
@@ -113,7 +118,7 @@ func (s *systemdSource) Run(ctx context.Context, out chan<- Event) error {
 			}
 		}
 		backoff = reconnectFirst
-		if !emit(ctx, out, Event{Source: "systemd", Collectors: systemdCollectors,
+		if !emit(ctx, out, Event{Source: "systemd", Collectors: s.collectors,
 			Detail: "the system bus connection " + s.bus + " is back: changes made meanwhile are unknown"}) {
 			s.conn.Close()
 			return nil
@@ -149,7 +154,7 @@ func (s *systemdSource) follow(ctx context.Context, out chan<- Event) error {
 			return errors.New("connection closed")
 		}
 		if d, ok := s.detail(sig); ok {
-			if !emit(ctx, out, Event{Source: "systemd", Collectors: systemdCollectors, Detail: d}) {
+			if !emit(ctx, out, Event{Source: "systemd", Collectors: s.collectors, Detail: d}) {
 				return ctx.Err()
 			}
 		}

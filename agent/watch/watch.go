@@ -2,32 +2,26 @@
 // of the host may have changed, as soon as the kernel or a daemon says so.
 // A source only reads; it never changes the host, and it never judges: it
 // names the collectors whose reading may be stale, and the caller reads
-// them again. The sources, and the collectors their events name:
+// them again. The collectors declare what each source's events name: the
+// files and folders they read (agent.Reader) and the other sources they
+// follow (agent.Follower). The sources:
 //
 //   - nftables: the NFNLGRP_NFTABLES netlink group in Env.NetNS, one event
 //     per committed transaction (nft, iptables-nft, firewalld, ufw on
-//     nf_tables): firewall.
-//   - rtnetlink: link, address and route groups in Env.NetNS: host.
-//   - inotify, below Env.Root: /etc/crontab, /etc/anacrontab, /etc/cron.d,
-//     /etc/cron.{hourly,daily,weekly,monthly}, /var/spool/cron/crontabs:
-//     cron; /etc/systemd/system (with its *.wants, *.requires and drop-in
-//     folders), /run/systemd/system, /lib/systemd/system,
-//     /usr/lib/systemd/system: timers, services; /etc/hosts,
-//     /etc/resolv.conf (and the file it links to): dns, host;
-//     /etc/hostname: host; /etc/passwd, group, shadow: accounts (and
-//     files, cron, which name users); /var/lib/dpkg/status: packages;
-//     /etc/sysctl.conf and the sysctl.d folders: sysctl; /etc/fstab:
-//     mounts; Options.Files: files. Options.PolicyPaths (on
-//     this machine, not below the root): a policy event. Missing folders
-//     are watched from their nearest existing parent until they appear.
+//     nf_tables).
+//   - rtnetlink: link, address and route groups in Env.NetNS.
+//   - inotify, below Env.Root: the files and folders the collectors
+//     declare they read (a file's link target too); Options.Files: files.
+//     Options.PolicyPaths (on this machine, not below the root): a policy
+//     event. Missing folders are watched from their nearest existing
+//     parent until they appear.
 //   - systemd: D-Bus signals of the running systemd (unit ActiveState,
 //     SubState, Result and NRestarts of services and timers, job results,
-//     unit files changed, reloads): services, timers.
+//     unit files changed, reloads).
 //   - docker: the engine's events API (container create, start, stop, die,
-//     destroy...; network create, connect, disconnect, remove): docker,
-//     listeners, firewall.
+//     destroy...; network create, connect, disconnect, remove).
 //   - mounts: this machine's mount table, through the kernel's mark on
-//     mountinfo and a hashed re-read every Options.ListenersEvery: mounts.
+//     mountinfo and a hashed re-read every Options.ListenersEvery.
 //   - poll, where nothing notifies: every Options.ListenersEvery, the
 //     processes (processes), and a sock_diag fingerprint of the listening
 //     sockets, which sends an event (listeners, probes) only when the set
