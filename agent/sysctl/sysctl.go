@@ -69,7 +69,7 @@ func (collector) Collect(_ context.Context, env *agent.Env) (snapshot.Section, e
 		all = append(all, as...)
 		out.Errors = append(out.Errors, errs...)
 	}
-	out.Live = host.Exists("/proc/sys/kernel")
+	out.Live = Live(host)
 	if host.Exists(systemdDir) {
 		out.AppliedBy = "systemd-sysctl"
 	}
@@ -256,3 +256,8 @@ func Effective(as []Assignment, expand func(string) []string) map[string]*snapsh
 	}
 	return out
 }
+
+// Live reports whether the running kernel's values are readable through
+// host: on the live host, or below a root with a /proc of a running
+// kernel. What reads them (the collector, serve's poll) asks this.
+func Live(host *hostfs.FS) bool { return host.Exists("/proc/sys/kernel") }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hostdrift/hostdrift/agent/listeners"
+	"github.com/hostdrift/hostdrift/agent/sysctl"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 	"github.com/hostdrift/hostdrift/internal/sys/setns"
 )
@@ -193,12 +194,12 @@ func newLegacyPoll(ctx context.Context, opts *Options) (source, error) {
 		next: every(opts.LegacyEvery, DefaultLegacyEvery)}, collectors: cols}, nil
 }
 
-// newSysctlPoll polls the live kernel parameters: sysctl -w, and daemons
-// that set them (dockerd turns on ip_forward), announce nothing. Their
-// configuration files are inotify's.
+// newSysctlPoll polls the live kernel parameters wherever the collector
+// reads them: sysctl -w, and daemons that set them (dockerd turns on
+// ip_forward), announce nothing. Their configuration files are inotify's.
 func newSysctlPoll(ctx context.Context, opts *Options) (source, error) {
 	cols := only(opts.Collectors, []string{snapshot.CollectorSysctl})
-	if len(cols) == 0 || !opts.Env.FS().Live() {
+	if len(cols) == 0 || !sysctl.Live(opts.Env.FS()) {
 		return source{}, nil
 	}
 	return source{Source: &pollSource{what: "live kernel parameters", collectors: cols, minPoll: MinPoll,

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -194,6 +196,14 @@ func TestSysctlPoll(t *testing.T) {
 	opts.Env.Root = t.TempDir()
 	if src, _ := newSysctlPoll(context.Background(), &opts); src.Source != nil {
 		t.Error("a sysctl poll for another root, whose kernel is not this one")
+	}
+	// A root whose /proc shows a running kernel: the collector reads the
+	// live values there, so they are polled there too.
+	if err := os.MkdirAll(filepath.Join(opts.Env.Root, "proc/sys/kernel"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if src, _ := newSysctlPoll(context.Background(), &opts); src.Source == nil {
+		t.Error("no sysctl poll for a root whose live values the collector reads")
 	}
 }
 
