@@ -275,7 +275,7 @@ func (p *Policy) Compile(host *snapshot.Host, vars *Variables) (*Plan, hcl.Diagn
 // compileBlock compiles a check block: one check, or one per element of
 // its for_each. unknown is true when for_each is not known yet (policy
 // validate): the one check returned then stands for every instance.
-func compileBlock(b *hcl.Block, ctx *hcl.EvalContext) (checks []*Compiled, unknown bool, diags hcl.Diagnostics) {
+func compileBlock(b *hcl.Block, ctx *hcl.EvalContext, builtin bool) (checks []*Compiled, unknown bool, diags hcl.Diagnostics) {
 	content, diags := b.Body.Content(kindSchema(b.Type))
 	if diags.HasErrors() {
 		return nil, false, diags
@@ -289,7 +289,7 @@ func compileBlock(b *hcl.Block, ctx *hcl.EvalContext) (checks []*Compiled, unkno
 		if d := eachOutsideForEach(refs); d.HasErrors() {
 			return nil, false, append(diags, d...)
 		}
-		c, d := compileCheck(b, content, ctx, b.Labels[0])
+		c, d := compileCheck(b, content, ctx, b.Labels[0], builtin)
 		if c == nil {
 			return nil, false, append(diags, d...)
 		}
@@ -302,7 +302,7 @@ func compileBlock(b *hcl.Block, ctx *hcl.EvalContext) (checks []*Compiled, unkno
 		return nil, false, diags
 	}
 	if !known {
-		c, d := compileCheck(b, content, eachContext(ctx, cty.UnknownVal(cty.String), cty.DynamicVal), b.Labels[0])
+		c, d := compileCheck(b, content, eachContext(ctx, cty.UnknownVal(cty.String), cty.DynamicVal), b.Labels[0], builtin)
 		diags = append(diags, d...)
 		if c == nil {
 			return nil, true, diags
@@ -314,7 +314,7 @@ func compileBlock(b *hcl.Block, ctx *hcl.EvalContext) (checks []*Compiled, unkno
 	var per instanceDiags
 	for _, key := range keys {
 		name := instanceName(b.Labels[0], key)
-		c, d := compileCheck(b, content, eachContext(ctx, cty.StringVal(key), vals[key]), name)
+		c, d := compileCheck(b, content, eachContext(ctx, cty.StringVal(key), vals[key]), name, builtin)
 		per.add(key, d)
 		if c != nil {
 			c.Label, c.Key, c.Keyed = b.Labels[0], key, true
@@ -328,10 +328,10 @@ func compileBlock(b *hcl.Block, ctx *hcl.EvalContext) (checks []*Compiled, unkno
 }
 
 // compileCheck compiles one check (one instance of a block with for_each).
-func compileCheck(b *hcl.Block, content *hcl.BodyContent, ctx *hcl.EvalContext, name string) (*Compiled, hcl.Diagnostics) {
+func compileCheck(b *hcl.Block, content *hcl.BodyContent, ctx *hcl.EvalContext, name string, builtin bool) (*Compiled, hcl.Diagnostics) {
 	k := kindNamed(b.Type)
 	var diags hcl.Diagnostics
-	d := &Decoder{Kind: k.Name, Name: name, Block: b, content: content, ctx: ctx}
+	d := &Decoder{Kind: k.Name, Name: name, Block: b, Builtin: builtin, content: content, ctx: ctx}
 	c := &Compiled{
 		Kind:        k,
 		Name:        name,
