@@ -205,6 +205,13 @@ func (c *checkCmd) judge(stdin io.Reader, stderr io.Writer) (*report.Report, *sn
 		facts = "the snapshot's host"
 	} else {
 		snap, plan, diags = surveyPolicy(c.live, pol, vars, nil, base, c.sel.apply)
+		if c.live.stopped(stderr, "check") {
+			return nil, nil, exitIncomplete
+		}
+		if err := unreadFacts(snap); err != nil {
+			fmt.Fprintf(stderr, "hostdrift check: nothing was evaluated: %v\n", err)
+			return nil, nil, exitIncomplete
+		}
 	}
 	if c.sel.err != nil {
 		fmt.Fprintln(stderr, "hostdrift check:", c.sel.err)
@@ -241,6 +248,9 @@ func surveyPolicy(live liveFlags, pol *rules.Policy, vars *rules.Variables, coll
 	var plan *rules.Plan
 	var diags hcl.Diagnostics
 	survey.Run(live.ctx, snap, live.options(), func(s *snapshot.Snapshot) (survey.Step, bool) {
+		if unreadFacts(s) != nil {
+			return survey.Step{}, false // the caller says so: no plan on missing facts
+		}
 		if plan, diags = pol.Compile(&s.Host, vars); diags.HasErrors() {
 			return survey.Step{}, false
 		}
@@ -267,6 +277,24 @@ func surveyPolicy(live liveFlags, pol *rules.Policy, vars *rules.Variables, coll
 		return step, true
 	})
 	return snap, plan, diags
+}
+
+// unreadFacts says why the host's facts, which the policy is compiled
+// against, were not read (the run's deadline expired first); nil when they
+// were. A policy compiled on them would judge an empty hostname and FQDN.
+func unreadFacts(s *snapshot.Snapshot) error {
+	st, ok := s.Collector(snapshot.CollectorHost)
+	if !ok {
+		return fmt.Errorf("the host's facts (hostname, FQDN, addresses) were not read")
+	}
+	if st.Usable() {
+		return nil
+	}
+	err := fmt.Errorf("the host's facts (hostname, FQDN, addresses) could not be read: the host collector failed: %s", st.Reason)
+	if strings.Contains(st.Reason, "--timeout") {
+		err = fmt.Errorf("%w; raise --timeout (default %s)", err, DefaultTimeout)
+	}
+	return err
 }
 
 // baselineAreas lists the areas whose collector ran when the baseline was
