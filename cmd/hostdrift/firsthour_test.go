@@ -25,3 +25,35 @@ func TestFactsCutShort(t *testing.T) {
 		}
 	}
 }
+
+// TestNumericFlagRanges: every duration and count flag is checked the same
+// way while the flags are parsed: exit 2, the flag's name and the range it
+// accepts. Before, --timeout -5s and --collector-timeout 0 were accepted.
+func TestNumericFlagRanges(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"check", "--timeout", "-5s"}, `invalid value "-5s" for flag --timeout: it must be 0 (no limit) or more`},
+		{[]string{"check", "--collector-timeout", "0"}, `invalid value "0" for flag --collector-timeout: it must be more than 0`},
+		{[]string{"check", "--collector-timeout", "-1s"}, `for flag --collector-timeout: it must be more than 0`},
+		{[]string{"check", "--retry-timeout", "-3s"}, `for flag --retry-timeout: it must be 0 (judge once) or more`},
+		{[]string{"check", "--sleep", "-1s"}, `for flag --sleep: it must be more than 0`},
+		{[]string{"check", "--keep", "-1"}, `for flag --keep: it must be 0 (keep all) or more`},
+		{[]string{"check", "--timeout", "5"}, `invalid value "5" for flag --timeout: add a unit: 5s`},
+		{[]string{"check", "--timeout", "soon"}, `for flag --timeout: not a duration (30s, 2m, 1h30m); it must be 0 (no limit) or more`},
+		{[]string{"check", "--ssh-parallel", "0"}, `for flag --ssh-parallel: it must be 1 or more`},
+		{[]string{"snapshot", "--timeout", "-1s"}, `for flag --timeout: it must be 0 (no limit) or more`},
+		{[]string{"serve", "--collector-timeout", "0"}, `for flag --collector-timeout: it must be more than 0`},
+		{[]string{"serve", "--listeners-every", "500ms"}, `for flag --listeners-every: it must be at least 1s`},
+		{[]string{"serve", "--dns-min", "0"}, `for flag --dns-min: it must be more than 0`},
+		{[]string{"serve", "--keep", "-2"}, `for flag --keep: it must be 0 (keep all) or more`},
+	} {
+		t.Run(strings.Join(c.args, " "), func(t *testing.T) {
+			code, stdout, stderr := runIn(c.args...)
+			if code != exitUsage || !strings.Contains(stderr, c.want) || stdout != "" {
+				t.Errorf("exit %d, stderr:\n%s\nwant exit 2 and %q", code, stderr, c.want)
+			}
+		})
+	}
+}

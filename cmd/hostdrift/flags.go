@@ -87,6 +87,9 @@ func printUsage(w io.Writer, fs *flag.FlagSet, synopsis string) {
 		fmt.Fprintf(w, "\nFlags (before or after the arguments; --flag value or --flag=value):\n")
 		fs.VisitAll(func(f *flag.Flag) {
 			arg, usage := flag.UnquoteUsage(f)
+			if n, ok := f.Value.(interface{ argName() string }); ok && arg == "value" {
+				arg = n.argName()
+			}
 			if arg == "" || isBool(f) {
 				fmt.Fprintf(w, "  --%s\n", f.Name)
 			} else {

@@ -56,15 +56,15 @@ func (c *serveCmd) parse(args []string, stderr io.Writer) int {
 	fs.StringVar(&c.listen, "listen", defaultListen, "serve /metrics, /healthz and /report on `ADDR` (host:port); an address other than loopback is reachable from the network, protect it with --web-config")
 	fs.StringVar(&c.webConfig, "web-config", "", "the Prometheus exporter toolkit's web configuration `FILE` (TLS, basic auth), as node_exporter takes it")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log lines on standard output (one per transition of a finding) as text or json")
-	fs.DurationVar(&c.listenersEvery, "listeners-every", 15*time.Second, "poll processes, and a fingerprint of the listening sockets, every `DURATION` (nothing notifies about them; at least 1s); sockets and probes are read again only when the fingerprint changed, a connection waits in an accept queue, or every 5 minutes")
-	fs.DurationVar(&c.legacyEvery, "legacy-every", time.Minute, "read the iptables-legacy rules (while legacy tables are loaded) and live kernel parameters again every `DURATION` (nothing notifies about them; nf_tables changes are events)")
-	fs.DurationVar(&c.dnsMin, "dns-min", 30*time.Second, "ask the policy's DNS questions again when the smallest TTL of the last answers runs out, but not sooner than `DURATION`")
-	fs.DurationVar(&c.dnsMax, "dns-max", time.Hour, "and not later than `DURATION`")
+	durationFlag(fs, &c.listenersEvery, "listeners-every", 15*time.Second, watch.MinPoll, "", "poll processes, and a fingerprint of the listening sockets, every `DURATION` (nothing notifies about them; at least 1s); sockets and probes are read again only when the fingerprint changed, a connection waits in an accept queue, or every 5 minutes")
+	durationFlag(fs, &c.legacyEvery, "legacy-every", time.Minute, watch.MinPoll, "", "read the iptables-legacy rules (while legacy tables are loaded) and live kernel parameters again every `DURATION` (nothing notifies about them; nf_tables changes are events)")
+	durationFlag(fs, &c.dnsMin, "dns-min", 30*time.Second, time.Nanosecond, "", "ask the policy's DNS questions again when the smallest TTL of the last answers runs out, but not sooner than `DURATION`")
+	durationFlag(fs, &c.dnsMax, "dns-max", time.Hour, time.Nanosecond, "", "and not later than `DURATION`")
 	fs.StringVar(&c.extra.reportDir, "report-dir", "", "write the JSON report to `DIR`/report-<UTC time>.json on every evaluation where a finding changed, point DIR/latest.json at it and keep the newest --keep")
-	fs.IntVar(&c.extra.keep, "keep", defaultKeep, "how many reports --report-dir keeps (`N`; 0 keeps all)")
+	countFlag(fs, &c.extra.keep, "keep", defaultKeep, 1, "keep all", "how many reports --report-dir keeps (`N`; 0 keeps all)")
 	fs.StringVar(&c.live.root, "root", "/", "read files below `DIR` instead of / (a mounted image or fixture tree)")
 	fs.StringVar(&c.live.netns, "netns", "", "read the network namespace at `PATH` (e.g. /run/netns/NAME) instead of hostdrift's own")
-	fs.DurationVar(&c.live.deadline, "collector-timeout", agent.DefaultDeadline, "how long each collector may take")
+	durationFlag(fs, &c.live.deadline, "collector-timeout", agent.DefaultDeadline, time.Nanosecond, "", "how long each collector may take")
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}
@@ -79,13 +79,8 @@ func (c *serveCmd) parse(args []string, stderr io.Writer) int {
 		return usage("--policy - (standard input) cannot be read again when it changes: give a file or folder")
 	case c.logFormat != "text" && c.logFormat != "json":
 		return usage("--log-format must be text or json, not %q", c.logFormat)
-	case c.listenersEvery < watch.MinPoll || c.legacyEvery < watch.MinPoll:
-		return usage("--listeners-every and --legacy-every must be at least %s (got %s and %s)", watch.MinPoll, c.listenersEvery, c.legacyEvery)
-	case c.dnsMin <= 0 || c.dnsMax < c.dnsMin:
-		return usage("--dns-min must be more than 0 and --dns-max at least --dns-min (got %s and %s)", c.dnsMin, c.dnsMax)
-	}
-	if err := c.extra.validate(); err != nil {
-		return usage("%v", err)
+	case c.dnsMax < c.dnsMin:
+		return usage("--dns-max must be at least --dns-min (got %s and %s)", c.dnsMax, c.dnsMin)
 	}
 	return -1
 }
