@@ -1,6 +1,9 @@
 package main
 
 import (
+	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -55,5 +58,44 @@ func TestNumericFlagRanges(t *testing.T) {
 				t.Errorf("exit %d, stderr:\n%s\nwant exit 2 and %q", code, stderr, c.want)
 			}
 		})
+	}
+}
+
+// TestServeChecksBeforeReading: serve validates its flags and binds its
+// address before the first evaluation: a bad port, a port in use and a bad
+// web configuration each end it at once, with nothing read or logged.
+// Before, --listen 127.0.0.1:99999 judged the whole host first.
+func TestServeChecksBeforeReading(t *testing.T) {
+	dir := t.TempDir()
+	pol := filepath.Join(dir, "p.hcl")
+	if err := os.WriteFile(pol, []byte("file \"gone\" {\n  path = \"/nonexistent/hostdrift-first-hour\"\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	webcfg := filepath.Join(dir, "web.yml")
+	if err := os.WriteFile(webcfg, []byte("tls_server_config: [\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	busy, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--listen", "127.0.0.1:99999"}, exitUsage, `--listen 127.0.0.1:99999: the port "99999" is not a number from 0 to 65535`},
+		{[]string{"--listen", "localhost"}, exitUsage, `--listen "localhost" is not HOST:PORT`},
+		{[]string{"--listen", busy.Addr().String()}, exitOutput, "address already in use; nothing was read"},
+		{[]string{"--listen", "127.0.0.1:0", "--web-config", webcfg}, exitUsage, "--web-config " + webcfg},
+	} {
+		code, stdout, stderr := runIn(append([]string{"serve", "--no-builtin", "--policy", pol}, c.args...)...)
+		if code != c.code || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr:\n%s\nwant exit %d and %q", c.args, code, stderr, c.code, c.want)
+		}
+		if stdout != "" {
+			t.Errorf("%v: the host was judged first:\n%s", c.args, stdout)
+		}
 	}
 }

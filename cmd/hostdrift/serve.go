@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -82,14 +83,43 @@ func (c *serveCmd) parse(args []string, stderr io.Writer) int {
 	case c.dnsMax < c.dnsMin:
 		return usage("--dns-max must be at least --dns-min (got %s and %s)", c.dnsMax, c.dnsMin)
 	}
+	if err := checkListen(c.listen); err != nil {
+		return usage("%v", err)
+	}
 	return -1
 }
 
-// serve runs the agent until ctx ends: one full evaluation (the event
-// sources start as soon as the policy is compiled, before the areas are
-// read, so nothing changed during the reading is missed), then the HTTP
-// server, then one evaluation per batch of events.
+// checkListen validates --listen's form, HOST:PORT with a port from 0 to
+// 65535 (or a service name), before anything is read.
+func checkListen(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--listen %q is not HOST:PORT (%v): give e.g. %s, or [::1]:8731", addr, err, defaultListen)
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return fmt.Errorf("--listen %s: the port %q is not a number from 0 to 65535 (nor a service name in /etc/services)", addr, port)
+	}
+	return nil
+}
+
+// serve runs the agent until ctx ends: the listening address bound and the
+// web configuration read (so neither mistake waits for the host to be
+// read), one full evaluation (the event sources start as soon as the policy
+// is compiled, before the areas are read, so nothing changed during the
+// reading is missed), then the HTTP server, then one evaluation per batch
+// of events.
 func (c *serveCmd) serve(ctx context.Context, stdout, stderr io.Writer) int {
+	l, err := serve.Listen(c.listen, c.webConfig)
+	if err != nil {
+		// A port in use may free itself (the unit restarts on exit 4); a
+		// bad web configuration will not (exit 2: it does not restart).
+		fmt.Fprintf(stderr, "hostdrift serve: %v; nothing was read\n", err)
+		if errors.Is(err, serve.ErrWebConfig) {
+			return exitUsage
+		}
+		return exitOutput
+	}
+	defer l.Close()
 	log := newEventLog(stdout, stderr, c.logFormat == "json")
 	srv := serve.New()
 	var ttl atomic.Uint32
@@ -105,16 +135,6 @@ func (c *serveCmd) serve(ctx context.Context, stdout, stderr io.Writer) int {
 	if err := a.start(ctx, stderr); err != nil {
 		fmt.Fprintf(stderr, "hostdrift serve: %v; nothing is served\n", err)
 		return exitUsage
-	}
-	l, err := serve.Listen(c.listen, c.webConfig)
-	if err != nil {
-		// A port in use may free itself (the unit restarts on exit 4); a
-		// bad web configuration will not (exit 2: it does not restart).
-		fmt.Fprintln(stderr, "hostdrift serve:", err)
-		if errors.Is(err, serve.ErrWebConfig) {
-			return exitUsage
-		}
-		return exitOutput
 	}
 	if !serve.Loopback(c.listen) && c.webConfig == "" {
 		log.message("warning: --listen %s is reachable from the network without authentication or TLS: give --web-config", c.listen)
