@@ -126,7 +126,7 @@ func (c *checkCmd) run(args []string, stdin io.Reader, stdout, stderr io.Writer)
 // parse reads the flags; it returns an exit code when the command is to end
 // now, -1 otherwise.
 func (c *checkCmd) parse(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("check", "check [--policy FILE|DIR|-|builtin:default]... [--no-builtin] [--var NAME=VALUE]... [--format FORMAT] [--output FILE] [--snapshot FILE]\n         [--baseline FILE]\n         [--report-dir DIR [--keep N]] [--save-snapshot FILE] [--prometheus-file FILE]\n         [--ssh [USER@]HOST[:PORT]]... [--ssh-parallel N] [--ssh-option KEY=VALUE]... [--sudo]", stderr)
+	fs := newFlagSet("check", "check [--policy FILE|DIR|-|builtin:default]... [--no-builtin] [--var NAME=VALUE]... [--format FORMAT] [--output FILE] [--snapshot FILE]\n         [--baseline FILE]\n         [--report-dir DIR [--keep N]] [--save-snapshot FILE] [--prometheus-file FILE]\n         [--ssh [USER@]HOST[:PORT]]... [--ssh-parallel N] [--ssh-option KEY=VALUE]... [--sudo]", stdout, stderr)
 	c.policy.register(fs, "read exactly this policy `FILE` or folder of *.hcl (- for standard input, "+builtinName+" for the built-in policy; repeatable). Default: the built-in policy with "+systemPolicyDir+"/*.hcl layered over it")
 	c.vars.register(fs)
 	fs.StringVar(&c.format, "format", "table", "output format: "+strings.Join(report.Formats(), ", ")+" (nagios exits with the plugin states 0-3)")

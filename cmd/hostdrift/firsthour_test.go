@@ -99,3 +99,16 @@ func TestServeChecksBeforeReading(t *testing.T) {
 		}
 	}
 }
+
+// TestExplainBadArguments: bad explain arguments print the line that was
+// wrong and the synopsis on standard error, exit 2, not the whole help.
+func TestExplainBadArguments(t *testing.T) {
+	for _, args := range [][]string{{"explain"}, {"explain", "out", "tcp", "99999"}, {"explain", "sideways", "tcp", "22"}} {
+		code, stdout, stderr := runIn(args...)
+		lines := strings.Split(strings.TrimSpace(stderr), "\n")
+		if code != exitUsage || stdout != "" || len(lines) != 3 || !strings.HasPrefix(lines[0], "hostdrift explain: ") ||
+			!strings.HasPrefix(lines[1], "Usage: hostdrift explain out|in|fwd PROTOCOL [PORT]") {
+			t.Errorf("%v: exit %d, stdout %q, stderr:\n%s", args, code, stdout, stderr)
+		}
+	}
+}

@@ -42,7 +42,7 @@ type serveCmd struct {
 
 func runServe(args []string, stdout, stderr io.Writer) int {
 	c := &serveCmd{vars: newVarOptions()}
-	if code := c.parse(args, stderr); code >= 0 {
+	if code := c.parse(args, stdout, stderr); code >= 0 {
 		return code
 	}
 	ctx, stop := runContext(0)
@@ -50,8 +50,8 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	return c.serve(ctx, stdout, stderr)
 }
 
-func (c *serveCmd) parse(args []string, stderr io.Writer) int {
-	fs := newFlagSet("serve", "serve [--policy FILE|DIR|builtin:default]... [--no-builtin] [--var NAME=VALUE]... [--listen ADDR] [--web-config FILE]\n         [--log-format text|json] [--listeners-every D] [--legacy-every D] [--dns-min D] [--dns-max D]\n         [--report-dir DIR [--keep N]]", stderr)
+func (c *serveCmd) parse(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("serve", "serve [--policy FILE|DIR|builtin:default]... [--no-builtin] [--var NAME=VALUE]... [--listen ADDR] [--web-config FILE]\n         [--log-format text|json] [--listeners-every D] [--legacy-every D] [--dns-min D] [--dns-max D]\n         [--report-dir DIR [--keep N]]", stdout, stderr)
 	c.policy.register(fs, "read exactly this policy `FILE` or folder of *.hcl ("+builtinName+" for the built-in policy; repeatable); a change to it is reloaded. Default: the built-in policy with "+systemPolicyDir+"/*.hcl layered over it")
 	c.vars.register(fs)
 	fs.StringVar(&c.listen, "listen", defaultListen, "serve /metrics, /healthz and /report on `ADDR` (host:port); an address other than loopback is reachable from the network, protect it with --web-config")

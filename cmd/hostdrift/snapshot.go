@@ -11,7 +11,7 @@ import (
 )
 
 func runSnapshot(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("snapshot", "snapshot [--output FILE] [--collectors a,b] [--policy FILE|DIR|-]... [--root DIR]", stderr)
+	fs := newFlagSet("snapshot", "snapshot [--output FILE] [--collectors a,b] [--policy FILE|DIR|-]... [--root DIR]", stdout, stderr)
 	var pf policyFlags
 	pf.register(fs, "ask what the policy `FILE` or folder asks about (DNS names, probes) (repeatable; default: as check)")
 	vo := newVarOptions()
