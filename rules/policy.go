@@ -171,6 +171,53 @@ func explainUnknownBlocks(diags hcl.Diagnostics) hcl.Diagnostics {
 	return diags
 }
 
+// misspeltRequired says a misspelt required argument once: where HCL
+// reports both "Missing required argument" port (at the block's brace) and
+// "Unsupported argument" prot with the suggestion "port", only the latter
+// stays, saying that port is required. diags are one block body's.
+func misspeltRequired(diags hcl.Diagnostics) hcl.Diagnostics {
+	missing := map[string]*hcl.Diagnostic{}
+	for _, d := range diags {
+		if d.Summary == "Missing required argument" {
+			if name, ok := quotedAfter(d.Detail, "The argument "); ok {
+				missing[name] = d
+			}
+		}
+	}
+	drop := map[*hcl.Diagnostic]bool{}
+	for _, d := range diags {
+		if d.Summary != "Unsupported argument" {
+			continue
+		}
+		name, ok := quotedAfter(d.Detail, "Did you mean ")
+		if m := missing[name]; ok && m != nil {
+			d.Summary = "Misspelt required argument"
+			d.Detail += fmt.Sprintf(" The argument %q is required, and this check has none.", name)
+			drop[m] = true
+		}
+	}
+	if len(drop) == 0 {
+		return diags
+	}
+	var out hcl.Diagnostics
+	for _, d := range diags {
+		if !drop[d] {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// quotedAfter returns the quoted word that follows prefix in s.
+func quotedAfter(s, prefix string) (string, bool) {
+	_, rest, ok := strings.Cut(s, prefix+`"`)
+	if !ok {
+		return "", false
+	}
+	name, _, ok := strings.Cut(rest, `"`)
+	return name, ok
+}
+
 // Plan is a policy bound to one host's facts and variables: checks ready to
 // judge snapshots.
 type Plan struct {
@@ -277,6 +324,7 @@ func (p *Policy) Compile(host *snapshot.Host, vars *Variables) (*Plan, hcl.Diagn
 // validate): the one check returned then stands for every instance.
 func compileBlock(b *hcl.Block, ctx *hcl.EvalContext, builtin bool) (checks []*Compiled, unknown bool, diags hcl.Diagnostics) {
 	content, diags := b.Body.Content(kindSchema(b.Type))
+	diags = misspeltRequired(diags)
 	if diags.HasErrors() {
 		return nil, false, diags
 	}
