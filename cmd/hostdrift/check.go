@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -323,6 +324,9 @@ func readSnapshot(path string) (*snapshot.Snapshot, error) {
 	}
 	defer f.Close()
 	s, err := snapshot.Decode(f)
+	if errors.Is(err, snapshot.ErrReport) {
+		return nil, fmt.Errorf("%s: %w; a snapshot is made by hostdrift snapshot --output FILE, or by hostdrift check --save-snapshot FILE next to its report", path, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

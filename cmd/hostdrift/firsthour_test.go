@@ -112,3 +112,19 @@ func TestExplainBadArguments(t *testing.T) {
 		}
 	}
 }
+
+// TestDiffOfReport: diff given a report says it is a report and which
+// command makes a snapshot; before, it said to take the snapshot again.
+func TestDiffOfReport(t *testing.T) {
+	snapFile, policy := cliFixture(t)
+	rep := filepath.Join(t.TempDir(), "report.json")
+	if code, _, stderr := runIn("check", "--snapshot", snapFile, "--policy", policy, "--format", "json", "--output", rep); code > exitIncomplete {
+		t.Fatalf("check: exit %d: %s", code, stderr)
+	}
+	code, stdout, stderr := runIn("diff", rep, snapFile)
+	want := rep + `: this is a hostdrift report, not a snapshot (schema "hostdrift/report/v1")`
+	if code != exitUsage || stdout != "" || !strings.Contains(stderr, want) || !strings.Contains(stderr, "hostdrift snapshot --output FILE") ||
+		strings.Contains(stderr, "take the snapshot again") {
+		t.Errorf("exit %d, stderr:\n%s", code, stderr)
+	}
+}
