@@ -42,20 +42,22 @@ func offlineTimers(why string) *snapshot.Timers {
 	return tm
 }
 
+// blindCron is a cron section with one job whose daemon state is daemon.
+func blindCron(daemon, why string) *snapshot.Cron {
+	return &snapshot.Cron{Daemon: daemon, DaemonError: why, MTA: "/usr/sbin/sendmail", Ignored: []snapshot.IgnoredFile{}, Errors: []snapshot.FileError{},
+		Jobs: []snapshot.CronJob{{File: "/etc/cron.d/backup", Line: 2, Kind: snapshot.CronSystem, Schedule: "0 2 * * *", User: "root",
+			Command: "/usr/local/bin/backup", PeriodSeconds: 86400, Programs: []snapshot.Program{ok("/usr/local/bin/backup")},
+			Output: snapshot.JobOutput{ToCron: []string{}, MailTo: "root"}}}}
+}
+
 func blindStates() []blindState {
-	cron := func(daemon, why string) *snapshot.Cron {
-		return &snapshot.Cron{Daemon: daemon, DaemonError: why, MTA: "/usr/sbin/sendmail", Ignored: []snapshot.IgnoredFile{}, Errors: []snapshot.FileError{},
-			Jobs: []snapshot.CronJob{{File: "/etc/cron.d/backup", Line: 2, Kind: snapshot.CronSystem, Schedule: "0 2 * * *", User: "root",
-				Command: "/usr/local/bin/backup", PeriodSeconds: 86400, Programs: []snapshot.Program{ok("/usr/local/bin/backup")},
-				Output: snapshot.JobOutput{ToCron: []string{}, MailTo: "root"}}}}
-	}
 	return []blindState{
 		{name: "timers without systemd", collector: snapshot.CollectorTimers, section: offlineTimers(snapshot.TimersNoSystemd), judged: []string{"timer.programs-exist"}},
 		{name: "timers of an old snapshot", collector: snapshot.CollectorTimers, section: offlineTimers(""), judged: []string{"timer.programs-exist"}},
 		{name: "timers below --root", collector: snapshot.CollectorTimers, root: "/srv/image", section: offlineTimers(snapshot.TimersOtherRoot), judged: []string{"timer.programs-exist"}},
 		{name: "timers systemd did not answer", collector: snapshot.CollectorTimers, section: offlineTimers(snapshot.TimersNoAnswer), judged: []string{"timer.programs-exist"}},
-		{name: "cron daemon unknown below --root", collector: snapshot.CollectorCron, root: "/srv/image", section: cron(snapshot.DaemonUnknown, ""), judged: []string{"cron.programs-exist", "cron.output-not-lost"}},
-		{name: "cron daemon unknown, /proc unreadable", collector: snapshot.CollectorCron, section: cron(snapshot.DaemonUnknown, "/proc could not be read"), judged: []string{"cron.programs-exist", "cron.output-not-lost"}},
+		{name: "cron daemon unknown below --root", collector: snapshot.CollectorCron, root: "/srv/image", section: blindCron(snapshot.DaemonUnknown, ""), judged: []string{"cron.programs-exist", "cron.output-not-lost"}},
+		{name: "cron daemon unknown, /proc unreadable", collector: snapshot.CollectorCron, section: blindCron(snapshot.DaemonUnknown, "/proc could not be read"), judged: []string{"cron.programs-exist", "cron.output-not-lost"}},
 		{name: "services from unit files", collector: snapshot.CollectorServices, section: &snapshot.Services{Source: snapshot.ServicesFiles,
 			Units: []snapshot.Unit{{Name: "ssh.service", FileState: "enabled", File: "/lib/systemd/system/ssh.service"}}, Errors: []snapshot.FileError{}}},
 		{name: "sysctl without /proc", collector: snapshot.CollectorSysctl, root: "/srv/image", section: &snapshot.Sysctl{Live: false,
@@ -150,6 +152,37 @@ func TestTimerOwnCheckWithoutSystemd(t *testing.T) {
 		f := evaluate(t, src, saved(t, s), jobsNow)[0]
 		if f.Status != finding.Error || !strings.Contains(f.Explanation, "systemd is not the init system here") {
 			t.Errorf("%s: %s: %s", src, f.Status, f.Explanation)
+		}
+	}
+}
+
+// TestCronDaemonBelowRoot: below --root no cron daemon can run, so a check
+// that it does is skip with the reason, not the error that made the run
+// exit 3; a check with more requirements judges the rest and is skip when
+// they hold. Blindness on the live host stays an error, and cron not
+// installed in the image stays a fail.
+func TestCronDaemonBelowRoot(t *testing.T) {
+	snap := func(root, daemonErr, program string) *snapshot.Snapshot {
+		s := &snapshot.Snapshot{Schema: snapshot.Schema, TakenAt: jobsNow, Root: root,
+			Collectors: []snapshot.CollectorStatus{{Name: "cron", Status: snapshot.StatusOK}},
+			Jobs:       &snapshot.Jobs{Cron: blindCron(snapshot.DaemonUnknown, "")}}
+		s.Jobs.Cron.DaemonError, s.Jobs.Cron.DaemonProgram, s.Jobs.Cron.PackageDB = daemonErr, program, "dpkg"
+		return saved(t, s)
+	}
+	for _, c := range []struct {
+		name, src string
+		s         *snapshot.Snapshot
+		status    finding.Status
+		want      string
+	}{
+		{"image", "cron \"d\" {\n  require = [\"daemon\"]\n}", snap("/srv/image", "", "/usr/sbin/cron"), finding.Skip, "does not apply below --root (/srv/image): whether a cron daemon runs is a fact of a running system"},
+		{"image, more", "cron \"d\" {\n  require = [\"daemon\", \"program\"]\n}", snap("/srv/image", "", "/usr/sbin/cron"), finding.Skip, "; the rest (program) holds for 1 job(s)"},
+		{"image without cron", "cron \"d\" {\n  require = [\"daemon\"]\n}", snap("/srv/image", "", ""), finding.Fail, "cron is not installed"},
+		{"live, /proc unreadable", "cron \"d\" {\n  require = [\"daemon\"]\n}", snap("", "/proc could not be read", "/usr/sbin/cron"), finding.Error, "/proc could not be read"},
+	} {
+		f := evaluate(t, c.src, c.s, jobsNow)[0]
+		if f.Status != c.status || !strings.Contains(f.Explanation, c.want) {
+			t.Errorf("%s: %s: %s; want %s and %q", c.name, f.Status, f.Explanation, c.status, c.want)
 		}
 	}
 }
