@@ -128,3 +128,61 @@ func TestDiffOfReport(t *testing.T) {
 		t.Errorf("exit %d, stderr:\n%s", code, stderr)
 	}
 }
+
+// TestREADMESetup: the README's set-up names exactly two commands for a
+// fresh machine, the Go version go.mod asks for, the first compile, and
+// what make test needs and does (root, apt, packages that
+// scripts/test-deps.sh really installs, services, how long).
+func TestREADMESetup(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gomod, err := os.ReadFile("../../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deps, err := os.ReadFile("../../scripts/test-deps.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(readme), "## Two commands on a fresh Debian machine\n")
+	if !ok {
+		t.Fatal("no set-up section")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	var commands []string
+	for _, l := range strings.Split(section, "\n") {
+		if strings.HasPrefix(l, "    ") {
+			commands = append(commands, strings.TrimSpace(l))
+		}
+	}
+	if strings.Join(commands, "; ") != "go run ./cmd/hostdrift check; make test" {
+		t.Errorf("set-up commands %q, want exactly go run ./cmd/hostdrift check and make test", commands)
+	}
+	var goVersion string
+	for _, l := range strings.Split(string(gomod), "\n") {
+		if v, ok := strings.CutPrefix(l, "go "); ok {
+			goVersion = v
+		}
+		if strings.HasPrefix(l, "toolchain ") {
+			t.Errorf("go.mod has %q: Debian 12's Go 1.19 stops at it (unknown directive) instead of at the go line, which names the version", l)
+		}
+	}
+	for _, w := range []string{
+		"Go " + goVersion + " or newer", "go: downloading go" + goVersion + " (linux/amd64)", "invalid go version '" + goVersion + "'",
+		"compiles for about a minute", "needs root", "apt-get", "may start their services", "20-25 minutes", "about 7 minutes",
+	} {
+		if !strings.Contains(section, w) {
+			t.Errorf("the set-up section does not say %q", w)
+		}
+	}
+	for _, pkg := range []string{"nftables", "iptables", "docker.io", "openssh-server", "ansible-core", "debootstrap", "dnsmasq-base"} {
+		if !strings.Contains(section, pkg) {
+			t.Errorf("the set-up section does not name %s", pkg)
+		}
+		if !strings.Contains(string(deps), " "+pkg) {
+			t.Errorf("the README names %s, which scripts/test-deps.sh does not install", pkg)
+		}
+	}
+}
