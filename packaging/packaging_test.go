@@ -199,7 +199,7 @@ func TestServeCommandLine(t *testing.T) {
 	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
 		t.Fatalf("%v: %v, want exit 2\n%s", args, err, out)
 	}
-	if !strings.Contains(string(out), "--dns-min must be more than 0") {
+	if !strings.Contains(string(out), "for flag --dns-min: it must be more than 0") {
 		t.Errorf("the unit's flags were not all accepted:\n%s", out)
 	}
 }

@@ -18,9 +18,12 @@ import (
 // something not yet known (host facts under `policy validate`) reads as the
 // default and is not validated.
 type Decoder struct {
-	Kind    string
-	Name    string
-	Block   *hcl.Block
+	Kind  string
+	Name  string
+	Block *hcl.Block
+	// Builtin marks a check of the built-in policy: one that asks about
+	// whatever the host has, and so does not apply where that cannot run.
+	Builtin bool
 	content *hcl.BodyContent
 	ctx     *hcl.EvalContext
 	diags   hcl.Diagnostics

@@ -159,7 +159,7 @@ func (p *Policy) compileLayers(ctx *hcl.EvalContext, plan *Plan) hcl.Diagnostics
 	open := map[string]bool{}             // blocks whose instances are not known here
 	var ids []string                      // every kind.name and kind.name["key"]
 	for _, b := range blocks {
-		cs, unknown, d := compileBlock(b, ctx)
+		cs, unknown, d := compileBlock(b, ctx, p.isBuiltin(b))
 		diags = append(diags, d...)
 		id := checkKey(b)
 		ids = append(ids, id)

@@ -171,6 +171,53 @@ func explainUnknownBlocks(diags hcl.Diagnostics) hcl.Diagnostics {
 	return diags
 }
 
+// misspeltRequired says a misspelt required argument once: where HCL
+// reports both "Missing required argument" port (at the block's brace) and
+// "Unsupported argument" prot with the suggestion "port", only the latter
+// stays, saying that port is required. diags are one block body's.
+func misspeltRequired(diags hcl.Diagnostics) hcl.Diagnostics {
+	missing := map[string]*hcl.Diagnostic{}
+	for _, d := range diags {
+		if d.Summary == "Missing required argument" {
+			if name, ok := quotedAfter(d.Detail, "The argument "); ok {
+				missing[name] = d
+			}
+		}
+	}
+	drop := map[*hcl.Diagnostic]bool{}
+	for _, d := range diags {
+		if d.Summary != "Unsupported argument" {
+			continue
+		}
+		name, ok := quotedAfter(d.Detail, "Did you mean ")
+		if m := missing[name]; ok && m != nil {
+			d.Summary = "Misspelt required argument"
+			d.Detail += fmt.Sprintf(" The argument %q is required, and this check has none.", name)
+			drop[m] = true
+		}
+	}
+	if len(drop) == 0 {
+		return diags
+	}
+	var out hcl.Diagnostics
+	for _, d := range diags {
+		if !drop[d] {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// quotedAfter returns the quoted word that follows prefix in s.
+func quotedAfter(s, prefix string) (string, bool) {
+	_, rest, ok := strings.Cut(s, prefix+`"`)
+	if !ok {
+		return "", false
+	}
+	name, _, ok := strings.Cut(rest, `"`)
+	return name, ok
+}
+
 // Plan is a policy bound to one host's facts and variables: checks ready to
 // judge snapshots.
 type Plan struct {
@@ -275,8 +322,9 @@ func (p *Policy) Compile(host *snapshot.Host, vars *Variables) (*Plan, hcl.Diagn
 // compileBlock compiles a check block: one check, or one per element of
 // its for_each. unknown is true when for_each is not known yet (policy
 // validate): the one check returned then stands for every instance.
-func compileBlock(b *hcl.Block, ctx *hcl.EvalContext) (checks []*Compiled, unknown bool, diags hcl.Diagnostics) {
+func compileBlock(b *hcl.Block, ctx *hcl.EvalContext, builtin bool) (checks []*Compiled, unknown bool, diags hcl.Diagnostics) {
 	content, diags := b.Body.Content(kindSchema(b.Type))
+	diags = misspeltRequired(diags)
 	if diags.HasErrors() {
 		return nil, false, diags
 	}
@@ -289,7 +337,7 @@ func compileBlock(b *hcl.Block, ctx *hcl.EvalContext) (checks []*Compiled, unkno
 		if d := eachOutsideForEach(refs); d.HasErrors() {
 			return nil, false, append(diags, d...)
 		}
-		c, d := compileCheck(b, content, ctx, b.Labels[0])
+		c, d := compileCheck(b, content, ctx, b.Labels[0], builtin)
 		if c == nil {
 			return nil, false, append(diags, d...)
 		}
@@ -302,7 +350,7 @@ func compileBlock(b *hcl.Block, ctx *hcl.EvalContext) (checks []*Compiled, unkno
 		return nil, false, diags
 	}
 	if !known {
-		c, d := compileCheck(b, content, eachContext(ctx, cty.UnknownVal(cty.String), cty.DynamicVal), b.Labels[0])
+		c, d := compileCheck(b, content, eachContext(ctx, cty.UnknownVal(cty.String), cty.DynamicVal), b.Labels[0], builtin)
 		diags = append(diags, d...)
 		if c == nil {
 			return nil, true, diags
@@ -314,7 +362,7 @@ func compileBlock(b *hcl.Block, ctx *hcl.EvalContext) (checks []*Compiled, unkno
 	var per instanceDiags
 	for _, key := range keys {
 		name := instanceName(b.Labels[0], key)
-		c, d := compileCheck(b, content, eachContext(ctx, cty.StringVal(key), vals[key]), name)
+		c, d := compileCheck(b, content, eachContext(ctx, cty.StringVal(key), vals[key]), name, builtin)
 		per.add(key, d)
 		if c != nil {
 			c.Label, c.Key, c.Keyed = b.Labels[0], key, true
@@ -328,10 +376,10 @@ func compileBlock(b *hcl.Block, ctx *hcl.EvalContext) (checks []*Compiled, unkno
 }
 
 // compileCheck compiles one check (one instance of a block with for_each).
-func compileCheck(b *hcl.Block, content *hcl.BodyContent, ctx *hcl.EvalContext, name string) (*Compiled, hcl.Diagnostics) {
+func compileCheck(b *hcl.Block, content *hcl.BodyContent, ctx *hcl.EvalContext, name string, builtin bool) (*Compiled, hcl.Diagnostics) {
 	k := kindNamed(b.Type)
 	var diags hcl.Diagnostics
-	d := &Decoder{Kind: k.Name, Name: name, Block: b, content: content, ctx: ctx}
+	d := &Decoder{Kind: k.Name, Name: name, Block: b, Builtin: builtin, content: content, ctx: ctx}
 	c := &Compiled{
 		Kind:        k,
 		Name:        name,

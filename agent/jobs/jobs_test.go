@@ -175,7 +175,7 @@ func TestTimersOffline(t *testing.T) {
 		t.Fatal(err)
 	}
 	tm := sec.(*snapshot.Timers)
-	if tm.Source != snapshot.TimersFiles || len(tm.Timers) != 4 {
+	if tm.Source != snapshot.TimersFiles || tm.Offline != snapshot.TimersOtherRoot || len(tm.Timers) != 4 {
 		t.Fatalf("%+v", tm)
 	}
 	byUnit := map[string]snapshot.Timer{}

@@ -52,16 +52,30 @@ func (c *TimersCollector) Collect(ctx context.Context, env *agent.Env) (snapshot
 		now = c.Now()
 	}
 	fsys := newRootFS(env.FS())
-	if fsys.live() && !c.Offline {
-		if t, err := collectDBus(ctx, fsys, now); err == nil {
-			return t, nil
-		} else if systemdRuns(fsys) {
-			// systemd runs but does not answer: read the files, and say why.
-			t := c.offline(fsys, now)
-			return t, agent.Partial("systemd runs but did not answer over D-Bus (%v): timers were read from unit files, without last results", err)
-		}
+	if !fsys.live() {
+		t := c.offline(fsys, now)
+		t.Offline = snapshot.TimersOtherRoot
+		return t, nil
 	}
-	return c.offline(fsys, now), nil
+	var dbusErr error
+	if !c.Offline {
+		t, err := collectDBus(ctx, fsys, now)
+		if err == nil {
+			return t, nil
+		}
+		dbusErr = err
+	}
+	t := c.offline(fsys, now)
+	if !systemdRuns(fsys) {
+		t.Offline = snapshot.TimersNoSystemd
+		return t, nil
+	}
+	t.Offline = snapshot.TimersNoAnswer
+	if dbusErr != nil {
+		// systemd runs but does not answer: read the files, and say why.
+		return t, agent.Partial("systemd runs but did not answer over D-Bus (%v): timers were read from unit files, without last results", dbusErr)
+	}
+	return t, nil
 }
 
 // offline reads timer units, their services and stamps from files.

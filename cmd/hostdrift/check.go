@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -34,8 +35,8 @@ type liveFlags struct {
 func (l *liveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&l.root, "root", "/", "read files below `DIR` instead of / (a mounted image or fixture tree)")
 	fs.StringVar(&l.netns, "netns", "", "read the network namespace at `PATH` (e.g. /run/netns/NAME) instead of hostdrift's own")
-	fs.DurationVar(&l.deadline, "collector-timeout", agent.DefaultDeadline, "how long each collector may take")
-	fs.DurationVar(&l.timeout, "timeout", DefaultTimeout, "how long the whole run may take; collectors still running then are reported as errors (0: no limit)")
+	durationFlag(fs, &l.deadline, "collector-timeout", agent.DefaultDeadline, time.Nanosecond, "", "how long each collector may take")
+	durationFlag(fs, &l.timeout, "timeout", DefaultTimeout, time.Nanosecond, "no limit", "how long the whole run may take; collectors still running then are reported as errors (0: no limit)")
 }
 
 // begin starts the run's global deadline and signal handling; call the
@@ -126,7 +127,7 @@ func (c *checkCmd) run(args []string, stdin io.Reader, stdout, stderr io.Writer)
 // parse reads the flags; it returns an exit code when the command is to end
 // now, -1 otherwise.
 func (c *checkCmd) parse(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("check", "check [--policy FILE|DIR|-|builtin:default]... [--no-builtin] [--var NAME=VALUE]... [--format FORMAT] [--output FILE] [--snapshot FILE]\n         [--baseline FILE]\n         [--report-dir DIR [--keep N]] [--save-snapshot FILE] [--prometheus-file FILE]\n         [--ssh [USER@]HOST[:PORT]]... [--ssh-parallel N] [--ssh-option KEY=VALUE]... [--sudo]", stderr)
+	fs := newFlagSet("check", "check [--policy FILE|DIR|-|builtin:default]... [--no-builtin] [--var NAME=VALUE]... [--format FORMAT] [--output FILE] [--snapshot FILE]\n         [--baseline FILE]\n         [--report-dir DIR [--keep N]] [--save-snapshot FILE] [--prometheus-file FILE]\n         [--ssh [USER@]HOST[:PORT]]... [--ssh-parallel N] [--ssh-option KEY=VALUE]... [--sudo]", stdout, stderr)
 	c.policy.register(fs, "read exactly this policy `FILE` or folder of *.hcl (- for standard input, "+builtinName+" for the built-in policy; repeatable). Default: the built-in policy with "+systemPolicyDir+"/*.hcl layered over it")
 	c.vars.register(fs)
 	fs.StringVar(&c.format, "format", "table", "output format: "+strings.Join(report.Formats(), ", ")+" (nagios exits with the plugin states 0-3)")
@@ -137,8 +138,8 @@ func (c *checkCmd) parse(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.baseline, "baseline", "", "also report what changed since the snapshot `FILE` (hostdrift snapshot --output FILE), as drift findings")
 	fs.Var(&c.sel.only, "only", "judge only the checks these `SELECTORS` name: kind.name (every for_each instance; kind.name[\"key\"] names one), kind or tag:TAG (repeatable or comma-separated)")
 	fs.Var(&c.sel.skip, "skip", "leave out the checks these `SELECTORS` name, as --only does (repeatable or comma-separated)")
-	fs.DurationVar(&c.retry.timeout, "retry-timeout", 0, "judge the checks that fail or err again, from a new reading of what they need, until they pass or this `DURATION` since the start is up (e.g. 30s; 0: judge once)")
-	fs.DurationVar(&c.retry.sleep, "sleep", time.Second, "how long to wait between attempts with --retry-timeout")
+	durationFlag(fs, &c.retry.timeout, "retry-timeout", 0, time.Nanosecond, "judge once", "judge the checks that fail or err again, from a new reading of what they need, until they pass or this `DURATION` since the start is up (e.g. 30s; 0: judge once)")
+	durationFlag(fs, &c.retry.sleep, "sleep", time.Second, time.Nanosecond, "", "how long to wait between attempts with --retry-timeout")
 	c.extra.register(fs)
 	c.live.register(fs)
 	c.ssh.register(fs)
@@ -148,9 +149,6 @@ func (c *checkCmd) parse(args []string, stdout, stderr io.Writer) int {
 	usage := func(format string, args ...any) int {
 		fmt.Fprintf(stderr, "hostdrift check: "+format+"\n", args...)
 		return exitUsage
-	}
-	if err := c.extra.validate(); err != nil {
-		return usage("%v", err)
 	}
 	if fs.NArg() > 0 {
 		return usage("unexpected argument %q (policies go with --policy)", fs.Arg(0))
@@ -205,6 +203,13 @@ func (c *checkCmd) judge(stdin io.Reader, stderr io.Writer) (*report.Report, *sn
 		facts = "the snapshot's host"
 	} else {
 		snap, plan, diags = surveyPolicy(c.live, pol, vars, nil, base, c.sel.apply)
+		if c.live.stopped(stderr, "check") {
+			return nil, nil, exitIncomplete
+		}
+		if err := unreadFacts(snap); err != nil {
+			fmt.Fprintf(stderr, "hostdrift check: nothing was evaluated: %v\n", err)
+			return nil, nil, exitIncomplete
+		}
 	}
 	if c.sel.err != nil {
 		fmt.Fprintln(stderr, "hostdrift check:", c.sel.err)
@@ -241,6 +246,9 @@ func surveyPolicy(live liveFlags, pol *rules.Policy, vars *rules.Variables, coll
 	var plan *rules.Plan
 	var diags hcl.Diagnostics
 	survey.Run(live.ctx, snap, live.options(), func(s *snapshot.Snapshot) (survey.Step, bool) {
+		if unreadFacts(s) != nil {
+			return survey.Step{}, false // the caller says so: no plan on missing facts
+		}
 		if plan, diags = pol.Compile(&s.Host, vars); diags.HasErrors() {
 			return survey.Step{}, false
 		}
@@ -267,6 +275,24 @@ func surveyPolicy(live liveFlags, pol *rules.Policy, vars *rules.Variables, coll
 		return step, true
 	})
 	return snap, plan, diags
+}
+
+// unreadFacts says why the host's facts, which the policy is compiled
+// against, were not read (the run's deadline expired first); nil when they
+// were. A policy compiled on them would judge an empty hostname and FQDN.
+func unreadFacts(s *snapshot.Snapshot) error {
+	st, ok := s.Collector(snapshot.CollectorHost)
+	if !ok {
+		return fmt.Errorf("the host's facts (hostname, FQDN, addresses) were not read")
+	}
+	if st.Usable() {
+		return nil
+	}
+	err := fmt.Errorf("the host's facts (hostname, FQDN, addresses) could not be read: the host collector failed: %s", st.Reason)
+	if strings.Contains(st.Reason, "--timeout") {
+		err = fmt.Errorf("%w; raise --timeout (default %s)", err, DefaultTimeout)
+	}
+	return err
 }
 
 // baselineAreas lists the areas whose collector ran when the baseline was
@@ -298,6 +324,9 @@ func readSnapshot(path string) (*snapshot.Snapshot, error) {
 	}
 	defer f.Close()
 	s, err := snapshot.Decode(f)
+	if errors.Is(err, snapshot.ErrReport) {
+		return nil, fmt.Errorf("%s: %w; a snapshot is made by hostdrift snapshot --output FILE, or by hostdrift check --save-snapshot FILE next to its report", path, err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}

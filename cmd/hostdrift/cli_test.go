@@ -140,7 +140,8 @@ func TestFlagErrors(t *testing.T) {
 }
 
 // TestHelp: COMMAND --help (and -h) exits 0 with the synopsis, the flags
-// spelt --flag and two to four examples, whose flags are the command's own.
+// spelt --flag and two to four examples, whose flags are the command's own,
+// on standard output (help asked for is output: "check --help | less").
 func TestHelp(t *testing.T) {
 	flagLine := regexp.MustCompile(`(?m)^  --([a-z-]+)`)
 	exampleFlag := regexp.MustCompile(`--([a-z-]+)`)
@@ -148,16 +149,19 @@ func TestHelp(t *testing.T) {
 		name := strings.Join(cmd, " ")
 		for _, h := range []string{"--help", "-h"} {
 			t.Run(name+" "+h, func(t *testing.T) {
-				code, _, stderr := runIn(append(cmd, h)...)
+				code, help, errOut := runIn(append(cmd, h)...)
 				if code != exitOK {
 					t.Fatalf("exit %d", code)
 				}
-				if !strings.HasPrefix(stderr, "Usage: hostdrift "+name) {
-					t.Errorf("no synopsis:\n%s", stderr)
+				if errOut != "" {
+					t.Errorf("help asked for wrote to standard error:\n%s", errOut)
 				}
-				head, examples, ok := strings.Cut(stderr, "\nExamples:\n")
+				if !strings.HasPrefix(help, "Usage: hostdrift "+name) {
+					t.Errorf("no synopsis:\n%s", help)
+				}
+				head, examples, ok := strings.Cut(help, "\nExamples:\n")
 				if !ok {
-					t.Fatalf("no examples:\n%s", stderr)
+					t.Fatalf("no examples:\n%s", help)
 				}
 				flags := map[string]bool{}
 				for _, m := range flagLine.FindAllStringSubmatch(head, -1) {

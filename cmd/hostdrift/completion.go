@@ -22,10 +22,10 @@ var usageFlag = regexp.MustCompile(`(?m)^  (--[a-z0-9-]+)`)
 // completion scripts are generated from the same flag sets the commands
 // parse with, so they cannot fall out of step.
 func commandFlags(cmd []string) []string {
-	var stderr bytes.Buffer
-	run(append(append([]string{}, cmd...), "--help"), strings.NewReader(""), io.Discard, &stderr)
+	var help bytes.Buffer
+	run(append(append([]string{}, cmd...), "--help"), strings.NewReader(""), &help, io.Discard)
 	var out []string
-	for _, m := range usageFlag.FindAllStringSubmatch(stderr.String(), -1) {
+	for _, m := range usageFlag.FindAllStringSubmatch(help.String(), -1) {
 		out = append(out, m[1])
 	}
 	return out
@@ -35,7 +35,7 @@ func commandFlags(cmd []string) []string {
 // the policy subcommands and each command's flags; other words complete as
 // file names.
 func runCompletion(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("completion", "completion bash|zsh", stderr)
+	fs := newFlagSet("completion", "completion bash|zsh", stdout, stderr)
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}

@@ -15,7 +15,7 @@ import (
 // changed, 1 something changed, 2 bad input, 3 some area could not be
 // compared (and nothing else changed).
 func runDiff(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("diff", "diff [--format table|json] [--output FILE] [--policy FILE|DIR|-]... [--area a,b] OLD NEW", stderr)
+	fs := newFlagSet("diff", "diff [--format table|json] [--output FILE] [--policy FILE|DIR|-]... [--area a,b] OLD NEW", stdout, stderr)
 	format := fs.String("format", "table", "output format: "+strings.Join(report.DiffFormats(), ", "))
 	output := fs.String("output", "", "write the diff to `FILE` (atomically) instead of standard output")
 	var pf policyFlags

@@ -32,7 +32,7 @@ PROTOCOL is tcp, udp or icmp (no port). Exit codes: 0 allowed, 1 denied,
 // runExplain simulates one packet through the live firewall and prints why it
 // is allowed or dropped.
 func runExplain(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("explain", explainSynopsis, stderr)
+	fs := newFlagSet("explain", explainSynopsis, stdout, stderr)
 	var live liveFlags
 	live.register(fs)
 	to := fs.String("to", "", "destination `ADDR`")
@@ -42,8 +42,8 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 	}
 	pkt, err := explainPacket(fs.Args(), *from, *to)
 	if err != nil {
-		fmt.Fprintf(stderr, "hostdrift explain: %v\n\n", err)
-		fs.Usage()
+		synopsis, _, _ := strings.Cut(explainSynopsis, "\n")
+		fmt.Fprintf(stderr, "hostdrift explain: %v\nUsage: hostdrift %s\nRun 'hostdrift explain --help' for its flags and examples.\n", err, synopsis)
 		return exitUsage
 	}
 

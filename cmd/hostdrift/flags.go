@@ -67,13 +67,14 @@ func (v varFlags) Set(s string) error {
 	return nil
 }
 
-// newFlagSet returns a flag set that reports its own errors as usage errors.
-// Its usage (--help) shows the synopsis, the flags and the command's
-// examples (commandExamples).
-func newFlagSet(name, synopsis string, stderr io.Writer) *flag.FlagSet {
+// newFlagSet returns a flag set that reports its own errors as usage errors
+// on stderr. Its usage, asked for with --help, goes to stdout (so that
+// "hostdrift check --help | less" shows it) and shows the synopsis, the
+// flags and the command's examples (commandExamples).
+func newFlagSet(name, synopsis string, stdout, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.Usage = func() { printUsage(fs.Output(), fs, synopsis) }
+	fs.Usage = func() { printUsage(stdout, fs, synopsis) }
 	return fs
 }
 
@@ -87,6 +88,9 @@ func printUsage(w io.Writer, fs *flag.FlagSet, synopsis string) {
 		fmt.Fprintf(w, "\nFlags (before or after the arguments; --flag value or --flag=value):\n")
 		fs.VisitAll(func(f *flag.Flag) {
 			arg, usage := flag.UnquoteUsage(f)
+			if n, ok := f.Value.(interface{ argName() string }); ok && arg == "value" {
+				arg = n.argName()
+			}
 			if arg == "" || isBool(f) {
 				fmt.Fprintf(w, "  --%s\n", f.Name)
 			} else {
@@ -128,15 +132,16 @@ func showDefault(f *flag.Flag) bool {
 // exitUsage after a bad flag, which it reports with the nearest flag's name
 // when one is close.
 func parseFlags(fs *flag.FlagSet, args []string) int {
-	out := fs.Output()
+	out, help := fs.Output(), fs.Usage
 	fs.SetOutput(io.Discard) // errors are reported below, in our words
-	defer fs.SetOutput(out)
+	fs.Usage = func() {}     // and help printed once, only when asked for
+	defer func() { fs.SetOutput(out); fs.Usage = help }()
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			fs.SetOutput(out)
 			if errors.Is(err, flag.ErrHelp) {
-				fs.Usage()
+				help()
 				return exitOK
 			}
 			fmt.Fprintf(out, "hostdrift %s: %s\nRun 'hostdrift %s --help' for its flags and examples.\n", fs.Name(), flagError(fs, err), fs.Name())
@@ -272,8 +277,8 @@ func didYouMean(near []string) string {
 // parseNoArgs parses the flags of a command that takes no flags of its own
 // and no arguments (--help aside); it returns -1 to continue, or the exit
 // code.
-func parseNoArgs(name string, args []string, stderr io.Writer) int {
-	fs := newFlagSet(name, name, stderr)
+func parseNoArgs(name string, args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet(name, name, stdout, stderr)
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}

@@ -276,7 +276,7 @@ func TestPolicyTypoExits2WithPosition(t *testing.T) {
 		}
 		msg := stderr.String()
 		for _, want := range map[string][]string{
-			"attr.hcl": {path + ":2:3: error: Unsupported argument", "  prot = 443", `Did you mean "port"?`},
+			"attr.hcl": {path + ":2:3: error: Misspelt required argument", "  prot = 443", `Did you mean "port"? The argument "port" is required`},
 			"kind.hcl": {path + ":1:1: error: Unsupported block type", `listner "x" {}`, `Did you mean "listener"?`, "Known check kinds:"},
 		}[name] {
 			if !strings.Contains(msg, want) {

@@ -74,7 +74,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "completion":
 		return runCompletion(args[1:], stdout, stderr)
 	case "version":
-		if code := parseNoArgs("version", args[1:], stderr); code >= 0 {
+		if code := parseNoArgs("version", args[1:], stdout, stderr); code >= 0 {
 			return code
 		}
 		fmt.Fprintln(stdout, "hostdrift", versionString())

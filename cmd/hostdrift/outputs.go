@@ -28,16 +28,9 @@ type extraOutputs struct {
 
 func (x *extraOutputs) register(fs *flag.FlagSet) {
 	fs.StringVar(&x.reportDir, "report-dir", "", "also write the JSON report to `DIR`/report-<UTC time>.json, point DIR/latest.json at it and keep the newest --keep")
-	fs.IntVar(&x.keep, "keep", defaultKeep, "how many reports --report-dir keeps (`N`; 0 keeps all)")
+	countFlag(fs, &x.keep, "keep", defaultKeep, 1, "keep all", "how many reports --report-dir keeps (`N`; 0 keeps all)")
 	fs.StringVar(&x.snapshot, "save-snapshot", "", "also write the snapshot that was judged to `FILE` (atomically), for a later --snapshot")
 	fs.StringVar(&x.promFile, "prometheus-file", "", "also write the Prometheus textfile to `FILE` (atomically, mode 0644), for node_exporter's textfile collector")
-}
-
-func (x *extraOutputs) validate() error {
-	if x.keep < 0 {
-		return fmt.Errorf("--keep must be 0 (keep all) or more, not %d", x.keep)
-	}
-	return nil
 }
 
 // write writes every extra output that was asked for, even when one fails,

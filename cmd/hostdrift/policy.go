@@ -26,7 +26,7 @@ func runPolicy(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runPolicyInit(args[1:], stdout, stderr)
 	case "functions":
 		// The functions policy expressions may call, as Terraform names them.
-		if code := parseNoArgs("policy functions", args[1:], stderr); code >= 0 {
+		if code := parseNoArgs("policy functions", args[1:], stdout, stderr); code >= 0 {
 			return code
 		}
 		for _, f := range rules.FunctionDocs() {
@@ -34,7 +34,7 @@ func runPolicy(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return exitOK
 	case "kinds":
-		fs := newFlagSet("policy kinds", "policy kinds [KIND...]", stderr)
+		fs := newFlagSet("policy kinds", "policy kinds [KIND...]", stdout, stderr)
 		if code := parseFlags(fs, args[1:]); code >= 0 {
 			return code
 		}
@@ -74,7 +74,7 @@ func runPolicy(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // built-in policy with the operator's files over it). It lists what the
 // layering did: the checks replaced, disabled and waived.
 func runPolicyValidate(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("policy validate", "policy validate [--no-builtin] [--var NAME=VALUE]... [--var-file FILE]... [FILE|DIR|builtin:default]...", stderr)
+	fs := newFlagSet("policy validate", "policy validate [--no-builtin] [--var NAME=VALUE]... [--var-file FILE]... [FILE|DIR|builtin:default]...", stdout, stderr)
 	vo := newVarOptions()
 	vo.register(fs)
 	var pf policyFlags

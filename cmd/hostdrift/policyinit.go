@@ -15,7 +15,7 @@ import (
 // proposed from one reading of the host and tried on a second one, taken
 // with the DNS questions the proposals ask; only those that hold are active.
 func runPolicyInit(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("policy init", "policy init [--area a,b] [--output FILE] [--root DIR] [--netns PATH]", stderr)
+	fs := newFlagSet("policy init", "policy init [--area a,b] [--output FILE] [--root DIR] [--netns PATH]", stdout, stderr)
 	areaList := fs.String("area", "", "write only these comma-separated `AREAS` (default: all: "+strings.Join(policygen.Areas(), ", ")+")")
 	output := fs.String("output", "", "write the policy to `FILE` (atomically) instead of standard output")
 	var live liveFlags

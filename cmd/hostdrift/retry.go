@@ -92,10 +92,6 @@ func (c *checkCmd) checkRetry(fs *flag.FlagSet) error {
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	switch {
-	case c.retry.timeout < 0:
-		return fmt.Errorf("--retry-timeout must be 0 (judge once) or more, not %s", c.retry.timeout)
-	case c.retry.sleep <= 0:
-		return fmt.Errorf("--sleep must be more than 0, not %s", c.retry.sleep)
 	case c.retry.timeout > 0 && c.snapPath != "":
 		return fmt.Errorf("--retry-timeout re-reads the live host; a saved --snapshot does not change")
 	case c.retry.timeout == 0 && set["sleep"]:

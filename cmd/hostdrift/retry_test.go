@@ -127,8 +127,8 @@ func TestRetryFlags(t *testing.T) {
 	}{
 		{[]string{"--retry-timeout", "5s", "--snapshot", snapFile}, "a saved --snapshot does not change"},
 		{[]string{"--sleep", "1s"}, "--sleep is the wait between attempts of --retry-timeout, which is not given"},
-		{[]string{"--retry-timeout", "5s", "--sleep", "0s"}, "--sleep must be more than 0"},
-		{[]string{"--retry-timeout", "-1s"}, "--retry-timeout must be 0"},
+		{[]string{"--retry-timeout", "5s", "--sleep", "0s"}, "for flag --sleep: it must be more than 0"},
+		{[]string{"--retry-timeout", "-1s"}, "for flag --retry-timeout: it must be 0 (judge once) or more"},
 		{[]string{"--retry-timeout", "5m", "--timeout", "1m"}, "--timeout 1m0s ends the run before --retry-timeout 5m0s is up"},
 		{[]string{"--retry-timeout", "soon"}, `invalid value "soon" for flag --retry-timeout`},
 	} {

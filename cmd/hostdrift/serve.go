@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -41,7 +42,7 @@ type serveCmd struct {
 
 func runServe(args []string, stdout, stderr io.Writer) int {
 	c := &serveCmd{vars: newVarOptions()}
-	if code := c.parse(args, stderr); code >= 0 {
+	if code := c.parse(args, stdout, stderr); code >= 0 {
 		return code
 	}
 	ctx, stop := runContext(0)
@@ -49,22 +50,22 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	return c.serve(ctx, stdout, stderr)
 }
 
-func (c *serveCmd) parse(args []string, stderr io.Writer) int {
-	fs := newFlagSet("serve", "serve [--policy FILE|DIR|builtin:default]... [--no-builtin] [--var NAME=VALUE]... [--listen ADDR] [--web-config FILE]\n         [--log-format text|json] [--listeners-every D] [--legacy-every D] [--dns-min D] [--dns-max D]\n         [--report-dir DIR [--keep N]]", stderr)
+func (c *serveCmd) parse(args []string, stdout, stderr io.Writer) int {
+	fs := newFlagSet("serve", "serve [--policy FILE|DIR|builtin:default]... [--no-builtin] [--var NAME=VALUE]... [--listen ADDR] [--web-config FILE]\n         [--log-format text|json] [--listeners-every D] [--legacy-every D] [--dns-min D] [--dns-max D]\n         [--report-dir DIR [--keep N]]", stdout, stderr)
 	c.policy.register(fs, "read exactly this policy `FILE` or folder of *.hcl ("+builtinName+" for the built-in policy; repeatable); a change to it is reloaded. Default: the built-in policy with "+systemPolicyDir+"/*.hcl layered over it")
 	c.vars.register(fs)
 	fs.StringVar(&c.listen, "listen", defaultListen, "serve /metrics, /healthz and /report on `ADDR` (host:port); an address other than loopback is reachable from the network, protect it with --web-config")
 	fs.StringVar(&c.webConfig, "web-config", "", "the Prometheus exporter toolkit's web configuration `FILE` (TLS, basic auth), as node_exporter takes it")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log lines on standard output (one per transition of a finding) as text or json")
-	fs.DurationVar(&c.listenersEvery, "listeners-every", 15*time.Second, "poll processes, and a fingerprint of the listening sockets, every `DURATION` (nothing notifies about them; at least 1s); sockets and probes are read again only when the fingerprint changed, a connection waits in an accept queue, or every 5 minutes")
-	fs.DurationVar(&c.legacyEvery, "legacy-every", time.Minute, "read the iptables-legacy rules (while legacy tables are loaded) and live kernel parameters again every `DURATION` (nothing notifies about them; nf_tables changes are events)")
-	fs.DurationVar(&c.dnsMin, "dns-min", 30*time.Second, "ask the policy's DNS questions again when the smallest TTL of the last answers runs out, but not sooner than `DURATION`")
-	fs.DurationVar(&c.dnsMax, "dns-max", time.Hour, "and not later than `DURATION`")
+	durationFlag(fs, &c.listenersEvery, "listeners-every", 15*time.Second, watch.MinPoll, "", "poll processes, and a fingerprint of the listening sockets, every `DURATION` (nothing notifies about them; at least 1s); sockets and probes are read again only when the fingerprint changed, a connection waits in an accept queue, or every 5 minutes")
+	durationFlag(fs, &c.legacyEvery, "legacy-every", time.Minute, watch.MinPoll, "", "read the iptables-legacy rules (while legacy tables are loaded) and live kernel parameters again every `DURATION` (nothing notifies about them; nf_tables changes are events)")
+	durationFlag(fs, &c.dnsMin, "dns-min", 30*time.Second, time.Nanosecond, "", "ask the policy's DNS questions again when the smallest TTL of the last answers runs out, but not sooner than `DURATION`")
+	durationFlag(fs, &c.dnsMax, "dns-max", time.Hour, time.Nanosecond, "", "and not later than `DURATION`")
 	fs.StringVar(&c.extra.reportDir, "report-dir", "", "write the JSON report to `DIR`/report-<UTC time>.json on every evaluation where a finding changed, point DIR/latest.json at it and keep the newest --keep")
-	fs.IntVar(&c.extra.keep, "keep", defaultKeep, "how many reports --report-dir keeps (`N`; 0 keeps all)")
+	countFlag(fs, &c.extra.keep, "keep", defaultKeep, 1, "keep all", "how many reports --report-dir keeps (`N`; 0 keeps all)")
 	fs.StringVar(&c.live.root, "root", "/", "read files below `DIR` instead of / (a mounted image or fixture tree)")
 	fs.StringVar(&c.live.netns, "netns", "", "read the network namespace at `PATH` (e.g. /run/netns/NAME) instead of hostdrift's own")
-	fs.DurationVar(&c.live.deadline, "collector-timeout", agent.DefaultDeadline, "how long each collector may take")
+	durationFlag(fs, &c.live.deadline, "collector-timeout", agent.DefaultDeadline, time.Nanosecond, "", "how long each collector may take")
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}
@@ -79,22 +80,46 @@ func (c *serveCmd) parse(args []string, stderr io.Writer) int {
 		return usage("--policy - (standard input) cannot be read again when it changes: give a file or folder")
 	case c.logFormat != "text" && c.logFormat != "json":
 		return usage("--log-format must be text or json, not %q", c.logFormat)
-	case c.listenersEvery < watch.MinPoll || c.legacyEvery < watch.MinPoll:
-		return usage("--listeners-every and --legacy-every must be at least %s (got %s and %s)", watch.MinPoll, c.listenersEvery, c.legacyEvery)
-	case c.dnsMin <= 0 || c.dnsMax < c.dnsMin:
-		return usage("--dns-min must be more than 0 and --dns-max at least --dns-min (got %s and %s)", c.dnsMin, c.dnsMax)
+	case c.dnsMax < c.dnsMin:
+		return usage("--dns-max must be at least --dns-min (got %s and %s)", c.dnsMax, c.dnsMin)
 	}
-	if err := c.extra.validate(); err != nil {
+	if err := checkListen(c.listen); err != nil {
 		return usage("%v", err)
 	}
 	return -1
 }
 
-// serve runs the agent until ctx ends: one full evaluation (the event
-// sources start as soon as the policy is compiled, before the areas are
-// read, so nothing changed during the reading is missed), then the HTTP
-// server, then one evaluation per batch of events.
+// checkListen validates --listen's form, HOST:PORT with a port from 0 to
+// 65535 (or a service name), before anything is read.
+func checkListen(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("--listen %q is not HOST:PORT (%v): give e.g. %s, or [::1]:8731", addr, err, defaultListen)
+	}
+	if _, err := net.LookupPort("tcp", port); err != nil {
+		return fmt.Errorf("--listen %s: the port %q is not a number from 0 to 65535 (nor a service name in /etc/services)", addr, port)
+	}
+	return nil
+}
+
+// serve runs the agent until ctx ends: the listening address bound and the
+// web configuration read (so neither mistake waits for the host to be
+// read), one full evaluation (the event sources start as soon as the policy
+// is compiled, before the areas are read, so nothing changed during the
+// reading is missed), then the HTTP server, then one evaluation per batch
+// of events.
 func (c *serveCmd) serve(ctx context.Context, stdout, stderr io.Writer) int {
+	l, err := serve.Listen(c.listen, c.webConfig)
+	if err != nil {
+		// A port in use may free itself (the unit restarts on exit 4); a
+		// bad web configuration will not (exit 2: it does not restart).
+		fmt.Fprintf(stderr, "hostdrift serve: %v; nothing was read\n", err)
+		if errors.Is(err, serve.ErrWebConfig) {
+			return exitUsage
+		}
+		return exitOutput
+	}
+	defer l.Close()
 	log := newEventLog(stdout, stderr, c.logFormat == "json")
 	srv := serve.New()
 	var ttl atomic.Uint32
@@ -110,16 +135,6 @@ func (c *serveCmd) serve(ctx context.Context, stdout, stderr io.Writer) int {
 	if err := a.start(ctx, stderr); err != nil {
 		fmt.Fprintf(stderr, "hostdrift serve: %v; nothing is served\n", err)
 		return exitUsage
-	}
-	l, err := serve.Listen(c.listen, c.webConfig)
-	if err != nil {
-		// A port in use may free itself (the unit restarts on exit 4); a
-		// bad web configuration will not (exit 2: it does not restart).
-		fmt.Fprintln(stderr, "hostdrift serve:", err)
-		if errors.Is(err, serve.ErrWebConfig) {
-			return exitUsage
-		}
-		return exitOutput
 	}
 	if !serve.Loopback(c.listen) && c.webConfig == "" {
 		log.message("warning: --listen %s is reachable from the network without authentication or TLS: give --web-config", c.listen)

@@ -101,6 +101,9 @@ func (a *agentLoop) full(ctx context.Context, batch []watch.Event, first bool) e
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	if err := unreadFacts(snap); err != nil {
+		return err
+	}
 	a.plan = plan
 	a.snap = snap
 	for _, st := range snap.Collectors {

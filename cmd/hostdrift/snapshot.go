@@ -11,7 +11,7 @@ import (
 )
 
 func runSnapshot(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	fs := newFlagSet("snapshot", "snapshot [--output FILE] [--collectors a,b] [--policy FILE|DIR|-]... [--root DIR]", stderr)
+	fs := newFlagSet("snapshot", "snapshot [--output FILE] [--collectors a,b] [--policy FILE|DIR|-]... [--root DIR]", stdout, stderr)
 	var pf policyFlags
 	pf.register(fs, "ask what the policy `FILE` or folder asks about (DNS names, probes) (repeatable; default: as check)")
 	vo := newVarOptions()
@@ -48,6 +48,13 @@ func runSnapshot(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		names = agent.Names()
 	}
 	snap, _, diags := surveyPolicy(live, pol, vars, names, nil, nil)
+	if live.stopped(stderr, "snapshot") {
+		return exitIncomplete
+	}
+	if err := unreadFacts(snap); err != nil {
+		fmt.Fprintf(stderr, "hostdrift snapshot: nothing was recorded: %v\n", err)
+		return exitIncomplete
+	}
 	if diags.HasErrors() {
 		printDiagnostics(stderr, pol, diags)
 		fmt.Fprintln(stderr, "hostdrift snapshot: the policy does not fit this host's facts; nothing was recorded")

@@ -40,7 +40,7 @@ const sshAllowance = time.Minute
 
 func (s *sshFlags) register(fs *flag.FlagSet) {
 	fs.Var(&s.targets, "ssh", "audit `[USER@]HOST[:PORT]` over the system's ssh client instead of this host (repeatable); hostdrift is copied there for the run unless the host has the same version")
-	fs.IntVar(&s.parallel, "ssh-parallel", defaultSSHParallel, "how many --ssh hosts to audit at once (`N`)")
+	countFlag(fs, &s.parallel, "ssh-parallel", defaultSSHParallel, 1, "", "how many --ssh hosts to audit at once (`N`)")
 	fs.Var(&s.options, "ssh-option", "pass `KEY=VALUE` to ssh as -o KEY=VALUE (repeatable; e.g. ConnectTimeout=5, default "+fmt.Sprint(int(remote.DefaultConnectTimeout/time.Second))+")")
 	fs.StringVar(&s.config, "ssh-config", "", "run ssh with -F `FILE` instead of ~/.ssh/config")
 	fs.BoolVar(&s.sudo, "sudo", false, "with --ssh, run hostdrift there with sudo -n (no password prompt: the remote user needs NOPASSWD)")
@@ -81,8 +81,6 @@ func (c *checkCmd) runSSH(stdin io.Reader, stdout, stderr io.Writer) (code int, 
 		return usage("--report-dir, --save-snapshot and --prometheus-file do not go with --ssh: use --format json (one line per host)")
 	case c.format != "table" && c.format != "json":
 		return usage("with --ssh the format is table or json (one JSON line per host), not %q", c.format)
-	case s.parallel < 1:
-		return usage("--ssh-parallel must be 1 or more, not %d", s.parallel)
 	}
 	var targets []remote.Target
 	for _, t := range s.targets {

@@ -206,6 +206,7 @@ func compareArea(old, new []snapshot.Object, ignores []Ignore, d *Diff) []Change
 	}
 	var out []Change
 	seen := make(map[key]bool, len(new))
+	moved := movedRules(old, new)
 	for _, n := range new {
 		k := key{n.Kind, n.ID}
 		seen[k] = true
@@ -218,6 +219,9 @@ func compareArea(old, new []snapshot.Object, ignores []Ignore, d *Diff) []Change
 			c = Change{Op: Added, Area: n.Area, Kind: n.Kind, ID: n.ID, Fields: fieldChanges(nil, n.Fields)}
 		default:
 			fc := fieldChanges(o.Fields, n.Fields)
+			if n.Kind == "rule" && !moved[n.ID] {
+				fc = slices.DeleteFunc(fc, func(f FieldChange) bool { return f.Name == "follows" })
+			}
 			if len(fc) == 0 {
 				continue
 			}
@@ -244,6 +248,83 @@ func compareArea(old, new []snapshot.Object, ignores []Ignore, d *Diff) []Change
 		return out[i].ID < out[j].ID
 	})
 	return out
+}
+
+// movedRules lists the rules (by ID) whose order changed relative to the
+// rules present on both sides: a rule inserted, appended or deleted moves
+// none of the others, and a rule moved is the one change, not its
+// neighbours too. In each chain the rules both sides hold keep their
+// place when they are in a longest run that keeps its order (the longest
+// increasing subsequence of their old positions, in new order); the
+// others moved.
+func movedRules(old, new []snapshot.Object) map[string]bool {
+	chainOf := func(o snapshot.Object) string {
+		return o.Fields["backend"] + " " + o.Fields["family"] + " " + o.Fields["table"] + " " + o.Fields["chain"]
+	}
+	oldPos := map[string]int{} // rule ID -> position among its chain's old rules
+	oldChain := map[string]string{}
+	n := map[string]int{}
+	for _, o := range old {
+		if o.Kind == "rule" {
+			c := chainOf(o)
+			oldPos[o.ID], oldChain[o.ID] = n[c], c
+			n[c]++
+		}
+	}
+	byChain := map[string][]string{} // chain -> new order of the rules both sides hold
+	var chains []string
+	for _, o := range new {
+		if _, ok := oldPos[o.ID]; o.Kind != "rule" || !ok || oldChain[o.ID] != chainOf(o) {
+			continue
+		}
+		c := chainOf(o)
+		if _, ok := byChain[c]; !ok {
+			chains = append(chains, c)
+		}
+		byChain[c] = append(byChain[c], o.ID)
+	}
+	moved := map[string]bool{}
+	for _, c := range chains {
+		ids := byChain[c]
+		seq := make([]int, len(ids))
+		for i, id := range ids {
+			seq[i] = oldPos[id]
+		}
+		keep := longestIncreasing(seq)
+		for i, id := range ids {
+			if !keep[i] {
+				moved[id] = true
+			}
+		}
+	}
+	return moved
+}
+
+// longestIncreasing marks the elements of one longest strictly increasing
+// subsequence of seq (patience sorting, n log n: chains may hold
+// thousands of rules).
+func longestIncreasing(seq []int) []bool {
+	tails := []int{}              // tails[k]: index in seq of the smallest tail of a run of length k+1
+	prev := make([]int, len(seq)) // prev[i]: index before i in its run, -1 at the start
+	for i, v := range seq {
+		k := sort.Search(len(tails), func(k int) bool { return seq[tails[k]] >= v })
+		prev[i] = -1
+		if k > 0 {
+			prev[i] = tails[k-1]
+		}
+		if k == len(tails) {
+			tails = append(tails, i)
+		} else {
+			tails[k] = i
+		}
+	}
+	keep := make([]bool, len(seq))
+	if len(tails) > 0 {
+		for i := tails[len(tails)-1]; i >= 0; i = prev[i] {
+			keep[i] = true
+		}
+	}
+	return keep
 }
 
 // ignoredBy applies the ignore rules to an object, old or new: a change is

@@ -22,7 +22,9 @@ const (
 // Objects lists the chains, rules and sets of every backend. A rule's identity
 // is its backend, family, table, chain and its text, not its handle, counters
 // or position; its place in the chain is the field "follows" (the rule before
-// it), so a rule inserted above another shows as that one change. A rule
+// it), which a diff reports only when the rule's order among the rules both
+// sides hold changed, so a rule inserted above another shows as that one
+// change. A rule
 // iptables-save printed but hostdrift could not parse stands both in its
 // chain and in Unparsed: the second is numbered like any repeated identity.
 func (f *Firewall) Objects() []Object {

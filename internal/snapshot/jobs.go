@@ -184,9 +184,27 @@ const (
 	TimersFiles = "files" // unit files and stamps, without systemd
 )
 
+// Why timers were read from files (Timers.Offline): what the unit files
+// cannot tell, since only the running systemd knows last results and
+// triggers.
+const (
+	// TimersNoSystemd: systemd is not the init system here (a container,
+	// WSL, a chroot): no timer fires.
+	TimersNoSystemd = "no-systemd"
+	// TimersOtherRoot: another root was read (--root): its timers run
+	// only when it boots.
+	TimersOtherRoot = "other-root"
+	// TimersNoAnswer: systemd runs but did not answer over D-Bus.
+	TimersNoAnswer = "no-answer"
+)
+
 // Timers is what the timers collector saw: every systemd timer unit.
 type Timers struct {
 	Source string `json:"source"`
+	// Offline says why Source is files (TimersNoSystemd, TimersOtherRoot,
+	// TimersNoAnswer); empty when it is dbus, or in snapshots older than
+	// this field.
+	Offline string `json:"offline,omitempty"`
 	// BootedAt is when systemd started (dbus only): monotonic triggers
 	// count from it.
 	BootedAt *time.Time  `json:"booted_at,omitempty"`

@@ -4,8 +4,10 @@ package snapshot
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
@@ -78,12 +80,19 @@ func (s *Snapshot) Collector(name string) (CollectorStatus, bool) {
 	return CollectorStatus{}, false
 }
 
+// ErrReport is Decode's error for a hostdrift report given where a
+// snapshot is read.
+var ErrReport = errors.New("a hostdrift report, not a snapshot")
+
 // Decode reads a snapshot document and refuses one of another schema.
 func Decode(r io.Reader) (*Snapshot, error) {
 	dec := json.NewDecoder(r)
 	var s Snapshot
 	if err := dec.Decode(&s); err != nil {
 		return nil, fmt.Errorf("not a hostdrift snapshot: %w", err)
+	}
+	if strings.HasPrefix(s.Schema, "hostdrift/report/") {
+		return nil, fmt.Errorf("this is %w (schema %q): a report holds findings, not what the host does", ErrReport, s.Schema)
 	}
 	if s.Schema != Schema {
 		return nil, fmt.Errorf("snapshot schema is %q, this hostdrift reads %q: take the snapshot again with this version", s.Schema, Schema)

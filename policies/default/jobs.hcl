@@ -2,7 +2,9 @@
 # output (its only alarm) to a local user, and on a host without a mail
 # transfer agent that mail is thrown away; a job whose script was moved
 # fails at every run; a timer that was enabled but never started waits for
-# a reboot. On a host with neither cron nor systemd these checks pass.
+# a reboot. On a host without cron jobs or timer units these checks pass;
+# where systemd is not the init system no timer fires, and the checks of
+# their last run and trigger are skipped.
 
 cron "programs-exist" {
   description = "Every cron job's program (and the script its interpreter reads) exists and is executable"

@@ -1,3 +1,3 @@
-listener "https" { # ERROR: Missing required argument
-  prot = 443 # ERROR: Did you mean "port"?
+listener "https" {
+  prot = 443 # ERROR: Did you mean "port"? The argument "port" is required
 }
