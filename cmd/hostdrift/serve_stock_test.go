@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hostdrift/hostdrift/internal/finding"
+	"github.com/hostdrift/hostdrift/internal/report"
 	"github.com/hostdrift/hostdrift/internal/testkit/debroot"
 	"github.com/hostdrift/hostdrift/internal/testkit/dockertest"
 )
@@ -144,6 +146,8 @@ func TestServeOnStockDebian(t *testing.T) {
 		t.Errorf("/healthz once every change is undone: %d %q, want 200", code, body)
 	}
 
+	a.equalsCheck(t)
+
 	// Idle again, but for a timer unit installed, neither enabled nor
 	// loaded: only inotify sees it. hostdrift reads the timers over D-Bus
 	// again, which makes systemd load the new unit at rest (and announce
@@ -154,6 +158,85 @@ func TestServeOnStockDebian(t *testing.T) {
 		return 2 * 3 // per file: created, written, attributes
 	}})
 	t.Logf("journal of hostdrift-serve.service:\n%s", journal(host))
+}
+
+// stockSteps is how many systemctl and cron changes the stock host's
+// serve ≡ check sequence makes.
+const stockSteps = 16
+
+// equalsCheck makes a seeded random sequence of changes on the booted host
+// through systemctl and cron (units started, failed, enabled; cron jobs
+// added) and asks, after each, that serve's report equal a `hostdrift
+// check` of the built-in policy run on the host as an operator would.
+func (a *stockAgent) equalsCheck(t *testing.T) {
+	t.Helper()
+	seed := envInt("HOSTDRIFT_SERVE_SEED", time.Now().UnixNano())
+	t.Logf("stock host serve = check: seed %d (HOSTDRIFT_SERVE_SEED repeats it)", seed)
+	rng := rand.New(rand.NewSource(seed))
+	e, host := a.e, a.host
+	writeIn(t, e, host, "/etc/systemd/system/hd-eq.service", "[Unit]\nDescription=hostdrift test: a unit that fails or not\n[Service]\nType=oneshot\nExecStart=/usr/local/bin/hd-eq\n")
+	writeIn(t, e, host, "/etc/systemd/system/hd-eq.timer", "[Timer]\nOnCalendar=yearly\nPersistent=false\n[Install]\nWantedBy=timers.target\n")
+	writeIn(t, e, host, "/usr/local/bin/hd-eq", "#!/bin/sh\nexit 0\n")
+	host.Exec("chmod", "755", "/usr/local/bin/hd-eq")
+	host.Exec("systemctl", "daemon-reload")
+	changes := []func() string{
+		func() string {
+			code := []string{"0", "1"}[rng.Intn(2)]
+			writeIn(t, e, host, "/usr/local/bin/hd-eq", "#!/bin/sh\nexit "+code+"\n")
+			_ = e.Command("exec", host.ID, "systemctl", "start", "hd-eq.service").Run()
+			return "systemctl start hd-eq.service, exiting " + code
+		},
+		func() string {
+			host.Exec("systemctl", "reset-failed", "hd-eq.service")
+			return "systemctl reset-failed hd-eq.service"
+		},
+		func() string {
+			verb := []string{"enable", "disable"}[rng.Intn(2)]
+			_ = e.Command("exec", host.ID, "systemctl", verb, "--now", "hd-eq.timer").Run()
+			return "systemctl " + verb + " --now hd-eq.timer"
+		},
+		func() string {
+			prog := []string{"/usr/local/bin/hd-eq", "/usr/local/bin/hd-gone"}[rng.Intn(2)]
+			writeIn(t, e, host, "/etc/cron.d/hd-eq", "17 3 * * * root "+prog+" >/dev/null 2>&1\n")
+			return "cron.d job running " + prog
+		},
+		func() string {
+			host.Exec("rm", "-f", "/etc/cron.d/hd-eq")
+			return "cron.d job removed"
+		},
+	}
+	served := func() (judged, error) {
+		code, body, err := a.get("/report")
+		if err != nil || code != http.StatusOK {
+			return nil, fmt.Errorf("/report: %d %v", code, err)
+		}
+		var r report.Report
+		if err := json.Unmarshal([]byte(body), &r); err != nil {
+			return nil, err
+		}
+		return judgedOf(&r), nil
+	}
+	check := func() judged {
+		out, err := e.Command("exec", host.ID, "hostdrift", "check", "--format", "json", "--collector-timeout", "60s").Output()
+		var r report.Report
+		if jerr := json.Unmarshal(out, &r); jerr != nil {
+			t.Fatalf("hostdrift check in the host: %v %v\n%s", err, jerr, out)
+		}
+		return judgedOf(&r)
+	}
+	var history []string
+	for step := 1; step <= stockSteps; step++ {
+		history = append(history, fmt.Sprintf("step %d: %s", step, changes[rng.Intn(len(changes))]()))
+		if _, diffs := awaitSame(served, check, stockFlip); len(diffs) > 0 {
+			t.Fatalf("seed %d, step %d: serve's /report differs from check on the stock host:\n  %s\nchanges:\n  %s",
+				seed, step, strings.Join(diffs, "\n  "), strings.Join(history, "\n  "))
+		}
+	}
+	// Leave the host as it was for what follows.
+	_ = e.Command("exec", host.ID, "systemctl", "disable", "--now", "hd-eq.timer").Run()
+	host.Exec("rm", "-f", "/etc/cron.d/hd-eq", "/etc/systemd/system/hd-eq.service", "/etc/systemd/system/hd-eq.timer")
+	host.Exec("systemctl", "daemon-reload")
+	_ = e.Command("exec", host.ID, "systemctl", "reset-failed").Run()
 }
 
 // writeIn writes a file in the booted host.
