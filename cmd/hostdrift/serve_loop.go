@@ -135,6 +135,7 @@ func readingHash(s *snapshot.Snapshot, collector string) [sha256.Size]byte {
 	one.CopyReading(s, collector)
 	for i := range one.Collectors {
 		one.Collectors[i].DurationMS = 0
+		one.Collectors[i].StartedAt = time.Time{}
 	}
 	// Streamed into the hash: a big host's firewall section is megabytes
 	// of JSON, which need not be held at once.
