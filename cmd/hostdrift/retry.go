@@ -26,10 +26,10 @@ type retry struct {
 // run re-judges the failing checks of findings (judged from snap by plan)
 // until none fails or errs, or until another attempt would start after
 // started+timeout, or the run is stopped. Each attempt reads again what the
-// failing checks need (rereadCollectors), each reading replacing the one in
-// snap, and judges again every check that reads one of them, so the
-// findings always rest on the readings snap holds. Every finding of the
-// plan's checks gets its attempts.
+// failing checks need, with what holds only with it (rereadCollectors), and
+// judges them from those readings alone; each replaces the one in snap, so
+// the snapshot judged holds every collector's last reading. Every finding
+// of the plan's checks gets its attempts.
 func (r retry) run(ctx context.Context, live liveFlags, plan *rules.Plan, snap *snapshot.Snapshot, findings []finding.Finding, started time.Time) []finding.Finding {
 	if r.timeout <= 0 {
 		return findings
@@ -77,16 +77,16 @@ func (r retry) run(ctx context.Context, live liveFlags, plan *rules.Plan, snap *
 			// and are no evidence; the last complete judgement stands.
 			return findings
 		}
-		for _, name := range needs {
-			snap.CopyReading(fresh, name)
-		}
-		// Every check that reads a collector read again is judged again,
-		// the failing ones and any other: no finding rests on a reading
-		// the snapshot no longer holds.
-		for _, f := range checksReading(plan, needs).Evaluate(snap, time.Now()) {
+		// Judged from this attempt's readings alone: nothing read at an
+		// earlier attempt (a firewall a probe would be set against) is
+		// current any more.
+		for _, f := range failed.Evaluate(fresh, time.Now()) {
 			i := at[f.Check]
 			f.Attempts = findings[i].Attempts + 1
 			findings[i] = f
+		}
+		for _, name := range needs {
+			snap.CopyReading(fresh, name)
 		}
 	}
 }
