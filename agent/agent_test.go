@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -118,5 +119,37 @@ func TestRunAfter(t *testing.T) {
 	}
 	if w := waves([]string{"test-reader", "test-ok", "test-error"}); len(w) != 2 || len(w[1]) != 1 || w[1][0] != "test-reader" {
 		t.Errorf("waves = %v, want the reader alone in the second", w)
+	}
+}
+
+func init() {
+	register("test-through", func(context.Context) (snapshot.Section, error) { return nil, nil })
+	DependsOn("test-through", "test-error")
+}
+
+// TestDependents checks that a re-read of a collector brings along, among
+// those asked about, every collector whose reading holds only with it:
+// declared with DependsOn, or reading its section (after), transitively.
+func TestDependents(t *testing.T) {
+	among := []string{"test-ok", "test-reader", "test-through", "test-skip"}
+	for _, c := range []struct {
+		names, want []string
+	}{
+		{[]string{"test-error"}, []string{"test-error", "test-through"}},
+		{[]string{"test-ok"}, []string{"test-ok", "test-reader"}},
+		{[]string{"test-skip"}, []string{"test-skip"}},
+	} {
+		if got := Dependents(c.names, among); !slices.Equal(got, c.want) {
+			t.Errorf("Dependents(%v) = %v, want %v", c.names, got, c.want)
+		}
+	}
+	if got := Dependents([]string{"test-error"}, []string{"test-ok"}); !slices.Equal(got, []string{"test-error"}) {
+		t.Errorf("Dependents outside among = %v, want only the names", got)
+	}
+	s := &snapshot.Snapshot{}
+	before := time.Now()
+	Run(context.Background(), s, Options{Collectors: []string{"test-ok"}})
+	if st, _ := s.Collector("test-ok"); st.StartedAt.Before(before.Add(-time.Second)) || st.StartedAt.After(time.Now()) {
+		t.Errorf("StartedAt %v, want the time of the run (%v)", st.StartedAt, before)
 	}
 }

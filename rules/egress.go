@@ -122,6 +122,13 @@ func (c *flowCheck) confirmed(s *snapshot.Snapshot, r Result) Result {
 		return Errorf("cannot confirm: no connection to %s was made in this snapshot (it was taken with another policy)", c.confirm.TCP)
 	case res.Failure == snapshot.ProbeNotRun:
 		return Errorf("cannot confirm: the connection to %s was not tried: %s", c.confirm.TCP, res.Error)
+	case probesPredate(s) != "":
+		// Neither "confirmed" nor "blocked further out" follows from a
+		// connection that met another ruleset than the one judged.
+		r.Status, r.Observed = finding.Error, "allowed here; the last real connection predates this ruleset"
+		r.Explanation += fmt.Sprintf("; cannot confirm: the real connection to %s (%s) says nothing about this ruleset: %s", c.confirm.TCP, connectionOutcome(res), probesPredate(s))
+		r.Remediation = "judge it again: a fresh check makes the connection and reads the firewall together"
+		return r
 	case res.Connected:
 		r.Explanation += fmt.Sprintf("; confirmed: connected to %s in %.1f ms", c.confirm.TCP, res.ConnectMS)
 		return r
@@ -139,6 +146,19 @@ func (c *flowCheck) confirmed(s *snapshot.Snapshot, r Result) Result {
 		r.Explanation += fmt.Sprintf("; but a real connection to %s failed: %s", c.confirm.TCP, res.Error)
 	}
 	return r
+}
+
+// connectionOutcome words how a confirming connection went.
+func connectionOutcome(res *snapshot.ProbeResult) string {
+	switch {
+	case res.Connected:
+		return "connected"
+	case res.Failure == snapshot.ProbeTimeout:
+		return "no answer"
+	case res.Failure == snapshot.ProbeRefused:
+		return "refused"
+	}
+	return "failed: " + res.Error
 }
 
 // parsePrefix reads an address (a /32 or /128) or a CIDR, masked.

@@ -524,6 +524,9 @@ func firewallSays(s *snapshot.Snapshot, addr netip.Addr, port uint16, upstream b
 	if st, ok := s.Collector(snapshot.CollectorFirewall); !ok || !st.Usable() {
 		return nil
 	}
+	if older := probesPredate(s); older != "" {
+		return []string{older + ", so what the firewall did to it is not known"}
+	}
 	p := netfilter.Packet{Direction: netfilter.Outbound, Protocol: "tcp", Dst: addr, DstPort: port}
 	res := netfilter.Simulate(s.Firewall, p)
 	switch {
@@ -534,4 +537,19 @@ func firewallSays(s *snapshot.Snapshot, addr netip.Addr, port uint16, upstream b
 	default:
 		return []string{netfilter.Explain(res, p)}
 	}
+}
+
+// probesPredate says, when the probes were made before the firewall was
+// read, that a probe's outcome met an earlier ruleset than the one in the
+// snapshot, and so cannot be set against it; "" when they are of one
+// moment (or their times were not recorded).
+func probesPredate(s *snapshot.Snapshot) string {
+	if !s.ReadBefore(snapshot.CollectorProbes, snapshot.CollectorFirewall) {
+		return ""
+	}
+	p, _ := s.Collector(snapshot.CollectorProbes)
+	f, _ := s.Collector(snapshot.CollectorFirewall)
+	const at = "15:04:05.000 UTC"
+	return fmt.Sprintf("the probe ran at %s, before the firewall was read again at %s: it went through an earlier ruleset",
+		p.StartedAt.UTC().Format(at), f.StartedAt.UTC().Format(at))
 }

@@ -29,6 +29,9 @@ const DefaultTimeout = 3 * time.Second
 
 func init() {
 	agent.Register(snapshot.CollectorProbes, func() agent.Collector { return &Collector{} }, snapshot.CollectorListeners)
+	// A connection goes through the firewall: its outcome holds only with
+	// the ruleset it met.
+	agent.DependsOn(snapshot.CollectorProbes, snapshot.CollectorFirewall)
 }
 
 // Collector runs the probes the policy wants. Every probe is bounded by its

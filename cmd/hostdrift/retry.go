@@ -15,8 +15,9 @@ import (
 // retry is check's --retry-timeout and --sleep: for an assertion made right
 // after a change (a handler restarted a service that is still starting),
 // the checks that fail or cannot be evaluated are judged again, from a new
-// reading of the collectors they need and of nothing else, until they pass
-// or the time is up, as goss's flags of the same names do.
+// reading of the collectors they need (and of those whose readings hold
+// only with them), until they pass or the time is up, as goss's flags of
+// the same names do.
 type retry struct {
 	timeout time.Duration // 0: judge once
 	sleep   time.Duration // between attempts
@@ -24,9 +25,11 @@ type retry struct {
 
 // run re-judges the failing checks of findings (judged from snap by plan)
 // until none fails or errs, or until another attempt would start after
-// started+timeout, or the run is stopped. Each re-run collector's reading
-// replaces the one in snap, so the snapshot judged holds every collector's
-// last reading. Every finding of the plan's checks gets its attempts.
+// started+timeout, or the run is stopped. Each attempt reads again what the
+// failing checks need, with what holds only with it (rereadCollectors), and
+// judges them from those readings alone; each replaces the one in snap, so
+// the snapshot judged holds every collector's last reading. Every finding
+// of the plan's checks gets its attempts.
 func (r retry) run(ctx context.Context, live liveFlags, plan *rules.Plan, snap *snapshot.Snapshot, findings []finding.Finding, started time.Time) []finding.Finding {
 	if r.timeout <= 0 {
 		return findings
@@ -58,8 +61,8 @@ func (r retry) run(ctx context.Context, live liveFlags, plan *rules.Plan, snap *
 		case <-ctx.Done():
 			return findings
 		}
-		sub := *plan
-		sub.Checks, sub.Disabled = failing, nil
+		failed := *plan
+		failed.Checks, failed.Disabled = failing, nil
 		fresh := newSnapshot(live.root)
 		fresh.Host = snap.Host
 		if st, ok := snap.Collector(snapshot.CollectorHost); ok {
@@ -67,14 +70,17 @@ func (r retry) run(ctx context.Context, live liveFlags, plan *rules.Plan, snap *
 		}
 		// The whole plan's wants: the collectors' new readings replace the
 		// old ones whole, and must still answer the checks that passed.
-		needs := sub.Needs()
+		needs := rereadCollectors(plan, failed.Needs())
 		survey.Run(ctx, fresh, live.options(), survey.Fixed(survey.Step{Collectors: needs, Wants: plan.Wants()}))
 		if ctx.Err() != nil {
 			// Stopped (a signal or --timeout): the collectors did not finish
 			// and are no evidence; the last complete judgement stands.
 			return findings
 		}
-		for _, f := range sub.Evaluate(fresh, time.Now()) {
+		// Judged from this attempt's readings alone: nothing read at an
+		// earlier attempt (a firewall a probe would be set against) is
+		// current any more.
+		for _, f := range failed.Evaluate(fresh, time.Now()) {
 			i := at[f.Check]
 			f.Attempts = findings[i].Attempts + 1
 			findings[i] = f

@@ -138,6 +138,7 @@ func readingHash(s *snapshot.Snapshot, collector string) [sha256.Size]byte {
 	one.CopyReading(s, collector)
 	for i := range one.Collectors {
 		one.Collectors[i].DurationMS = 0
+		one.Collectors[i].StartedAt = time.Time{}
 	}
 	// Streamed into the hash: a big host's firewall section is megabytes
 	// of JSON, which need not be held at once.
@@ -250,13 +251,15 @@ func (a *agentLoop) policyFailed(ev watch.Event, why string) {
 	a.publish()
 }
 
-// partial reads the stale collectors again and judges the checks that read
-// any whose reading changed. The host's facts are read with them; if they
+// partial reads the stale collectors again, with those whose readings hold
+// only with them (rereadCollectors), and judges the checks that read any
+// whose reading changed. The host's facts are read with them; if they
 // changed, the policy is compiled again and everything is read and judged.
 func (a *agentLoop) partial(ctx context.Context, batch []watch.Event, stale []string) {
 	started := time.Now()
 	fresh := newSnapshot(a.live.root)
 	stale = slices.DeleteFunc(stale, func(c string) bool { return c == snapshot.CollectorHost }) // read first anyway
+	stale = rereadCollectors(a.plan, stale)
 	survey.Run(ctx, fresh, a.live.options(), survey.Fixed(survey.Step{Collectors: stale, Wants: a.plan.Wants()}))
 	if ctx.Err() != nil {
 		return // stopped: the readings are no evidence
@@ -280,13 +283,7 @@ func (a *agentLoop) partial(ctx context.Context, batch []watch.Event, stale []st
 		a.publish() // the evaluation timestamps moved
 		return
 	}
-	sub := *a.plan
-	sub.Checks, sub.Disabled = nil, nil
-	for _, c := range a.plan.Checks {
-		if intersects(checkNeeds(c), changed) {
-			sub.Checks = append(sub.Checks, c)
-		}
-	}
+	sub := checksReading(a.plan, changed)
 	fs := slices.Clone(a.findings)
 	at := map[string]int{}
 	for i, f := range fs {

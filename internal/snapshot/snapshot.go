@@ -63,11 +63,30 @@ type CollectorStatus struct {
 	Status     Status  `json:"status"`
 	Reason     string  `json:"reason,omitempty"`
 	DurationMS float64 `json:"duration_ms"`
+	// StartedAt is when the collector began its reading (zero in a
+	// snapshot taken before it was recorded). Readings judged together,
+	// such as a probe and the firewall it went through, are of one moment
+	// only when neither ended before the other began.
+	StartedAt time.Time `json:"started_at,omitzero"`
 }
 
 // Usable reports whether the collector's data may be judged at all.
 func (c CollectorStatus) Usable() bool {
 	return c.Status == StatusOK || c.Status == StatusPartial
+}
+
+// ReadBefore reports whether collector a's reading ended before collector
+// b's began: the two are then of different moments, and what a saw may not
+// hold with what b read. It is false when either did not run or its start
+// was not recorded.
+func (s *Snapshot) ReadBefore(a, b string) bool {
+	ca, okA := s.Collector(a)
+	cb, okB := s.Collector(b)
+	if !okA || !okB || ca.StartedAt.IsZero() || cb.StartedAt.IsZero() {
+		return false
+	}
+	ended := ca.StartedAt.Add(time.Duration(ca.DurationMS * float64(time.Millisecond)))
+	return ended.Before(cb.StartedAt)
 }
 
 // Collector returns the status of the named collector, if it ran.
