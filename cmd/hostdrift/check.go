@@ -14,12 +14,11 @@ import (
 	"github.com/hashicorp/hcl/v2"
 
 	"github.com/hostdrift/hostdrift/agent"
-	"github.com/hostdrift/hostdrift/agent/survey"
+	"github.com/hostdrift/hostdrift/internal/audit"
 	"github.com/hostdrift/hostdrift/internal/diff"
 	"github.com/hostdrift/hostdrift/internal/report"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 	"github.com/hostdrift/hostdrift/internal/sys/atomicfile"
-	"github.com/hostdrift/hostdrift/rules"
 )
 
 // liveFlags are the flags that say how to read the live host.
@@ -62,12 +61,9 @@ func (l *liveFlags) options() agent.Options {
 	return agent.Options{Env: agent.Env{Root: l.root, NetNS: l.netns}, Deadline: l.deadline}
 }
 
-func newSnapshot(root string) *snapshot.Snapshot {
-	s := &snapshot.Snapshot{Schema: snapshot.Schema, Version: versionString(), TakenAt: time.Now().UTC()}
-	if root != "/" {
-		s.Root = root
-	}
-	return s
+// host is how a run reads the host these flags name.
+func (l *liveFlags) host() audit.Host {
+	return audit.Host{Options: l.options(), Version: versionString()}
 }
 
 func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -96,7 +92,7 @@ type checkCmd struct {
 	verbose   bool
 	color     bool
 	sel       selection
-	retry     retry
+	retry     audit.Retry
 }
 
 // run runs the check command and returns its exit code and whether the
@@ -138,8 +134,8 @@ func (c *checkCmd) parse(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.baseline, "baseline", "", "also report what changed since the snapshot `FILE` (hostdrift snapshot --output FILE), as drift findings")
 	fs.Var(&c.sel.only, "only", "judge only the checks these `SELECTORS` name: kind.name (every for_each instance; kind.name[\"key\"] names one), kind or tag:TAG (repeatable or comma-separated)")
 	fs.Var(&c.sel.skip, "skip", "leave out the checks these `SELECTORS` name, as --only does (repeatable or comma-separated)")
-	durationFlag(fs, &c.retry.timeout, "retry-timeout", 0, time.Nanosecond, "judge once", "judge the checks that fail or err again, from a new reading of what they need, until they pass or this `DURATION` since the start is up (e.g. 30s; 0: judge once)")
-	durationFlag(fs, &c.retry.sleep, "sleep", time.Second, time.Nanosecond, "", "how long to wait between attempts with --retry-timeout")
+	durationFlag(fs, &c.retry.Timeout, "retry-timeout", 0, time.Nanosecond, "judge once", "judge the checks that fail or err again, from a new reading of what they need, until they pass or this `DURATION` since the start is up (e.g. 30s; 0: judge once)")
+	durationFlag(fs, &c.retry.Sleep, "sleep", time.Second, time.Nanosecond, "", "how long to wait between attempts with --retry-timeout")
 	c.extra.register(fs)
 	c.live.register(fs)
 	c.ssh.register(fs)
@@ -188,25 +184,24 @@ func (c *checkCmd) judge(stdin io.Reader, stderr io.Writer) (*report.Report, *sn
 		}
 	}
 	started := time.Now()
-	var snap *snapshot.Snapshot
-	var plan *rules.Plan
+	req := audit.Request{Policy: pol, Vars: vars, Narrow: c.sel.apply, Baseline: base}
+	var run *audit.Run
 	var diags hcl.Diagnostics
 	facts := "this host's"
 	if c.snapPath != "" {
-		if snap, err = readSnapshot(c.snapPath); err != nil {
+		snap, err := readSnapshot(c.snapPath)
+		if err != nil {
 			fmt.Fprintln(stderr, "hostdrift check:", err)
 			return nil, nil, exitUsage
 		}
-		if plan, diags = pol.Compile(&snap.Host, vars); !diags.HasErrors() {
-			plan = c.sel.apply(plan)
-		}
+		run, diags = audit.Compile(snap, req)
 		facts = "the snapshot's host"
 	} else {
-		snap, plan, diags = surveyPolicy(c.live, pol, vars, nil, base, c.sel.apply)
+		run, diags = audit.Read(c.live.ctx, c.live.host(), req)
 		if c.live.stopped(stderr, "check") {
 			return nil, nil, exitIncomplete
 		}
-		if err := unreadFacts(snap); err != nil {
+		if err := unreadFacts(run.Snap); err != nil {
 			fmt.Fprintf(stderr, "hostdrift check: nothing was evaluated: %v\n", err)
 			return nil, nil, exitIncomplete
 		}
@@ -223,90 +218,25 @@ func (c *checkCmd) judge(stdin io.Reader, stderr io.Writer) (*report.Report, *sn
 	if c.live.stopped(stderr, "check") {
 		return nil, nil, exitIncomplete
 	}
-	findings := plan.Evaluate(snap, time.Now())
-	findings = c.retry.run(c.live.ctx, c.live, plan, snap, findings, started)
+	findings := run.Judge(time.Now())
+	findings = c.retry.Run(c.live.ctx, c.live.host(), run, findings, started)
 	if base != nil {
-		d := diff.Compare(base, snap, diff.Options{Ignore: plan.Ignores, Areas: baselineAreas(base), OldSource: c.baseline})
-		findings = append(findings, plan.DriftFindings(d, c.baseline)...)
+		d := diff.Compare(base, run.Snap, diff.Options{Ignore: run.Plan.Ignores, Areas: audit.BaselineAreas(base), OldSource: c.baseline})
+		findings = append(findings, run.Plan.DriftFindings(d, c.baseline)...)
 	}
-	rep := report.New(snap, findings, pol.Sources, started, time.Since(started))
+	rep := report.New(run.Snap, findings, pol.Sources, started, time.Since(started))
 	rep.Snapshot = c.snapPath
-	return rep, snap, exitOK
+	return rep, run.Snap, exitOK
 }
 
-// surveyPolicy reads the live host for a policy: the host's facts first, which
-// the policy is compiled against, then the collectors its checks need (or
-// the named ones, when collectors is not nil), asked for what the checks
-// want. narrow, when not nil, narrows the compiled plan to the checks a run
-// judges (--only, --skip), or returns nil to end the survey there. With a baseline, the collectors of the baseline's areas
-// run too and its DNS questions are asked again, so the comparison is like
-// for like.
-func surveyPolicy(live liveFlags, pol *rules.Policy, vars *rules.Variables, collectors []string, base *snapshot.Snapshot, narrow func(*rules.Plan) *rules.Plan) (*snapshot.Snapshot, *rules.Plan, hcl.Diagnostics) {
-	snap := newSnapshot(live.root)
-	var plan *rules.Plan
-	var diags hcl.Diagnostics
-	survey.Run(live.ctx, snap, live.options(), func(s *snapshot.Snapshot) (survey.Step, bool) {
-		if unreadFacts(s) != nil {
-			return survey.Step{}, false // the caller says so: no plan on missing facts
-		}
-		if plan, diags = pol.Compile(&s.Host, vars); diags.HasErrors() {
-			return survey.Step{}, false
-		}
-		if narrow != nil {
-			if plan = narrow(plan); plan == nil {
-				return survey.Step{}, false
-			}
-		}
-		step := survey.Step{Collectors: plan.Needs(), Wants: plan.Wants()}
-		if collectors != nil {
-			step.Collectors = collectors
-		}
-		if base != nil {
-			areas := snapshot.AreaCollectors()
-			for _, a := range baselineAreas(base) {
-				step.Collectors = append(step.Collectors, areas[a])
-			}
-			if base.DNS != nil {
-				for _, q := range base.DNS.Queries {
-					step.Wants.DNS = append(step.Wants.DNS, q.DNSQuery)
-				}
-			}
-		}
-		return step, true
-	})
-	return snap, plan, diags
-}
-
-// unreadFacts says why the host's facts, which the policy is compiled
-// against, were not read (the run's deadline expired first); nil when they
-// were. A policy compiled on them would judge an empty hostname and FQDN.
+// unreadFacts says why the host's facts were not read, and what to raise
+// when the run's deadline cut them short; nil when they were read.
 func unreadFacts(s *snapshot.Snapshot) error {
-	st, ok := s.Collector(snapshot.CollectorHost)
-	if !ok {
-		return fmt.Errorf("the host's facts (hostname, FQDN, addresses) were not read")
-	}
-	if st.Usable() {
-		return nil
-	}
-	err := fmt.Errorf("the host's facts (hostname, FQDN, addresses) could not be read: the host collector failed: %s", st.Reason)
-	if strings.Contains(st.Reason, "--timeout") {
+	err := audit.UnreadFacts(s)
+	if err != nil && strings.Contains(err.Error(), "--timeout") {
 		err = fmt.Errorf("%w; raise --timeout (default %s)", err, DefaultTimeout)
 	}
 	return err
-}
-
-// baselineAreas lists the areas whose collector ran when the baseline was
-// taken: only those are compared (an area the baseline never looked at is
-// not drift).
-func baselineAreas(base *snapshot.Snapshot) []string {
-	var out []string
-	for area, collector := range snapshot.AreaCollectors() {
-		if _, ran := base.Collector(collector); ran {
-			out = append(out, area)
-		}
-	}
-	slices.Sort(out)
-	return out
 }
 
 // emit writes to path atomically (mode 0640), or to stdout when path is empty.

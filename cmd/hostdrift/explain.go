@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/hostdrift/hostdrift/agent/survey"
+	"github.com/hostdrift/hostdrift/internal/audit"
 	"github.com/hostdrift/hostdrift/internal/netfilter"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 	"github.com/hostdrift/hostdrift/rules"
@@ -48,13 +49,12 @@ func runExplain(args []string, stdout, stderr io.Writer) int {
 	}
 
 	defer live.begin()()
-	snap := newSnapshot(live.root)
 	collectors := []string{snapshot.CollectorFirewall}
 	if follows(pkt) {
 		// Who takes a connection to the host itself (docker-proxy).
 		collectors = append(collectors, snapshot.CollectorListeners)
 	}
-	survey.Run(live.ctx, snap, live.options(), survey.Fixed(survey.Step{Collectors: collectors}),
+	snap := audit.Survey(live.ctx, live.host(), survey.Fixed(survey.Step{Collectors: collectors}),
 		func(s *snapshot.Snapshot) (survey.Step, bool) {
 			if follows(pkt) && rules.HasDockerProxy(s) {
 				// Which container is at an address: asked only when Docker

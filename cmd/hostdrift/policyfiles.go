@@ -174,11 +174,7 @@ func builtinPolicies() ([]rules.Source, error) {
 
 // printDiagnostics writes diagnostics with the offending source lines.
 func printDiagnostics(w io.Writer, pol *rules.Policy, diags hcl.Diagnostics) {
-	sources := map[string][]byte{}
-	for name, f := range pol.Files {
-		sources[name] = f.Bytes
-	}
-	diagtext.Write(w, sources, diags)
+	diagtext.Write(w, pol.Text(), diags)
 }
 
 // loadPolicy reads, parses and structurally validates the policies, and

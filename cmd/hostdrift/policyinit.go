@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/hostdrift/hostdrift/agent/survey"
+	"github.com/hostdrift/hostdrift/internal/audit"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 	"github.com/hostdrift/hostdrift/rules/policygen"
 )
@@ -51,9 +52,8 @@ func runPolicyInit(args []string, stdout, stderr io.Writer) int {
 	}
 	askDNS := len(areas) == 0 || slices.Contains(areas, snapshot.AreaDNS)
 	defer live.begin()()
-	snap := newSnapshot(live.root)
 	var cands []policygen.Candidate
-	survey.Run(live.ctx, snap, live.options(),
+	snap := audit.Survey(live.ctx, live.host(),
 		survey.Fixed(survey.Step{Collectors: collectors}),
 		func(s *snapshot.Snapshot) (survey.Step, bool) {
 			cands = policygen.Propose(s, areas)

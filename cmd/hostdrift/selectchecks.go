@@ -61,20 +61,7 @@ func (s *selection) apply(p *rules.Plan) *rules.Plan {
 		}
 		return !slices.ContainsFunc(s.skip, func(sel string) bool { return selects(sel, c) })
 	}
-	out := *p
-	out.Checks = nil
-	for _, c := range p.Checks {
-		if keep(c) {
-			out.Checks = append(out.Checks, c)
-		}
-	}
-	out.Disabled = nil
-	for _, d := range p.Disabled {
-		if keep(d.Check) {
-			out.Disabled = append(out.Disabled, d)
-		}
-	}
-	return &out
+	return p.Keep(keep)
 }
 
 // selects reports whether one selector names the check.

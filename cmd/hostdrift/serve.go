@@ -1,22 +1,19 @@
 package main
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"slices"
-	"sync"
-	"sync/atomic"
+	"strings"
 	"time"
 
 	"github.com/hostdrift/hostdrift/agent"
 	"github.com/hostdrift/hostdrift/agent/watch"
 	"github.com/hostdrift/hostdrift/internal/serve"
-	"github.com/hostdrift/hostdrift/internal/snapshot"
 	"github.com/hostdrift/hostdrift/rules"
 )
 
@@ -120,77 +117,46 @@ func (c *serveCmd) serve(ctx context.Context, stdout, stderr io.Writer) int {
 		return exitOutput
 	}
 	defer l.Close()
-	log := newEventLog(stdout, stderr, c.logFormat == "json")
+	log := serve.NewLog(stdout, stderr, c.logFormat == "json")
 	srv := serve.New()
-	var ttl atomic.Uint32
-	a := &agentLoop{live: c.live, policy: c.policy, vars: c.vars, extra: c.extra, srv: srv, log: log,
-		minTTL: func(s uint32) { ttl.Store(s) }}
-	w := &watcher{c: c, srv: srv, log: log, ttl: &ttl}
-	a.counted = true
-	a.resubscribe = func(plan *rules.Plan) {
-		if ch := w.subscribe(ctx, plan); ch != nil {
-			a.batches = ch
+	w := &serve.Watcher{Env: c.live.options().Env, PolicyPaths: c.policyPaths(),
+		ListenersEvery: c.listenersEvery, LegacyEvery: c.legacyEvery, DNSMin: c.dnsMin, DNSMax: c.dnsMax,
+		Server: srv, Log: log}
+	a := &serve.Loop{Host: c.live.host(), Server: srv, Log: log, ReportDir: c.extra.reportDir, Keep: c.extra.keep,
+		MinTTL: w.MinTTL, Counted: true}
+	a.Load = func() (*rules.Policy, *rules.Variables, error) {
+		var b bytes.Buffer
+		pol, vs := loadPolicy(c.policy, c.vars, nil, &b)
+		if pol == nil {
+			return nil, nil, errors.New(strings.TrimSpace(b.String()))
+		}
+		return pol, vs, nil
+	}
+	a.Resubscribe = func(plan *rules.Plan) {
+		if ch := w.Subscribe(ctx, plan); ch != nil {
+			a.Batches = ch
 		}
 	}
-	if err := a.start(ctx, stderr); err != nil {
+	if err := a.Start(ctx); err != nil {
+		var le *serve.LoadError
+		if errors.As(err, &le) {
+			fmt.Fprintln(stderr, le.Diagnostics)
+		}
 		fmt.Fprintf(stderr, "hostdrift serve: %v; nothing is served\n", err)
 		return exitUsage
 	}
 	if !serve.Loopback(c.listen) && c.webConfig == "" {
-		log.message("warning: --listen %s is reachable from the network without authentication or TLS: give --web-config", c.listen)
+		log.Message("warning: --listen %s is reachable from the network without authentication or TLS: give --web-config", c.listen)
 	}
 	httpDone := make(chan error, 1)
-	go func() { httpDone <- serve.Serve(ctx, l, srv.Handler(), c.webConfig, log.slog) }()
-	log.message("serving on %s: %s", l.Addr(), serve.Summary(srv.State().Report))
-	a.run(ctx)
+	go func() { httpDone <- serve.Serve(ctx, l, srv.Handler(), c.webConfig, log.Slog) }()
+	log.Message("serving on %s: %s", l.Addr(), serve.Summary(srv.State().Report))
+	a.Run(ctx)
 	if err := <-httpDone; err != nil {
 		fmt.Fprintln(stderr, "hostdrift serve: http:", err)
 		return exitOutput
 	}
 	return exitOK
-}
-
-// watcher starts the event sources for the current plan, and starts them
-// again when a reloaded policy reads other collectors or files.
-type watcher struct {
-	c      *serveCmd
-	srv    *serve.Server
-	log    *eventLog
-	ttl    *atomic.Uint32
-	opts   watch.Options
-	cancel context.CancelFunc
-}
-
-// subscribe returns the batches of the sources plan needs, or nil when the
-// sources already running are those.
-func (w *watcher) subscribe(ctx context.Context, plan *rules.Plan) <-chan []watch.Event {
-	opts := watch.Options{
-		Env:            agent.Env{Root: w.c.live.root, NetNS: w.c.live.netns},
-		PolicyPaths:    w.c.policyPaths(),
-		Files:          wantedFiles(plan),
-		ListenersEvery: w.c.listenersEvery,
-		LegacyEvery:    w.c.legacyEvery,
-		Collectors:     append(plan.Needs(), snapshot.CollectorHost),
-	}
-	slices.Sort(opts.Files)
-	slices.Sort(opts.Collectors)
-	if w.cancel != nil && slices.Equal(opts.Files, w.opts.Files) && slices.Equal(opts.Collectors, w.opts.Collectors) {
-		return nil
-	}
-	if slices.Contains(opts.Collectors, snapshot.CollectorDNS) {
-		opts.DNSNext = func() time.Duration { return dnsWait(w.ttl.Load(), w.c.dnsMin, w.c.dnsMax) }
-	}
-	if w.cancel != nil {
-		w.cancel()
-		w.log.message("the policy reads other areas or files now: restarting the event sources")
-	}
-	sctx, cancel := context.WithCancel(ctx)
-	w.opts, w.cancel = opts, cancel
-	batches, errs := watchEvents(sctx, opts, func(ev watch.Event) { w.srv.Event(ev.Source) })
-	for _, e := range errs {
-		w.log.message("event source: %v", e)
-	}
-	return batches
 }
 
 // policyPaths are the files and folders whose change reloads the policy.
@@ -205,88 +171,4 @@ func (c *serveCmd) policyPaths() []string {
 		out = append(out, systemPolicyDir)
 	}
 	return out
-}
-
-// wantedFiles are the files the plan's file checks read.
-func wantedFiles(plan *rules.Plan) []string {
-	w := plan.Wants()
-	out := slices.Clone(w.Files)
-	for _, f := range w.FileContent {
-		out = append(out, f.Path)
-	}
-	return out
-}
-
-// dnsWait is how long the DNS poll waits: the smallest TTL of the last
-// answers (seconds), within [lo, hi]; lo when there were none.
-func dnsWait(ttl uint32, lo, hi time.Duration) time.Duration {
-	return max(lo, min(time.Duration(ttl)*time.Second, hi))
-}
-
-// eventLog writes serve's lines: transitions on stdout (the journal under
-// systemd), everything else on stderr, as text or JSON lines.
-type eventLog struct {
-	mu     sync.Mutex
-	out    io.Writer
-	err    io.Writer
-	asJSON bool
-	slog   *slog.Logger
-}
-
-func newEventLog(stdout, stderr io.Writer, asJSON bool) *eventLog {
-	l := &eventLog{out: stdout, err: stderr, asJSON: asJSON}
-	var h slog.Handler = slog.NewTextHandler(lockedWriter{l}, nil)
-	if asJSON {
-		h = slog.NewJSONHandler(lockedWriter{l}, nil)
-	}
-	l.slog = slog.New(h)
-	return l
-}
-
-// lockedWriter writes to the log's stderr under its lock.
-type lockedWriter struct{ l *eventLog }
-
-func (w lockedWriter) Write(p []byte) (int, error) {
-	w.l.mu.Lock()
-	defer w.l.mu.Unlock()
-	return w.l.err.Write(p)
-}
-
-// transitionLine is one transition, as --log-format json writes it.
-type transitionLine struct {
-	Time        string `json:"time"`
-	Check       string `json:"check"`
-	From        string `json:"from"`
-	To          string `json:"to"`
-	Event       string `json:"event"`
-	Explanation string `json:"explanation"`
-}
-
-// transition writes one transition of a finding on stdout.
-func (l *eventLog) transition(check, from, to, event, explanation string) {
-	t := time.Now().UTC().Format(time.RFC3339Nano)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.asJSON {
-		b, _ := json.Marshal(transitionLine{t, check, from, to, event, explanation})
-		fmt.Fprintf(l.out, "%s\n", b)
-		return
-	}
-	fmt.Fprintf(l.out, "%s %s %s -> %s (%s) %s\n", t, check, from, to, event, oneLine(explanation))
-}
-
-// message writes a line about the agent itself on stderr.
-func (l *eventLog) message(format string, args ...any) {
-	l.slog.Info(fmt.Sprintf(format, args...))
-}
-
-// oneLine keeps a log line one line.
-func oneLine(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if c == '\n' || c == '\r' {
-			b[i] = ' '
-		}
-	}
-	return string(b)
 }

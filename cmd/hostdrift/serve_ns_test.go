@@ -19,6 +19,7 @@ import (
 
 	"github.com/hostdrift/hostdrift/internal/testkit/dockertest"
 	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
+	"github.com/hostdrift/hostdrift/internal/testkit/syncbuf"
 )
 
 // Deadlines from a change to its finding flipping on /metrics: events
@@ -34,7 +35,7 @@ const (
 type servedAgent struct {
 	ns             *nstest.NS
 	client         *http.Client
-	stdout, stderr *syncBuffer
+	stdout, stderr *syncbuf.Buffer
 	pid            int
 	// addr is where the test reaches it: 127.0.0.1 and the --listen port.
 	addr string
@@ -47,7 +48,7 @@ type servedAgent struct {
 func startServe(t testing.TB, ns *nstest.NS, env []string, args ...string) *servedAgent {
 	t.Helper()
 	bin := nstest.Hostdrift(t)
-	s := &servedAgent{ns: ns, stdout: &syncBuffer{}, stderr: &syncBuffer{}, addr: serveAddr}
+	s := &servedAgent{ns: ns, stdout: &syncbuf.Buffer{}, stderr: &syncbuf.Buffer{}, addr: serveAddr}
 	for i, a := range args {
 		if a == "--listen" && i+1 < len(args) {
 			_, port, _ := net.SplitHostPort(args[i+1])

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/hostdrift/hostdrift/agent"
+	"github.com/hostdrift/hostdrift/internal/audit"
 	"github.com/hostdrift/hostdrift/internal/jsonstream"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 )
@@ -47,7 +48,8 @@ func runSnapshot(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if names == nil {
 		names = agent.Names()
 	}
-	snap, _, diags := surveyPolicy(live, pol, vars, names, nil, nil)
+	run, diags := audit.Read(live.ctx, live.host(), audit.Request{Policy: pol, Vars: vars, Collectors: names})
+	snap := run.Snap
 	if live.stopped(stderr, "snapshot") {
 		return exitIncomplete
 	}

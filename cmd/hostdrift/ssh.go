@@ -163,8 +163,8 @@ func (c *checkCmd) remotePolicy(stdin io.Reader, stderr io.Writer) (args []strin
 	for _, sel := range c.sel.skip {
 		args = append(args, "--skip", sel)
 	}
-	if c.retry.timeout > 0 {
-		args = append(args, "--retry-timeout", c.retry.timeout.String(), "--sleep", c.retry.sleep.String())
+	if c.retry.Timeout > 0 {
+		args = append(args, "--retry-timeout", c.retry.Timeout.String(), "--sleep", c.retry.Sleep.String())
 	}
 	if len(c.policy.paths) == 0 {
 		if c.policy.noBuiltin {

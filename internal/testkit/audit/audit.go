@@ -12,34 +12,30 @@ import (
 	"time"
 
 	"github.com/hostdrift/hostdrift/agent"
-	"github.com/hostdrift/hostdrift/agent/survey"
+	"github.com/hostdrift/hostdrift/internal/audit"
 	"github.com/hostdrift/hostdrift/internal/finding"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 	"github.com/hostdrift/hostdrift/rules"
 )
 
-// Run loads src, reads the host through the same survey hostdrift check
-// uses (the host facts, then the registered collectors the policy needs,
-// asked what it wants), in env, and returns the findings and the snapshot.
-// The test's package must import the collectors it uses.
+// Run loads src, reads the host through the pipeline hostdrift check uses
+// (internal/audit: the host facts, then the registered collectors the
+// policy needs, asked what it wants), in env, and returns the findings and
+// the snapshot. The test's package must import the collectors it uses.
 func Run(t testing.TB, src string, env agent.Env) ([]finding.Finding, *snapshot.Snapshot) {
 	t.Helper()
 	p, diags := rules.Load([]rules.Source{{Name: "test.hcl", Text: []byte(src)}})
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	snap := &snapshot.Snapshot{Schema: snapshot.Schema, TakenAt: time.Now().UTC()}
-	var plan *rules.Plan
-	survey.Run(context.Background(), snap, agent.Options{Env: env}, func(s *snapshot.Snapshot) (survey.Step, bool) {
-		if plan, diags = p.Compile(&s.Host, nil); diags.HasErrors() {
-			return survey.Step{}, false
-		}
-		return survey.Step{Collectors: plan.Needs(), Wants: plan.Wants()}, true
-	})
+	run, diags := audit.Read(context.Background(), audit.Host{Options: agent.Options{Env: env}}, audit.Request{Policy: p})
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	return plan.Evaluate(snap, snap.TakenAt), snap
+	if err := audit.UnreadFacts(run.Snap); err != nil {
+		t.Fatal(err)
+	}
+	return run.Judge(run.Snap.TakenAt), run.Snap
 }
 
 // One is Run for a policy of one check: it returns that check's finding.

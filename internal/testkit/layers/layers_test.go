@@ -16,17 +16,24 @@ var forbidden = []struct {
 	pkg, why string
 	trees    []string
 	exact    []string
+	// except are trees under pkg the rule does not cover (they have a
+	// rule of their own).
+	except []string
 }{
 	{"rules", "rules judge a snapshot and never touch the host",
-		[]string{module + "/agent", "github.com/vishvananda", "github.com/moby", "golang.org/x/sys", "net/http", "os/exec"}, []string{"os", "net", "syscall"}},
-	{"internal/snapshot", "the snapshot model is a leaf of plain types", []string{module, "github.com/moby"}, nil},
-	{"internal/finding", "findings are a leaf of plain types", []string{module}, nil},
-	{"internal/report", "reports render; they neither collect nor judge", []string{module + "/agent", module + "/rules", "github.com/moby", "os/exec"}, nil},
-	{"agent", "collectors read; they never judge or render", []string{module + "/rules", module + "/internal/report"}, nil},
-	{"internal", "internal/ holds contracts, the simulator, parsers and renderers: it depends on neither collectors nor rules",
-		[]string{module + "/agent", module + "/rules"}, nil},
+		[]string{module + "/agent", "github.com/vishvananda", "github.com/moby", "golang.org/x/sys", "net/http", "os/exec"}, []string{"os", "net", "syscall"}, nil},
+	{"internal/snapshot", "the snapshot model is a leaf of plain types", []string{module, "github.com/moby"}, nil, nil},
+	{"internal/finding", "findings are a leaf of plain types", []string{module}, nil, nil},
+	{"internal/report", "reports render; they neither collect nor judge", []string{module + "/agent", module + "/rules", "github.com/moby", "os/exec"}, nil, nil},
+	{"agent", "collectors read; they never judge or render", []string{module + "/rules", module + "/internal/report"}, nil, nil},
+	{"internal", "internal/ holds contracts, the simulator, parsers and renderers: it depends on neither collectors nor rules (the engine, internal/audit and internal/serve, wires them)",
+		[]string{module + "/agent", module + "/rules"}, nil, []string{"internal/audit", "internal/serve"}},
+	{"internal/audit", "the pipeline runs collectors and rules through their contracts: it touches the host only through agent/",
+		[]string{"github.com/moby", "github.com/vishvananda", "github.com/google/nftables", "golang.org/x/sys", "os/exec", "net/http", module + "/internal/report"}, []string{"os", "syscall"}, nil},
+	{"internal/serve", "serve's loop and HTTP side: it reads the host only through internal/audit and agent/watch's events",
+		[]string{"github.com/moby", "github.com/vishvananda", "github.com/google/nftables", "golang.org/x/sys", "os/exec", module + "/agent/survey"}, []string{"syscall"}, nil},
 	{"internal/parse", "parsers take text and return values: no I/O of their own, no host",
-		[]string{module + "/agent", module + "/rules", module + "/internal/sys", "os/exec", "net/http"}, []string{"os", "net", "syscall"}},
+		[]string{module + "/agent", module + "/rules", module + "/internal/sys", "os/exec", "net/http"}, []string{"os", "net", "syscall"}, nil},
 }
 
 // exempt lists the trees a rule does not cover: the test harness and the
@@ -57,7 +64,7 @@ func TestLayers(t *testing.T) {
 		fields := strings.Fields(line)
 		pkg, imports := strings.TrimPrefix(fields[0], module+"/"), fields[1:]
 		for _, rule := range forbidden {
-			if pkg != rule.pkg && !strings.HasPrefix(pkg, rule.pkg+"/") || violates(pkg, exempt, nil) {
+			if pkg != rule.pkg && !strings.HasPrefix(pkg, rule.pkg+"/") || violates(pkg, exempt, nil) || violates(pkg, rule.except, nil) {
 				continue
 			}
 			checked++

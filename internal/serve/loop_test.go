@@ -1,40 +1,24 @@
-package main
+package serve
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/hostdrift/hostdrift/agent"
+	_ "github.com/hostdrift/hostdrift/agent/all"
 	"github.com/hostdrift/hostdrift/agent/watch"
+	"github.com/hostdrift/hostdrift/internal/audit"
 	"github.com/hostdrift/hostdrift/internal/finding"
-	"github.com/hostdrift/hostdrift/internal/serve"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
+	"github.com/hostdrift/hostdrift/internal/testkit/syncbuf"
+	"github.com/hostdrift/hostdrift/rules"
 )
-
-// syncBuffer is a bytes.Buffer safe for the loop and the test at once.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 const loopPolicy = `
 cron "programs-exist" {
@@ -47,9 +31,24 @@ listener "no-redis" {
 }
 `
 
+// loadFile loads the policy file at path, as serve's --policy does.
+func loadFile(path string) func() (*rules.Policy, *rules.Variables, error) {
+	return func() (*rules.Policy, *rules.Variables, error) {
+		text, err := os.ReadFile(path)
+		if err != nil {
+			return nil, nil, err
+		}
+		pol, diags := rules.Load([]rules.Source{{Name: path, Text: text}})
+		if diags.HasErrors() {
+			return nil, nil, diags
+		}
+		return pol, nil, nil
+	}
+}
+
 // loopFixture is an agent loop over a fixture root (cron) and a fresh
 // network namespace (listeners), started with one full evaluation.
-func loopFixture(t *testing.T) (*agentLoop, string, string, *syncBuffer, *syncBuffer) {
+func loopFixture(t *testing.T) (*Loop, string, string, *syncbuf.Buffer, *syncbuf.Buffer) {
 	t.Helper()
 	ns := nstest.New(t)
 	root := t.TempDir()
@@ -65,22 +64,21 @@ func loopFixture(t *testing.T) (*agentLoop, string, string, *syncBuffer, *syncBu
 	if err := os.WriteFile(pol, []byte(loopPolicy), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var out, errb syncBuffer
-	a := &agentLoop{
-		live:   liveFlags{root: root, netns: ns.Path(), deadline: 10 * time.Second},
-		policy: policyFlags{paths: multiFlag{pol}, noBuiltin: true},
-		vars:   newVarOptions(),
-		srv:    serve.New(),
-		log:    newEventLog(&out, &errb, false),
+	var out, errb syncbuf.Buffer
+	a := &Loop{
+		Host:   audit.Host{Options: agent.Options{Env: agent.Env{Root: root, NetNS: ns.Path()}, Deadline: 10 * time.Second}},
+		Load:   loadFile(pol),
+		Server: New(),
+		Log:    NewLog(&out, &errb, false),
 	}
-	if err := a.start(context.Background(), &errb); err != nil {
+	if err := a.Start(context.Background()); err != nil {
 		t.Fatalf("start: %v\n%s", err, errb.String())
 	}
 	return a, root, pol, &out, &errb
 }
 
-func statusOf(a *agentLoop, check string) finding.Status {
-	for _, f := range a.srv.State().Report.Findings {
+func statusOf(a *Loop, check string) finding.Status {
+	for _, f := range a.Server.State().Report.Findings {
 		if f.Check == check {
 			return f.Status
 		}
@@ -104,7 +102,7 @@ func TestServeLoopTransitions(t *testing.T) {
 	if err := os.WriteFile(job, []byte("0 1 * * * root /usr/local/bin/missing\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	a.handle(ctx, cronEvent("/etc/cron.d/backup written"))
+	a.Handle(ctx, cronEvent("/etc/cron.d/backup written"))
 	if s := statusOf(a, "cron.programs-exist"); s != finding.Fail {
 		t.Fatalf("cron check %s after a job with a missing program, want fail", s)
 	}
@@ -112,9 +110,9 @@ func TestServeLoopTransitions(t *testing.T) {
 		t.Errorf("no transition line for the cron check:\n%s", out.String())
 	}
 	// An event for an area that did not change judges nothing again.
-	evals := a.srv.State().LastChange[snapshot.CollectorCron]
-	a.handle(ctx, cronEvent("/etc/cron.d/backup touched"))
-	if got := a.srv.State().LastChange[snapshot.CollectorCron]; !got.Equal(evals) {
+	evals := a.Server.State().LastChange[snapshot.CollectorCron]
+	a.Handle(ctx, cronEvent("/etc/cron.d/backup touched"))
+	if got := a.Server.State().LastChange[snapshot.CollectorCron]; !got.Equal(evals) {
 		t.Errorf("an unchanged cron reading moved the last-change time")
 	}
 	if strings.Count(out.String(), "\n") != 1 {
@@ -125,8 +123,8 @@ func TestServeLoopTransitions(t *testing.T) {
 	if err := os.WriteFile(pol, []byte(`cron "programs-exist" { require = [`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	a.handle(ctx, []watch.Event{{Source: "policy", Policy: true, Detail: pol + " written"}})
-	st := a.srv.State()
+	a.Handle(ctx, []watch.Event{{Source: "policy", Policy: true, Detail: pol + " written"}})
+	st := a.Server.State()
 	if st.PolicyError == "" || !strings.Contains(errb.String(), "policy reload failed") {
 		t.Errorf("a bad policy was not reported: %q\n%s", st.PolicyError, errb.String())
 	}
@@ -136,7 +134,7 @@ func TestServeLoopTransitions(t *testing.T) {
 	if err := os.WriteFile(job, []byte("0 1 * * * root /usr/local/bin/backup\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	a.handle(ctx, cronEvent("/etc/cron.d/backup written"))
+	a.Handle(ctx, cronEvent("/etc/cron.d/backup written"))
 	if s := statusOf(a, "cron.programs-exist"); s != finding.Pass {
 		t.Errorf("the old policy no longer judges after a bad reload: cron check %s", s)
 	}
@@ -144,8 +142,8 @@ func TestServeLoopTransitions(t *testing.T) {
 	if err := os.WriteFile(pol, []byte(`cron "programs-exist" { require = ["program"] }`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	a.handle(ctx, []watch.Event{{Source: "policy", Policy: true, Detail: pol + " written"}})
-	if st := a.srv.State(); st.PolicyError != "" {
+	a.Handle(ctx, []watch.Event{{Source: "policy", Policy: true, Detail: pol + " written"}})
+	if st := a.Server.State(); st.PolicyError != "" {
 		t.Errorf("policy error still set after a good reload: %s", st.PolicyError)
 	}
 	if !strings.Contains(out.String(), "listener.no-redis pass -> removed") {
@@ -162,8 +160,8 @@ func TestServeLoopMemoryBounded(t *testing.T) {
 	defer cancel()
 	batches := make(chan []watch.Event)
 	done := make(chan struct{})
-	a.batches = batches
-	go func() { a.run(ctx); close(done) }()
+	a.Batches = batches
+	go func() { a.Run(ctx); close(done) }()
 	job := filepath.Join(root, "etc/cron.d/backup")
 	feed := func(n int) {
 		for i := range n {
@@ -196,7 +194,7 @@ func TestServeLoopMemoryBounded(t *testing.T) {
 	after := heap()
 	cancel()
 	<-done
-	if evals := a.srv.State().Report; evals == nil {
+	if evals := a.Server.State().Report; evals == nil {
 		t.Fatal("no report")
 	}
 	t.Logf("heap %d bytes before, %d after 3000 batches (9000 events)", before, after)
