@@ -184,10 +184,16 @@ var equivActions = []equivAction{
 			h.remove(dir + "/hdeq.service")
 			return "removed hdeq.timer from " + dir
 		}
+		// The unit in one folder at a time: a copy in a folder of higher
+		// priority would hide this one.
+		for _, other := range unitFolders {
+			h.remove(other + "/hdeq.timer")
+			h.remove(other + "/hdeq.service")
+		}
 		prog := program(rng)
 		h.write(dir+"/hdeq.service", "[Service]\nType=oneshot\nExecStart="+prog+"\n", 0o644)
 		h.write(dir+"/hdeq.timer", "[Timer]\nOnCalendar=daily\n\n[Install]\nWantedBy=timers.target\n", 0o644)
-		return "wrote hdeq.timer in " + dir + " running " + prog
+		return "moved hdeq.timer to " + dir + ", running " + prog
 	}},
 	{"listener", false, func(h *equivHost, rng *rand.Rand) string {
 		spec := []string{"tcp4:0.0.0.0:6379", "tcp6:[::1]:6379"}[rng.Intn(2)]

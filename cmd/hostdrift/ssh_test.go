@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/hostdrift/hostdrift/internal/finding"
+	"github.com/hostdrift/hostdrift/internal/remote"
 	"github.com/hostdrift/hostdrift/internal/report"
 	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
 )
@@ -36,26 +37,28 @@ variable "port" {
 
 // sshRun runs hostdrift check --ssh inside ns with the test's ssh config and
 // returns the JSON lines it printed, its standard error and exit code.
-func sshRun(t *testing.T, ns *nstest.NS, cfg string, args ...string) ([]sshRecord, string, int) {
+func sshRun(t *testing.T, ns *nstest.NS, cfg string, args ...string) ([]remote.Record, string, int) {
 	t.Helper()
 	cmd := ns.Command(binary(t), append([]string{"check", "--format", "json", "--ssh-config", cfg}, args...)...)
 	cmd.Env = append(os.Environ(), "SSH_AUTH_SOCK=")
 	stdout, stderr, code := runCapture(t, cmd)
-	var recs []sshRecord
+	var recs []remote.Record
+	lineSchema := compileSchema(t, "remote.schema.json")
 	sc := bufio.NewScanner(bytes.NewReader(stdout))
 	sc.Buffer(nil, 16<<20)
 	for sc.Scan() {
-		var r sshRecord
+		var r remote.Record
 		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 			t.Fatalf("exit %d: not a JSON line: %v\n%s\nstderr: %s", code, err, sc.Bytes(), stderr)
 		}
+		validate(t, lineSchema, sc.Bytes())
 		recs = append(recs, r)
 	}
 	return recs, string(stderr), code
 }
 
 // statuses maps each check of a host's report to its status.
-func statuses(t *testing.T, r sshRecord) map[string]finding.Status {
+func statuses(t *testing.T, r remote.Record) map[string]finding.Status {
 	t.Helper()
 	if r.Error != "" || r.Report == nil {
 		t.Fatalf("%s: no report: %s", r.Host, r.Error)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/hostdrift/hostdrift/internal/diff"
 	"github.com/hostdrift/hostdrift/internal/finding"
+	"github.com/hostdrift/hostdrift/internal/remote"
 	"github.com/hostdrift/hostdrift/internal/report"
 	"github.com/hostdrift/hostdrift/internal/schema"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
@@ -35,6 +36,7 @@ func TestSchemasMatchTypes(t *testing.T) {
 		{"snapshot.schema.json", "https://hostdrift.dev/schema/snapshot/v1", "hostdrift snapshot (hostdrift/snapshot/v1)", reflect.TypeOf(snapshot.Snapshot{})},
 		{"report.schema.json", "https://hostdrift.dev/schema/report/v1", "hostdrift report (hostdrift/report/v1)", reflect.TypeOf(report.Report{})},
 		{"diff.schema.json", "https://hostdrift.dev/schema/diff/v1", "hostdrift diff (hostdrift/diff/v1)", reflect.TypeOf(diff.Diff{})},
+		{"remote.schema.json", "https://hostdrift.dev/schema/remote/v1", "hostdrift check --ssh --format json: one line per host", reflect.TypeOf(remote.Record{})},
 	} {
 		got, err := schema.Generate(c.typ, c.id, c.title, Enums)
 		if err != nil {
