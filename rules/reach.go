@@ -204,34 +204,14 @@ func containerAddress(c *snapshot.DockerContainer) (netip.Addr, bool) {
 	return netip.Addr{}, false
 }
 
-// ConnectionLeg is one connection of a path: the packet and what the
-// firewall does to it; Via says how it came about ("" for the first,
-// "docker-proxy" for the proxy's own connection).
-type ConnectionLeg struct {
-	Packet netfilter.Packet
-	Result netfilter.Result
-	Via    string
-}
-
-// ConnectionPath is the way a connection the host opens really goes, as
-// the reach check follows it: its legs, the verdict of the last one, notes
-// on the path (DNAT, docker-proxy, the container reached), and, when the
-// path is open but nothing takes the connection, why (Nobody).
-type ConnectionPath struct {
-	Legs    []ConnectionLeg
-	Verdict netfilter.Verdict
-	Notes   []string
-	Nobody  string
-}
-
 // FollowConnection follows an outbound packet of the host through its
 // firewall, and through docker-proxy's second connection when the proxy
 // takes it: the logic of the reach check, for hostdrift explain.
-func FollowConnection(s *snapshot.Snapshot, pkt netfilter.Packet) ConnectionPath {
+func FollowConnection(s *snapshot.Snapshot, pkt netfilter.Packet) netfilter.Connection {
 	tr := trace(s, netfilter.ProgramFor(s.Firewall), pkt)
-	p := ConnectionPath{Verdict: tr.verdict, Notes: tr.notes, Nobody: tr.nobody}
+	p := netfilter.Connection{Verdict: tr.verdict, Notes: tr.notes, Nobody: tr.nobody}
 	for _, l := range tr.legs {
-		p.Legs = append(p.Legs, ConnectionLeg{Packet: l.probe.pkt, Result: l.probe.res, Via: l.via})
+		p.Legs = append(p.Legs, netfilter.Leg{Packet: l.probe.pkt, Result: l.probe.res, Via: l.via})
 	}
 	return p
 }
