@@ -14,12 +14,7 @@ import (
 func TestExplainUFWLimit(t *testing.T) {
 	nstest.RequireRoot(t)
 	bin := binary(t)
-	ns := nstest.New(t)
-	ns.Run(t, "ip", "link", "add", "d0", "type", "veth", "peer", "name", "d1")
-	ns.Run(t, "ip", "addr", "add", "192.0.2.10/24", "dev", "d0")
-	ns.Run(t, "ip", "addr", "add", "2001:db8::10/64", "dev", "d0", "nodad")
-	ns.Run(t, "ip", "link", "set", "d0", "up")
-	ns.Run(t, "ip", "link", "set", "d1", "up")
+	ns := dualStackNS(t)
 	ns.Run(t, "ip", "route", "add", "default", "via", "192.0.2.1")
 	ns.Run(t, "ip", "-6", "route", "add", "default", "via", "2001:db8::1")
 	ns.UFW(t, "default deny incoming", "limit 2222/tcp")

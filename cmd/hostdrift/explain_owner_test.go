@@ -25,6 +25,19 @@ table ip6 filter {
 }
 `
 
+// dualStackNS is a namespace whose veth d0 holds 192.0.2.10/24 and
+// 2001:db8::10/64, up, without routes.
+func dualStackNS(t *testing.T) *nstest.NS {
+	t.Helper()
+	ns := nstest.New(t)
+	ns.Run(t, "ip", "link", "add", "d0", "type", "veth", "peer", "name", "d1")
+	ns.Run(t, "ip", "addr", "add", "192.0.2.10/24", "dev", "d0")
+	ns.Run(t, "ip", "addr", "add", "2001:db8::10/64", "dev", "d0", "nodad")
+	ns.Run(t, "ip", "link", "set", "d0", "up")
+	ns.Run(t, "ip", "link", "set", "d1", "up")
+	return ns
+}
+
 // TestExplainTableNamedLikeIptables: "table ip filter" written with nft is
 // native nftables, whatever its name. explain and an ingress check follow
 // the kernel: tcp/80 denied, tcp/22 allowed, in both families, and explain
@@ -33,12 +46,7 @@ func TestExplainTableNamedLikeIptables(t *testing.T) {
 	nstest.RequireRoot(t)
 	nstest.RequireCommand(t, "iptables-nft-save")
 	bin := binary(t)
-	ns := nstest.New(t)
-	ns.Run(t, "ip", "link", "add", "d0", "type", "veth", "peer", "name", "d1")
-	ns.Run(t, "ip", "addr", "add", "192.0.2.10/24", "dev", "d0")
-	ns.Run(t, "ip", "addr", "add", "2001:db8::10/64", "dev", "d0", "nodad")
-	ns.Run(t, "ip", "link", "set", "d0", "up")
-	ns.Run(t, "ip", "link", "set", "d1", "up")
+	ns := dualStackNS(t)
 	cmd := ns.Command("nft", "-f", "-")
 	cmd.Stdin = strings.NewReader(handWrittenFilter)
 	if out, err := cmd.CombinedOutput(); err != nil {

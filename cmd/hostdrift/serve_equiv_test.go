@@ -21,24 +21,12 @@ import (
 	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
 )
 
-// equivPolicy has a check on every area serve watches, each of which the
-// changes below flip both ways.
-const equivPolicy = `
-egress "smtp" {
-  protocol = "tcp"
-  port     = 587
-  to       = "192.0.2.25"
-}
-cron "programs-exist" {
-  require = ["program"]
-}
+// equivPolicy has a check on every area serve watches (servePolicy's
+// firewall, cron and listeners, and more), each of which the changes below
+// flip both ways.
+const equivPolicy = servePolicy + `
 timer "programs-exist" {
   require = ["program"]
-}
-listener "no-redis" {
-  port    = 6379
-  address = "public"
-  expect  = "absent"
 }
 file "motd" {
   path     = "/etc/motd"
