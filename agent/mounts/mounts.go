@@ -1,5 +1,5 @@
-// Package mounts collects the mounted file systems (from
-// /proc/self/mountinfo, with statfs for their space) and the ones
+// Package mounts collects the host's mounted file systems (from PID 1's
+// mountinfo, with statfs for their space) and the ones
 // /etc/fstab mounts at the next boot.
 package mounts
 
@@ -48,14 +48,16 @@ var remoteFS = map[string]bool{"nfs": true, "nfs4": true, "cifs": true, "smb3": 
 func (collector) Collect(_ context.Context, env *agent.Env) (snapshot.Section, error) {
 	out := &snapshot.Mounts{Mounts: []snapshot.Mount{}, Fstab: []snapshot.FstabEntry{}}
 	live := env.Root == "" || env.Root == "/"
+	root := "/"
 	if live {
-		ms, err := readMountinfo("/proc/self/mountinfo")
+		ms, at, err := hostMounts()
 		if err != nil {
 			return nil, err
 		}
+		root = at
 		for i := range ms {
-			space(&ms[i])
-			ms[i].Device = device(ms[i].Source)
+			spaceAt(&ms[i], filepath.Join(root, ms[i].MountPoint))
+			ms[i].Device = device(ms[i].Source, root)
 		}
 		out.Mounts, out.Live = ms, true
 	}
@@ -67,13 +69,32 @@ func (collector) Collect(_ context.Context, env *agent.Env) (snapshot.Section, e
 	}
 	for i := range fstab {
 		if live {
-			fstab[i].Device = device(fstab[i].Source)
+			fstab[i].Device = device(fstab[i].Source, root)
 		}
 	}
 	if fstab != nil {
 		out.Fstab = fstab
 	}
 	return out, nil
+}
+
+// hostProc is the host's first process: its mount namespace is the
+// host's. hostdrift may run in a namespace of its own (a systemd unit's
+// ProtectSystem=, PrivateTmp= and PrivateDevices= make one), whose mounts
+// are not the host's.
+const hostProc = "/proc/1"
+
+// hostMounts reads the host's mount table, and returns it with the path
+// through which its mount points are reached (PID 1's root). Where PID 1
+// cannot be looked into (no CAP_SYS_PTRACE), hostdrift's own table is
+// read, reached from /.
+func hostMounts() ([]snapshot.Mount, string, error) {
+	ms, err := readMountinfo(hostProc + "/mountinfo")
+	if errors.Is(err, fs.ErrPermission) || errors.Is(err, fs.ErrNotExist) {
+		ms, err = readMountinfo("/proc/self/mountinfo")
+		return ms, "/", err
+	}
+	return ms, hostProc + "/root", err
 }
 
 func readMountinfo(p string) ([]snapshot.Mount, error) {
@@ -122,8 +143,9 @@ func spaceAt(m *snapshot.Mount, path string) {
 }
 
 // device resolves UUID=, LABEL=, PARTUUID= and PARTLABEL= through
-// /dev/disk/by-*, and a device path through its links, on the live host.
-func device(source string) string {
+// /dev/disk/by-*, and a device path through its links, on the live host:
+// in the /dev of root (PID 1's root, whose /dev is the host's).
+func device(source, root string) string {
 	dir := map[string]string{"UUID": "by-uuid", "LABEL": "by-label", "PARTUUID": "by-partuuid", "PARTLABEL": "by-partlabel"}
 	p := source
 	if k, v, ok := strings.Cut(source, "="); ok {
@@ -135,11 +157,34 @@ func device(source string) string {
 	} else if !strings.HasPrefix(source, "/dev/") {
 		return ""
 	}
-	r, err := filepath.EvalSymlinks(p)
+	r, err := linkTarget(root, p)
 	if err != nil || r == source {
 		return ""
 	}
 	return r
+}
+
+// linkTarget follows the links of p's last component in the tree at root
+// (a /proc/PID/root link, which only the kernel follows whole: each link
+// is read through it, and resolved as that tree sees it).
+func linkTarget(root, p string) (string, error) {
+	if root == "/" {
+		return filepath.EvalSymlinks(p)
+	}
+	for range 40 {
+		t, err := os.Readlink(filepath.Join(root, p))
+		if errors.Is(err, unix.EINVAL) {
+			return p, nil // not a link: resolved
+		}
+		if err != nil {
+			return "", err
+		}
+		if !filepath.IsAbs(t) {
+			t = filepath.Join(filepath.Dir(p), t)
+		}
+		p = filepath.Clean(t)
+	}
+	return "", fmt.Errorf("%s: too many links", p)
 }
 
 // SpaceSteps reads the mount table at mountinfo and each local mount's

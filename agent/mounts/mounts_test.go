@@ -20,13 +20,18 @@ import (
 // mount namespace.
 const childEnv = "HOSTDRIFT_MOUNTNS_CHILD"
 
-// TestMountInNamespace runs TestMountChild in a private mount namespace
-// (unshare -m), where it mounts a small tmpfs and a fixture fstab without
-// touching the machine's own mounts.
+// sandboxEnv marks TestMountSandbox's process, in a mount namespace of its
+// own below the child's, as a systemd unit's sandbox is below the host's.
+const sandboxEnv = "HOSTDRIFT_MOUNTNS_SANDBOX"
+
+// TestMountInNamespace runs TestMountChild as the first process of a PID
+// namespace with a private mount namespace (unshare -m -p), a host of its
+// own: it mounts a small tmpfs and a fixture fstab without touching the
+// machine's own mounts.
 func TestMountInNamespace(t *testing.T) {
 	nstest.RequireRoot(t)
 	nstest.RequireCommand(t, "unshare")
-	cmd := exec.Command("unshare", "--mount", "--propagation", "private", os.Args[0], "-test.run", "^TestMountChild$", "-test.v", "-test.count=1")
+	cmd := exec.Command("unshare", "--mount", "--pid", "--fork", "--mount-proc", "--propagation", "private", os.Args[0], "-test.run", "^TestMountChild$", "-test.v", "-test.count=1")
 	cmd.Env = append(os.Environ(), childEnv+"="+t.TempDir())
 	out, err := cmd.CombinedOutput()
 	t.Logf("child:\n%s", out)
@@ -105,6 +110,44 @@ func TestMountChild(t *testing.T) {
 }`, env)
 	if f.Status != finding.Pass || strings.Contains(f.Explanation, mnt) {
 		t.Errorf("tmpfs is not a disk file system for path = \"*\": %s %s", f.Status, f.Explanation)
+	}
+
+	// hostdrift in a mount namespace of its own (serve's unit: ProtectSystem=,
+	// PrivateTmp=) still judges the host's mounts, PID 1's, not its own.
+	sandbox := exec.Command("unshare", "--mount", "--propagation", "private", os.Args[0], "-test.run", "^TestMountSandbox$", "-test.v", "-test.count=1")
+	sandbox.Env = append(os.Environ(), sandboxEnv+"="+dir)
+	out, err := sandbox.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestMountSandbox") {
+		t.Errorf("in a mount namespace of its own: %v\n%s", err, out)
+	}
+}
+
+// TestMountSandbox mounts a tmpfs in its own mount namespace, which the
+// host (PID 1 of TestMountChild's PID namespace) does not have, and reads
+// the mounts: the host's tmpfs is there, its own is not.
+func TestMountSandbox(t *testing.T) {
+	dir := os.Getenv(sandboxEnv)
+	if dir == "" {
+		t.Skip("runs only inside TestMountChild's sandbox")
+	}
+	own := filepath.Join(dir, "sandbox only")
+	if err := os.MkdirAll(own, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("hdsandbox", own, "tmpfs", 0, "size=1m"); err != nil {
+		t.Fatal(err)
+	}
+	env := agent.Env{Root: "/"}
+	if f := audit.One(t, `mount "m" {
+  path = "`+own+`"
+}`, env); f.Status != finding.Fail || !strings.Contains(f.Explanation, "is not a mount point") {
+		t.Errorf("the sandbox's own mount was judged as the host's: %s: %s", f.Status, f.Explanation)
+	}
+	if f := audit.One(t, `mount "m" {
+  path   = "`+filepath.Join(dir, "my data")+`"
+  fstype = "tmpfs"
+}`, env); f.Status != finding.Pass {
+		t.Errorf("the host's mount was not seen from the sandbox: %s: %s", f.Status, f.Explanation)
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/hostdrift/hostdrift/agent"
+	// The host's facts, which every policy is compiled against, as check reads them.
+	_ "github.com/hostdrift/hostdrift/agent/host"
 	"github.com/hostdrift/hostdrift/internal/audit"
 	"github.com/hostdrift/hostdrift/internal/finding"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
@@ -21,7 +23,8 @@ import (
 // Run loads src, reads the host through the pipeline hostdrift check uses
 // (internal/audit: the host facts, then the registered collectors the
 // policy needs, asked what it wants), in env, and returns the findings and
-// the snapshot. The test's package must import the collectors it uses.
+// the snapshot. The test's package must import the collectors it uses
+// (the host collector, for the facts, is imported here).
 func Run(t testing.TB, src string, env agent.Env) ([]finding.Finding, *snapshot.Snapshot) {
 	t.Helper()
 	p, diags := rules.Load([]rules.Source{{Name: "test.hcl", Text: []byte(src)}})
