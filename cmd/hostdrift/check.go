@@ -15,11 +15,15 @@ import (
 
 	"github.com/hostdrift/hostdrift/agent"
 	"github.com/hostdrift/hostdrift/internal/audit"
+	"github.com/hostdrift/hostdrift/internal/cli"
 	"github.com/hostdrift/hostdrift/internal/diff"
 	"github.com/hostdrift/hostdrift/internal/report"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 	"github.com/hostdrift/hostdrift/internal/sys/atomicfile"
 )
+
+// DefaultTimeout bounds a whole run: collectors, evaluation and output.
+const DefaultTimeout = 2 * time.Minute
 
 // liveFlags are the flags that say how to read the live host.
 type liveFlags struct {
@@ -34,14 +38,14 @@ type liveFlags struct {
 func (l *liveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&l.root, "root", "/", "read files below `DIR` instead of / (a mounted image or fixture tree)")
 	fs.StringVar(&l.netns, "netns", "", "read the network namespace at `PATH` (e.g. /run/netns/NAME) instead of hostdrift's own")
-	durationFlag(fs, &l.deadline, "collector-timeout", agent.DefaultDeadline, time.Nanosecond, "", "how long each collector may take")
-	durationFlag(fs, &l.timeout, "timeout", DefaultTimeout, time.Nanosecond, "no limit", "how long the whole run may take; collectors still running then are reported as errors (0: no limit)")
+	cli.Duration(fs, &l.deadline, "collector-timeout", agent.DefaultDeadline, time.Nanosecond, "", "how long each collector may take")
+	cli.Duration(fs, &l.timeout, "timeout", DefaultTimeout, time.Nanosecond, "no limit", "how long the whole run may take; collectors still running then are reported as errors (0: no limit)")
 }
 
 // begin starts the run's global deadline and signal handling; call the
 // returned function when the run is over.
 func (l *liveFlags) begin() func() {
-	ctx, stop := runContext(l.timeout)
+	ctx, stop := cli.RunContext(l.timeout)
 	l.ctx = ctx
 	return stop
 }
@@ -49,7 +53,7 @@ func (l *liveFlags) begin() func() {
 // stopped reports, and says on stderr, that a signal interrupted the run:
 // the caller then writes nothing.
 func (l *liveFlags) stopped(stderr io.Writer, cmd string) bool {
-	msg, ok := interrupted(l.ctx)
+	msg, ok := cli.Interrupted(l.ctx)
 	if ok {
 		fmt.Fprintf(stderr, "hostdrift %s: %s: nothing was written; any previous output is unchanged\n", cmd, msg)
 	}
@@ -109,7 +113,7 @@ func (c *checkCmd) run(args []string, stdin io.Reader, stdout, stderr io.Writer)
 	if rep == nil {
 		return code, false
 	}
-	opts := report.Options{Color: c.color, Width: terminalWidth(stdout), Verbose: c.verbose, NagiosState: nagiosState(rep.Findings)}
+	opts := report.Options{Color: c.color, Width: cli.TerminalWidth(stdout), Verbose: c.verbose, NagiosState: nagiosState(rep.Findings)}
 	err := emit(c.output, stdout, func(w io.Writer) error { return report.Render(w, c.format, rep, opts) })
 	if err != nil {
 		fmt.Fprintln(stderr, "hostdrift check:", err)
@@ -134,8 +138,8 @@ func (c *checkCmd) parse(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.baseline, "baseline", "", "also report what changed since the snapshot `FILE` (hostdrift snapshot --output FILE), as drift findings")
 	fs.Var(&c.sel.only, "only", "judge only the checks these `SELECTORS` name: kind.name (every for_each instance; kind.name[\"key\"] names one), kind or tag:TAG (repeatable or comma-separated)")
 	fs.Var(&c.sel.skip, "skip", "leave out the checks these `SELECTORS` name, as --only does (repeatable or comma-separated)")
-	durationFlag(fs, &c.retry.Timeout, "retry-timeout", 0, time.Nanosecond, "judge once", "judge the checks that fail or err again, from a new reading of what they need, until they pass or this `DURATION` since the start is up (e.g. 30s; 0: judge once)")
-	durationFlag(fs, &c.retry.Sleep, "sleep", time.Second, time.Nanosecond, "", "how long to wait between attempts with --retry-timeout")
+	cli.Duration(fs, &c.retry.Timeout, "retry-timeout", 0, time.Nanosecond, "judge once", "judge the checks that fail or err again, from a new reading of what they need, until they pass or this `DURATION` since the start is up (e.g. 30s; 0: judge once)")
+	cli.Duration(fs, &c.retry.Sleep, "sleep", time.Second, time.Nanosecond, "", "how long to wait between attempts with --retry-timeout")
 	c.extra.register(fs)
 	c.live.register(fs)
 	c.ssh.register(fs)
@@ -159,7 +163,7 @@ func (c *checkCmd) parse(args []string, stdout, stderr io.Writer) int {
 	if c.output != "" {
 		out = nil
 	}
-	color, err := useColor(c.colorMode, out)
+	color, err := cli.UseColor(c.colorMode, out)
 	if err != nil {
 		return usage("%v", err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	// The collectors register themselves.
 	_ "github.com/hostdrift/hostdrift/agent/all"
+	"github.com/hostdrift/hostdrift/internal/cli"
 )
 
 var version = "" // set with -ldflags "-X main.version=..."
@@ -86,7 +87,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprint(stdout, usage)
 		return exitOK
 	default:
-		if near := nearest(args[0], commands, 1); len(near) > 0 {
+		if near := cli.Nearest(args[0], commands, 1); len(near) > 0 {
 			fmt.Fprintf(stderr, "hostdrift: unknown command %q: did you mean %s?\n\n%s", args[0], near[0], usage)
 			return exitUsage
 		}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/hostdrift/hostdrift/internal/cli"
 	"github.com/hostdrift/hostdrift/internal/report"
 	"github.com/hostdrift/hostdrift/internal/report/reportdir"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
@@ -28,7 +29,7 @@ type extraOutputs struct {
 
 func (x *extraOutputs) register(fs *flag.FlagSet) {
 	fs.StringVar(&x.reportDir, "report-dir", "", "also write the JSON report to `DIR`/report-<UTC time>.json, point DIR/latest.json at it and keep the newest --keep")
-	countFlag(fs, &x.keep, "keep", defaultKeep, 1, "keep all", "how many reports --report-dir keeps (`N`; 0 keeps all)")
+	cli.Count(fs, &x.keep, "keep", defaultKeep, 1, "keep all", "how many reports --report-dir keeps (`N`; 0 keeps all)")
 	fs.StringVar(&x.snapshot, "save-snapshot", "", "also write the snapshot that was judged to `FILE` (atomically), for a later --snapshot")
 	fs.StringVar(&x.promFile, "prometheus-file", "", "also write the Prometheus textfile to `FILE` (atomically, mode 0644), for node_exporter's textfile collector")
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hostdrift/hostdrift/internal/cli"
 	"github.com/hostdrift/hostdrift/rules"
 )
 
@@ -44,7 +45,7 @@ func runPolicy(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		for _, n := range fs.Args() {
 			if !slices.Contains(names, n) {
-				fmt.Fprintf(stderr, "hostdrift policy kinds: no check kind %q%s; the kinds are %s\n", n, didYouMean(nearest(n, names, 1)), strings.Join(names, ", "))
+				fmt.Fprintf(stderr, "hostdrift policy kinds: no check kind %q%s; the kinds are %s\n", n, cli.DidYouMean(cli.Nearest(n, names, 1)), strings.Join(names, ", "))
 				return exitUsage
 			}
 		}
@@ -64,7 +65,7 @@ func runPolicy(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return exitOK
 	default:
-		fmt.Fprintf(stderr, "hostdrift policy: unknown subcommand %q%s; use validate, init, kinds or functions\n", args[0], didYouMean(nearest(args[0], []string{"validate", "init", "kinds", "functions"}, 1)))
+		fmt.Fprintf(stderr, "hostdrift policy: unknown subcommand %q%s; use validate, init, kinds or functions\n", args[0], cli.DidYouMean(cli.Nearest(args[0], []string{"validate", "init", "kinds", "functions"}, 1)))
 		return exitUsage
 	}
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hashicorp/hcl/v2"
 
+	"github.com/hostdrift/hostdrift/internal/cli"
 	"github.com/hostdrift/hostdrift/internal/report/diagtext"
 	"github.com/hostdrift/hostdrift/policies"
 	"github.com/hostdrift/hostdrift/rules"
@@ -26,7 +27,7 @@ const builtinName = "builtin:default"
 
 // policyFlags choose the policy files a command reads.
 type policyFlags struct {
-	paths     multiFlag
+	paths     cli.Strings
 	noBuiltin bool
 }
 

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/hostdrift/hostdrift/internal/cli"
 	"github.com/hostdrift/hostdrift/rules"
 )
 
@@ -23,7 +24,7 @@ import (
 // still reported waived, and one that is disabled is still reported as
 // disabled (a skip).
 type selection struct {
-	only, skip listFlag
+	only, skip cli.List
 	// err is why the selection could not be made (a selector that matches
 	// no check), once apply has failed.
 	err error
@@ -107,7 +108,7 @@ func noMatch(flagName, sel string, all []*rules.Compiled) error {
 		what = "no check of the policy has that tag"
 	}
 	msg := fmt.Sprintf("%s %s: %s (a selector is kind.name, kind or tag:TAG)", flagName, sel, what)
-	if near := nearest(sel, names, 3); len(near) > 0 {
+	if near := cli.Nearest(sel, names, 3); len(near) > 0 {
 		msg += "; nearest: " + strings.Join(near, ", ")
 	} else if len(names) > 0 {
 		slices.Sort(names)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hostdrift/hostdrift/agent"
 	"github.com/hostdrift/hostdrift/agent/watch"
+	"github.com/hostdrift/hostdrift/internal/cli"
 	"github.com/hostdrift/hostdrift/internal/serve"
 	"github.com/hostdrift/hostdrift/rules"
 )
@@ -42,7 +43,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	if code := c.parse(args, stdout, stderr); code >= 0 {
 		return code
 	}
-	ctx, stop := runContext(0)
+	ctx, stop := cli.RunContext(0)
 	defer stop()
 	return c.serve(ctx, stdout, stderr)
 }
@@ -54,15 +55,15 @@ func (c *serveCmd) parse(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.listen, "listen", defaultListen, "serve /metrics, /healthz and /report on `ADDR` (host:port); an address other than loopback is reachable from the network, protect it with --web-config")
 	fs.StringVar(&c.webConfig, "web-config", "", "the Prometheus exporter toolkit's web configuration `FILE` (TLS, basic auth), as node_exporter takes it")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log lines on standard output (one per transition of a finding) as text or json")
-	durationFlag(fs, &c.listenersEvery, "listeners-every", 15*time.Second, watch.MinPoll, "", "poll processes, and a fingerprint of the listening sockets, every `DURATION` (nothing notifies about them; at least 1s); sockets and probes are read again only when the fingerprint changed, a connection waits in an accept queue, or every 5 minutes")
-	durationFlag(fs, &c.legacyEvery, "legacy-every", time.Minute, watch.MinPoll, "", "read the iptables-legacy rules (while legacy tables are loaded) and live kernel parameters again every `DURATION` (nothing notifies about them; nf_tables changes are events)")
-	durationFlag(fs, &c.dnsMin, "dns-min", 30*time.Second, time.Nanosecond, "", "ask the policy's DNS questions again when the smallest TTL of the last answers runs out, but not sooner than `DURATION`")
-	durationFlag(fs, &c.dnsMax, "dns-max", time.Hour, time.Nanosecond, "", "and not later than `DURATION`")
+	cli.Duration(fs, &c.listenersEvery, "listeners-every", 15*time.Second, watch.MinPoll, "", "poll processes, and a fingerprint of the listening sockets, every `DURATION` (nothing notifies about them; at least 1s); sockets and probes are read again only when the fingerprint changed, a connection waits in an accept queue, or every 5 minutes")
+	cli.Duration(fs, &c.legacyEvery, "legacy-every", time.Minute, watch.MinPoll, "", "read the iptables-legacy rules (while legacy tables are loaded) and live kernel parameters again every `DURATION` (nothing notifies about them; nf_tables changes are events)")
+	cli.Duration(fs, &c.dnsMin, "dns-min", 30*time.Second, time.Nanosecond, "", "ask the policy's DNS questions again when the smallest TTL of the last answers runs out, but not sooner than `DURATION`")
+	cli.Duration(fs, &c.dnsMax, "dns-max", time.Hour, time.Nanosecond, "", "and not later than `DURATION`")
 	fs.StringVar(&c.extra.reportDir, "report-dir", "", "write the JSON report to `DIR`/report-<UTC time>.json on every evaluation where a finding changed, point DIR/latest.json at it and keep the newest --keep")
-	countFlag(fs, &c.extra.keep, "keep", defaultKeep, 1, "keep all", "how many reports --report-dir keeps (`N`; 0 keeps all)")
+	cli.Count(fs, &c.extra.keep, "keep", defaultKeep, 1, "keep all", "how many reports --report-dir keeps (`N`; 0 keeps all)")
 	fs.StringVar(&c.live.root, "root", "/", "read files below `DIR` instead of / (a mounted image or fixture tree)")
 	fs.StringVar(&c.live.netns, "netns", "", "read the network namespace at `PATH` (e.g. /run/netns/NAME) instead of hostdrift's own")
-	durationFlag(fs, &c.live.deadline, "collector-timeout", agent.DefaultDeadline, time.Nanosecond, "", "how long each collector may take")
+	cli.Duration(fs, &c.live.deadline, "collector-timeout", agent.DefaultDeadline, time.Nanosecond, "", "how long each collector may take")
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hostdrift/hostdrift/internal/cli"
 	"github.com/hostdrift/hostdrift/internal/remote"
 	"github.com/hostdrift/hostdrift/internal/report"
 	"github.com/hostdrift/hostdrift/rules"
@@ -18,8 +19,8 @@ import (
 
 // sshFlags are check's flags for auditing other hosts over ssh.
 type sshFlags struct {
-	targets  multiFlag
-	options  multiFlag
+	targets  cli.Strings
+	options  cli.Strings
 	config   string
 	parallel int
 	sudo     bool
@@ -30,7 +31,7 @@ const defaultSSHParallel = 4
 
 func (s *sshFlags) register(fs *flag.FlagSet) {
 	fs.Var(&s.targets, "ssh", "audit `[USER@]HOST[:PORT]` over the system's ssh client instead of this host (repeatable); hostdrift is copied there for the run unless the host has the same version")
-	countFlag(fs, &s.parallel, "ssh-parallel", defaultSSHParallel, 1, "", "how many --ssh hosts to audit at once (`N`)")
+	cli.Count(fs, &s.parallel, "ssh-parallel", defaultSSHParallel, 1, "", "how many --ssh hosts to audit at once (`N`)")
 	fs.Var(&s.options, "ssh-option", "pass `KEY=VALUE` to ssh as -o KEY=VALUE (repeatable; e.g. ConnectTimeout=5, default "+fmt.Sprint(int(remote.DefaultConnectTimeout/time.Second))+")")
 	fs.StringVar(&s.config, "ssh-config", "", "run ssh with -F `FILE` instead of ~/.ssh/config")
 	fs.BoolVar(&s.sudo, "sudo", false, "with --ssh, run hostdrift there with sudo -n (no password prompt: the remote user needs NOPASSWD)")
@@ -84,10 +85,10 @@ func (c *checkCmd) runSSH(stdin io.Reader, stdout, stderr io.Writer) (code int, 
 	}
 	args = append([]string{"check", "--format", "json", "--timeout", c.live.timeout.String(), "--collector-timeout", c.live.deadline.String()}, args...)
 	client := remote.Client{Config: s.config, Options: s.options}
-	ctx, stop := runContext(0)
+	ctx, stop := cli.RunContext(0)
 	defer stop()
 	results := client.RunAll(ctx, self, targets, remote.Job{Args: args, Stdin: policy, Sudo: s.sudo}, s.parallel, c.live.timeout)
-	if msg, ok := interrupted(ctx); ok {
+	if msg, ok := cli.Interrupted(ctx); ok {
 		fmt.Fprintf(stderr, "hostdrift check: %s: nothing was written; the hosts' temporary copies were removed where they could be\n", msg)
 		return exitIncomplete, true
 	}

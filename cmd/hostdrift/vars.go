@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/hostdrift/hostdrift/internal/cli"
 	"github.com/hostdrift/hostdrift/internal/report/diagtext"
 	"github.com/hostdrift/hostdrift/rules"
 )
@@ -14,11 +15,11 @@ import (
 // --var-file. With the HOSTDRIFT_VAR_name environment variables they are
 // merged in one place, rules.ReadVariables, in Terraform's order.
 type varOptions struct {
-	vars  varFlags
-	files multiFlag
+	vars  cli.KeyValues
+	files cli.Strings
 }
 
-func newVarOptions() *varOptions { return &varOptions{vars: varFlags{}} }
+func newVarOptions() *varOptions { return &varOptions{vars: cli.KeyValues{}} }
 
 // register adds --var and --var-file.
 func (v *varOptions) register(fs *flag.FlagSet) {

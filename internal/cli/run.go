@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -9,9 +9,6 @@ import (
 	"syscall"
 	"time"
 )
-
-// DefaultTimeout bounds a whole run: collectors, evaluation and output.
-const DefaultTimeout = 2 * time.Minute
 
 // interruptedError is the cause of a run stopped by a signal.
 type interruptedError struct{ sig os.Signal }
@@ -32,10 +29,10 @@ func signalName(s os.Signal) string {
 	return s.String()
 }
 
-// runContext is the context of one run: cancelled by SIGTERM, SIGINT or
+// RunContext is the context of one run: cancelled by SIGTERM, SIGINT or
 // SIGHUP (so collectors stop and nothing half-done is written) and, when
 // timeout is positive, at the global deadline. Its cause says which.
-func runContext(timeout time.Duration) (context.Context, func()) {
+func RunContext(timeout time.Duration) (context.Context, func()) {
 	ctx, cancel := context.WithCancelCause(context.Background())
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
@@ -59,9 +56,9 @@ func runContext(timeout time.Duration) (context.Context, func()) {
 	}
 }
 
-// interrupted reports whether a signal stopped the run: then nothing is
+// Interrupted reports whether a signal stopped the run: then nothing is
 // written, and the previous report stays as it was.
-func interrupted(ctx context.Context) (string, bool) {
+func Interrupted(ctx context.Context) (string, bool) {
 	var ie *interruptedError
 	if errors.As(context.Cause(ctx), &ie) {
 		return ie.Error(), true
