@@ -26,37 +26,10 @@ const (
 	CollectorSysctl    = "sysctl"
 )
 
-// readings move one collector's section from a snapshot to another.
-var readings = map[string]func(dst, src *Snapshot){
-	CollectorHost:      func(d, s *Snapshot) { d.Host = s.Host },
-	CollectorListeners: func(d, s *Snapshot) { d.Listeners = s.Listeners },
-	CollectorFirewall:  func(d, s *Snapshot) { d.Firewall = s.Firewall },
-	CollectorDNS:       func(d, s *Snapshot) { d.DNS = s.DNS },
-	CollectorDocker:    func(d, s *Snapshot) { d.Docker = s.Docker },
-	CollectorCron:      func(d, s *Snapshot) { d.jobs().Cron = s.jobs().Cron },
-	CollectorTimers:    func(d, s *Snapshot) { d.jobs().Timers = s.jobs().Timers },
-	CollectorFiles:     func(d, s *Snapshot) { d.Files = s.Files },
-	CollectorProbes:    func(d, s *Snapshot) { d.Probes = s.Probes },
-	CollectorMounts:    func(d, s *Snapshot) { d.Mounts = s.Mounts },
-	CollectorProcesses: func(d, s *Snapshot) { d.Processes = s.Processes },
-	CollectorServices:  func(d, s *Snapshot) { d.Services = s.Services },
-	CollectorPackages:  func(d, s *Snapshot) { d.Packages = s.Packages },
-	CollectorAccounts:  func(d, s *Snapshot) { d.Accounts = s.Accounts },
-	CollectorSysctl:    func(d, s *Snapshot) { d.Sysctl = s.Sysctl },
-}
-
-// jobs returns the snapshot's jobs section, made if it has none.
-func (s *Snapshot) jobs() *Jobs {
-	if s.Jobs == nil {
-		s.Jobs = &Jobs{}
-	}
-	return s.Jobs
-}
-
 // KnowsCollector reports whether CopyReading can move the named
 // collector's section.
 func KnowsCollector(name string) bool {
-	_, ok := readings[name]
+	_, ok := sectionOf(name)
 	return ok
 }
 
@@ -65,11 +38,11 @@ func KnowsCollector(name string) bool {
 // as it is; so is one this package does not know (KnowsCollector).
 func (s *Snapshot) CopyReading(src *Snapshot, collector string) {
 	st, ran := src.Collector(collector)
-	move, known := readings[collector]
+	sec, known := sectionOf(collector)
 	if !ran || !known {
 		return
 	}
-	move(s, src)
+	sec.move(s, src)
 	i := slices.IndexFunc(s.Collectors, func(c CollectorStatus) bool { return c.Name == collector })
 	if i < 0 {
 		s.Collectors = append(s.Collectors, st)

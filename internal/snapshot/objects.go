@@ -49,62 +49,24 @@ const (
 	AreaSysctl     = "sysctl"
 )
 
-// objectSources lists, per area, the collector that reads it and how to
-// find its section in a snapshot.
-var objectSources = []struct {
-	area, collector string
-	section         func(*Snapshot) Objecter
-}{
-	{AreaFirewall, CollectorFirewall, func(s *Snapshot) Objecter { return nilIfNil(s.Firewall) }},
-	{AreaListeners, CollectorListeners, func(s *Snapshot) Objecter { return nilIfNil(s.Listeners) }},
-	{AreaDNS, CollectorDNS, func(s *Snapshot) Objecter { return nilIfNil(s.DNS) }},
-	{AreaDocker, CollectorDocker, func(s *Snapshot) Objecter { return nilIfNil(s.Docker) }},
-	{AreaCron, CollectorCron, func(s *Snapshot) Objecter {
-		if s.Jobs == nil {
-			return nil
-		}
-		return nilIfNil(s.Jobs.Cron)
-	}},
-	{AreaFiles, CollectorFiles, func(s *Snapshot) Objecter { return nilIfNil(s.Files) }},
-	{AreaInterfaces, CollectorHost, func(s *Snapshot) Objecter { return &s.Host }},
-	{AreaMounts, CollectorMounts, func(s *Snapshot) Objecter { return nilIfNil(s.Mounts) }},
-	{AreaTimers, CollectorTimers, func(s *Snapshot) Objecter {
-		if s.Jobs == nil {
-			return nil
-		}
-		return nilIfNil(s.Jobs.Timers)
-	}},
-	{AreaServices, CollectorServices, func(s *Snapshot) Objecter { return nilIfNil(s.Services) }},
-	{AreaPackages, CollectorPackages, func(s *Snapshot) Objecter { return nilIfNil(s.Packages) }},
-	{AreaAccounts, CollectorAccounts, func(s *Snapshot) Objecter { return nilIfNil(s.Accounts) }},
-	{AreaSysctl, CollectorSysctl, func(s *Snapshot) Objecter { return nilIfNil(s.Sysctl) }},
-}
-
-// nilIfNil turns a typed nil section into an untyped nil interface.
-func nilIfNil[T any, P interface {
-	*T
-	Objecter
-}](p P) Objecter {
-	if p == nil {
-		return nil
-	}
-	return p
-}
-
 // AreaCollectors maps every area to the collector that reads it.
 func AreaCollectors() map[string]string {
-	m := make(map[string]string, len(objectSources))
-	for _, src := range objectSources {
-		m[src.area] = src.collector
+	m := map[string]string{}
+	for _, sec := range sections {
+		if sec.area != "" {
+			m[sec.area] = sec.collector
+		}
 	}
 	return m
 }
 
 // AreaNames lists the areas, sorted.
 func AreaNames() []string {
-	out := make([]string, 0, len(objectSources))
-	for _, src := range objectSources {
-		out = append(out, src.area)
+	var out []string
+	for _, sec := range sections {
+		if sec.area != "" {
+			out = append(out, sec.area)
+		}
 	}
 	slices.Sort(out)
 	return out
@@ -125,11 +87,14 @@ type AreaObjects struct {
 
 // Areas returns every area's objects, in a fixed order.
 func (s *Snapshot) Areas() []AreaObjects {
-	out := make([]AreaObjects, 0, len(objectSources))
-	for _, src := range objectSources {
+	var out []AreaObjects
+	for _, src := range sections {
+		if src.area == "" {
+			continue
+		}
 		st, ran := s.Collector(src.collector)
 		a := AreaObjects{Area: src.area, Collector: src.collector, Ran: ran}
-		sec := src.section(s)
+		sec := src.objects(s)
 		switch {
 		case !ran:
 			a.Reason = "the " + src.collector + " collector did not run"
