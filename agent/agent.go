@@ -41,6 +41,9 @@ type Env struct {
 	// (the host's facts; the collectors it registered to run after), so that
 	// nothing is read twice. Read it; never change it.
 	Earlier *snapshot.Snapshot
+	// facts are what several collectors of the run read (Users,
+	// SystemdRuns), read once.
+	facts *facts
 }
 
 // FS is the host's file tree below Root: the one way a collector opens,
@@ -193,8 +196,10 @@ func Run(ctx context.Context, snap *snapshot.Snapshot, opts Options) {
 	if deadline <= 0 {
 		deadline = DefaultDeadline
 	}
+	env := opts.Env
+	env.facts = &facts{} // read once for the run's collectors
 	for _, wave := range waves(names) {
-		runWave(ctx, snap, wave, opts.Env, deadline)
+		runWave(ctx, snap, wave, env, deadline)
 	}
 	sort.Slice(snap.Collectors, func(i, j int) bool { return snap.Collectors[i].Name < snap.Collectors[j].Name })
 }

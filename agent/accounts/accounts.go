@@ -4,16 +4,17 @@
 package accounts
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/hostdrift/hostdrift/agent"
+	"github.com/hostdrift/hostdrift/internal/parse/passwd"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 )
 
@@ -25,7 +26,7 @@ type collector struct{}
 
 // Paths the collector reads.
 const (
-	passwdPath = "/etc/passwd"
+	passwdPath = agent.PasswdPath
 	groupPath  = "/etc/group"
 	shadowPath = "/etc/shadow"
 )
@@ -39,7 +40,7 @@ func (collector) Reads() []agent.Path {
 // without /etc/passwd is skipped; an unreadable shadow leaves Locked
 // unknown and says why.
 func (collector) Collect(_ context.Context, env *agent.Env) (snapshot.Section, error) {
-	pw, err := env.FS().ReadFile(passwdPath, 0)
+	users, userErrs, err := env.Users()
 	if errors.Is(err, fs.ErrNotExist) {
 		return &snapshot.Accounts{Users: []snapshot.User{}, Groups: []snapshot.Group{}, Errors: []string{},
 			Absent: "no /etc/passwd below " + env.FS().Root()}, nil
@@ -47,8 +48,9 @@ func (collector) Collect(_ context.Context, env *agent.Env) (snapshot.Section, e
 	if err != nil {
 		return nil, fmt.Errorf("read /etc/passwd: %w", err)
 	}
-	out := &snapshot.Accounts{Errors: []string{}}
-	out.Users, out.Errors = ParsePasswd(strings.NewReader(string(pw)))
+	// The run's parse of /etc/passwd, shared: this collector's copy is its
+	// own to fill in (groups, locks).
+	out := &snapshot.Accounts{Users: slices.Clone(users), Errors: slices.Clone(userErrs)}
 	gr, err := env.FS().ReadFile(groupPath, 0)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -82,52 +84,11 @@ func (collector) Collect(_ context.Context, env *agent.Env) (snapshot.Section, e
 	return out, nil
 }
 
-// lines calls fn with the fields of every non-empty, non-comment line,
-// split on ':'. NIS "+" and "-" lines are skipped.
-func lines(r io.Reader, fn func(n int, f []string)) error {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 1<<20)
-	n := 0
-	for sc.Scan() {
-		n++
-		t := sc.Text()
-		if strings.TrimSpace(t) == "" || strings.HasPrefix(t, "#") || strings.HasPrefix(t, "+") || strings.HasPrefix(t, "-") {
-			continue
-		}
-		fn(n, strings.Split(t, ":"))
-	}
-	return sc.Err()
-}
-
-// ParsePasswd reads passwd(5) lines: name:password:uid:gid:gecos:home:shell.
-// The password field is not kept.
-func ParsePasswd(r io.Reader) ([]snapshot.User, []string) {
-	users := []snapshot.User{}
-	errs := []string{}
-	err := lines(r, func(n int, f []string) {
-		if len(f) != 7 {
-			errs = append(errs, fmt.Sprintf("/etc/passwd:%d: %d fields, want 7", n, len(f)))
-			return
-		}
-		uid, err1 := strconv.ParseUint(f[2], 10, 32)
-		gid, err2 := strconv.ParseUint(f[3], 10, 32)
-		if f[0] == "" || err1 != nil || err2 != nil {
-			errs = append(errs, fmt.Sprintf("/etc/passwd:%d: user %q has no name or a uid/gid that is not a number", n, f[0]))
-			return
-		}
-		users = append(users, snapshot.User{Name: f[0], UID: int(uid), GID: int(gid), Home: f[5], Shell: f[6], Groups: []string{}})
-	})
-	if err != nil {
-		errs = append(errs, "/etc/passwd: "+err.Error())
-	}
-	return users, errs
-}
-
 // ParseGroup reads group(5) lines: name:password:gid:member,member.
 func ParseGroup(r io.Reader) ([]snapshot.Group, []string) {
 	groups := []snapshot.Group{}
 	errs := []string{}
-	err := lines(r, func(n int, f []string) {
+	err := passwd.Lines(r, func(n int, f []string) {
 		if len(f) != 4 {
 			errs = append(errs, fmt.Sprintf("/etc/group:%d: %d fields, want 4", n, len(f)))
 			return
@@ -156,7 +117,7 @@ func ParseGroup(r io.Reader) ([]snapshot.Group, []string) {
 // password set). An empty field (no password needed) is not locked.
 func ParseShadowLocks(r io.Reader) map[string]bool {
 	out := map[string]bool{}
-	lines(r, func(_ int, f []string) {
+	passwd.Lines(r, func(_ int, f []string) {
 		if len(f) < 2 || f[0] == "" {
 			return
 		}

@@ -8,12 +8,13 @@ import (
 	"testing"
 
 	"github.com/hostdrift/hostdrift/agent"
+	"github.com/hostdrift/hostdrift/internal/parse/passwd"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 	"github.com/hostdrift/hostdrift/internal/testkit/debroot"
 	"github.com/hostdrift/hostdrift/internal/testkit/fixture"
 )
 
-const passwd = `root:x:0:0:root:/root:/bin/bash
+const passwdText = `root:x:0:0:root:/root:/bin/bash
 daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin
 # a comment
 deploy:x:1001:1001:Deploy,,,:/home/deploy:/usr/sbin/nologin
@@ -38,7 +39,7 @@ daemon::19000::::::
 `
 
 func TestParse(t *testing.T) {
-	users, errs := ParsePasswd(strings.NewReader(passwd))
+	users, errs := passwd.Parse(strings.NewReader(passwdText))
 	groups, gerrs := ParseGroup(strings.NewReader(group))
 	a := &snapshot.Accounts{Users: users, Groups: groups}
 	Resolve(a)
@@ -63,7 +64,7 @@ func TestParse(t *testing.T) {
 // password hash reaches the snapshot.
 func TestFixtureRoot(t *testing.T) {
 	root := t.TempDir()
-	fixture.Write(t, root, map[string]string{"etc/passwd": passwd, "etc/group": group, "etc/shadow": shadow})
+	fixture.Write(t, root, map[string]string{"etc/passwd": passwdText, "etc/group": group, "etc/shadow": shadow})
 	sec, err := collector{}.Collect(context.Background(), &agent.Env{Root: root})
 	if err == nil || !strings.Contains(err.Error(), "3 account line(s)") {
 		t.Fatalf("want a partial for the broken lines, got %v", err)
@@ -83,9 +84,9 @@ func TestFixtureRoot(t *testing.T) {
 }
 
 func FuzzParseAccounts(f *testing.F) {
-	f.Add(passwd, group, shadow)
+	f.Add(passwdText, group, shadow)
 	f.Fuzz(func(t *testing.T, pw, gr, sh string) {
-		users, _ := ParsePasswd(strings.NewReader(pw))
+		users, _ := passwd.Parse(strings.NewReader(pw))
 		groups, _ := ParseGroup(strings.NewReader(gr))
 		Resolve(&snapshot.Accounts{Users: users, Groups: groups})
 		for name := range ParseShadowLocks(strings.NewReader(sh)) {

@@ -20,7 +20,7 @@ const (
 	etcUnitDir  = "/etc/systemd/system"
 	wantsSuffix = ".wants"
 	// systemdDir exists while systemd runs.
-	systemdDir = "/run/systemd/system"
+	systemdDir = agent.SystemdDir
 )
 
 // enabledUnits lists which of dockerUnits are enabled below the root, read
@@ -45,13 +45,6 @@ func enabledUnits(env *agent.Env) []string {
 	return out
 }
 
-// systemdRuns reports whether systemd is the init system below the root, as
-// sd_booted(3) tells: /run/systemd/system exists only while it runs.
-func systemdRuns(env *agent.Env) bool {
-	fi, err := env.FS().Stat(systemdDir)
-	return err == nil && fi.IsDir()
-}
-
 // notRunning judges an installed dockerd whose socket does not answer
 // (why: "does not exist", or accepts no connections). With neither unit
 // enabled, Docker is installed but not in use: an absent engine, not a
@@ -61,7 +54,7 @@ func systemdRuns(env *agent.Env) bool {
 // not in use either, and the reason says so.
 func notRunning(env *agent.Env, daemon, socket, why string) (snapshot.Section, error) {
 	enabled := enabledUnits(env)
-	if len(enabled) > 0 && !systemdRuns(env) {
+	if len(enabled) > 0 && !env.SystemdRuns() {
 		return &snapshot.Docker{Installed: daemon, Absent: fmt.Sprintf("Docker is installed but not in use: %s enabled, but systemd is not running here (no /run/systemd/system), so nothing starts it (dockerd at %s; %s %s)",
 			strings.Join(enabled, " and "), daemon, socket, why)}, nil
 	}

@@ -14,6 +14,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/hostdrift/hostdrift/agent"
+	"github.com/hostdrift/hostdrift/internal/parse/passwd"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 	"github.com/hostdrift/hostdrift/internal/sys/hostfs"
 )
@@ -132,22 +134,24 @@ func Match(r io.Reader, pattern string, reveal bool) (snapshot.FileMatch, error)
 
 // Where owners' names are read.
 const (
-	passwdPath = "/etc/passwd"
+	passwdPath = agent.PasswdPath
 	groupPath  = "/etc/group"
 )
 
-// names maps uids and gids to names from /etc/passwd and /etc/group below
-// the root, read once and only when needed.
+// names maps uids and gids to names from /etc/passwd (the run's reading,
+// shared with the other collectors) and /etc/group below the root, read
+// once and only when needed.
 type names struct {
-	root          *hostfs.FS
+	env           *agent.Env
 	users, groups map[uint32]string
 }
 
-func newNames(root *hostfs.FS) *names { return &names{root: root} }
+func newNames(env *agent.Env) *names { return &names{env: env} }
 
 func (n *names) user(uid uint32) string {
 	if n.users == nil {
-		n.users = n.read(passwdPath)
+		accounts, _, _ := n.env.Users()
+		n.users = passwd.Names(accounts)
 	}
 	return n.users[uid]
 }
@@ -160,7 +164,7 @@ func (n *names) group(gid uint32) string {
 }
 
 func (n *names) read(p string) map[uint32]string {
-	f, err := openContent(n.root, p)
+	f, err := openContent(n.env.FS(), p)
 	if err != nil {
 		return map[uint32]string{}
 	}

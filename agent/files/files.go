@@ -49,7 +49,7 @@ func (collector) Collect(_ context.Context, env *agent.Env) (snapshot.Section, e
 	}
 	sort.Strings(paths)
 	root := env.FS()
-	names := newNames(root)
+	names := newNames(env)
 	out := &snapshot.Files{Files: []snapshot.FileState{}}
 	for i, p := range paths {
 		if i > 0 && paths[i-1] == p {

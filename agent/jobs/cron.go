@@ -46,7 +46,7 @@ type CronCollector struct {
 // logs and anacron's stamps change as a matter of course and are left out.
 func (*CronCollector) Reads() []agent.Path {
 	ps := []agent.Path{agent.File(crontabPath), agent.File(anacrontabPath), agent.Folder(cronDDir),
-		agent.File(passwdPath), agent.File(localtimePath), agent.Folder(dpkgInfo), agent.File(crontab.SystemdDir)}
+		agent.File(agent.PasswdPath), agent.File(localtimePath), agent.Folder(dpkgInfo), agent.File(crontab.SystemdDir)}
 	for _, d := range runPartsDirs {
 		ps = append(ps, agent.Folder(d))
 	}
@@ -153,7 +153,11 @@ func (c *CronCollector) Collect(ctx context.Context, env *agent.Env) (snapshot.S
 		}
 	}
 
-	homes := fsys.passwd()
+	accounts, _, _ := env.Users()
+	homes := make(map[string]string, len(accounts))
+	for _, u := range accounts {
+		homes[u.Name] = u.Home
+	}
 	for _, t := range tables {
 		for _, e := range t.tab.Entries {
 			j := c.job(fsys, t.path, t.kind, e.Line, e.User, e.Command, e.Env, homes)

@@ -1,14 +1,12 @@
 package jobs
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
-	"strings"
 
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 	"github.com/hostdrift/hostdrift/internal/sys/hostfs"
@@ -116,24 +114,4 @@ func (r rootFS) lookPath(p *snapshot.Program, name, pathEnv string) {
 		return
 	}
 	p.Problem = fmt.Sprintf("%s is not found in PATH %s", name, pathEnv)
-}
-
-// passwdPath names the users and their home folders.
-const passwdPath = "/etc/passwd"
-
-// passwd reads the users' home folders from /etc/passwd below the root.
-func (r rootFS) passwd() map[string]string {
-	homes := map[string]string{}
-	b, err := r.readFile(passwdPath)
-	if err != nil {
-		return homes
-	}
-	sc := bufio.NewScanner(strings.NewReader(string(b)))
-	for sc.Scan() {
-		f := strings.Split(sc.Text(), ":")
-		if len(f) >= 6 {
-			homes[f[0]] = f[5]
-		}
-	}
-	return homes
 }

@@ -47,7 +47,7 @@ func (c *ServicesCollector) Collect(ctx context.Context, env *agent.Env) (snapsh
 		if err == nil {
 			return s, nil
 		}
-		if systemdRuns(fsys) {
+		if env.SystemdRuns() {
 			s := servicesOffline(fsys)
 			return s, agent.Partial("systemd runs but did not answer over D-Bus (%v): units were read from unit files, without their state", err)
 		}

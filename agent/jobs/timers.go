@@ -66,7 +66,7 @@ func (c *TimersCollector) Collect(ctx context.Context, env *agent.Env) (snapshot
 		dbusErr = err
 	}
 	t := c.offline(fsys, now)
-	if !systemdRuns(fsys) {
+	if !env.SystemdRuns() {
 		t.Offline = snapshot.TimersNoSystemd
 		return t, nil
 	}
@@ -175,12 +175,6 @@ func execPrograms(fsys rootFS, lines []string) []snapshot.Program {
 		out = append(out, resolvePrograms(fsys, progs, execSearchPath, "/")...)
 	}
 	return out
-}
-
-// systemdRuns reports whether systemd is the init system here.
-func systemdRuns(fsys rootFS) bool {
-	_, err := fsys.stat("/run/systemd/system")
-	return err == nil
 }
 
 // dueSince is the latest time the timer should have fired by, if it has

@@ -19,7 +19,7 @@ import (
 	"strings"
 
 	"github.com/hostdrift/hostdrift/agent"
-	"github.com/hostdrift/hostdrift/agent/files"
+	"github.com/hostdrift/hostdrift/internal/parse/passwd"
 	"github.com/hostdrift/hostdrift/internal/parse/redact"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 	"github.com/hostdrift/hostdrift/internal/sys/procns"
@@ -32,7 +32,7 @@ func init() {
 type collector struct{ proc string }
 
 // passwdPath names the processes' users.
-const passwdPath = "/etc/passwd"
+const passwdPath = agent.PasswdPath
 
 // Reads declares what the collector reads below the root: the user names.
 // The processes themselves are the kernel's, polled.
@@ -54,10 +54,8 @@ func (c collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Sectio
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", c.proc, err)
 	}
-	users := map[uint32]string{}
-	if b, err := env.FS().ReadFile(passwdPath, 0); err == nil {
-		users = files.ParseIDs(bytes.NewReader(b))
-	}
+	accounts, _, _ := env.Users()
+	users := passwd.Names(accounts)
 	out := &snapshot.Processes{Processes: []snapshot.RunningProcess{}}
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())

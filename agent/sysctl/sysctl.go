@@ -33,7 +33,7 @@ const confFile = "/etc/sysctl.conf"
 
 // systemdDir exists while systemd runs, and then systemd-sysctl applies
 // the configuration at boot.
-const systemdDir = "/run/systemd/system"
+const systemdDir = agent.SystemdDir
 
 // Reads declares what the collector reads below the root: the
 // configuration files and whether systemd runs. The live values are the
@@ -70,7 +70,7 @@ func (collector) Collect(_ context.Context, env *agent.Env) (snapshot.Section, e
 		out.Errors = append(out.Errors, errs...)
 	}
 	out.Live = Live(host)
-	if host.Exists(systemdDir) {
+	if env.SystemdRuns() {
 		out.AppliedBy = "systemd-sysctl"
 	}
 	if out.Live && (env.Root == "" || env.Root == "/") {
