@@ -176,6 +176,8 @@ type modState struct {
 	neg  map[string]bool
 	// done is set once the instance's match is recorded.
 	done bool
+	// given is set once the instance has been given any option.
+	given bool
 }
 
 func (p *ruleParser) next() (string, bool) {
@@ -228,7 +230,7 @@ func (p *ruleParser) parse() {
 	for {
 		a, ok := p.next()
 		if !ok {
-			p.finish()
+			p.endModule()
 			return
 		}
 		if a == "!" {
@@ -277,7 +279,7 @@ func (p *ruleParser) option(a string, neg bool) {
 		// -f matches second and later fragments; ! -f the others.
 		p.add("header", neg, "fragment")
 	case "-m", "--match":
-		p.finish()
+		p.endModule()
 		p.module = p.value()
 		p.mod = modState{}
 		if p.module == "rpfilter" {
@@ -285,15 +287,16 @@ func (p *ruleParser) option(a string, neg bool) {
 			p.mod.opts, p.mod.neg = map[string]string{}, map[string]bool{}
 		}
 	case "-j", "--jump":
-		p.finish()
+		p.endModule()
 		p.setTarget(p.value(), false)
 	case "-g", "--goto":
-		p.finish()
+		p.endModule()
 		p.setTarget(p.value(), true)
 	case "-c", "--set-counters":
 		p.value()
 		p.value()
 	default:
+		p.mod.given = true
 		p.moduleOption(a, neg)
 	}
 }
@@ -411,15 +414,9 @@ func (p *ruleParser) moduleOption(a string, neg bool) {
 	case "statistic", "quota", "connbytes", "time", "nth", "random":
 		if strings.HasPrefix(a, "--") {
 			if !p.mod.done {
-				p.mayMatch(neg, p.module+": depends on chance, traffic already seen or the clock")
+				p.mayMatch(neg, honestModules[p.module])
 				p.mod.done = true
 			}
-			p.skipValues()
-			return
-		}
-	case "owner":
-		if strings.HasPrefix(a, "--") {
-			p.mayMatch(neg, "owner: depends on the sending process")
 			p.skipValues()
 			return
 		}
@@ -476,6 +473,7 @@ func (p *ruleParser) setTarget(t string, isGoto bool) {
 		v.Kind, v.Chain = snapshot.VerdictJump, t
 	default:
 		v.Kind, v.Reason = snapshot.VerdictUnknown, "target "+t+" is not interpreted"
+		p.unsupported("target " + t)
 	}
 }
 
