@@ -208,3 +208,25 @@ func (p *ruleParser) ipsetOption(opt string, neg bool) bool {
 	}
 	return false
 }
+
+// ipFieldOpts are the options of the tos, dscp, ecn, length, ttl and hl
+// modules that compare one IP header field: the model's field and order.
+var ipFieldOpts = map[string]struct{ field, op string }{
+	"--tos": {"tos", ""}, "--dscp": {"dscp", ""}, "--ecn-ip-ect": {"ecn", ""}, "--length": {"length", ""},
+	"--ttl-eq": {"ttl", ""}, "--ttl-lt": {"ttl", "lt"}, "--ttl-gt": {"ttl", "gt"},
+	"--hl-eq": {"ttl", ""}, "--hl-lt": {"ttl", "lt"}, "--hl-gt": {"ttl", "gt"},
+}
+
+// ipField reads one option of an IP header field match and its value:
+// numbers, ranges as "a-b", the tos as value/mask.
+func (p *ruleParser) ipField(opt string) (struct{ field, op string }, string, bool) {
+	f, ok := ipFieldOpts[opt]
+	if !ok {
+		return f, "", false
+	}
+	v := strings.Replace(p.value(), ":", "-", 1)
+	if f.field == "tos" && !strings.Contains(v, "/") {
+		v += "/0xff"
+	}
+	return f, v, true
+}

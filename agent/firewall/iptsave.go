@@ -343,6 +343,21 @@ func (p *ruleParser) moduleOption(a string, neg bool) {
 			d := strings.ToLower(p.value())
 			p.add("ct_direction", neg, d)
 			return
+		case "--ctproto":
+			p.add("ct_proto", neg, snapshot.ProtocolName(p.value()))
+			return
+		case "--ctorigsrc":
+			p.add("ct_orig_saddr", neg, p.value())
+			return
+		case "--ctorigdst":
+			p.add("ct_orig_daddr", neg, p.value())
+			return
+		case "--ctorigsrcport":
+			p.add("ct_orig_sport", neg, ports(p.value())...)
+			return
+		case "--ctorigdstport":
+			p.add("ct_orig_dport", neg, ports(p.value())...)
+			return
 		}
 	case "addrtype":
 		switch a {
@@ -388,6 +403,11 @@ func (p *ruleParser) moduleOption(a string, neg bool) {
 			return
 		case "--dst-range":
 			p.add("daddr", neg, p.value())
+			return
+		}
+	case "tos", "dscp", "ecn", "length", "ttl", "hl":
+		if f, v, ok := p.ipField(a); ok {
+			p.rule.Matches = append(p.rule.Matches, snapshot.Match{Field: f.field, Op: f.op, Negate: neg, Values: []string{v}})
 			return
 		}
 	case "pkttype":

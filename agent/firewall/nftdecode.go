@@ -438,6 +438,12 @@ func (d *decoder) format(v regVal, data []byte) string {
 		if len(data) > 0 && data[0] <= 1 {
 			return []string{"original", "reply"}[data[0]]
 		}
+	case "ttl", "length":
+		n := 0
+		for _, b := range data {
+			n = n<<8 | int(b)
+		}
+		return strconv.Itoa(n)
 	case "icmp_type", "icmp_code", "pkttype":
 		if len(data) > 0 {
 			return strconv.Itoa(int(data[0]))
@@ -571,6 +577,22 @@ func (d *decoder) cmp(v regVal, op expr.CmpOp, data []byte) {
 		m.Values = []string{tcpFlags(mask) + "/" + tcpFlags(data[0])}
 	case "pkttype":
 		m.Values = []string{pktTypes[d.format(v, data)]}
+	case "tos":
+		// ip dscp and ip ecn are masks of the tos byte.
+		if len(data) != 1 {
+			d.undecided(regVal{field: "unknown", reason: "ip dscp/ecn compared with other than a byte"}, neg)
+			return
+		}
+		switch {
+		case v.mask == nil || allFF(v.mask):
+			m.Values = []string{fmt.Sprintf("0x%02x/0xff", data[0])}
+		case v.mask[0] == 0xfc:
+			m.Field, m.Values = "dscp", []string{fmt.Sprintf("0x%02x", data[0]>>2)}
+		case v.mask[0] == 0x03:
+			m.Field, m.Values = "ecn", []string{strconv.Itoa(int(data[0] & 3))}
+		default:
+			m.Values = []string{fmt.Sprintf("0x%02x/0x%02x", data[0], v.mask[0])}
+		}
 	case "ethertype":
 		m.Field = "nfproto"
 		m.Values = []string{d.format(v, data)}

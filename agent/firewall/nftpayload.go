@@ -23,11 +23,11 @@ type hdrField struct {
 // Header layouts, as nft names their fields (bit fields are given by the
 // bytes that hold them).
 var (
-	ipv4Header = []hdrField{{"ip version/hdrlength", 0, 1, "", false}, {"ip dscp/ecn", 1, 1, "", false}, {"ip length", 2, 2, "", false},
-		{"ip id", 4, 2, "", true}, {"ip frag-off", 6, 2, "", false}, {"ip ttl", 8, 1, "", false}, {"ip protocol", 9, 1, "l4proto", false},
+	ipv4Header = []hdrField{{"ip version/hdrlength", 0, 1, "", false}, {"ip dscp/ecn", 1, 1, "tos", false}, {"ip length", 2, 2, "length", false},
+		{"ip id", 4, 2, "", true}, {"ip frag-off", 6, 2, "", false}, {"ip ttl", 8, 1, "ttl", false}, {"ip protocol", 9, 1, "l4proto", false},
 		{"ip checksum", 10, 2, "", true}, {"ip saddr", 12, 4, "saddr", false}, {"ip daddr", 16, 4, "daddr", false}}
 	ipv6Header = []hdrField{{"ip6 version/dscp/ecn/flowlabel", 0, 4, "", false}, {"ip6 length", 4, 2, "", false},
-		{"ip6 nexthdr", 6, 1, "l4proto", false}, {"ip6 hoplimit", 7, 1, "", false}, {"ip6 saddr", 8, 16, "saddr", false}, {"ip6 daddr", 24, 16, "daddr", false}}
+		{"ip6 nexthdr", 6, 1, "l4proto", false}, {"ip6 hoplimit", 7, 1, "ttl", false}, {"ip6 saddr", 8, 16, "saddr", false}, {"ip6 daddr", 24, 16, "daddr", false}}
 	portsHeader = []hdrField{{"th sport", 0, 2, "sport", false}, {"th dport", 2, 2, "dport", false}}
 	transport   = map[string][]hdrField{
 		"tcp": {{"tcp sport", 0, 2, "sport", false}, {"tcp dport", 2, 2, "dport", false}, {"tcp sequence", 4, 4, "", true}, {"tcp ackseq", 8, 4, "", true},

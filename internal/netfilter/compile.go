@@ -78,6 +78,12 @@ const (
 	fIPSet
 	fIcmpCode
 	fEthertype
+	fCtProto
+	fCtOrigSaddr
+	fCtOrigDaddr
+	fCtOrigSport
+	fCtOrigDport
+	fIPField
 )
 
 var fieldByName = map[string]field{
@@ -87,6 +93,8 @@ var fieldByName = map[string]field{
 	"tcp_flags": fTCPFlags, "pkttype": fPkttype, "set": fSet, snapshot.FieldMayMatch: fRandom,
 	"header": fHeader, "ipv6header": fIPv6Header, "ipv4options": fIPv4Options, "recent": fRecent, snapshot.FieldAssume: fAssume, "rpf": fRPF, "ipset": fIPSet,
 	"icmp_code": fIcmpCode, "ethertype": fEthertype,
+	"ct_proto": fCtProto, "ct_orig_saddr": fCtOrigSaddr, "ct_orig_daddr": fCtOrigDaddr, "ct_orig_sport": fCtOrigSport, "ct_orig_dport": fCtOrigDport,
+	"tos": fIPField, "dscp": fIPField, "ecn": fIPField, "ttl": fIPField, "length": fIPField,
 }
 
 // value is one parsed match value.
@@ -377,9 +385,9 @@ func canonical(f field, v value) string {
 // parseValue reads one match value for field f.
 func parseValue(f field, s string) (value, error) {
 	switch f {
-	case fSaddr, fDaddr:
+	case fSaddr, fDaddr, fCtOrigSaddr, fCtOrigDaddr:
 		return parseAddr(s)
-	case fSport, fDport, fPort:
+	case fSport, fDport, fPort, fCtOrigSport, fCtOrigDport:
 		lo, hi, ok := strings.Cut(s, "-")
 		a, err := strconv.ParseUint(lo, 10, 16)
 		if err != nil {
@@ -438,7 +446,7 @@ func parseValue(f field, s string) (value, error) {
 			return value{}, err
 		}
 		return value{plo: uint32(n)}, nil
-	case fL4proto:
+	case fL4proto, fCtProto:
 		return value{str: snapshot.ProtocolName(s)}, nil
 	case fSrcType, fDstType, fCtState, fCtStatus, fPkttype, fNfproto, fCtDirection, fEthertype:
 		return value{str: strings.ToLower(s)}, nil

@@ -51,6 +51,7 @@ func TestNeverGuess(t *testing.T) {
 		{"--icmp-type 8/1", []snapshot.Match{m("l4proto", "icmp"), m("icmp_type", "8/1")}, echo, Allow},
 		{"th dport on icmp", []snapshot.Match{m("dport", "22")}, echo, Unknown},
 		{"tcp dport on icmp", []snapshot.Match{m("l4proto", "tcp"), m("dport", "22")}, echo, Allow},
+		{"ttl: not in the packet", []snapshot.Match{m("ttl", "64")}, in("tcp", 22), Unknown},
 		{"-s under a mask, in", []snapshot.Match{m("saddr", "198.0.100.0/255.0.255.0")}, in("tcp", 22), Deny},
 		{"-s under a mask, out", []snapshot.Match{m("saddr", "198.0.101.0/255.0.255.0")}, in("tcp", 22), Allow},
 	}
@@ -74,5 +75,40 @@ func TestUndecidable(t *testing.T) {
 	got := Undecidable(fw, &tb, &r)
 	if len(got) != 3 || got[0] != "chance: x" {
 		t.Errorf("Undecidable = %q", got)
+	}
+}
+
+// TestConntrackTuple: a new connection's original tuple is its first
+// packet before NAT; an existing connection's is not the packet's.
+func TestConntrackTuple(t *testing.T) {
+	nat := base("PREROUTING", "prerouting", "nat", -100, "accept",
+		rule("dnat", snapshot.Verdict{Kind: "dnat", To: "172.17.0.2:80"}, m("daddr", hostIP.String()), m("l4proto", "tcp"), m("dport", "8080")))
+	fw := func(ms ...snapshot.Match) *snapshot.Firewall {
+		return &snapshot.Firewall{LocalAddresses: network, Routes: routes, Tables: []snapshot.Table{
+			table("iptables-nft", "ip", "nat", nat),
+			table("iptables-nft", "ip", "filter", base("FORWARD", "forward", "filter", 0, "accept", rule("r", vk("drop"), ms...)),
+				base("INPUT", "input", "filter", 0, "accept", rule("r", vk("drop"), ms...))),
+		}}
+	}
+	est := in("tcp", 8080)
+	est.CtState = "established"
+	tests := []struct {
+		name string
+		ms   []snapshot.Match
+		pkt  Packet
+		want Verdict
+	}{
+		{"ctorigdst host, after dnat", []snapshot.Match{m("ct_orig_daddr", hostIP.String()), m("ct_orig_dport", "8080")}, in("tcp", 8080), Deny},
+		{"ctorigdst container", []snapshot.Match{m("ct_orig_daddr", ctrIP.String())}, in("tcp", 8080), Allow},
+		{"ctorigsrc", []snapshot.Match{m("ct_orig_saddr", "198.51.100.0/24"), m("ct_orig_sport", "40000-40010")}, in("tcp", 8080), Deny},
+		{"ctproto udp", []snapshot.Match{m("ct_proto", "udp")}, in("tcp", 8080), Allow},
+		{"ctproto tcp", []snapshot.Match{m("ct_proto", "tcp")}, in("tcp", 8080), Deny},
+		{"ctorigdst of an established connection", []snapshot.Match{m("ct_orig_daddr", hostIP.String())}, est, Unknown},
+	}
+	for _, tt := range tests {
+		r := Simulate(fw(tt.ms...), tt.pkt)
+		if r.Verdict != tt.want {
+			t.Errorf("%s: %s, want %s: %s", tt.name, r.Verdict, tt.want, Explain(r, tt.pkt))
+		}
 	}
 }

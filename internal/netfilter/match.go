@@ -177,6 +177,40 @@ func (w *walker) eval(m *cMatch) (tri, string) {
 		return no, ""
 	case fEthertype:
 		return anyStr(m.vals, etherType(w.family())), ""
+	case fIPField:
+		// Decoded exactly, but the packets hostdrift asks about carry no
+		// tos, ttl or length: a peer chooses them.
+		return may, "the packet's " + m.m.Field + " is not given"
+	case fCtProto:
+		// Both directions of a connection carry its protocol; related
+		// packets (ICMP errors) belong to another's.
+		if p.CtState != "new" && p.CtState != "established" {
+			return may, "protocol of the connection a " + p.CtState + " packet belongs to"
+		}
+		return anyStr(m.vals, p.Protocol), ""
+	case fCtOrigSaddr, fCtOrigDaddr, fCtOrigSport, fCtOrigDport:
+		// A new connection's original tuple is its first packet as it
+		// entered, before any NAT.
+		if p.CtState != "new" {
+			return may, "original direction of an existing connection"
+		}
+		o := &w.orig
+		switch m.f {
+		case fCtOrigSaddr:
+			if !o.Src.IsValid() {
+				return may, "source address not given"
+			}
+			return addrIn(m, o.Src), ""
+		case fCtOrigDaddr:
+			return addrIn(m, o.Dst), ""
+		}
+		if !hasPorts(o.Protocol) {
+			return may, "the connection's tuple of a " + o.Protocol + " packet has no ports"
+		}
+		if m.f == fCtOrigSport {
+			return portIn(m, o.SrcPort)
+		}
+		return portIn(m, o.DstPort)
 	case fMark:
 		return markIn(m.vals, p.Mark), ""
 	case fCtMark:
