@@ -128,6 +128,7 @@ func (p *ruleParser) finish() {
 		// packet's mark (--validmark) is 0 on a first packet hostdrift
 		// asks about, as the main table's lookup assumes.
 		if has("--accept-local") {
+			p.unsupported("match rpfilter option --accept-local")
 			p.mayMatch(false, "rpfilter --accept-local: sources that are local addresses pass")
 			return
 		}
@@ -203,6 +204,7 @@ func (p *ruleParser) ipsetOption(opt string, neg bool) bool {
 		return false
 	case opt == "--return-nomatch" || strings.HasPrefix(opt, "--packets-") || strings.HasPrefix(opt, "--bytes-"):
 		last.Reason = "ipset " + last.Set + " with " + opt
+		p.unsupported("match set option " + opt)
 		p.skipValues()
 		return true
 	}

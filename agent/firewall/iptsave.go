@@ -368,6 +368,7 @@ func (p *ruleParser) moduleOption(a string, neg bool) {
 			p.add("dst_type", neg, lowerList(p.value())...)
 			return
 		case "--limit-iface-in", "--limit-iface-out":
+			p.unsupported("match addrtype option " + a)
 			p.mayMatch(neg, "addrtype limited to one interface")
 			return
 		}

@@ -80,7 +80,7 @@ func TestParseRule(t *testing.T) {
 		{line: `-m connlimit --connlimit-upto 0 -j ACCEPT`, matches: []snapshot.Match{{Field: "assume", Values: []string{"nomatch"}}}, verdict: snapshot.Verdict{Kind: "accept"}},
 		// ipsets
 		{line: `-m set ! --match-set nets src,dst -j DROP`, matches: []snapshot.Match{{Field: "ipset", Set: "nets", Negate: true, Keys: []string{"src", "dst"}}}, verdict: snapshot.Verdict{Kind: "drop"}},
-		{line: `-m set --match-set hosts src --return-nomatch ! --update-counters -j DROP`, matches: []snapshot.Match{{Field: "ipset", Set: "hosts", Keys: []string{"src"}, Reason: "ipset hosts with --return-nomatch"}}, verdict: snapshot.Verdict{Kind: "drop"}},
+		{line: `-m set --match-set hosts src --return-nomatch ! --update-counters -j DROP`, matches: []snapshot.Match{{Field: "ipset", Set: "hosts", Keys: []string{"src"}, Reason: "ipset hosts with --return-nomatch"}}, verdict: snapshot.Verdict{Kind: "drop"}, unsup: true},
 		{line: `-p udp -j SET --add-set banned src --exist`, matches: []snapshot.Match{m("l4proto", false, "udp")}, effects: []snapshot.Effect{{Kind: "set_update", Value: "ipset:banned"}}, verdict: snapshot.Verdict{Kind: "continue"}},
 		{line: `-p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -j ACCEPT`, matches: []snapshot.Match{m("l4proto", false, "tcp"), m("tcp_flags", false, "fin,syn,rst,ack/syn")}, verdict: snapshot.Verdict{Kind: "accept"}},
 	}
