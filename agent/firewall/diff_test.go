@@ -22,7 +22,7 @@ func TestDifferential(t *testing.T) {
 	const probes = 640
 	cases := []ruleset{ufwDenyOutgoing("nft"), ufwAllowList("nft"), ufwDenyOutgoing("legacy"), ufwAllowList("legacy"), plainIptablesNft, plainNftables, dockerNftRuleset,
 		firewalldRuleset, kubeRuleset(), legacyAndNft, firstPacketIptables("nft"), firstPacketIptables("legacy"), firstPacketNftables,
-		ipsetRuleset("nft"), ipsetRuleset("legacy")}
+		ipsetRuleset("nft"), ipsetRuleset("legacy"), conntrackTupleRuleset("nft"), conntrackTupleRuleset("legacy"), nftFirstFieldsRuleset}
 	var results []agreement
 	for i, rs := range cases {
 		t.Run(strings.ReplaceAll(rs.name, " ", "_"), func(t *testing.T) {

@@ -8,6 +8,50 @@ import (
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 )
 
+// honestModules give the reason of the may-match of each module whose
+// outcome depends on chance, the clock or the traffic already seen.
+var honestModules = map[string]string{
+	"statistic": snapshot.MayChance + "statistic: picks packets at random or every nth",
+	"random":    snapshot.MayChance + "random: picks packets at random",
+	"nth":       snapshot.MayHistory + "nth: counts the packets already seen",
+	"quota":     snapshot.MayHistory + "quota: counts the bytes already seen",
+	"connbytes": snapshot.MayHistory + "connbytes: counts the connection's traffic",
+	"time":      snapshot.MayClock + "time: depends on the time of day or date",
+}
+
+// noCondition are the modules whose instance given no option matches
+// every packet the rule's protocol match lets through.
+var noCondition = map[string]bool{
+	"tcp": true, "udp": true, "udplite": true, "sctp": true, "dccp": true,
+	"conntrack": true, "addrtype": true, "iprange": true, "comment": true,
+}
+
+// headerModules are ip6tables' extension-header matches: each fails on a
+// packet without its header, options or none.
+var headerModules = map[string]bool{"rt": true, "frag": true, "hbh": true, "dst": true, "ah": true, "esp": true, "mh": true}
+
+// endModule closes the current module instance. A module given no option
+// still imposes its condition: an extension header's presence, the limit's
+// default rate; one whose condition is not modelled is unsupported, never
+// dropped.
+func (p *ruleParser) endModule() {
+	p.finish()
+	if p.module == "" || p.mod.given || p.mod.done {
+		return
+	}
+	p.mod.done = true
+	switch {
+	case headerModules[p.module]:
+		p.add("header", false, p.module)
+	case p.module == "limit":
+		p.assume(false, true, "packets matching -m limit stay under 3/hour (burst 5)")
+	case noCondition[p.module]:
+	default:
+		p.unsupported("match " + p.module + " is not interpreted")
+		p.mayMatch(false, "match "+p.module+" is not interpreted")
+	}
+}
+
 // collect records one option of a module read as a whole, with its values.
 func (p *ruleParser) collect(opt string, neg bool) {
 	start := p.i
@@ -84,6 +128,7 @@ func (p *ruleParser) finish() {
 		// packet's mark (--validmark) is 0 on a first packet hostdrift
 		// asks about, as the main table's lookup assumes.
 		if has("--accept-local") {
+			p.unsupported("match rpfilter option --accept-local")
 			p.mayMatch(false, "rpfilter --accept-local: sources that are local addresses pass")
 			return
 		}
@@ -159,8 +204,31 @@ func (p *ruleParser) ipsetOption(opt string, neg bool) bool {
 		return false
 	case opt == "--return-nomatch" || strings.HasPrefix(opt, "--packets-") || strings.HasPrefix(opt, "--bytes-"):
 		last.Reason = "ipset " + last.Set + " with " + opt
+		p.unsupported("match set option " + opt)
 		p.skipValues()
 		return true
 	}
 	return false
+}
+
+// ipFieldOpts are the options of the tos, dscp, ecn, length, ttl and hl
+// modules that compare one IP header field: the model's field and order.
+var ipFieldOpts = map[string]struct{ field, op string }{
+	"--tos": {"tos", ""}, "--dscp": {"dscp", ""}, "--ecn-ip-ect": {"ecn", ""}, "--length": {"length", ""},
+	"--ttl-eq": {"ttl", ""}, "--ttl-lt": {"ttl", "lt"}, "--ttl-gt": {"ttl", "gt"},
+	"--hl-eq": {"ttl", ""}, "--hl-lt": {"ttl", "lt"}, "--hl-gt": {"ttl", "gt"},
+}
+
+// ipField reads one option of an IP header field match and its value:
+// numbers, ranges as "a-b", the tos as value/mask.
+func (p *ruleParser) ipField(opt string) (struct{ field, op string }, string, bool) {
+	f, ok := ipFieldOpts[opt]
+	if !ok {
+		return f, "", false
+	}
+	v := strings.Replace(p.value(), ":", "-", 1)
+	if f.field == "tos" && !strings.Contains(v, "/") {
+		v += "/0xff"
+	}
+	return f, v, true
 }

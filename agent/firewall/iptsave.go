@@ -176,6 +176,8 @@ type modState struct {
 	neg  map[string]bool
 	// done is set once the instance's match is recorded.
 	done bool
+	// given is set once the instance has been given any option.
+	given bool
 }
 
 func (p *ruleParser) next() (string, bool) {
@@ -228,7 +230,7 @@ func (p *ruleParser) parse() {
 	for {
 		a, ok := p.next()
 		if !ok {
-			p.finish()
+			p.endModule()
 			return
 		}
 		if a == "!" {
@@ -277,7 +279,7 @@ func (p *ruleParser) option(a string, neg bool) {
 		// -f matches second and later fragments; ! -f the others.
 		p.add("header", neg, "fragment")
 	case "-m", "--match":
-		p.finish()
+		p.endModule()
 		p.module = p.value()
 		p.mod = modState{}
 		if p.module == "rpfilter" {
@@ -285,15 +287,16 @@ func (p *ruleParser) option(a string, neg bool) {
 			p.mod.opts, p.mod.neg = map[string]string{}, map[string]bool{}
 		}
 	case "-j", "--jump":
-		p.finish()
+		p.endModule()
 		p.setTarget(p.value(), false)
 	case "-g", "--goto":
-		p.finish()
+		p.endModule()
 		p.setTarget(p.value(), true)
 	case "-c", "--set-counters":
 		p.value()
 		p.value()
 	default:
+		p.mod.given = true
 		p.moduleOption(a, neg)
 	}
 }
@@ -340,6 +343,21 @@ func (p *ruleParser) moduleOption(a string, neg bool) {
 			d := strings.ToLower(p.value())
 			p.add("ct_direction", neg, d)
 			return
+		case "--ctproto":
+			p.add("ct_proto", neg, snapshot.ProtocolName(p.value()))
+			return
+		case "--ctorigsrc":
+			p.add("ct_orig_saddr", neg, p.value())
+			return
+		case "--ctorigdst":
+			p.add("ct_orig_daddr", neg, p.value())
+			return
+		case "--ctorigsrcport":
+			p.add("ct_orig_sport", neg, ports(p.value())...)
+			return
+		case "--ctorigdstport":
+			p.add("ct_orig_dport", neg, ports(p.value())...)
+			return
 		}
 	case "addrtype":
 		switch a {
@@ -350,6 +368,7 @@ func (p *ruleParser) moduleOption(a string, neg bool) {
 			p.add("dst_type", neg, lowerList(p.value())...)
 			return
 		case "--limit-iface-in", "--limit-iface-out":
+			p.unsupported("match addrtype option " + a)
 			p.mayMatch(neg, "addrtype limited to one interface")
 			return
 		}
@@ -387,6 +406,11 @@ func (p *ruleParser) moduleOption(a string, neg bool) {
 			p.add("daddr", neg, p.value())
 			return
 		}
+	case "tos", "dscp", "ecn", "length", "ttl", "hl":
+		if f, v, ok := p.ipField(a); ok {
+			p.rule.Matches = append(p.rule.Matches, snapshot.Match{Field: f.field, Op: f.op, Negate: neg, Values: []string{v}})
+			return
+		}
 	case "pkttype":
 		if a == "--pkt-type" {
 			p.add("pkttype", neg, strings.ToLower(p.value()))
@@ -411,15 +435,9 @@ func (p *ruleParser) moduleOption(a string, neg bool) {
 	case "statistic", "quota", "connbytes", "time", "nth", "random":
 		if strings.HasPrefix(a, "--") {
 			if !p.mod.done {
-				p.mayMatch(neg, p.module+": depends on chance, traffic already seen or the clock")
+				p.mayMatch(neg, honestModules[p.module])
 				p.mod.done = true
 			}
-			p.skipValues()
-			return
-		}
-	case "owner":
-		if strings.HasPrefix(a, "--") {
-			p.mayMatch(neg, "owner: depends on the sending process")
 			p.skipValues()
 			return
 		}
@@ -476,6 +494,7 @@ func (p *ruleParser) setTarget(t string, isGoto bool) {
 		v.Kind, v.Chain = snapshot.VerdictJump, t
 	default:
 		v.Kind, v.Reason = snapshot.VerdictUnknown, "target "+t+" is not interpreted"
+		p.unsupported("target " + t)
 	}
 }
 

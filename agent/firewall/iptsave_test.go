@@ -34,12 +34,12 @@ func TestParseRule(t *testing.T) {
 		{line: `-j ufw-user-output`, verdict: snapshot.Verdict{Kind: "jump", Chain: "ufw-user-output"}},
 		{line: `-g svc`, verdict: snapshot.Verdict{Kind: "goto", Chain: "svc"}},
 		{line: `-m addrtype --dst-type LOCAL -j RETURN`, matches: []snapshot.Match{m("dst_type", false, "local")}, verdict: snapshot.Verdict{Kind: "return"}},
-		{line: `-m comment --comment "kubernetes \"svc\" portals" -j KUBE-MISSING`, comment: `kubernetes "svc" portals`, verdict: snapshot.Verdict{Kind: "unknown", Reason: "target KUBE-MISSING is not interpreted"}},
+		{line: `-m comment --comment "kubernetes \"svc\" portals" -j KUBE-MISSING`, comment: `kubernetes "svc" portals`, verdict: snapshot.Verdict{Kind: "unknown", Reason: "target KUBE-MISSING is not interpreted"}, unsup: true},
 		{line: `-p tcp -m tcp -j DNAT --to-destination 10.244.0.5:8080`, matches: []snapshot.Match{m("l4proto", false, "tcp")}, verdict: snapshot.Verdict{Kind: "dnat", To: "10.244.0.5:8080"}},
 		{line: `-j MARK --set-xmark 0x4000/0x4000`, effects: []snapshot.Effect{{Kind: "mark", Value: "0x4000/0x4000"}}, verdict: snapshot.Verdict{Kind: "continue"}},
 		{line: `-m limit --limit 3/min --limit-burst 10 -j LOG --log-prefix "[UFW BLOCK] "`, matches: []snapshot.Match{{Field: "assume", Values: []string{"match"}, Reason: "packets matching -m limit stay under 3/min (burst 10)"}}, effects: []snapshot.Effect{{Kind: "log"}}, verdict: snapshot.Verdict{Kind: "continue"}},
 		{line: `-p tcp -m tcp --dport 22 -m conntrack --ctstate NEW -m recent --set --name DEFAULT --mask 255.255.255.255 --rsource`, matches: []snapshot.Match{m("l4proto", false, "tcp"), m("dport", false, "22"), m("ct_state", false, "new"), {Field: "recent", Op: "set", Values: []string{"DEFAULT", "src", "0", "0"}}}, verdict: snapshot.Verdict{Kind: "continue"}},
-		{line: `-m statistic --mode random --probability 0.50000000000 -j svc`, matches: []snapshot.Match{{Field: "random", Reason: "statistic: depends on chance, traffic already seen or the clock"}}, verdict: snapshot.Verdict{Kind: "jump", Chain: "svc"}},
+		{line: `-m statistic --mode random --probability 0.50000000000 -j svc`, matches: []snapshot.Match{{Field: "random", Reason: "chance: statistic: picks packets at random or every nth"}}, verdict: snapshot.Verdict{Kind: "jump", Chain: "svc"}},
 		{line: `-m icmp --icmp-type 8 -j ACCEPT`, matches: []snapshot.Match{m("icmp_type", false, "8")}, verdict: snapshot.Verdict{Kind: "accept"}},
 		// firewalld's IPv6_rpfilter on its iptables backend, and the others.
 		{line: `-m rpfilter --validmark --invert -j DROP`, matches: []snapshot.Match{m("rpf", true, "strict")}, verdict: snapshot.Verdict{Kind: "drop"}},
@@ -52,6 +52,24 @@ func TestParseRule(t *testing.T) {
 		{line: `-m rt ! --rt-type 0 --rt-segsleft 0 -j DROP`, matches: []snapshot.Match{m("header", false, "rt")}, verdict: snapshot.Verdict{Kind: "drop"}},
 		{line: `-m frag --fragid 5 --fragmore -m hbh --hbh-len 8 -j DROP`, matches: []snapshot.Match{m("header", false, "frag"), m("header", false, "hbh")}, verdict: snapshot.Verdict{Kind: "drop"}},
 		{line: `-p esp -m esp --espspi 5 -j DROP`, matches: []snapshot.Match{m("l4proto", false, "esp"), m("header", false, "esp")}, verdict: snapshot.Verdict{Kind: "drop"}},
+		// A module given no option keeps its condition; one not modelled is
+		// unsupported, never dropped (issue 27).
+		{line: `-m frag -j DROP`, matches: []snapshot.Match{m("header", false, "frag")}, verdict: snapshot.Verdict{Kind: "drop"}},
+		{line: `-m rt -m hbh -j DROP`, matches: []snapshot.Match{m("header", false, "rt"), m("header", false, "hbh")}, verdict: snapshot.Verdict{Kind: "drop"}},
+		{line: `-p tcp -m socket -j DROP`, matches: []snapshot.Match{m("l4proto", false, "tcp"), {Field: "random", Reason: "match socket is not interpreted"}}, verdict: snapshot.Verdict{Kind: "drop"}, unsup: true},
+		{line: `-m eui64 -j DROP`, matches: []snapshot.Match{{Field: "random", Reason: "match eui64 is not interpreted"}}, verdict: snapshot.Verdict{Kind: "drop"}, unsup: true},
+		{line: `-m limit -j ACCEPT`, matches: []snapshot.Match{{Field: "assume", Values: []string{"match"}, Reason: "packets matching -m limit stay under 3/hour (burst 5)"}}, verdict: snapshot.Verdict{Kind: "accept"}},
+		{line: `-p tcp -m tcp -m comment --comment x -j ACCEPT`, matches: []snapshot.Match{m("l4proto", false, "tcp")}, comment: "x", verdict: snapshot.Verdict{Kind: "accept"}},
+		{line: `-m time --timestart 10:00:00 -j DROP`, matches: []snapshot.Match{{Field: "random", Reason: "clock: time: depends on the time of day or date"}}, verdict: snapshot.Verdict{Kind: "drop"}},
+		{line: `-m owner --uid-owner 0 -j DROP`, verdict: snapshot.Verdict{Kind: "drop"}, unsup: true},
+		{line: `-m conntrack --ctproto tcp --ctorigsrc 10.0.0.0/8 ! --ctorigdst 10.0.0.1/32 --ctorigsrcport 1024:2048 --ctorigdstport 80 -j ACCEPT`,
+			matches: []snapshot.Match{m("ct_proto", false, "tcp"), m("ct_orig_saddr", false, "10.0.0.0/8"), m("ct_orig_daddr", true, "10.0.0.1/32"), m("ct_orig_sport", false, "1024-2048"), m("ct_orig_dport", false, "80")},
+			verdict: snapshot.Verdict{Kind: "accept"}},
+		{line: `-m conntrack --ctreplsrc 10.0.0.1 -j ACCEPT`, verdict: snapshot.Verdict{Kind: "accept"}, unsup: true},
+		{line: `-s 10.0.12.0/255.0.255.0 -j DROP`, matches: []snapshot.Match{m("saddr", false, "10.0.12.0/255.0.255.0")}, verdict: snapshot.Verdict{Kind: "drop"}},
+		{line: `-m tos --tos 0x10/0x3f -m ttl --ttl-lt 5 -m length ! --length 100:200 -j DROP`,
+			matches: []snapshot.Match{m("tos", false, "0x10/0x3f"), {Field: "ttl", Op: "lt", Values: []string{"5"}}, m("length", true, "100-200")}, verdict: snapshot.Verdict{Kind: "drop"}},
+		{line: `-m dscp --dscp 0x0a -m ecn --ecn-ip-ect 1 -j DROP`, matches: []snapshot.Match{m("dscp", false, "0x0a"), m("ecn", false, "1")}, verdict: snapshot.Verdict{Kind: "drop"}},
 		{line: `! -f -j ACCEPT`, matches: []snapshot.Match{m("header", true, "fragment")}, verdict: snapshot.Verdict{Kind: "accept"}},
 		{line: `-m ipv6header ! --header hop-by-hop,ipv6-route --soft -j DROP`, matches: []snapshot.Match{{Field: "ipv6header", Op: "soft", Negate: true, Values: []string{"hop-by-hop", "ipv6-route"}}}, verdict: snapshot.Verdict{Kind: "drop"}},
 		// Rate and history: the outcome for a fresh peer under normal load.
@@ -62,7 +80,7 @@ func TestParseRule(t *testing.T) {
 		{line: `-m connlimit --connlimit-upto 0 -j ACCEPT`, matches: []snapshot.Match{{Field: "assume", Values: []string{"nomatch"}}}, verdict: snapshot.Verdict{Kind: "accept"}},
 		// ipsets
 		{line: `-m set ! --match-set nets src,dst -j DROP`, matches: []snapshot.Match{{Field: "ipset", Set: "nets", Negate: true, Keys: []string{"src", "dst"}}}, verdict: snapshot.Verdict{Kind: "drop"}},
-		{line: `-m set --match-set hosts src --return-nomatch ! --update-counters -j DROP`, matches: []snapshot.Match{{Field: "ipset", Set: "hosts", Keys: []string{"src"}, Reason: "ipset hosts with --return-nomatch"}}, verdict: snapshot.Verdict{Kind: "drop"}},
+		{line: `-m set --match-set hosts src --return-nomatch ! --update-counters -j DROP`, matches: []snapshot.Match{{Field: "ipset", Set: "hosts", Keys: []string{"src"}, Reason: "ipset hosts with --return-nomatch"}}, verdict: snapshot.Verdict{Kind: "drop"}, unsup: true},
 		{line: `-p udp -j SET --add-set banned src --exist`, matches: []snapshot.Match{m("l4proto", false, "udp")}, effects: []snapshot.Effect{{Kind: "set_update", Value: "ipset:banned"}}, verdict: snapshot.Verdict{Kind: "continue"}},
 		{line: `-p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -j ACCEPT`, matches: []snapshot.Match{m("l4proto", false, "tcp"), m("tcp_flags", false, "fin,syn,rst,ack/syn")}, verdict: snapshot.Verdict{Kind: "accept"}},
 	}
@@ -244,5 +262,84 @@ func TestSplitArgs(t *testing.T) {
 	}
 	if _, err := splitArgs(`a "open`); err == nil {
 		t.Error("an unterminated quote was accepted")
+	}
+}
+
+// TestDecodeHeaderFields: a payload load is the header field it covers, by
+// offset and length within its protocol's header; a load of several fields
+// is split into them, never read as a port (issue 27).
+func TestDecodeHeaderFields(t *testing.T) {
+	l4 := func(proto byte) []Expr {
+		return []Expr{
+			{"meta", &expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1}},
+			{"cmp", &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{proto}}},
+		}
+	}
+	load := func(base expr.PayloadBase, off, n uint32) Expr {
+		return Expr{"payload", &expr.Payload{DestRegister: 1, Base: base, Offset: off, Len: n}}
+	}
+	cmp := func(data ...byte) Expr { return Expr{"cmp", &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: data}} }
+	th := expr.PayloadBaseTransportHeader
+	drop := Expr{"immediate", &expr.Verdict{Kind: expr.VerdictDrop}}
+	tests := []struct {
+		name   string
+		family string
+		exprs  []Expr
+		want   []snapshot.Match // after the protocol match
+		unsup  bool
+	}{
+		{"icmp type 8 icmp code 0, merged", "ip", append(l4(unix.IPPROTO_ICMP), load(th, 0, 2), cmp(8, 0)),
+			[]snapshot.Match{{Field: "icmp_type", Values: []string{"8"}}, {Field: "icmp_code", Values: []string{"0"}}}, false},
+		{"icmp checksum", "ip", append(l4(unix.IPPROTO_ICMP), load(th, 2, 2), cmp(0, 12)),
+			[]snapshot.Match{{Field: "random", Reason: "chance: icmp checksum differs from packet to packet"}}, false},
+		{"icmpv6 checksum", "ip6", append(l4(unix.IPPROTO_ICMPV6), load(th, 2, 2), cmp(0, 1)),
+			[]snapshot.Match{{Field: "random", Reason: "chance: icmpv6 checksum differs from packet to packet"}}, false},
+		{"ah reserved", "ip", append(l4(unix.IPPROTO_AH), load(th, 2, 2), cmp(0, 1)),
+			[]snapshot.Match{{Field: "random", Reason: "ah reserved is not part of the packets hostdrift simulates"}}, true},
+		{"comp cpi", "ip", append(l4(108), load(th, 2, 2), cmp(0, 22)),
+			[]snapshot.Match{{Field: "random", Reason: "comp cpi is not part of the packets hostdrift simulates"}}, true},
+		{"igmp checksum", "ip", append(l4(unix.IPPROTO_IGMP), load(th, 2, 2), cmp(0, 1)),
+			[]snapshot.Match{{Field: "random", Reason: "chance: igmp checksum differs from packet to packet"}}, false},
+		{"tcp sport 1 tcp dport 2, merged", "ip", append(l4(unix.IPPROTO_TCP), load(th, 0, 4), cmp(0, 1, 0, 2)),
+			[]snapshot.Match{{Field: "sport", Values: []string{"1"}}, {Field: "dport", Values: []string{"2"}}}, false},
+		{"tcp urgptr", "ip", append(l4(unix.IPPROTO_TCP), load(th, 18, 2), cmp(0, 33)),
+			[]snapshot.Match{{Field: "random", Reason: "tcp urgptr is not part of the packets hostdrift simulates"}}, true},
+		{"udp length", "ip", append(l4(unix.IPPROTO_UDP), load(th, 4, 2), cmp(0, 20)),
+			[]snapshot.Match{{Field: "random", Reason: "udp length is not part of the packets hostdrift simulates"}}, true},
+		{"sctp dport", "ip", append(l4(unix.IPPROTO_SCTP), load(th, 2, 2), cmp(0, 22)),
+			[]snapshot.Match{{Field: "dport", Values: []string{"22"}}}, false},
+		{"ip saddr . daddr, merged", "ip", []Expr{load(expr.PayloadBaseNetworkHeader, 12, 8), cmp(10, 0, 0, 1, 10, 0, 0, 2)},
+			[]snapshot.Match{{Field: "saddr", Values: []string{"10.0.0.1"}}, {Field: "daddr", Values: []string{"10.0.0.2"}}}, false},
+		{"ip saddr & 255.0.255.0 == 10.0.12.0", "ip", []Expr{load(expr.PayloadBaseNetworkHeader, 12, 4),
+			{"bitwise", &expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: []byte{255, 0, 255, 0}, Xor: make([]byte, 4)}}, cmp(10, 0, 12, 0)},
+			[]snapshot.Match{{Field: "saddr", Values: []string{"10.0.12.0/255.0.255.0"}}}, false},
+		{"ip ttl", "ip", []Expr{load(expr.PayloadBaseNetworkHeader, 8, 1), cmp(64)},
+			[]snapshot.Match{{Field: "ttl", Values: []string{"64"}}}, false},
+		{"ip6 hoplimit in a set", "ip6", []Expr{load(expr.PayloadBaseNetworkHeader, 7, 1), {"lookup", &expr.Lookup{SourceRegister: 1, SetName: "__set0"}}},
+			[]snapshot.Match{{Field: "set", Set: "__set0", Keys: []string{"ttl"}}}, false},
+		{"ip dscp cs1", "ip", []Expr{load(expr.PayloadBaseNetworkHeader, 1, 1),
+			{"bitwise", &expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 1, Mask: []byte{0xfc}, Xor: []byte{0}}}, cmp(0x20)},
+			[]snapshot.Match{{Field: "dscp", Values: []string{"0x08"}}}, false},
+		{"ip ecn ect0", "ip", []Expr{load(expr.PayloadBaseNetworkHeader, 1, 1),
+			{"bitwise", &expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 1, Mask: []byte{0x03}, Xor: []byte{0}}}, cmp(2)},
+			[]snapshot.Match{{Field: "ecn", Values: []string{"2"}}}, false},
+		{"ip6 flowlabel", "ip6", []Expr{load(expr.PayloadBaseNetworkHeader, 1, 3),
+			{"bitwise", &expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 3, Mask: []byte{0x0f, 0xff, 0xff}, Xor: []byte{0, 0, 0}}}, cmp(0, 0, 22)},
+			[]snapshot.Match{{Field: "random", Reason: "network header bytes 1-3 of ipv6"}}, true},
+		{"range on an undecoded field", "ip", append(l4(unix.IPPROTO_TCP), load(th, 18, 2),
+			Expr{"range", &expr.Range{Op: expr.CmpOpNeq, Register: 1, FromData: []byte{0, 33}, ToData: []byte{0, 45}}}),
+			[]snapshot.Match{{Field: "random", Reason: "tcp urgptr is not part of the packets hostdrift simulates"}}, true},
+		{"th dport without a protocol", "inet", []Expr{load(th, 2, 2), cmp(0, 22)},
+			[]snapshot.Match{{Field: "dport", Values: []string{"22"}}}, false},
+	}
+	for _, tt := range tests {
+		r := DecodeRule(tt.family, append(tt.exprs, drop), nil)
+		got := r.Matches
+		if len(got) > 0 && got[0].Field == "l4proto" {
+			got = got[1:]
+		}
+		if !reflect.DeepEqual(got, tt.want) || (len(r.Unsupported) > 0) != tt.unsup {
+			t.Errorf("%s:\n got %+v unsupported %q\nwant %+v unsupported %v", tt.name, got, r.Unsupported, tt.want, tt.unsup)
+		}
 	}
 }

@@ -32,6 +32,8 @@ type regVal struct {
 	reason string
 	l3     string
 	lookup string // map name when the value comes from a map lookup
+	// parts are the fields of a load that spans several (field "merged").
+	parts []hdrField
 }
 
 type decoder struct {
@@ -75,6 +77,23 @@ func DecodeRule(family string, exprs []Expr, sets func(string) *snapshot.Set) sn
 
 func (d *decoder) unsupported(format string, args ...any) {
 	d.rule.Unsupported = append(d.rule.Unsupported, fmt.Sprintf(format, args...))
+}
+
+// undecided records a match on a value the decoder has no field for: a
+// may-match, and unless its reason is chance, the clock or history, an
+// entry in Unsupported saying what was not decoded.
+func (d *decoder) undecided(v regVal, neg bool) {
+	reason := v.reason
+	if v.field == "merged" {
+		reason = "lookup or range on " + partNames(v.parts)
+	}
+	if reason == "" {
+		reason = "value not decoded"
+	}
+	if !snapshot.HonestMay(reason) {
+		d.unsupported("%s", reason)
+	}
+	d.mayMatch(neg, reason)
 }
 
 func (d *decoder) mayMatch(neg bool, reason string) {
@@ -138,7 +157,7 @@ func (d *decoder) expr(x Expr) {
 		}
 		f, ok := metaFields[e.Key]
 		if !ok {
-			d.set(e.Register, regVal{field: snapshot.FieldMayMatch, reason: fmt.Sprintf("meta key %d is not known before the packet is seen", e.Key)})
+			d.set(e.Register, metaUndecided(e.Key))
 			return
 		}
 		size := 4
@@ -165,7 +184,7 @@ func (d *decoder) expr(x Expr) {
 		}
 		f, ok := ctFields[e.Key]
 		if !ok {
-			d.set(e.Register, regVal{field: snapshot.FieldMayMatch, reason: fmt.Sprintf("ct key %d depends on connection history", e.Key)})
+			d.set(e.Register, ctUndecided(e.Key))
 			return
 		}
 		size := 4
@@ -197,11 +216,19 @@ func (d *decoder) expr(x Expr) {
 	case *expr.Range:
 		v := d.get(e.Register)
 		from, to := d.format(v, e.FromData), d.format(v, e.ToData)
-		if v.field == "header_field" {
+		switch v.field {
+		case "header_field":
 			return // the load already required the header
+		case "sport", "dport", "saddr", "daddr":
+		case snapshot.FieldMayMatch, "unknown", "merged":
+			d.undecided(v, false)
+			return
+		default:
+			d.undecided(regVal{field: "unknown", reason: "range of " + v.field}, false)
+			return
 		}
-		if v.field == snapshot.FieldMayMatch || v.field == "unknown" {
-			d.mayMatch(false, v.reason)
+		if v.mask != nil && !allFF(v.mask) {
+			d.undecided(regVal{field: "unknown", reason: "range of masked " + v.field}, false)
 			return
 		}
 		d.rule.Matches = append(d.rule.Matches, snapshot.Match{Field: v.field, Negate: e.Op == expr.CmpOpNeq, Values: []string{from + "-" + to}})
@@ -216,7 +243,7 @@ func (d *decoder) expr(x Expr) {
 	case *expr.Limit:
 		d.assume(!e.Over, "packets matching it stay under "+limitText(e))
 	case *expr.Quota:
-		d.mayMatch(false, "quota: depends on traffic already seen")
+		d.mayMatch(false, snapshot.MayHistory+"quota: depends on traffic already seen")
 	case *expr.Connlimit:
 		cond := ""
 		if e.Count > 0 {
@@ -224,9 +251,9 @@ func (d *decoder) expr(x Expr) {
 		}
 		d.assume(connlimitFirst(e), cond)
 	case *expr.Numgen:
-		d.set(e.Register, regVal{field: snapshot.FieldMayMatch, reason: "numgen: chosen at random or in turn"})
+		d.set(e.Register, regVal{field: snapshot.FieldMayMatch, reason: snapshot.MayChance + "numgen: chosen at random or in turn"})
 	case *expr.Hash:
-		d.set(e.DestRegister, regVal{field: snapshot.FieldMayMatch, reason: "jhash: depends on a hash of the packet"})
+		d.set(e.DestRegister, regVal{field: snapshot.FieldMayMatch, reason: snapshot.MayChance + "hash of the packet with a seed"})
 	case *expr.Fib:
 		switch {
 		case e.ResultADDRTYPE && e.FlagDADDR && !e.FlagIIF && !e.FlagOIF:
@@ -241,7 +268,7 @@ func (d *decoder) expr(x Expr) {
 			}
 			d.set(e.Register, regVal{field: "rpf", size: 4, reason: mode})
 		default:
-			d.set(e.Register, regVal{field: snapshot.FieldMayMatch, reason: "fib lookup: depends on the routing table"})
+			d.set(e.Register, regVal{field: "unknown", reason: "fib lookup of this kind"})
 		}
 	case *expr.Dynset:
 		if len(e.Exprs) > 0 {
@@ -249,8 +276,12 @@ func (d *decoder) expr(x Expr) {
 		}
 		d.rule.Effects = append(d.rule.Effects, snapshot.Effect{Kind: "set_update", Value: "@" + e.SetName})
 	case *expr.Objref:
-		if e.Type != 1 { // NFT_OBJECT_COUNTER
-			d.mayMatch(false, fmt.Sprintf("stateful object %q", e.Name))
+		switch e.Type {
+		case 1: // NFT_OBJECT_COUNTER
+		case 2, 4: // NFT_OBJECT_QUOTA, NFT_OBJECT_LIMIT
+			d.mayMatch(false, fmt.Sprintf("%sstateful object %q counts traffic already seen", snapshot.MayHistory, e.Name))
+		default:
+			d.unsupported("stateful object %q of type %d", e.Name, e.Type)
 		}
 	case *expr.Notrack:
 		d.rule.Effects = append(d.rule.Effects, snapshot.Effect{Kind: "notrack"})
@@ -275,7 +306,14 @@ func (d *decoder) expr(x Expr) {
 		d.rule.Verdict = snapshot.Verdict{Kind: snapshot.VerdictUnknown, Reason: "xt target " + e.Name}
 	case *expr.Exthdr:
 		d.exthdr(e)
+	case *expr.SynProxy:
+		// It answers a SYN itself and takes the packet: not a first
+		// packet's verdict the model has.
+		d.unsupported("synproxy")
 	default:
+		// flow_offload, secmark, ct helper, timeout and expectation
+		// objects: they change later packets or what userspace sees, not
+		// the fate of the first packet.
 		d.rule.Effects = append(d.rule.Effects, snapshot.Effect{Kind: x.Name})
 	}
 }
@@ -310,53 +348,6 @@ func hostU32(b []byte) uint32 {
 	var buf [4]byte
 	copy(buf[:], b)
 	return binary.NativeEndian.Uint32(buf[:])
-}
-
-// payload names the packet field a payload load reads.
-func (d *decoder) payload(e *expr.Payload) regVal {
-	switch e.Base {
-	case expr.PayloadBaseNetworkHeader:
-		switch d.l3 {
-		case "ipv4":
-			switch {
-			case e.Offset == 9 && e.Len == 1:
-				return regVal{field: "l4proto", size: 1}
-			case e.Offset == 12 && e.Len <= 4:
-				return regVal{field: "saddr", size: int(e.Len), l3: "ipv4"}
-			case e.Offset == 16 && e.Len <= 4:
-				return regVal{field: "daddr", size: int(e.Len), l3: "ipv4"}
-			}
-		case "ipv6":
-			switch {
-			case e.Offset == 6 && e.Len == 1:
-				return regVal{field: "l4proto", size: 1}
-			case e.Offset == 8 && e.Len <= 16:
-				return regVal{field: "saddr", size: int(e.Len), l3: "ipv6"}
-			case e.Offset == 24 && e.Len <= 16:
-				return regVal{field: "daddr", size: int(e.Len), l3: "ipv6"}
-			}
-		}
-		return regVal{field: "unknown", reason: fmt.Sprintf("network header field at offset %d", e.Offset)}
-	case expr.PayloadBaseTransportHeader:
-		switch d.l4 {
-		case "icmp", "icmpv6":
-			if e.Offset == 0 && e.Len == 1 {
-				return regVal{field: "icmp_type", size: 1}
-			}
-		case "tcp":
-			if e.Offset == 13 && e.Len == 1 {
-				return regVal{field: "tcp_flags", size: 1}
-			}
-		}
-		switch {
-		case e.Offset == 0 && e.Len == 2:
-			return regVal{field: "sport", size: 2}
-		case e.Offset == 2 && e.Len == 2:
-			return regVal{field: "dport", size: 2}
-		}
-		return regVal{field: "unknown", reason: fmt.Sprintf("transport header field at offset %d", e.Offset)}
-	}
-	return regVal{field: "unknown", reason: "link-layer header field"}
 }
 
 var protoNames = map[byte]string{1: "icmp", 6: "tcp", 17: "udp", 58: "icmpv6", 132: "sctp", 136: "udplite", 33: "dccp", 2: "igmp", 47: "gre", 50: "esp", 51: "ah"}
@@ -443,7 +434,17 @@ func (d *decoder) format(v regVal, data []byte) string {
 			return s[:i]
 		}
 		return s + "*"
-	case "icmp_type", "pkttype", "ct_direction":
+	case "ct_direction":
+		if len(data) > 0 && data[0] <= 1 {
+			return []string{"original", "reply"}[data[0]]
+		}
+	case "ttl", "length":
+		n := 0
+		for _, b := range data {
+			n = n<<8 | int(b)
+		}
+		return strconv.Itoa(n)
+	case "icmp_type", "icmp_code", "pkttype":
 		if len(data) > 0 {
 			return strconv.Itoa(int(data[0]))
 		}
@@ -471,10 +472,10 @@ var pktTypes = map[string]string{"0": "host", "1": "broadcast", "2": "multicast"
 func (d *decoder) cmp(v regVal, op expr.CmpOp, data []byte) {
 	switch v.field {
 	case snapshot.FieldMayMatch, "unknown":
-		if v.field == "unknown" {
-			d.unsupported("%s", v.reason)
-		}
-		d.mayMatch(false, v.reason)
+		d.undecided(v, false)
+		return
+	case "merged":
+		d.cmpMerged(v, op, data)
 		return
 	case "const":
 		d.unsupported("comparison of a constant")
@@ -526,6 +527,15 @@ func (d *decoder) cmp(v regVal, op expr.CmpOp, data []byte) {
 				ones += bits.OnesCount8(b)
 			}
 			bitsLen = ones
+			if !isPrefixMask(v.mask) || len(v.mask) != v.size {
+				// A mask that is not a prefix: the address under the mask.
+				if v.size*8 != map[string]int{"ipv4": 32, "ipv6": 128}[v.l3] {
+					d.undecided(regVal{field: "unknown", reason: "mask on part of an address"}, false)
+					return
+				}
+				m.Values = []string{a + "/" + d.format(v, v.mask)}
+				break
+			}
 		}
 		full := 32
 		if v.l3 == "ipv6" {
@@ -567,6 +577,22 @@ func (d *decoder) cmp(v regVal, op expr.CmpOp, data []byte) {
 		m.Values = []string{tcpFlags(mask) + "/" + tcpFlags(data[0])}
 	case "pkttype":
 		m.Values = []string{pktTypes[d.format(v, data)]}
+	case "tos":
+		// ip dscp and ip ecn are masks of the tos byte.
+		if len(data) != 1 {
+			d.undecided(regVal{field: "unknown", reason: "ip dscp/ecn compared with other than a byte"}, neg)
+			return
+		}
+		switch {
+		case v.mask == nil || allFF(v.mask):
+			m.Values = []string{fmt.Sprintf("0x%02x/0xff", data[0])}
+		case v.mask[0] == 0xfc:
+			m.Field, m.Values = "dscp", []string{fmt.Sprintf("0x%02x", data[0]>>2)}
+		case v.mask[0] == 0x03:
+			m.Field, m.Values = "ecn", []string{strconv.Itoa(int(data[0] & 3))}
+		default:
+			m.Values = []string{fmt.Sprintf("0x%02x/0x%02x", data[0], v.mask[0])}
+		}
 	case "ethertype":
 		m.Field = "nfproto"
 		m.Values = []string{d.format(v, data)}
@@ -591,6 +617,21 @@ func (d *decoder) cmp(v regVal, op expr.CmpOp, data []byte) {
 	d.rule.Matches = append(d.rule.Matches, m)
 }
 
+// isPrefixMask reports whether the mask's set bits all come first.
+func isPrefixMask(b []byte) bool {
+	zero := false
+	for _, c := range b {
+		for i := 7; i >= 0; i-- {
+			set := c&(1<<i) != 0
+			if set && zero {
+				return false
+			}
+			zero = zero || !set
+		}
+	}
+	return true
+}
+
 func allFF(b []byte) bool {
 	for _, c := range b {
 		if c != 0xff {
@@ -609,8 +650,13 @@ func (d *decoder) keys(reg uint32, n int) ([]string, string) {
 		if !ok {
 			return nil, "set key register not written"
 		}
-		if v.field == snapshot.FieldMayMatch || v.field == "unknown" || v.field == "const" {
+		switch v.field {
+		case snapshot.FieldMayMatch, "unknown":
 			return nil, v.reason
+		case "const":
+			return nil, "a constant"
+		case "merged":
+			return nil, partNames(v.parts) + " loaded together"
 		}
 		if v.mask != nil && !allFF(v.mask) && v.field != "ct_state" && v.field != "ct_status" {
 			return nil, "masked set key " + v.field
@@ -637,6 +683,9 @@ func (d *decoder) lookup(e *expr.Lookup) {
 	if e.IsDestRegSet {
 		if e.DestRegister == 0 {
 			if keys == nil {
+				if !snapshot.HonestMay(why) {
+					d.unsupported("verdict map @%s keyed by %s", e.SetName, why)
+				}
 				d.rule.Verdict = snapshot.Verdict{Kind: snapshot.VerdictUnknown, Reason: "verdict map keyed by " + why, Set: e.SetName}
 				return
 			}
@@ -646,17 +695,42 @@ func (d *decoder) lookup(e *expr.Lookup) {
 		d.set(e.DestRegister, regVal{field: "unknown", reason: "value from map @" + e.SetName, lookup: e.SetName})
 		// a map lookup also fails (no match) when the key is absent
 		if keys == nil {
-			d.mayMatch(false, why)
+			d.undecided(regVal{field: "unknown", reason: why}, false)
 			return
 		}
 		d.rule.Matches = append(d.rule.Matches, snapshot.Match{Field: "set", Set: e.SetName, Keys: keys})
 		return
 	}
 	if keys == nil {
-		d.mayMatch(e.Invert, "lookup in @"+e.SetName+" keyed by "+why)
+		if snapshot.HonestMay(why) {
+			d.mayMatch(e.Invert, why)
+			return
+		}
+		d.undecided(regVal{field: "unknown", reason: "lookup in @" + e.SetName + " keyed by " + why}, e.Invert)
 		return
 	}
 	d.rule.Matches = append(d.rule.Matches, snapshot.Match{Field: "set", Set: e.SetName, Keys: keys, Negate: e.Invert})
+}
+
+// metaUndecided is the register value of a meta key the model has no
+// field for.
+func metaUndecided(k expr.MetaKey) regVal {
+	switch k {
+	case expr.MetaKeyPRANDOM:
+		return regVal{field: snapshot.FieldMayMatch, reason: snapshot.MayChance + "meta random"}
+	case 30, 31, 32: // NFT_META_TIME_NS, NFT_META_TIME_DAY, NFT_META_TIME_HOUR
+		return regVal{field: snapshot.FieldMayMatch, reason: snapshot.MayClock + "meta time, day or hour"}
+	}
+	return regVal{field: "unknown", reason: fmt.Sprintf("meta key %d", k)}
+}
+
+// ctUndecided is the register value of a ct key the model has no field for.
+func ctUndecided(k expr.CtKey) regVal {
+	switch k {
+	case expr.CtKeyEXPIRATION, expr.CtKeyPKTS, expr.CtKeyBYTES, expr.CtKeyAVGPKT, expr.CtKeyLABELS:
+		return regVal{field: snapshot.FieldMayMatch, reason: fmt.Sprintf("%sct key %d counts the connection's traffic or time", snapshot.MayHistory, k)}
+	}
+	return regVal{field: "unknown", reason: fmt.Sprintf("ct key %d", k)}
 }
 
 func (d *decoder) verdict(e *expr.Verdict) {

@@ -202,7 +202,17 @@ func formatDatum(typ string, b []byte, hostOrder bool) string {
 			}
 		}
 		return fmt.Sprintf("0x%x", hostU32(b))
-	case "icmp_type", "icmpv6_type", "pkt_type", "nf_proto":
+	case "nf_proto":
+		if len(b) >= 1 {
+			switch b[0] {
+			case unix.NFPROTO_IPV4:
+				return "ipv4"
+			case unix.NFPROTO_IPV6:
+				return "ipv6"
+			}
+			return strconv.Itoa(int(b[0]))
+		}
+	case "icmp_type", "icmpv6_type", "pkt_type":
 		if len(b) >= 1 {
 			return strconv.Itoa(int(b[0]))
 		}

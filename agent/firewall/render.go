@@ -33,7 +33,7 @@ func nftText(r *snapshot.Rule, table *snapshot.Table) string {
 		case "l4proto":
 			if !m.Negate && len(m.Values) == 1 && i+1 < len(r.Matches) {
 				switch r.Matches[i+1].Field {
-				case "sport", "dport", "icmp_type", "tcp_flags":
+				case "sport", "dport", "icmp_type", "icmp_code", "tcp_flags":
 					l4 = m.Values[0]
 					continue
 				}
@@ -72,6 +72,12 @@ func nftText(r *snapshot.Rule, table *snapshot.Table) string {
 				p = "icmp"
 			}
 			parts = append(parts, p+" type "+op+vals)
+		case "icmp_code":
+			p := l4
+			if p == "" {
+				p = "icmp"
+			}
+			parts = append(parts, p+" code "+op+vals)
 		case "tcp_flags":
 			if len(m.Values) == 1 {
 				mask, cmp, _ := strings.Cut(m.Values[0], "/")

@@ -76,6 +76,14 @@ const (
 	fAssume
 	fRPF
 	fIPSet
+	fIcmpCode
+	fEthertype
+	fCtProto
+	fCtOrigSaddr
+	fCtOrigDaddr
+	fCtOrigSport
+	fCtOrigDport
+	fIPField
 )
 
 var fieldByName = map[string]field{
@@ -84,6 +92,9 @@ var fieldByName = map[string]field{
 	"src_type": fSrcType, "dst_type": fDstType, "icmp_type": fIcmpType, "mark": fMark, "ct_mark": fCtMark,
 	"tcp_flags": fTCPFlags, "pkttype": fPkttype, "set": fSet, snapshot.FieldMayMatch: fRandom,
 	"header": fHeader, "ipv6header": fIPv6Header, "ipv4options": fIPv4Options, "recent": fRecent, snapshot.FieldAssume: fAssume, "rpf": fRPF, "ipset": fIPSet,
+	"icmp_code": fIcmpCode, "ethertype": fEthertype,
+	"ct_proto": fCtProto, "ct_orig_saddr": fCtOrigSaddr, "ct_orig_daddr": fCtOrigDaddr, "ct_orig_sport": fCtOrigSport, "ct_orig_dport": fCtOrigDport,
+	"tos": fIPField, "dscp": fIPField, "ecn": fIPField, "ttl": fIPField, "length": fIPField,
 }
 
 // value is one parsed match value.
@@ -94,6 +105,9 @@ type value struct {
 	str     string     // names
 	wild    bool       // str is a prefix (iif "eth+")
 	isRange bool
+	// masked: the address matches when it equals lo under the mask hi (a
+	// mask that is not a prefix, as iptables' -s 10.0.12.0/255.0.255.0).
+	masked bool
 }
 
 // cMatch is one compiled match. A ruleset holds tens of thousands, so what
@@ -102,6 +116,9 @@ type value struct {
 type cMatch struct {
 	f   field
 	neg bool
+	// anyProto: a port match with no protocol match before it in the rule
+	// (nft's th dport), which reads the bytes of any transport header.
+	anyProto bool
 	// assumed is the outcome of an assume match for a fresh peer.
 	assumed tri
 	op      string
@@ -216,9 +233,16 @@ func compileRule(ct *cTable, r *snapshot.Rule) cRule {
 	if len(r.Unsupported) > 0 {
 		cr.may = "rule not fully understood (" + strings.Join(r.Unsupported, "; ") + ")"
 	}
+	protoSeen := false
 	for i := range r.Matches {
 		m := &r.Matches[i]
 		cm := cMatch{f: fieldByName[m.Field], neg: m.Negate, op: m.Op, m: m, reason: m.Reason}
+		switch cm.f {
+		case fL4proto:
+			protoSeen = protoSeen || !m.Negate
+		case fSport, fDport, fPort:
+			cm.anyProto = !protoSeen
+		}
 		switch cm.f {
 		case fUnknown:
 			cm.f, cm.reason = fRandom, "match on "+m.Field+" is not interpreted"
@@ -340,6 +364,10 @@ func fieldOfType(t string) field {
 		return fDstType
 	case "nf_proto":
 		return fNfproto
+	case "tcp_flag":
+		return fTCPFlags
+	case "ether_type":
+		return fEthertype
 	}
 	return fUnknown
 }
@@ -348,7 +376,7 @@ func canonical(f field, v value) string {
 	switch f {
 	case fSaddr, fDaddr:
 		return v.lo.String()
-	case fSport, fDport, fPort, fMark, fCtMark, fIcmpType:
+	case fSport, fDport, fPort, fMark, fCtMark:
 		return strconv.FormatUint(uint64(v.plo), 10)
 	}
 	return v.str
@@ -357,9 +385,9 @@ func canonical(f field, v value) string {
 // parseValue reads one match value for field f.
 func parseValue(f field, s string) (value, error) {
 	switch f {
-	case fSaddr, fDaddr:
+	case fSaddr, fDaddr, fCtOrigSaddr, fCtOrigDaddr:
 		return parseAddr(s)
-	case fSport, fDport, fPort:
+	case fSport, fDport, fPort, fCtOrigSport, fCtOrigDport:
 		lo, hi, ok := strings.Cut(s, "-")
 		a, err := strconv.ParseUint(lo, 10, 16)
 		if err != nil {
@@ -391,17 +419,36 @@ func parseValue(f field, s string) (value, error) {
 		}
 		return value{plo: uint32(a), phi: uint32(mask)}, nil
 	case fIcmpType:
-		t, _, _ := strings.Cut(strings.ToLower(s), "/")
-		return value{str: t}, nil
+		// "8/1" is type 8 with code 1 (phi holds the code plus one).
+		t, c, ok := strings.Cut(strings.ToLower(s), "/")
+		if !ok {
+			return value{str: t}, nil
+		}
+		n, err := strconv.ParseUint(c, 10, 8)
+		if err != nil {
+			return value{}, err
+		}
+		return value{str: t, phi: uint32(n) + 1}, nil
 	case fTCPFlags:
 		mask, cmp, ok := strings.Cut(s, "/")
 		if !ok {
-			return value{}, fmt.Errorf("tcp flags %q", s)
+			// A set element: the flags byte exactly.
+			n, err := strconv.ParseUint(s, 0, 8)
+			if err != nil {
+				return value{}, fmt.Errorf("tcp flags %q", s)
+			}
+			return value{plo: 0xff, phi: uint32(n), str: strconv.FormatUint(n, 10)}, nil
 		}
 		return value{plo: tcpFlagBits(mask), phi: tcpFlagBits(cmp)}, nil
-	case fL4proto:
+	case fIcmpCode:
+		n, err := strconv.ParseUint(s, 0, 8)
+		if err != nil {
+			return value{}, err
+		}
+		return value{plo: uint32(n)}, nil
+	case fL4proto, fCtProto:
 		return value{str: snapshot.ProtocolName(s)}, nil
-	case fSrcType, fDstType, fCtState, fCtStatus, fPkttype, fNfproto, fCtDirection:
+	case fSrcType, fDstType, fCtState, fCtStatus, fPkttype, fNfproto, fCtDirection, fEthertype:
 		return value{str: strings.ToLower(s)}, nil
 	}
 	return value{str: s}, nil
@@ -419,6 +466,18 @@ func parseAddr(s string) (value, error) {
 		}
 		return value{lo: a, hi: b, isRange: true}, nil
 	}
+	if a, m, ok := strings.Cut(s, "/"); ok && strings.ContainsAny(m, ".:") {
+		// A mask that is not a prefix, as iptables prints it.
+		addr, err := netip.ParseAddr(a)
+		if err != nil {
+			return value{}, err
+		}
+		mask, err := netip.ParseAddr(m)
+		if err != nil || mask.BitLen() != addr.BitLen() {
+			return value{}, fmt.Errorf("mask %q of %q", m, s)
+		}
+		return value{lo: maskAddr(addr, mask), hi: mask, masked: true, isRange: true}, nil
+	}
 	if strings.Contains(s, "/") {
 		p, err := netip.ParsePrefix(s)
 		if err != nil {
@@ -434,6 +493,16 @@ func parseAddr(s string) (value, error) {
 		return value{}, err
 	}
 	return value{lo: a, hi: a}, nil
+}
+
+// maskAddr is a with every bit that is not set in mask cleared.
+func maskAddr(a, mask netip.Addr) netip.Addr {
+	b, m := a.AsSlice(), mask.AsSlice()
+	for i := range b {
+		b[i] &= m[i]
+	}
+	out, _ := netip.AddrFromSlice(b)
+	return out
 }
 
 func lastAddr(p netip.Prefix) netip.Addr {
@@ -486,4 +555,29 @@ func icmpNum(proto, s string) int {
 		return n
 	}
 	return -1
+}
+
+// Undecidable lists why the simulator cannot decide a match of the rule of
+// table t of fw whatever the packet: may-matches the collector recorded,
+// fields and values it does not interpret, sets missing from the snapshot.
+// Matches that need a value the packet may lack are not listed.
+func Undecidable(fw *snapshot.Firewall, t *snapshot.Table, r *snapshot.Rule) []string {
+	ct := &cTable{t: t, chains: map[string]*cChain{}, sets: map[string]*cSet{}, ipsets: map[string]*snapshot.IPSet{}}
+	for i := range fw.IPSets {
+		ct.ipsets[fw.IPSets[i].Name] = &fw.IPSets[i]
+	}
+	for si := range t.Sets {
+		ct.sets[t.Sets[si].Name] = compileSet(&t.Sets[si])
+	}
+	var out []string
+	cr := compileRule(ct, r)
+	for _, m := range cr.matches {
+		if m.f == fRandom {
+			out = append(out, m.reason)
+		}
+		if m.f == fSet && m.set != nil && m.set.bad != "" {
+			out = append(out, m.set.bad)
+		}
+	}
+	return out
 }

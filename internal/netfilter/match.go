@@ -87,6 +87,9 @@ func (w *walker) eval(m *cMatch) (tri, string) {
 		return addrIn(m, p.Dst), ""
 	case fSport, fDport, fPort:
 		if !hasPorts(p.Protocol) {
+			if m.anyProto {
+				return may, "the bytes read as ports are other fields of the " + p.Protocol + " header"
+			}
 			return no, ""
 		}
 		if m.f == fPort {
@@ -143,12 +146,71 @@ func (w *walker) eval(m *cMatch) (tri, string) {
 			return may, "icmp type not given"
 		}
 		want := icmpNum(p.Protocol, p.ICMPType)
+		code, codeKnown := icmpCode(p.Protocol, p.ICMPType)
 		for _, v := range m.vals {
-			if v.str == "any" || icmpNum(p.Protocol, v.str) == want {
+			if v.str != "any" && icmpNum(p.Protocol, v.str) != want {
+				continue
+			}
+			switch {
+			case v.phi == 0:
+				return yes, ""
+			case !codeKnown:
+				return may, "icmp code of type " + p.ICMPType + " not given"
+			case v.phi-1 == code:
 				return yes, ""
 			}
 		}
 		return no, ""
+	case fIcmpCode:
+		if p.Protocol != "icmp" && p.Protocol != "icmpv6" {
+			return no, ""
+		}
+		code, known := icmpCode(p.Protocol, p.ICMPType)
+		if !known {
+			return may, "icmp code of type " + p.ICMPType + " not given"
+		}
+		for _, v := range m.vals {
+			if v.plo == code {
+				return yes, ""
+			}
+		}
+		return no, ""
+	case fEthertype:
+		return anyStr(m.vals, etherType(w.family())), ""
+	case fIPField:
+		// Decoded exactly, but the packets hostdrift asks about carry no
+		// tos, ttl or length: a peer chooses them.
+		return may, "the packet's " + m.m.Field + " is not given"
+	case fCtProto:
+		// Both directions of a connection carry its protocol; related
+		// packets (ICMP errors) belong to another's.
+		if p.CtState != "new" && p.CtState != "established" {
+			return may, "protocol of the connection a " + p.CtState + " packet belongs to"
+		}
+		return anyStr(m.vals, p.Protocol), ""
+	case fCtOrigSaddr, fCtOrigDaddr, fCtOrigSport, fCtOrigDport:
+		// A new connection's original tuple is its first packet as it
+		// entered, before any NAT.
+		if p.CtState != "new" {
+			return may, "original direction of an existing connection"
+		}
+		o := &w.orig
+		switch m.f {
+		case fCtOrigSaddr:
+			if !o.Src.IsValid() {
+				return may, "source address not given"
+			}
+			return addrIn(m, o.Src), ""
+		case fCtOrigDaddr:
+			return addrIn(m, o.Dst), ""
+		}
+		if !hasPorts(o.Protocol) {
+			return may, "the connection's tuple of a " + o.Protocol + " packet has no ports"
+		}
+		if m.f == fCtOrigSport {
+			return portIn(m, o.SrcPort)
+		}
+		return portIn(m, o.DstPort)
 	case fMark:
 		return markIn(m.vals, p.Mark), ""
 	case fCtMark:
@@ -215,6 +277,12 @@ func addrIn(m *cMatch, a netip.Addr) tri {
 	a = a.Unmap()
 	for _, v := range m.vals {
 		if v.lo.BitLen() != a.BitLen() {
+			continue
+		}
+		if v.masked {
+			if maskAddr(a, v.hi) == v.lo {
+				return yes
+			}
 			continue
 		}
 		switch m.op {
@@ -317,20 +385,58 @@ func (w *walker) keyValue(f field) (value, string, bool) {
 	case fDstType:
 		t := w.prog.addrType(p.Dst)
 		return value{str: t}, t, true
+	case fIcmpType:
+		if (p.Protocol != "icmp" && p.Protocol != "icmpv6") || p.ICMPType == "" {
+			return value{}, "", false
+		}
+		n := icmpNum(p.Protocol, p.ICMPType)
+		if n < 0 {
+			return value{}, "", false
+		}
+		s := strconv.Itoa(n)
+		return value{str: s}, s, true
+	case fTCPFlags:
+		// The first packet of a TCP connection carries syn alone.
+		if p.Protocol != "tcp" || p.CtState != "new" {
+			return value{}, "", false
+		}
+		return value{plo: 0xff, phi: 2, str: "2"}, "2", true
+	case fEthertype:
+		t := etherType(w.family())
+		return value{str: t}, t, true
 	}
 	return value{}, "", false
 }
 
+// etherType is the link-layer protocol of a packet of the family, as nft's
+// meta protocol lists it.
+func etherType(family string) string {
+	if family == "ipv6" {
+		return "0x86dd"
+	}
+	return "0x0800"
+}
+
+// icmpCodeZero are the ICMP and ICMPv6 types whose only code is 0.
+var icmpCodeZero = map[string]map[int]bool{
+	"icmp":   {0: true, 8: true, 9: true, 10: true, 13: true, 14: true},
+	"icmpv6": {128: true, 129: true, 130: true, 131: true, 133: true, 134: true, 135: true, 136: true},
+}
+
+// icmpCode is the code of an ICMP message of the type when its type has
+// only one (echo requests and replies, router and neighbour discovery).
+func icmpCode(proto, typ string) (uint32, bool) {
+	n := icmpNum(proto, typ)
+	return 0, icmpCodeZero[proto][n]
+}
+
 func (w *walker) lookup(s *cSet, keys []field) (tri, string) {
-	_, ok := w.findElem(s, keys)
+	_, ok, why := w.findElem(s, keys)
 	if ok == yes {
 		return yes, ""
 	}
 	if ok == may {
-		if s.bad == "" {
-			return may, "lookup in @" + s.s.Name + " keyed by an address not given"
-		}
-		return may, s.bad
+		return may, why
 	}
 	if s.s.Has("dynamic") || s.s.Has("timeout") {
 		if w.setsUpdated[s.s.Name] {
@@ -342,28 +448,48 @@ func (w *walker) lookup(s *cSet, keys []field) (tri, string) {
 	return no, ""
 }
 
-// findElem finds the element whose key the packet matches.
-func (w *walker) findElem(s *cSet, keys []field) (int, tri) {
+// findElem finds the element whose key the packet matches. It decides
+// only when the packet has a value for every key field; otherwise it says
+// may, and why.
+func (w *walker) findElem(s *cSet, keys []field) (int, tri, string) {
 	if s.bad != "" {
-		return -1, may
+		return -1, may, s.bad
 	}
 	if len(keys) != len(s.fields) {
-		return -1, may
+		return -1, may, "lookup in @" + s.s.Name + " keyed by other fields than its elements"
 	}
 	vals := make([]value, len(keys))
 	canon := make([]string, len(keys))
+	known := make([]bool, len(keys))
+	missing := -1
 	for i, k := range keys {
 		v, c, ok := w.keyValue(k)
 		if !ok {
-			if k == fSaddr {
-				return -1, may
-			}
-			return -1, no
+			missing = i
+			continue
 		}
-		vals[i], canon[i] = v, c
+		vals[i], canon[i], known[i] = v, c, true
+	}
+	if missing >= 0 {
+		// No element can match when none matches the fields the packet
+		// has values for; otherwise the outcome is unknown.
+		for _, el := range s.elems {
+			all := len(el) == len(keys)
+			for j := 0; all && j < len(el); j++ {
+				all = !known[j] || elemHas(s.fields[j], el[j], vals[j])
+			}
+			if all {
+				name := s.s.Name
+				if missing < len(s.s.KeyType) {
+					name += " (" + s.s.KeyType[missing] + ")"
+				}
+				return -1, may, "lookup in @" + name + " keyed by a field the packet has no value for"
+			}
+		}
+		return -1, no, ""
 	}
 	if i, ok := s.exact[strings.Join(canon, "|")]; ok {
-		return i, yes
+		return i, yes, ""
 	}
 	for _, ei := range s.ranged {
 		el := s.elems[ei]
@@ -375,10 +501,10 @@ func (w *walker) findElem(s *cSet, keys []field) (int, tri) {
 			}
 		}
 		if all {
-			return ei, yes
+			return ei, yes, ""
 		}
 	}
-	return -1, no
+	return -1, no, ""
 }
 
 func elemHas(f field, ev, pv value) bool {
@@ -407,10 +533,10 @@ func (w *walker) vmap(cc *cChain, v snapshot.Verdict) (string, tri) {
 	for _, k := range v.Keys {
 		keys = append(keys, fieldByName[k])
 	}
-	i, ok := w.findElem(s, keys)
+	i, ok, why := w.findElem(s, keys)
 	switch ok {
 	case may:
-		return "verdict map @" + v.Set + ": " + s.bad, may
+		return "verdict map @" + v.Set + ": " + why, may
 	case no:
 		if s.s.Has("dynamic") || s.s.Has("timeout") {
 			if w.setsUpdated[s.s.Name] {

@@ -36,6 +36,9 @@ type walker struct {
 
 	ctStatus map[string]bool
 	ctMark   uint32
+	// orig is the packet as it entered the first hook: a new connection's
+	// original tuple.
+	orig     Packet
 	dnatDone bool
 	snatDone bool
 	noNAT    bool
@@ -97,6 +100,7 @@ func (w *walker) run() {
 				w.p.Src = a
 			}
 		}
+		w.orig = w.p
 		if !w.hookPass("output") {
 			return
 		}
@@ -121,6 +125,7 @@ func (w *walker) run() {
 		if w.p.Direction == Inbound && w.p.InIface == "" {
 			w.p.InIface = w.prog.route(w.p.Src)
 		}
+		w.orig = w.p
 		if !w.hookPass("prerouting") {
 			return
 		}

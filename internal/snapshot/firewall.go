@@ -1,6 +1,9 @@
 package snapshot
 
-import "net/netip"
+import (
+	"net/netip"
+	"strings"
+)
 
 // Firewall is every ruleset the host holds, from every backend, in one
 // normalised model: tables of chains of rules, each rule a list of matches and
@@ -199,6 +202,24 @@ type Match struct {
 // FieldMayMatch is the field of conditions that can never be decided from a
 // snapshot (randomness, userspace decisions).
 const FieldMayMatch = "random"
+
+// Prefixes of the reasons of may-match conditions that no snapshot can
+// decide however well it is read: the outcome depends on chance (a random
+// number, a checksum, a sequence number), on the clock, or on the traffic
+// already seen (history). A may-match whose reason has none of them stands
+// for something the collector did not decode, and the rule lists it in
+// Unsupported.
+const (
+	MayChance  = "chance: "
+	MayClock   = "clock: "
+	MayHistory = "history: "
+)
+
+// HonestMay reports whether a may-match reason is one of chance, the clock
+// or history, which no decoder could decide.
+func HonestMay(reason string) bool {
+	return strings.HasPrefix(reason, MayChance) || strings.HasPrefix(reason, MayClock) || strings.HasPrefix(reason, MayHistory)
+}
 
 // FieldAssume is the field of matches on rate or history, decided for the
 // first packet of a fresh peer under normal load (see Match).
