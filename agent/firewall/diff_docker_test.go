@@ -1,8 +1,6 @@
 package firewall
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"math/rand"
 	"net"
@@ -13,9 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hostdrift/hostdrift/agent"
 	"github.com/hostdrift/hostdrift/internal/netfilter"
-	"github.com/hostdrift/hostdrift/internal/snapshot"
 	"github.com/hostdrift/hostdrift/internal/testkit/dockertest"
 	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
 )
@@ -242,15 +238,7 @@ func listenBeside(t *testing.T, ns *nstest.NS, ports []uint16, rec *recorder) (h
 // and compiles it for the simulator; unparsed rules fail the test.
 func collectProgram(t *testing.T, ns *nstest.NS) *netfilter.Program {
 	t.Helper()
-	sec, err := (&Collector{}).Collect(context.Background(), &agent.Env{NetNS: ns.Path()})
-	var partial *agent.PartialError
-	if err != nil && !errors.As(err, &partial) {
-		t.Fatalf("collect: %v", err)
-	}
-	fw := sec.(*snapshot.Firewall)
-	if len(fw.Unparsed) > 0 {
-		t.Errorf("unparsed rules: %+v", fw.Unparsed)
-	}
+	fw := collectIn(t, ns)
 	return netfilter.Compile(fw)
 }
 

@@ -205,6 +205,22 @@ type agreement struct {
 	assumed int
 }
 
+// collectIn reads the firewall of ns: a collector that fails (not merely
+// partial) ends the test, and every rule it could not read is an error.
+func collectIn(t *testing.T, ns *nstest.NS) *snapshot.Firewall {
+	t.Helper()
+	sec, err := (&Collector{}).Collect(context.Background(), &agent.Env{NetNS: ns.Path()})
+	var partial *agent.PartialError
+	if err != nil && !errors.As(err, &partial) {
+		t.Fatalf("collect: %v", err)
+	}
+	fw := sec.(*snapshot.Firewall)
+	for _, u := range fw.Unparsed {
+		t.Errorf("unparsed rule: %+v", u)
+	}
+	return fw
+}
+
 // runDifferential loads a ruleset, snapshots it, simulates n random probes and
 // sends them for real; it returns the agreement counts for IPv4 and IPv6.
 // Every probe is the first packet of a fresh peer: inbound and forwarded
@@ -215,15 +231,7 @@ func runDifferential(t *testing.T, rs ruleset, n int, seed int64) (v4, v6 agreem
 	tp := newTopo(t, rs.pods)
 	rs.load(t, tp)
 
-	sec, err := (&Collector{}).Collect(context.Background(), &agent.Env{NetNS: tp.host.Path()})
-	var partial *agent.PartialError
-	if err != nil && !errors.As(err, &partial) {
-		t.Fatalf("collect: %v", err)
-	}
-	fw := sec.(*snapshot.Firewall)
-	if len(fw.Unparsed) > 0 {
-		t.Errorf("unparsed rules: %+v", fw.Unparsed)
-	}
+	fw := collectIn(t, tp.host)
 	if b, _ := fw.Backend(snapshot.BackendNftables); b.Note != "" && !rs.nativeNamedLikeIptables {
 		t.Errorf("a table iptables-nft wrote was read as native nftables: %s", b.Note)
 	}

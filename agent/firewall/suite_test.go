@@ -1,7 +1,6 @@
 package firewall
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -11,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hostdrift/hostdrift/agent"
 	"github.com/hostdrift/hostdrift/internal/netfilter"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 	"github.com/hostdrift/hostdrift/internal/testkit/debroot"
@@ -55,15 +53,7 @@ func TestIptablesSuite(t *testing.T) {
 					loaded[c.family]++
 				}
 			}
-			sec, err := (&Collector{}).Collect(context.Background(), &agent.Env{NetNS: ns.Path()})
-			var partial *agent.PartialError
-			if err != nil && !errors.As(err, &partial) {
-				t.Fatalf("collect: %v", err)
-			}
-			fw := sec.(*snapshot.Firewall)
-			for _, u := range fw.Unparsed {
-				t.Errorf("unparsed: %+v", u)
-			}
+			fw := collectIn(t, ns)
 			var b strings.Builder
 			for _, fam := range []string{"ip", "ip6"} {
 				tl := tallyRules(t, fw, fam)
