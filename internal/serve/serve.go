@@ -1,9 +1,10 @@
-// Package serve is the HTTP side of hostdrift serve: /metrics (the report's
-// gauges, as the textfile has them, plus the agent's own counters and
-// timestamps), /healthz and /report, behind the Prometheus exporter
-// toolkit's web configuration (TLS, basic auth). The agent loop that reads
-// the host and judges it lives in cmd/hostdrift; this package only shows
-// the state the loop hands it.
+// Package serve is hostdrift serve: the loop that keeps one judged reading
+// of the host current as events arrive (Loop, through internal/audit, the
+// pipeline check uses), the event sources it follows (Watcher), its log,
+// and its HTTP side: /metrics (the report's gauges, as the textfile has
+// them, plus the agent's own counters and timestamps), /healthz and
+// /report, behind the Prometheus exporter toolkit's web configuration
+// (TLS, basic auth).
 package serve
 
 import (
