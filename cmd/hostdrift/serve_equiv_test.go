@@ -284,12 +284,17 @@ func equivFixture(h *equivHost) {
 // with times and counts taken out.
 type judged map[string]string
 
-var digits = regexp.MustCompile(`[0-9]+(\.[0-9]+)?`)
+// Times and counts differ between two readings of one state: ages ("59s
+// ago", "1m ago") and durations become T, other numbers N.
+var (
+	durations = regexp.MustCompile(`\b[0-9]+(\.[0-9]+)?(ns|µs|ms|s|m|h|d)\b`)
+	digits    = regexp.MustCompile(`[0-9]+(\.[0-9]+)?`)
+)
 
 func judgedOf(r *report.Report) judged {
 	out := judged{}
 	for _, f := range r.Findings {
-		out[f.Check] = string(f.Status) + ": " + digits.ReplaceAllString(f.Explanation, "N")
+		out[f.Check] = string(f.Status) + ": " + digits.ReplaceAllString(durations.ReplaceAllString(f.Explanation, "T"), "N")
 	}
 	return out
 }
