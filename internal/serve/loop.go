@@ -91,9 +91,6 @@ func (a *Loop) Start(ctx context.Context) error {
 	return a.full(ctx, nil, true)
 }
 
-// Findings are the current findings.
-func (a *Loop) Findings() []finding.Finding { return a.findings }
-
 // full reads every collector the plan needs, after compiling the policy
 // against the host's facts read again, and judges every check. On the
 // first evaluation (first), only the checks that do not pass are logged.
