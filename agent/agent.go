@@ -277,6 +277,12 @@ func runOne(parent context.Context, name string, env *Env, deadline time.Duratio
 		st.Reason = fmt.Sprintf("no collector named %q; known: %v", name, Names())
 		return st, nil
 	}
+	if cause := context.Cause(parent); cause != nil {
+		// The run was stopped before this collector began: it reads nothing,
+		// whichever of it and the deadline a scheduler would favour.
+		st.Status, st.Reason = snapshot.StatusError, fmt.Sprintf("stopped before it finished: %v", cause)
+		return st, nil
+	}
 	ctx, cancel := context.WithTimeout(parent, deadline)
 	defer cancel()
 	type result struct {

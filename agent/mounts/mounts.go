@@ -116,14 +116,18 @@ func readFstab(h *hostfs.FS) ([]snapshot.FstabEntry, error) {
 	return ParseFstab(bytes.NewReader(b))
 }
 
-// space fills a mount's sizes from statfs, except on remote file systems.
-func space(m *snapshot.Mount) { spaceAt(m, m.MountPoint) }
-
-// spaceAt is space with statfs asked of path, the mount point as seen from
-// where the caller stands.
+// spaceAt fills a mount's sizes from statfs asked of path, the mount point
+// as seen from where the caller stands, except on remote file systems and
+// automount points.
 func spaceAt(m *snapshot.Mount, path string) {
 	if remoteFS[m.FSType] {
 		m.StatError = m.FSType + " is a network file system: its space is not read (statfs can hang while the server is away)"
+		return
+	}
+	if m.FSType == "autofs" {
+		// statfs of an automount point mounts what it stands for: hostdrift
+		// would change the host it reads (and hear its own mount as an event).
+		m.StatError = "autofs is an automount point: its space is not read, since reading it would mount it"
 		return
 	}
 	var st unix.Statfs_t
