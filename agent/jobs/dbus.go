@@ -8,8 +8,6 @@ import (
 	"sync"
 	"time"
 
-	sd "github.com/coreos/go-systemd/v22/dbus"
-
 	"github.com/hostdrift/hostdrift/internal/parse/calendar"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 )
@@ -18,12 +16,9 @@ import (
 // only installed, and for the last result of the service each triggers.
 // It only reads properties: no method that changes state is called.
 func collectDBus(ctx context.Context, fsys rootFS, now time.Time) (*snapshot.Timers, error) {
-	conn, err := sd.NewSystemConnectionContext(ctx)
+	conn, err := connectSystemd(ctx)
 	if err != nil {
-		var err2 error
-		if conn, err2 = sd.NewSystemdConnectionContext(ctx); err2 != nil {
-			return nil, fmt.Errorf("system bus: %v; systemd's private socket: %v", err, err2)
-		}
+		return nil, err
 	}
 	defer conn.Close()
 	names := map[string]bool{}
@@ -34,12 +29,11 @@ func collectDBus(ctx context.Context, fsys rootFS, now time.Time) (*snapshot.Tim
 	for _, u := range loaded {
 		names[u.Name] = true
 	}
-	if files, err := conn.ListUnitFilesByPatternsContext(ctx, nil, []string{"*.timer"}); err == nil {
-		for _, f := range files {
-			n := f.Path[strings.LastIndex(f.Path, "/")+1:]
-			if !strings.Contains(n, "@.") {
-				names[n] = true
-			}
+	// Installed timers are read from disk: systemd's ListUnitFiles
+	// works out the state of every unit file to filter them.
+	for n := range readInstalledUnits(fsys).set.files {
+		if strings.HasSuffix(n, ".timer") {
+			names[n] = true
 		}
 	}
 	out := &snapshot.Timers{Source: snapshot.TimersDBus, Timers: []snapshot.Timer{}, Errors: []snapshot.FileError{}}

@@ -3,12 +3,9 @@ package jobs
 import (
 	"context"
 	"fmt"
-	"path"
 	"sort"
 	"strings"
 	"sync"
-
-	sd "github.com/coreos/go-systemd/v22/dbus"
 
 	"github.com/hostdrift/hostdrift/agent"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
@@ -43,7 +40,7 @@ var unitSuffixes = []string{".service", ".socket", ".target", ".timer", ".mount"
 func (c *ServicesCollector) Collect(ctx context.Context, env *agent.Env) (snapshot.Section, error) {
 	fsys := newRootFS(env.FS())
 	if fsys.live() && !c.Offline {
-		s, err := servicesOverDBus(ctx)
+		s, err := servicesOverDBus(ctx, fsys)
 		if err == nil {
 			return s, nil
 		}
@@ -78,30 +75,22 @@ func servicesOffline(fsys rootFS) *snapshot.Services {
 	return out
 }
 
-// servicesOverDBus asks the running systemd for its loaded units and its
-// unit files.
-func servicesOverDBus(ctx context.Context) (*snapshot.Services, error) {
-	conn, err := sd.NewSystemConnectionContext(ctx)
+// servicesOverDBus asks the running systemd for its loaded units, and
+// reads the unit files it would list from disk.
+func servicesOverDBus(ctx context.Context, fsys rootFS) (*snapshot.Services, error) {
+	conn, err := connectSystemd(ctx)
 	if err != nil {
-		var err2 error
-		if conn, err2 = sd.NewSystemdConnectionContext(ctx); err2 != nil {
-			return nil, fmt.Errorf("system bus: %v; systemd's private socket: %v", err, err2)
-		}
+		return nil, err
 	}
 	defer conn.Close()
 	loaded, err := conn.ListUnitsContext(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list units: %w", err)
 	}
-	files, err := conn.ListUnitFilesContext(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("list unit files: %w", err)
-	}
+	// The unit files are read from disk: systemd's ListUnitFiles works
+	// out every file's state afresh, about a second on a stock host.
+	installed := readInstalledUnits(fsys)
 	out := &snapshot.Services{Source: snapshot.ServicesDBus, Running: true, Units: []snapshot.Unit{}, Errors: []snapshot.FileError{}}
-	installed := map[string]bool{}
-	for _, f := range files {
-		installed[path.Base(f.Path)] = true
-	}
 	byName := map[string]*snapshot.Unit{}
 	props := newPropReader(conn)
 	var wg sync.WaitGroup
@@ -111,7 +100,7 @@ func servicesOverDBus(ctx context.Context) (*snapshot.Services, error) {
 		// Devices, scopes and transient units (a container's mounts) have
 		// no file to report: properties are read only for the installed
 		// ones, and for any that failed.
-		if l.LoadState == "not-found" || !installed[l.Name] && l.ActiveState != "failed" {
+		if _, ok := installed.set.files[l.Name]; l.LoadState == "not-found" || !ok && l.ActiveState != "failed" {
 			continue
 		}
 		wg.Add(1)
@@ -121,22 +110,18 @@ func servicesOverDBus(ctx context.Context) (*snapshot.Services, error) {
 		}()
 	}
 	wg.Wait()
-	for _, f := range files {
-		name := path.Base(f.Path)
-		if strings.Contains(name, "@.") {
-			continue
-		}
+	for name, file := range installed.set.files {
 		if u, ok := byName[name]; ok {
-			if u.File == "" && f.Type == "masked" {
-				u.File = f.Path
-			}
 			if u.FileState == "" {
-				u.FileState = f.Type
+				u.FileState = installed.state(name)
+			}
+			if u.File == "" && installed.state(name) == "masked" {
+				u.File = file
 			}
 			continue
 		}
 		// Installed, not loaded: inactive, as systemd would show it.
-		byName[name] = &snapshot.Unit{Name: name, ActiveState: "inactive", SubState: "dead", FileState: f.Type, File: f.Path}
+		byName[name] = &snapshot.Unit{Name: name, ActiveState: "inactive", SubState: "dead", FileState: installed.state(name), File: file}
 	}
 	for _, u := range byName {
 		out.Units = append(out.Units, *u)

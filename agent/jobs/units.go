@@ -248,3 +248,147 @@ func (s *unitSet) enabled(name string, u *unitFile) string {
 	}
 	return "disabled"
 }
+
+// liveUnitDirs are the folders the running systemd finds system units in
+// (its lookup paths), highest priority first: unitDirs with the control,
+// transient, attached and generator folders it adds at run time. What a
+// unit file's name is depends on which of them holds it first.
+var liveUnitDirs = []string{
+	"/etc/systemd/system.control", "/run/systemd/system.control", "/run/systemd/transient",
+	"/run/systemd/generator.early", etcUnitDir, "/etc/systemd/system.attached",
+	"/run/systemd/system", "/run/systemd/system.attached", "/run/systemd/generator",
+	"/usr/local/lib/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system",
+	"/run/systemd/generator.late",
+}
+
+// liveUnitSuffixes are the unit types that have unit files.
+var liveUnitSuffixes = append([]string{".scope"}, unitSuffixes...)
+
+// installedUnits are the unit files systemd's ListUnitFiles would list,
+// by name, each with the state it would give (read on first ask).
+type installedUnits struct {
+	set    *unitSet
+	linked map[string]string
+}
+
+// readInstalledUnits lists the unit files of the running systemd's
+// lookup paths by name, templates and files of no unit type left out. It
+// reads folders only, which is cheaper than systemd's ListUnitFiles by
+// two orders of magnitude: that works out every file's state.
+func readInstalledUnits(fsys rootFS) *installedUnits {
+	set := &unitSet{fsys: fsys, files: map[string]string{}, dropInDirs: map[string]bool{}}
+	for _, dir := range liveUnitDirs {
+		entries, err := fsys.readDir(dir)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			name := e.Name()
+			if e.IsDir() {
+				if strings.HasSuffix(name, dropInSuffix) {
+					set.dropInDirs[path.Join(dir, name)] = true
+				}
+				continue
+			}
+			if strings.Contains(name, "@.") || !slices.ContainsFunc(liveUnitSuffixes, func(s string) bool { return strings.HasSuffix(name, s) }) {
+				continue
+			}
+			if _, seen := set.files[name]; !seen {
+				set.files[name] = path.Join(dir, name)
+			}
+		}
+	}
+	return &installedUnits{set: set}
+}
+
+// state is the unit file state of the installed unit name.
+func (iu *installedUnits) state(name string) string {
+	if iu.linked == nil {
+		iu.linked = linkedUnits(iu.set.fsys)
+	}
+	return iu.set.fileState(name, iu.set.files[name], iu.linked)
+}
+
+// linkedUnits are the units linked from a wants, requires or upholds
+// folder of /etc/systemd/system (enabled) or /run/systemd/system
+// (enabled-runtime), by name.
+func linkedUnits(fsys rootFS) map[string]string {
+	linked := map[string]string{}
+	for _, dir := range []string{"/run/systemd/system", etcUnitDir} {
+		state := runtimeState(dir, "enabled")
+		entries, _ := fsys.readDir(dir)
+		for _, e := range entries {
+			wants := slices.ContainsFunc([]string{".wants", ".requires", ".upholds"}, func(s string) bool { return strings.HasSuffix(e.Name(), s) })
+			if !e.IsDir() || !wants {
+				continue
+			}
+			links, _ := fsys.readDir(path.Join(dir, e.Name()))
+			for _, l := range links {
+				linked[l.Name()] = state
+			}
+		}
+	}
+	return linked
+}
+
+// fileState is the unit file state of the unit file p named name, as
+// systemd's unit_file_lookup_state gives it: masked (a link to /dev/null
+// or an empty file), alias (a link to a unit of another name), linked
+// (from outside the lookup paths), generated, transient, enabled or
+// enabled-runtime (linked from a wants, requires or upholds folder of
+// /etc/systemd/system or /run/systemd/system, or by one of its Alias=
+// names there), else disabled, indirect or static after its [Install]
+// section. masked and linked are -runtime below /run.
+func (s *unitSet) fileState(name, p string, linked map[string]string) string {
+	if target, err := s.fsys.Readlink(p); err == nil {
+		switch {
+		case target == "/dev/null":
+			return runtimeState(p, "masked")
+		case path.Base(target) != name:
+			return "alias"
+		case path.IsAbs(target) && !slices.Contains(liveUnitDirs, path.Dir(target)):
+			return runtimeState(p, "linked")
+		}
+	} else if fi, err := s.fsys.stat(p); err == nil && fi.Mode().IsRegular() && fi.Size() == 0 {
+		return runtimeState(p, "masked")
+	}
+	switch {
+	case strings.HasPrefix(p, "/run/systemd/generator"):
+		return "generated"
+	case strings.HasPrefix(p, "/run/systemd/transient/"):
+		return "transient"
+	}
+	if state, ok := linked[name]; ok {
+		return state
+	}
+	u, _ := s.load(name)
+	// An Alias= of the unit linked to it in a config folder is what
+	// systemctl enable made too.
+	for _, alias := range u.get("Install", "Alias") {
+		for _, a := range strings.Fields(alias) {
+			ap := s.files[a]
+			if target, err := s.fsys.Readlink(ap); err == nil && path.Base(target) == name &&
+				(path.Dir(ap) == etcUnitDir || path.Dir(ap) == "/run/systemd/system") {
+				return runtimeState(ap, "enabled")
+			}
+		}
+	}
+	for _, k := range []string{"WantedBy", "RequiredBy", "UpheldBy", "Alias"} {
+		if len(u.get("Install", k)) > 0 {
+			return "disabled"
+		}
+	}
+	if len(u.get("Install", "Also")) > 0 {
+		return "indirect"
+	}
+	return "static"
+}
+
+// runtimeState is state, or its -runtime form for a file below /run,
+// which goes at the next boot.
+func runtimeState(p, state string) string {
+	if strings.HasPrefix(p, "/run/") {
+		return state + "-runtime"
+	}
+	return state
+}
