@@ -74,12 +74,11 @@ func Partial(format string, args ...any) error {
 	return &PartialError{Reason: fmt.Sprintf(format, args...)}
 }
 
-// registration is one collector's factory, the collectors whose sections
-// it reads from Env.Earlier, and those whose reading its own holds with.
+// registration is one collector's factory and the collectors whose sections
+// it reads from Env.Earlier.
 type registration struct {
 	factory func() Collector
 	after   []string
-	depends []string
 }
 
 var (
@@ -100,38 +99,23 @@ func Register(name string, factory func() Collector, after ...string) {
 	registry[name] = registration{factory: factory, after: after}
 }
 
-// DependsOn records that the named collector's reading holds only with the
-// state of the host the collectors in on read: a probe connects through the
-// firewall, so one made before the ruleset changed says nothing about the
-// new one. A collector that reads another's section (Register's after)
-// depends on it as well. Collectors call it from init, after Register.
-func DependsOn(name string, on ...string) {
-	registryMu.Lock()
-	defer registryMu.Unlock()
-	r, ok := registry[name]
-	if !ok {
-		panic("agent: DependsOn before Register: " + name)
-	}
-	r.depends = append(r.depends, on...)
-	registry[name] = r
-}
-
 // Dependents returns names and, among the collectors in among, every one
 // whose reading depends on one of them, directly or through another: what
 // must be read again with names so that the readings judged together are
 // of one moment.
 func Dependents(names, among []string) []string {
-	registryMu.Lock()
-	defer registryMu.Unlock()
+	on := map[string][]string{}
+	for _, n := range among {
+		on[n] = append(after(n), dependsOn(n)...)
+	}
 	out := slices.Clone(names)
 	for grew := true; grew; {
 		grew = false
 		for _, n := range among {
-			r := registry[n]
 			if slices.Contains(out, n) {
 				continue
 			}
-			if slices.ContainsFunc(append(slices.Clone(r.after), r.depends...), func(d string) bool { return slices.Contains(out, d) }) {
+			if slices.ContainsFunc(on[n], func(d string) bool { return slices.Contains(out, d) }) {
 				out = append(out, n)
 				grew = true
 			}

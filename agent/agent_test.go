@@ -122,14 +122,21 @@ func TestRunAfter(t *testing.T) {
 	}
 }
 
+// through declares that its reading holds only with test-error's.
+type through struct{ fake }
+
+func (through) DependsOn() []string { return []string{"test-error"} }
+
 func init() {
-	register("test-through", func(context.Context) (snapshot.Section, error) { return nil, nil })
-	DependsOn("test-through", "test-error")
+	Register("test-through", func() Collector {
+		return through{fake{"test-through", func(context.Context) (snapshot.Section, error) { return nil, nil }}}
+	})
 }
 
 // TestDependents checks that a re-read of a collector brings along, among
 // those asked about, every collector whose reading holds only with it:
-// declared with DependsOn, or reading its section (after), transitively.
+// declared with a DependsOn method, or reading its section (after),
+// transitively.
 func TestDependents(t *testing.T) {
 	among := []string{"test-ok", "test-reader", "test-through", "test-skip"}
 	for _, c := range []struct {

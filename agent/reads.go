@@ -105,3 +105,24 @@ func Following(src Source) []string {
 	}
 	return out
 }
+
+// Depender is a collector whose reading holds only with the state of the
+// host other collectors read: a probe connects through the firewall, so
+// one made before the ruleset changed says nothing about the new one. A
+// collector that reads another's section (Register's after) depends on it
+// as well.
+type Depender interface {
+	DependsOn() []string
+}
+
+// dependsOn lists the collectors the named one declares it depends on.
+func dependsOn(name string) []string {
+	c, ok := New(name)
+	if !ok {
+		return nil
+	}
+	if d, ok := c.(Depender); ok {
+		return d.DependsOn()
+	}
+	return nil
+}

@@ -29,10 +29,11 @@ const DefaultTimeout = 3 * time.Second
 
 func init() {
 	agent.Register(snapshot.CollectorProbes, func() agent.Collector { return &Collector{} }, snapshot.CollectorListeners)
-	// A connection goes through the firewall: its outcome holds only with
-	// the ruleset it met.
-	agent.DependsOn(snapshot.CollectorProbes, snapshot.CollectorFirewall)
 }
+
+// DependsOn declares that a probe's outcome holds only with the ruleset it
+// met: a connection goes through the firewall.
+func (c *Collector) DependsOn() []string { return []string{snapshot.CollectorFirewall} }
 
 // Collector runs the probes the policy wants. Every probe is bounded by its
 // timeout, made once (never retried) and sends nothing but what it
