@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/hostdrift/hostdrift/internal/netfilter"
-	"github.com/hostdrift/hostdrift/internal/snapshot"
 	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
 )
 
@@ -59,9 +57,7 @@ func TestNoUndeclaredGap(t *testing.T) {
 	}
 
 	fw := collectIn(t, ns)
-	type tally struct{ rules, decoded, honest, unsupported int }
-	counts := map[string]*tally{}
-	reasons := map[string]int{}
+	counts := map[string]*ruleTally{}
 	for ti := range fw.Tables {
 		tb := &fw.Tables[ti]
 		key := tb.Backend + " " + tb.Family
@@ -73,35 +69,19 @@ func TestNoUndeclaredGap(t *testing.T) {
 			for ri := range c.Rules {
 				r := &c.Rules[ri]
 				if counts[key] == nil {
-					counts[key] = &tally{}
+					counts[key] = &ruleTally{}
 				}
-				tl := counts[key]
-				tl.rules++
 				if os.Getenv("HOSTDRIFT_GAPS_DUMP") != "" {
 					t.Logf("%s | %s | %+v | %q", key, r.Text, r.Matches, r.Unsupported)
 				}
-				why := netfilter.Undecidable(fw, tb, r)
-				if r.Verdict.Kind == snapshot.VerdictUnknown {
-					why = append(why, r.Verdict.Reason)
-				}
-				switch {
-				case len(r.Unsupported) > 0:
-					tl.unsupported++
-					for _, u := range r.Unsupported {
-						reasons["unsupported: "+u]++
-					}
-				case len(why) > 0:
-					tl.honest++
-					for _, w := range why {
-						if !snapshot.HonestMay(w) {
-							t.Errorf("%s: rule %q is undecidable (%s) but declares nothing unsupported", key, r.Text, w)
-						}
-						reasons["may: "+w]++
-					}
-				default:
-					tl.decoded++
-				}
+				counts[key].add(t, fw, tb, r, key)
 			}
+		}
+	}
+	reasons := map[string]int{}
+	for _, c := range counts {
+		for r, n := range c.reasons {
+			reasons[r] += n
 		}
 	}
 	var b strings.Builder

@@ -139,8 +139,38 @@ type ruleTally struct {
 	reasons                             map[string]int
 }
 
-// tallyRules sorts every rule of the family's tables, and fails the test
-// on one that is undecidable with nothing declared unsupported.
+// add sorts one rule of tb, and fails the test when it is undecidable with
+// nothing declared unsupported; label names its source in the error.
+func (tl *ruleTally) add(t *testing.T, fw *snapshot.Firewall, tb *snapshot.Table, r *snapshot.Rule, label string) {
+	t.Helper()
+	if tl.reasons == nil {
+		tl.reasons = map[string]int{}
+	}
+	tl.rules++
+	why := netfilter.Undecidable(fw, tb, r)
+	if r.Verdict.Kind == snapshot.VerdictUnknown {
+		why = append(why, r.Verdict.Reason)
+	}
+	switch {
+	case len(r.Unsupported) > 0:
+		tl.unsupported++
+		for _, u := range r.Unsupported {
+			tl.reasons["unsupported: "+u]++
+		}
+	case len(why) > 0:
+		tl.honest++
+		for _, w := range why {
+			if !snapshot.HonestMay(w) {
+				t.Errorf("%s: rule %q is undecidable (%s) but declares nothing unsupported", label, r.Text, w)
+			}
+			tl.reasons["may: "+w]++
+		}
+	default:
+		tl.decoded++
+	}
+}
+
+// tallyRules sorts every rule of the family's tables.
 func tallyRules(t *testing.T, fw *snapshot.Firewall, family string) ruleTally {
 	t.Helper()
 	tl := ruleTally{reasons: map[string]int{}}
@@ -151,29 +181,7 @@ func tallyRules(t *testing.T, fw *snapshot.Firewall, family string) ruleTally {
 		}
 		for ci := range tb.Chains {
 			for ri := range tb.Chains[ci].Rules {
-				r := &tb.Chains[ci].Rules[ri]
-				tl.rules++
-				why := netfilter.Undecidable(fw, tb, r)
-				if r.Verdict.Kind == snapshot.VerdictUnknown {
-					why = append(why, r.Verdict.Reason)
-				}
-				switch {
-				case len(r.Unsupported) > 0:
-					tl.unsupported++
-					for _, u := range r.Unsupported {
-						tl.reasons["unsupported: "+u]++
-					}
-				case len(why) > 0:
-					tl.honest++
-					for _, w := range why {
-						if !snapshot.HonestMay(w) {
-							t.Errorf("%s: rule %q is undecidable (%s) but declares nothing unsupported", family, r.Text, w)
-						}
-						tl.reasons["may: "+w]++
-					}
-				default:
-					tl.decoded++
-				}
+				tl.add(t, fw, tb, &tb.Chains[ci].Rules[ri], family)
 			}
 		}
 	}
