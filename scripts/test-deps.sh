@@ -40,6 +40,18 @@ packages="$packages docker.io busybox-static"
 packages="$packages openssh-server openssh-client sudo"
 # cli: the bash and zsh completion scripts are checked by the shells themselves
 packages="$packages bash zsh"
+# fleet (packaging/prometheus): promtool checks and unit-tests the alerting
+# rules, and a real Prometheus server scrapes serve instances in namespaces
+# (its own data folder and port; where systemd is not PID 1 the package
+# starts no daemon)
+packages="$packages prometheus"
+# page: headless Chromium loads serve's HTML page and dumps the rendered DOM
+packages="$packages chromium"
+# packages: rpmbuild and rpm --root --justdb write the rpm databases the rpm
+# reader is tested on, and rpm's own vercmp answers the comparison table
+packages="$packages rpm"
+# mounts: squashfs images like the snaps an Ubuntu host mounts
+packages="$packages squashfs-tools"
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "test-deps: not root; assuming the test dependencies are installed" >&2
