@@ -12,13 +12,17 @@ import (
 // notDisk are the file system types path = "*" leaves out: the kernel's
 // pseudo file systems, memory-backed ones (sized at boot, emptied by a
 // reboot), overlays (their space is the backing file system's, judged
-// there) and images that are full by construction.
+// there) and read-only images, which are 100% full by construction: snaps
+// (squashfs, or squashfuse where a container cannot mount loop devices),
+// erofs, cramfs, romfs and optical media. A read-only mount of any other
+// type is left out by its "ro" flag.
 var notDisk = map[string]bool{
 	"proc": true, "sysfs": true, "devtmpfs": true, "devpts": true, "tmpfs": true, "ramfs": true, "cgroup": true,
 	"cgroup2": true, "securityfs": true, "debugfs": true, "tracefs": true, "pstore": true, "bpf": true, "mqueue": true,
 	"hugetlbfs": true, "configfs": true, "fusectl": true, "autofs": true, "binfmt_misc": true, "nsfs": true,
-	"efivarfs": true, "selinuxfs": true, "rpc_pipefs": true, "overlay": true, "squashfs": true, "iso9660": true,
-	"udf": true, "fuse.lxcfs": true, "fuse.gvfsd-fuse": true, "fuse.portal": true,
+	"efivarfs": true, "selinuxfs": true, "rpc_pipefs": true, "overlay": true,
+	"squashfs": true, "fuse.squashfuse": true, "fuse.squashfuse_ll": true, "erofs": true, "cramfs": true, "romfs": true,
+	"iso9660": true, "udf": true, "fuse.lxcfs": true, "fuse.gvfsd-fuse": true, "fuse.portal": true,
 }
 
 // space judges the free space; bad is true when it cannot be read, with
@@ -62,7 +66,7 @@ func (c *mountCheck) everyMount(ms *snapshot.Mounts) Result {
 	n := 0
 	var fullest snapshot.Mount
 	for _, m := range ms.Mounts {
-		if notDisk[m.FSType] || slices.Contains(m.Options, "ro") || strings.HasPrefix(m.StatError, m.FSType+" is a network") {
+		if notDisk[m.FSType] || m.HasOption("ro") || strings.HasPrefix(m.StatError, m.FSType+" is a network") {
 			continue
 		}
 		if m.StatError != "" {

@@ -31,6 +31,7 @@ const sandboxEnv = "HOSTDRIFT_MOUNTNS_SANDBOX"
 func TestMountInNamespace(t *testing.T) {
 	nstest.RequireRoot(t)
 	nstest.RequireCommand(t, "unshare")
+	nstest.RequireCommand(t, "mksquashfs")
 	cmd := exec.Command("unshare", "--mount", "--pid", "--fork", "--mount-proc", "--propagation", "private", os.Args[0], "-test.run", "^TestMountChild$", "-test.v", "-test.count=1")
 	cmd.Env = append(os.Environ(), childEnv+"="+t.TempDir())
 	out, err := cmd.CombinedOutput()
@@ -104,12 +105,37 @@ func TestMountChild(t *testing.T) {
 			}
 		})
 	}
+	// A snap: a squashfs image on a loop device, 100% full by construction.
+	snap := filepath.Join(dir, "snap")
+	img := filepath.Join(dir, "snap.img")
+	if err := os.MkdirAll(filepath.Join(dir, "snapsrc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "snapsrc", "meta"), []byte("name: hello\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mksquashfs", filepath.Join(dir, "snapsrc"), img, "-quiet", "-noappend").CombinedOutput(); err != nil {
+		t.Fatalf("mksquashfs: %v\n%s", err, out)
+	}
+	if err := os.MkdirAll(snap, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command("mount", "-t", "squashfs", "-o", "loop,ro,nodev", img, snap).CombinedOutput(); err != nil {
+		t.Fatalf("mounting a squashfs image as snapd does: %v\n%s", err, out)
+	}
+	defer exec.Command("umount", snap).Run()
 	f := audit.One(t, `mount "space" {
   path             = "*"
   min_free_percent = 5
 }`, env)
-	if f.Status != finding.Pass || strings.Contains(f.Explanation, mnt) {
-		t.Errorf("tmpfs is not a disk file system for path = \"*\": %s %s", f.Status, f.Explanation)
+	if f.Status != finding.Pass || strings.Contains(f.Explanation, mnt) || strings.Contains(f.Explanation, snap) {
+		t.Errorf("neither tmpfs nor a squashfs image is a disk file system for path = \"*\": %s %s", f.Status, f.Explanation)
+	}
+	if f := audit.One(t, `mount "snap" {
+  path   = "`+snap+`"
+  fstype = "squashfs"
+}`, env); f.Status != finding.Pass {
+		t.Errorf("the squashfs image is a mount point of its own, judged like any other: %s %s", f.Status, f.Explanation)
 	}
 
 	// hostdrift in a mount namespace of its own (serve's unit: ProtectSystem=,
