@@ -15,6 +15,7 @@ import (
 
 	"github.com/hostdrift/hostdrift/internal/finding"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/internal/testkit/promtool"
 )
 
 func fullReport() *Report {
@@ -86,6 +87,51 @@ func TestPrometheusParses(t *testing.T) {
 	}
 	if got := value("hostdrift_collector_duration_seconds", map[string]string{"collector": "listeners"}); got != 0.004 {
 		t.Errorf("listeners duration %v", got)
+	}
+	// The explanations: on an info series per check that fails or cannot be
+	// evaluated, never on the status series (their value changes).
+	if value("hostdrift_finding_info", map[string]string{"check": "listener.redis", "status": "fail", "explanation": `0.0.0.0:6379 "redis" <listens> | & more`}) != 1 ||
+		value("hostdrift_finding_info", map[string]string{"check": "egress.smtp", "status": "error", "explanation": "cannot evaluate: firewall collector failed"}) != 1 {
+		t.Error("finding info is wrong")
+	}
+	if n := len(families["hostdrift_finding_info"].Metric); n != 2 {
+		t.Errorf("%d finding info series, want 2: the fail and the error only", n)
+	}
+	for name, fam := range families {
+		if fam.GetType() != dto.MetricType_GAUGE {
+			t.Errorf("%s is a %v: the report's families are states, gauges", name, fam.GetType())
+		}
+		for _, m := range fam.Metric {
+			if labelValue(m, "explanation") != "" && name != "hostdrift_finding_info" {
+				t.Errorf("%s carries an explanation label", name)
+			}
+		}
+	}
+}
+
+// TestPrometheusLint: promtool check metrics finds the textfile clean.
+func TestPrometheusLint(t *testing.T) {
+	var b bytes.Buffer
+	if err := Render(&b, "prometheus", fullReport(), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	promtool.CheckMetrics(t, "the textfile", b.String())
+}
+
+func TestLabelText(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		max  int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"0123456789abc", 10, "0123456…"},
+		{"ééééé", 8, "éé…"}, // never half a character
+		{"bad \xff byte", 50, "bad \uFFFD byte"},
+	} {
+		if got := labelText(c.in, c.max); got != c.want || len(got) > c.max {
+			t.Errorf("labelText(%q, %d) = %q, want %q", c.in, c.max, got, c.want)
+		}
 	}
 }
 
