@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
@@ -183,5 +184,24 @@ func TestNagios(t *testing.T) {
 	}
 	if len(lines) != 3 || strings.Count(b.String(), "|") != 1 {
 		t.Errorf("want the status line and one line per fail or error, with '|' only before the perfdata:\n%s", b.String())
+	}
+}
+
+// TestCollectorTypes: a family is exposed with the type it declares.
+func TestCollectorTypes(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(Collector{Families: func() []MetricFamily {
+		return []MetricFamily{
+			{Name: "x_total", Help: "A total.", Type: Counter, Samples: []MetricSample{{Value: 3}}},
+			{Name: "y", Help: "A state.", Type: Gauge, Labels: []string{"l"}, Samples: []MetricSample{{LabelValues: []string{"a"}, Value: 1}}},
+		}
+	}})
+	var b bytes.Buffer
+	if err := WriteMetrics(&b, reg); err != nil {
+		t.Fatal(err)
+	}
+	want := "# HELP x_total A total.\n# TYPE x_total counter\nx_total 3\n# HELP y A state.\n# TYPE y gauge\ny{l=\"a\"} 1\n"
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
 	}
 }
