@@ -47,7 +47,7 @@ func TestDebInstallsAndRuns(t *testing.T) {
 		t.Fatalf("dpkg -i: %v\n%s", err, out)
 	}
 	for _, f := range []string{"usr/bin/hostdrift", "lib/systemd/system/hostdrift.service", "lib/systemd/system/hostdrift.timer", "lib/systemd/system/hostdrift-serve.service",
-		"usr/share/man/man1/hostdrift.1.gz", "etc/hostdrift/policies/README", "etc/default/hostdrift", "usr/share/hostdrift/examples/listeners.hcl.example"} {
+		"usr/share/man/man1/hostdrift.1.gz", "etc/hostdrift/policies/README", "etc/default/hostdrift", "usr/share/hostdrift/examples/listeners.hcl.example", "usr/share/hostdrift/hostdrift.rules.yml"} {
 		if _, err := os.Stat(filepath.Join(root, f)); err != nil {
 			t.Errorf("not installed: /%s", f)
 		}

@@ -9,12 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
 	"github.com/hostdrift/hostdrift/internal/finding"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/internal/testkit/promtool"
 )
 
 func fullReport() *Report {
@@ -87,6 +89,51 @@ func TestPrometheusParses(t *testing.T) {
 	if got := value("hostdrift_collector_duration_seconds", map[string]string{"collector": "listeners"}); got != 0.004 {
 		t.Errorf("listeners duration %v", got)
 	}
+	// The explanations: on an info series per check that fails or cannot be
+	// evaluated, never on the status series (their value changes).
+	if value("hostdrift_finding_info", map[string]string{"check": "listener.redis", "status": "fail", "explanation": `0.0.0.0:6379 "redis" <listens> | & more`}) != 1 ||
+		value("hostdrift_finding_info", map[string]string{"check": "egress.smtp", "status": "error", "explanation": "cannot evaluate: firewall collector failed"}) != 1 {
+		t.Error("finding info is wrong")
+	}
+	if n := len(families["hostdrift_finding_info"].Metric); n != 2 {
+		t.Errorf("%d finding info series, want 2: the fail and the error only", n)
+	}
+	for name, fam := range families {
+		if fam.GetType() != dto.MetricType_GAUGE {
+			t.Errorf("%s is a %v: the report's families are states, gauges", name, fam.GetType())
+		}
+		for _, m := range fam.Metric {
+			if labelValue(m, "explanation") != "" && name != "hostdrift_finding_info" {
+				t.Errorf("%s carries an explanation label", name)
+			}
+		}
+	}
+}
+
+// TestPrometheusLint: promtool check metrics finds the textfile clean.
+func TestPrometheusLint(t *testing.T) {
+	var b bytes.Buffer
+	if err := Render(&b, "prometheus", fullReport(), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	promtool.CheckMetrics(t, "the textfile", b.String())
+}
+
+func TestLabelText(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		max  int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"0123456789abc", 10, "0123456…"},
+		{"ééééé", 8, "éé…"}, // never half a character
+		{"bad \xff byte", 50, "bad \uFFFD byte"},
+	} {
+		if got := labelText(c.in, c.max); got != c.want || len(got) > c.max {
+			t.Errorf("labelText(%q, %d) = %q, want %q", c.in, c.max, got, c.want)
+		}
+	}
 }
 
 func labelValue(m *dto.Metric, name string) string {
@@ -137,5 +184,24 @@ func TestNagios(t *testing.T) {
 	}
 	if len(lines) != 3 || strings.Count(b.String(), "|") != 1 {
 		t.Errorf("want the status line and one line per fail or error, with '|' only before the perfdata:\n%s", b.String())
+	}
+}
+
+// TestCollectorTypes: a family is exposed with the type it declares.
+func TestCollectorTypes(t *testing.T) {
+	reg := prometheus.NewPedanticRegistry()
+	reg.MustRegister(Collector{Families: func() []MetricFamily {
+		return []MetricFamily{
+			{Name: "x_total", Help: "A total.", Type: Counter, Samples: []MetricSample{{Value: 3}}},
+			{Name: "y", Help: "A state.", Type: Gauge, Labels: []string{"l"}, Samples: []MetricSample{{LabelValues: []string{"a"}, Value: 1}}},
+		}
+	}})
+	var b bytes.Buffer
+	if err := WriteMetrics(&b, reg); err != nil {
+		t.Fatal(err)
+	}
+	want := "# HELP x_total A total.\n# TYPE x_total counter\nx_total 3\n# HELP y A state.\n# TYPE y gauge\ny{l=\"a\"} 1\n"
+	if b.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", b.String(), want)
 	}
 }

@@ -64,7 +64,7 @@ func New() *Server {
 			Help: "Evaluations run: the first full one and one per batch of events.",
 		}),
 	}
-	s.reg.MustRegister(s.events, s.evaluations, stateCollector{s},
+	s.reg.MustRegister(s.events, s.evaluations, report.Collector{Families: s.families},
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return s
@@ -141,45 +141,36 @@ func (s *Server) report(w http.ResponseWriter, _ *http.Request) {
 	_, _ = w.Write(b.Bytes())
 }
 
-// stateCollector exposes the current state: the report's families, exactly
-// as the textfile has them, and the agent's own gauges.
-type stateCollector struct{ s *Server }
-
-// Describe sends nothing: the families depend on the policy, so the
-// collector is unchecked.
-func (stateCollector) Describe(chan<- *prometheus.Desc) {}
-
-// Collect sends the current state's metrics.
-func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
-	st := c.s.State()
-	gauge := func(name, help string, labels []string, v float64, lv ...string) {
-		ch <- prometheus.MustNewConstMetric(prometheus.NewDesc(name, help, labels, nil), prometheus.GaugeValue, v, lv...)
-	}
+// families are the current state's families: the report's, exactly as the
+// textfile has them, and the agent's own gauges.
+func (s *Server) families() []report.MetricFamily {
+	st := s.State()
 	perr := 0.0
 	if st.PolicyError != "" {
 		perr = 1
 	}
-	gauge("hostdrift_policy_load_error", "1 when the last policy reload failed (the previous policy is still judged), 0 otherwise.", nil, perr)
+	out := []report.MetricFamily{{Name: "hostdrift_policy_load_error", Type: report.Gauge,
+		Help:    "1 when the last policy reload failed (the previous policy is still judged), 0 otherwise.",
+		Samples: []report.MetricSample{{Value: perr}}}}
 	if st.Report == nil {
-		return
+		return out
 	}
-	for _, f := range report.MetricFamilies(st.Report) {
-		for _, smp := range f.Samples {
-			gauge(f.Name, f.Help, f.Labels, smp.Value, smp.LabelValues...)
-		}
-	}
+	out = append(out, report.MetricFamilies(st.Report)...)
 	stamps := func(name, help string, m map[string]time.Time) {
+		f := report.MetricFamily{Name: name, Help: help, Type: report.Gauge, Labels: []string{"collector"}}
 		names := make([]string, 0, len(m))
 		for k := range m {
 			names = append(names, k)
 		}
 		sort.Strings(names)
 		for _, k := range names {
-			gauge(name, help, []string{"collector"}, float64(m[k].UnixNano())/1e9, k)
+			f.Samples = append(f.Samples, report.MetricSample{LabelValues: []string{k}, Value: float64(m[k].UnixNano()) / 1e9})
 		}
+		out = append(out, f)
 	}
 	stamps("hostdrift_area_last_change_timestamp_seconds", "When each collector's reading last changed, in seconds since the epoch.", st.LastChange)
 	stamps("hostdrift_area_last_evaluation_timestamp_seconds", "When each collector was last read and its checks judged, in seconds since the epoch.", st.LastEvaluation)
+	return out
 }
 
 // ErrWebConfig marks Listen's errors about the web configuration file.

@@ -12,12 +12,14 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
 	"github.com/hostdrift/hostdrift/internal/finding"
 	"github.com/hostdrift/hostdrift/internal/report"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/internal/testkit/promtool"
 )
 
 func testReport(fail bool) *report.Report {
@@ -140,6 +142,41 @@ func TestMetricsMatchTextfile(t *testing.T) {
 			t.Errorf("/metrics lacks %s", name)
 		}
 	}
+}
+
+// TestMetricsTypesAndLint: each family is a counter or a gauge as its
+// meaning says (totals since the start grow; states are gauges), and
+// promtool check metrics finds /metrics clean.
+func TestMetricsTypesAndLint(t *testing.T) {
+	s := New()
+	at := time.Date(2026, 11, 30, 14, 0, 5, 0, time.UTC)
+	s.Set(State{Report: testReport(true), LastChange: map[string]time.Time{"listeners": at}, LastEvaluation: map[string]time.Time{"listeners": at}})
+	s.Event("inotify")
+	s.Evaluated()
+	_, body := get(t, s.Handler(), "/metrics")
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := parser.TextToMetricFamilies(strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, f := range fams {
+		if !strings.HasPrefix(name, "hostdrift_") {
+			continue
+		}
+		want := dto.MetricType_GAUGE
+		if strings.HasSuffix(name, "_total") {
+			want = dto.MetricType_COUNTER
+		}
+		if f.GetType() != want {
+			t.Errorf("%s is a %v, want a %v", name, f.GetType(), want)
+		}
+	}
+	for _, name := range []string{"hostdrift_events_total", "hostdrift_evaluations_total", "hostdrift_last_run_timestamp_seconds", "hostdrift_policy_load_error", "hostdrift_finding_info"} {
+		if _, ok := fams[name]; !ok {
+			t.Errorf("/metrics lacks %s", name)
+		}
+	}
+	promtool.CheckMetrics(t, "/metrics", body)
 }
 
 func TestListenRefusesBadWebConfig(t *testing.T) {

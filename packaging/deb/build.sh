@@ -27,6 +27,7 @@ install -D -m 0644 "$pkg/systemd/hostdrift.timer" "$stage/lib/systemd/system/hos
 install -D -m 0644 "$pkg/systemd/hostdrift-serve.service" "$stage/lib/systemd/system/hostdrift-serve.service"
 install -D -m 0644 "$here/default" "$stage/etc/default/hostdrift"
 install -D -m 0644 "$here/policies-README" "$stage/etc/hostdrift/policies/README"
+install -D -m 0644 "$pkg/prometheus/hostdrift.rules.yml" "$stage/usr/share/hostdrift/hostdrift.rules.yml"
 mkdir -p "$stage/usr/share/hostdrift/examples"
 for f in "$repo"/policies/default/*.hcl; do
 	install -m 0644 "$f" "$stage/usr/share/hostdrift/examples/$(basename "$f").example"
@@ -55,7 +56,8 @@ Description: on-host configuration drift auditor
  timer that audit the host nightly (systemctl enable --now hostdrift.timer),
  and an agent service that judges changes as they happen and serves
  Prometheus metrics (systemctl enable --now hostdrift-serve); neither is
- enabled by the package.
+ enabled by the package. Prometheus alerting rules for both are in
+ /usr/share/hostdrift/hostdrift.rules.yml.
 CONTROL
 printf '/etc/default/hostdrift\n/etc/hostdrift/policies/README\n' >"$stage/DEBIAN/conffiles"
 install -m 0755 "$here/postinst" "$stage/DEBIAN/postinst"
