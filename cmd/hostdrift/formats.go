@@ -124,12 +124,18 @@ func writeOutputs(outs []reportOutput, stdout, stderr io.Writer, rep *report.Rep
 		}
 		err := emit(o.file, stdout, func(w io.Writer) error { return report.Render(w, o.format, rep, op) })
 		if err != nil {
-			if o.file != "" {
-				err = fmt.Errorf("%s report %s: %w", o.format, o.file, err)
-			}
+			err = o.failed(err)
 			fmt.Fprintln(stderr, "hostdrift check:", err)
 			failed = err
 		}
 	}
 	return failed
+}
+
+// failed names the output in err, which writing it returned.
+func (o reportOutput) failed(err error) error {
+	if o.file == "" {
+		return err
+	}
+	return fmt.Errorf("%s report %s: %w", o.format, o.file, err)
 }
