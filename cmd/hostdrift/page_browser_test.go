@@ -20,11 +20,11 @@ const pagePayloads = `<script>document.title='pwned'</script><img src=x onerror=
 // pageScreenshot is where TestPageInChromium keeps its screenshot.
 func pageScreenshot() string { return filepath.Join(os.TempDir(), "hostdrift-page-screenshot.png") }
 
-// TestPageInChromium: hostdrift serve over a fixture root whose cron line
-// carries a <script> and an <img onerror> payload; headless Chromium, in
-// the same namespace, loads / and its DOM shows the failing check and its
-// explanation, payloads included, as text, with no element made of them.
-// The screenshot is kept as an artifact.
+// TestPageInChromium: hostdrift serve over a fixture root that gets a cron
+// line carrying a <script> and an <img onerror> payload; headless Chromium,
+// in the same namespace, loads / and its DOM shows the failing check, its
+// explanation and the transition, payloads included, as text, with no
+// element made of them. The screenshot is kept as an artifact.
 func TestPageInChromium(t *testing.T) {
 	nstest.RequireRoot(t)
 	nstest.RequireCommand(t, "chromium")
@@ -33,13 +33,16 @@ func TestPageInChromium(t *testing.T) {
 	if err := os.MkdirAll(filepath.Join(root, "etc/cron.d"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	pol := policyFile(t, "cron \"programs-exist\" {\n  require = [\"program\"]\n}\n")
+	s := startServe(t, ns, nil, "--no-builtin", "--policy", pol, "--root", root)
+	s.waitMetric(t, "cron without jobs", checkStatusRE("cron.programs-exist", "pass"), time.Now(), 10*time.Second)
+	// The hostile job arrives while serve runs: a transition, with its event.
 	line := "0 1 * * * root /usr/local/bin/backup" + pagePayloads + "\n"
+	start := time.Now()
 	if err := os.WriteFile(filepath.Join(root, "etc/cron.d/backup"), []byte(line), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	pol := policyFile(t, "cron \"programs-exist\" {\n  require = [\"program\"]\n}\n")
-	s := startServe(t, ns, nil, "--no-builtin", "--policy", pol, "--root", root)
-	s.waitMetric(t, "cron with the hostile job", checkStatusRE("cron.programs-exist", "fail"), time.Now(), 10*time.Second)
+	s.waitMetric(t, "cron with the hostile job", checkStatusRE("cron.programs-exist", "fail"), start, eventDeadline)
 
 	resp, err := s.client.Get("http://" + s.addr + "/")
 	if err != nil {
@@ -58,6 +61,7 @@ func TestPageInChromium(t *testing.T) {
 		t.Fatalf("the dumped DOM does not parse: %v", err)
 	}
 	var failing, explanation, title string
+	var rows [][]string
 	var walk func(n *html.Node)
 	walk = func(n *html.Node) {
 		if n.Type == html.ElementNode {
@@ -69,6 +73,16 @@ func TestPageInChromium(t *testing.T) {
 			case "article":
 				if htmlAttr(n, "class") == "fail" {
 					failing += textOf(n)
+				}
+			case "tr":
+				var cells []string
+				for c := n.FirstChild; c != nil; c = c.NextSibling {
+					if c.Type == html.ElementNode && c.Data == "td" {
+						cells = append(cells, textOf(c))
+					}
+				}
+				if len(cells) > 0 {
+					rows = append(rows, cells)
 				}
 			case "dd":
 				if htmlAttr(n, "class") == "explanation" && strings.Contains(textOf(n), "/etc/cron.d/backup") {
@@ -91,6 +105,17 @@ func TestPageInChromium(t *testing.T) {
 	}
 	if !strings.Contains(explanation, pagePayloads) {
 		t.Errorf("the explanation does not show the cron line's payloads as text: %q", explanation)
+	}
+	// The transitions: time, check, from, to, cause, explanation.
+	var seen bool
+	for _, r := range rows {
+		if len(r) == 6 && r[1] == "cron.programs-exist" && r[2] == "pass" && r[3] == "fail" &&
+			strings.HasPrefix(r[4], "inotify") && strings.Contains(r[4], "cron.d") && strings.Contains(r[5], pagePayloads) {
+			seen = true
+		}
+	}
+	if !seen {
+		t.Errorf("no transition pass -> fail of cron.programs-exist naming the inotify event: %q", rows)
 	}
 	if strings.Contains(title, "pwned") {
 		t.Errorf("a payload ran: the title is %q", title)
