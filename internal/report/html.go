@@ -57,11 +57,14 @@ var (
 	}).Parse(pageTemplate))
 )
 
-// PageCSP is the page's Content-Security-Policy: nothing may load or run
-// but its own inline style sheet, named by its hash (so no injected style
-// either), and it may not be framed. serve sends it as a header; the page
-// carries it in a meta element too, for the file check writes.
-var PageCSP = "default-src 'none'; style-src '" + styleHash() + "'; img-src 'none'; script-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+// PageCSP is the page's Content-Security-Policy, as serve sends it: nothing
+// may load or run but the page's own inline style sheet, named by its hash
+// (so no injected style either), and it may not be framed. The page
+// carries the same in a meta element, for the file check writes, less
+// frame-ancestors, which browsers ignore there.
+var PageCSP = metaCSP + "; frame-ancestors 'none'"
+
+var metaCSP = "default-src 'none'; style-src '" + styleHash() + "'; img-src 'none'; script-src 'none'; base-uri 'none'; form-action 'none'"
 
 func styleHash() string {
 	sum := sha256.Sum256([]byte(pageCSS))
@@ -108,7 +111,7 @@ func WritePage(w io.Writer, p Page) error {
 	if p.LastEvaluated.IsZero() {
 		p.LastEvaluated = p.Report.StartedAt
 	}
-	v := pageView{Page: p, Host: hostName(p.Report), Summary: p.Report.Summary, CSS: template.CSS(pageCSS), CSP: PageCSP}
+	v := pageView{Page: p, Host: hostName(p.Report), Summary: p.Report.Summary, CSS: template.CSS(pageCSS), CSP: metaCSP}
 	for _, g := range pageGroups {
 		for _, f := range p.Report.Findings {
 			if f.Status == g.Status {

@@ -163,7 +163,7 @@ func TestPageGroups(t *testing.T) {
 	if css != pageCSS {
 		t.Error("the style element's text differs from the style sheet its hash names")
 	}
-	if csp != PageCSP || !strings.Contains(csp, "'"+styleHash()+"'") || strings.Contains(csp, "unsafe-inline") || !strings.Contains(csp, "script-src 'none'") {
+	if csp+"; frame-ancestors 'none'" != PageCSP || !strings.Contains(csp, "'"+styleHash()+"'") || strings.Contains(csp, "unsafe-inline") || !strings.Contains(csp, "script-src 'none'") {
 		t.Errorf("CSP %q", csp)
 	}
 }
