@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -73,7 +72,7 @@ func (l *liveFlags) host() audit.Host {
 func runCheck(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	c := &checkCmd{vars: newVarOptions()}
 	code, evaluated := c.run(args, stdin, stdout, stderr)
-	if c.format == "nagios" && !evaluated && code != exitOK {
+	if stdoutFormat(c.formats) == "nagios" && !evaluated && code != exitOK {
 		// Nagios reads 2 as CRITICAL: a plugin that could not run is UNKNOWN.
 		fmt.Fprintln(stdout, "HOSTDRIFT UNKNOWN - usage or policy error, nothing was evaluated (see the error output)")
 		return nagiosUnknown
@@ -88,7 +87,8 @@ type checkCmd struct {
 	live      liveFlags
 	extra     extraOutputs
 	ssh       sshFlags
-	format    string
+	formats   cli.Strings
+	outputs   []reportOutput
 	output    string
 	snapPath  string
 	colorMode string
@@ -114,24 +114,21 @@ func (c *checkCmd) run(args []string, stdin io.Reader, stdout, stderr io.Writer)
 		return code, false
 	}
 	opts := report.Options{Color: c.color, Width: cli.TerminalWidth(stdout), Verbose: c.verbose, NagiosState: nagiosState(rep.Findings)}
-	err := emit(c.output, stdout, func(w io.Writer) error { return report.Render(w, c.format, rep, opts) })
-	if err != nil {
-		fmt.Fprintln(stderr, "hostdrift check:", err)
-	}
+	err := writeOutputs(c.outputs, stdout, stderr, rep, opts)
 	if xerr := c.extra.write(snap, rep, stderr); xerr != nil {
 		err = xerr
 	}
-	return checkExit(c.format, rep, err), true
+	return checkExit(stdoutFormat(c.formats), rep, err), true
 }
 
 // parse reads the flags; it returns an exit code when the command is to end
 // now, -1 otherwise.
 func (c *checkCmd) parse(args []string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("check", "check [--policy FILE|DIR|-|builtin:default]... [--no-builtin] [--var NAME=VALUE]... [--format FORMAT] [--output FILE] [--snapshot FILE]\n         [--baseline FILE]\n         [--report-dir DIR [--keep N]] [--save-snapshot FILE] [--prometheus-file FILE]\n         [--ssh [USER@]HOST[:PORT]]... [--ssh-parallel N] [--ssh-option KEY=VALUE]... [--sudo]", stdout, stderr)
+	fs := newFlagSet("check", "check [--policy FILE|DIR|-|builtin:default]... [--no-builtin] [--var NAME=VALUE]... [--format FORMAT[:FILE]]... [--output FILE]\n         [--snapshot FILE] [--baseline FILE]\n         [--report-dir DIR [--keep N]] [--save-snapshot FILE] [--prometheus-file FILE]\n         [--ssh [USER@]HOST[:PORT]]... [--ssh-parallel N] [--ssh-option KEY=VALUE]... [--sudo]", stdout, stderr)
 	c.policy.register(fs, "read exactly this policy `FILE` or folder of *.hcl (- for standard input, "+builtinName+" for the built-in policy; repeatable). Default: the built-in policy with "+systemPolicyDir+"/*.hcl layered over it")
 	c.vars.register(fs)
-	fs.StringVar(&c.format, "format", "table", "output format: "+strings.Join(report.Formats(), ", ")+" (nagios exits with the plugin states 0-3)")
-	fs.StringVar(&c.output, "output", "", "write the report to `FILE` (atomically) instead of standard output")
+	fs.Var(&c.formats, "format", formatUsage())
+	fs.StringVar(&c.output, "output", "", "write the format given without a file to `FILE` (atomically) instead of standard output; the same as giving it as FORMAT:FILE")
 	fs.StringVar(&c.snapPath, "snapshot", "", "judge the saved snapshot `FILE` instead of the live host")
 	fs.StringVar(&c.colorMode, "color", "auto", "colour the table: auto, always or never (NO_COLOR is respected)")
 	fs.BoolVar(&c.verbose, "verbose", false, "list passing checks in the table too")
@@ -153,9 +150,11 @@ func (c *checkCmd) parse(args []string, stdout, stderr io.Writer) int {
 	if fs.NArg() > 0 {
 		return usage("unexpected argument %q (policies go with --policy)", fs.Arg(0))
 	}
-	if !slices.Contains(report.Formats(), c.format) {
-		return usage("--format must be one of %v, not %q", report.Formats(), c.format)
+	outs, err := parseOutputs(c.formats, c.output, map[string]string{"--save-snapshot": c.extra.snapshot, "--prometheus-file": c.extra.promFile})
+	if err != nil {
+		return usage("%v", err)
 	}
+	c.outputs = outs
 	if err := c.checkRetry(fs); err != nil {
 		return usage("%v", err)
 	}

@@ -6,7 +6,7 @@ package main
 var commandExamples = map[string][]string{
 	"check": {
 		"hostdrift check                                  # the built-in policy and /etc/hostdrift/policies",
-		"hostdrift check --policy site.hcl --format json --output /var/lib/hostdrift/report.json",
+		"hostdrift check --format table --format json:latest.json --format junit:report.xml --format html:report.html",
 		"hostdrift check --only listener,tag:ssh --skip listener.smtp",
 		"hostdrift check --retry-timeout 30s --sleep 1s   # after a restart: wait for the service to come up",
 	},

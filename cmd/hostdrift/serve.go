@@ -52,7 +52,7 @@ func (c *serveCmd) parse(args []string, stdout, stderr io.Writer) int {
 	fs := newFlagSet("serve", "serve [--policy FILE|DIR|builtin:default]... [--no-builtin] [--var NAME=VALUE]... [--listen ADDR] [--web-config FILE]\n         [--log-format text|json] [--listeners-every D] [--legacy-every D] [--dns-min D] [--dns-max D]\n         [--report-dir DIR [--keep N]]", stdout, stderr)
 	c.policy.register(fs, "read exactly this policy `FILE` or folder of *.hcl ("+builtinName+" for the built-in policy; repeatable); a change to it is reloaded. Default: the built-in policy with "+systemPolicyDir+"/*.hcl layered over it")
 	c.vars.register(fs)
-	fs.StringVar(&c.listen, "listen", defaultListen, "serve /metrics, /healthz and /report on `ADDR` (host:port); an address other than loopback is reachable from the network, protect it with --web-config")
+	fs.StringVar(&c.listen, "listen", defaultListen, "serve the HTML page (/), /metrics, /healthz and /report on `ADDR` (host:port); an address other than loopback is reachable from the network, protect it with --web-config")
 	fs.StringVar(&c.webConfig, "web-config", "", "the Prometheus exporter toolkit's web configuration `FILE` (TLS, basic auth), as node_exporter takes it")
 	fs.StringVar(&c.logFormat, "log-format", "text", "log lines on standard output (one per transition of a finding) as text or json")
 	cli.Duration(fs, &c.listenersEvery, "listeners-every", 15*time.Second, watch.MinPoll, "", "poll processes, and a fingerprint of the listening sockets, every `DURATION` (nothing notifies about them; at least 1s); sockets and probes are read again only when the fingerprint changed, a connection waits in an accept queue, or every 5 minutes")

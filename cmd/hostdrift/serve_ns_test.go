@@ -342,8 +342,8 @@ func TestServeSeesDocker(t *testing.T) {
 	}
 }
 
-// TestServeWebConfig: with --web-config naming basic auth users, /metrics
-// answers 401 without the password and 200 with it; a non-loopback
+// TestServeWebConfig: with --web-config naming basic auth users, /metrics,
+// the page and /report answer 401 without the password and 200 with it; a non-loopback
 // --listen without --web-config is served with a warning.
 func TestServeWebConfig(t *testing.T) {
 	ns := nstest.New(t)
@@ -357,8 +357,21 @@ func TestServeWebConfig(t *testing.T) {
 	}
 	pol := policyFile(t, "listener \"no-redis\" {\n  port   = 6379\n  expect = \"absent\"\n}\n")
 	s := startServe(t, ns, nil, "--no-builtin", "--policy", pol, "--web-config", cfg)
-	if code, _, err := s.get("/metrics"); err != nil || code != http.StatusUnauthorized {
-		t.Errorf("/metrics without credentials: %d %v, want 401", code, err)
+	for _, path := range []string{"/metrics", "/", "/report"} {
+		if code, _, err := s.get(path); err != nil || code != http.StatusUnauthorized {
+			t.Errorf("%s without credentials: %d %v, want 401", path, code, err)
+		}
+	}
+	page, _ := http.NewRequest(http.MethodGet, "http://"+serveAddr+"/", nil)
+	page.SetBasicAuth("prometheus", "s3cret")
+	if resp, err := s.client.Do(page); err != nil {
+		t.Error(err)
+	} else {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "listener.no-redis") {
+			t.Errorf("/ with credentials: %d\n%.500s", resp.StatusCode, body)
+		}
 	}
 	req, _ := http.NewRequest(http.MethodGet, "http://"+serveAddr+"/metrics", nil)
 	req.SetBasicAuth("prometheus", "s3cret")

@@ -57,9 +57,15 @@ func (c *checkCmd) runSSH(stdin io.Reader, stdout, stderr io.Writer) (code int, 
 	case c.live.root != "/" || c.live.netns != "":
 		return usage("--root and --netns name what to read on this host; they do not go with --ssh")
 	case c.extra.reportDir != "" || c.extra.snapshot != "" || c.extra.promFile != "":
-		return usage("--report-dir, --save-snapshot and --prometheus-file do not go with --ssh: use --format json (one line per host)")
-	case c.format != "table" && c.format != "json":
-		return usage("with --ssh the format is table or json (one JSON line per host), not %q", c.format)
+		return usage("--report-dir, --save-snapshot and --prometheus-file do not go with --ssh: use --format json:FILE (one document, a report per host)")
+	}
+	for _, o := range c.outputs {
+		switch {
+		case o.bare && o.format != "table" && o.format != "json":
+			return usage("with --ssh the format on standard output is table or json (one JSON line per host), not %q", o.format)
+		case !o.bare && o.format != "json" && o.format != "junit":
+			return usage("with --ssh, --format FORMAT:FILE writes json (one document with a report per host) or junit (a test suite per host), not %s", o.format)
+		}
 	}
 	var targets []remote.Target
 	for _, t := range s.targets {
@@ -87,6 +93,7 @@ func (c *checkCmd) runSSH(stdin io.Reader, stdout, stderr io.Writer) (code int, 
 	client := remote.Client{Config: s.config, Options: s.options}
 	ctx, stop := cli.RunContext(0)
 	defer stop()
+	started := time.Now()
 	results := client.RunAll(ctx, self, targets, remote.Job{Args: args, Stdin: policy, Sudo: s.sudo}, s.parallel, c.live.timeout)
 	if msg, ok := cli.Interrupted(ctx); ok {
 		fmt.Fprintf(stderr, "hostdrift check: %s: nothing was written; the hosts' temporary copies were removed where they could be\n", msg)
@@ -107,17 +114,49 @@ func (c *checkCmd) runSSH(stdin io.Reader, stdout, stderr io.Writer) (code int, 
 		records = append(records, rec)
 		worst = worseExit(worst, rec.ExitCode)
 	}
-	err = emit(c.output, stdout, func(w io.Writer) error {
-		if c.format == "json" {
-			return remote.WriteJSONLines(w, records)
+	failed := false
+	for _, o := range c.outputs {
+		err := emit(o.file, stdout, func(w io.Writer) error {
+			switch {
+			case o.bare && o.format == "json":
+				return remote.WriteJSONLines(w, records)
+			case o.bare:
+				return c.writeSSHTables(w, records)
+			case o.format == "json":
+				return remote.WriteJSON(w, records)
+			default:
+				return writeSSHJUnit(w, records, started)
+			}
+		})
+		if err != nil {
+			fmt.Fprintln(stderr, "hostdrift check:", o.failed(err))
+			failed = true
 		}
-		return c.writeSSHTables(w, records)
-	})
-	if err != nil {
-		fmt.Fprintln(stderr, "hostdrift check:", err)
+	}
+	if failed {
 		return exitOutput, true
 	}
 	return worst, true
+}
+
+// writeSSHJUnit writes one JUnit document with a test suite per host, named
+// by the target as given; a host not audited, or whose report cannot be
+// read, is a suite with one case in error.
+func writeSSHJUnit(w io.Writer, records []remote.Record, started time.Time) error {
+	var hosts []report.JUnitHost
+	for _, r := range records {
+		h := report.JUnitHost{Name: r.Host, Error: r.Error, At: started}
+		if r.Error == "" {
+			var rep report.Report
+			if err := json.Unmarshal(r.Report, &rep); err != nil {
+				h.Error = fmt.Sprintf("the host's report cannot be read: %v", err)
+			} else {
+				h.Report = &rep
+			}
+		}
+		hosts = append(hosts, h)
+	}
+	return report.WriteJUnit(w, hosts)
 }
 
 // remotePolicy says how the policy travels: the remote hostdrift's policy

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"encoding/xml"
 	"os"
 	"path/filepath"
 	"slices"
@@ -203,9 +204,12 @@ func TestCheckSSH(t *testing.T) {
 	})
 
 	t.Run("several hosts", func(t *testing.T) {
+		files := t.TempDir()
+		junitFile, jsonFile := filepath.Join(files, "hosts.xml"), filepath.Join(files, "hosts.json")
 		recs, stderr, code := sshRun(t, ns, cfg, "--ssh", "root@127.0.0.1:2202", "--ssh", "root@127.0.0.9",
 			"--ssh", "root@127.0.0.1:2201", "--ssh-option", "ConnectTimeout=2", "--ssh-parallel", "2",
-			"--policy", "builtin:default", "--policy", pol, "--var", "port=2201")
+			"--policy", "builtin:default", "--policy", pol, "--var", "port=2201",
+			"--format", "junit:"+junitFile, "--format", "json:"+jsonFile)
 		var hosts []string
 		var codes []int
 		for _, r := range recs {
@@ -229,6 +233,7 @@ func TestCheckSSH(t *testing.T) {
 			t.Errorf("policies %v: want the built-in files and <stdin>", rep.Policies)
 		}
 		emptyDir(t, plain.TmpDir)
+		sshFiles(t, recs, junitFile, jsonFile)
 
 		// The table: a heading per host, the worst exit code.
 		cmd := ns.Command(bin, "check", "--ssh-config", cfg, "--ssh", "root@127.0.0.1:2202", "--ssh", "root@127.0.0.1:2201", "--policy", pol, "--var", "port=2201")
@@ -255,6 +260,9 @@ func TestCheckSSHUsage(t *testing.T) {
 		{[]string{"--sudo"}, "go with --ssh HOST"},
 		{[]string{"--ssh", "h", "--snapshot", "x.json"}, "do not go with --ssh"},
 		{[]string{"--ssh", "h", "--format", "junit"}, "table or json"},
+		{[]string{"--ssh", "h", "--format", "html:h.html"}, "json (one document with a report per host) or junit (a test suite per host), not html"},
+		{[]string{"--ssh", "h", "--format", "prometheus:h.prom"}, "not prometheus"},
+		{[]string{"--ssh", "h", "--format", "table", "--format", "json"}, "both write to standard output"},
 		{[]string{"--ssh", "h", "--ssh-parallel", "0"}, "1 or more"},
 		{[]string{"--ssh", "h:99999"}, "from 1 to 65535"},
 		{[]string{"--ssh", "h", "--ssh-option", "BatchMode=no"}, "BatchMode=yes"},
@@ -265,5 +273,75 @@ func TestCheckSSHUsage(t *testing.T) {
 		if code != exitUsage || !strings.Contains(errOut.String(), tc.want) {
 			t.Errorf("check %v: exit %d, %q; want 2 and %q", tc.args, code, errOut.String(), tc.want)
 		}
+	}
+}
+
+// sshFiles checks the files one check --ssh run wrote beside its JSON
+// lines: one JUnit document with a suite per host (valid, the unreachable
+// host a suite in error) and one JSON document with the lines' records.
+func sshFiles(t *testing.T, recs []remote.Record, junitFile, jsonFile string) {
+	t.Helper()
+	xmllint(t, junitFile)
+	x, err := os.ReadFile(junitFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Tests  int `xml:"tests,attr"`
+		Suites []struct {
+			Name   string `xml:"name,attr"`
+			Tests  int    `xml:"tests,attr"`
+			Errors int    `xml:"errors,attr"`
+			Cases  []struct {
+				Name  string `xml:"name,attr"`
+				Error *struct {
+					Type string `xml:"type,attr"`
+				} `xml:"error"`
+			} `xml:"testcase"`
+		} `xml:"testsuite"`
+	}
+	if err := xml.Unmarshal(x, &doc); err != nil {
+		t.Fatalf("the JUnit file does not parse: %v\n%s", err, x)
+	}
+	var names []string
+	total := 0
+	for _, s := range doc.Suites {
+		names = append(names, s.Name)
+		total += s.Tests
+	}
+	if !slices.Equal(names, []string{"hostdrift root@127.0.0.1:2202", "hostdrift root@127.0.0.9", "hostdrift root@127.0.0.1:2201"}) || doc.Tests != total {
+		t.Fatalf("suites %v (%d tests, %d in all), want one per host in the order named", names, total, doc.Tests)
+	}
+	if s := doc.Suites[1]; s.Tests != 1 || s.Errors != 1 || s.Cases[0].Error == nil || s.Cases[0].Error.Type != "not-audited" {
+		t.Errorf("the unreachable host's suite: %+v", s)
+	}
+	var rep report.Report
+	if err := json.Unmarshal(recs[2].Report, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if s := doc.Suites[2]; s.Tests != rep.Summary.Total || len(s.Cases) != len(rep.Findings) {
+		t.Errorf("root@127.0.0.1:2201's suite has %d tests, its report %d checks", s.Tests, rep.Summary.Total)
+	}
+
+	j, err := os.ReadFile(jsonFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inFile []remote.Record
+	if !json.Valid(j) || json.Unmarshal(j, &inFile) != nil || len(inFile) != len(recs) {
+		t.Fatalf("the JSON file is not one document with a record per host:\n%.1000s", j)
+	}
+	for i := range recs {
+		var a, b bytes.Buffer
+		_ = json.Compact(&a, recs[i].Report)
+		_ = json.Compact(&b, inFile[i].Report)
+		if inFile[i].Host != recs[i].Host || inFile[i].ExitCode != recs[i].ExitCode || inFile[i].Error != recs[i].Error || a.String() != b.String() {
+			t.Errorf("record %d of the file differs from the line of the same run: %s %d", i, inFile[i].Host, inFile[i].ExitCode)
+		}
+	}
+	lineSchema := compileSchema(t, "remote.schema.json")
+	for _, r := range inFile {
+		b, _ := json.Marshal(r)
+		validate(t, lineSchema, b)
 	}
 }

@@ -141,3 +141,14 @@ func WriteJSONLines(w io.Writer, records []Record) error {
 	}
 	return nil
 }
+
+// WriteJSON writes the records as one JSON document: an array of the
+// objects WriteJSONLines writes one per line, in the same order.
+func WriteJSON(w io.Writer, records []Record) error {
+	if records == nil {
+		records = []Record{}
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(records)
+}

@@ -145,8 +145,9 @@ func labelValue(m *dto.Metric, name string) string {
 	return ""
 }
 
-// TestJUnitValidates checks the XML against the JUnit schema with xmllint.
-func TestJUnitValidates(t *testing.T) {
+// validateJUnit checks b against the JUnit schema with xmllint.
+func validateJUnit(t *testing.T, b []byte) {
+	t.Helper()
 	xmllint, err := exec.LookPath("xmllint")
 	if err != nil {
 		if os.Getenv("HOSTDRIFT_TEST_STRICT") == "1" {
@@ -154,17 +155,40 @@ func TestJUnitValidates(t *testing.T) {
 		}
 		t.Skip("xmllint is not installed")
 	}
+	out := filepath.Join(t.TempDir(), "junit.xml")
+	os.WriteFile(out, b, 0o644)
+	if msg, err := exec.Command(xmllint, "--noout", "--schema", "testdata/junit.xsd", out).CombinedOutput(); err != nil {
+		t.Fatalf("JUnit output does not validate: %v\n%s\n%s", err, msg, b)
+	}
+}
+
+// TestJUnitValidates checks the XML against the JUnit schema with xmllint.
+func TestJUnitValidates(t *testing.T) {
 	var b bytes.Buffer
 	if err := Render(&b, "junit", fullReport(), Options{}); err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(t.TempDir(), "junit.xml")
-	os.WriteFile(out, b.Bytes(), 0o644)
-	if msg, err := exec.Command(xmllint, "--noout", "--schema", "testdata/junit.xsd", out).CombinedOutput(); err != nil {
-		t.Fatalf("JUnit output does not validate: %v\n%s\n%s", err, msg, b.String())
-	}
+	validateJUnit(t, b.Bytes())
 	for _, want := range []string{`<testsuite name="hostdrift web1.example.com" tests="5" failures="1" errors="1" skipped="2"`,
 		`<failure message="0.0.0.0:6379 &#34;redis&#34; &lt;listens&gt; | &amp; more" type="warning">`, "remediation: bind to 127.0.0.1", `<skipped message="waived: waived until 2026-12-31">`, `<skipped message="does not apply: this host has no FQDN">`} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("JUnit lacks %q:\n%s", want, b.String())
+		}
+	}
+}
+
+// TestJUnitHosts: several hosts make one document with a suite each, one
+// not audited a suite with one case in error, and totals over them all.
+func TestJUnitHosts(t *testing.T) {
+	var b bytes.Buffer
+	err := WriteJUnit(&b, []JUnitHost{{Name: "root@web1:2222", Report: fullReport()}, {Name: "web2", Error: "ssh: connection refused", At: time.Now()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	validateJUnit(t, b.Bytes())
+	for _, want := range []string{`<testsuites name="hostdrift" tests="6" failures="1" errors="2" skipped="2"`,
+		`<testsuite name="hostdrift root@web1:2222" tests="5" failures="1" errors="1" skipped="2"`, `hostname="web1.example.com"`,
+		`<testsuite name="hostdrift web2" tests="1" failures="0" errors="1" skipped="0"`, `<error message="not audited: ssh: connection refused" type="not-audited">`} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("JUnit lacks %q:\n%s", want, b.String())
 		}

@@ -1,6 +1,6 @@
 // Package report renders what hostdrift found for people and machines: a
-// run's findings as a table, JSON, JUnit XML, a Nagios plugin status or a
-// Prometheus textfile, and a comparison of two snapshots as a table or JSON.
+// run's findings as a table, JSON, JUnit XML, a Nagios plugin status, a
+// Prometheus textfile or an HTML page, and a comparison of two snapshots as a table or JSON.
 // It renders only; exit codes belong to the command.
 package report
 
@@ -114,6 +114,7 @@ var renderers = map[string]Renderer{
 	"prometheus": renderPrometheus,
 	"junit":      renderJUnit,
 	"nagios":     renderNagios,
+	"html":       renderHTML,
 }
 
 // Formats lists the known formats, sorted.

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/hostdrift/hostdrift/internal/report"
 )
 
 // Log writes serve's lines: transitions on stdout (the journal under
@@ -53,16 +55,16 @@ type transitionLine struct {
 }
 
 // Transition writes one transition of a finding on stdout.
-func (l *Log) Transition(check, from, to, event, explanation string) {
-	t := time.Now().UTC().Format(time.RFC3339Nano)
+func (l *Log) Transition(tr report.Transition) {
+	t := tr.Time.UTC().Format(time.RFC3339Nano)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.asJSON {
-		b, _ := json.Marshal(transitionLine{t, check, from, to, event, explanation})
+		b, _ := json.Marshal(transitionLine{t, tr.Check, tr.From, tr.To, tr.Cause, tr.Explanation})
 		fmt.Fprintf(l.out, "%s\n", b)
 		return
 	}
-	fmt.Fprintf(l.out, "%s %s %s -> %s (%s) %s\n", t, check, from, to, event, oneLine(explanation))
+	fmt.Fprintf(l.out, "%s %s %s -> %s (%s) %s\n", t, tr.Check, tr.From, tr.To, tr.Cause, oneLine(tr.Explanation))
 }
 
 // Message writes a line about the agent itself on stderr.

@@ -27,7 +27,8 @@ import (
 // Loop is hostdrift serve's state between events: the policy, the run
 // (the plan compiled against the host's facts and the last reading of
 // every collector it needs) and the findings judged from it. It holds one
-// of each, never a history, so its memory does not grow with events. Every
+// of each, never a history (the server keeps the last day's transitions
+// for the page, bounded), so its memory does not grow with events. Every
 // reading and judgement goes through internal/audit, as check's do.
 type Loop struct {
 	// Host is how the host is read.
@@ -321,13 +322,13 @@ func (a *Loop) commit(fs []finding.Finding, batch []watch.Event, first bool, sta
 			if !had {
 				from = "none"
 			}
-			a.Log.Transition(f.Check, from, string(f.Status), a.cause(f.Check, batch), f.Explanation)
+			a.transition(f.Check, from, string(f.Status), a.cause(f.Check, batch), f.Explanation)
 			transitions++
 		}
 	}
 	for _, f := range a.findings {
 		if !now[f.Check] {
-			a.Log.Transition(f.Check, string(f.Status), "removed", a.cause(f.Check, batch), "the check is no longer in the policy")
+			a.transition(f.Check, string(f.Status), "removed", a.cause(f.Check, batch), "the check is no longer in the policy")
 			transitions++
 		}
 	}
@@ -344,6 +345,13 @@ func (a *Loop) commit(fs []finding.Finding, batch []watch.Event, first bool, sta
 			a.Log.Message("warning: report folder %s: %v", a.ReportDir, err)
 		}
 	}
+}
+
+// transition logs one transition of a finding and keeps it for the page.
+func (a *Loop) transition(check, from, to, cause, explanation string) {
+	t := report.Transition{Time: time.Now().UTC(), Check: check, From: from, To: to, Cause: cause, Explanation: explanation}
+	a.Log.Transition(t)
+	a.Server.Transition(t)
 }
 
 // cause names the event of the batch that made check be judged again: the

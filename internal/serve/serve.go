@@ -2,8 +2,8 @@
 // of the host current as events arrive (Loop, through internal/audit, the
 // pipeline check uses), the event sources it follows (Watcher), its log,
 // and its HTTP side: /metrics (the report's gauges, as the textfile has
-// them, plus the agent's own counters and timestamps), /healthz and
-// /report, behind the Prometheus exporter toolkit's web configuration
+// them, plus the agent's own counters and timestamps), /healthz, /report
+// and the HTML page at / (with the transitions of the last day), behind the Prometheus exporter toolkit's web configuration
 // (TLS, basic auth).
 package serve
 
@@ -45,6 +45,8 @@ type Server struct {
 	mu    sync.RWMutex
 	state State
 
+	history history
+
 	reg         *prometheus.Registry
 	events      *prometheus.CounterVec
 	evaluations prometheus.Counter
@@ -54,7 +56,8 @@ type Server struct {
 // until Set is called.
 func New() *Server {
 	s := &Server{
-		reg: prometheus.NewRegistry(),
+		history: history{since: time.Now()},
+		reg:     prometheus.NewRegistry(),
 		events: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hostdrift_events_total",
 			Help: "Events received from each source (nftables, rtnetlink, inotify, systemd, docker, poll, policy).",
@@ -90,15 +93,13 @@ func (s *Server) Event(source string) { s.events.WithLabelValues(source).Inc() }
 // Evaluated counts an evaluation.
 func (s *Server) Evaluated() { s.evaluations.Inc() }
 
-// Handler serves /metrics, /healthz, /report and an index at /.
+// Handler serves /metrics, /healthz, /report and the HTML page at /.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", s.healthz)
 	mux.HandleFunc("GET /report", s.report)
-	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
-		fmt.Fprintln(w, "hostdrift serve: /metrics (Prometheus), /healthz (200 when no check fails, 503 when one does), /report (the JSON report)")
-	})
+	mux.HandleFunc("GET /{$}", s.page)
 	return mux
 }
 
