@@ -22,7 +22,8 @@ type Version struct {
 }
 
 // Parse splits s into epoch, version and release as rpm's parseEVR does,
-// refusing an empty version or a non-numeric epoch.
+// refusing an empty version, a non-numeric epoch, or a character rpmbuild
+// refuses in a version or release (all but letters, digits and ._+~^).
 func Parse(s string) (Version, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -50,6 +51,11 @@ func Parse(s string) (Version, error) {
 	}
 	if v.Version == "" {
 		return Version{}, fmt.Errorf("version %q: empty version", s)
+	}
+	for _, c := range v.Version + v.Release {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || strings.ContainsRune("._+~^", c)) {
+			return Version{}, fmt.Errorf("version %q: character %q is not allowed in an rpm version", s, c)
+		}
 	}
 	return v, nil
 }

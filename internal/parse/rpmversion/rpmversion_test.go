@@ -94,11 +94,13 @@ func TestParse(t *testing.T) {
 	}{
 		{"1.0", Version{Version: "1.0"}, ""},
 		{"2:1.0-3.el9", Version{Epoch: 2, HasEpoch: true, Version: "1.0", Release: "3.el9"}, ""},
-		{"1.0-1-2", Version{Version: "1.0-1", Release: "2"}, ""},
+		{"1.0-1-2", Version{}, "not allowed"},
 		{"", Version{}, "empty version"},
 		{"x:1.0", Version{}, "epoch"},
 		{"1.0-", Version{}, "empty release"},
 		{"3:-1", Version{}, "empty version"},
+		{"1.0 beta", Version{}, "not allowed"},
+		{"1,0", Version{}, "not allowed"},
 	} {
 		got, err := Parse(c.in)
 		if c.err != "" {
