@@ -60,9 +60,9 @@ func checkRPM(t *testing.T, p *snapshot.Packages) {
 // TestRPMDatabases reads databases written by rpm itself (rpm --root
 // --justdb) in each format Debian's rpm 4.18 writes, at both places rpm
 // keeps them, and checks the collector reads what rpm -qa reads. Debian's
-// rpm writes only SQLite: its Berkeley DB backend is bdb_ro (read-only) and
-// it has no NDB backend (see TestRPMBerkeleyDB for Berkeley DB, written
-// with Berkeley DB's own tool).
+// rpm writes only SQLite: its Berkeley DB backend is bdb_ro (read-only),
+// so that database is written by Berkeley DB's own tool, and it has no NDB
+// backend (internal/parse/rpmdb tests the NDB reader).
 func TestRPMDatabases(t *testing.T) {
 	built := rpmroot.Build(t, testPackages...)
 	for _, dbpath := range []string{"/var/lib/rpm", "/usr/lib/sysimage/rpm"} {
@@ -85,6 +85,21 @@ func TestRPMDatabases(t *testing.T) {
 			}
 		})
 	}
+	// Berkeley DB, as RHEL 8 and before keep it: written by Berkeley DB's
+	// own tool from the headers rpm wrote, and read back by rpm's bdb_ro.
+	t.Run("bdb", func(t *testing.T) {
+		root := t.TempDir()
+		built.Install(t, root, "", "")
+		rpmroot.BerkeleyDB(t, root, "", 4096)
+		p, err := collect(t, root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkRPM(t, p)
+		if p.Database != "/var/lib/rpm/Packages" || p.Format != "bdb" {
+			t.Errorf("database %q format %q", p.Database, p.Format)
+		}
+	})
 }
 
 // TestRPMNeverWritesTheHost reads an rpm root and checks nothing appeared

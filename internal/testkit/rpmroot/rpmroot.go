@@ -4,6 +4,9 @@
 package rpmroot
 
 import (
+	"database/sql"
+	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,6 +14,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	_ "modernc.org/sqlite" // the SQLite driver, pure Go
 
 	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
 )
@@ -98,11 +103,84 @@ func Query(t testing.TB, root, dbpath, backend string) []string {
 	if backend != "" {
 		args = append(args, "--define", "_db_backend "+backend)
 	}
-	out, err := exec.Command("rpm", args...).CombinedOutput()
+	// Only standard output: rpm warns on standard error of the index files
+	// a database made by rpmroot.BerkeleyDB lacks (-qa needs none).
+	var stderr strings.Builder
+	cmd := exec.Command("rpm", args...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("rpm -qa in %s: %v: %s", root, err, out)
+		t.Fatalf("rpm -qa in %s: %v: %s", root, err, stderr.String())
 	}
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	sort.Strings(lines)
 	return lines
+}
+
+// Blobs returns the header of every package in root's SQLite database at
+// dbpath, by header number, as rpm stored them.
+func Blobs(t testing.TB, root, dbpath string) (nums []uint32, blobs [][]byte) {
+	t.Helper()
+	if dbpath == "" {
+		dbpath = DBPath
+	}
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(root, dbpath, "rpmdb.sqlite")+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query("SELECT hnum, blob FROM Packages ORDER BY hnum")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var n uint32
+		var b []byte
+		if err := rows.Scan(&n, &b); err != nil {
+			t.Fatal(err)
+		}
+		nums, blobs = append(nums, n), append(blobs, b)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return nums, blobs
+}
+
+// BerkeleyDB replaces root's SQLite database at dbpath with a Berkeley DB
+// Packages file holding the same headers, as rpm up to 4.15 kept them
+// (a hash keyed by header number, key 0 holding the next number), written
+// by Berkeley DB's own db5.3_load with pages of pageSize bytes, and checks
+// that rpm's read-only Berkeley DB backend reads back what rpm wrote.
+// Debian's rpm 4.18 cannot write this format (its bdb backend is bdb_ro).
+func BerkeleyDB(t testing.TB, root, dbpath string, pageSize int) {
+	t.Helper()
+	nstest.RequireCommand(t, "db5.3_load")
+	if dbpath == "" {
+		dbpath = DBPath
+	}
+	before := Query(t, root, dbpath, "")
+	nums, blobs := Blobs(t, root, dbpath)
+	var dump strings.Builder
+	dump.WriteString("VERSION=3\nformat=bytevalue\ntype=hash\nHEADER=END\n")
+	next := uint32(0)
+	for i, n := range nums {
+		fmt.Fprintf(&dump, " %s\n %s\n", hex.EncodeToString(binary.NativeEndian.AppendUint32(nil, n)), hex.EncodeToString(blobs[i]))
+		next = max(next, n+1)
+	}
+	fmt.Fprintf(&dump, " %s\n %s\n", hex.EncodeToString(binary.NativeEndian.AppendUint32(nil, 0)), hex.EncodeToString(binary.NativeEndian.AppendUint32(nil, next)))
+	dump.WriteString("DATA=END\n")
+	dir := filepath.Join(root, dbpath)
+	for _, f := range []string{"rpmdb.sqlite", "rpmdb.sqlite-wal", "rpmdb.sqlite-shm"} {
+		os.Remove(filepath.Join(dir, f))
+	}
+	cmd := exec.Command("db5.3_load", "-c", fmt.Sprintf("db_pagesize=%d", pageSize), filepath.Join(dir, "Packages"))
+	cmd.Stdin = strings.NewReader(dump.String())
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("db5.3_load: %v: %s", err, out)
+	}
+	if after := Query(t, root, dbpath, "bdb_ro"); strings.Join(after, "\n") != strings.Join(before, "\n") {
+		t.Fatalf("rpm reads %q from the Berkeley DB, %q from the SQLite it was made from", after, before)
+	}
 }
