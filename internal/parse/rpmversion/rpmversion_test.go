@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
+	"github.com/hostdrift/hostdrift/internal/testkit/rpmroot"
 )
 
 // tricky are version pairs where rpm's rules differ from a naive reading.
@@ -138,6 +139,48 @@ func TestConstraintMatch(t *testing.T) {
 		h, _ := Parse(c.have)
 		if got := (Constraint{Op: c.op, Version: v}).Match(h); got != c.ok {
 			t.Errorf("%s %s matches %s = %v, want %v", c.op, c.want, c.have, got, c.ok)
+		}
+	}
+}
+
+// TestConstraintAgreesWithRPM asks rpm whether each installed package
+// satisfies a constraint (a package that requires "NAME OP VERSION" can be
+// installed: every package provides NAME = EPOCH:VERSION-RELEASE) and
+// checks Match agrees, releases left out and epochs missing included.
+func TestConstraintAgreesWithRPM(t *testing.T) {
+	root := t.TempDir()
+	rpmroot.Build(t,
+		rpmroot.Package{Name: "openssl", Epoch: "1", Version: "3.0.7", Release: "27.el9"},
+		rpmroot.Package{Name: "tool", Version: "2.0~rc1", Release: "1"},
+		rpmroot.Package{Name: "snap", Version: "1.0^git20240101", Release: "3.fc40"},
+	).Install(t, root, "", "")
+	installed := map[string]string{"openssl": "1:3.0.7-27.el9", "tool": "2.0~rc1-1", "snap": "1.0^git20240101-3.fc40"}
+	for _, c := range []struct{ name, op, version string }{
+		{"openssl", "=", "1:3.0.7"},
+		{"openssl", "=", "3.0.7"},
+		{"openssl", ">=", "3.1"},
+		{"openssl", "<", "2:1.0"},
+		{"openssl", "=", "1:3.0.7-27.el9"},
+		{"openssl", "=", "1:3.0.7-28.el9"},
+		{"openssl", ">", "1:3.0.7"},
+		{"openssl", ">=", "1:3.0.7"},
+		{"openssl", "<=", "1:3.0.7-27"},
+		{"tool", ">=", "2.0"},
+		{"tool", ">", "1.9"},
+		{"tool", "<", "2.0"},
+		{"tool", "=", "2.0~rc1"},
+		{"snap", ">", "1.0"},
+		{"snap", "<", "1.0.1"},
+		{"snap", ">=", "1.0^git2024"},
+		{"snap", "<", "1.0^git20240102"},
+	} {
+		want := rpmroot.Satisfied(t, root, c.name+" "+c.op+" "+c.version)
+		v, _ := Parse(c.version)
+		have, _ := Parse(installed[c.name])
+		got := Constraint{Op: c.op, Version: v}.Match(have)
+		t.Logf("%s %s: %s %s %s: rpm %v, hostdrift %v", c.name, installed[c.name], c.name, c.op, c.version, want, got)
+		if got != want {
+			t.Errorf("%s %s satisfies %s %s: hostdrift says %v, rpm %v", c.name, installed[c.name], c.op, c.version, got, want)
 		}
 	}
 }

@@ -32,6 +32,8 @@ type Package struct {
 	Release string
 	// Arch is "" for noarch, or an architecture to build for ("x86_64").
 	Arch string
+	// Requires are dependencies ("openssl >= 3.0").
+	Requires []string
 }
 
 // Built is packages made by Build, as .rpm files.
@@ -52,6 +54,9 @@ func Build(t testing.TB, pkgs ...Package) Built {
 		}
 		if p.Arch == "" {
 			spec.WriteString("BuildArch: noarch\n")
+		}
+		for _, r := range p.Requires {
+			fmt.Fprintf(&spec, "Requires: %s\n", r)
 		}
 		spec.WriteString("%description\nA package that installs nothing, for hostdrift's tests.\n%files\n")
 		file := filepath.Join(top, p.Name+".spec")
@@ -90,6 +95,26 @@ func (b Built) Install(t testing.TB, root, dbpath, backend string) {
 	if out, err := exec.Command("rpm", append(append(args, "-i"), b.Files...)...).CombinedOutput(); err != nil {
 		t.Fatalf("rpm -i --justdb into %s: %v: %s", root, err, out)
 	}
+}
+
+// Satisfied asks rpm whether the packages in root's database at DBPath
+// satisfy a dependency ("openssl >= 3.0"): it builds a package that
+// requires it and tries (rpm --test) to install it there.
+func Satisfied(t testing.TB, root, requirement string) bool {
+	t.Helper()
+	b := Build(t, Package{Name: "needs", Version: "1", Release: "1", Requires: []string{requirement}})
+	var stderr strings.Builder
+	cmd := exec.Command("rpm", "--root", root, "--dbpath", DBPath, "--test", "--justdb", "--noscripts", "-i", b.Files[0])
+	cmd.Stderr = &stderr
+	err := cmd.Run()
+	switch {
+	case err == nil:
+		return true
+	case strings.Contains(stderr.String(), "Failed dependencies"):
+		return false
+	}
+	t.Fatalf("rpm --test -i: %v: %s", err, stderr.String())
+	return false
 }
 
 // Query lists the packages rpm itself reads from root's database at
