@@ -7,7 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
 	"github.com/hostdrift/hostdrift/internal/testkit/rpmroot"
 )
 
@@ -109,4 +111,35 @@ package "tool" {
 		t.Errorf("diff exit %d: want chrony added and nothing else:\n%s%s", code, out, errOut)
 	}
 	t.Logf("diff:\n%s", out)
+}
+
+// TestServeFollowsTheRPMDatabase runs hostdrift serve over a root whose
+// packages are in rpm's database and upgrades a package there with rpm:
+// the package check flips on /metrics within the event deadline, to what
+// `hostdrift check` of the same state says.
+func TestServeFollowsTheRPMDatabase(t *testing.T) {
+	ns := nstest.New(t)
+	root := t.TempDir()
+	rpmroot.Build(t, rpmroot.Package{Name: "openssl", Epoch: "1", Version: "3.0.7", Release: "27.el9"}).Install(t, root, "", "")
+	writeFile(t, filepath.Join(root, "usr/bin/rpm"), "")
+	pol := policyFile(t, `
+package "ssl" {
+  name    = "openssl"
+  version = ">= 1:3.0.8"
+}
+`)
+	s := startServe(t, ns, nil, "--no-builtin", "--policy", pol, "--root", root, "--log-format", "json")
+	agree := func(what, want string, since time.Time) {
+		t.Helper()
+		rep, _ := runJSON(t, exec.Command(binary(t), "check", "--no-builtin", "--policy", pol, "--root", root, "--format", "json"))
+		if got := findingsByCheck(rep)["package.ssl"]; !strings.HasPrefix(got, want+":") {
+			t.Fatalf("%s: hostdrift check says package.ssl %q, want %s", what, got, want)
+		}
+		s.waitMetric(t, what, checkStatusRE("package.ssl", want), since, eventDeadline)
+	}
+	agree("at start", "fail", time.Now())
+	upgrade := rpmroot.Build(t, rpmroot.Package{Name: "openssl", Epoch: "1", Version: "3.0.8", Release: "1.el9"})
+	start := time.Now()
+	upgrade.Upgrade(t, root)
+	agree("after rpm -U", "pass", start)
 }

@@ -84,6 +84,18 @@ func Build(t testing.TB, pkgs ...Package) Built {
 // sqlite), with rpm --root --justdb: nothing but the database is written.
 func (b Built) Install(t testing.TB, root, dbpath, backend string) {
 	t.Helper()
+	b.run(t, "-i", root, dbpath, backend)
+}
+
+// Upgrade replaces the packages of the same names in root's database at
+// DBPath with these (rpm -U --justdb).
+func (b Built) Upgrade(t testing.TB, root string) {
+	t.Helper()
+	b.run(t, "-U", root, "", "")
+}
+
+func (b Built) run(t testing.TB, op, root, dbpath, backend string) {
+	t.Helper()
 	nstest.RequireCommand(t, "rpm")
 	if dbpath == "" {
 		dbpath = DBPath
@@ -92,8 +104,8 @@ func (b Built) Install(t testing.TB, root, dbpath, backend string) {
 	if backend != "" {
 		args = append(args, "--define", "_db_backend "+backend)
 	}
-	if out, err := exec.Command("rpm", append(append(args, "-i"), b.Files...)...).CombinedOutput(); err != nil {
-		t.Fatalf("rpm -i --justdb into %s: %v: %s", root, err, out)
+	if out, err := exec.Command("rpm", append(append(args, op), b.Files...)...).CombinedOutput(); err != nil {
+		t.Fatalf("rpm %s --justdb into %s: %v: %s", op, root, err, out)
 	}
 }
 
