@@ -87,7 +87,7 @@ func TestPackageDecodeErrors(t *testing.T) {
 	for src, want := range map[string]string{
 		`package "x" {
   name    = "a"
-  version = ">= x1"
+  version = ">= 1.0 beta"
 }`: "Invalid version",
 		`package "x" {
   name      = "a"
@@ -118,4 +118,62 @@ func TestPackageAbsentDatabase(t *testing.T) {
 		Collectors: []snapshot.CollectorStatus{{Name: snapshot.CollectorPackages, Status: snapshot.StatusOK}},
 		Packages:   &snapshot.Packages{Packages: []snapshot.Package{}, Errors: []string{}, Absent: "no dpkg database (/var/lib/dpkg/status)"}})
 	runKindCases(t, s, []kindCase{{"absent db", `package "x" { name = "openssl" }`, finding.Skip, []string{"does not apply to this host: no dpkg database"}}})
+}
+
+// TestPackageChecksOnRPM: on an rpm host, versions are compared by rpm's
+// rules, remediations are dnf's, and held cannot be judged.
+func TestPackageChecksOnRPM(t *testing.T) {
+	s := saved(t, &snapshot.Snapshot{
+		Schema: snapshot.Schema, TakenAt: jobsNow,
+		Collectors: []snapshot.CollectorStatus{{Name: snapshot.CollectorPackages, Status: snapshot.StatusOK}},
+		Packages: &snapshot.Packages{Source: "rpm", Database: "/var/lib/rpm/rpmdb.sqlite", Format: "sqlite", Errors: []string{}, Packages: []snapshot.Package{
+			{Name: "openssl", Arch: "x86_64", Version: "1:3.0.7-27.el9", Want: "install", State: "installed"},
+			{Name: "tool", Arch: "noarch", Version: "2.0~rc1-1", Want: "install", State: "installed"},
+			{Name: "snap", Arch: "noarch", Version: "1.0^git20240101-3.fc40", Want: "install", State: "installed"},
+		}},
+	})
+	pkg := func(name, version string) string {
+		return `package "p" {
+  name    = "` + name + `"
+  version = "` + version + `"
+}`
+	}
+	runKindCases(t, s, []kindCase{
+		{"epoch wins", pkg("openssl", ">= 3.1"), finding.Pass, []string{"openssl is installed: openssl:x86_64 1:3.0.7-27.el9"}},
+		{"no release named: any release", pkg("openssl", "1:3.0.7"), finding.Pass, nil},
+		{"release named", pkg("openssl", "1:3.0.7-28.el9"), finding.Fail, []string{"not = 1:3.0.7-28.el9", "dnf install openssl-1:3.0.7-28.el9"}},
+		{"missing epoch is 0", pkg("openssl", "= 3.0.7"), finding.Fail, []string{"openssl:x86_64 is at version 1:3.0.7-27.el9, not = 3.0.7"}},
+		{"~ before the release", pkg("tool", ">= 2.0"), finding.Fail, []string{"not >= 2.0", "dnf list --showduplicates tool"}},
+		{"~ after the previous", pkg("tool", "> 1.9"), finding.Pass, nil},
+		{"^ after the base", pkg("snap", "> 1.0"), finding.Pass, nil},
+		{"^ before the next", pkg("snap", "< 1.0.1"), finding.Pass, nil},
+		{"not a Debian version, but rpm's", pkg("snap", ">= 1.0^git2024"), finding.Pass, nil},
+		{"missing", `package "x" { name = "nginx" }`, finding.Fail, []string{"nginx is not installed (3 packages in the rpm database)", "dnf install nginx"}},
+		{"absent fails", `package "x" {
+  name      = "openssl"
+  installed = false
+}`, finding.Fail, []string{"dnf remove openssl"}},
+		{"held", `package "x" {
+  name = "openssl"
+  held = false
+}`, finding.Error, []string{"rpm's database records no holds"}},
+	})
+}
+
+// A host with both databases: the finding says which was read, and why.
+func TestPackageAuthority(t *testing.T) {
+	s := saved(t, &snapshot.Snapshot{
+		Schema: snapshot.Schema, TakenAt: jobsNow,
+		Collectors: []snapshot.CollectorStatus{{Name: snapshot.CollectorPackages, Status: snapshot.StatusOK}},
+		Packages: &snapshot.Packages{Source: "dpkg", Database: "/var/lib/dpkg/status", Errors: []string{},
+			Authority: "dpkg's database is the host's: rpm is one of its packages",
+			Packages:  []snapshot.Package{{Name: "openssl", Arch: "amd64", Version: "3.0.15-1~deb12u1", Want: "install", State: "installed"}}},
+	})
+	runKindCases(t, s, []kindCase{
+		{"authority", `package "ssl" { name = "openssl" }`, finding.Pass, []string{"(dpkg's database is the host's: rpm is one of its packages)"}},
+		{"an rpm-only version on dpkg", `package "ssl" {
+  name    = "openssl"
+  version = ">= 3.0^git1"
+}`, finding.Error, []string{`version ">= 3.0^git1" is not a Debian version`}},
+	})
 }

@@ -48,8 +48,10 @@ packages="$packages prometheus"
 # page: headless Chromium loads serve's HTML page and dumps the rendered DOM
 packages="$packages chromium"
 # packages: rpmbuild and rpm --root --justdb write the rpm databases the rpm
-# reader is tested on, and rpm's own vercmp answers the comparison table
-packages="$packages rpm"
+# reader is tested on, and rpm's own vercmp answers the comparison table;
+# Berkeley DB's db5.3_load writes the Berkeley DB format, which Debian's rpm
+# only reads
+packages="$packages rpm db5.3-util"
 # mounts: squashfs images like the snaps an Ubuntu host mounts
 packages="$packages squashfs-tools"
 

@@ -1,7 +1,8 @@
-// Package packages reads the package database: dpkg's status file, below
-// --root. No package manager is run (apt and dpkg take locks; reading the
-// file they write takes none). rpm's database is not read: its current
-// format is an SQLite file, and a host without dpkg is skipped.
+// Package packages reads the host's package database, below --root:
+// dpkg's status file, or rpm's database (SQLite, NDB or Berkeley DB). No
+// package manager is run (apt, dpkg and rpm take locks; reading the files
+// they write takes none). A host with both databases reads the one of its
+// package manager, the other being a tool's.
 package packages
 
 import (
@@ -27,27 +28,82 @@ const StatusFile = "/var/lib/dpkg/status"
 
 type collector struct{}
 
-// Reads declares what the collector reads: dpkg's status file.
-func (collector) Reads() []agent.Path { return []agent.Path{agent.File(StatusFile)} }
+// Reads declares what the collector reads: dpkg's status file, rpm's
+// database files, and the package managers' programs.
+func (collector) Reads() []agent.Path {
+	return append([]agent.Path{agent.File(StatusFile)}, rpmPaths()...)
+}
 
-// Collect reads dpkg's status file; a host without one is skipped.
-func (collector) Collect(_ context.Context, env *agent.Env) (snapshot.Section, error) {
-	b, err := env.FS().ReadFile(StatusFile, 0)
-	if errors.Is(err, fs.ErrNotExist) {
+// Collect reads the host's package database; a host without one has an
+// empty section that says so.
+func (collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Section, error) {
+	fsys := env.FS()
+	var dpkg *snapshot.Packages
+	b, err := fsys.ReadFile(StatusFile, 0)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return nil, fmt.Errorf("read the dpkg database: %w", err)
+	default:
+		pkgs, errs := ParseStatus(strings.NewReader(string(b)))
+		dpkg = &snapshot.Packages{Source: snapshot.SourceDpkg, Database: StatusFile, Format: "status", Packages: pkgs, Errors: errs}
+	}
+	db, err := findRPM(fsys)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case dpkg == nil && db == nil:
 		// An empty section, not a skip: a baseline compares it, and the
 		// package checks say they do not apply.
 		return &snapshot.Packages{Packages: []snapshot.Package{}, Errors: []string{},
-			Absent: fmt.Sprintf("no dpkg database (%s): not a Debian-family host; rpm databases are not read", StatusFile)}, nil
+			Absent: fmt.Sprintf("no package database: neither dpkg's (%s) nor rpm's (rpmdb.sqlite, Packages.db or Packages in %s)", StatusFile, strings.Join(rpmDirs, " or "))}, nil
+	case db == nil:
+		return finish(dpkg)
 	}
+	if dpkg != nil {
+		// A Debian host with the rpm tool: its packages are dpkg's.
+		for _, p := range dpkg.Named("rpm") {
+			if p.Installed() {
+				dpkg.Authority = fmt.Sprintf("dpkg's database is the host's: rpm is one of its packages (rpm %s), a tool whose database %s is not the host's", p.Version, db.path)
+				return finish(dpkg)
+			}
+		}
+	}
+	pkgs, errs, err := readRPM(ctx, fsys, *db)
 	if err != nil {
-		return nil, fmt.Errorf("read the dpkg database: %w", err)
+		return nil, err
 	}
-	pkgs, errs := ParseStatus(strings.NewReader(string(b)))
-	out := &snapshot.Packages{Source: "dpkg", Packages: pkgs, Errors: errs}
-	if len(errs) > 0 {
-		return out, agent.Partial("%d stanza(s) of %s could not be read: %s", len(errs), StatusFile, errs[0])
+	rpm := &snapshot.Packages{Source: snapshot.SourceRPM, Database: db.path, Format: db.format, Packages: pkgs, Errors: errs}
+	if dpkg == nil {
+		return finish(rpm)
 	}
-	return out, nil
+	for _, p := range rpm.Named("dpkg") {
+		rpm.Authority = fmt.Sprintf("rpm's database is the host's: dpkg is one of its packages (dpkg %s), a tool whose database %s is not the host's", p.Version, StatusFile)
+		return finish(rpm)
+	}
+	dpkgBin, rpmBin := anyExists(fsys, dpkgBinaries), anyExists(fsys, rpmBinaries)
+	switch {
+	case dpkgBin != "" && rpmBin == "":
+		dpkg.Authority = fmt.Sprintf("both dpkg's and rpm's (%s) databases; dpkg's is the host's: %s is installed, no rpm program is", db.path, dpkgBin)
+		return finish(dpkg)
+	case rpmBin != "" && dpkgBin == "":
+		rpm.Authority = fmt.Sprintf("both dpkg's (%s) and rpm's databases; rpm's is the host's: %s is installed, no dpkg program is", StatusFile, rpmBin)
+		return finish(rpm)
+	}
+	which := "neither package manager is installed"
+	if dpkgBin != "" {
+		which = "both package managers are installed (" + dpkgBin + ", " + rpmBin + ")"
+	}
+	return nil, fmt.Errorf("both dpkg's (%s) and rpm's (%s) databases, and %s: cannot tell which is the host's; remove the stale one, or audit with a policy without package checks", StatusFile, db.path, which)
+}
+
+// finish returns the section, partial when some records could not be read.
+func finish(p *snapshot.Packages) (snapshot.Section, error) {
+	if len(p.Errors) > 0 {
+		return p, agent.Partial("%d record(s) of %s could not be read: %s", len(p.Errors), p.Database, p.Errors[0])
+	}
+	return p, nil
 }
 
 // ParseStatus reads dpkg status stanzas (deb822: "Field: value" lines,

@@ -85,7 +85,7 @@ func TestDebootstrappedRoot(t *testing.T) {
 			t.Errorf("%s: %+v", name, found)
 		}
 	}
-	if sec, err := (collector{}).Collect(context.Background(), &agent.Env{Root: t.TempDir()}); err != nil || !strings.Contains(sec.(*snapshot.Packages).Absent, "no dpkg database") {
+	if sec, err := (collector{}).Collect(context.Background(), &agent.Env{Root: t.TempDir()}); err != nil || !strings.Contains(sec.(*snapshot.Packages).Absent, "no package database") {
 		t.Errorf("a root without dpkg: %v, want an empty section saying so", err)
 	}
 }

@@ -179,8 +179,20 @@ var ops = []string{">=", "<=", ">>", "<<", "!=", "=", ">", "<"}
 // ParseConstraint reads "OP VERSION" (OP one of = != >= <= >> << > <,
 // where > and < are strict) or a bare version, which means "=".
 func ParseConstraint(s string) (Constraint, error) {
+	op, s := CutOperator(s)
+	v, err := Parse(s)
+	if err != nil {
+		return Constraint{}, err
+	}
+	return Constraint{Op: op, Version: v}, nil
+}
+
+// CutOperator splits a constraint into its operator (one of = != >= <= >
+// <, with dpkg's >> and << read as > and <; "=" when none is written) and
+// the version text after it.
+func CutOperator(s string) (op, version string) {
 	s = strings.TrimSpace(s)
-	op := "="
+	op = "="
 	for _, o := range ops {
 		if strings.HasPrefix(s, o) {
 			op, s = o, strings.TrimSpace(s[len(o):])
@@ -193,11 +205,7 @@ func ParseConstraint(s string) (Constraint, error) {
 	case "<<":
 		op = "<"
 	}
-	v, err := Parse(s)
-	if err != nil {
-		return Constraint{}, err
-	}
-	return Constraint{Op: op, Version: v}, nil
+	return op, s
 }
 
 // String writes the constraint as it was meant ("= 1.2", ">= 3.0.11").

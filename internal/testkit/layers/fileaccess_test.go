@@ -50,6 +50,8 @@ var fileAccessAllowed = map[string]string{
 	"agent/processes/processes.go:readLimited:os.Open":                  "/proc/PID/{cmdline,comm} of the live kernel, live host only",
 	"agent/sysctl/sysctl.go:Collect:unix.Statfs":                        "/proc/sys of the live kernel, to tell a read-only /proc/sys; live host only",
 	"agent/listeners/owners_linux.go:findOwners:unix.Readlinkat":        "the single names listed in a /proc/PID/fd folder opened through Env.FS().OpenDir: each link itself, never followed",
+	// A copy on this machine of what was read through Env.FS().
+	"agent/packages/rpm.go:copyOut:os.OpenFile": "creates the copy of rpm's SQLite database (read through Env.FS().Open) in a private os.MkdirTemp folder of this machine's, for the SQLite library, which opens by name; never a host path",
 }
 
 // collectorDirs returns the folders under agent/ whose package registers
