@@ -264,6 +264,9 @@ func (c *dnsCheck) Evaluate(s *snapshot.Snapshot) Result {
 		r.Explanation += "; the other query could not be judged: " + blind
 	}
 	r.Remediation = "point the record at this host's current address (after a migration, every A and AAAA record and every alias target); lower the TTL before the next move. " + c.natHint()
+	if stubAnswered(results) {
+		r.Remediation += ". If the record is already right at its DNS provider, systemd-resolved or its upstream may still hold the old answer until its TTL runs out (see `resolvectl statistics`; resolvectl flush-caches empties resolved's cache)"
+	}
 	return r
 }
 

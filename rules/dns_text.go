@@ -76,9 +76,35 @@ func authNote(q *snapshot.DNSResult) string {
 	return ""
 }
 
-// answeredBy names the server without the usual port.
+// answeredBy names the server without the usual port. An answer from
+// systemd-resolved's stub is named by the upstream it came from, so that
+// the stub is never blamed for what an upstream said.
 func answeredBy(q *snapshot.DNSResult) string {
-	return hostOf(q.AnsweredBy)
+	if !snapshot.IsResolvedStub(q.AnsweredBy) {
+		return hostOf(q.AnsweredBy)
+	}
+	if len(q.Upstreams) == 0 {
+		return fmt.Sprintf("systemd-resolved's stub %s (its upstreams could not be read)", hostOf(q.AnsweredBy))
+	}
+	ups := make([]string, len(q.Upstreams))
+	for i, u := range q.Upstreams {
+		ups[i] = hostOf(u)
+	}
+	if len(ups) == 1 {
+		return fmt.Sprintf("upstream %s through systemd-resolved's stub %s", ups[0], hostOf(q.AnsweredBy))
+	}
+	return fmt.Sprintf("one of systemd-resolved's upstreams %s (it cannot be told which) through its stub %s", joinAnd(ups, "or"), hostOf(q.AnsweredBy))
+}
+
+// stubAnswered reports whether one of the answers came through
+// systemd-resolved's stub, which may have answered from its cache.
+func stubAnswered(results []*snapshot.DNSResult) bool {
+	for _, q := range results {
+		if snapshot.IsResolvedStub(q.AnsweredBy) {
+			return true
+		}
+	}
+	return false
 }
 
 func hostOf(server string) string {
@@ -98,6 +124,18 @@ func serverName(server string, d *snapshot.DNS) string {
 	names := make([]string, len(d.Resolvers))
 	for i, r := range d.Resolvers {
 		names[i] = hostOf(r)
+	}
+	if d.Resolved != nil {
+		var ups []string
+		for _, u := range d.Resolved.Servers {
+			if h := hostOf(u.Address); !contains(ups, h) {
+				ups = append(ups, h)
+			}
+		}
+		if len(ups) == 0 {
+			return "the system resolvers (systemd-resolved at " + strings.Join(names, ", ") + ", its upstreams unknown)"
+		}
+		return "the system resolvers (systemd-resolved at " + strings.Join(names, ", ") + ", upstream " + strings.Join(ups, ", ") + ")"
 	}
 	return "the system resolvers (" + strings.Join(names, ", ") + ")"
 }
