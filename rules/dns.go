@@ -289,7 +289,12 @@ const queryRemediation = "check that the resolver is reachable and can resolve t
 func queryErrors(name string, failed []*snapshot.DNSResult) string {
 	var parts []string
 	for _, q := range failed {
-		parts = append(parts, fmt.Sprintf("%s %s: %s", name, q.Type, q.Error))
+		p := fmt.Sprintf("%s %s: %s", name, q.Type, q.Error)
+		if len(q.Upstreams) > 0 {
+			// The stub answers for its upstreams: say whose failure it is.
+			p += " (systemd-resolved forwards to " + upstreams(q) + ")"
+		}
+		parts = append(parts, p)
 	}
 	return strings.Join(parts, "; ")
 }

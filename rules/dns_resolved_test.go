@@ -29,7 +29,7 @@ func TestDNSThroughResolvedStub(t *testing.T) {
 		{"the upstream in use", []string{"10.0.0.1:53"}, resolved,
 			[]string{"www.example.com A 203.0.113.10 (answered by upstream 10.0.0.1 through systemd-resolved's stub 127.0.0.53, TTL 300) is not among the expected addresses"}},
 		{"one of several", []string{"10.0.0.1:53", "192.168.1.1:53"}, resolved,
-			[]string{"answered by one of systemd-resolved's upstreams 10.0.0.1 or 192.168.1.1 (it cannot be told which) through its stub 127.0.0.53"}},
+			[]string{"answered by one of the upstreams 10.0.0.1 or 192.168.1.1 (it cannot be told which) through systemd-resolved's stub 127.0.0.53"}},
 		{"upstreams unknown", nil, &snapshot.Resolved{Source: "/run/systemd/resolve/resolv.conf", Servers: []snapshot.ResolvedServer{}, Error: "absent"},
 			[]string{"answered by systemd-resolved's stub 127.0.0.53 (its upstreams could not be read)"}},
 	}
@@ -59,5 +59,22 @@ func TestDNSThroughResolvedStub(t *testing.T) {
 				t.Errorf("expected does not name the upstreams: %s", f.Expected)
 			}
 		})
+	}
+}
+
+// A query resolved could not answer (it says SERVFAIL when its upstreams
+// fail) names the upstreams it forwards to.
+func TestDNSFailedThroughResolvedStub(t *testing.T) {
+	q := snapshot.DNSResult{DNSQuery: snapshot.DNSQuery{Name: "www.example.com", Type: "A"}, AnsweredBy: "127.0.0.53:53", Rcode: "SERVFAIL",
+		Failed: []string{"127.0.0.53:53: answered SERVFAIL (2 tries)"}, Error: "no usable answer: 127.0.0.53:53: answered SERVFAIL (2 tries)",
+		Upstreams: []string{"10.0.0.1:53"}}
+	s := dnsSnapshot(t, nil, q)
+	s.DNS.Resolvers = []string{"127.0.0.53:53"}
+	f := dnsOne(t, `dns "www" {
+  name = "www.example.com"
+}`, s, nil)
+	want := "www.example.com A: no usable answer: 127.0.0.53:53: answered SERVFAIL (2 tries) (systemd-resolved forwards to upstream 10.0.0.1)"
+	if f.Status != finding.Error || f.Explanation != want {
+		t.Errorf("got %s: %s\nwant error: %s", f.Status, f.Explanation, want)
 	}
 }

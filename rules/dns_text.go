@@ -86,14 +86,21 @@ func answeredBy(q *snapshot.DNSResult) string {
 	if len(q.Upstreams) == 0 {
 		return fmt.Sprintf("systemd-resolved's stub %s (its upstreams could not be read)", hostOf(q.AnsweredBy))
 	}
+	return fmt.Sprintf("%s through systemd-resolved's stub %s", upstreams(q), hostOf(q.AnsweredBy))
+}
+
+// upstreams names the upstreams of systemd-resolved an answer from its
+// stub came from: "upstream 192.0.2.53", or "one of the upstreams A or B
+// (it cannot be told which)".
+func upstreams(q *snapshot.DNSResult) string {
 	ups := make([]string, len(q.Upstreams))
 	for i, u := range q.Upstreams {
 		ups[i] = hostOf(u)
 	}
 	if len(ups) == 1 {
-		return fmt.Sprintf("upstream %s through systemd-resolved's stub %s", ups[0], hostOf(q.AnsweredBy))
+		return "upstream " + ups[0]
 	}
-	return fmt.Sprintf("one of systemd-resolved's upstreams %s (it cannot be told which) through its stub %s", joinAnd(ups, "or"), hostOf(q.AnsweredBy))
+	return fmt.Sprintf("one of the upstreams %s (it cannot be told which)", joinAnd(ups, "or"))
 }
 
 // stubAnswered reports whether one of the answers came through

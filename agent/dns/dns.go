@@ -50,7 +50,8 @@ func (*collector) Reads() []agent.Path {
 	return []agent.Path{agent.File(resolvConfPath), agent.File(hostsPath), agent.File(resolvedUpstreamPath)}
 }
 
-// Collect reads resolv.conf and /etc/hosts below env's root, then asks every
+// Collect reads resolv.conf and /etc/hosts below env's root, and
+// systemd-resolved's upstreams when resolv.conf names its stub, then asks every
 // query the policy wants, at most 16 at a time. It makes no query when the
 // policy wants none. A query that fails is recorded as data; only the
 // collector's own deadline cuts the run short, and then the data is partial.
