@@ -265,7 +265,7 @@ func (c *dnsCheck) Evaluate(s *snapshot.Snapshot) Result {
 	}
 	r.Remediation = "point the record at this host's current address (after a migration, every A and AAAA record and every alias target); lower the TTL before the next move. " + c.natHint()
 	if stubAnswered(results) {
-		r.Remediation += ". If the record is already right at its DNS provider, systemd-resolved or its upstream may still hold the old answer until its TTL runs out (see `resolvectl statistics`; resolvectl flush-caches empties resolved's cache)"
+		r.Remediation += ". If the record is already right at its DNS provider, systemd-resolved or its upstream may still hold the old answer until its TTL runs out (`resolvectl flush-caches` empties resolved's cache)"
 	}
 	return r
 }
