@@ -264,6 +264,9 @@ func (c *dnsCheck) Evaluate(s *snapshot.Snapshot) Result {
 		r.Explanation += "; the other query could not be judged: " + blind
 	}
 	r.Remediation = "point the record at this host's current address (after a migration, every A and AAAA record and every alias target); lower the TTL before the next move. " + c.natHint()
+	if stubAnswered(results) {
+		r.Remediation += ". If the record is already right at its DNS provider, systemd-resolved or its upstream may still hold the old answer until its TTL runs out (`resolvectl flush-caches` empties resolved's cache)"
+	}
 	return r
 }
 
@@ -286,7 +289,12 @@ const queryRemediation = "check that the resolver is reachable and can resolve t
 func queryErrors(name string, failed []*snapshot.DNSResult) string {
 	var parts []string
 	for _, q := range failed {
-		parts = append(parts, fmt.Sprintf("%s %s: %s", name, q.Type, q.Error))
+		p := fmt.Sprintf("%s %s: %s", name, q.Type, q.Error)
+		if len(q.Upstreams) > 0 {
+			// The stub answers for its upstreams: say whose failure it is.
+			p += " (systemd-resolved forwards to " + upstreams(q) + ")"
+		}
+		parts = append(parts, p)
 	}
 	return strings.Join(parts, "; ")
 }

@@ -148,12 +148,12 @@ func (c *recordCheck) Evaluate(s *snapshot.Snapshot) Result {
 		return Errorf("%s: %s", c.subject(), res.Error)
 	case res.Rcode == "NXDOMAIN":
 		r.Status, r.Observed = finding.Fail, "NXDOMAIN"
-		r.Explanation = fmt.Sprintf("%s does not exist: NXDOMAIN from %s", c.name, res.AnsweredBy)
+		r.Explanation = fmt.Sprintf("%s does not exist: NXDOMAIN from %s", c.name, answeredBy(res))
 		r.Remediation = c.publishHint()
 		return r
 	case len(res.Data) == 0:
 		r.Status, r.Observed = finding.Fail, "no records"
-		r.Explanation = fmt.Sprintf("%s has no %s record (%s, no data, answered by %s)", c.name, c.typ, res.Rcode, res.AnsweredBy)
+		r.Explanation = fmt.Sprintf("%s has no %s record (%s, no data, answered by %s)", c.name, c.typ, res.Rcode, answeredBy(res))
 		r.Remediation = c.publishHint()
 		return r
 	}
@@ -161,7 +161,7 @@ func (c *recordCheck) Evaluate(s *snapshot.Snapshot) Result {
 	var why, fix []string
 	for _, e := range c.expect {
 		if !hasData(res.Data, e) {
-			why = append(why, fmt.Sprintf("%s has no record %q (it has %s, answered by %s)", c.subject(), e, r.Observed, res.AnsweredBy))
+			why = append(why, fmt.Sprintf("%s has no record %q (it has %s, answered by %s)", c.subject(), e, r.Observed, answeredBy(res)))
 			fix = append(fix, fmt.Sprintf("publish %s %s %s at the zone's DNS provider", c.name, c.typ, e))
 		}
 	}
@@ -178,7 +178,7 @@ func (c *recordCheck) Evaluate(s *snapshot.Snapshot) Result {
 		return r
 	}
 	r.Status = finding.Pass
-	r.Explanation = fmt.Sprintf("%s: %s (answered by %s)", c.subject(), r.Observed, res.AnsweredBy)
+	r.Explanation = fmt.Sprintf("%s: %s (answered by %s)", c.subject(), r.Observed, answeredBy(res))
 	return r
 }
 

@@ -61,7 +61,7 @@ func dnsSnapshot(t *testing.T, hosts []snapshot.HostsEntry, queries ...snapshot.
 		Collectors: []snapshot.CollectorStatus{
 			{Name: "host", Status: snapshot.StatusOK}, {Name: "dns", Status: snapshot.StatusOK},
 		},
-		DNS: &snapshot.DNS{Resolvers: []string{"127.0.0.53:53"}, TimeoutMS: 2000, Attempts: 2, Hosts: hosts, Queries: queries},
+		DNS: &snapshot.DNS{Resolvers: []string{"192.0.2.53:53"}, TimeoutMS: 2000, Attempts: 2, Hosts: hosts, Queries: queries},
 	}
 	back := saved(t, s)
 	if !reflect.DeepEqual(back.DNS, s.DNS) {
@@ -114,8 +114,8 @@ const bothCheck = `dns "both" {
 }`
 
 // refusedAAAA: the resolver refused the AAAA query.
-var refusedAAAA = snapshot.DNSResult{DNSQuery: snapshot.DNSQuery{Name: "www.example.com", Type: "AAAA"}, AnsweredBy: "127.0.0.53:53", Rcode: "REFUSED",
-	Failed: []string{"127.0.0.53:53: answered REFUSED (2 tries)"}, Error: "no usable answer: 127.0.0.53:53: answered REFUSED (2 tries)"}
+var refusedAAAA = snapshot.DNSResult{DNSQuery: snapshot.DNSQuery{Name: "www.example.com", Type: "AAAA"}, AnsweredBy: "192.0.2.53:53", Rcode: "REFUSED",
+	Failed: []string{"192.0.2.53:53: answered REFUSED (2 tries)"}, Error: "no usable answer: 192.0.2.53:53: answered REFUSED (2 tries)"}
 
 func TestDNSExplanations(t *testing.T) {
 	const srv = "192.0.2.53:53"
@@ -125,10 +125,10 @@ func TestDNSExplanations(t *testing.T) {
 		Failed: []string{srv + ": answered SERVFAIL (2 tries)"}, Error: "no usable answer: " + srv + ": answered SERVFAIL (2 tries)"}
 	timeout := snapshot.DNSResult{DNSQuery: snapshot.DNSQuery{Name: "www.example.com", Type: "A", Server: srv},
 		Failed: []string{srv + ": no answer within 2s (2 tries)"}, Error: "no usable answer: " + srv + ": no answer within 2s (2 tries)"}
-	chain := answer("app.example.com", "A", "", "127.0.0.53:53", 60, "198.51.100.7")
+	chain := answer("app.example.com", "A", "", "192.0.2.53:53", 60, "198.51.100.7")
 	chain.CNAMEs = []snapshot.CNAME{{Name: "app.example.com", Target: "lb.example.net", TTL: 300}, {Name: "lb.example.net", Target: "web.example.net", TTL: 300}}
-	fallback := answer("www.example.com", "A", "", "127.0.0.54:53", 300, "198.51.100.7")
-	fallback.Failed = []string{"127.0.0.53:53: no answer within 2s (2 tries)"}
+	fallback := answer("www.example.com", "A", "", "192.0.2.54:53", 300, "198.51.100.7")
+	fallback.Failed = []string{"192.0.2.53:53: no answer within 2s (2 tries)"}
 
 	cases := []struct {
 		name, src string
@@ -167,12 +167,12 @@ func TestDNSExplanations(t *testing.T) {
   name   = "app.example.com"
   expect = host.addresses
 }`, nil, []snapshot.DNSResult{chain},
-			finding.Pass, "app.example.com → lb.example.net → web.example.net A 198.51.100.7 (answered by 127.0.0.53, TTL 60); note: /etc/hosts line 3 pins app.example.com to 10.9.9.9, so programs on this host get that address instead"},
+			finding.Pass, "app.example.com → lb.example.net → web.example.net A 198.51.100.7 (answered by 192.0.2.53, TTL 60); note: /etc/hosts line 3 pins app.example.com to 10.9.9.9, so programs on this host get that address instead"},
 		{"a resolver failed before another answered", `dns "www" {
   name   = "www.example.com"
   expect = host.addresses
 }`, nil, []snapshot.DNSResult{fallback},
-			finding.Pass, "www.example.com A 198.51.100.7 (answered by 127.0.0.54, TTL 300); before that answer, 127.0.0.53:53: no answer within 2s (2 tries)"},
+			finding.Pass, "www.example.com A 198.51.100.7 (answered by 192.0.2.54, TTL 300); before that answer, 192.0.2.53:53: no answer within 2s (2 tries)"},
 		{"AAAA", `dns "v6" {
   name   = "www.example.com"
   type   = "AAAA"
@@ -183,19 +183,19 @@ func TestDNSExplanations(t *testing.T) {
   name   = "www.example.com"
   type   = ["A", "AAAA"]
   expect = [host.addresses, "2001:db8::7"]
-}`, nil, []snapshot.DNSResult{answer("www.example.com", "A", "", "127.0.0.53:53", 300, "198.51.100.7"), answer("www.example.com", "AAAA", "", "127.0.0.53:53", 300)},
-			finding.Pass, "www.example.com A 198.51.100.7 (answered by 127.0.0.53, TTL 300)"},
+}`, nil, []snapshot.DNSResult{answer("www.example.com", "A", "", "192.0.2.53:53", 300, "198.51.100.7"), answer("www.example.com", "AAAA", "", "192.0.2.53:53", 300)},
+			finding.Pass, "www.example.com A 198.51.100.7 (answered by 192.0.2.53, TTL 300)"},
 		// An error on one type never hides a fail on another: the stale A
 		// answer is judged while AAAA is refused.
-		{"A stale, AAAA refused", bothCheck, nil, []snapshot.DNSResult{answer("www.example.com", "A", "", "127.0.0.53:53", 300, "203.0.113.10"), refusedAAAA},
-			finding.Fail, "www.example.com A 203.0.113.10 (answered by 127.0.0.53, TTL 300) is not an address of this host; this host has 198.51.100.7 (eth0) and 10.0.0.5 (eth1); the other query could not be judged: www.example.com AAAA: no usable answer: 127.0.0.53:53: answered REFUSED (2 tries)"},
-		{"A right, AAAA refused", bothCheck, nil, []snapshot.DNSResult{answer("www.example.com", "A", "", "127.0.0.53:53", 300, "198.51.100.7"), refusedAAAA},
-			finding.Error, "www.example.com AAAA: no usable answer: 127.0.0.53:53: answered REFUSED (2 tries); the answers that did come back are as expected: www.example.com A 198.51.100.7 (answered by 127.0.0.53, TTL 300)"},
-		{"A no data, AAAA refused", bothCheck, nil, []snapshot.DNSResult{answer("www.example.com", "A", "", "127.0.0.53:53", 300), refusedAAAA},
-			finding.Error, "www.example.com AAAA: no usable answer: 127.0.0.53:53: answered REFUSED (2 tries); www.example.com has no A record (NOERROR, no data, answered by 127.0.0.53)"},
+		{"A stale, AAAA refused", bothCheck, nil, []snapshot.DNSResult{answer("www.example.com", "A", "", "192.0.2.53:53", 300, "203.0.113.10"), refusedAAAA},
+			finding.Fail, "www.example.com A 203.0.113.10 (answered by 192.0.2.53, TTL 300) is not an address of this host; this host has 198.51.100.7 (eth0) and 10.0.0.5 (eth1); the other query could not be judged: www.example.com AAAA: no usable answer: 192.0.2.53:53: answered REFUSED (2 tries)"},
+		{"A right, AAAA refused", bothCheck, nil, []snapshot.DNSResult{answer("www.example.com", "A", "", "192.0.2.53:53", 300, "198.51.100.7"), refusedAAAA},
+			finding.Error, "www.example.com AAAA: no usable answer: 192.0.2.53:53: answered REFUSED (2 tries); the answers that did come back are as expected: www.example.com A 198.51.100.7 (answered by 192.0.2.53, TTL 300)"},
+		{"A no data, AAAA refused", bothCheck, nil, []snapshot.DNSResult{answer("www.example.com", "A", "", "192.0.2.53:53", 300), refusedAAAA},
+			finding.Error, "www.example.com AAAA: no usable answer: 192.0.2.53:53: answered REFUSED (2 tries); www.example.com has no A record (NOERROR, no data, answered by 192.0.2.53)"},
 		{"match any: A stale, AAAA refused", strings.Replace(bothCheck, "expect", "match = \"any\"\n  expect", 1), nil,
-			[]snapshot.DNSResult{answer("www.example.com", "A", "", "127.0.0.53:53", 300, "203.0.113.10"), refusedAAAA},
-			finding.Error, "www.example.com AAAA: no usable answer: 127.0.0.53:53: answered REFUSED (2 tries); none of the answers that came back (www.example.com A 203.0.113.10 (answered by 127.0.0.53, TTL 300)) is an address of this host; this host has 198.51.100.7 (eth0) and 10.0.0.5 (eth1)"},
+			[]snapshot.DNSResult{answer("www.example.com", "A", "", "192.0.2.53:53", 300, "203.0.113.10"), refusedAAAA},
+			finding.Error, "www.example.com AAAA: no usable answer: 192.0.2.53:53: answered REFUSED (2 tries); none of the answers that came back (www.example.com A 203.0.113.10 (answered by 192.0.2.53, TTL 300)) is an address of this host; this host has 198.51.100.7 (eth0) and 10.0.0.5 (eth1)"},
 		{"not asked", wwwCheck, nil, nil,
 			finding.Error, "www.example.com A was not asked when this snapshot was taken; take it again with this policy"},
 	}
@@ -241,7 +241,7 @@ func TestHostsEntry(t *testing.T) {
 	shadow := `hosts_entry "app" {
   name = "app.example.com"
 }`
-	sys := "127.0.0.53:53"
+	sys := "192.0.2.53:53"
 	nx := snapshot.DNSResult{DNSQuery: snapshot.DNSQuery{Name: "app.example.com", Type: "A"}, AnsweredBy: sys, Rcode: "NXDOMAIN"}
 	cases := []struct {
 		name, src string
@@ -261,13 +261,13 @@ func TestHostsEntry(t *testing.T) {
 			finding.Pass, "/etc/hosts entries agree: line 3: 198.51.100.9 app.example.com"},
 		{"shadow: differs from DNS", shadow, []snapshot.HostsEntry{entry(3, "10.9.9.9", "app.example.com")},
 			[]snapshot.DNSResult{answer("app.example.com", "A", "", sys, 300, "198.51.100.9"), answer("app.example.com", "AAAA", "", sys, 300)},
-			finding.Fail, "/etc/hosts line 3 pins app.example.com to 10.9.9.9, but DNS answers app.example.com A 198.51.100.9 (answered by 127.0.0.53, TTL 300): programs on this host reach 10.9.9.9, every other machine the address DNS gives"},
+			finding.Fail, "/etc/hosts line 3 pins app.example.com to 10.9.9.9, but DNS answers app.example.com A 198.51.100.9 (answered by 192.0.2.53, TTL 300): programs on this host reach 10.9.9.9, every other machine the address DNS gives"},
 		{"shadow: a name DNS does not have", shadow, []snapshot.HostsEntry{entry(3, "10.9.9.9", "app.example.com")},
 			[]snapshot.DNSResult{nx},
-			finding.Fail, "/etc/hosts line 3 pins app.example.com to 10.9.9.9, but app.example.com does not exist: NXDOMAIN from 127.0.0.53: programs on this host find a name that the rest of the network does not"},
+			finding.Fail, "/etc/hosts line 3 pins app.example.com to 10.9.9.9, but app.example.com does not exist: NXDOMAIN from 192.0.2.53: programs on this host find a name that the rest of the network does not"},
 		{"shadow: DNS timed out", shadow, []snapshot.HostsEntry{entry(3, "10.9.9.9", "app.example.com")},
-			[]snapshot.DNSResult{{DNSQuery: snapshot.DNSQuery{Name: "app.example.com", Type: "A"}, Error: "no usable answer: 127.0.0.53:53: no answer within 2s (2 tries)"}},
-			finding.Error, "cannot compare /etc/hosts line 3 pins app.example.com to 10.9.9.9 with DNS: app.example.com A: no usable answer: 127.0.0.53:53: no answer within 2s (2 tries)"},
+			[]snapshot.DNSResult{{DNSQuery: snapshot.DNSQuery{Name: "app.example.com", Type: "A"}, Error: "no usable answer: 192.0.2.53:53: no answer within 2s (2 tries)"}},
+			finding.Error, "cannot compare /etc/hosts line 3 pins app.example.com to 10.9.9.9 with DNS: app.example.com A: no usable answer: 192.0.2.53:53: no answer within 2s (2 tries)"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -76,9 +76,42 @@ func authNote(q *snapshot.DNSResult) string {
 	return ""
 }
 
-// answeredBy names the server without the usual port.
+// answeredBy names the server without the usual port. An answer from
+// systemd-resolved's stub is named by the upstream it came from, so that
+// the stub is never blamed for what an upstream said.
 func answeredBy(q *snapshot.DNSResult) string {
-	return hostOf(q.AnsweredBy)
+	if !snapshot.IsResolvedStub(q.AnsweredBy) {
+		return hostOf(q.AnsweredBy)
+	}
+	if len(q.Upstreams) == 0 {
+		return fmt.Sprintf("systemd-resolved's stub %s (its upstreams could not be read)", hostOf(q.AnsweredBy))
+	}
+	return fmt.Sprintf("%s through systemd-resolved's stub %s", upstreams(q), hostOf(q.AnsweredBy))
+}
+
+// upstreams names the upstreams of systemd-resolved an answer from its
+// stub came from: "upstream 192.0.2.53", or "one of the upstreams A or B
+// (it cannot be told which)".
+func upstreams(q *snapshot.DNSResult) string {
+	ups := make([]string, len(q.Upstreams))
+	for i, u := range q.Upstreams {
+		ups[i] = hostOf(u)
+	}
+	if len(ups) == 1 {
+		return "upstream " + ups[0]
+	}
+	return fmt.Sprintf("one of the upstreams %s (it cannot be told which)", joinAnd(ups, "or"))
+}
+
+// stubAnswered reports whether one of the answers came through
+// systemd-resolved's stub, which may have answered from its cache.
+func stubAnswered(results []*snapshot.DNSResult) bool {
+	for _, q := range results {
+		if snapshot.IsResolvedStub(q.AnsweredBy) {
+			return true
+		}
+	}
+	return false
 }
 
 func hostOf(server string) string {
@@ -98,6 +131,18 @@ func serverName(server string, d *snapshot.DNS) string {
 	names := make([]string, len(d.Resolvers))
 	for i, r := range d.Resolvers {
 		names[i] = hostOf(r)
+	}
+	if d.Resolved != nil {
+		var ups []string
+		for _, u := range d.Resolved.Servers {
+			if h := hostOf(u.Address); !contains(ups, h) {
+				ups = append(ups, h)
+			}
+		}
+		if len(ups) == 0 {
+			return "the system resolvers (systemd-resolved at " + strings.Join(names, ", ") + ", its upstreams unknown)"
+		}
+		return "the system resolvers (systemd-resolved at " + strings.Join(names, ", ") + ", upstream " + strings.Join(ups, ", ") + ")"
 	}
 	return "the system resolvers (" + strings.Join(names, ", ") + ")"
 }

@@ -22,7 +22,7 @@ import (
 const concurrency = 16
 
 func init() {
-	agent.Register(snapshot.CollectorDNS, func() agent.Collector { return &collector{port: 53} })
+	agent.Register(snapshot.CollectorDNS, func() agent.Collector { return &collector{port: 53, bus: readBus} })
 }
 
 // collector asks DNS servers directly, never through the C library or
@@ -33,6 +33,9 @@ type collector struct {
 	// resolv.conf cannot change. Tests set it so that a fixture tree's
 	// "nameserver 127.0.0.x" reaches a server of theirs on its own port.
 	port int
+	// bus reads systemd-resolved's upstreams on the live host; nil reads
+	// only the file it writes.
+	bus busReader
 }
 
 // Paths the collector reads.
@@ -41,12 +44,14 @@ const (
 	hostsPath      = "/etc/hosts"
 )
 
-// Reads declares what the collector reads: resolv.conf and /etc/hosts.
+// Reads declares what the collector reads: resolv.conf, /etc/hosts and the
+// upstream servers systemd-resolved writes when it changes them.
 func (*collector) Reads() []agent.Path {
-	return []agent.Path{agent.File(resolvConfPath), agent.File(hostsPath)}
+	return []agent.Path{agent.File(resolvConfPath), agent.File(hostsPath), agent.File(resolvedUpstreamPath)}
 }
 
-// Collect reads resolv.conf and /etc/hosts below env's root, then asks every
+// Collect reads resolv.conf and /etc/hosts below env's root, and
+// systemd-resolved's upstreams when resolv.conf names its stub, then asks every
 // query the policy wants, at most 16 at a time. It makes no query when the
 // policy wants none. A query that fails is recorded as data; only the
 // collector's own deadline cuts the run short, and then the data is partial.
@@ -70,6 +75,18 @@ func (c *collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Secti
 	for _, ns := range rc.nameservers {
 		d.Resolvers = append(d.Resolvers, netip.AddrPortFrom(ns, uint16(c.port)).String())
 	}
+	// Through resolved's stub, the answers come from its upstreams. On the
+	// live host the queries go through the stub, as programs' do; under
+	// --root the stub that answers is this machine's, not the audited
+	// host's, so the upstreams it lists are asked directly.
+	var before []scope
+	ask := d.Resolvers
+	if usesStub(rc.nameservers) {
+		d.Resolved, before = c.upstreams(ctx, env)
+		if env.FS().Root() != "/" && len(d.Resolved.Servers) > 0 {
+			ask = allServers(d.Resolved)
+		}
+	}
 	d.TimeoutMS = int(rc.timeout / time.Millisecond)
 	d.Attempts = rc.attempts
 	d.Hosts = []snapshot.HostsEntry{}
@@ -84,6 +101,9 @@ func (c *collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Secti
 
 	queries := dedupe(env.Wants.DNS)
 	if len(queries) == 0 {
+		if before != nil {
+			markCurrent(d.Resolved, before, before)
+		}
 		return d, nil
 	}
 	// Stop asking a little before the runner's deadline so that what was
@@ -99,7 +119,7 @@ func (c *collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Secti
 	sem := make(chan struct{}, concurrency)
 	var wg sync.WaitGroup
 	for i, q := range queries {
-		servers := d.Resolvers
+		servers := ask
 		if q.Server != "" {
 			servers = []string{q.Server}
 		}
@@ -115,7 +135,22 @@ func (c *collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Secti
 		}()
 	}
 	wg.Wait()
-	d.Queries = append(d.Queries, confirmPTR(ctx, a, d, queries)...)
+	d.Queries = append(d.Queries, confirmPTR(ctx, a, d, ask, queries)...)
+	if d.Resolved != nil {
+		upstreams := allServers(d.Resolved)
+		if before != nil {
+			if after, err := c.bus(ctx); err == nil {
+				upstreams = markCurrent(d.Resolved, before, after)
+			} else {
+				d.Resolved.Error = fmt.Sprintf("which upstream systemd-resolved used could not be read after the queries: %v", err)
+			}
+		}
+		for i := range d.Queries {
+			if snapshot.IsResolvedStub(d.Queries[i].AnsweredBy) {
+				d.Queries[i].Upstreams = upstreams
+			}
+		}
+	}
 	cut := 0
 	for _, r := range d.Queries {
 		if strings.HasPrefix(r.Error, notAsked) {
@@ -169,7 +204,7 @@ const maxPTRNames = 4
 // same server, so that forward-confirmed reverse DNS can be judged: the name
 // a PTR gives must lead back to the address. Queries already asked are not
 // asked again.
-func confirmPTR(ctx context.Context, a asker, d *snapshot.DNS, asked []snapshot.DNSQuery) []snapshot.DNSResult {
+func confirmPTR(ctx context.Context, a asker, d *snapshot.DNS, system []string, asked []snapshot.DNSQuery) []snapshot.DNSResult {
 	seen := map[snapshot.DNSQuery]bool{}
 	for _, q := range asked {
 		seen[q] = true
@@ -189,7 +224,7 @@ func confirmPTR(ctx context.Context, a asker, d *snapshot.DNS, asked []snapshot.
 					continue
 				}
 				seen[q] = true
-				servers := d.Resolvers
+				servers := system
 				if q.Server != "" {
 					servers = []string{q.Server}
 				}

@@ -16,6 +16,9 @@ type DNS struct {
 	ResolversDefault bool `json:"resolvers_default,omitempty"`
 	// ResolvConfError says why resolv.conf could not be read.
 	ResolvConfError string `json:"resolv_conf_error,omitempty"`
+	// Resolved is what systemd-resolved forwards to, when resolv.conf
+	// names its stub (127.0.0.53 or 127.0.0.54); nil otherwise.
+	Resolved *Resolved `json:"resolved,omitempty"`
 	// TimeoutMS and Attempts are how long one query waits for an answer and
 	// how many rounds over the servers are made before giving up.
 	TimeoutMS int `json:"timeout_ms"`
@@ -28,6 +31,52 @@ type DNS struct {
 	// Queries are the answers to what the policy asked, one per name, type
 	// and server.
 	Queries []DNSResult `json:"queries"`
+}
+
+// Stub addresses: where systemd-resolved answers the host's programs (its
+// stub, and from version 251 its proxy stub), forwarding to its upstreams.
+var (
+	ResolvedStub      = netip.MustParseAddr("127.0.0.53")
+	ResolvedProxyStub = netip.MustParseAddr("127.0.0.54")
+)
+
+// IsResolvedStub reports whether server (an address, or address:port with
+// port 53) is systemd-resolved's stub or proxy stub.
+func IsResolvedStub(server string) bool {
+	a, err := netip.ParseAddr(server)
+	if ap, perr := netip.ParseAddrPort(server); perr == nil && ap.Port() == 53 {
+		a, err = ap.Addr(), nil
+	}
+	return err == nil && (a == ResolvedStub || a == ResolvedProxyStub)
+}
+
+// Resolved is the upstream DNS servers systemd-resolved uses: the global
+// ones and each link's, as resolved itself says on D-Bus, or the flat list
+// it writes to /run/systemd/resolve/resolv.conf.
+type Resolved struct {
+	// Source is where they were read: "dbus" (org.freedesktop.resolve1)
+	// or the file /run/systemd/resolve/resolv.conf.
+	Source string `json:"source"`
+	// Servers are the upstreams, global ones first, then by link, each in
+	// resolved's order.
+	Servers []ResolvedServer `json:"servers"`
+	// Error says why the upstreams could not be read, or what was read
+	// instead of what was tried first.
+	Error string `json:"error,omitempty"`
+}
+
+// ResolvedServer is one upstream server of systemd-resolved.
+type ResolvedServer struct {
+	// Address is address:port.
+	Address string `json:"address"`
+	// LinkIndex and Link are the interface whose server it is; 0 and ""
+	// for a global server (resolved.conf's DNS=), and for every server
+	// read from the file, which does not say.
+	LinkIndex int    `json:"link_index,omitempty"`
+	Link      string `json:"link,omitempty"`
+	// Current marks the server resolved was using for its link (or
+	// globally) both before and after the queries were asked.
+	Current bool `json:"current,omitempty"`
 }
 
 // HostsEntry is one line of /etc/hosts: an address and the names it pins.
@@ -79,6 +128,12 @@ type DNSResult struct {
 	// TXT its strings joined, PTR and CNAME a name, SRV "PRIORITY WEIGHT
 	// PORT TARGET", CAA "FLAGS TAG \"VALUE\"". Names are canonical.
 	Data []DataRecord `json:"data,omitempty"`
+	// Upstreams are, for an answer from systemd-resolved's stub, the
+	// upstream servers it came from: one when the collector could tell
+	// which server resolved was using, else every one it might have
+	// asked. resolved may have answered from its cache, which holds what
+	// an upstream answered earlier.
+	Upstreams []string `json:"upstreams,omitempty"`
 	// Failed lists the servers that failed before AnsweredBy answered, or
 	// all of them when Error is set, each with its reason.
 	Failed []string `json:"failed,omitempty"`

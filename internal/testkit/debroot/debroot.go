@@ -191,7 +191,10 @@ func CachedSuite(t testing.TB, suite string, include ...string) string {
 	args = append(args, src.Suite, tmp, src.URI)
 	t.Logf("debootstrap %s (cached in %s for later runs)", strings.Join(args, " "), root)
 	if out, err := exec.Command("debootstrap", args...).CombinedOutput(); err != nil {
-		t.Fatalf("debootstrap %s from the host's mirror: %v (does the mirror serve %s?)\n%s", src.Suite, err, src.Suite, Tail(out))
+		// Its output names the failing stage; its log, removed with tmp,
+		// says why.
+		log, _ := os.ReadFile(filepath.Join(tmp, "debootstrap/debootstrap.log"))
+		t.Fatalf("debootstrap %s from the host's mirror: %v (does the mirror serve %s?)\n%s\nthe end of debootstrap.log:\n%s", src.Suite, err, src.Suite, Tail(out), Tail(log))
 	}
 	if err := os.Rename(tmp, root); err != nil {
 		t.Fatal(err)
