@@ -210,11 +210,6 @@ func (p *ruleParser) finish() {
 			cond = "no IPsec policy of the host applies to the packet"
 		}
 		p.assume(false, pol == "none", cond+" (-m policy --pol "+pol+")")
-	case "ipvs":
-		// xt_ipvs: a packet IPVS did not handle fails every option but
-		// --ipvs, which it fails unless inverted.
-		match := len(o) == 1 && has("--ipvs") && neg["--ipvs"]
-		p.assume(false, match, "IPVS handles none of the packet's traffic (no ipvsadm virtual service)")
 	case "ipv4options":
 		m := snapshot.Match{Field: "ipv4options"}
 		if f := o["--flags"]; f != "" {

@@ -438,7 +438,7 @@ func (p *ruleParser) moduleOption(a string, neg bool) {
 			p.collect(a, neg)
 			return
 		}
-	case "policy", "ipvs":
+	case "policy":
 		if strings.HasPrefix(a, "--") {
 			p.collect(a, neg)
 			return

@@ -376,6 +376,7 @@ func parseExpr(fam byte, b []byte) (Expr, error) {
 	}
 	e := newExpr(x.Name)
 	if e == nil {
+		x.Raw = data
 		return x, nil
 	}
 	if x.Name == "notrack" {
@@ -383,7 +384,9 @@ func parseExpr(fam byte, b []byte) (Expr, error) {
 		return x, nil
 	}
 	if err := unmarshalExpr(fam, data, e); err != nil {
-		// Keep the name: the rule is marked as not understood.
+		// Keep the name and the attributes: the decoder reads what it
+		// can (ct's direction) or marks the rule as not understood.
+		x.Raw = data
 		return x, nil
 	}
 	if imm, ok := e.(*expr.Immediate); ok && imm.Register == unix.NFT_REG_VERDICT && len(imm.Data) == 0 {

@@ -185,6 +185,11 @@ type Rule struct {
 //	             ct count, meters) with its outcome for a fresh peer under
 //	             normal load in Values[0] (match or nomatch); Reason is that
 //	             condition in words, empty when the outcome is certain
+//	first_chunks sctp's chunk types (iptables --chunk-types, nft "sctp chunk
+//	             X exists") or dccp's packet types: Values are the protocol
+//	             then the type names; Op is any, all or only. Decided for a
+//	             first packet (one INIT chunk, a dccp REQUEST), an assumption
+//	             the simulator states
 //	random       statistic, numgen...: may match (Reason says why)
 type Match struct {
 	Field string `json:"field"`
