@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/google/nftables/expr"
+	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
 
 	"github.com/hostdrift/hostdrift/internal/snapshot"
@@ -47,6 +48,7 @@ type decoder struct {
 	regs   map[int]regVal
 	rule   snapshot.Rule
 	sets   func(name string) *snapshot.Set
+	links  []linkInfo
 }
 
 // regIndex maps an nftables register number to a 32-bit register index.
@@ -63,7 +65,13 @@ func regIndex(r uint32) int {
 // DecodeRule turns a native rule's expressions into the normalised model.
 // sets looks up the sets of the rule's table (for concatenated keys).
 func DecodeRule(family string, exprs []Expr, sets func(string) *snapshot.Set) snapshot.Rule {
-	d := &decoder{family: family, regs: map[int]regVal{}, sets: sets}
+	return decodeRuleIn(family, exprs, sets, nil)
+}
+
+// decodeRuleIn is DecodeRule knowing the namespace's interfaces, by which
+// compares of an interface's index or type become compares of names.
+func decodeRuleIn(family string, exprs []Expr, sets func(string) *snapshot.Set, links []linkInfo) snapshot.Rule {
+	d := &decoder{family: family, regs: map[int]regVal{}, sets: sets, links: links}
 	switch family {
 	case "ip":
 		d.l3 = "ipv4"
@@ -127,6 +135,10 @@ var metaFields = map[expr.MetaKey]string{
 	expr.MetaKeyMARK:     "mark",
 	expr.MetaKeyPROTOCOL: "ethertype",
 	expr.MetaKeyPKTTYPE:  "pkttype",
+	expr.MetaKeyIIF:      "iif_index",
+	expr.MetaKeyOIF:      "oif_index",
+	expr.MetaKeyIIFTYPE:  "iif_type",
+	expr.MetaKeyOIFTYPE:  "oif_type",
 }
 
 var ctFields = map[expr.CtKey]string{
@@ -175,7 +187,7 @@ func (d *decoder) expr(x Expr) {
 			size = 16
 		} else if f == "l4proto" || f == "nfproto" || f == "pkttype" {
 			size = 1
-		} else if f == "ethertype" {
+		} else if f == "ethertype" || f == "iif_type" || f == "oif_type" {
 			size = 2
 		}
 		d.set(e.Register, regVal{field: f, size: size})
@@ -608,6 +620,9 @@ func (d *decoder) cmp(v regVal, op expr.CmpOp, data []byte) {
 		present := len(data) > 0 && data[0] != 0
 		d.rule.Matches = append(d.rule.Matches, snapshot.Match{Field: "first_chunks", Op: "any", Negate: neg == present, Values: []string{"sctp", v.reason}})
 		return
+	case "iif_index", "oif_index", "iif_type", "oif_type":
+		d.ifaceBy(v, op, data)
+		return
 	case "frag_off":
 		// iptables' -f is "frag-off & 0x1fff != 0": a fragment other than
 		// the first. Other tests of the flags are the sender's choice.
@@ -728,6 +743,8 @@ func (d *decoder) keys(reg uint32, n int) ([]string, string) {
 			return nil, partNames(v.parts) + " loaded together"
 		case "frag_off":
 			return nil, snapshot.MayPayload + "ip frag-off: the fragment flags and offset the sender chose"
+		case "iif_index", "oif_index", "iif_type", "oif_type":
+			return nil, "the interface's " + v.field
 		}
 		if v.mask != nil && !allFF(v.mask) && v.field != "ct_state" && v.field != "ct_status" {
 			return nil, "masked set key " + v.field
@@ -900,4 +917,37 @@ func slicesContains(s []string, v string) bool {
 		}
 	}
 	return false
+}
+
+// ifaceBy decodes a compare of the input or output interface's index or
+// link-layer type as a compare of the names of the namespace's interfaces
+// that have it: exact for the interfaces the snapshot saw.
+func (d *decoder) ifaceBy(v regVal, op expr.CmpOp, data []byte) {
+	field, what, _ := strings.Cut(v.field, "_")
+	if d.links == nil || (op != expr.CmpOpEq && op != expr.CmpOpNeq) || v.mask != nil {
+		d.undecided(regVal{field: "unknown", reason: "meta " + field + " " + what + " compared without the namespace's interfaces"}, false)
+		return
+	}
+	var names []string
+	for _, l := range d.links {
+		switch {
+		case what == "index" && len(data) == 4 && hostU32(data) == l.index:
+			names = append(names, l.name)
+		case what == "type" && len(data) == 2 && l.encap == encapName(binary.NativeEndian.Uint16(data)):
+			names = append(names, l.name)
+		}
+	}
+	neg := op == expr.CmpOpNeq
+	if len(names) == 0 {
+		// No interface has it: equality never holds.
+		d.assume(neg, "")
+		return
+	}
+	d.rule.Matches = append(d.rule.Matches, snapshot.Match{Field: field, Negate: neg, Values: names})
+}
+
+// encapName is netlink's name of a link-layer (ARPHRD) type, as
+// vishvananda/netlink gives an interface's EncapType.
+func encapName(t uint16) string {
+	return (&nl.IfInfomsg{IfInfomsg: unix.IfInfomsg{Type: t}}).EncapType()
 }
