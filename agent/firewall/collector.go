@@ -398,11 +398,11 @@ func readRoutes(fd int, fw *snapshot.Firewall) error {
 
 func nsHandle(fd int) netns.NsHandle { return netns.NsHandle(fd) }
 
-// linkInfo is one interface: its index, name and link-layer type as
-// netlink names it (ether, loopback, ...).
+// linkInfo is one interface: its index, name, link-layer type as netlink
+// names it (ether, loopback, ...) and device group.
 type linkInfo struct {
-	index       uint32
-	name, encap string
+	index, group uint32
+	name, encap  string
 }
 
 // readLinks lists the interfaces of the namespace of fd (0: the
@@ -426,7 +426,7 @@ func readLinks(fd int) []linkInfo {
 	out := make([]linkInfo, 0, len(links))
 	for _, l := range links {
 		a := l.Attrs()
-		out = append(out, linkInfo{uint32(a.Index), a.Name, a.EncapType})
+		out = append(out, linkInfo{index: uint32(a.Index), group: a.Group, name: a.Name, encap: a.EncapType})
 	}
 	return out
 }

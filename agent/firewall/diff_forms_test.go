@@ -48,9 +48,9 @@ func TestDecodedFormsProbe(t *testing.T) {
 		// holds, "mark | 0x1 == 0x1" always does.
 		nft4Case("nft frag-off", "ip frag-off & 0x1fff != 0 drop\n\t\tip frag-off & 0x1fff 0 tcp dport 22 drop"),
 		nft4Case("nft mark or", "meta mark or 0x23 == 0x11 drop\n\t\tmeta mark or 0x1 == 0x1 udp dport 80 drop"),
-		// An interface's index and link-layer type name the interfaces
-		// that have them.
-		nftCase("nft iif index and type", "meta iif lo drop\n\t\tmeta iiftype ether tcp dport 22 drop\n\t\tmeta iiftype loopback drop\n\t\tmeta iiftype != ether udp dport 80 drop", true),
+		// An interface's index, link-layer type and group name the
+		// interfaces that have them.
+		nftCase("nft iif index and type", "meta iif lo drop\n\t\tmeta iiftype ether tcp dport 22 drop\n\t\tmeta iiftype loopback drop\n\t\tmeta iiftype != ether udp dport 80 drop\n\t\tmeta iifgroup 7 drop\n\t\tmeta iifgroup 0 udp dport 22 drop", true),
 		// What the sender put in the segment: never decided.
 		nftCase("nft tcp option", "tcp option sack-perm exists drop", false),
 		nftCase("nft tcp window", "tcp window 29200 drop", false),

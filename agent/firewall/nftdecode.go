@@ -139,6 +139,8 @@ var metaFields = map[expr.MetaKey]string{
 	expr.MetaKeyOIF:      "oif_index",
 	expr.MetaKeyIIFTYPE:  "iif_type",
 	expr.MetaKeyOIFTYPE:  "oif_type",
+	expr.MetaKeyIIFGROUP: "iif_group",
+	expr.MetaKeyOIFGROUP: "oif_group",
 }
 
 var ctFields = map[expr.CtKey]string{
@@ -620,7 +622,7 @@ func (d *decoder) cmp(v regVal, op expr.CmpOp, data []byte) {
 		present := len(data) > 0 && data[0] != 0
 		d.rule.Matches = append(d.rule.Matches, snapshot.Match{Field: "first_chunks", Op: "any", Negate: neg == present, Values: []string{"sctp", v.reason}})
 		return
-	case "iif_index", "oif_index", "iif_type", "oif_type":
+	case "iif_index", "oif_index", "iif_type", "oif_type", "iif_group", "oif_group":
 		d.ifaceBy(v, op, data)
 		return
 	case "frag_off":
@@ -743,7 +745,7 @@ func (d *decoder) keys(reg uint32, n int) ([]string, string) {
 			return nil, partNames(v.parts) + " loaded together"
 		case "frag_off":
 			return nil, snapshot.MayPayload + "ip frag-off: the fragment flags and offset the sender chose"
-		case "iif_index", "oif_index", "iif_type", "oif_type":
+		case "iif_index", "oif_index", "iif_type", "oif_type", "iif_group", "oif_group":
 			return nil, "the interface's " + v.field
 		}
 		if v.mask != nil && !allFF(v.mask) && v.field != "ct_state" && v.field != "ct_status" {
@@ -919,8 +921,8 @@ func slicesContains(s []string, v string) bool {
 	return false
 }
 
-// ifaceBy decodes a compare of the input or output interface's index or
-// link-layer type as a compare of the names of the namespace's interfaces
+// ifaceBy decodes a compare of the input or output interface's index,
+// link-layer type or device group as a compare of the names of the namespace's interfaces
 // that have it: exact for the interfaces the snapshot saw.
 func (d *decoder) ifaceBy(v regVal, op expr.CmpOp, data []byte) {
 	field, what, _ := strings.Cut(v.field, "_")
@@ -934,6 +936,8 @@ func (d *decoder) ifaceBy(v regVal, op expr.CmpOp, data []byte) {
 		case what == "index" && len(data) == 4 && hostU32(data) == l.index:
 			names = append(names, l.name)
 		case what == "type" && len(data) == 2 && l.encap == encapName(binary.NativeEndian.Uint16(data)):
+			names = append(names, l.name)
+		case what == "group" && len(data) == 4 && hostU32(data) == l.group:
 			names = append(names, l.name)
 		}
 	}

@@ -144,5 +144,6 @@ func TestNftablesSuite(t *testing.T) {
 	for k, tl := range tallies {
 		b.WriteString(tl.summary(k))
 	}
+	b.WriteString("all unsupported forms:\n" + topReasons(tallies["all"].forms, 60))
 	t.Logf("\n%s", b.String())
 }
