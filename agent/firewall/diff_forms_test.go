@@ -60,6 +60,8 @@ func TestDecodedFormsProbe(t *testing.T) {
 		iptCase("iptables policy", "iptables-nft-restore", "-A INPUT -m policy --dir in --pol ipsec -j DROP\n-A INPUT -p tcp --dport 22 -m policy --dir in --pol none -j DROP", false, true),
 		iptCase("ip6tables policy legacy", "ip6tables-legacy-restore", "-A INPUT -m policy --dir in --pol ipsec --strict --reqid 1 --proto esp -j DROP\n-A INPUT -p udp -m policy --dir in --pol none -j DROP", true, true),
 		iptCase("iptables ecn tcp flags", "iptables-legacy-restore", "-A INPUT -p tcp -m ecn --ecn-tcp-ece -j DROP\n-A INPUT -p tcp --dport 22 -m ecn ! --ecn-tcp-cwr -j DROP", false, true),
+		// A mark from a seeded hash: later matches on it are unknown.
+		iptCase("iptables HMARK", "iptables-nft-restore", "-A INPUT -j HMARK --hmark-tuple src,sport --hmark-mod 2 --hmark-rnd 0x27\n-A INPUT -m mark --mark 0x1 -j DROP", false, false),
 		iptCase("iptables string", "iptables-nft-restore", "-A INPUT -m string --algo bm --string GET -j DROP", false, false),
 		iptCase("iptables tcpmss", "iptables-legacy-restore", "-A INPUT -p tcp -m tcpmss --mss 1400:1500 -j DROP", false, false),
 	}

@@ -316,7 +316,13 @@ func (p *ruleParser) honestOption(a string, neg bool) bool {
 	reason := honestModules[p.module]
 	switch {
 	case p.module == "socket" && a == "--restore-skmark":
-		return false // it sets the packet's mark: not a match alone
+		// The matching socket's mark becomes the packet's.
+		p.rule.Effects = append(p.rule.Effects, snapshot.Effect{Kind: "mark", Value: snapshot.MarkUnknown + snapshot.MayProcess + "socket --restore-skmark set the mark of the local socket"})
+		if !p.mod.done {
+			p.mayMatch(neg, reason)
+			p.mod.done = true
+		}
+		return true
 	case p.module == "dscp" && a == "--dscp-class":
 		v := p.value()
 		n, ok := dscpClasses[strings.ToLower(v)]

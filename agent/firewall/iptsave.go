@@ -483,6 +483,10 @@ func (p *ruleParser) setTarget(t string, isGoto bool) {
 		v.Kind = snapshot.VerdictQueue
 	case t == "LOG" || t == "NFLOG" || t == "ULOG" || t == "TRACE" || t == "AUDIT":
 		p.rule.Effects = append(p.rule.Effects, snapshot.Effect{Kind: "log"})
+	case t == "HMARK":
+		// The mark is a hash of the packet's addresses and ports with a
+		// seed: later matches on it cannot be decided.
+		p.rule.Effects = append(p.rule.Effects, snapshot.Effect{Kind: "mark", Value: snapshot.MarkUnknown + snapshot.MayChance + "HMARK set the mark from a seeded hash"})
 	case t == "MARK" || t == "CONNMARK":
 		// options set the effect
 	case t == "NOTRACK":

@@ -172,8 +172,9 @@ func (d *decoder) expr(x Expr) {
 			case e.Key == expr.MetaKeyMARK:
 				// The simulator cannot follow the new mark: later
 				// matches on it would read the old one.
-				d.unsupported("meta mark set from %s", orDefault(src.reason, src.field))
-				d.rule.Effects = append(d.rule.Effects, snapshot.Effect{Kind: "mark", Value: "unknown"})
+				why := "meta mark set from " + orDefault(src.reason, src.field)
+				d.unsupported("%s", why)
+				d.rule.Effects = append(d.rule.Effects, snapshot.Effect{Kind: "mark", Value: snapshot.MarkUnknown + why})
 			default:
 				d.rule.Effects = append(d.rule.Effects, snapshot.Effect{Kind: "meta_set"})
 			}

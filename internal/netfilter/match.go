@@ -214,10 +214,16 @@ func (w *walker) eval(m *cMatch) (tri, string) {
 		}
 		return portIn(m, o.DstPort)
 	case fMark:
+		if w.markWhy != "" {
+			return may, w.markWhy
+		}
 		return markIn(m.vals, p.Mark), ""
 	case fCtMark:
 		if p.CtState != "new" {
 			return may, "connection mark set by earlier packets"
+		}
+		if w.ctMarkWhy != "" {
+			return may, w.ctMarkWhy
 		}
 		return markIn(m.vals, w.ctMark), ""
 	case fTCPFlags:
@@ -381,6 +387,9 @@ func (w *walker) keyValue(f field) (value, string, bool) {
 	case fCtState:
 		return value{str: p.CtState}, p.CtState, true
 	case fMark:
+		if w.markWhy != "" {
+			return value{}, "", false
+		}
 		return value{plo: p.Mark}, strconv.Itoa(int(p.Mark)), true
 	case fNfproto:
 		return value{str: w.family()}, w.family(), true

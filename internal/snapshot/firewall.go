@@ -296,9 +296,15 @@ type Effect struct {
 	// Kind is mark, ct_mark, log, counter, ...
 	Kind string `json:"kind"`
 	// Value is the new value for mark and ct_mark: "0x10" or "0x10/0xff"
-	// (set the masked bits), or "or 0x4000" and "xor 0x4000".
+	// (set the masked bits), or "or 0x4000" and "xor 0x4000"; MarkUnknown
+	// and why when the new mark cannot be known (HMARK's hash).
 	Value string `json:"value,omitempty"`
 }
+
+// MarkUnknown begins the Value of a mark Effect whose new mark cannot be
+// known; the rest says why, and later matches on the mark may match for
+// that reason.
+const MarkUnknown = "unknown: "
 
 // Set is an nftables set or map.
 type Set struct {
