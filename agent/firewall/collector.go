@@ -398,6 +398,39 @@ func readRoutes(fd int, fw *snapshot.Firewall) error {
 
 func nsHandle(fd int) netns.NsHandle { return netns.NsHandle(fd) }
 
+// linkInfo is one interface: its index, name, link-layer type as netlink
+// names it (ether, loopback, ...) and device group.
+type linkInfo struct {
+	index, group uint32
+	name, encap  string
+}
+
+// readLinks lists the interfaces of the namespace of fd (0: the
+// caller's); nil when they cannot be read.
+func readLinks(fd int) []linkInfo {
+	var h *netlink.Handle
+	var err error
+	if fd > 0 {
+		h, err = netlink.NewHandleAt(nsHandle(fd))
+	} else {
+		h, err = netlink.NewHandle()
+	}
+	if err != nil {
+		return nil
+	}
+	defer h.Close()
+	links, err := h.LinkList()
+	if err != nil {
+		return nil
+	}
+	out := make([]linkInfo, 0, len(links))
+	for _, l := range links {
+		a := l.Attrs()
+		out = append(out, linkInfo{index: uint32(a.Index), group: a.Group, name: a.Name, encap: a.EncapType})
+	}
+	return out
+}
+
 // iptablesPath is the host's iptables command (Debian's alternatives link).
 const iptablesPath = "/usr/sbin/iptables"
 

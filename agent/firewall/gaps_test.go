@@ -14,7 +14,7 @@ import (
 // with nft and iptables, reads them back, and fails on any rule the
 // simulator cannot decide whatever the packet (a may-match, a field or
 // value it does not interpret, an unknown verdict) while the rule's
-// Unsupported is empty, unless the reason is chance, the clock or history.
+// Unsupported is empty, unless the reason is one of snapshot.MayFamilies.
 // It logs, per source, how many rules are decoded, honestly undecidable,
 // and unsupported.
 func TestNoUndeclaredGap(t *testing.T) {

@@ -9,14 +9,67 @@ import (
 )
 
 // honestModules give the reason of the may-match of each module whose
-// outcome depends on chance, the clock or the traffic already seen.
+// outcome, whatever its options, depends on chance, the clock, the traffic
+// already seen, what the sender put in the packet, or the local process
+// (snapshot.MayFamilies).
 var honestModules = map[string]string{
 	"statistic": snapshot.MayChance + "statistic: picks packets at random or every nth",
 	"random":    snapshot.MayChance + "random: picks packets at random",
+	"cpu":       snapshot.MayChance + "cpu: the CPU that handles the packet",
+	"cluster":   snapshot.MayChance + "cluster: a seeded hash of the source picks the node",
 	"nth":       snapshot.MayHistory + "nth: counts the packets already seen",
 	"quota":     snapshot.MayHistory + "quota: counts the bytes already seen",
 	"connbytes": snapshot.MayHistory + "connbytes: counts the connection's traffic",
+	"rateest":   snapshot.MayHistory + "rateest: rates the RATEEST target measured on earlier traffic",
+	"connlabel": snapshot.MayHistory + "connlabel: labels earlier packets set on the connection",
 	"time":      snapshot.MayClock + "time: depends on the time of day or date",
+	"string":    snapshot.MayPayload + "string: looks for bytes in the packet",
+	"u32":       snapshot.MayPayload + "u32: tests packet bytes at computed offsets",
+	"bpf":       snapshot.MayPayload + "bpf: a program tests the packet's bytes",
+	"osf":       snapshot.MayPayload + "osf: the sender's operating system, from its SYN's options",
+	"tcpmss":    snapshot.MayPayload + "tcpmss: the MSS option the sender chose",
+	"mac":       snapshot.MayPayload + "mac: the sender's link-layer address",
+	"eui64":     snapshot.MayPayload + "eui64: whether the source address is derived from the sender's link-layer address",
+	"owner":     snapshot.MayProcess + "owner: the local socket's user, group or existence",
+	"cgroup":    snapshot.MayProcess + "cgroup: the control group of the local process",
+	"socket":    snapshot.MayProcess + "socket: whether a local socket takes the packet",
+}
+
+// honestOptions give the reason of the may-match of module options whose
+// outcome depends on one of snapshot.MayFamilies, keyed by module and
+// option.
+var honestOptions = map[string]string{
+	"conntrack --ctexpire":    snapshot.MayHistory + "conntrack --ctexpire: the connection's remaining lifetime",
+	"tcp --tcp-option":        snapshot.MayPayload + "tcp --tcp-option: the options the sender chose",
+	"dccp --dccp-option":      snapshot.MayPayload + "dccp --dccp-option: the options the sender chose",
+	"ipcomp --ipcompspi":      snapshot.MayPayload + "ipcomp --ipcompspi: the CPI the sender chose",
+	"ipcomp --compres":        snapshot.MayPayload + "ipcomp --compres: the reserved bits the sender set",
+	"srh --srh-next-hdr":      snapshot.MayPayload + "srh: the segment routing header's fields",
+	"srh --srh-hdr-len-eq":    snapshot.MayPayload + "srh: the segment routing header's fields",
+	"srh --srh-hdr-len-gt":    snapshot.MayPayload + "srh: the segment routing header's fields",
+	"srh --srh-hdr-len-lt":    snapshot.MayPayload + "srh: the segment routing header's fields",
+	"srh --srh-segs-left-eq":  snapshot.MayPayload + "srh: the segment routing header's fields",
+	"srh --srh-segs-left-gt":  snapshot.MayPayload + "srh: the segment routing header's fields",
+	"srh --srh-segs-left-lt":  snapshot.MayPayload + "srh: the segment routing header's fields",
+	"srh --srh-last-entry-eq": snapshot.MayPayload + "srh: the segment routing header's fields",
+	"srh --srh-last-entry-gt": snapshot.MayPayload + "srh: the segment routing header's fields",
+	"srh --srh-last-entry-lt": snapshot.MayPayload + "srh: the segment routing header's fields",
+	"srh --srh-tag":           snapshot.MayPayload + "srh: the segment routing header's fields",
+	"srh --srh-psid":          snapshot.MayPayload + "srh: the segment routing header's fields",
+	"srh --srh-nsid":          snapshot.MayPayload + "srh: the segment routing header's fields",
+	"srh --srh-lsid":          snapshot.MayPayload + "srh: the segment routing header's fields",
+}
+
+// srhReason is why -m srh, even without options, may match a packet with
+// a routing header: the kernel also requires its type to be 4.
+const srhReason = snapshot.MayPayload + "srh: the routing header's type (4, segment routing)"
+
+// dscpClasses are the DiffServ class names of -m dscp --dscp-class and
+// their code points (xtables' dscp_helper).
+var dscpClasses = map[string]int{
+	"cs0": 0, "cs1": 8, "cs2": 16, "cs3": 24, "cs4": 32, "cs5": 40, "cs6": 48, "cs7": 56, "be": 0, "ef": 46,
+	"af11": 10, "af12": 12, "af13": 14, "af21": 18, "af22": 20, "af23": 22,
+	"af31": 26, "af32": 28, "af33": 30, "af41": 34, "af42": 36, "af43": 38,
 }
 
 // noCondition are the modules whose instance given no option matches
@@ -43,6 +96,11 @@ func (p *ruleParser) endModule() {
 	switch {
 	case headerModules[p.module]:
 		p.add("header", false, p.module)
+	case p.module == "srh":
+		p.add("header", false, "rt")
+		p.mayMatch(false, srhReason)
+	case honestModules[p.module] != "":
+		p.mayMatch(false, honestModules[p.module])
 	case p.module == "limit":
 		p.assume(false, true, "packets matching -m limit stay under 3/hour (burst 5)")
 	case noCondition[p.module]:
@@ -137,6 +195,21 @@ func (p *ruleParser) finish() {
 			mode = "loose"
 		}
 		p.rule.Matches = append(p.rule.Matches, snapshot.Match{Field: "rpf", Negate: has("--invert"), Values: []string{mode}})
+	case "policy":
+		// xt_policy: a packet with no IPsec state (in) or transform (out)
+		// matches --pol none and never --pol ipsec, whatever the other
+		// options say.
+		pol := o["--pol"]
+		if pol != "none" && pol != "ipsec" {
+			p.unsupported("match policy without --pol none or ipsec")
+			p.mayMatch(false, "policy without --pol")
+			return
+		}
+		cond := "the packet arrived without IPsec protection"
+		if o["--dir"] == "out" {
+			cond = "no IPsec policy of the host applies to the packet"
+		}
+		p.assume(false, pol == "none", cond+" (-m policy --pol "+pol+")")
 	case "ipv4options":
 		m := snapshot.Match{Field: "ipv4options"}
 		if f := o["--flags"]; f != "" {
@@ -231,4 +304,75 @@ func (p *ruleParser) ipField(opt string) (struct{ field, op string }, string, bo
 		v += "/0xff"
 	}
 	return f, v, true
+}
+
+// honestOption reads an option whose outcome is one of snapshot.MayFamilies
+// (honestModules, honestOptions) or that is decoded into another option
+// (dscp classes, the ecn module's tcp flags); false if it is none of these.
+func (p *ruleParser) honestOption(a string, neg bool) bool {
+	if !strings.HasPrefix(a, "--") {
+		return false
+	}
+	reason := honestModules[p.module]
+	switch {
+	case p.module == "socket" && a == "--restore-skmark":
+		// The matching socket's mark becomes the packet's.
+		p.rule.Effects = append(p.rule.Effects, snapshot.Effect{Kind: "mark", Value: snapshot.MarkUnknown + snapshot.MayProcess + "socket --restore-skmark set the mark of the local socket"})
+		if !p.mod.done {
+			p.mayMatch(neg, reason)
+			p.mod.done = true
+		}
+		return true
+	case p.module == "dscp" && a == "--dscp-class":
+		v := p.value()
+		n, ok := dscpClasses[strings.ToLower(v)]
+		if !ok {
+			p.unsupported("match dscp class " + v)
+			p.mayMatch(neg, "dscp class "+v+" is not known")
+			return true
+		}
+		p.rule.Matches = append(p.rule.Matches, snapshot.Match{Field: "dscp", Negate: neg, Values: []string{strconv.Itoa(n)}})
+		return true
+	case p.module == "ecn" && (a == "--ecn-tcp-ece" || a == "--ecn-tcp-cwr"):
+		// xt_ecn tests the TCP header's ECE or CWR flag.
+		f := map[string]string{"--ecn-tcp-ece": "ecn", "--ecn-tcp-cwr": "cwr"}[a]
+		p.add("tcp_flags", neg, f+"/"+f)
+		return true
+	case p.module == "srh":
+		reason = honestOptions[p.module+" "+a]
+		if reason != "" && !p.mod.done {
+			p.add("header", false, "rt")
+		}
+	case reason == "":
+		reason = honestOptions[p.module+" "+a]
+	}
+	if reason == "" {
+		return false
+	}
+	if !p.mod.done {
+		p.mayMatch(neg, reason)
+		p.mod.done = true
+	}
+	p.skipValues()
+	return true
+}
+
+// firstChunks reads sctp's --chunk-types MODE LIST and dccp's --dccp-types
+// LIST into a first_chunks match: Values are the protocol and the chunk or
+// packet type names, Op the mode (any for dccp).
+func (p *ruleParser) firstChunks(opt string, neg bool) {
+	m := snapshot.Match{Field: "first_chunks", Negate: neg, Op: "any", Values: []string{p.module}}
+	if opt == "--chunk-types" {
+		m.Op = strings.ToLower(p.value())
+	}
+	for _, c := range lowerList(p.value()) {
+		name, flags, _ := strings.Cut(c, ":")
+		if name == "init" && flags != "" {
+			p.unsupported("match sctp chunk flags on INIT")
+			p.mayMatch(neg, "sctp chunk flags on INIT")
+			return
+		}
+		m.Values = append(m.Values, name)
+	}
+	p.rule.Matches = append(p.rule.Matches, m)
 }

@@ -302,6 +302,9 @@ func (p *ruleParser) option(a string, neg bool) {
 }
 
 func (p *ruleParser) moduleOption(a string, neg bool) {
+	if p.honestOption(a, neg) {
+		return
+	}
 	switch p.module {
 	case "tcp", "udp", "sctp", "udplite", "dccp":
 		switch a {
@@ -317,6 +320,9 @@ func (p *ruleParser) moduleOption(a string, neg bool) {
 		case "--tcp-flags":
 			mask, comp := p.value(), p.value()
 			p.add("tcp_flags", neg, strings.ToLower(mask)+"/"+strings.ToLower(comp))
+			return
+		case "--chunk-types", "--dccp-types":
+			p.firstChunks(a, neg)
 			return
 		}
 	case "multiport":
@@ -432,13 +438,9 @@ func (p *ruleParser) moduleOption(a string, neg bool) {
 			p.collect(a, neg)
 			return
 		}
-	case "statistic", "quota", "connbytes", "time", "nth", "random":
+	case "policy":
 		if strings.HasPrefix(a, "--") {
-			if !p.mod.done {
-				p.mayMatch(neg, honestModules[p.module])
-				p.mod.done = true
-			}
-			p.skipValues()
+			p.collect(a, neg)
 			return
 		}
 	case "set":
@@ -481,6 +483,10 @@ func (p *ruleParser) setTarget(t string, isGoto bool) {
 		v.Kind = snapshot.VerdictQueue
 	case t == "LOG" || t == "NFLOG" || t == "ULOG" || t == "TRACE" || t == "AUDIT":
 		p.rule.Effects = append(p.rule.Effects, snapshot.Effect{Kind: "log"})
+	case t == "HMARK":
+		// The mark is a hash of the packet's addresses and ports with a
+		// seed: later matches on it cannot be decided.
+		p.rule.Effects = append(p.rule.Effects, snapshot.Effect{Kind: "mark", Value: snapshot.MarkUnknown + snapshot.MayChance + "HMARK set the mark from a seeded hash"})
 	case t == "MARK" || t == "CONNMARK":
 		// options set the effect
 	case t == "NOTRACK":
@@ -488,7 +494,10 @@ func (p *ruleParser) setTarget(t string, isGoto bool) {
 	case t == "SET":
 		// options name the sets it adds the packet to or deletes it from
 	case t == "CT" || t == "TCPMSS" || t == "CHECKSUM" || t == "TOS" || t == "DSCP" || t == "TTL" || t == "HL" ||
-		t == "CLASSIFY" || t == "SECMARK" || t == "CONNSECMARK" || t == "ECN" || t == "TEE":
+		t == "CLASSIFY" || t == "SECMARK" || t == "CONNSECMARK" || t == "ECN" || t == "TEE" ||
+		t == "TCPOPTSTRIP" || t == "IDLETIMER" || t == "LED" || t == "RATEEST":
+		// They change what the packet carries beyond the model, time or
+		// count it, and let it continue.
 		p.rule.Effects = append(p.rule.Effects, snapshot.Effect{Kind: strings.ToLower(t)})
 	case p.isChain != nil && p.isChain(t):
 		v.Kind, v.Chain = snapshot.VerdictJump, t

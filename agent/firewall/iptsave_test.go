@@ -45,7 +45,7 @@ func TestParseRule(t *testing.T) {
 		{line: `-m rpfilter --validmark --invert -j DROP`, matches: []snapshot.Match{m("rpf", true, "strict")}, verdict: snapshot.Verdict{Kind: "drop"}},
 		{line: `-m rpfilter -j RETURN`, matches: []snapshot.Match{m("rpf", false, "strict")}, verdict: snapshot.Verdict{Kind: "return"}},
 		{line: `-m rpfilter --loose --invert -j DROP`, matches: []snapshot.Match{m("rpf", true, "loose")}, verdict: snapshot.Verdict{Kind: "drop"}},
-		{line: `-m u32 --u32 "0>>22&0x3C@12>>26&0x3F=0x10" -j DROP`, verdict: snapshot.Verdict{Kind: "drop"}, unsup: true},
+		{line: `-m u32 --u32 "0>>22&0x3C@12>>26&0x3F=0x10" -j DROP`, matches: []snapshot.Match{{Field: "random", Reason: "payload: u32: tests packet bytes at computed offsets"}}, verdict: snapshot.Verdict{Kind: "drop"}},
 		// Headers the first packet of a connection never carries: the match
 		// fails when the header is missing, whatever "!" the options carry.
 		{line: `-m rt --rt-type 0 -j DROP`, matches: []snapshot.Match{m("header", false, "rt")}, verdict: snapshot.Verdict{Kind: "drop"}},
@@ -56,12 +56,23 @@ func TestParseRule(t *testing.T) {
 		// unsupported, never dropped (issue 27).
 		{line: `-m frag -j DROP`, matches: []snapshot.Match{m("header", false, "frag")}, verdict: snapshot.Verdict{Kind: "drop"}},
 		{line: `-m rt -m hbh -j DROP`, matches: []snapshot.Match{m("header", false, "rt"), m("header", false, "hbh")}, verdict: snapshot.Verdict{Kind: "drop"}},
-		{line: `-p tcp -m socket -j DROP`, matches: []snapshot.Match{m("l4proto", false, "tcp"), {Field: "random", Reason: "match socket is not interpreted"}}, verdict: snapshot.Verdict{Kind: "drop"}, unsup: true},
-		{line: `-m eui64 -j DROP`, matches: []snapshot.Match{{Field: "random", Reason: "match eui64 is not interpreted"}}, verdict: snapshot.Verdict{Kind: "drop"}, unsup: true},
+		{line: `-p tcp -m socket -j DROP`, matches: []snapshot.Match{m("l4proto", false, "tcp"), {Field: "random", Reason: "process: socket: whether a local socket takes the packet"}}, verdict: snapshot.Verdict{Kind: "drop"}},
+		{line: `-p tcp -m socket --restore-skmark -j DROP`, matches: []snapshot.Match{m("l4proto", false, "tcp"), {Field: "random", Reason: "process: socket: whether a local socket takes the packet"}},
+			effects: []snapshot.Effect{{Kind: "mark", Value: "unknown: process: socket --restore-skmark set the mark of the local socket"}}, verdict: snapshot.Verdict{Kind: "drop"}},
+		{line: `-j HMARK --hmark-tuple src --hmark-mod 2`, effects: []snapshot.Effect{{Kind: "mark", Value: "unknown: chance: HMARK set the mark from a seeded hash"}}, verdict: snapshot.Verdict{Kind: "continue"}},
+		{line: `-m eui64 -j DROP`, matches: []snapshot.Match{{Field: "random", Reason: "payload: eui64: whether the source address is derived from the sender's link-layer address"}}, verdict: snapshot.Verdict{Kind: "drop"}},
+		{line: `-m srh -j DROP`, matches: []snapshot.Match{m("header", false, "rt"), {Field: "random", Reason: "payload: srh: the routing header's type (4, segment routing)"}}, verdict: snapshot.Verdict{Kind: "drop"}},
+		{line: `-m srh --srh-tag 3 -j DROP`, matches: []snapshot.Match{m("header", false, "rt"), {Field: "random", Reason: "payload: srh: the segment routing header's fields"}}, verdict: snapshot.Verdict{Kind: "drop"}},
+		{line: `-m policy --dir in --pol none -j DROP`, matches: []snapshot.Match{{Field: "assume", Values: []string{"match"}, Reason: "the packet arrived without IPsec protection (-m policy --pol none)"}}, verdict: snapshot.Verdict{Kind: "drop"}},
+		{line: `-m policy --dir out --pol ipsec --reqid 1 -j DROP`, matches: []snapshot.Match{{Field: "assume", Values: []string{"nomatch"}, Reason: "no IPsec policy of the host applies to the packet (-m policy --pol ipsec)"}}, verdict: snapshot.Verdict{Kind: "drop"}},
+		{line: `-p sctp -m sctp ! --chunk-types only INIT,DATA:Be -j DROP`, matches: []snapshot.Match{m("l4proto", false, "sctp"), {Field: "first_chunks", Op: "only", Negate: true, Values: []string{"sctp", "init", "data"}}}, verdict: snapshot.Verdict{Kind: "drop"}},
+		{line: `-p dccp -m dccp --dccp-types REQUEST,DATA -j DROP`, matches: []snapshot.Match{m("l4proto", false, "dccp"), {Field: "first_chunks", Op: "any", Values: []string{"dccp", "request", "data"}}}, verdict: snapshot.Verdict{Kind: "drop"}},
+		{line: `-m dscp --dscp-class AF41 -j DROP`, matches: []snapshot.Match{m("dscp", false, "34")}, verdict: snapshot.Verdict{Kind: "drop"}},
+		{line: `-p tcp -m ecn ! --ecn-tcp-cwr -j DROP`, matches: []snapshot.Match{m("l4proto", false, "tcp"), m("tcp_flags", true, "cwr/cwr")}, verdict: snapshot.Verdict{Kind: "drop"}},
 		{line: `-m limit -j ACCEPT`, matches: []snapshot.Match{{Field: "assume", Values: []string{"match"}, Reason: "packets matching -m limit stay under 3/hour (burst 5)"}}, verdict: snapshot.Verdict{Kind: "accept"}},
 		{line: `-p tcp -m tcp -m comment --comment x -j ACCEPT`, matches: []snapshot.Match{m("l4proto", false, "tcp")}, comment: "x", verdict: snapshot.Verdict{Kind: "accept"}},
 		{line: `-m time --timestart 10:00:00 -j DROP`, matches: []snapshot.Match{{Field: "random", Reason: "clock: time: depends on the time of day or date"}}, verdict: snapshot.Verdict{Kind: "drop"}},
-		{line: `-m owner --uid-owner 0 -j DROP`, verdict: snapshot.Verdict{Kind: "drop"}, unsup: true},
+		{line: `-m owner --uid-owner 0 -j DROP`, matches: []snapshot.Match{{Field: "random", Reason: "process: owner: the local socket's user, group or existence"}}, verdict: snapshot.Verdict{Kind: "drop"}},
 		{line: `-m conntrack --ctproto tcp --ctorigsrc 10.0.0.0/8 ! --ctorigdst 10.0.0.1/32 --ctorigsrcport 1024:2048 --ctorigdstport 80 -j ACCEPT`,
 			matches: []snapshot.Match{m("ct_proto", false, "tcp"), m("ct_orig_saddr", false, "10.0.0.0/8"), m("ct_orig_daddr", true, "10.0.0.1/32"), m("ct_orig_sport", false, "1024-2048"), m("ct_orig_dport", false, "80")},
 			verdict: snapshot.Verdict{Kind: "accept"}},
@@ -171,12 +182,12 @@ COMMIT
 func TestDecodeRule(t *testing.T) {
 	port := func(p uint16) []byte { return []byte{byte(p >> 8), byte(p)} }
 	tcpDport587 := []Expr{
-		{"meta", &expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1}},
-		{"cmp", &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_TCP}}},
-		{"payload", &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2}},
-		{"cmp", &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: port(587)}},
+		{Name: "meta", E: &expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1}},
+		{Name: "cmp", E: &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_TCP}}},
+		{Name: "payload", E: &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseTransportHeader, Offset: 2, Len: 2}},
+		{Name: "cmp", E: &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: port(587)}},
 	}
-	r := DecodeRule("inet", append(tcpDport587, Expr{"immediate", &expr.Verdict{Kind: expr.VerdictDrop}}), nil)
+	r := DecodeRule("inet", append(tcpDport587, Expr{Name: "immediate", E: &expr.Verdict{Kind: expr.VerdictDrop}}), nil)
 	want := []snapshot.Match{{Field: "l4proto", Values: []string{"tcp"}}, {Field: "dport", Values: []string{"587"}}}
 	if !reflect.DeepEqual(r.Matches, want) || r.Verdict.Kind != "drop" || len(r.Unsupported) != 0 {
 		t.Errorf("tcp dport 587 drop decoded as %+v", r)
@@ -187,12 +198,12 @@ func TestDecodeRule(t *testing.T) {
 
 	// ip saddr 10.0.0.0/8: a 1-byte load; ip daddr & 255.255.0.0 == 192.168.0.0
 	r = DecodeRule("ip", []Expr{
-		{"payload", &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 1}},
-		{"cmp", &expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{10}}},
-		{"payload", &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4}},
-		{"bitwise", &expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: []byte{255, 255, 0, 0}, Xor: []byte{0, 0, 0, 0}}},
-		{"cmp", &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{192, 168, 0, 0}}},
-		{"immediate", &expr.Verdict{Kind: expr.VerdictAccept}},
+		{Name: "payload", E: &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 12, Len: 1}},
+		{Name: "cmp", E: &expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: []byte{10}}},
+		{Name: "payload", E: &expr.Payload{DestRegister: 1, Base: expr.PayloadBaseNetworkHeader, Offset: 16, Len: 4}},
+		{Name: "bitwise", E: &expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: []byte{255, 255, 0, 0}, Xor: []byte{0, 0, 0, 0}}},
+		{Name: "cmp", E: &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{192, 168, 0, 0}}},
+		{Name: "immediate", E: &expr.Verdict{Kind: expr.VerdictAccept}},
 	}, nil)
 	want = []snapshot.Match{{Field: "saddr", Negate: true, Values: []string{"10.0.0.0/8"}}, {Field: "daddr", Values: []string{"192.168.0.0/16"}}}
 	if !reflect.DeepEqual(r.Matches, want) {
@@ -202,19 +213,19 @@ func TestDecodeRule(t *testing.T) {
 	// An expression google/nftables drops (byteorder) poisons every register:
 	// the comparison after it may match, and the rule is marked.
 	r = DecodeRule("inet", append(append([]Expr{}, tcpDport587[:2]...),
-		Expr{"byteorder", nil},
-		Expr{"cmp", &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_TCP}}},
-		Expr{"immediate", &expr.Verdict{Kind: expr.VerdictAccept}}), nil)
+		Expr{Name: "byteorder", E: nil},
+		Expr{Name: "cmp", E: &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{unix.IPPROTO_TCP}}},
+		Expr{Name: "immediate", E: &expr.Verdict{Kind: expr.VerdictAccept}}), nil)
 	if len(r.Unsupported) == 0 || r.Matches[len(r.Matches)-1].Field != snapshot.FieldMayMatch {
 		t.Errorf("rule with byteorder decoded as %+v", r)
 	}
 
 	// ct state established,related: bitwise mask then != 0.
 	r = DecodeRule("inet", []Expr{
-		{"ct", &expr.Ct{Key: expr.CtKeySTATE, Register: 1}},
-		{"bitwise", &expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: hostBytes(6), Xor: make([]byte, 4)}},
-		{"cmp", &expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: make([]byte, 4)}},
-		{"immediate", &expr.Verdict{Kind: expr.VerdictAccept}},
+		{Name: "ct", E: &expr.Ct{Key: expr.CtKeySTATE, Register: 1}},
+		{Name: "bitwise", E: &expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: hostBytes(6), Xor: make([]byte, 4)}},
+		{Name: "cmp", E: &expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: make([]byte, 4)}},
+		{Name: "immediate", E: &expr.Verdict{Kind: expr.VerdictAccept}},
 	}, nil)
 	if !reflect.DeepEqual(r.Matches, []snapshot.Match{{Field: "ct_state", Values: []string{"established", "related"}}}) {
 		t.Errorf("ct state decoded as %+v", r.Matches)
@@ -222,11 +233,11 @@ func TestDecodeRule(t *testing.T) {
 
 	// dnat to 10.0.0.2:80 through registers; numgen makes a may-match.
 	r = DecodeRule("ip", []Expr{
-		{"numgen", &expr.Numgen{Register: 1, Modulus: 2}},
-		{"cmp", &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: make([]byte, 4)}},
-		{"immediate", &expr.Immediate{Register: 1, Data: []byte{10, 0, 0, 2}}},
-		{"immediate", &expr.Immediate{Register: 2, Data: port(80)}},
-		{"nat", &expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, RegProtoMin: 2}},
+		{Name: "numgen", E: &expr.Numgen{Register: 1, Modulus: 2}},
+		{Name: "cmp", E: &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: make([]byte, 4)}},
+		{Name: "immediate", E: &expr.Immediate{Register: 1, Data: []byte{10, 0, 0, 2}}},
+		{Name: "immediate", E: &expr.Immediate{Register: 2, Data: port(80)}},
+		{Name: "nat", E: &expr.NAT{Type: expr.NATTypeDestNAT, Family: unix.NFPROTO_IPV4, RegAddrMin: 1, RegProtoMin: 2}},
 	}, nil)
 	if r.Verdict.Kind != "dnat" || r.Verdict.To != "10.0.0.2:80" || r.Matches[0].Field != snapshot.FieldMayMatch {
 		t.Errorf("numgen dnat decoded as %+v", r)
@@ -271,16 +282,18 @@ func TestSplitArgs(t *testing.T) {
 func TestDecodeHeaderFields(t *testing.T) {
 	l4 := func(proto byte) []Expr {
 		return []Expr{
-			{"meta", &expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1}},
-			{"cmp", &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{proto}}},
+			{Name: "meta", E: &expr.Meta{Key: expr.MetaKeyL4PROTO, Register: 1}},
+			{Name: "cmp", E: &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: []byte{proto}}},
 		}
 	}
 	load := func(base expr.PayloadBase, off, n uint32) Expr {
-		return Expr{"payload", &expr.Payload{DestRegister: 1, Base: base, Offset: off, Len: n}}
+		return Expr{Name: "payload", E: &expr.Payload{DestRegister: 1, Base: base, Offset: off, Len: n}}
 	}
-	cmp := func(data ...byte) Expr { return Expr{"cmp", &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: data}} }
+	cmp := func(data ...byte) Expr {
+		return Expr{Name: "cmp", E: &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: data}}
+	}
 	th := expr.PayloadBaseTransportHeader
-	drop := Expr{"immediate", &expr.Verdict{Kind: expr.VerdictDrop}}
+	drop := Expr{Name: "immediate", E: &expr.Verdict{Kind: expr.VerdictDrop}}
 	tests := []struct {
 		name   string
 		family string
@@ -295,40 +308,40 @@ func TestDecodeHeaderFields(t *testing.T) {
 		{"icmpv6 checksum", "ip6", append(l4(unix.IPPROTO_ICMPV6), load(th, 2, 2), cmp(0, 1)),
 			[]snapshot.Match{{Field: "random", Reason: "chance: icmpv6 checksum differs from packet to packet"}}, false},
 		{"ah reserved", "ip", append(l4(unix.IPPROTO_AH), load(th, 2, 2), cmp(0, 1)),
-			[]snapshot.Match{{Field: "random", Reason: "ah reserved is not part of the packets hostdrift simulates"}}, true},
+			[]snapshot.Match{{Field: "random", Reason: "payload: ah reserved: a value the sender chose"}}, false},
 		{"comp cpi", "ip", append(l4(108), load(th, 2, 2), cmp(0, 22)),
-			[]snapshot.Match{{Field: "random", Reason: "comp cpi is not part of the packets hostdrift simulates"}}, true},
+			[]snapshot.Match{{Field: "random", Reason: "payload: comp cpi: a value the sender chose"}}, false},
 		{"igmp checksum", "ip", append(l4(unix.IPPROTO_IGMP), load(th, 2, 2), cmp(0, 1)),
 			[]snapshot.Match{{Field: "random", Reason: "chance: igmp checksum differs from packet to packet"}}, false},
 		{"tcp sport 1 tcp dport 2, merged", "ip", append(l4(unix.IPPROTO_TCP), load(th, 0, 4), cmp(0, 1, 0, 2)),
 			[]snapshot.Match{{Field: "sport", Values: []string{"1"}}, {Field: "dport", Values: []string{"2"}}}, false},
 		{"tcp urgptr", "ip", append(l4(unix.IPPROTO_TCP), load(th, 18, 2), cmp(0, 33)),
-			[]snapshot.Match{{Field: "random", Reason: "tcp urgptr is not part of the packets hostdrift simulates"}}, true},
+			[]snapshot.Match{{Field: "random", Reason: "payload: tcp urgptr: a value the sender chose"}}, false},
 		{"udp length", "ip", append(l4(unix.IPPROTO_UDP), load(th, 4, 2), cmp(0, 20)),
-			[]snapshot.Match{{Field: "random", Reason: "udp length is not part of the packets hostdrift simulates"}}, true},
+			[]snapshot.Match{{Field: "random", Reason: "payload: udp length: a value the sender chose"}}, false},
 		{"sctp dport", "ip", append(l4(unix.IPPROTO_SCTP), load(th, 2, 2), cmp(0, 22)),
 			[]snapshot.Match{{Field: "dport", Values: []string{"22"}}}, false},
 		{"ip saddr . daddr, merged", "ip", []Expr{load(expr.PayloadBaseNetworkHeader, 12, 8), cmp(10, 0, 0, 1, 10, 0, 0, 2)},
 			[]snapshot.Match{{Field: "saddr", Values: []string{"10.0.0.1"}}, {Field: "daddr", Values: []string{"10.0.0.2"}}}, false},
 		{"ip saddr & 255.0.255.0 == 10.0.12.0", "ip", []Expr{load(expr.PayloadBaseNetworkHeader, 12, 4),
-			{"bitwise", &expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: []byte{255, 0, 255, 0}, Xor: make([]byte, 4)}}, cmp(10, 0, 12, 0)},
+			{Name: "bitwise", E: &expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: []byte{255, 0, 255, 0}, Xor: make([]byte, 4)}}, cmp(10, 0, 12, 0)},
 			[]snapshot.Match{{Field: "saddr", Values: []string{"10.0.12.0/255.0.255.0"}}}, false},
 		{"ip ttl", "ip", []Expr{load(expr.PayloadBaseNetworkHeader, 8, 1), cmp(64)},
 			[]snapshot.Match{{Field: "ttl", Values: []string{"64"}}}, false},
-		{"ip6 hoplimit in a set", "ip6", []Expr{load(expr.PayloadBaseNetworkHeader, 7, 1), {"lookup", &expr.Lookup{SourceRegister: 1, SetName: "__set0"}}},
+		{"ip6 hoplimit in a set", "ip6", []Expr{load(expr.PayloadBaseNetworkHeader, 7, 1), {Name: "lookup", E: &expr.Lookup{SourceRegister: 1, SetName: "__set0"}}},
 			[]snapshot.Match{{Field: "set", Set: "__set0", Keys: []string{"ttl"}}}, false},
 		{"ip dscp cs1", "ip", []Expr{load(expr.PayloadBaseNetworkHeader, 1, 1),
-			{"bitwise", &expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 1, Mask: []byte{0xfc}, Xor: []byte{0}}}, cmp(0x20)},
+			{Name: "bitwise", E: &expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 1, Mask: []byte{0xfc}, Xor: []byte{0}}}, cmp(0x20)},
 			[]snapshot.Match{{Field: "dscp", Values: []string{"0x08"}}}, false},
 		{"ip ecn ect0", "ip", []Expr{load(expr.PayloadBaseNetworkHeader, 1, 1),
-			{"bitwise", &expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 1, Mask: []byte{0x03}, Xor: []byte{0}}}, cmp(2)},
+			{Name: "bitwise", E: &expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 1, Mask: []byte{0x03}, Xor: []byte{0}}}, cmp(2)},
 			[]snapshot.Match{{Field: "ecn", Values: []string{"2"}}}, false},
 		{"ip6 flowlabel", "ip6", []Expr{load(expr.PayloadBaseNetworkHeader, 1, 3),
-			{"bitwise", &expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 3, Mask: []byte{0x0f, 0xff, 0xff}, Xor: []byte{0, 0, 0}}}, cmp(0, 0, 22)},
-			[]snapshot.Match{{Field: "random", Reason: "network header bytes 1-3 of ipv6"}}, true},
+			{Name: "bitwise", E: &expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 3, Mask: []byte{0x0f, 0xff, 0xff}, Xor: []byte{0, 0, 0}}}, cmp(0, 0, 22)},
+			[]snapshot.Match{{Field: "random", Reason: "payload: ip6 version/dscp/ecn/flowlabel: a value the sender chose"}}, false},
 		{"range on an undecoded field", "ip", append(l4(unix.IPPROTO_TCP), load(th, 18, 2),
-			Expr{"range", &expr.Range{Op: expr.CmpOpNeq, Register: 1, FromData: []byte{0, 33}, ToData: []byte{0, 45}}}),
-			[]snapshot.Match{{Field: "random", Reason: "tcp urgptr is not part of the packets hostdrift simulates"}}, true},
+			Expr{Name: "range", E: &expr.Range{Op: expr.CmpOpNeq, Register: 1, FromData: []byte{0, 33}, ToData: []byte{0, 45}}}),
+			[]snapshot.Match{{Field: "random", Reason: "payload: tcp urgptr: a value the sender chose"}}, false},
 		{"th dport without a protocol", "inet", []Expr{load(th, 2, 2), cmp(0, 22)},
 			[]snapshot.Match{{Field: "dport", Values: []string{"22"}}}, false},
 	}

@@ -51,6 +51,9 @@ type nftReader struct {
 	xt map[string]bool
 	// xtRules marks each such rule.
 	xtRules map[ruleRef]bool
+	// links are the namespace's interfaces, for "meta iif" and "meta
+	// iiftype", which compare an index or a type; nil if unread.
+	links []linkInfo
 }
 
 // read lists and decodes every table the kernel holds, whoever made it.
@@ -63,6 +66,7 @@ func (r *nftReader) read() ([]snapshot.Table, error) {
 	if err != nil {
 		return nil, err
 	}
+	r.links = readLinks(r.fd)
 	tables, err := conn.ListTables()
 	if err != nil {
 		return nil, fmt.Errorf("list nftables tables: %w", err)
@@ -195,7 +199,7 @@ func (r *nftReader) rules(nl *netlink.Conn, t *nftables.Table, st *snapshot.Tabl
 		if !ok {
 			continue
 		}
-		rule := DecodeRule(st.Family, raw.exprs, setOf)
+		rule := decodeRuleIn(st.Family, raw.exprs, setOf, r.links)
 		rule.Handle = raw.handle
 		rule.Comment = raw.comment
 		c := &st.Chains[ci]
@@ -376,6 +380,7 @@ func parseExpr(fam byte, b []byte) (Expr, error) {
 	}
 	e := newExpr(x.Name)
 	if e == nil {
+		x.Raw = data
 		return x, nil
 	}
 	if x.Name == "notrack" {
@@ -383,7 +388,9 @@ func parseExpr(fam byte, b []byte) (Expr, error) {
 		return x, nil
 	}
 	if err := unmarshalExpr(fam, data, e); err != nil {
-		// Keep the name: the rule is marked as not understood.
+		// Keep the name and the attributes: the decoder reads what it
+		// can (ct's direction) or marks the rule as not understood.
+		x.Raw = data
 		return x, nil
 	}
 	if imm, ok := e.(*expr.Immediate); ok && imm.Register == unix.NFT_REG_VERDICT && len(imm.Data) == 0 {

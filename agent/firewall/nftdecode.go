@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/google/nftables/expr"
+	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
 
 	"github.com/hostdrift/hostdrift/internal/snapshot"
@@ -21,6 +22,9 @@ import (
 type Expr struct {
 	Name string
 	E    expr.Any
+	// Raw is the expression's attributes as the kernel sent them, read
+	// when google/nftables cannot decode the type (rawExpr).
+	Raw []byte
 }
 
 // regVal is what a register holds while a rule is decoded.
@@ -28,6 +32,7 @@ type regVal struct {
 	field  string // match field, "const", "random" or "unknown"
 	size   int
 	mask   []byte
+	xor    []byte // applied after mask (mark and ct mark only)
 	data   []byte // const data
 	reason string
 	l3     string
@@ -43,6 +48,7 @@ type decoder struct {
 	regs   map[int]regVal
 	rule   snapshot.Rule
 	sets   func(name string) *snapshot.Set
+	links  []linkInfo
 }
 
 // regIndex maps an nftables register number to a 32-bit register index.
@@ -59,7 +65,13 @@ func regIndex(r uint32) int {
 // DecodeRule turns a native rule's expressions into the normalised model.
 // sets looks up the sets of the rule's table (for concatenated keys).
 func DecodeRule(family string, exprs []Expr, sets func(string) *snapshot.Set) snapshot.Rule {
-	d := &decoder{family: family, regs: map[int]regVal{}, sets: sets}
+	return decodeRuleIn(family, exprs, sets, nil)
+}
+
+// decodeRuleIn is DecodeRule knowing the namespace's interfaces, by which
+// compares of an interface's index or type become compares of names.
+func decodeRuleIn(family string, exprs []Expr, sets func(string) *snapshot.Set, links []linkInfo) snapshot.Rule {
+	d := &decoder{family: family, regs: map[int]regVal{}, sets: sets, links: links}
 	switch family {
 	case "ip":
 		d.l3 = "ipv4"
@@ -123,6 +135,12 @@ var metaFields = map[expr.MetaKey]string{
 	expr.MetaKeyMARK:     "mark",
 	expr.MetaKeyPROTOCOL: "ethertype",
 	expr.MetaKeyPKTTYPE:  "pkttype",
+	expr.MetaKeyIIF:      "iif_index",
+	expr.MetaKeyOIF:      "oif_index",
+	expr.MetaKeyIIFTYPE:  "iif_type",
+	expr.MetaKeyOIFTYPE:  "oif_type",
+	expr.MetaKeyIIFGROUP: "iif_group",
+	expr.MetaKeyOIFGROUP: "oif_group",
 }
 
 var ctFields = map[expr.CtKey]string{
@@ -135,6 +153,9 @@ var ctFields = map[expr.CtKey]string{
 func (d *decoder) expr(x Expr) {
 	switch e := x.E.(type) {
 	case nil:
+		if d.rawExpr(x) {
+			return
+		}
 		d.unsupported("expression %q is not decoded", x.Name)
 		// It may have written any register: forget them all.
 		for i := range d.regs {
@@ -149,7 +170,11 @@ func (d *decoder) expr(x Expr) {
 			case e.Key == expr.MetaKeyMARK && src.field == "ct_mark":
 				d.rule.Effects = append(d.rule.Effects, snapshot.Effect{Kind: "mark", Value: "restore"})
 			case e.Key == expr.MetaKeyMARK:
-				d.rule.Effects = append(d.rule.Effects, snapshot.Effect{Kind: "mark", Value: "unknown"})
+				// The simulator cannot follow the new mark: later
+				// matches on it would read the old one.
+				why := "meta mark set from " + orDefault(src.reason, src.field)
+				d.unsupported("%s", why)
+				d.rule.Effects = append(d.rule.Effects, snapshot.Effect{Kind: "mark", Value: snapshot.MarkUnknown + why})
 			default:
 				d.rule.Effects = append(d.rule.Effects, snapshot.Effect{Kind: "meta_set"})
 			}
@@ -165,7 +190,7 @@ func (d *decoder) expr(x Expr) {
 			size = 16
 		} else if f == "l4proto" || f == "nfproto" || f == "pkttype" {
 			size = 1
-		} else if f == "ethertype" {
+		} else if f == "ethertype" || f == "iif_type" || f == "oif_type" {
 			size = 2
 		}
 		d.set(e.Register, regVal{field: f, size: size})
@@ -194,7 +219,7 @@ func (d *decoder) expr(x Expr) {
 		d.set(e.Register, regVal{field: f, size: size})
 	case *expr.Payload:
 		if e.OperationType != expr.PayloadLoad {
-			d.unsupported("payload write (packet mangling)")
+			d.payloadWrite(e)
 			return
 		}
 		d.set(e.DestRegister, d.payload(e))
@@ -205,6 +230,9 @@ func (d *decoder) expr(x Expr) {
 		case len(e.Mask) == 0:
 			// A shift: google/nftables does not decode its operation.
 			v = regVal{field: "unknown", reason: "bitwise shift"}
+		case !allZero(e.Xor) && (v.field == "mark" || v.field == "ct_mark") && len(e.Xor) == 4 && v.xor == nil:
+			// (x & mask) ^ xor: nft writes "mark | 0x23" so.
+			v.xor = append([]byte(nil), e.Xor...)
 		case !allZero(e.Xor):
 			v = regVal{field: "unknown", reason: "bitwise xor"}
 		}
@@ -219,7 +247,7 @@ func (d *decoder) expr(x Expr) {
 		switch v.field {
 		case "header_field":
 			return // the load already required the header
-		case "sport", "dport", "saddr", "daddr":
+		case "sport", "dport", "saddr", "daddr", "ct_orig_saddr", "ct_orig_daddr", "ct_orig_sport", "ct_orig_dport":
 		case snapshot.FieldMayMatch, "unknown", "merged":
 			d.undecided(v, false)
 			return
@@ -415,7 +443,7 @@ func (d *decoder) format(v regVal, data []byte) string {
 			}
 			return strconv.Itoa(int(data[0]))
 		}
-	case "saddr", "daddr":
+	case "saddr", "daddr", "ct_orig_saddr", "ct_orig_daddr":
 		full := 4
 		if v.l3 == "ipv6" {
 			full = 16
@@ -424,7 +452,7 @@ func (d *decoder) format(v regVal, data []byte) string {
 		copy(buf, data)
 		a, _ := netip.AddrFromSlice(buf)
 		return a.String()
-	case "sport", "dport":
+	case "sport", "dport", "ct_orig_sport", "ct_orig_dport":
 		if len(data) >= 2 {
 			return strconv.Itoa(int(binary.BigEndian.Uint16(data)))
 		}
@@ -482,6 +510,13 @@ func (d *decoder) cmp(v regVal, op expr.CmpOp, data []byte) {
 		return
 	}
 	neg := op == expr.CmpOpNeq
+	switch v.field {
+	case "mark", "ct_mark", "ct_state", "ct_status", "sport", "dport", "ct_orig_sport", "ct_orig_dport", "src_type", "dst_type":
+		if len(data) < v.size {
+			d.undecided(regVal{field: "unknown", reason: fmt.Sprintf("compare of the first %d bytes of %s", len(data), v.field)}, false)
+			return
+		}
+	}
 	m := snapshot.Match{Field: v.field, Negate: neg}
 	switch op {
 	case expr.CmpOpLt:
@@ -518,9 +553,18 @@ func (d *decoder) cmp(v regVal, op expr.CmpOp, data []byte) {
 			return
 		}
 		m.Values = flagNames(val, table)
-	case "saddr", "daddr":
+	case "saddr", "daddr", "ct_orig_saddr", "ct_orig_daddr":
 		a := d.format(v, data)
 		bitsLen := v.size * 8
+		if len(data) < v.size {
+			// nft compares only the first bytes of the register for a
+			// prefix of whole bytes ("ct original ip saddr 10.0.0.0/8").
+			if v.mask != nil {
+				d.undecided(regVal{field: "unknown", reason: "masked compare of part of an address"}, false)
+				return
+			}
+			bitsLen = len(data) * 8
+		}
 		if v.mask != nil {
 			ones := 0
 			for _, b := range v.mask {
@@ -546,6 +590,21 @@ func (d *decoder) cmp(v regVal, op expr.CmpOp, data []byte) {
 		}
 		m.Values = []string{a}
 	case "mark", "ct_mark":
+		if v.xor != nil && v.mask != nil {
+			// (x & mask) ^ xor == data: x & mask == data ^ xor, which
+			// never holds when data ^ xor has bits outside the mask.
+			want, mask := hostU32(data)^hostU32(v.xor), hostU32(v.mask)
+			if op != expr.CmpOpEq && op != expr.CmpOpNeq {
+				d.undecided(regVal{field: "unknown", reason: "order compare of " + v.field + " after xor"}, false)
+				return
+			}
+			if want&^mask != 0 {
+				d.assume(neg, "")
+				return
+			}
+			m.Values = []string{fmt.Sprintf("0x%x/0x%x", want, mask)}
+			break
+		}
 		if v.mask != nil {
 			m.Values = []string{fmt.Sprintf("0x%x/0x%x", hostU32(data), hostU32(v.mask))}
 		} else {
@@ -558,6 +617,34 @@ func (d *decoder) cmp(v regVal, op expr.CmpOp, data []byte) {
 		return
 	case "header_field":
 		return // the load already required the header
+	case "sctp_chunk_present":
+		// "sctp chunk init exists" compares with 1, "missing" with 0: the
+		// simulator decides it for a first packet (one INIT chunk).
+		present := len(data) > 0 && data[0] != 0
+		d.rule.Matches = append(d.rule.Matches, snapshot.Match{Field: "first_chunks", Op: "any", Negate: neg == present, Values: []string{"sctp", v.reason}})
+		return
+	case "iif_index", "oif_index", "iif_type", "oif_type", "iif_group", "oif_group":
+		d.ifaceBy(v, op, data)
+		return
+	case "frag_off":
+		// iptables' -f is "frag-off & 0x1fff != 0": a fragment other than
+		// the first. Other tests of the flags are the sender's choice.
+		if op != expr.CmpOpEq && op != expr.CmpOpNeq || len(v.mask) != 2 || v.mask[0] != 0x1f || v.mask[1] != 0xff || !allZero(data) {
+			d.mayMatch(false, snapshot.MayPayload+"ip frag-off: the fragment flags and offset the sender chose")
+			return
+		}
+		d.rule.Matches = append(d.rule.Matches, snapshot.Match{Field: "header", Negate: !neg, Values: []string{"fragment"}})
+		return
+	case "xfrm_route":
+		// "rt ipsec exists" compares with 1, "missing" with 0.
+		present := len(data) > 0 && data[0] != 0
+		d.assume(neg == present, "no IPsec policy of the host applies to the packet's route (rt ipsec)")
+		return
+	case "secpath":
+		// "meta secpath exists" compares with 1, "missing" with 0.
+		present := len(data) > 0 && data[0] != 0
+		d.assume(neg == present, "the packet arrived without IPsec protection (meta secpath)")
+		return
 	case "rpf":
 		// Only "missing" (0) and "exists" are compared in practice.
 		found := !allZero(data)
@@ -657,6 +744,10 @@ func (d *decoder) keys(reg uint32, n int) ([]string, string) {
 			return nil, "a constant"
 		case "merged":
 			return nil, partNames(v.parts) + " loaded together"
+		case "frag_off":
+			return nil, snapshot.MayPayload + "ip frag-off: the fragment flags and offset the sender chose"
+		case "iif_index", "oif_index", "iif_type", "oif_type", "iif_group", "oif_group":
+			return nil, "the interface's " + v.field
 		}
 		if v.mask != nil && !allFF(v.mask) && v.field != "ct_state" && v.field != "ct_status" {
 			return nil, "masked set key " + v.field
@@ -679,6 +770,16 @@ func (d *decoder) lookup(e *expr.Lookup) {
 	if set != nil && len(set.KeyType) > 0 {
 		n = len(set.KeyType)
 	}
+	if set != nil {
+		for _, el := range set.Elements {
+			if slicesContains(el.Key, "0x") {
+				// A catch-all element ("*") or a key the collector read
+				// as nothing: the lookup cannot be decided.
+				d.unsupported("set @%s has an element with no key (a catch-all)", e.SetName)
+				break
+			}
+		}
+	}
 	keys, why := d.keys(e.SourceRegister, n)
 	if e.IsDestRegSet {
 		if e.DestRegister == 0 {
@@ -686,7 +787,11 @@ func (d *decoder) lookup(e *expr.Lookup) {
 				if !snapshot.HonestMay(why) {
 					d.unsupported("verdict map @%s keyed by %s", e.SetName, why)
 				}
-				d.rule.Verdict = snapshot.Verdict{Kind: snapshot.VerdictUnknown, Reason: "verdict map keyed by " + why, Set: e.SetName}
+				reason := "verdict map keyed by " + why
+				if snapshot.HonestMay(why) {
+					reason = why + " (the key of verdict map @" + e.SetName + ")"
+				}
+				d.rule.Verdict = snapshot.Verdict{Kind: snapshot.VerdictUnknown, Reason: reason, Set: e.SetName}
 				return
 			}
 			d.rule.Verdict = snapshot.Verdict{Kind: snapshot.VerdictMap, Set: e.SetName, Keys: keys}
@@ -718,6 +823,16 @@ func metaUndecided(k expr.MetaKey) regVal {
 	switch k {
 	case expr.MetaKeyPRANDOM:
 		return regVal{field: snapshot.FieldMayMatch, reason: snapshot.MayChance + "meta random"}
+	case expr.MetaKeyCPU:
+		return regVal{field: snapshot.FieldMayMatch, reason: snapshot.MayChance + "meta cpu: the CPU that handles the packet"}
+	case expr.MetaKeyLEN:
+		return regVal{field: snapshot.FieldMayMatch, reason: snapshot.MayPayload + "meta length: the packet's length"}
+	case expr.MetaKeySKUID, expr.MetaKeySKGID:
+		return regVal{field: snapshot.FieldMayMatch, reason: snapshot.MayProcess + "meta skuid or skgid: the local socket's owner"}
+	case expr.MetaKeyCGROUP:
+		return regVal{field: snapshot.FieldMayMatch, reason: snapshot.MayProcess + "meta cgroup: the local process's control group"}
+	case 25: // NFT_META_SECPATH, missing from x/sys
+		return regVal{field: "secpath", size: 1}
 	case 30, 31, 32: // NFT_META_TIME_NS, NFT_META_TIME_DAY, NFT_META_TIME_HOUR
 		return regVal{field: snapshot.FieldMayMatch, reason: snapshot.MayClock + "meta time, day or hour"}
 	}
@@ -765,6 +880,7 @@ func (d *decoder) nat(e *expr.NAT) {
 	if e.RegAddrMin != 0 {
 		a := d.get(e.RegAddrMin)
 		if a.field != "const" {
+			d.unsupported("nat address taken from %s", a.reason)
 			d.rule.Verdict = snapshot.Verdict{Kind: snapshot.VerdictUnknown, Reason: "nat address taken from " + a.reason}
 			return
 		}
@@ -781,6 +897,7 @@ func (d *decoder) nat(e *expr.NAT) {
 	if e.RegProtoMin != 0 {
 		p := d.get(e.RegProtoMin)
 		if p.field != "const" || len(p.data) < 2 {
+			d.unsupported("nat port taken from %s", p.reason)
 			d.rule.Verdict = snapshot.Verdict{Kind: snapshot.VerdictUnknown, Reason: "nat port taken from " + p.reason}
 			return
 		}
@@ -794,4 +911,48 @@ func (d *decoder) nat(e *expr.NAT) {
 		v.To = ":" + port
 	}
 	d.rule.Verdict = v
+}
+
+func slicesContains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// ifaceBy decodes a compare of the input or output interface's index,
+// link-layer type or device group as a compare of the names of the namespace's interfaces
+// that have it: exact for the interfaces the snapshot saw.
+func (d *decoder) ifaceBy(v regVal, op expr.CmpOp, data []byte) {
+	field, what, _ := strings.Cut(v.field, "_")
+	if d.links == nil || (op != expr.CmpOpEq && op != expr.CmpOpNeq) || v.mask != nil {
+		d.undecided(regVal{field: "unknown", reason: "meta " + field + " " + what + " compared without the namespace's interfaces"}, false)
+		return
+	}
+	var names []string
+	for _, l := range d.links {
+		switch {
+		case what == "index" && len(data) == 4 && hostU32(data) == l.index:
+			names = append(names, l.name)
+		case what == "type" && len(data) == 2 && l.encap == encapName(binary.NativeEndian.Uint16(data)):
+			names = append(names, l.name)
+		case what == "group" && len(data) == 4 && hostU32(data) == l.group:
+			names = append(names, l.name)
+		}
+	}
+	neg := op == expr.CmpOpNeq
+	if len(names) == 0 {
+		// No interface has it: equality never holds.
+		d.assume(neg, "")
+		return
+	}
+	d.rule.Matches = append(d.rule.Matches, snapshot.Match{Field: field, Negate: neg, Values: names})
+}
+
+// encapName is netlink's name of a link-layer (ARPHRD) type, as
+// vishvananda/netlink gives an interface's EncapType.
+func encapName(t uint16) string {
+	return (&nl.IfInfomsg{IfInfomsg: unix.IfInfomsg{Type: t}}).EncapType()
 }

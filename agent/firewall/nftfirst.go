@@ -13,6 +13,9 @@ import (
 // exthdrOpIPv4 is NFT_EXTHDR_OP_IPV4 (ip option), missing from x/sys.
 const exthdrOpIPv4 = 2
 
+// exthdrOpSCTP is NFT_EXTHDR_OP_SCTP (sctp chunk), missing from x/sys.
+const exthdrOpSCTP = 3
+
 // ipv6ExthdrNames names the IPv6 extension headers nft's exthdr reads, by
 // their next-header number.
 var ipv6ExthdrNames = map[uint8]string{0: "hbh", 43: "rt", 44: "frag", 60: "dst", 135: "mh", 51: "ah", 50: "esp"}
@@ -32,8 +35,25 @@ func (d *decoder) exthdr(e *expr.Exthdr) {
 		}
 	case exthdrOpIPv4:
 		name = "ipv4-options"
+	case exthdrOpSCTP:
+		if e.SourceRegister == 0 && e.Flags&unix.NFT_EXTHDR_F_PRESENT != 0 {
+			name := fmt.Sprintf("type-%d", e.Type)
+			if e.Type == 1 {
+				name = "init"
+			}
+			d.set(e.DestRegister, regVal{field: "sctp_chunk_present", size: 1, reason: name})
+			return
+		}
+		fallthrough
 	default:
-		d.set(e.DestRegister, regVal{field: "unknown", reason: "tcp or sctp option"})
+		// TCP options and SCTP chunks: what the sender put in the
+		// segment; a write (maxseg clamping) changes none of the fields
+		// the simulator reads.
+		if e.SourceRegister != 0 {
+			d.rule.Effects = append(d.rule.Effects, snapshot.Effect{Kind: "option_set"})
+			return
+		}
+		d.set(e.DestRegister, regVal{field: snapshot.FieldMayMatch, size: int(e.Len), reason: fmt.Sprintf("%stcp option or sctp chunk %d: what the sender put in the segment", snapshot.MayPayload, e.Type)})
 		return
 	}
 	if e.SourceRegister != 0 {

@@ -12,7 +12,8 @@ import (
 // load is matched against these by its offset and length. match is the
 // model's field when the simulator knows the packet's value; chance says
 // the value changes from packet to packet (checksums, sequence numbers);
-// otherwise a compare on the field is recorded as unsupported.
+// otherwise the sender chose it, and a compare on it may match
+// (snapshot.MayPayload).
 type hdrField struct {
 	name     string
 	off, len uint32
@@ -24,7 +25,7 @@ type hdrField struct {
 // bytes that hold them).
 var (
 	ipv4Header = []hdrField{{"ip version/hdrlength", 0, 1, "", false}, {"ip dscp/ecn", 1, 1, "tos", false}, {"ip length", 2, 2, "length", false},
-		{"ip id", 4, 2, "", true}, {"ip frag-off", 6, 2, "", false}, {"ip ttl", 8, 1, "ttl", false}, {"ip protocol", 9, 1, "l4proto", false},
+		{"ip id", 4, 2, "", true}, {"ip frag-off", 6, 2, "frag_off", false}, {"ip ttl", 8, 1, "ttl", false}, {"ip protocol", 9, 1, "l4proto", false},
 		{"ip checksum", 10, 2, "", true}, {"ip saddr", 12, 4, "saddr", false}, {"ip daddr", 16, 4, "daddr", false}}
 	ipv6Header = []hdrField{{"ip6 version/dscp/ecn/flowlabel", 0, 4, "", false}, {"ip6 length", 4, 2, "", false},
 		{"ip6 nexthdr", 6, 1, "l4proto", false}, {"ip6 hoplimit", 7, 1, "ttl", false}, {"ip6 saddr", 8, 16, "saddr", false}, {"ip6 daddr", 24, 16, "daddr", false}}
@@ -72,7 +73,9 @@ func (d *decoder) payload(e *expr.Payload) regVal {
 			layout = portsHeader
 		}
 	default:
-		return regVal{field: "unknown", reason: fmt.Sprintf("link-layer header bytes %d-%d", e.Offset, e.Offset+e.Len-1)}
+		// Outside bridge and netdev tables, the addresses of the last
+		// hop's link layer (none on output: the rule then breaks).
+		return regVal{field: snapshot.FieldMayMatch, reason: fmt.Sprintf("%slink-layer header bytes %d-%d: the last hop's addresses and type", snapshot.MayPayload, e.Offset, e.Offset+e.Len-1)}
 	}
 	end := e.Offset + e.Len
 	var parts []hdrField
@@ -88,6 +91,13 @@ func (d *decoder) payload(e *expr.Payload) regVal {
 		}
 		if f.off >= e.Offset && f.off+f.len <= end {
 			parts = append(parts, f)
+		}
+	}
+	for _, f := range layout {
+		// Part of one field the simulator has no value for (ip6 dscp
+		// in the version/dscp/ecn/flowlabel word): that field's outcome.
+		if f.match == "" && f.off <= e.Offset && end <= f.off+f.len {
+			return fieldVal(f, d.l3)
 		}
 	}
 	covered := uint32(0)
@@ -115,7 +125,7 @@ func fieldVal(f hdrField, l3 string) regVal {
 	case f.chance:
 		return regVal{field: snapshot.FieldMayMatch, size: int(f.len), reason: snapshot.MayChance + f.name + " differs from packet to packet"}
 	}
-	return regVal{field: "unknown", size: int(f.len), reason: f.name + " is not part of the packets hostdrift simulates"}
+	return regVal{field: snapshot.FieldMayMatch, size: int(f.len), reason: snapshot.MayPayload + f.name + ": a value the sender chose"}
 }
 
 // cmpMerged decides an equality compare of a load that spans several

@@ -21,8 +21,8 @@ import (
 // this kernel accepts, each into every chain its file names, as the
 // suite's runner does, through both backends; reads them back; and fails
 // on a rule lost, or one the simulator cannot decide whatever the packet
-// while its Unsupported is empty (unless the reason is chance, the clock or
-// history). It logs, per backend and family, how many rules are decoded,
+// while its Unsupported is empty (unless the reason is one of
+// snapshot.MayFamilies). It logs, per backend and family, how many rules are decoded,
 // honestly undecidable and unsupported, with the reasons. It sends no
 // packets: the differential on these rules is not built yet.
 func TestIptablesSuite(t *testing.T) {
@@ -60,9 +60,7 @@ func TestIptablesSuite(t *testing.T) {
 				if tl.rules != loaded[fam] {
 					t.Errorf("%s: %d rules loaded, %d read back", fam, loaded[fam], tl.rules)
 				}
-				fmt.Fprintf(&b, "%s %s: %d rules, decoded %d (%.1f%%), undecidable by chance, clock or history %d (%.1f%%), unsupported %d (%.1f%%)\n",
-					backend, fam, tl.rules, tl.decoded, pct(tl.decoded, tl.rules), tl.honest, pct(tl.honest, tl.rules), tl.unsupported, pct(tl.unsupported, tl.rules))
-				b.WriteString(topReasons(tl.reasons, 15))
+				b.WriteString(tl.summary(backend + " " + fam))
 			}
 			t.Logf("\n%s", b.String())
 		})
@@ -137,6 +135,9 @@ func suiteCases(t *testing.T, path, backend string) []suiteCase {
 type ruleTally struct {
 	rules, decoded, honest, unsupported int
 	reasons                             map[string]int
+	// families counts the honest rules by the family of their first
+	// reason; forms the unsupported ones by their first entry.
+	families, forms map[string]int
 }
 
 // add sorts one rule of tb, and fails the test when it is undecidable with
@@ -144,7 +145,7 @@ type ruleTally struct {
 func (tl *ruleTally) add(t *testing.T, fw *snapshot.Firewall, tb *snapshot.Table, r *snapshot.Rule, label string) {
 	t.Helper()
 	if tl.reasons == nil {
-		tl.reasons = map[string]int{}
+		tl.reasons, tl.families, tl.forms = map[string]int{}, map[string]int{}, map[string]int{}
 	}
 	tl.rules++
 	why := netfilter.Undecidable(fw, tb, r)
@@ -154,11 +155,13 @@ func (tl *ruleTally) add(t *testing.T, fw *snapshot.Firewall, tb *snapshot.Table
 	switch {
 	case len(r.Unsupported) > 0:
 		tl.unsupported++
+		tl.forms[r.Unsupported[0]]++
 		for _, u := range r.Unsupported {
 			tl.reasons["unsupported: "+u]++
 		}
 	case len(why) > 0:
 		tl.honest++
+		tl.families[strings.TrimSuffix(snapshot.MayFamily(why[0]), ": ")]++
 		for _, w := range why {
 			if !snapshot.HonestMay(w) {
 				t.Errorf("%s: rule %q is undecidable (%s) but declares nothing unsupported", label, r.Text, w)
@@ -170,10 +173,29 @@ func (tl *ruleTally) add(t *testing.T, fw *snapshot.Firewall, tb *snapshot.Table
 	}
 }
 
+// summary renders the tally: the rules decoded, honestly undecidable (by
+// family) and unsupported, then the most frequent unsupported forms (one
+// per rule, its first entry) and reasons.
+func (tl *ruleTally) summary(label string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: %d rules, decoded %d (%.1f%%), honest may %d (%.1f%%), unsupported %d (%.1f%%)\n",
+		label, tl.rules, tl.decoded, pct(tl.decoded, tl.rules), tl.honest, pct(tl.honest, tl.rules), tl.unsupported, pct(tl.unsupported, tl.rules))
+	b.WriteString("  may by family:")
+	for _, f := range snapshot.MayFamilies {
+		f = strings.TrimSuffix(f, ": ")
+		fmt.Fprintf(&b, " %s %d", f, tl.families[f])
+	}
+	b.WriteString("\n  top unsupported forms:\n")
+	b.WriteString(topReasons(tl.forms, 12))
+	b.WriteString("  top reasons:\n")
+	b.WriteString(topReasons(tl.reasons, 12))
+	return b.String()
+}
+
 // tallyRules sorts every rule of the family's tables.
 func tallyRules(t *testing.T, fw *snapshot.Firewall, family string) ruleTally {
 	t.Helper()
-	tl := ruleTally{reasons: map[string]int{}}
+	var tl ruleTally
 	for ti := range fw.Tables {
 		tb := &fw.Tables[ti]
 		if tb.Family != family {

@@ -84,6 +84,7 @@ const (
 	fCtOrigSport
 	fCtOrigDport
 	fIPField
+	fFirstChunks
 )
 
 var fieldByName = map[string]field{
@@ -95,6 +96,7 @@ var fieldByName = map[string]field{
 	"icmp_code": fIcmpCode, "ethertype": fEthertype,
 	"ct_proto": fCtProto, "ct_orig_saddr": fCtOrigSaddr, "ct_orig_daddr": fCtOrigDaddr, "ct_orig_sport": fCtOrigSport, "ct_orig_dport": fCtOrigDport,
 	"tos": fIPField, "dscp": fIPField, "ecn": fIPField, "ttl": fIPField, "length": fIPField,
+	"first_chunks": fFirstChunks,
 }
 
 // value is one parsed match value.
@@ -267,7 +269,7 @@ func compileRule(ct *cTable, r *snapshot.Rule) cRule {
 			default:
 				cm.f, cm.reason = fRandom, fmt.Sprintf("assumed outcome %q not understood", m.Values)
 			}
-		case fHeader, fIPv6Header, fIPv4Options, fRPF:
+		case fHeader, fIPv6Header, fIPv4Options, fRPF, fFirstChunks:
 			for _, v := range m.Values {
 				cm.vals = append(cm.vals, value{str: strings.ToLower(v)})
 			}

@@ -65,6 +65,8 @@ func (w *walker) evalIn(cr *cRule, m *cMatch) (tri, string) {
 	case fAssume:
 		w.cond = m.reason
 		return m.assumed, ""
+	case fFirstChunks:
+		return w.firstChunks(m)
 	}
 	return w.eval(m)
 }
@@ -212,10 +214,16 @@ func (w *walker) eval(m *cMatch) (tri, string) {
 		}
 		return portIn(m, o.DstPort)
 	case fMark:
+		if w.markWhy != "" {
+			return may, w.markWhy
+		}
 		return markIn(m.vals, p.Mark), ""
 	case fCtMark:
 		if p.CtState != "new" {
 			return may, "connection mark set by earlier packets"
+		}
+		if w.ctMarkWhy != "" {
+			return may, w.ctMarkWhy
 		}
 		return markIn(m.vals, w.ctMark), ""
 	case fTCPFlags:
@@ -379,6 +387,9 @@ func (w *walker) keyValue(f field) (value, string, bool) {
 	case fCtState:
 		return value{str: p.CtState}, p.CtState, true
 	case fMark:
+		if w.markWhy != "" {
+			return value{}, "", false
+		}
 		return value{plo: p.Mark}, strconv.Itoa(int(p.Mark)), true
 	case fNfproto:
 		return value{str: w.family()}, w.family(), true
@@ -613,4 +624,45 @@ func (prog *Program) addrOf(iface, family string) (netip.Addr, bool) {
 		}
 	}
 	return netip.Addr{}, false
+}
+
+// firstChunks decides sctp's --chunk-types and dccp's --dccp-types for the
+// first packet of an association or connection, which carries one INIT
+// chunk (sctp) or is a REQUEST (dccp): an assumption the walk states.
+// Values are the protocol, then the names; Op is any, all or only (xt_sctp:
+// an empty list matches every packet; "all" needs each listed type in the
+// packet; "only" and "any" need the packet's type listed).
+func (w *walker) firstChunks(m *cMatch) (tri, string) {
+	if len(m.vals) == 0 {
+		return may, "chunk types without a protocol"
+	}
+	proto := m.vals[0].str
+	if w.p.Protocol != proto {
+		return no, ""
+	}
+	first := map[string]string{"sctp": "init", "dccp": "request"}[proto]
+	if w.p.CtState != "new" {
+		return may, proto + " chunk types of a packet inside an association"
+	}
+	w.cond = fmt.Sprintf("a first %s packet carries one %s chunk and nothing else", proto, strings.ToUpper(first))
+	listed, others := false, false
+	for _, v := range m.vals[1:] {
+		switch v.str {
+		case first, "all":
+			listed = true
+			others = others || v.str == "all"
+		case "none":
+		default:
+			others = true
+		}
+	}
+	switch {
+	case proto == "sctp" && !listed && !others:
+		return yes, "" // no type listed: xt_sctp matches every packet
+	case m.op == "all":
+		return boolTri(listed && !others), ""
+	case m.op == "any" || m.op == "only":
+		return boolTri(listed), ""
+	}
+	return may, "chunk match mode " + m.op
 }

@@ -36,6 +36,9 @@ type walker struct {
 
 	ctStatus map[string]bool
 	ctMark   uint32
+	// markWhy and ctMarkWhy, when set, say why the packet's or the
+	// connection's mark is unknown (a rule set it from a hash or a socket).
+	markWhy, ctMarkWhy string
 	// orig is the packet as it entered the first hook: a new connection's
 	// original tuple.
 	orig     Packet
@@ -377,11 +380,23 @@ func (w *walker) effects(r *snapshot.Rule) {
 	for _, e := range r.Effects {
 		switch e.Kind {
 		case "mark":
+			switch {
+			case strings.HasPrefix(e.Value, snapshot.MarkUnknown):
+				w.markWhy = strings.TrimPrefix(e.Value, snapshot.MarkUnknown)
+			case e.Value == "restore":
+				w.markWhy = w.ctMarkWhy
+			case wholeSet(e.Value):
+				w.markWhy = ""
+			}
 			w.p.Mark = applyMark(w.p.Mark, e.Value, w.ctMark)
 		case "ct_mark":
-			if e.Value == "save" {
-				w.ctMark = w.p.Mark
-			} else {
+			switch {
+			case e.Value == "save":
+				w.ctMark, w.ctMarkWhy = w.p.Mark, w.markWhy
+			case wholeSet(e.Value):
+				w.ctMarkWhy = ""
+				w.ctMark = applyMark(w.ctMark, e.Value, w.p.Mark)
+			default:
 				w.ctMark = applyMark(w.ctMark, e.Value, w.p.Mark)
 			}
 		case "notrack":
@@ -393,6 +408,11 @@ func (w *walker) effects(r *snapshot.Rule) {
 			w.setsUpdated[strings.TrimPrefix(e.Value, "@")] = true
 		}
 	}
+}
+
+// wholeSet reports whether a mark effect sets every bit to a known value.
+func wholeSet(spec string) bool {
+	return !strings.Contains(spec, " ") && !strings.Contains(spec, "/") && !strings.HasPrefix(spec, "unknown")
 }
 
 // applyMark computes a new mark: "V", "V/M" (xset), "or V", "xor V", "and V",

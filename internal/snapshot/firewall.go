@@ -185,6 +185,11 @@ type Rule struct {
 //	             ct count, meters) with its outcome for a fresh peer under
 //	             normal load in Values[0] (match or nomatch); Reason is that
 //	             condition in words, empty when the outcome is certain
+//	first_chunks sctp's chunk types (iptables --chunk-types, nft "sctp chunk
+//	             X exists") or dccp's packet types: Values are the protocol
+//	             then the type names; Op is any, all or only. Decided for a
+//	             first packet (one INIT chunk, a dccp REQUEST), an assumption
+//	             the simulator states
 //	random       statistic, numgen...: may match (Reason says why)
 type Match struct {
 	Field string `json:"field"`
@@ -205,20 +210,40 @@ const FieldMayMatch = "random"
 
 // Prefixes of the reasons of may-match conditions that no snapshot can
 // decide however well it is read: the outcome depends on chance (a random
-// number, a checksum, a sequence number), on the clock, or on the traffic
-// already seen (history). A may-match whose reason has none of them stands
-// for something the collector did not decode, and the rule lists it in
+// number, a checksum, a sequence number), on the clock, on the traffic
+// already seen (history), on what the sender put in the packet beyond the
+// question's addresses, ports, protocol and flags (payload: its bytes, the
+// header fields and options its sender chooses, its link-layer addresses),
+// or on the local process that sends or receives it (process: its owner,
+// cgroup, socket). A may-match whose reason has none of them stands for
+// something the collector did not decode, and the rule lists it in
 // Unsupported.
 const (
 	MayChance  = "chance: "
 	MayClock   = "clock: "
 	MayHistory = "history: "
+	MayPayload = "payload: "
+	MayProcess = "process: "
 )
 
-// HonestMay reports whether a may-match reason is one of chance, the clock
-// or history, which no decoder could decide.
+// MayFamilies are the prefixes of honest may-match reasons, in the order
+// reports list them.
+var MayFamilies = []string{MayChance, MayClock, MayHistory, MayPayload, MayProcess}
+
+// HonestMay reports whether a may-match reason is one of chance, the clock,
+// history, the payload or the process, which no decoder could decide.
 func HonestMay(reason string) bool {
-	return strings.HasPrefix(reason, MayChance) || strings.HasPrefix(reason, MayClock) || strings.HasPrefix(reason, MayHistory)
+	return MayFamily(reason) != ""
+}
+
+// MayFamily is the prefix of MayFamilies a may-match reason has, or "".
+func MayFamily(reason string) string {
+	for _, f := range MayFamilies {
+		if strings.HasPrefix(reason, f) {
+			return f
+		}
+	}
+	return ""
 }
 
 // FieldAssume is the field of matches on rate or history, decided for the
@@ -271,9 +296,15 @@ type Effect struct {
 	// Kind is mark, ct_mark, log, counter, ...
 	Kind string `json:"kind"`
 	// Value is the new value for mark and ct_mark: "0x10" or "0x10/0xff"
-	// (set the masked bits), or "or 0x4000" and "xor 0x4000".
+	// (set the masked bits), or "or 0x4000" and "xor 0x4000"; MarkUnknown
+	// and why when the new mark cannot be known (HMARK's hash).
 	Value string `json:"value,omitempty"`
 }
+
+// MarkUnknown begins the Value of a mark Effect whose new mark cannot be
+// known; the rest says why, and later matches on the mark may match for
+// that reason.
+const MarkUnknown = "unknown: "
 
 // Set is an nftables set or map.
 type Set struct {
