@@ -26,7 +26,7 @@ type cronFlavour struct {
 	tableName, cronDName func(string) bool
 	// cronDSkipped and spoolSkipped say why a file of /etc/cron.d or of
 	// the spool is never read for its name; foreignSpool why a file of
-	// the other daemon's spool is never read.
+	// this daemon's spool is no job where the other daemon is installed.
 	cronDSkipped, spoolSkipped, foreignSpool string
 }
 
@@ -41,14 +41,14 @@ var (
 		name: snapshot.CronDebian, unit: "cron.service", programs: []string{"/usr/sbin/cron"},
 		spool: debianSpool, tableName: debianTableName, cronDName: crontab.RunPartsName,
 		cronDSkipped: "cron reads only files of /etc/cron.d named with letters, digits, _ and - (run-parts names); this one is never read",
-		foreignSpool: "Debian's cron reads user crontabs from /var/spool/cron/crontabs only, never from /var/spool/cron (cronie's spool): this file is no job here",
+		foreignSpool: "cronie reads user crontabs from /var/spool/cron only, never from /var/spool/cron/crontabs (Debian's spool): this file is no job here",
 	}
 	cronie = cronFlavour{
 		name: snapshot.CronCronie, unit: "crond.service", programs: []string{"/usr/sbin/crond", "/sbin/crond"},
 		spool: rhelSpool, tableName: cronieTableName, cronDName: cronieTableName,
 		cronDSkipped: "cronie skips files of /etc/cron.d named with a leading # or a trailing ~, .rpmsave, .rpmorig or .rpmnew; this one is never read",
 		spoolSkipped: "cronie skips spool files named with a leading # or a trailing ~, .rpmsave, .rpmorig or .rpmnew; this one is never read",
-		foreignSpool: "cronie reads user crontabs from /var/spool/cron only, never from /var/spool/cron/crontabs (Debian's spool): this file is no job here",
+		foreignSpool: "Debian's cron reads user crontabs from /var/spool/cron/crontabs only, never from /var/spool/cron (cronie's spool): this file is no job here",
 	}
 	flavours = []cronFlavour{debianCron, cronie}
 )
