@@ -156,7 +156,7 @@ func TestDebianCronIgnoresCronieSpool(t *testing.T) {
 		"etc/systemd/system/crond.service": "-> /dev/null",
 	}
 	cr := collectCron(t, files)
-	if cr.Flavour != snapshot.CronDebian || cr.FlavourReason != "cron.service is installed (/lib/systemd/system/cron.service); crond.service is masked (/etc/systemd/system/crond.service); crond.service is not" {
+	if cr.Flavour != snapshot.CronDebian || cr.FlavourReason != "cron.service is installed (/lib/systemd/system/cron.service); crond.service is masked (/etc/systemd/system/crond.service)" {
 		t.Errorf("flavour %q: %s", cr.Flavour, cr.FlavourReason)
 	}
 	if cr.SyslogOutput != "" || cr.Anacron != "anacron.timer (/lib/systemd/system/anacron.timer)" {

@@ -132,9 +132,11 @@ func detectCron(fsys rootFS) (name, why string, read []cronFlavour) {
 			other = debianCron
 		}
 		why = strings.Join(whys, "; ")
-		if len(byUnit) == 1 {
+		switch {
+		case len(masked) > 0:
+		case len(byUnit) == 1:
 			why += "; " + other.unit + " is not"
-		} else {
+		default:
 			why += "; neither " + f.unit + " nor " + other.unit + " is"
 		}
 		return f.name, why, found
