@@ -43,7 +43,9 @@ type CronCollector struct {
 // Reads declares what the collector reads: the tables, the run-parts
 // folders and both spools; the users' homes, the time zone and the
 // package databases' file lists; which cron daemon is installed (its
-// units and programs), what starts anacron, cronie's arguments, whether
+// units and programs), what starts anacron, cronie's arguments, the
+// run-parts installed (its jobs.deny and jobs.allow are in the run-parts
+// folders), whether
 // systemd and sendmail are there. Its journal, logs and anacron's stamps
 // change as a matter of course and are left out.
 func (*CronCollector) Reads() []agent.Path {
@@ -58,7 +60,7 @@ func (*CronCollector) Reads() []agent.Path {
 	for _, d := range spools {
 		ps = append(ps, agent.Folder(d))
 	}
-	for _, p := range slices.Concat(daemonPrograms, mtas, anacronPrograms) {
+	for _, p := range slices.Concat(daemonPrograms, mtas, anacronPrograms, runPartsPrograms) {
 		ps = append(ps, agent.File(p))
 	}
 	for _, u := range []string{debianCron.unit, cronie.unit, anacronTimer} {
@@ -329,18 +331,19 @@ func setDue(j *snapshot.CronJob, spec calendar.Spec, now time.Time) {
 // the table line that runs its folder.
 func (c *CronCollector) runParts(fsys rootFS, cr *snapshot.Cron) []snapshot.CronJob {
 	var out []snapshot.CronJob
+	rp := installedRunParts(fsys)
 	for _, dir := range runPartsDirs {
 		names := c.dir(fsys, cr, dir)
 		if len(names) == 0 {
 			continue
 		}
 		trigger := triggerOf(cr.Jobs, dir)
+		runs := rp.runs(fsys, dir)
 		for _, name := range names {
 			p := path.Join(dir, name)
-			if !crontab.RunPartsName(name) {
+			if why := runs(name); why != "" {
 				if name != ".placeholder" {
-					cr.Ignored = append(cr.Ignored, snapshot.IgnoredFile{Path: p,
-						Reason: "run-parts runs only files named with letters, digits, _ and -; this one never runs"})
+					cr.Ignored = append(cr.Ignored, snapshot.IgnoredFile{Path: p, Reason: why})
 				}
 				continue
 			}

@@ -233,3 +233,40 @@ func TestCrondArgs(t *testing.T) {
 		}
 	}
 }
+
+// The crontabs package's run-parts (a shell script) runs names Debian's
+// skips, and honours jobs.deny.
+func TestCrontabsRunParts(t *testing.T) {
+	files := maps.Clone(cronieHost)
+	maps.Copy(files, map[string]string{
+		"usr/bin/run-parts@":               "#!/usr/bin/bash\n# run-parts - concept taken from Debian\n",
+		"etc/cron.daily/man-db.cron@":      "#!/bin/sh\n/usr/bin/mandb -q\n",
+		"etc/cron.daily/logrotate.rpmnew@": "#!/bin/sh\n",
+		"etc/cron.daily/denied@":           "#!/bin/sh\n",
+		"etc/cron.daily/jobs.deny":         "denied\n",
+	})
+	cr := collectCron(t, files)
+	jobs := map[string]snapshot.CronJob{}
+	for _, j := range cr.Jobs {
+		jobs[j.Where()] = j
+	}
+	if j, ok := jobs["/etc/cron.daily/man-db.cron"]; !ok || j.Trigger != "/etc/anacrontab:10" || j.Output.Syslog || j.Output.MailTo != "root" {
+		t.Errorf("man-db.cron: %+v", j)
+	}
+	if j := jobs["/etc/anacrontab:10"]; j.Inert != "" {
+		t.Errorf("cron.daily runs man-db.cron, yet is inert: %q", j.Inert)
+	}
+	ignored := map[string]string{}
+	for _, i := range cr.Ignored {
+		ignored[i.Path] = i.Reason
+	}
+	for p, why := range map[string]string{
+		"/etc/cron.daily/logrotate.rpmnew": "/usr/bin/run-parts (the crontabs package's run-parts) skips names ending in",
+		"/etc/cron.daily/jobs.deny":        "reads jobs.deny as its list of the folder's jobs",
+		"/etc/cron.daily/denied":           "listed in /etc/cron.daily/jobs.deny: run-parts never runs it",
+	} {
+		if !strings.Contains(ignored[p], why) {
+			t.Errorf("ignored %s: %q, want %q", p, ignored[p], why)
+		}
+	}
+}
