@@ -152,7 +152,11 @@ func (c *cronCheck) Evaluate(s *snapshot.Snapshot) Result {
 			fixes = append(fixes, "install cron (apt install cron), or move the jobs to systemd timers")
 		case cr.Daemon == snapshot.DaemonStopped:
 			fails = append(fails, fmt.Sprintf("no cron daemon runs (no cron or crond process in the host's namespaces%s), so none of the %d job(s) runs, first %s", otherDaemons(cr), len(jobs), jobs[0].Where()))
-			fixes = append(fixes, "install and start cron (systemctl enable --now cron), or move the jobs to systemd timers")
+			unit := "cron"
+			if cr.Flavour == snapshot.CronCronie {
+				unit = "crond"
+			}
+			fixes = append(fixes, "install and start cron (systemctl enable --now "+unit+"), or move the jobs to systemd timers")
 		case cr.Daemon == snapshot.DaemonUnknown && !image:
 			why := " when reading another root without its /proc"
 			if cr.DaemonError != "" {
@@ -172,7 +176,7 @@ func (c *cronCheck) Evaluate(s *snapshot.Snapshot) Result {
 				fixes = appendOnce(fixes, "fix the path in the job or install what it runs: a job whose program is missing fails at every run, and nobody hears of it")
 			}
 		}
-		if slices.Contains(c.require, "output") && len(j.Output.ToCron) > 0 && j.Output.MailTo != "" && cr.MTA == "" {
+		if slices.Contains(c.require, "output") && len(j.Output.ToCron) > 0 && j.Output.MailTo != "" && !j.Output.Syslog && cr.MTA == "" {
 			lost = append(lost, fmt.Sprintf("%s (%s to %s)", where, strings.Join(j.Output.ToCron, "+"), j.Output.MailTo))
 		}
 		if slices.Contains(c.require, "ran") {

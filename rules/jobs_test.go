@@ -181,3 +181,24 @@ func TestDefaultPolicyOnPlainHost(t *testing.T) {
 		}
 	}
 }
+
+// cronie writes the output of the jobs it runs to syslog when it finds no
+// sendmail: such output is not lost, and a host without an MTA passes.
+func TestCronOutputToSyslogIsNotLost(t *testing.T) {
+	s := jobsSnapshot(t, "", snapshot.DaemonRunning)
+	const src = `cron "out" {
+  require = ["output"]
+}`
+	cr := s.Jobs.Cron
+	cr.Flavour, cr.SyslogOutput = snapshot.CronCronie, "cronie finds no /usr/sbin/sendmail"
+	for i := range cr.Jobs {
+		cr.Jobs[i].Output.Syslog = true
+	}
+	if fs := evaluate(t, src, s, jobsNow); len(fs) != 1 || fs[0].Status != finding.Pass {
+		t.Fatalf("output to syslog: %+v", fs)
+	}
+	cr.Jobs[2].Output.Syslog = false // an anacron job, say: anacron mails
+	if fs := evaluate(t, src, s, jobsNow); len(fs) != 1 || fs[0].Status != finding.Fail || !strings.Contains(fs[0].Explanation, "/var/spool/cron/crontabs/alice:4 (stdout+stderr to alice)") {
+		t.Fatalf("output to mail: %+v", fs)
+	}
+}

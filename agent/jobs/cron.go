@@ -41,20 +41,32 @@ type CronCollector struct {
 }
 
 // Reads declares what the collector reads: the tables, the run-parts
-// folders and both spools; the users' homes, the time zone and dpkg's file
-// lists; whether systemd, cron's daemon and sendmail are there. Its journal,
-// logs and anacron's stamps change as a matter of course and are left out.
+// folders and both spools; the users' homes, the time zone and the
+// package databases' file lists; which cron daemon is installed (its
+// units and programs), what starts anacron, cronie's arguments, the
+// run-parts installed (its jobs.deny and jobs.allow are in the run-parts
+// folders), whether
+// systemd and sendmail are there. Its journal, logs and anacron's stamps
+// change as a matter of course and are left out.
 func (*CronCollector) Reads() []agent.Path {
 	ps := []agent.Path{agent.File(crontabPath), agent.File(anacrontabPath), agent.Folder(cronDDir),
-		agent.File(agent.PasswdPath), agent.File(localtimePath), agent.Folder(dpkgInfo), agent.File(crontab.SystemdDir)}
+		agent.File(agent.PasswdPath), agent.File(localtimePath), agent.File(crontab.SystemdDir), agent.File(crondSysconfig)}
+	for _, db := range packageDBs {
+		ps = append(ps, db.reads()...)
+	}
 	for _, d := range runPartsDirs {
 		ps = append(ps, agent.Folder(d))
 	}
 	for _, d := range spools {
 		ps = append(ps, agent.Folder(d))
 	}
-	for _, p := range slices.Concat(daemonPrograms, mtas) {
+	for _, p := range slices.Concat(daemonPrograms, mtas, anacronPrograms, runPartsPrograms) {
 		ps = append(ps, agent.File(p))
+	}
+	for _, u := range []string{debianCron.unit, cronie.unit, anacronTimer} {
+		for _, d := range unitDirs {
+			ps = append(ps, agent.File(path.Join(d, u)))
+		}
 	}
 	return ps
 }
@@ -100,7 +112,13 @@ func (c *CronCollector) Collect(ctx context.Context, env *agent.Env) (snapshot.S
 	loc := zone(fsys)
 	cr := &snapshot.Cron{Jobs: []snapshot.CronJob{}, Ignored: []snapshot.IgnoredFile{}, Errors: []snapshot.FileError{}, LogSources: []string{}}
 	cronDaemon(fsys, cr)
-	for _, p := range daemonPrograms {
+	var layouts []cronFlavour
+	cr.Flavour, cr.FlavourReason, layouts = detectCron(fsys)
+	programs := daemonPrograms
+	if len(layouts) == 1 {
+		programs = slices.Concat(layouts[0].programs, daemonPrograms)
+	}
+	for _, p := range programs {
 		if fi, err := fsys.stat(p); err == nil && executable(fi) {
 			cr.DaemonProgram = p
 			break
@@ -137,19 +155,32 @@ func (c *CronCollector) Collect(ctx context.Context, env *agent.Env) (snapshot.S
 	}
 	read(crontabPath, snapshot.CronSystem, crontab.Options{System: true})
 	for _, name := range c.dir(fsys, cr, cronDDir) {
-		if !crontab.RunPartsName(name) {
-			cr.Ignored = append(cr.Ignored, snapshot.IgnoredFile{Path: path.Join(cronDDir, name),
-				Reason: "cron reads only files of /etc/cron.d named with letters, digits, _ and - (run-parts names); this one is never read"})
+		readBy := slices.ContainsFunc(layouts, func(f cronFlavour) bool { return f.cronDName(name) })
+		if !readBy {
+			reasons := make([]string, len(layouts))
+			for i, f := range layouts {
+				reasons[i] = f.cronDSkipped
+			}
+			cr.Ignored = append(cr.Ignored, snapshot.IgnoredFile{Path: path.Join(cronDDir, name), Reason: strings.Join(reasons, "; ")})
 			continue
 		}
 		read(path.Join(cronDDir, name), snapshot.CronSystem, crontab.Options{System: true})
 	}
-	for _, spool := range spools {
-		for _, name := range c.dir(fsys, cr, spool) {
-			if strings.HasPrefix(name, ".") || strings.HasPrefix(name, "tmp.") {
+	for _, f := range flavours {
+		if !slices.ContainsFunc(layouts, func(l cronFlavour) bool { return l.name == f.name }) {
+			for _, name := range c.dir(fsys, cr, f.spool) {
+				cr.Ignored = append(cr.Ignored, snapshot.IgnoredFile{Path: path.Join(f.spool, name), Reason: f.foreignSpool})
+			}
+			continue
+		}
+		for _, name := range c.dir(fsys, cr, f.spool) {
+			if !f.tableName(name) {
+				if f.spoolSkipped != "" && !strings.HasPrefix(name, ".") {
+					cr.Ignored = append(cr.Ignored, snapshot.IgnoredFile{Path: path.Join(f.spool, name), Reason: f.spoolSkipped})
+				}
 				continue
 			}
-			read(path.Join(spool, name), snapshot.CronUser, crontab.Options{Owner: name})
+			read(path.Join(f.spool, name), snapshot.CronUser, crontab.Options{Owner: name})
 		}
 	}
 
@@ -168,12 +199,14 @@ func (c *CronCollector) Collect(ctx context.Context, env *agent.Env) (snapshot.S
 			cr.Jobs = append(cr.Jobs, j)
 		}
 	}
+	syslogOutput(fsys, cr)
 	anacron := c.anacron(fsys, cr, homes)
 	cr.Jobs = append(cr.Jobs, anacron...)
 	cr.Jobs = append(cr.Jobs, c.runParts(fsys, cr)...)
+	anacronTrigger(fsys, cr)
 	cr.Systemd = systemdInit(fsys)
 	markInert(fsys, cr)
-	packageOwners(fsys, cr)
+	packageOwners(fsys, cr, packageDBs)
 
 	c.lastRuns(ctx, fsys, cr, now)
 	// Commands go into snapshots and reports: their secrets (passwords,
@@ -294,57 +327,23 @@ func setDue(j *snapshot.CronJob, spec calendar.Spec, now time.Time) {
 	j.PeriodSeconds = int64(spec.Period(now) / time.Second)
 }
 
-// anacron reads /etc/anacrontab and each job's timestamp.
-func (c *CronCollector) anacron(fsys rootFS, cr *snapshot.Cron, homes map[string]string) []snapshot.CronJob {
-	b, err := fsys.readFile(anacrontabPath)
-	if err != nil {
-		if hostfs.IsNotRegular(err) {
-			cr.Ignored = append(cr.Ignored, snapshot.IgnoredFile{Path: anacrontabPath, Reason: err.Error() + "; anacron reads only a regular file"})
-		} else if !errors.Is(err, fs.ErrNotExist) {
-			cr.Errors = append(cr.Errors, snapshot.FileError{Path: anacrontabPath, Error: err.Error()})
-		}
-		return nil
-	}
-	tab, err := crontab.ParseAnacrontab(bytes.NewReader(b))
-	if err != nil {
-		cr.Errors = append(cr.Errors, snapshot.FileError{Path: anacrontabPath, Error: err.Error()})
-	}
-	for _, le := range tab.Errors {
-		cr.Errors = append(cr.Errors, snapshot.FileError{Path: anacrontabPath, Line: le.Line, Error: le.Error})
-	}
-	var out []snapshot.CronJob
-	for _, a := range tab.Jobs {
-		j := c.job(fsys, anacrontabPath, snapshot.CronAnacron, a.Line, "root", a.Command, a.Env, homes)
-		j.Schedule = a.Period
-		j.PeriodSeconds = int64(a.Days) * 86400
-		// anacron writes the day it last ran the job as YYYYMMDD.
-		if stamp, err := fsys.readFile(path.Join(anacronSpool, a.ID)); err == nil {
-			if day, err := time.ParseInLocation("20060102", strings.TrimSpace(string(stamp)), zone(fsys)); err == nil {
-				d := day.UTC()
-				j.LastRun, j.LastRunSource = &d, "anacron stamp "+path.Join(anacronSpool, a.ID)
-			}
-		}
-		out = append(out, j)
-	}
-	return out
-}
-
 // runParts lists the scripts of the run-parts folders, each scheduled by
 // the table line that runs its folder.
 func (c *CronCollector) runParts(fsys rootFS, cr *snapshot.Cron) []snapshot.CronJob {
 	var out []snapshot.CronJob
+	rp := installedRunParts(fsys)
 	for _, dir := range runPartsDirs {
 		names := c.dir(fsys, cr, dir)
 		if len(names) == 0 {
 			continue
 		}
 		trigger := triggerOf(cr.Jobs, dir)
+		runs := rp.runs(fsys, dir)
 		for _, name := range names {
 			p := path.Join(dir, name)
-			if !crontab.RunPartsName(name) {
+			if why := runs(name); why != "" {
 				if name != ".placeholder" {
-					cr.Ignored = append(cr.Ignored, snapshot.IgnoredFile{Path: p,
-						Reason: "run-parts runs only files named with letters, digits, _ and -; this one never runs"})
+					cr.Ignored = append(cr.Ignored, snapshot.IgnoredFile{Path: p, Reason: why})
 				}
 				continue
 			}
@@ -360,7 +359,7 @@ func (c *CronCollector) runParts(fsys rootFS, cr *snapshot.Cron) []snapshot.Cron
 			if trigger != nil {
 				j.Trigger, j.Schedule, j.User = trigger.Where(), trigger.Schedule, trigger.User
 				j.PrevDue, j.NextDue, j.PeriodSeconds = trigger.PrevDue, trigger.NextDue, trigger.PeriodSeconds
-				j.Output.MailTo = trigger.Output.MailTo
+				j.Output.MailTo, j.Output.Syslog = trigger.Output.MailTo, trigger.Output.Syslog
 				j.Env = trigger.Env
 			}
 			out = append(out, j)

@@ -15,7 +15,8 @@ var typicalServer = []string{"cron", "dbus", "logrotate", "man-db", "nftables", 
 
 // On a real Debian root, an offline image that boots systemd, every job
 // Debian ships does nothing under cron (a systemd timer does the work), and
-// every job file is owned by its package, read from dpkg's lists.
+// every job file is owned by its package, read from dpkg's lists; its
+// cron.service says Debian's cron is the daemon.
 func TestDebianJobsAreInertUnderSystemd(t *testing.T) {
 	root := debroot.Cached(t, typicalServer...)
 	c := &CronCollector{Journal: func(context.Context, rootFS) ([]logRun, error) { return nil, nil }}
@@ -26,6 +27,9 @@ func TestDebianJobsAreInertUnderSystemd(t *testing.T) {
 	cr := sec.(*snapshot.Cron)
 	if !strings.Contains(cr.Systemd, "/sbin/init is /usr/lib/systemd/systemd") || cr.PackageDB != "dpkg" || cr.PackageDBError != "" || cr.DaemonProgram != "/usr/sbin/cron" {
 		t.Errorf("systemd %q, package db %q (%q), daemon program %q", cr.Systemd, cr.PackageDB, cr.PackageDBError, cr.DaemonProgram)
+	}
+	if cr.Flavour != snapshot.CronDebian || cr.FlavourReason != "cron.service is installed (/lib/systemd/system/cron.service); crond.service is not" || cr.SyslogOutput != "" {
+		t.Errorf("flavour %q (%s), syslog output %q", cr.Flavour, cr.FlavourReason, cr.SyslogOutput)
 	}
 	owners := map[string]string{
 		"/etc/crontab": "cron-daemon-common", "/etc/cron.d/e2scrub_all": "e2fsprogs", "/etc/cron.daily/apt-compat": "apt",

@@ -40,6 +40,7 @@ PATH=/usr/local/bin:/usr/bin:/bin
 		"usr/bin/python3@":              "",
 		"usr/bin/env@":                  "",
 		"bin/run-parts@":                "",
+		"usr/sbin/cron@":                "",
 		"usr/bin/test@":                 "",
 		"opt/app/batch_process.py":      "print('hi')\n",
 		"usr/sbin/sendmail":             "-> /usr/lib/sm.bin/sendmail",
@@ -65,6 +66,9 @@ func TestCronFixture(t *testing.T) {
 	cr := sec.(*snapshot.Cron)
 	if cr.Daemon != snapshot.DaemonUnknown || cr.MTA != "/usr/sbin/sendmail" {
 		t.Errorf("daemon %q, MTA %q", cr.Daemon, cr.MTA)
+	}
+	if cr.Flavour != snapshot.CronDebian || cr.FlavourReason != "/usr/sbin/cron is installed; neither cron.service nor crond.service is" {
+		t.Errorf("flavour %q: %s", cr.Flavour, cr.FlavourReason)
 	}
 	jobs := map[string]snapshot.CronJob{}
 	for _, j := range cr.Jobs {

@@ -7,9 +7,11 @@ import (
 	"io"
 	"io/fs"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 
+	"github.com/hostdrift/hostdrift/agent"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 	"github.com/hostdrift/hostdrift/internal/sys/hostfs"
 )
@@ -27,29 +29,76 @@ const (
 	maxListLine  = 4096
 )
 
-// packageOwners sets each job's Package: the dpkg package whose list names
-// the job's file (its table, or its run-parts script). The lists are read
-// once, streamed, and no further than needed to place every job file. A
-// host without dpkg leaves PackageDB empty: ownership is unknown there.
-func packageOwners(fsys rootFS, cr *snapshot.Cron) {
+// packageDB is a package database that knows which package installed a
+// file: dpkg's file lists here; rpm's database satisfies it as well once
+// a reader of it is wired in (add it to packageDBs).
+type packageDB interface {
+	// name is the database as Cron.PackageDB records it ("dpkg").
+	name() string
+	// reads are the paths reading it reads, for the collector's Reads.
+	reads() []agent.Path
+	// owners maps each of files to the package that installed it ("" when
+	// none did); present is false when the host has no such database.
+	// problem says what of it could not be read (owners still holds what
+	// was found).
+	owners(fsys rootFS, files []string) (owners map[string]string, present bool, problem string)
+}
+
+// packageDBs are the package databases job files' owners are read from,
+// in order: the first the host has is the one recorded.
+var packageDBs = []packageDB{dpkgDB{}}
+
+// packageOwners sets each job's Package: the package whose database names
+// the job's file (its table, or its run-parts script). User crontabs are
+// nobody's. A host without any of dbs leaves PackageDB empty: ownership is
+// unknown there.
+func packageOwners(fsys rootFS, cr *snapshot.Cron, dbs []packageDB) {
 	if len(cr.Jobs) == 0 {
 		return
 	}
-	want := map[string]string{} // job file → package
+	var files []string
 	for _, j := range cr.Jobs {
-		if j.Kind != snapshot.CronUser {
-			want[j.File] = ""
+		if j.Kind != snapshot.CronUser && !slices.Contains(files, j.File) {
+			files = append(files, j.File)
 		}
+	}
+	for _, db := range dbs {
+		owners, present, problem := db.owners(fsys, files)
+		if !present {
+			continue
+		}
+		cr.PackageDB, cr.PackageDBError = db.name(), problem
+		for i := range cr.Jobs {
+			if cr.Jobs[i].Kind != snapshot.CronUser {
+				cr.Jobs[i].Package = owners[cr.Jobs[i].File]
+			}
+		}
+		return
+	}
+}
+
+// dpkgDB is dpkg's database: the file lists of /var/lib/dpkg/info.
+type dpkgDB struct{}
+
+func (dpkgDB) name() string { return "dpkg" }
+
+func (dpkgDB) reads() []agent.Path { return []agent.Path{agent.Folder(dpkgInfo)} }
+
+// owners reads the lists once, streamed, and no further than needed to
+// place every file.
+func (dpkgDB) owners(fsys rootFS, files []string) (map[string]string, bool, string) {
+	want := map[string]string{} // file → package
+	for _, f := range files {
+		want[f] = ""
 	}
 	entries, err := fsys.readDir(dpkgInfo)
 	if errors.Is(err, fs.ErrNotExist) {
-		return
+		return nil, false, ""
 	}
-	cr.PackageDB = "dpkg"
 	if err != nil {
-		cr.PackageDBError = err.Error()
-		return
+		return want, true, err.Error()
 	}
+	problem := ""
 	var lists []string
 	for _, e := range entries {
 		if strings.HasSuffix(e.Name(), ".list") {
@@ -58,7 +107,7 @@ func packageOwners(fsys rootFS, cr *snapshot.Cron) {
 	}
 	sort.Strings(lists)
 	if len(lists) > maxListFiles {
-		cr.PackageDBError = fmt.Sprintf("%s holds %d file lists, more than the %d read", dpkgInfo, len(lists), maxListFiles)
+		problem = fmt.Sprintf("%s holds %d file lists, more than the %d read", dpkgInfo, len(lists), maxListFiles)
 		lists = lists[:maxListFiles]
 	}
 	var total int64
@@ -71,7 +120,7 @@ func packageOwners(fsys rootFS, cr *snapshot.Cron) {
 		f, err := fsys.open(path.Join(dpkgInfo, name))
 		if err != nil {
 			if hostfs.IsNotRegular(err) {
-				cr.PackageDBError = err.Error()
+				problem = err.Error()
 			}
 			continue
 		}
@@ -89,13 +138,11 @@ func packageOwners(fsys rootFS, cr *snapshot.Cron) {
 		f.Close()
 		total += r.n
 		if total >= maxListBytes {
-			cr.PackageDBError = fmt.Sprintf("dpkg's file lists exceed %d MB: not all were read", maxListBytes>>20)
+			problem = fmt.Sprintf("dpkg's file lists exceed %d MB: not all were read", maxListBytes>>20)
 			break
 		}
 	}
-	for i := range cr.Jobs {
-		cr.Jobs[i].Package = want[cr.Jobs[i].File]
-	}
+	return want, true, problem
 }
 
 // countingReader counts the bytes read through it.

@@ -23,12 +23,13 @@ timer "programs" {
 // TestServeSeesEveryJobFolder runs hostdrift serve over a fixture root and
 // writes a crontab into the RHEL spool (/var/spool/cron/USER) and a timer
 // into /usr/local/lib/systemd/system, the two folders serve once did not
-// watch: each flips its finding on /metrics within the event deadline, to
+// watch, and installs Debian's cron.service, which makes the RHEL spool no
+// crontab's: each flips its finding on /metrics within the event deadline, to
 // the status a `hostdrift check` of the same state gives, and back.
 func TestServeSeesEveryJobFolder(t *testing.T) {
 	ns := nstest.New(t)
 	root := t.TempDir()
-	for _, d := range []string{"etc", "usr/local/lib/systemd/system", "var/spool/cron"} {
+	for _, d := range []string{"etc", "usr/local/lib/systemd/system", "usr/lib/systemd/system", "var/spool/cron"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -55,6 +56,17 @@ func TestServeSeesEveryJobFolder(t *testing.T) {
 	start := time.Now()
 	writeFile(t, crontab, "0 1 * * * /usr/local/bin/report-missing\n")
 	agree("cron after a crontab in the RHEL spool", "cron.programs", "fail", start)
+	// Once Debian's cron.service is installed, the RHEL spool is no
+	// crontab's: Debian's cron never reads it.
+	debianCron := filepath.Join(root, "usr/lib/systemd/system/cron.service")
+	start = time.Now()
+	writeFile(t, debianCron, "[Service]\nExecStart=/usr/sbin/cron -f\n")
+	agree("cron after Debian's cron.service is installed", "cron.programs", "pass", start)
+	start = time.Now()
+	if err := os.Remove(debianCron); err != nil {
+		t.Fatal(err)
+	}
+	agree("cron after cron.service is gone", "cron.programs", "fail", start)
 	start = time.Now()
 	if err := os.Remove(crontab); err != nil {
 		t.Fatal(err)

@@ -38,6 +38,20 @@ type Cron struct {
 	// DaemonProgram is the cron daemon's program (/usr/sbin/cron), empty
 	// when no cron daemon is installed.
 	DaemonProgram string `json:"daemon_program,omitempty"`
+	// Flavour is the cron daemon installed, whose layout was read:
+	// CronCronie or CronDebian; empty when neither or both are installed,
+	// and both layouts were read.
+	Flavour string `json:"flavour,omitempty"`
+	// FlavourReason says which installed unit files or programs decided
+	// Flavour.
+	FlavourReason string `json:"flavour_reason,omitempty"`
+	// Anacron says what starts anacron ("/etc/cron.hourly/0anacron, run
+	// by run-parts"), empty when nothing does or anacron is not installed.
+	Anacron string `json:"anacron,omitempty"`
+	// SyslogOutput, when set, says why cron writes its jobs' output to
+	// syslog instead of mailing it (cronie finds no sendmail); those
+	// jobs' Output.Syslog is set.
+	SyslogOutput string `json:"syslog_output,omitempty"`
 	// MTA is the mail transfer agent cron hands output to
 	// (/usr/sbin/sendmail), empty when none is installed.
 	MTA string `json:"mta"`
@@ -68,6 +82,16 @@ const (
 	CronUser     = "user"      // a user's crontab in the spool
 	CronRunParts = "run-parts" // a script of /etc/cron.{hourly,daily,weekly,monthly}
 	CronAnacron  = "anacron"   // a line of /etc/anacrontab
+)
+
+// Flavours of Cron.Flavour.
+const (
+	// CronDebian is vixie cron as Debian patches it (cron.service,
+	// /usr/sbin/cron): user crontabs in /var/spool/cron/crontabs.
+	CronDebian = "debian-cron"
+	// CronCronie is cronie (crond.service, /usr/sbin/crond), as RHEL,
+	// Fedora and SUSE run it: user crontabs in /var/spool/cron.
+	CronCronie = "cronie"
 )
 
 // CronJob is one job: a table line, or a script run-parts runs.
@@ -105,11 +129,28 @@ type CronJob struct {
 	// Package is the package that installed the job's file (its table, or
 	// its run-parts script), per PackageDB; empty for a file someone added.
 	Package string `json:"package,omitempty"`
+	// Anacron is the job's anacrontab timing, for a CronAnacron job.
+	Anacron *AnacronTiming `json:"anacron,omitempty"`
 	// Inert says why the job does nothing on this host, when it does
 	// nothing: a package's job that exits at once under systemd, whose
 	// timer does the work; a run-parts line whose folder holds nothing
 	// that runs. Empty for a job that runs.
 	Inert string `json:"inert,omitempty"`
+}
+
+// AnacronTiming is when anacron starts a job of /etc/anacrontab, besides
+// its period (CronJob.PeriodSeconds).
+type AnacronTiming struct {
+	// ID is the job identifier, which names its stamp in /var/spool/anacron.
+	ID string `json:"id"`
+	// DelayMinutes is how long anacron waits before starting the job.
+	DelayMinutes int `json:"delay_minutes"`
+	// RandomDelay is the table's RANDOM_DELAY: at most that many minutes
+	// more, as written.
+	RandomDelay string `json:"random_delay,omitempty"`
+	// StartHoursRange is the table's START_HOURS_RANGE ("3-22"), the
+	// hours in which anacron starts jobs, as written.
+	StartHoursRange string `json:"start_hours_range,omitempty"`
 }
 
 // Reasons of CronJob.Inert.
@@ -163,6 +204,9 @@ type JobOutput struct {
 	// MailTo is whom cron mails output to: MAILTO, else the job's user.
 	// Empty when MAILTO="" turns mail off (output is dropped).
 	MailTo string `json:"mail_to"`
+	// Syslog marks output cron writes to syslog instead of mailing it
+	// (see Cron.SyslogOutput): it is not lost for want of an MTA.
+	Syslog bool `json:"syslog,omitempty"`
 }
 
 // IgnoredFile is a file in a cron folder that is never run or read.
@@ -347,7 +391,10 @@ func outputField(o JobOutput) string {
 	var parts []string
 	if len(o.ToCron) > 0 {
 		to := "mail to " + o.MailTo
-		if o.MailTo == "" {
+		switch {
+		case o.Syslog:
+			to = "syslog"
+		case o.MailTo == "":
 			to = "dropped (MAILTO=\"\")"
 		}
 		parts = append(parts, strings.Join(o.ToCron, "+")+": "+to)
