@@ -206,7 +206,7 @@ func (c *CronCollector) Collect(ctx context.Context, env *agent.Env) (snapshot.S
 	anacronTrigger(fsys, cr)
 	cr.Systemd = systemdInit(fsys)
 	markInert(fsys, cr)
-	packageOwners(fsys, cr, packageDBs)
+	packageOwners(ctx, fsys, cr, packageDBs)
 
 	c.lastRuns(ctx, fsys, cr, now)
 	// Commands go into snapshots and reports: their secrets (passwords,

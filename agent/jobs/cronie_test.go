@@ -12,6 +12,8 @@ import (
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 	"github.com/hostdrift/hostdrift/internal/sys/hostfs"
 	"github.com/hostdrift/hostdrift/internal/testkit/fixture"
+	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
+	"github.com/hostdrift/hostdrift/internal/testkit/rpmroot"
 )
 
 // cronieHost is a host laid out as cronie and cronie-anacron lay it out
@@ -268,5 +270,62 @@ func TestCrontabsRunParts(t *testing.T) {
 		if !strings.Contains(ignored[p], why) {
 			t.Errorf("ignored %s: %q, want %q", p, ignored[p], why)
 		}
+	}
+}
+
+// TestJobsOfRPMPackages reads job files' owners from a real rpm database:
+// packages built with rpmbuild that install cronie's and logrotate's cron
+// files, recorded with rpm --root --justdb. A crontab in the spool is
+// nobody's, and a file no package lists stays unowned.
+func TestJobsOfRPMPackages(t *testing.T) {
+	nstest.RequireCommand(t, "rpm")
+	hourly := cronieHost["etc/cron.d/0hourly"]
+	anacron := cronieHost["etc/cron.hourly/0anacron@"]
+	built := rpmroot.Build(t,
+		rpmroot.Package{Name: "cronie", Version: "1.5.7", Release: "11.el9", Files: map[string]string{"/etc/cron.d/0hourly": hourly}},
+		rpmroot.Package{Name: "cronie-anacron", Version: "1.5.7", Release: "11.el9", Files: map[string]string{"/etc/cron.hourly/0anacron": anacron}},
+		rpmroot.Package{Name: "logrotate", Version: "3.18.0", Release: "8.el9", Files: map[string]string{"/etc/cron.daily/logrotate": "#!/bin/sh\n/usr/sbin/logrotate /etc/logrotate.conf\n"}},
+	)
+	root := t.TempDir()
+	files := maps.Clone(cronieHost)
+	files["etc/cron.daily/logrotate@"] = "#!/bin/sh\n/usr/sbin/logrotate /etc/logrotate.conf\n"
+	files["usr/sbin/logrotate@"] = ""
+	files["etc/cron.d/local"] = "0 3 * * * root /usr/bin/find /srv -delete\n"
+	fixture.Write(t, root, files)
+	built.Install(t, root, "", "")
+	c := &CronCollector{Now: func() time.Time { return fixtureNow }, Journal: func(context.Context, rootFS) ([]logRun, error) { return nil, nil }}
+	sec, err := c.Collect(context.Background(), &agent.Env{Root: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cr := sec.(*snapshot.Cron)
+	if cr.PackageDB != "rpm" || cr.PackageDBError != "" {
+		t.Fatalf("package database %q (%s), want rpm", cr.PackageDB, cr.PackageDBError)
+	}
+	want := map[string]string{
+		"/etc/cron.d/0hourly":       "cronie",
+		"/etc/cron.hourly/0anacron": "cronie-anacron",
+		"/etc/cron.daily/logrotate": "logrotate",
+		"/etc/cron.d/local":         "",
+		"/var/spool/cron/root":      "",
+	}
+	seen := map[string]bool{}
+	for _, j := range cr.Jobs {
+		w, ok := want[j.File]
+		if !ok {
+			continue
+		}
+		seen[j.File] = true
+		if j.Package != w {
+			t.Errorf("%s: package %q, want %q", j.Where(), j.Package, w)
+		}
+	}
+	for f := range want {
+		if !seen[f] {
+			t.Errorf("no job from %s", f)
+		}
+	}
+	if !slices.ContainsFunc(new(CronCollector).Reads(), func(p agent.Path) bool { return p.Name == "/var/lib/rpm/rpmdb.sqlite" }) {
+		t.Error("the collector does not declare rpm's database among what it reads: serve would not see a package installed")
 	}
 }

@@ -2,6 +2,7 @@ package jobs
 
 import (
 	"bufio"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,8 +13,10 @@ import (
 	"strings"
 
 	"github.com/hostdrift/hostdrift/agent"
+	"github.com/hostdrift/hostdrift/internal/parse/rpmdb"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
 	"github.com/hostdrift/hostdrift/internal/sys/hostfs"
+	"github.com/hostdrift/hostdrift/internal/sys/rpmstore"
 )
 
 // dpkgInfo holds dpkg's file lists: PACKAGE.list (or PACKAGE:ARCH.list)
@@ -30,8 +33,7 @@ const (
 )
 
 // packageDB is a package database that knows which package installed a
-// file: dpkg's file lists here; rpm's database satisfies it as well once
-// a reader of it is wired in (add it to packageDBs).
+// file: dpkg's file lists, or the file lists in rpm's package headers.
 type packageDB interface {
 	// name is the database as Cron.PackageDB records it ("dpkg").
 	name() string
@@ -41,18 +43,20 @@ type packageDB interface {
 	// none did); present is false when the host has no such database.
 	// problem says what of it could not be read (owners still holds what
 	// was found).
-	owners(fsys rootFS, files []string) (owners map[string]string, present bool, problem string)
+	owners(ctx context.Context, fsys rootFS, files []string) (owners map[string]string, present bool, problem string)
 }
 
 // packageDBs are the package databases job files' owners are read from,
-// in order: the first the host has is the one recorded.
-var packageDBs = []packageDB{dpkgDB{}}
+// in order: the first the host has is the one recorded. dpkg's comes
+// first: a Debian host with the rpm tool installed has an rpm database
+// that is not the host's, and a host of the RHEL family has no dpkg.
+var packageDBs = []packageDB{dpkgDB{}, rpmDB{}}
 
 // packageOwners sets each job's Package: the package whose database names
 // the job's file (its table, or its run-parts script). User crontabs are
 // nobody's. A host without any of dbs leaves PackageDB empty: ownership is
 // unknown there.
-func packageOwners(fsys rootFS, cr *snapshot.Cron, dbs []packageDB) {
+func packageOwners(ctx context.Context, fsys rootFS, cr *snapshot.Cron, dbs []packageDB) {
 	if len(cr.Jobs) == 0 {
 		return
 	}
@@ -63,7 +67,7 @@ func packageOwners(fsys rootFS, cr *snapshot.Cron, dbs []packageDB) {
 		}
 	}
 	for _, db := range dbs {
-		owners, present, problem := db.owners(fsys, files)
+		owners, present, problem := db.owners(ctx, fsys, files)
 		if !present {
 			continue
 		}
@@ -86,7 +90,7 @@ func (dpkgDB) reads() []agent.Path { return []agent.Path{agent.Folder(dpkgInfo)}
 
 // owners reads the lists once, streamed, and no further than needed to
 // place every file.
-func (dpkgDB) owners(fsys rootFS, files []string) (map[string]string, bool, string) {
+func (dpkgDB) owners(_ context.Context, fsys rootFS, files []string) (map[string]string, bool, string) {
 	want := map[string]string{} // file → package
 	for _, f := range files {
 		want[f] = ""
@@ -143,6 +147,64 @@ func (dpkgDB) owners(fsys rootFS, files []string) (map[string]string, bool, stri
 		}
 	}
 	return want, true, problem
+}
+
+// rpmDB is rpm's database: each installed package's header lists the
+// files it installed.
+type rpmDB struct{}
+
+func (rpmDB) name() string { return "rpm" }
+
+func (rpmDB) reads() []agent.Path {
+	var out []agent.Path
+	for _, p := range rpmstore.Paths() {
+		out = append(out, agent.File(p))
+	}
+	return out
+}
+
+// owners reads every package's header once; the first package (in rpm's
+// order) that lists a file is its owner.
+func (rpmDB) owners(ctx context.Context, fsys rootFS, files []string) (map[string]string, bool, string) {
+	db, err := rpmstore.Find(fsys.FS)
+	if err != nil {
+		return nil, true, err.Error()
+	}
+	if db == nil {
+		return nil, false, ""
+	}
+	want := map[string]string{}
+	for _, f := range files {
+		want[f] = ""
+	}
+	blobs, err := db.Headers(ctx, fsys.FS)
+	if err != nil {
+		return want, true, fmt.Sprintf("read rpm's %s database %s: %v", db.Format, db.Path, err)
+	}
+	var problems []string
+	left := len(want)
+	for i, b := range blobs {
+		if left == 0 {
+			break
+		}
+		h, err := rpmdb.ParseHeader(b)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("package %d of %s: %v", i+1, db.Path, err))
+			continue
+		}
+		names, err := rpmdb.Files(b)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("the files of %s in %s: %v", h.Name, db.Path, err))
+			continue
+		}
+		for _, n := range names {
+			if owner, ok := want[n]; ok && owner == "" {
+				want[n] = h.Name
+				left--
+			}
+		}
+	}
+	return want, true, strings.Join(problems, "; ")
 }
 
 // countingReader counts the bytes read through it.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/hostdrift/hostdrift/agent"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/internal/sys/rpmstore"
 )
 
 func init() {
@@ -48,7 +49,7 @@ func (collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Section,
 		pkgs, errs := ParseStatus(strings.NewReader(string(b)))
 		dpkg = &snapshot.Packages{Source: snapshot.SourceDpkg, Database: StatusFile, Format: "status", Packages: pkgs, Errors: errs}
 	}
-	db, err := findRPM(fsys)
+	db, err := rpmstore.Find(fsys)
 	if err != nil {
 		return nil, err
 	}
@@ -57,7 +58,7 @@ func (collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Section,
 		// An empty section, not a skip: a baseline compares it, and the
 		// package checks say they do not apply.
 		return &snapshot.Packages{Packages: []snapshot.Package{}, Errors: []string{},
-			Absent: fmt.Sprintf("no package database: neither dpkg's (%s) nor rpm's (rpmdb.sqlite, Packages.db or Packages in %s)", StatusFile, strings.Join(rpmDirs, " or "))}, nil
+			Absent: fmt.Sprintf("no package database: neither dpkg's (%s) nor rpm's (rpmdb.sqlite, Packages.db or Packages in %s)", StatusFile, strings.Join(rpmstore.Dirs, " or "))}, nil
 	case db == nil:
 		return finish(dpkg)
 	}
@@ -65,7 +66,7 @@ func (collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Section,
 		// A Debian host with the rpm tool: its packages are dpkg's.
 		for _, p := range dpkg.Named("rpm") {
 			if p.Installed() {
-				dpkg.Authority = fmt.Sprintf("dpkg's database is the host's: rpm is one of its packages (rpm %s), a tool whose database %s is not the host's", p.Version, db.path)
+				dpkg.Authority = fmt.Sprintf("dpkg's database is the host's: rpm is one of its packages (rpm %s), a tool whose database %s is not the host's", p.Version, db.Path)
 				return finish(dpkg)
 			}
 		}
@@ -74,7 +75,7 @@ func (collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Section,
 	if err != nil {
 		return nil, err
 	}
-	rpm := &snapshot.Packages{Source: snapshot.SourceRPM, Database: db.path, Format: db.format, Packages: pkgs, Errors: errs}
+	rpm := &snapshot.Packages{Source: snapshot.SourceRPM, Database: db.Path, Format: db.Format, Packages: pkgs, Errors: errs}
 	if dpkg == nil {
 		return finish(rpm)
 	}
@@ -85,7 +86,7 @@ func (collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Section,
 	dpkgBin, rpmBin := anyExists(fsys, dpkgBinaries), anyExists(fsys, rpmBinaries)
 	switch {
 	case dpkgBin != "" && rpmBin == "":
-		dpkg.Authority = fmt.Sprintf("both dpkg's and rpm's (%s) databases; dpkg's is the host's: %s is installed, no rpm program is", db.path, dpkgBin)
+		dpkg.Authority = fmt.Sprintf("both dpkg's and rpm's (%s) databases; dpkg's is the host's: %s is installed, no rpm program is", db.Path, dpkgBin)
 		return finish(dpkg)
 	case rpmBin != "" && dpkgBin == "":
 		rpm.Authority = fmt.Sprintf("both dpkg's (%s) and rpm's databases; rpm's is the host's: %s is installed, no dpkg program is", StatusFile, rpmBin)
@@ -95,7 +96,7 @@ func (collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Section,
 	if dpkgBin != "" {
 		which = "both package managers are installed (" + dpkgBin + ", " + rpmBin + ")"
 	}
-	return nil, fmt.Errorf("both dpkg's (%s) and rpm's (%s) databases, and %s: cannot tell which is the host's; remove the stale one, or audit with a policy without package checks", StatusFile, db.path, which)
+	return nil, fmt.Errorf("both dpkg's (%s) and rpm's (%s) databases, and %s: cannot tell which is the host's; remove the stale one, or audit with a policy without package checks", StatusFile, db.Path, which)
 }
 
 // finish returns the section, partial when some records could not be read.

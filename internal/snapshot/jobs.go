@@ -61,7 +61,8 @@ type Cron struct {
 	// told. Jobs that test for systemd first are then Inert.
 	Systemd string `json:"systemd,omitempty"`
 	// PackageDB is the package database job files' owners were read from
-	// ("dpkg"); empty when the host has none, and ownership is unknown.
+	// ("dpkg" or "rpm"); empty when the host has none, and ownership is
+	// unknown.
 	PackageDB string `json:"package_db,omitempty"`
 	// PackageDBError says what of the package database could not be read.
 	PackageDBError string `json:"package_db_error,omitempty"`

@@ -51,8 +51,12 @@ var fileAccessAllowed = map[string]string{
 	"agent/sysctl/sysctl.go:Collect:unix.Statfs":                        "/proc/sys of the live kernel, to tell a read-only /proc/sys; live host only",
 	"agent/listeners/owners_linux.go:findOwners:unix.Readlinkat":        "the single names listed in a /proc/PID/fd folder opened through Env.FS().OpenDir: each link itself, never followed",
 	// A copy on this machine of what was read through Env.FS().
-	"agent/packages/rpm.go:copyOut:os.OpenFile": "creates the copy of rpm's SQLite database (read through Env.FS().Open) in a private os.MkdirTemp folder of this machine's, for the SQLite library, which opens by name; never a host path",
+	"internal/sys/rpmstore/rpmstore.go:copyOut:os.OpenFile": "creates the copy of rpm's SQLite database (read through Env.FS().Open) in a private os.MkdirTemp folder of this machine's, for the SQLite library, which opens by name; never a host path",
 }
+
+// hostReaders are packages outside agent/ that read host files for
+// collectors, through the hostfs.FS a collector hands them.
+var hostReaders = []string{"internal/sys/rpmstore"}
 
 // collectorDirs returns the folders under agent/ whose package registers
 // a collector (calls agent.Register outside its tests), relative to root.
@@ -101,6 +105,19 @@ func TestCollectorsReadHostFilesOneWay(t *testing.T) {
 	dirs := collectorDirs(t, root)
 	if len(dirs) < 10 {
 		t.Fatalf("only %d collector packages under agent/ register a collector; the layout changed?", len(dirs))
+	}
+	// Readers of host files that collectors call with their Env.FS() are
+	// held to the same rule.
+	for _, d := range hostReaders {
+		files, err := filepath.Glob(filepath.Join(root, d, "*.go"))
+		if err != nil || len(files) == 0 {
+			t.Fatalf("host reader %s has no Go files (%v): the layout changed?", d, err)
+		}
+		for _, f := range files {
+			if !strings.HasSuffix(f, "_test.go") {
+				dirs[d] = append(dirs[d], f)
+			}
+		}
 	}
 	found := map[string]bool{}
 	for _, files := range dirs {

@@ -34,6 +34,8 @@ type Package struct {
 	Arch string
 	// Requires are dependencies ("openssl >= 3.0").
 	Requires []string
+	// Files are the files the package installs: absolute path → content.
+	Files map[string]string
 }
 
 // Built is packages made by Build, as .rpm files.
@@ -58,7 +60,26 @@ func Build(t testing.TB, pkgs ...Package) Built {
 		for _, r := range p.Requires {
 			fmt.Fprintf(&spec, "Requires: %s\n", r)
 		}
-		spec.WriteString("%description\nA package that installs nothing, for hostdrift's tests.\n%files\n")
+		spec.WriteString("%description\nA package for hostdrift's tests.\n")
+		var names []string
+		for name := range p.Files {
+			names = append(names, name)
+		}
+		sort.Strings(names)
+		if len(names) > 0 {
+			spec.WriteString("%install\n")
+			for i, name := range names {
+				src := filepath.Join(top, fmt.Sprintf("%s.file%d", p.Name, i))
+				if err := os.WriteFile(src, []byte(p.Files[name]), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				fmt.Fprintf(&spec, "install -D -m 0755 %s %%{buildroot}%s\n", src, name)
+			}
+		}
+		spec.WriteString("%files\n")
+		for _, name := range names {
+			spec.WriteString(name + "\n")
+		}
 		file := filepath.Join(top, p.Name+".spec")
 		if err := os.WriteFile(file, []byte(spec.String()), 0o644); err != nil {
 			t.Fatal(err)
