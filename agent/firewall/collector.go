@@ -24,6 +24,7 @@ import (
 
 	"github.com/hostdrift/hostdrift/agent"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
+	"github.com/hostdrift/hostdrift/internal/sys/hostfs"
 	"github.com/hostdrift/hostdrift/internal/sys/setns"
 )
 
@@ -187,6 +188,11 @@ func (c *Collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Secti
 	}
 	fw.Backends = append(fw.Backends, legacy)
 
+	fsys := hostfs.New("")
+	if env != nil {
+		fsys = env.FS()
+	}
+	attributeFirewalld(fw, fsys)
 	fw.IptablesCommand = iptablesCommand()
 	if err := readRoutes(fd, fw); err != nil {
 		problems = append(problems, "addresses and routes: "+err.Error())
