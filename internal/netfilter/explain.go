@@ -52,6 +52,7 @@ func Explain(r Result, p Packet) string {
 			}
 			b.WriteString(")")
 		}
+		b.WriteString(origins(r.Trace, d))
 	}
 	if r.Final.Dst.IsValid() && (r.Final.Dst != p.Dst || r.Final.DstPort != p.DstPort) {
 		fmt.Fprintf(&b, "; rewritten to %s", hostPort(r.Final.Dst, r.Final.DstPort))
@@ -88,6 +89,27 @@ func describePacket(p Packet) string {
 		return fmt.Sprintf("forwarded %s from %s to %s", proto, p.Src, hostPort(p.Dst, p.DstPort))
 	}
 	return fmt.Sprintf("outbound %s to %s", proto, hostPort(p.Dst, p.DstPort))
+}
+
+// origins names the configuration behind the deciding rule, and the one
+// the packet went through without a decision before it (firewalld's zone,
+// when its final reject decides), as recorded in the snapshot.
+func origins(trace []Step, d *RuleRef) string {
+	var s string
+	if d.Origin != "" {
+		s = ", set by " + d.Origin
+	}
+	for i := len(trace) - 1; i >= 0; i-- {
+		o := trace[i].Where.Origin
+		if trace[i].Event != "end" || o == "" {
+			continue
+		}
+		if !strings.HasPrefix(d.Origin, o) {
+			s += "; nothing in " + o + " decided it"
+		}
+		break
+	}
+	return s
 }
 
 // lastEmpty names the last chain that ended with no matching rule before the
