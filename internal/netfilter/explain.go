@@ -92,15 +92,20 @@ func describePacket(p Packet) string {
 }
 
 // origins names the configuration behind the deciding rule, and the one
-// the packet went through without a decision before it (firewalld's zone,
-// when its final reject decides), as recorded in the snapshot.
+// the packet went through without a decision before it in the same table
+// on the same hook (firewalld's zone, when its final reject decides), as
+// recorded in the snapshot.
 func origins(trace []Step, d *RuleRef) string {
 	var s string
 	if d.Origin != "" {
 		s = ", set by " + d.Origin
 	}
 	for i := len(trace) - 1; i >= 0; i-- {
-		o := trace[i].Where.Origin
+		w := trace[i].Where
+		if trace[i].Hook != trace[len(trace)-1].Hook || w.Backend != d.Backend || w.Family != d.Family || w.Table != d.Table {
+			break // only the deciding table's walk on the deciding hook
+		}
+		o := w.Origin
 		if trace[i].Event != "end" || o == "" {
 			continue
 		}
