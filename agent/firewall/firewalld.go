@@ -265,11 +265,6 @@ func attributeFirewalld(fw *snapshot.Firewall, fsys *hostfs.FS) {
 		if zone != "" && strings.HasPrefix(c.Name, "filter_IN_") {
 			active[zone] = true
 		}
-		if (c.Name == "filter_INPUT" || c.Name == "filter_FORWARD") && len(c.Rules) > 0 {
-			if last := &c.Rules[len(c.Rules)-1]; len(last.Matches) == 0 && last.Verdict.Kind == snapshot.VerdictReject {
-				last.Origin = "firewalld, rejecting what the zone (target default) does not accept"
-			}
-		}
 	}
 	for z := range active {
 		info.Zones = append(info.Zones, z)
@@ -292,9 +287,9 @@ func attributeFirewalld(fw *snapshot.Firewall, fsys *hostfs.FS) {
 // attributeZone names each rule of zone's input chains after the items
 // that made it, in the chains that hold exactly the predicted rules.
 func attributeZone(t *snapshot.Table, zone string, z *fwdZone, cfg *firewalldConfig, info *snapshot.Firewalld) {
-	if c := t.Chain("filter_IN_" + zone); c != nil && len(c.Rules) > 0 && z.Target != "" && z.Target != "default" {
-		if last := &c.Rules[len(c.Rules)-1]; len(last.Matches) == 0 && terminal(last.Verdict.Kind) {
-			last.Origin = fmt.Sprintf("firewalld zone %s, target %s", zone, z.Target)
+	if c := t.Chain("filter_IN_" + zone); c != nil && len(c.Rules) > 0 {
+		if last := &c.Rules[len(c.Rules)-1]; len(last.Matches) == 0 && last.Verdict.Kind == targetVerdict(z.Target) {
+			last.Origin = fmt.Sprintf("firewalld zone %s, target %s (what no service, port or rich rule of the zone accepts)", zone, targetName(z.Target))
 		}
 	}
 	pred, unknown := predictZone(z, cfg)
@@ -319,8 +314,26 @@ func attributeZone(t *snapshot.Table, zone string, z *fwdZone, cfg *firewalldCon
 	}
 }
 
-func terminal(kind string) bool {
-	return kind == snapshot.VerdictAccept || kind == snapshot.VerdictDrop || kind == snapshot.VerdictReject
+// targetVerdict is the verdict of the rule that ends a zone's input chain
+// for its target: default rejects, like %%REJECT%%.
+func targetVerdict(target string) string {
+	switch target {
+	case "", "default", "%%REJECT%%", "REJECT":
+		return snapshot.VerdictReject
+	case "DROP":
+		return snapshot.VerdictDrop
+	case "ACCEPT":
+		return snapshot.VerdictAccept
+	}
+	return ""
+}
+
+// targetName is a zone's target as firewall-cmd --list-all prints it.
+func targetName(target string) string {
+	if target == "" {
+		return "default"
+	}
+	return target
 }
 
 // predicted is one rule an item of a zone makes: its conditions, as

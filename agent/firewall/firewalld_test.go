@@ -59,7 +59,9 @@ func stockTable() snapshot.Table {
 		{Name: "filter_INPUT", Hook: "input", Policy: "accept", Rules: []snapshot.Rule{
 			rule("jump filter_INPUT_ZONES", "jump"), rule("reject with icmpx admin-prohibited", snapshot.VerdictReject)}},
 		{Name: "filter_INPUT_ZONES", Rules: []snapshot.Rule{rule("goto filter_IN_public", "goto")}},
-		{Name: "filter_IN_public", Rules: []snapshot.Rule{rule("jump filter_IN_public_deny", "jump"), rule("jump filter_IN_public_allow", "jump")}},
+		{Name: "filter_IN_public", Rules: []snapshot.Rule{rule("jump filter_IN_public_deny", "jump"), rule("jump filter_IN_public_allow", "jump"),
+			rule("meta l4proto { icmp, ipv6-icmp } accept", snapshot.VerdictAccept, snapshot.Match{Field: "set", Set: "__set0", Keys: []string{"l4proto"}}),
+			rule("reject with icmpx admin-prohibited", snapshot.VerdictReject)}},
 		{Name: "filter_IN_public_pre"},
 		{Name: "filter_IN_public_deny", Rules: []snapshot.Rule{
 			rule("ip saddr 192.0.2.7 reject", snapshot.VerdictReject, eq("nfproto", "ipv4"), eq("saddr", "192.0.2.7")),
@@ -101,7 +103,8 @@ func TestFirewalldAttribution(t *testing.T) {
 			"firewalld zone public, port 5000-5010/udp",
 			`firewalld zone public, rich rule 'rule family="ipv6" source NOT address="fd00::/64" port port="3306" protocol="tcp" accept limit value="30/m"'`,
 		},
-		"filter_INPUT": {"", "firewalld, rejecting what the zone (target default) does not accept"},
+		"filter_INPUT":     {"", ""},
+		"filter_IN_public": {"", "", "firewalld zone public", "firewalld zone public, target default (what no service, port or rich rule of the zone accepts)"},
 	}
 	for chain, origins := range want {
 		c := tb.Chain(chain)

@@ -175,6 +175,14 @@ func Manager(r Result) (string, func(Packet) string) {
 	case has(func(c string) bool {
 		return c == "firewalld" || strings.HasPrefix(c, "filter_IN_") || strings.HasPrefix(c, "filter_OUT_") || strings.HasPrefix(c, "filter_FWD_") || strings.HasPrefix(c, "nat_PRE_")
 	}):
+		if d := r.Deciding; d != nil && d.Policy == "" && (strings.HasSuffix(d.Chain, "_deny") || strings.HasSuffix(d.Chain, "_pre") || strings.HasSuffix(d.Chain, "_post")) {
+			// Opening the port would not help: a zone's deny, pre and post
+			// chains hold its rich rules (and icmp blocks), and come
+			// before or decide ahead of what the zone opens.
+			return "firewalld", func(Packet) string {
+				return "a rich rule (or an icmp block) of the zone rejects it, and opening the port would not change that: find it with `firewall-cmd --list-rich-rules` and remove it with --remove-rich-rule (and again with --permanent)"
+			}
+		}
 		return "firewalld", func(p Packet) string {
 			return fmt.Sprintf("open it with `firewall-cmd --add-port=%d/%s` (and again with --permanent to keep it)", p.DstPort, snapshot.ProtocolName(p.Protocol))
 		}

@@ -447,7 +447,6 @@ func TestExplainNamesOrigins(t *testing.T) {
 	ssh := rule("tcp dport 22 accept", vk("accept"), m("l4proto", "tcp"), m("dport", "22"))
 	ssh.Origin = "firewalld zone public, service ssh"
 	final := rule("reject with icmpx admin-prohibited", vk("reject"))
-	final.Origin = "firewalld, rejecting what the zone (target default) does not accept"
 	zone := regular("filter_IN_public", ssh)
 	zone.Origin = "firewalld zone public"
 	fw := &snapshot.Firewall{Tables: []snapshot.Table{table("nftables", "inet", "firewalld",
@@ -459,7 +458,7 @@ func TestExplainNamesOrigins(t *testing.T) {
 		want string
 	}{
 		{22, `rule "tcp dport 22 accept" in chain filter_IN_public (table inet firewalld, nftables, rule 1), set by firewalld zone public, service ssh`},
-		{23, `rule "reject with icmpx admin-prohibited" in chain filter_INPUT (table inet firewalld, nftables, rule 2), set by firewalld, rejecting what the zone (target default) does not accept; nothing in firewalld zone public decided it`},
+		{23, `rule "reject with icmpx admin-prohibited" in chain filter_INPUT (table inet firewalld, nftables, rule 2); nothing in firewalld zone public decided it`},
 	} {
 		p := in("tcp", c.port)
 		if got := Explain(Simulate(fw, p), p); !strings.Contains(got, c.want) {
