@@ -24,7 +24,6 @@ import (
 
 	"github.com/hostdrift/hostdrift/agent"
 	"github.com/hostdrift/hostdrift/internal/snapshot"
-	"github.com/hostdrift/hostdrift/internal/sys/hostfs"
 	"github.com/hostdrift/hostdrift/internal/sys/setns"
 )
 
@@ -188,11 +187,11 @@ func (c *Collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Secti
 	}
 	fw.Backends = append(fw.Backends, legacy)
 
-	fsys := hostfs.New("")
 	if env != nil {
-		fsys = env.FS()
+		attributeFirewalld(fw, env.FS())
+	} else {
+		attributeFirewalld(fw, (&agent.Env{}).FS())
 	}
-	attributeFirewalld(fw, fsys)
 	fw.IptablesCommand = iptablesCommand()
 	if err := readRoutes(fd, fw); err != nil {
 		problems = append(problems, "addresses and routes: "+err.Error())
