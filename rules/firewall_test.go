@@ -338,3 +338,41 @@ func TestDockerForward(t *testing.T) {
 		t.Errorf("no Docker: %s: %s", f.Status, f.Explanation)
 	}
 }
+
+// TestIngressNamesFirewalldOrigin: on firewalld's table, as the collector
+// annotates it, an ingress finding names the zone and the service or rich
+// rule that decides, and the zone a closed port went through.
+func TestIngressNamesFirewalldOrigin(t *testing.T) {
+	ssh := fwRule("tcp dport 22 accept", verdict("accept"), fwMatch("l4proto", "tcp"), fwMatch("dport", "22"))
+	ssh.Origin = "firewalld zone public, service ssh"
+	rich := fwRule("meta nfproto ipv4 ip saddr 203.0.113.7 reject", verdict("reject"), fwMatch("nfproto", "ipv4"), fwMatch("saddr", "203.0.113.7"))
+	rich.Origin = `firewalld zone public, rich rule 'rule family="ipv4" source address="203.0.113.7" reject'`
+	target := fwRule("reject with icmpx admin-prohibited", verdict("reject"))
+	target.Origin = "firewalld zone public, target default (what no service, port or rich rule of the zone accepts)"
+	zone := func(c snapshot.Chain) snapshot.Chain { c.Origin = "firewalld zone public"; return c }
+	fw := &snapshot.Firewall{Backends: allBackends(), LocalAddresses: fwNetwork, Routes: fwRoutes, Tables: []snapshot.Table{{
+		Backend: snapshot.BackendNftables, Family: "inet", Name: "firewalld", Chains: []snapshot.Chain{
+			chain("filter_INPUT", "input", "accept", fwRule("jump filter_IN_public", jumpTo("filter_IN_public"))),
+			zone(chain("filter_IN_public", "", "", fwRule("jump filter_IN_public_deny", jumpTo("filter_IN_public_deny")), fwRule("jump filter_IN_public_allow", jumpTo("filter_IN_public_allow")), target)),
+			zone(chain("filter_IN_public_deny", "", "", rich)),
+			zone(chain("filter_IN_public_allow", "", "", ssh)),
+		}}}}
+	for _, c := range []struct{ src, want, fix string }{
+		{`ingress "no-ssh" {
+  port   = 22
+  expect = "deny"
+}`, "set by firewalld zone public, service ssh", "firewall-cmd"},
+		{`ingress "ssh-from-the-blocked" {
+  port = 22
+  from = "203.0.113.7"
+}`, `set by firewalld zone public, rich rule 'rule family="ipv4" source address="203.0.113.7" reject'`, "--list-rich-rules"},
+		{`ingress "closed" {
+  port = 9999
+}`, "set by firewalld zone public, target default (what no service, port or rich rule of the zone accepts)", "firewall-cmd --add-port=9999/tcp"},
+	} {
+		f := one(t, c.src, firewallSnapshot(fw))
+		if f.Status != finding.Fail || !strings.Contains(f.Explanation, c.want) || !strings.Contains(f.Remediation, c.fix) {
+			t.Errorf("%s: %s: %s\n→ %s\nwant it to name %s, and the fix %s", f.Check, f.Status, f.Explanation, f.Remediation, c.want, c.fix)
+		}
+	}
+}

@@ -187,6 +187,11 @@ func (c *Collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Secti
 	}
 	fw.Backends = append(fw.Backends, legacy)
 
+	if env != nil {
+		attributeFirewalld(fw, env.FS())
+	} else {
+		attributeFirewalld(fw, (&agent.Env{}).FS())
+	}
 	fw.IptablesCommand = iptablesCommand()
 	if err := readRoutes(fd, fw); err != nil {
 		problems = append(problems, "addresses and routes: "+err.Error())

@@ -60,6 +60,11 @@ func (collector) Collect(_ context.Context, env *agent.Env) (snapshot.Section, e
 	var all []Assignment
 	for _, f := range files {
 		b, err := host.ReadFile(f, 0)
+		if errors.Is(err, fs.ErrNotExist) {
+			// A link to nothing, as systemd's 99-sysctl.conf is on a host
+			// without procps' /etc/sysctl.conf: systemd-sysctl skips it.
+			continue
+		}
 		if err != nil {
 			out.Errors = append(out.Errors, err.Error())
 			continue

@@ -109,3 +109,21 @@ func FuzzParseConf(f *testing.F) {
 		Effective(as, func(string) []string { return []string{"a.b"} })
 	})
 }
+
+// TestDanglingLinkSkipped: systemd's 99-sysctl.conf links to procps'
+// /etc/sysctl.conf, absent on a host without procps; systemd-sysctl skips
+// it, and so does the collector, without calling its reading partial.
+func TestDanglingLinkSkipped(t *testing.T) {
+	root := t.TempDir()
+	fixture.Write(t, root, map[string]string{
+		"usr/lib/sysctl.d/50-default.conf": "kernel.core_uses_pid = 1\n",
+		"etc/sysctl.d/99-sysctl.conf":      "-> ../sysctl.conf",
+	})
+	sec, err := collector{}.Collect(context.Background(), &agent.Env{Root: root})
+	if err != nil {
+		t.Fatalf("collect: %v", err)
+	}
+	if s := sec.(*snapshot.Sysctl); len(s.Errors) > 0 || !reflect.DeepEqual(s.Files, []string{"/usr/lib/sysctl.d/50-default.conf"}) {
+		t.Errorf("files %q, errors %q", s.Files, s.Errors)
+	}
+}

@@ -16,10 +16,10 @@ import (
 )
 
 // readsNoHostFile are the collectors that read nothing below Env.Root that
-// a change could be seen in: the kernel's tables over netlink, /proc, and
-// the probes they make.
+// a change could be seen in: sockets over sock_diag and /proc, and the
+// probes they make. (The firewall collector reads firewalld's
+// configuration.)
 var readsNoHostFile = map[string]string{
-	snapshot.CollectorFirewall:  "nftables over netlink and the iptables programs",
 	snapshot.CollectorListeners: "sock_diag and /proc",
 	snapshot.CollectorProbes:    "connections it makes",
 }

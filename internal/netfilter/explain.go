@@ -52,6 +52,7 @@ func Explain(r Result, p Packet) string {
 			}
 			b.WriteString(")")
 		}
+		b.WriteString(origins(r.Trace, d))
 	}
 	if r.Final.Dst.IsValid() && (r.Final.Dst != p.Dst || r.Final.DstPort != p.DstPort) {
 		fmt.Fprintf(&b, "; rewritten to %s", hostPort(r.Final.Dst, r.Final.DstPort))
@@ -88,6 +89,32 @@ func describePacket(p Packet) string {
 		return fmt.Sprintf("forwarded %s from %s to %s", proto, p.Src, hostPort(p.Dst, p.DstPort))
 	}
 	return fmt.Sprintf("outbound %s to %s", proto, hostPort(p.Dst, p.DstPort))
+}
+
+// origins names the configuration behind the deciding rule, and the one
+// the packet went through without a decision before it in the same table
+// on the same hook (firewalld's zone, when its final reject decides), as
+// recorded in the snapshot.
+func origins(trace []Step, d *RuleRef) string {
+	var s string
+	if d.Origin != "" {
+		s = ", set by " + d.Origin
+	}
+	for i := len(trace) - 1; i >= 0; i-- {
+		w := trace[i].Where
+		if trace[i].Hook != trace[len(trace)-1].Hook || w.Backend != d.Backend || w.Family != d.Family || w.Table != d.Table {
+			break // only the deciding table's walk on the deciding hook
+		}
+		o := w.Origin
+		if trace[i].Event != "end" || o == "" {
+			continue
+		}
+		if !strings.HasPrefix(d.Origin, o) {
+			s += "; nothing in " + o + " decided it"
+		}
+		break
+	}
+	return s
 }
 
 // lastEmpty names the last chain that ended with no matching rule before the
@@ -148,6 +175,14 @@ func Manager(r Result) (string, func(Packet) string) {
 	case has(func(c string) bool {
 		return c == "firewalld" || strings.HasPrefix(c, "filter_IN_") || strings.HasPrefix(c, "filter_OUT_") || strings.HasPrefix(c, "filter_FWD_") || strings.HasPrefix(c, "nat_PRE_")
 	}):
+		if d := r.Deciding; d != nil && d.Policy == "" && (strings.HasSuffix(d.Chain, "_deny") || strings.HasSuffix(d.Chain, "_pre") || strings.HasSuffix(d.Chain, "_post")) {
+			// Opening the port would not help: a zone's deny, pre and post
+			// chains hold its rich rules (and icmp blocks), and come
+			// before or decide ahead of what the zone opens.
+			return "firewalld", func(Packet) string {
+				return "a rich rule (or an icmp block) of the zone rejects it, and opening the port would not change that: find it with `firewall-cmd --list-rich-rules` and remove it with --remove-rich-rule (and again with --permanent)"
+			}
+		}
 		return "firewalld", func(p Packet) string {
 			return fmt.Sprintf("open it with `firewall-cmd --add-port=%d/%s` (and again with --permanent to keep it)", p.DstPort, snapshot.ProtocolName(p.Protocol))
 		}

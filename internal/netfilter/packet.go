@@ -63,6 +63,10 @@ type RuleRef struct {
 	Comment string `json:"comment,omitempty"`
 	// Policy is set when the chain's policy decided.
 	Policy string `json:"policy,omitempty"`
+	// Origin names the firewall manager's configuration behind the rule,
+	// or behind the chain when the rule has none (snapshot.Rule.Origin,
+	// snapshot.Chain.Origin).
+	Origin string `json:"origin,omitempty"`
 }
 
 // Step is one event of the walk: a chain entered, a rule that matched with a

@@ -167,9 +167,12 @@ func tableApplies(family, pktFamily string) bool {
 
 func (w *walker) ref(cc *cChain, r *snapshot.Rule) *RuleRef {
 	t := cc.table.t
-	ref := &RuleRef{Backend: t.Backend, Family: t.Family, Table: t.Name, Chain: cc.c.Name}
+	ref := &RuleRef{Backend: t.Backend, Family: t.Family, Table: t.Name, Chain: cc.c.Name, Origin: cc.c.Origin}
 	if r != nil {
 		ref.Position, ref.Handle, ref.Text, ref.Comment = r.Position, r.Handle, r.Text, r.Comment
+		if r.Origin != "" {
+			ref.Origin = r.Origin
+		}
 	}
 	return ref
 }

@@ -439,3 +439,30 @@ func TestProgramForReusesTheCompilation(t *testing.T) {
 		t.Error("ProgramFor of another firewall returned the first one's program")
 	}
 }
+
+// TestExplainNamesOrigins: the explanation names the configuration behind
+// the deciding rule, and the zone a packet left undecided before a
+// catch-all decided it.
+func TestExplainNamesOrigins(t *testing.T) {
+	ssh := rule("tcp dport 22 accept", vk("accept"), m("l4proto", "tcp"), m("dport", "22"))
+	ssh.Origin = "firewalld zone public, service ssh"
+	final := rule("reject with icmpx admin-prohibited", vk("reject"))
+	zone := regular("filter_IN_public", ssh)
+	zone.Origin = "firewalld zone public"
+	fw := &snapshot.Firewall{Tables: []snapshot.Table{table("nftables", "inet", "firewalld",
+		base("filter_INPUT", "input", "filter", 10, "accept", rule("jump filter_IN_public", jump("filter_IN_public")), final),
+		zone,
+	)}}
+	for _, c := range []struct {
+		port uint16
+		want string
+	}{
+		{22, `rule "tcp dport 22 accept" in chain filter_IN_public (table inet firewalld, nftables, rule 1), set by firewalld zone public, service ssh`},
+		{23, `rule "reject with icmpx admin-prohibited" in chain filter_INPUT (table inet firewalld, nftables, rule 2); nothing in firewalld zone public decided it`},
+	} {
+		p := in("tcp", c.port)
+		if got := Explain(Simulate(fw, p), p); !strings.Contains(got, c.want) {
+			t.Errorf("port %d:\n got %s\nwant it to hold %s", c.port, got, c.want)
+		}
+	}
+}

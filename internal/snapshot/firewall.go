@@ -27,6 +27,22 @@ type Firewall struct {
 	// IPSets are the kernel's ipsets, which iptables rules match with
 	// -m set --match-set.
 	IPSets []IPSet `json:"ipsets,omitempty"`
+	// Firewalld is what firewalld's configuration says about the rules it
+	// made, when firewalld's table is in the kernel.
+	Firewalld *Firewalld `json:"firewalld,omitempty"`
+}
+
+// Firewalld is firewalld's configuration as read to name the zone, service,
+// port or rich rule behind each rule of its nftables table (Rule.Origin).
+type Firewalld struct {
+	// DefaultZone and Backend are firewalld.conf's DefaultZone and
+	// FirewallBackend.
+	DefaultZone string `json:"default_zone,omitempty"`
+	Backend     string `json:"backend,omitempty"`
+	// Zones are the zones whose chains the kernel holds.
+	Zones []string `json:"zones,omitempty"`
+	// Notes say where a rule could only be attributed to its zone, and why.
+	Notes []string `json:"notes,omitempty"`
 }
 
 // IPSet is one ipset: its type, options and members.
@@ -127,6 +143,10 @@ type Chain struct {
 	Policy string `json:"policy,omitempty"`
 	Device string `json:"device,omitempty"`
 	Rules  []Rule `json:"rules"`
+	// Origin names, in the terms of the firewall manager that made the
+	// chain, what it stands for: "firewalld zone public". Empty when no
+	// manager's configuration was recognised.
+	Origin string `json:"origin,omitempty"`
 }
 
 // Base reports whether the chain is attached to a hook.
@@ -148,6 +168,10 @@ type Rule struct {
 	// Unsupported lists what hostdrift could not decode in this rule; such a
 	// rule may or may not match, so verdicts that depend on it are unknown.
 	Unsupported []string `json:"unsupported,omitempty"`
+	// Origin names the configuration the rule was generated from, in the
+	// terms of the firewall manager that made it: "firewalld zone public,
+	// service ssh". Empty when it could not be told with certainty.
+	Origin string `json:"origin,omitempty"`
 }
 
 // Match is one condition on a packet. Field says what is compared:

@@ -99,6 +99,7 @@ func printTrace(w io.Writer, fw *snapshot.Firewall, res netfilter.Result) {
 		fmt.Fprintln(w, "  no base chain on its hooks: nothing filters it")
 	}
 	depth := 0
+	shown := "" // the origin of the last chain entered
 	for _, st := range res.Trace {
 		where := st.Where
 		ind := func(d int) string { return "  " + strings.Repeat("  ", d) }
@@ -111,9 +112,12 @@ func printTrace(w io.Writer, fw *snapshot.Firewall, res netfilter.Result) {
 					pol = ", policy " + c.Policy
 				}
 				fmt.Fprintf(w, "%s[%s] chain %s (table %s, %s, priority %d%s)\n", ind(depth), st.Hook, where.Chain, tableOf(where), where.Backend, c.Priority, pol)
+			} else if where.Origin != "" && where.Origin != shown {
+				fmt.Fprintf(w, "%schain %s  (%s)\n", ind(depth), where.Chain, where.Origin)
 			} else {
 				fmt.Fprintf(w, "%schain %s\n", ind(depth), where.Chain)
 			}
+			shown = where.Origin
 			depth++
 		case "rule", "nat":
 			ref := fmt.Sprintf("rule %d", where.Position)
@@ -123,6 +127,9 @@ func printTrace(w io.Writer, fw *snapshot.Firewall, res netfilter.Result) {
 			fmt.Fprintf(w, "%s%s: %s  -> %s\n", ind(depth), ref, where.Text, st.Note)
 			if where.Comment != "" {
 				fmt.Fprintf(w, "%s  (comment: %s)\n", ind(depth), where.Comment)
+			}
+			if c := lookupChain(fw, where); where.Origin != "" && (c == nil || c.Origin != where.Origin) {
+				fmt.Fprintf(w, "%s  (from %s)\n", ind(depth), where.Origin)
 			}
 			if st.Note == "return" && depth > 0 {
 				depth--
@@ -140,6 +147,9 @@ func printTrace(w io.Writer, fw *snapshot.Firewall, res netfilter.Result) {
 	}
 	if d := res.Deciding; d != nil && res.Verdict != netfilter.Unknown {
 		fmt.Fprintf(w, "\nDecided by: %s in chain %s (table %s, %s)\n", d.Text, d.Chain, tableOf(*d), d.Backend)
+		if d.Origin != "" {
+			fmt.Fprintf(w, "Made by: %s\n", d.Origin)
+		}
 	}
 	if len(res.Conditions) > 0 {
 		fmt.Fprintf(w, "Assumes (the first packet of a peer that sent nothing before, under normal load):\n")
