@@ -269,8 +269,12 @@ func awaitingStockHosts() []stockHost {
 			want: map[string]wantFinding{
 				"package.cronie-current": {status: finding.Fail, says: []string{"1.5.7-11.el9"}},
 			}},
-		{name: "ubuntu-shaped-stale-dns", root: rootUbuntuShaped, ipv6: true, prepare: ubuntuPrepare, loop: true,
-			domain: "example.test", stale: "192.0.2.10", holds: ubuntuHolds,
+		{name: "ubuntu-shaped-stale-dns", root: rootUbuntuShaped, ipv6: true, prepare: ubuntuPrepare + ubuntuCloudDomain, loop: true,
+			domain: "example.test", stale: "192.0.2.10",
+			holds: map[string]string{
+				"grep ^search /etc/resolv.conf; grep -c example.test /etc/hosts": "search example.test\n0",
+				"resolvectl dns eth0": "@GATEWAY@",
+			},
 			exit: exitDrift,
 			want: map[string]wantFinding{
 				"dns.fqdn-resolves-to-host": {status: finding.Fail, says: []string{"192.0.2.10", "@GATEWAY@"}},

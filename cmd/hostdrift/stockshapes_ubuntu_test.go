@@ -163,3 +163,30 @@ var ubuntuHolds = map[string]string{
 	"for p in unattended-upgrade snap mksquashfs; do command -v $p; done":    "/usr/bin/unattended-upgrade\n/usr/bin/snap\n/usr/bin/mksquashfs",
 	"systemctl is-active nginx.service ssh.service systemd-resolved.service": "active\nactive\nactive",
 }
+
+// ubuntuCloudDomain gives the Ubuntu-shaped host a domain the way a cloud
+// image has one: netplan's search domain for eth0, which resolved puts in
+// the stub's resolv.conf, and an /etc/hosts with localhost only (cloud-init
+// does not manage it by default), so the FQDN is known from resolv.conf
+// and resolved asks the upstream for it. docker mounts an /etc/hosts of
+// its own that names the FQDN (resolved would answer from it):
+// undo-docker-hosts.service, the container's and not Ubuntu's, lays
+// Ubuntu's back before resolved starts.
+const ubuntuCloudDomain = `
+sed -i '/addresses: \[/a\        search: [example.test]' /etc/netplan/50-cloud-init.yaml
+cat > /etc/systemd/system/undo-docker-hosts.service <<'UNIT'
+[Unit]
+Description=Ubuntu's /etc/hosts back (docker mounts its own on it)
+DefaultDependencies=no
+Before=systemd-resolved.service
+
+[Service]
+Type=oneshot
+ExecStart=-/bin/umount /etc/hosts
+ExecStart=/bin/sh -c 'printf "127.0.0.1 localhost\\n::1 ip6-localhost ip6-loopback\\n" > /etc/hosts'
+
+[Install]
+WantedBy=sysinit.target
+UNIT
+systemctl enable undo-docker-hosts.service
+`
