@@ -122,13 +122,18 @@ func fqdnFromHosts(r io.Reader, name string) string {
 	return ""
 }
 
+// domainFromResolvConf is the domain resolv.conf gives the host: its
+// domain line, else the first of its search list. Names are written
+// without the root's dot: "." itself, which systemd-resolved's stub file
+// holds as "search ." on a host with no search domain (so that glibc adds
+// none), is the root, no domain.
 func domainFromResolvConf(r io.Reader) string {
 	sc := bufio.NewScanner(r)
-	domain := ""
+	domain, set := "", false
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
-		if len(f) >= 2 && (f[0] == "domain" || (f[0] == "search" && domain == "")) {
-			domain = f[1]
+		if len(f) >= 2 && (f[0] == "domain" || (f[0] == "search" && !set)) {
+			domain, set = strings.TrimSuffix(f[1], "."), true
 		}
 	}
 	return domain

@@ -33,6 +33,10 @@ func TestDomainFromResolvConf(t *testing.T) {
 		"nameserver 10.0.0.2\nsearch corp.example.com example.com\n": "corp.example.com",
 		"search a.example\ndomain b.example\n":                       "b.example",
 		"nameserver 10.0.0.2\n":                                      "",
+		// systemd-resolved's stub-resolv.conf on a host with no search
+		// domain: the root, no domain (not "web1." or "web1..").
+		"nameserver 127.0.0.53\noptions edns0 trust-ad\nsearch .\n": "",
+		"search example.com.\n": "example.com",
 	} {
 		if got := domainFromResolvConf(strings.NewReader(conf)); got != want {
 			t.Errorf("%q: got %q, want %q", conf, got, want)

@@ -58,8 +58,15 @@ type stockHost struct {
 	name string
 	root stockRoot
 	// prepare is a shell script run in the root before it boots (in a
-	// container whose changes are committed as the host's image).
+	// container whose changes are committed as the host's image); @GATEWAY@
+	// in it is the address of the bridge's gateway, where the test's
+	// resolver answers.
 	prepare string
+	// files, when set, gives folders of the test machine to copy into the
+	// prepare container first, by the path they take there.
+	files func(t *testing.T) map[string]string
+	// loop gives the host the machine's loop devices, to mount images.
+	loop bool
 	// run are extra docker run flags.
 	run []string
 	// ipv6 turns IPv6 on (loopback ::1 and a link-local address); off,
@@ -69,6 +76,9 @@ type stockHost struct {
 	// address in /etc/hosts) that its resolver answers with that address;
 	// without, the host has a single-label name and no domain.
 	domain string
+	// stale, with domain, is the address the resolver answers the FQDN
+	// with instead of the host's: a record left behind by a migration.
+	stale string
 	// holds are shell commands run on the booted host, each with a text
 	// its output must contain: the fixture is what the host claims to be.
 	holds map[string]string
@@ -121,6 +131,17 @@ var stockHosts = []stockHost{
 		}},
 	{name: "debian13", root: rootTrixie, ipv6: true, holds: stockHolds},
 	{name: "debian13-ipv6-off", root: rootTrixie, holds: stockHolds},
+	// Debian 12 laid out as Ubuntu 22.04 server: systemd-resolved's stub
+	// resolver, netplan, UFW enabled, a snap mounted from its squashfs
+	// image, unattended-upgrades (see ubuntuPrepare).
+	{name: "ubuntu-shaped", root: rootUbuntuShaped, ipv6: true, prepare: ubuntuPrepare, loop: true, holds: ubuntuHolds},
+	{name: "ubuntu-shaped-failed-snap", root: rootUbuntuShaped, ipv6: true, prepare: ubuntuPrepare + snapDaemonFails, loop: true,
+		holds: map[string]string{"systemctl is-failed snap.hello.daemon.service": "failed"},
+		exit:  exitDrift,
+		want: map[string]wantFinding{
+			"service.no-failed-units": {status: finding.Fail, says: []string{"snap.hello.daemon.service"}},
+		}},
+	// The RHEL-shaped hosts wait in awaitingStockHosts.
 }
 
 // moreJobs is how a finding says it listed only the first of its jobs.
@@ -132,7 +153,7 @@ var moreJobs = regexp.MustCompile(`and \d+ more`)
 var hostCaps = []string{"--cap-add", "SYS_PTRACE", "--cap-add", "NET_ADMIN", "--cap-add", "DAC_READ_SEARCH"}
 
 // cronPath finds the cron files an explanation names.
-var cronPath = regexp.MustCompile(`/(?:etc/cron[a-z.]*|var/spool/cron/crontabs)(?:/[A-Za-z0-9_.-]+)?`)
+var cronPath = regexp.MustCompile(`/(?:etc/cron[a-z.]*|etc/anacrontab|var/spool/cron(?:/crontabs)?)(?:/[A-Za-z0-9_.-]+)?`)
 
 // TestStockHosts runs the built-in policy, with no configuration, on stock
 // Debian 12 and 13 servers booted with systemd as PID 1, as a user would
@@ -165,11 +186,15 @@ func TestStockHosts(t *testing.T) {
 		t.Run(h.name, func(t *testing.T) {
 			began := time.Now()
 			img := imageOf(t, h.root)
-			if h.prepare != "" {
-				img = prepareImage(t, e, img, h.name, h.prepare)
-			}
 			if gateway == "" {
 				gateway = bridgeGateway(t, e)
+			}
+			if h.prepare != "" {
+				var files map[string]string
+				if h.files != nil {
+					files = h.files(t)
+				}
+				img = prepareImage(t, e, img, h.name, strings.ReplaceAll(h.prepare, "@GATEWAY@", gateway), files)
 			}
 			// The default bridge, inside the test engine's namespace: the
 			// host has addresses but reaches nothing outside. Its resolver
@@ -184,6 +209,9 @@ func TestStockHosts(t *testing.T) {
 				args = append(args, "--domainname", h.domain)
 			}
 			args = append(append(args, hostCaps...), h.run...)
+			if h.loop {
+				args = append(args, loopDevices(t)...)
+			}
 			host := e.BootSystemd(t, img, args...)
 			t.Logf("%s booted (%s) in %s", h.name, host.Exec("systemctl", "is-system-running"), time.Since(began).Round(time.Second))
 			if failed := host.FailedUnits(); failed != "" {
@@ -194,14 +222,30 @@ func TestStockHosts(t *testing.T) {
 			}
 			if h.domain != "" {
 				addr := e.Docker(t, "inspect", "-f", "{{.NetworkSettings.IPAddress}}", host.ID)
+				if h.stale != "" {
+					addr = h.stale
+				}
 				serveName(t, e, gateway, h.name+"."+h.domain, addr)
 			}
 			for cmd, want := range h.holds {
+				want = strings.ReplaceAll(want, "@GATEWAY@", gateway)
 				if got := host.Exec("sh", "-c", cmd); !strings.Contains(got, want) {
-					t.Fatalf("fixture: %s says %q, want %q", cmd, got, want)
+					t.Errorf("fixture: %s says %q, want %q", cmd, got, want)
 				}
 			}
+			if t.Failed() {
+				t.FailNow()
+			}
 			e.Docker(t, "cp", bin, host.ID+":/usr/local/bin/hostdrift")
+			want := map[string]wantFinding{}
+			for check, w := range h.want {
+				w.says = append([]string(nil), w.says...)
+				for i := range w.says {
+					w.says[i] = strings.ReplaceAll(w.says[i], "@GATEWAY@", gateway)
+				}
+				want[check] = w
+			}
+			h.want = want
 			checkStockHost(t, e, host, h)
 		})
 	}
@@ -262,12 +306,17 @@ func serveName(t *testing.T, e *dockertest.Engine, gateway, name, addr string) {
 	}
 }
 
-// prepareImage runs script in a throw-away container of img and commits
-// the result as the image of host.
-func prepareImage(t *testing.T, e *dockertest.Engine, img, host, script string) string {
+// prepareImage runs script in a throw-away container of img, with the
+// folders of files copied in first (each to the path it maps to), and
+// commits the result as the image of host.
+func prepareImage(t *testing.T, e *dockertest.Engine, img, host, script string, files map[string]string) string {
 	t.Helper()
 	name := "prepare-" + host
-	out, err := e.Command("run", "--name", name, "--label", dockertest.Label, img, "/bin/sh", "-ec", script).CombinedOutput()
+	e.Docker(t, "create", "--name", name, "--label", dockertest.Label, img, "/bin/sh", "-ec", script)
+	for dst, src := range files {
+		e.Docker(t, "cp", src+"/.", name+":"+dst)
+	}
+	out, err := e.Command("start", "--attach", name).CombinedOutput()
 	if err != nil {
 		t.Fatalf("prepare %s: %v\n%s", host, err, out)
 	}
@@ -324,6 +373,9 @@ func checkStockHost(t *testing.T, e *dockertest.Engine, host *dockertest.Booted,
 	}
 	seen := map[string]bool{}
 	for _, f := range rep.Findings {
+		if f.Status == finding.Skip && len(strings.Fields(f.Explanation)) < 3 {
+			t.Errorf("skip %s does not say why it does not apply: %q", f.Check, f.Explanation)
+		}
 		w, wanted := h.want[f.Check]
 		if !wanted {
 			if f.Status != finding.Pass && f.Status != finding.Skip {
