@@ -15,13 +15,6 @@ import (
 	"github.com/hostdrift/hostdrift/internal/testkit/fixture"
 )
 
-// rhelShapedPackages is the package list of the corpus's RHEL-shaped root
-// (Debian 12), with adduser and libpam-systemd named as well: without
-// them debootstrap does not resolve the alternatives polkitd (a firewalld
-// dependency) depends on, and fails configuring it (see firewalldPackages).
-var rhelShapedPackages = []string{"systemd", "systemd-sysv", "dbus", "cron", "anacron", "openssh-server", "logrotate",
-	"firewalld", "nftables", "iptables", "ipset", "chrony", "rpm", "adduser", "libpam-systemd"}
-
 // cronieLayout is what cronie and cronie-anacron install, as their
 // contrib/ files have it (cronie 1.7): crond.service, /etc/crontab with no
 // run-parts line, /etc/cron.d/0hourly, /etc/cron.hourly/0anacron and
@@ -135,7 +128,7 @@ var debianCronGlobs = []string{
 // would log it); anacron is Debian's, started as cronie-anacron starts it.
 func TestCronieUnderRealSystemd(t *testing.T) {
 	e := dockertest.Start(t)
-	root := debroot.Copy(t, debroot.Cached(t, rhelShapedPackages...))
+	root := debroot.Copy(t, debroot.CachedSuite(t, rootRHELShaped.suite, rootRHELShaped.include...))
 	cron, err := os.ReadFile(filepath.Join(root, "usr/sbin/cron"))
 	if err != nil {
 		t.Fatal(err)

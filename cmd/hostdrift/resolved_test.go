@@ -22,17 +22,6 @@ import (
 	"github.com/hostdrift/hostdrift/internal/testkit/dockertest"
 )
 
-// resolvedHostPackages is the Ubuntu-shaped root of the stock-host corpus
-// (Debian 12 with systemd-resolved as the resolver, netplan, UFW, snapd),
-// the same list so that the cached root is shared. dbus-user-session is
-// named because debootstrap does not resolve the virtual packages snapd
-// depends on (default-dbus-session-bus | dbus-session-bus).
-var resolvedHostPackages = []string{
-	"systemd", "systemd-sysv", "dbus", "cron", "openssh-server", "nginx", "unattended-upgrades",
-	"logrotate", "man-db", "nftables", "systemd-resolved", "netplan.io", "ufw", "snapd", "squashfs-tools",
-	"dbus-user-session",
-}
-
 // The stale record: the upstream still answers the address the name had
 // before a migration, and the policy expects the new one.
 const (
@@ -57,7 +46,7 @@ const stalePolicy = `dns "www" {
 func TestResolvedStaleUpstream(t *testing.T) {
 	e := dockertest.Start(t)
 	bin := binary(t)
-	root := debroot.CachedSuite(t, "bookworm", resolvedHostPackages...)
+	root := debroot.CachedSuite(t, rootUbuntuShaped.suite, rootUbuntuShaped.include...)
 	e.Import(t, root, "hostdrift-test/resolved-base:latest")
 	gateway := bridgeGateway(t, e)
 	up := serveStale(t, e, gateway)
@@ -66,7 +55,7 @@ func TestResolvedStaleUpstream(t *testing.T) {
 mkdir -p /etc/systemd/resolved.conf.d
 printf '[Resolve]\nDNS=`+gateway+`\nDNSSEC=no\nLLMNR=no\nMulticastDNS=no\n' > /etc/systemd/resolved.conf.d/upstream.conf
 systemctl enable systemd-resolved.service
-`)
+`, nil)
 	// Docker bind-mounts its own resolv.conf over the image's; --dns names
 	// an address where nothing answers, so that no answer can come from
 	// resolved reading docker's file as a foreign resolv.conf.
