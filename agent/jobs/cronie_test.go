@@ -282,9 +282,9 @@ func TestJobsOfRPMPackages(t *testing.T) {
 	hourly := cronieHost["etc/cron.d/0hourly"]
 	anacron := cronieHost["etc/cron.hourly/0anacron@"]
 	built := rpmroot.Build(t,
-		rpmroot.Package{Name: "cronie", Version: "1.5.7", Release: "11.el9", Files: map[string]string{"/etc/cron.d/0hourly": hourly}},
-		rpmroot.Package{Name: "cronie-anacron", Version: "1.5.7", Release: "11.el9", Files: map[string]string{"/etc/cron.hourly/0anacron": anacron}},
-		rpmroot.Package{Name: "logrotate", Version: "3.18.0", Release: "8.el9", Files: map[string]string{"/etc/cron.daily/logrotate": "#!/bin/sh\n/usr/sbin/logrotate /etc/logrotate.conf\n"}},
+		rpmroot.Package{Name: "cronie", Version: "1.5.7", Release: "11.el9", Files: map[string]rpmroot.File{"/etc/cron.d/0hourly": {Mode: 0o755, Content: hourly}}},
+		rpmroot.Package{Name: "cronie-anacron", Version: "1.5.7", Release: "11.el9", Files: map[string]rpmroot.File{"/etc/cron.hourly/0anacron": {Mode: 0o755, Content: anacron}}},
+		rpmroot.Package{Name: "logrotate", Version: "3.18.0", Release: "8.el9", Files: map[string]rpmroot.File{"/etc/cron.daily/logrotate": {Mode: 0o755, Content: "#!/bin/sh\n/usr/sbin/logrotate /etc/logrotate.conf\n"}}},
 	)
 	root := t.TempDir()
 	files := maps.Clone(cronieHost)

@@ -141,7 +141,42 @@ var stockHosts = []stockHost{
 		want: map[string]wantFinding{
 			"service.no-failed-units": {status: finding.Fail, says: []string{"snap.hello.daemon.service"}},
 		}},
-	// The RHEL-shaped hosts wait in awaitingStockHosts.
+	// Debian 12 laid out as RHEL 9 minimal server: firewalld on
+	// nftables, chronyd, an rpm database of the host's packages, cronie
+	// and anacron as RHEL runs them (see rhelPrepare).
+	{name: "rhel-shaped", root: rootRHELShaped, ipv6: true, prepare: rhelPrepare, files: buildRHELRPMs, holds: rhelHolds},
+	{name: "rhel-shaped-failed-unit", root: rootRHELShaped, ipv6: true, prepare: rhelPrepare + backupAgentFails, files: buildRHELRPMs,
+		holds: map[string]string{"systemctl is-failed backup-agent.service": "failed"},
+		exit:  exitDrift,
+		want: map[string]wantFinding{
+			"service.no-failed-units": {status: finding.Fail, says: []string{"backup-agent.service"}},
+		}},
+	{name: "rhel-shaped-admin-cron", root: rootRHELShaped, ipv6: true, files: buildRHELRPMs,
+		prepare: rhelPrepare + "echo '30 2 * * * /usr/local/bin/backup-db --all' >> /var/spool/cron/root\n",
+		holds:   map[string]string{"tail -1 /var/spool/cron/root": "backup-db"},
+		exit:    exitDrift,
+		want: map[string]wantFinding{
+			"cron.programs-exist": {status: finding.Fail, only: "/var/spool/cron/root",
+				says: []string{"/var/spool/cron/root:3", "/usr/local/bin/backup-db does not exist"}},
+		}},
+	{name: "rhel-shaped-old-cronie", root: rootRHELShaped, ipv6: true, files: buildRHELRPMs,
+		prepare: rhelPrepare + "mkdir -p /etc/hostdrift/policies\n" +
+			"printf 'package \"cronie-current\" {\\n  description = \"cronie has the fix of RHBA-2024:0001\"\\n  name = \"cronie\"\\n  version = \">= 1.5.7-12.el9\"\\n}\\n' > /etc/hostdrift/policies/packages.hcl\n",
+		holds: map[string]string{"cat /etc/hostdrift/policies/packages.hcl": `version = ">= 1.5.7-12.el9"`},
+		exit:  exitDrift,
+		want: map[string]wantFinding{
+			"package.cronie-current": {status: finding.Fail, says: []string{"1.5.7-11.el9"}},
+		}},
+	{name: "ubuntu-shaped-stale-dns", root: rootUbuntuShaped, ipv6: true, prepare: ubuntuPrepare + ubuntuCloudDomain, loop: true,
+		domain: "example.test", stale: "192.0.2.10",
+		holds: map[string]string{
+			"grep ^search /etc/resolv.conf; grep -c example.test /etc/hosts": "search example.test\n0",
+			"resolvectl dns eth0": "@GATEWAY@",
+		},
+		exit: exitDrift,
+		want: map[string]wantFinding{
+			"dns.fqdn-resolves-to-host": {status: finding.Fail, says: []string{"192.0.2.10", "@GATEWAY@"}},
+		}},
 }
 
 // moreJobs is how a finding says it listed only the first of its jobs.

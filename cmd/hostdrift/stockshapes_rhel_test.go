@@ -7,8 +7,10 @@ package main
 //     machine and installed with the host's own rpm (`rpm --dbpath
 //     /var/lib/rpm --nodeps -i`, SQLite as RHEL 9 has it): cronie's,
 //     cronie-anacron's and crontabs' files come from them; the daemons'
-//     packages are recorded with no files. dpkg's database stays (the
-//     host's programs are Debian's).
+//     packages are recorded with no files. Then dpkg's database and
+//     programs are removed: a RHEL host has none, and with them the rpm
+//     database would be a tool's (dpkg lists rpm as one of its packages),
+//     not the host's.
 //   - cronie: Debian's cron binary is moved to /usr/sbin/crond and run by
 //     cronie's crond.service (with -f for -n: see crondUnit); Debian's
 //     cron.service and init script are removed. Debian's cron reads its
@@ -33,7 +35,7 @@ rm -f /etc/crontab /etc/anacrontab /etc/cron.d/anacron /etc/cron.d/e2scrub_all \
 	/etc/cron.daily/0anacron /etc/cron.weekly/0anacron /etc/cron.monthly/0anacron \
 	/etc/cron.daily/apt-compat /etc/cron.daily/dpkg /etc/cron.daily/logrotate
 rpm --dbpath /var/lib/rpm --nodeps -i /tmp/rpms/*.rpm
-rm -rf /tmp/rpms
+rm -rf /tmp/rpms /var/lib/dpkg /usr/bin/dpkg /usr/bin/dpkg-query /usr/bin/dpkg-deb /usr/bin/dpkg-divert /usr/bin/dpkg-split /usr/bin/dpkg-trigger /usr/bin/dpkg-statoverride /usr/bin/dpkg-maintscript-helper /usr/bin/dpkg-realpath
 
 systemctl disable cron.service anacron.timer anacron.service apt-daily.timer apt-daily-upgrade.timer
 rm -f /lib/systemd/system/cron.service /lib/systemd/system/anacron.service /lib/systemd/system/anacron.timer /etc/init.d/cron /etc/init.d/anacron
@@ -56,6 +58,7 @@ var rhelHolds = map[string]string{
 	"rpm --dbpath /var/lib/rpm -q cronie cronie-anacron crontabs chrony": "cronie-1.5.7-11.el9.x86_64\ncronie-anacron-1.5.7-11.el9.x86_64\ncrontabs-1.11-27.20190603git.el9.noarch\nchrony-4.5-1.el9.x86_64",
 	"rpm --dbpath /var/lib/rpm -qf /etc/cron.d/0hourly /etc/anacrontab":  "cronie-1.5.7-11.el9.x86_64\ncronie-anacron-1.5.7-11.el9.x86_64",
 	"ls /var/lib/rpm": "rpmdb.sqlite",
+	"ls /var/lib/dpkg /usr/bin/dpkg 2>&1 | grep -c 'No such file'":     "2",
 	"systemctl is-active crond.service firewalld.service sshd.service": "active\nactive\nactive",
 	"readlink /proc/$(systemctl show -P MainPID crond.service)/exe":    "/usr/sbin/crond",
 	"for p in cron crond anacron sendmail; do command -v $p; done":     "/usr/sbin/crond\n/usr/sbin/anacron",

@@ -1,16 +1,11 @@
 package main
 
 import (
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"sort"
-	"strings"
 	"testing"
 
-	"github.com/hostdrift/hostdrift/internal/finding"
-	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
+	"github.com/hostdrift/hostdrift/internal/testkit/rpmroot"
 )
 
 // The Ubuntu- and RHEL-shaped hosts of the corpus. Only Debian's packages
@@ -45,22 +40,6 @@ var (
 	rootUbuntuShaped = stockRoot{"bookworm", ubuntuPackages}
 	rootRHELShaped   = stockRoot{"bookworm", rhelPackages}
 )
-
-// rhelRPM is one package of the RHEL-shaped host's rpm database: a stand-in
-// built with rpmbuild, named and versioned as RHEL 9 ships the package.
-// Its files are installed with it; a package with none is recorded only.
-type rhelRPM struct {
-	name, version, release, arch string
-	// files maps each path the package installs to its mode and content.
-	files map[string]rpmFile
-}
-
-// rpmFile is one file of an rpm: %config files are the administrator's.
-type rpmFile struct {
-	mode    os.FileMode
-	config  bool
-	content string
-}
 
 // crondUnit is cronie's crond.service, except that Debian's cron binary
 // (installed as /usr/sbin/crond) takes -f, not cronie's -n, to stay in the
@@ -158,126 +137,38 @@ MAILTO=root
 // holds: cronie's, cronie-anacron's and crontabs' files are installed from
 // them (they are the host's cron layout); the daemons' packages are
 // recorded with no files (their programs are Debian's, owned by dpkg).
-var rhelRPMs = []rhelRPM{
-	{name: "cronie", version: "1.5.7", release: "11.el9", arch: "x86_64", files: map[string]rpmFile{
-		"/etc/cron.d/0hourly":                   {mode: 0o644, config: true, content: cronie0hourly},
-		"/etc/sysconfig/crond":                  {mode: 0o644, config: true, content: "# Settings for the CRON daemon.\n# CRONDARGS= :  any extra command-line startup arguments for crond\nCRONDARGS=\n"},
-		"/usr/lib/systemd/system/crond.service": {mode: 0o644, content: crondUnit},
+var rhelRPMs = []rpmroot.Package{
+	{Name: "cronie", Version: "1.5.7", Release: "11.el9", Arch: "x86_64", Files: map[string]rpmroot.File{
+		"/etc/cron.d/0hourly":                   {Mode: 0o644, Config: true, Content: cronie0hourly},
+		"/etc/sysconfig/crond":                  {Mode: 0o644, Config: true, Content: "# Settings for the CRON daemon.\n# CRONDARGS= :  any extra command-line startup arguments for crond\nCRONDARGS=\n"},
+		"/usr/lib/systemd/system/crond.service": {Mode: 0o644, Content: crondUnit},
 	}},
-	{name: "cronie-anacron", version: "1.5.7", release: "11.el9", arch: "x86_64", files: map[string]rpmFile{
-		"/etc/anacrontab":           {mode: 0o600, config: true, content: cronieAnacrontab},
-		"/etc/cron.hourly/0anacron": {mode: 0o755, content: cronie0anacron},
+	{Name: "cronie-anacron", Version: "1.5.7", Release: "11.el9", Arch: "x86_64", Files: map[string]rpmroot.File{
+		"/etc/anacrontab":           {Mode: 0o600, Config: true, Content: cronieAnacrontab},
+		"/etc/cron.hourly/0anacron": {Mode: 0o755, Content: cronie0anacron},
 	}},
-	{name: "crontabs", version: "1.11", release: "27.20190603git.el9", arch: "noarch", files: map[string]rpmFile{
-		"/etc/crontab": {mode: 0o644, config: true, content: rhelCrontab},
+	{Name: "crontabs", Version: "1.11", Release: "27.20190603git.el9", Files: map[string]rpmroot.File{
+		"/etc/crontab": {Mode: 0o644, Config: true, Content: rhelCrontab},
 	}},
-	{name: "chrony", version: "4.5", release: "1.el9", arch: "x86_64"},
-	{name: "firewalld", version: "1.3.4", release: "1.el9", arch: "noarch"},
-	{name: "openssh-server", version: "8.7p1", release: "38.el9", arch: "x86_64"},
-	{name: "logrotate", version: "3.18.0", release: "8.el9", arch: "x86_64"},
+	{Name: "chrony", Version: "4.5", Release: "1.el9", Arch: "x86_64"},
+	{Name: "firewalld", Version: "1.3.4", Release: "1.el9"},
+	{Name: "openssh-server", Version: "8.7p1", Release: "38.el9", Arch: "x86_64"},
+	{Name: "logrotate", Version: "3.18.0", Release: "8.el9", Arch: "x86_64"},
 }
 
 // buildRHELRPMs builds rhelRPMs with rpmbuild and returns the folder that
 // holds the .rpm files.
 func buildRHELRPMs(t *testing.T) map[string]string {
 	t.Helper()
-	nstest.RequireCommand(t, "rpmbuild")
-	dir := t.TempDir()
-	out := filepath.Join(dir, "rpms")
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range rhelRPMs {
-		src := filepath.Join(dir, "src-"+p.name)
-		var paths []string
-		for path, f := range p.files {
-			full := filepath.Join(src, path)
-			if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(full, []byte(f.content), f.mode); err != nil {
-				t.Fatal(err)
-			}
-			paths = append(paths, path)
-		}
-		sort.Strings(paths)
-		var spec strings.Builder
-		fmt.Fprintf(&spec, "Name: %s\nVersion: %s\nRelease: %s\nSummary: %s as RHEL 9 ships it (a stand-in of hostdrift's tests)\nLicense: GPLv2+\nBuildArch: %s\n",
-			p.name, p.version, p.release, p.name, p.arch)
-		fmt.Fprintf(&spec, "%%description\n%s, named and versioned as in RHEL 9.\n%%install\nmkdir -p %%{buildroot}\n", p.name)
-		if len(paths) > 0 {
-			fmt.Fprintf(&spec, "cp -a %s/. %%{buildroot}/\n", src)
-		}
-		spec.WriteString("%files\n")
-		for _, path := range paths {
-			f := p.files[path]
-			if f.config {
-				spec.WriteString("%config(noreplace) ")
-			}
-			fmt.Fprintf(&spec, "%%attr(%04o,root,root) %s\n", f.mode.Perm(), path)
-		}
-		specPath := filepath.Join(dir, p.name+".spec")
-		if err := os.WriteFile(specPath, []byte(spec.String()), 0o644); err != nil {
+	out := t.TempDir()
+	for _, f := range rpmroot.Build(t, rhelRPMs...).Files {
+		b, err := os.ReadFile(f)
+		if err != nil {
 			t.Fatal(err)
 		}
-		cmd := exec.Command("rpmbuild", "-bb", "--define", "_topdir "+filepath.Join(dir, "top"),
-			"--define", "_rpmdir "+out, "--define", "_build_id_links none", "--define", "__os_install_post %{nil}",
-			"--define", "_rpmfilename %{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}.rpm", specPath)
-		if b, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("rpmbuild %s: %v\n%s", p.name, err, b)
+		if err := os.WriteFile(filepath.Join(out, filepath.Base(f)), b, 0o644); err != nil {
+			t.Fatal(err)
 		}
 	}
 	return map[string]string{"/tmp/rpms": out}
-}
-
-// awaitingStockHosts are the hosts of the corpus that hostdrift cannot yet
-// judge as they are. The RHEL-shaped host itself: cron.output-not-lost
-// fails on cronie's /etc/cron.d/0hourly and /etc/cron.hourly/0anacron
-// (MAILTO=root, no MTA), which is for the cron layouts' reading of cronie
-// to decide. And the variants whose fault is read by work not yet landed:
-// a job in a cronie user crontab (/var/spool/cron/USER), a package check
-// judged by the rpm database, and a stale answer an upstream of
-// systemd-resolved gave through the stub. They join stockHosts when that
-// work has landed; until then nothing runs them.
-func awaitingStockHosts() []stockHost {
-	return []stockHost{
-		// Debian 12 laid out as RHEL 9 minimal server: firewalld on
-		// nftables, chronyd, an rpm database of the host's packages, cronie
-		// and anacron as RHEL runs them (see rhelPrepare).
-		{name: "rhel-shaped", root: rootRHELShaped, ipv6: true, prepare: rhelPrepare, files: buildRHELRPMs, holds: rhelHolds},
-		{name: "rhel-shaped-failed-unit", root: rootRHELShaped, ipv6: true, prepare: rhelPrepare + backupAgentFails, files: buildRHELRPMs,
-			holds: map[string]string{"systemctl is-failed backup-agent.service": "failed"},
-			exit:  exitDrift,
-			want: map[string]wantFinding{
-				"service.no-failed-units": {status: finding.Fail, says: []string{"backup-agent.service"}},
-			}},
-		{name: "rhel-shaped-admin-cron", root: rootRHELShaped, ipv6: true, files: buildRHELRPMs,
-			prepare: rhelPrepare + "echo '30 2 * * * /usr/local/bin/backup-db --all' >> /var/spool/cron/root\n",
-			holds:   map[string]string{"tail -1 /var/spool/cron/root": "backup-db"},
-			exit:    exitDrift,
-			want: map[string]wantFinding{
-				"cron.programs-exist": {status: finding.Fail, only: "/var/spool/cron/root",
-					says: []string{"/var/spool/cron/root:3", "/usr/local/bin/backup-db does not exist"}},
-				"cron.output-not-lost": {status: finding.Fail, only: "/var/spool/cron/root",
-					says: []string{"no mail transfer agent is installed", "/var/spool/cron/root:3"}},
-			}},
-		{name: "rhel-shaped-old-cronie", root: rootRHELShaped, ipv6: true, files: buildRHELRPMs,
-			prepare: rhelPrepare + "mkdir -p /etc/hostdrift/policies\n" +
-				"printf 'package \"cronie-current\" {\\n  description = \"cronie has the fix of RHBA-2024:0001\"\\n  name = \"cronie\"\\n  version = \">= 1.5.7-12.el9\"\\n}\\n' > /etc/hostdrift/policies/packages.hcl\n",
-			holds: map[string]string{"cat /etc/hostdrift/policies/packages.hcl": `version = ">= 1.5.7-12.el9"`},
-			exit:  exitDrift,
-			want: map[string]wantFinding{
-				"package.cronie-current": {status: finding.Fail, says: []string{"1.5.7-11.el9"}},
-			}},
-		{name: "ubuntu-shaped-stale-dns", root: rootUbuntuShaped, ipv6: true, prepare: ubuntuPrepare + ubuntuCloudDomain, loop: true,
-			domain: "example.test", stale: "192.0.2.10",
-			holds: map[string]string{
-				"grep ^search /etc/resolv.conf; grep -c example.test /etc/hosts": "search example.test\n0",
-				"resolvectl dns eth0": "@GATEWAY@",
-			},
-			exit: exitDrift,
-			want: map[string]wantFinding{
-				"dns.fqdn-resolves-to-host": {status: finding.Fail, says: []string{"192.0.2.10", "@GATEWAY@"}},
-			}},
-	}
 }

@@ -34,8 +34,17 @@ type Package struct {
 	Arch string
 	// Requires are dependencies ("openssl >= 3.0").
 	Requires []string
-	// Files are the files the package installs: absolute path → content.
-	Files map[string]string
+	// Files are the files the package installs, by absolute path.
+	Files map[string]File
+}
+
+// File is one file of a package.
+type File struct {
+	Content string
+	// Mode is its permission bits (0644 when 0).
+	Mode os.FileMode
+	// Config marks a %config(noreplace) file, the administrator's to edit.
+	Config bool
 }
 
 // Built is packages made by Build, as .rpm files.
@@ -66,25 +75,38 @@ func Build(t testing.TB, pkgs ...Package) Built {
 			names = append(names, name)
 		}
 		sort.Strings(names)
-		if len(names) > 0 {
-			spec.WriteString("%install\n")
-			for i, name := range names {
-				src := filepath.Join(top, fmt.Sprintf("%s.file%d", p.Name, i))
-				if err := os.WriteFile(src, []byte(p.Files[name]), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				fmt.Fprintf(&spec, "install -D -m 0755 %s %%{buildroot}%s\n", src, name)
+		src := filepath.Join(top, "src-"+p.Name)
+		for _, name := range names {
+			full := filepath.Join(src, name)
+			if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+				t.Fatal(err)
 			}
+			if err := os.WriteFile(full, []byte(p.Files[name].Content), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		spec.WriteString("%install\nmkdir -p %{buildroot}\n")
+		if len(names) > 0 {
+			fmt.Fprintf(&spec, "cp -a %s/. %%{buildroot}/\n", src)
 		}
 		spec.WriteString("%files\n")
 		for _, name := range names {
-			spec.WriteString(name + "\n")
+			f := p.Files[name]
+			mode := f.Mode.Perm()
+			if mode == 0 {
+				mode = 0o644
+			}
+			if f.Config {
+				spec.WriteString("%config(noreplace) ")
+			}
+			fmt.Fprintf(&spec, "%%attr(%04o,root,root) %s\n", mode, name)
 		}
 		file := filepath.Join(top, p.Name+".spec")
 		if err := os.WriteFile(file, []byte(spec.String()), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		args := []string{"-bb", "--quiet", "--define", "_topdir " + top, "--define", "_rpmdir " + filepath.Join(top, "out")}
+		args := []string{"-bb", "--quiet", "--define", "_topdir " + top, "--define", "_rpmdir " + filepath.Join(top, "out"),
+			"--define", "_build_id_links none", "--define", "__os_install_post %{nil}"}
 		if p.Arch != "" {
 			args = append(args, "--target", p.Arch)
 		}
