@@ -346,13 +346,7 @@ func legacyTables(netns, file string) ([]string, error) {
 
 // readRoutes records the local addresses and main routes of the namespace.
 func readRoutes(fd int, fw *snapshot.Firewall) error {
-	var h *netlink.Handle
-	var err error
-	if fd > 0 {
-		h, err = netlink.NewHandleAt(nsHandle(fd))
-	} else {
-		h, err = netlink.NewHandle()
-	}
+	h, err := newHandle(fd)
 	if err != nil {
 		return err
 	}
@@ -403,6 +397,15 @@ func readRoutes(fd int, fw *snapshot.Firewall) error {
 
 func nsHandle(fd int) netns.NsHandle { return netns.NsHandle(fd) }
 
+// newHandle opens a netlink handle in the namespace of fd (0: the
+// caller's).
+func newHandle(fd int) (*netlink.Handle, error) {
+	if fd > 0 {
+		return netlink.NewHandleAt(nsHandle(fd))
+	}
+	return netlink.NewHandle()
+}
+
 // linkInfo is one interface: its index, name, link-layer type as netlink
 // names it (ether, loopback, ...) and device group.
 type linkInfo struct {
@@ -413,13 +416,7 @@ type linkInfo struct {
 // readLinks lists the interfaces of the namespace of fd (0: the
 // caller's); nil when they cannot be read.
 func readLinks(fd int) []linkInfo {
-	var h *netlink.Handle
-	var err error
-	if fd > 0 {
-		h, err = netlink.NewHandleAt(nsHandle(fd))
-	} else {
-		h, err = netlink.NewHandle()
-	}
+	h, err := newHandle(fd)
 	if err != nil {
 		return nil
 	}

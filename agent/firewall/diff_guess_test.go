@@ -127,11 +127,24 @@ func TestNeverGuessICMP(t *testing.T) {
 // whether it passed the host's input hook.
 func echoReaches(t *testing.T, tp *topo, id uint16) bool {
 	t.Helper()
+	msg := []byte{8, 0, 0, 0, byte(id >> 8), byte(id), 0, 1, 'h', 'd'}
+	binary.BigEndian.PutUint16(msg[2:], icmpChecksum(msg))
+	return rawReaches(t, tp, "ip4:icmp", msg, func(b []byte) bool {
+		return len(b) >= 8 && b[0] == 8 && binary.BigEndian.Uint16(b[4:]) == id
+	})
+}
+
+// rawReaches sends msg, an IPv4 payload of the protocol network names
+// ("ip4:icmp", "ip4:132"), from the world to the host, and tells whether a
+// raw socket of the host's received a packet that is (is says) the one
+// sent: it passed the host's input hook.
+func rawReaches(t *testing.T, tp *topo, network string, msg []byte, is func([]byte) bool) bool {
+	t.Helper()
 	var rx net.PacketConn
 	tp.host.Do(t, func() {
 		var err error
-		if rx, err = net.ListenPacket("ip4:icmp", hostAddr.String()); err != nil {
-			t.Fatalf("raw icmp socket: %v", err)
+		if rx, err = net.ListenPacket(network, hostAddr.String()); err != nil {
+			t.Fatalf("raw %s socket: %v", network, err)
 		}
 	})
 	defer rx.Close()
@@ -144,7 +157,7 @@ func echoReaches(t *testing.T, tp *topo, id uint16) bool {
 			if err != nil {
 				return
 			}
-			if n >= 8 && buf[0] == 8 && binary.BigEndian.Uint16(buf[4:]) == id {
+			if is(buf[:n]) {
 				mu.Lock()
 				seen = true
 				mu.Unlock()
@@ -152,15 +165,13 @@ func echoReaches(t *testing.T, tp *topo, id uint16) bool {
 		}
 	}()
 	tp.world.Do(t, func() {
-		tx, err := net.ListenPacket("ip4:icmp", worldAddr.String())
+		tx, err := net.ListenPacket(network, worldAddr.String())
 		if err != nil {
-			t.Fatalf("raw icmp socket: %v", err)
+			t.Fatalf("raw %s socket: %v", network, err)
 		}
 		defer tx.Close()
-		msg := []byte{8, 0, 0, 0, byte(id >> 8), byte(id), 0, 1, 'h', 'd'}
-		binary.BigEndian.PutUint16(msg[2:], icmpChecksum(msg))
 		if _, err := tx.WriteTo(msg, &net.IPAddr{IP: net.IP(hostAddr.AsSlice())}); err != nil {
-			t.Fatalf("send echo request: %v", err)
+			t.Fatalf("send %s: %v", network, err)
 		}
 	})
 	// Delivery over a veth takes microseconds; wait well past it.

@@ -5,11 +5,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
-	"net"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/hostdrift/hostdrift/agent"
 	"github.com/hostdrift/hostdrift/internal/netfilter"
@@ -94,62 +91,20 @@ func TestSCTPChunksProbe(t *testing.T) {
 // whether it passed the host's input hook.
 func sctpInitReaches(t *testing.T, tp *topo, sport, dport uint16) bool {
 	t.Helper()
-	var rx net.PacketConn
-	tp.host.Do(t, func() {
-		var err error
-		if rx, err = net.ListenPacket("ip4:132", hostAddr.String()); err != nil {
-			t.Fatalf("raw sctp socket: %v", err)
-		}
+	// Common header (ports, verification tag 0, checksum), then one INIT
+	// chunk: tag, receive window, streams, initial TSN.
+	msg := make([]byte, 12+20)
+	binary.BigEndian.PutUint16(msg[0:], sport)
+	binary.BigEndian.PutUint16(msg[2:], dport)
+	msg[12], msg[13] = 1, 0
+	binary.BigEndian.PutUint16(msg[14:], 20)
+	binary.BigEndian.PutUint32(msg[16:], 0x27272727)
+	binary.BigEndian.PutUint32(msg[20:], 65536)
+	binary.BigEndian.PutUint16(msg[24:], 10)
+	binary.BigEndian.PutUint16(msg[26:], 10)
+	binary.BigEndian.PutUint32(msg[28:], 1)
+	binary.LittleEndian.PutUint32(msg[8:], crc32.Checksum(msg, crc32.MakeTable(crc32.Castagnoli)))
+	return rawReaches(t, tp, "ip4:132", msg, func(b []byte) bool {
+		return len(b) >= 16 && binary.BigEndian.Uint16(b) == sport && b[12] == 1
 	})
-	defer rx.Close()
-	var mu sync.Mutex
-	seen := false
-	go func() {
-		buf := make([]byte, 1500)
-		for {
-			n, _, err := rx.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			if n >= 16 && binary.BigEndian.Uint16(buf) == sport && buf[12] == 1 {
-				mu.Lock()
-				seen = true
-				mu.Unlock()
-			}
-		}
-	}()
-	tp.world.Do(t, func() {
-		tx, err := net.ListenPacket("ip4:132", worldAddr.String())
-		if err != nil {
-			t.Fatalf("raw sctp socket: %v", err)
-		}
-		defer tx.Close()
-		// Common header (ports, verification tag 0, checksum), then one
-		// INIT chunk: tag, receive window, streams, initial TSN.
-		msg := make([]byte, 12+20)
-		binary.BigEndian.PutUint16(msg[0:], sport)
-		binary.BigEndian.PutUint16(msg[2:], dport)
-		msg[12], msg[13] = 1, 0
-		binary.BigEndian.PutUint16(msg[14:], 20)
-		binary.BigEndian.PutUint32(msg[16:], 0x27272727)
-		binary.BigEndian.PutUint32(msg[20:], 65536)
-		binary.BigEndian.PutUint16(msg[24:], 10)
-		binary.BigEndian.PutUint16(msg[26:], 10)
-		binary.BigEndian.PutUint32(msg[28:], 1)
-		binary.LittleEndian.PutUint32(msg[8:], crc32.Checksum(msg, crc32.MakeTable(crc32.Castagnoli)))
-		if _, err := tx.WriteTo(msg, &net.IPAddr{IP: net.IP(hostAddr.AsSlice())}); err != nil {
-			t.Fatalf("send INIT: %v", err)
-		}
-	})
-	// Delivery over a veth takes microseconds; wait well past it.
-	for i := 0; i < 10; i++ {
-		time.Sleep(50 * time.Millisecond)
-		mu.Lock()
-		s := seen
-		mu.Unlock()
-		if s {
-			return true
-		}
-	}
-	return false
 }

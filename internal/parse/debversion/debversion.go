@@ -212,9 +212,14 @@ func CutOperator(s string) (op, version string) {
 func (c Constraint) String() string { return c.Op + " " + c.Version.String() }
 
 // Match reports whether v satisfies the constraint.
-func (c Constraint) Match(v Version) bool {
-	r := Compare(v, c.Version)
-	switch c.Op {
+func (c Constraint) Match(v Version) bool { return Holds(c.Op, Compare(v, c.Version)) }
+
+// Holds reports whether a comparison's result r (negative, zero or
+// positive, as Compare returns) satisfies the operator op as CutOperator
+// gives it ("=", "!=", ">=", "<=", ">", "<"); any other is false. rpm's
+// constraints use it too.
+func Holds(op string, r int) bool {
+	switch op {
 	case "=":
 		return r == 0
 	case "!=":

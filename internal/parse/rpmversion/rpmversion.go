@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/hostdrift/hostdrift/internal/parse/debversion"
 )
 
 // Version is a parsed rpm version.
@@ -212,22 +214,7 @@ func (c Constraint) Match(v Version) bool {
 	if c.Version.Release == "" {
 		v.Release = ""
 	}
-	r := Compare(v, c.Version)
-	switch c.Op {
-	case "=":
-		return r == 0
-	case "!=":
-		return r != 0
-	case ">=":
-		return r >= 0
-	case "<=":
-		return r <= 0
-	case ">":
-		return r > 0
-	case "<":
-		return r < 0
-	}
-	return false
+	return debversion.Holds(c.Op, Compare(v, c.Version))
 }
 
 // String writes the constraint as it was meant ("= 1.2", ">= 3.0.11").
