@@ -1,7 +1,6 @@
 package firewall
 
 import (
-	"strings"
 	"testing"
 
 	"github.com/hostdrift/hostdrift/internal/testkit/nstest"
@@ -65,20 +64,5 @@ func TestDecodedFormsProbe(t *testing.T) {
 		iptCase("iptables string", "iptables-nft-restore", "-A INPUT -m string --algo bm --string GET -j DROP", false, false),
 		iptCase("iptables tcpmss", "iptables-legacy-restore", "-A INPUT -p tcp -m tcpmss --mss 1400:1500 -j DROP", false, false),
 	}
-	for _, c := range cases {
-		t.Run(strings.ReplaceAll(c.rs.name, " ", "_"), func(t *testing.T) {
-			v4, v6 := runDifferential(t, c.rs, 64, 27)
-			for _, ag := range []agreement{v4, v6} {
-				for _, w := range ag.wrong {
-					t.Errorf("disagreement: %s", w)
-				}
-				if c.decided && ag.unknown > 0 {
-					t.Errorf("%s: %d of %d probes unknown, first: %s", ag.name, ag.unknown, ag.probes, ag.why[0])
-				}
-				if c.undecided && ag.probes > 0 && (ag.denyOK > 0 || ag.unknown == 0) {
-					t.Errorf("%s: %d probes denied, %d unknown: the rule's outcome was decided", ag.name, ag.denyOK, ag.unknown)
-				}
-			}
-		})
-	}
+	runGuessCases(t, cases)
 }
