@@ -102,6 +102,8 @@ func suiteCases(t *testing.T, path, backend string) []suiteCase {
 	var out []suiteCase
 	for _, line := range strings.Split(string(data), "\n") {
 		switch {
+		case strings.HasPrefix(line, "#"):
+			continue // a comment, as iptables-test.py reads them
 		case strings.HasPrefix(line, "*"):
 			table = strings.TrimSpace(line[1:])
 			continue
