@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"math/rand"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
 
 	"github.com/hostdrift/hostdrift/internal/netfilter"
@@ -43,6 +45,14 @@ func TestIptablesSuiteDifferential(t *testing.T) {
 			t.Run(backend+"_"+fam, func(t *testing.T) {
 				tl := suiteDifferential(t, files, backend, fam)
 				t.Logf("\n%s", tl.summary(backend+" "+fam))
+				if os.Getenv("HOSTDRIFT_DIFF_DUMP") != "" {
+					t.Logf("rules probed that no probe matched:\n%s", strings.Join(tl.neverMatched, "\n"))
+				}
+				// Most rules match some packet of their own values: far
+				// fewer means the probes are built wrong.
+				if tl.matched*2 < tl.probed {
+					t.Errorf("%d of %d rules probed matched a probe: the probes miss the rules' values", tl.matched, tl.probed)
+				}
 				for _, w := range tl.wrong {
 					t.Errorf("disagreement: %s", w)
 				}
@@ -69,9 +79,11 @@ type diffTally struct {
 	// count those with a probe the rule matched, and one it did not.
 	probed, matched, missed, undecided                   int
 	sent, sentMatch, sentMiss, unknown, assumed, notSent int
-	rejectedWhy, honestWhy, unsupportedWhy, unknownWhy   map[string]int
-	notSentWhy, assumedWhy                               map[string]int
-	wrong                                                []string
+	rejectedWhy, honestWhy, unsupportedWhy, undecidedWhy map[string]int
+	notSentWhy                                           map[string]int
+	// neverMatched lists the probed rules no probe matched.
+	neverMatched []string
+	wrong        []string
 }
 
 func (tl *diffTally) summary(label string) string {
@@ -81,14 +93,14 @@ func (tl *diffTally) summary(label string) string {
 	fmt.Fprintf(&b, "  loaded: exact %d, honest may %d, unsupported %d (not probed)\n", tl.exact, tl.honest, tl.unsupported)
 	fmt.Fprintf(&b, "  exact: probed %d (with a matching probe %d, with a non-matching one %d), no decided probe %d\n",
 		tl.probed, tl.matched, tl.missed, tl.undecided)
-	fmt.Fprintf(&b, "  packets: sent %d (match %d, no match %d), not sent: unknown verdicts %d, verdicts assuming a fresh peer %d; refused by the socket %d; disagreements %d\n",
+	fmt.Fprintf(&b, "  packets: sent %d (match %d, no match %d), candidates not sent: verdict unknown %d, verdict assuming a fresh peer %d; refused by the socket %d; disagreements %d\n",
 		tl.sent, tl.sentMatch, tl.sentMiss, tl.unknown, tl.assumed, tl.notSent, len(tl.wrong))
 	for _, s := range []struct {
 		name string
 		m    map[string]int
-	}{{"refused", tl.rejectedWhy}, {"honest may", tl.honestWhy}, {"unsupported", tl.unsupportedWhy}, {"unknown verdicts", tl.unknownWhy}, {"assumptions", tl.assumedWhy}, {"socket refused", tl.notSentWhy}} {
+	}{{"refused", tl.rejectedWhy}, {"honest may", tl.honestWhy}, {"unsupported", tl.unsupportedWhy}, {"no decided probe", tl.undecidedWhy}, {"socket refused", tl.notSentWhy}} {
 		if len(s.m) > 0 {
-			fmt.Fprintf(&b, "  top %s:\n%s", s.name, topReasons(s.m, 6))
+			fmt.Fprintf(&b, "  top %s:\n%s", s.name, topReasons(s.m, 10))
 		}
 	}
 	return b.String()
@@ -97,7 +109,7 @@ func (tl *diffTally) summary(label string) string {
 // suiteDifferential loads one family's suite rules through the backend
 // into a fresh namespace and probes them.
 func suiteDifferential(t *testing.T, files []string, backend, fam string) *diffTally {
-	tl := &diffTally{rejectedWhy: map[string]int{}, honestWhy: map[string]int{}, unsupportedWhy: map[string]int{}, unknownWhy: map[string]int{}, notSentWhy: map[string]int{}, assumedWhy: map[string]int{}}
+	tl := &diffTally{rejectedWhy: map[string]int{}, honestWhy: map[string]int{}, unsupportedWhy: map[string]int{}, undecidedWhy: map[string]int{}, notSentWhy: map[string]int{}}
 	var groups [][]*probeRule
 	for fi, f := range files {
 		seen := map[string]bool{}
@@ -196,6 +208,7 @@ func suiteDifferential(t *testing.T, files []string, backend, fam string) *diffT
 			}
 			tl.exact++
 			var hit, miss, dec int
+			var first string // why the first undecided candidate is
 			for _, pk := range candidates(pr, fam, rng) {
 				if hit >= 3 && miss >= 3 {
 					break
@@ -204,14 +217,18 @@ func suiteDifferential(t *testing.T, files []string, backend, fam string) *diffT
 				switch {
 				case res.Verdict == netfilter.Unknown:
 					tl.unknown++
-					tl.unknownWhy[shortReason(res.Reason)]++
+					if first == "" {
+						first = "unknown: " + shortReason(res.Reason)
+					}
 					continue
 				case !probeSatisfies(res.Conditions):
 					// A verdict for a fresh peer under normal load: the
 					// probes before it, and the suite's rules sharing one
 					// named table or list, are history.
 					tl.assumed++
-					tl.assumedWhy[shortReason(res.Conditions[0])]++
+					if first == "" {
+						first = "assumes: " + shortReason(res.Conditions[0])
+					}
 					continue
 				case res.Verdict == netfilter.Deny && hit < 3:
 					hit++
@@ -227,10 +244,13 @@ func suiteDifferential(t *testing.T, files []string, backend, fam string) *diffT
 			switch {
 			case dec == 0:
 				tl.undecided++
+				tl.undecidedWhy[first]++
 			default:
 				tl.probed++
 				if hit > 0 {
 					tl.matched++
+				} else {
+					tl.neverMatched = append(tl.neverMatched, pr.file+": "+pr.text)
 				}
 				if miss > 0 {
 					tl.missed++
@@ -280,7 +300,8 @@ func describeWire(pk netfilter.Packet) string {
 }
 
 // sendSuiteProbes sends each probe from ns through a raw socket that sets
-// its mark, and records the send's result.
+// its mark, with ns's connection table emptied first, and records the
+// send's result.
 func sendSuiteProbes(t *testing.T, ns *nstest.NS, probes []*suiteProbe) {
 	t.Helper()
 	ns.Do(t, func() {
@@ -295,9 +316,18 @@ func sendSuiteProbes(t *testing.T, ns *nstest.NS, probes []*suiteProbe) {
 				t.Fatalf("raw socket: %v", err)
 			}
 			defer unix.Close(fd)
+			if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_BROADCAST, 1); err != nil {
+				t.Fatalf("SO_BROADCAST: %v", err)
+			}
 			fds[six] = fd
 		}
 		for _, p := range probes {
+			// The first packet of its flow: protocols conntrack tracks
+			// by addresses alone (esp, ah, dccp) would otherwise meet
+			// the entry an earlier probe left.
+			if err := netlink.ConntrackTableFlush(netlink.ConntrackTable); err != nil {
+				t.Fatalf("flush conntrack: %v", err)
+			}
 			fd := fds[p.pk.Dst.Is6()]
 			if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_MARK, int(p.pk.Mark)); err != nil {
 				t.Fatalf("SO_MARK: %v", err)
@@ -345,7 +375,7 @@ func appendAccepted(t *testing.T, ns *nstest.NS, tool string, n int, rules []*pr
 				}
 			}
 		}
-		tl.rejectedWhy[why]++
+		tl.rejectedWhy[rules[0].file+": "+why]++
 		return nil
 	}
 	h := len(rules) / 2
@@ -389,13 +419,18 @@ func quoteArgs(args []string) string {
 // each; the others mix the rule's values with defaults at random.
 func candidates(pr *probeRule, fam string, rng *rand.Rand) []netfilter.Packet {
 	six := fam == "ip6"
-	all := []string{"tcp", "udp", "sctp", "icmp"}
-	src, dst := hostAddr, netip.MustParseAddr("10.201.0.9")
+	// AH is an extension header in IPv6, which the simulator's packets do
+	// not carry.
+	all := []string{"tcp", "udp", "sctp", "icmp", "udplite", "dccp", "esp", "ah"}
+	src := hostAddr
+	dflt := []netip.Addr{netip.MustParseAddr("10.201.0.9"), hostAddr, netip.MustParseAddr("10.200.0.255"), netip.MustParseAddr("224.0.0.251")}
 	if six {
-		all[3], src, dst = "icmpv6", hostAddr6, netip.MustParseAddr("fd00:201::9")
+		all = []string{"tcp", "udp", "sctp", "icmpv6", "udplite", "dccp", "esp"}
+		src = hostAddr6
+		dflt = []netip.Addr{netip.MustParseAddr("fd00:201::9"), hostAddr6, netip.MustParseAddr("ff0e::1")}
 	}
 	var protos []string
-	var ports []uint16
+	var sports, dports []uint16
 	var srcs, dsts []netip.Addr
 	args := pr.matches
 	for i := 0; i < len(args)-1; i++ {
@@ -416,14 +451,21 @@ func candidates(pr *probeRule, fam string, rng *rand.Rand) []netfilter.Packet {
 				}
 			}
 		case strings.HasPrefix(opt, "--") && strings.Contains(opt, "port"):
+			var ns []uint16
 			for _, f := range strings.FieldsFunc(val, func(r rune) bool { return r == ',' || r == ':' }) {
 				if n, err := strconv.Atoi(f); err == nil && n >= 0 && n <= 65535 {
 					for _, d := range []int{0, 1, -1} {
 						if n+d >= 0 && n+d <= 65535 {
-							ports = append(ports, uint16(n+d))
+							ns = append(ns, uint16(n+d))
 						}
 					}
 				}
+			}
+			if !strings.Contains(opt, "dport") && !strings.Contains(opt, "destination") {
+				sports = append(sports, ns...)
+			}
+			if !strings.Contains(opt, "sport") && !strings.Contains(opt, "source") {
+				dports = append(dports, ns...)
 			}
 		case opt == "-s" || opt == "--source" || opt == "--src-range" || opt == "--ctorigsrc":
 			srcs = append(srcs, addrNeighbours(val, six)...)
@@ -437,48 +479,44 @@ func candidates(pr *probeRule, fam string, rng *rand.Rand) []netfilter.Packet {
 			kinds = append(kinds, k)
 		}
 	}
-	pick := func(own []string, dflt []string) string {
-		if len(own) > 0 && rng.Intn(10) < 7 {
-			return own[rng.Intn(len(own))]
-		}
-		return dflt[rng.Intn(len(dflt))]
-	}
-	pickPort := func(dflt uint16) uint16 {
-		if len(ports) > 0 && rng.Intn(10) < 7 {
+	own := func() bool { return rng.Intn(10) < 7 }
+	pickPort := func(ports []uint16, dflt uint16) uint16 {
+		switch {
+		case len(ports) > 0 && own():
 			return ports[rng.Intn(len(ports))]
-		}
-		if dflt == 0 {
+		case dflt == 0:
 			return uint16(1024 + rng.Intn(60000))
-		}
-		return dflt
-	}
-	pickAddr := func(own []netip.Addr, dflt netip.Addr) netip.Addr {
-		if len(own) > 0 && rng.Intn(10) < 7 {
-			return own[rng.Intn(len(own))]
 		}
 		return dflt
 	}
 	var out []netfilter.Packet
 	for i := 0; i < 48; i++ {
 		pk := netfilter.Packet{Direction: netfilter.Outbound, Mark: pr.mark, CtState: "new",
-			Protocol: pick(protos, all), Src: pickAddr(srcs, src), Dst: pickAddr(dsts, dst)}
-		if i == 0 {
-			if len(protos) > 0 {
-				pk.Protocol = protos[0]
-			}
-			if len(srcs) > 0 {
-				pk.Src = srcs[0]
-			}
-			if len(dsts) > 0 {
-				pk.Dst = dsts[0]
-			}
+			Protocol: all[rng.Intn(len(all))], Src: src, Dst: dflt[0]}
+		if len(protos) > 0 && (i == 0 || own()) {
+			pk.Protocol = protos[rng.Intn(len(protos))]
+		}
+		if len(srcs) > 0 && (i == 0 || own()) {
+			pk.Src = srcs[rng.Intn(len(srcs))]
+		}
+		switch {
+		case len(dsts) > 0 && (i == 0 || own()):
+			pk.Dst = dsts[rng.Intn(len(dsts))]
+		case i > 0 && rng.Intn(4) == 0:
+			pk.Dst = dflt[rng.Intn(len(dflt))]
 		}
 		switch pk.Protocol {
 		case "icmp", "icmpv6":
 			k := kinds[rng.Intn(len(kinds))]
 			pk.ICMPType, pk.CtState = k.name, k.ctState
-		default:
-			pk.SrcPort, pk.DstPort = pickPort(0), pickPort(80)
+		case "tcp", "udp", "sctp", "udplite", "dccp":
+			pk.SrcPort, pk.DstPort = pickPort(sports, 0), pickPort(dports, 80)
+			if i == 0 && len(sports) > 0 {
+				pk.SrcPort = sports[0]
+			}
+			if i == 0 && len(dports) > 0 {
+				pk.DstPort = dports[0]
+			}
 		}
 		out = append(out, pk)
 	}

@@ -50,10 +50,11 @@ func icmpKindOf(proto, name string) icmpKind {
 	panic("no icmp kind " + proto + " " + name)
 }
 
-var protoNumbers = map[string]uint8{"icmp": 1, "tcp": 6, "udp": 17, "icmpv6": 58, "sctp": 132}
+var protoNumbers = map[string]uint8{"icmp": 1, "tcp": 6, "udp": 17, "dccp": 33, "esp": 50, "ah": 51, "icmpv6": 58, "sctp": 132, "udplite": 136}
 
 // wirePacket builds the packet pk describes: a TCP SYN with no options, a
-// UDP datagram, an SCTP INIT, or an ICMP message of pk.ICMPType; id makes
+// UDP or UDP-Lite datagram, an SCTP INIT, a DCCP Request, an ESP or AH
+// packet, or an ICMP message of pk.ICMPType; id makes
 // its sequence numbers, tags and ICMP identifier its own.
 func wirePacket(pk netfilter.Packet, id uint16) []byte {
 	var l4 []byte
@@ -73,6 +74,29 @@ func wirePacket(pk netfilter.Packet, id uint16) []byte {
 		binary.BigEndian.PutUint16(l4[2:], pk.DstPort)
 		binary.BigEndian.PutUint16(l4[4:], uint16(len(l4)))
 		copy(l4[8:], "hd")
+	case "udplite":
+		l4 = make([]byte, 10)
+		binary.BigEndian.PutUint16(l4[0:], pk.SrcPort)
+		binary.BigEndian.PutUint16(l4[2:], pk.DstPort)
+		binary.BigEndian.PutUint16(l4[4:], uint16(len(l4))) // checksum coverage: all
+		copy(l4[8:], "hd")
+	case "dccp":
+		l4 = make([]byte, 20) // a Request with extended sequence numbers
+		binary.BigEndian.PutUint16(l4[0:], pk.SrcPort)
+		binary.BigEndian.PutUint16(l4[2:], pk.DstPort)
+		l4[4] = 5 // data offset, in words
+		l4[8] = 0<<1 | 1
+		binary.BigEndian.PutUint32(l4[12:], uint32(id))
+		binary.BigEndian.PutUint32(l4[16:], 42) // service code
+	case "esp":
+		l4 = make([]byte, 16)
+		binary.BigEndian.PutUint32(l4[0:], 0x10000|uint32(id)) // SPI
+		binary.BigEndian.PutUint32(l4[4:], 1)
+	case "ah":
+		l4 = make([]byte, 24)
+		l4[0], l4[1] = 59, 4                                   // no next header; length in words, less 2
+		binary.BigEndian.PutUint32(l4[4:], 0x10000|uint32(id)) // SPI
+		binary.BigEndian.PutUint32(l4[8:], 1)
 	case "sctp":
 		l4 = make([]byte, 32)
 		binary.BigEndian.PutUint16(l4[0:], pk.SrcPort)
@@ -95,13 +119,12 @@ func wirePacket(pk netfilter.Packet, id uint16) []byte {
 	default:
 		panic("no wire form for protocol " + pk.Protocol)
 	}
-	if pk.Protocol != "sctp" {
+	if off, ok := map[string]int{"tcp": 16, "udp": 6, "udplite": 6, "dccp": 6, "icmp": 2, "icmpv6": 2}[pk.Protocol]; ok {
 		var sum uint32
 		if pk.Protocol != "icmp" { // the others' checksums cover a pseudo-header
 			sum = pseudoSum(pk.Src, pk.Dst, proto, len(l4))
 		}
 		csum := ^fold(sum + rawSum(l4))
-		off := map[string]int{"tcp": 16, "udp": 6, "icmp": 2, "icmpv6": 2}[pk.Protocol]
 		binary.BigEndian.PutUint16(l4[off:], csum)
 	}
 	if pk.Dst.Is4() {
