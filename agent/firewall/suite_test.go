@@ -24,7 +24,7 @@ import (
 // while its Unsupported is empty (unless the reason is one of
 // snapshot.MayFamilies). It logs, per backend and family, how many rules are decoded,
 // honestly undecidable and unsupported, with the reasons. It sends no
-// packets: the differential on these rules is not built yet.
+// packets: TestIptablesSuiteDifferential does.
 func TestIptablesSuite(t *testing.T) {
 	nstest.RequireRoot(t)
 	for _, c := range []string{"apt-get", "dpkg-query", "tar", "iptables-nft", "ip6tables-nft", "iptables-legacy", "ip6tables-legacy"} {

@@ -227,7 +227,7 @@ func suiteDifferential(t *testing.T, files []string, backend, fam string) *diffT
 					// named table or list, are history.
 					tl.assumed++
 					if first == "" {
-						first = "assumes: " + shortReason(res.Conditions[0])
+						first = "assumes a fresh peer: " + historyMatch(res.Conditions[0])
 					}
 					continue
 				case res.Verdict == netfilter.Deny && hit < 3:
@@ -571,4 +571,13 @@ func probeSatisfies(conds []string) bool {
 		}
 	}
 	return true
+}
+
+// historyMatch names the match a condition on history is about.
+func historyMatch(cond string) string {
+	if i := strings.Index(cond, "-m "); i >= 0 {
+		name, _, _ := strings.Cut(cond[i+3:], " ")
+		return strings.TrimRight(name, ")")
+	}
+	return shortReason(cond)
 }
