@@ -24,7 +24,7 @@ import (
 // while its Unsupported is empty (unless the reason is one of
 // snapshot.MayFamilies). It logs, per backend and family, how many rules are decoded,
 // honestly undecidable and unsupported, with the reasons. It sends no
-// packets: the differential on these rules is not built yet.
+// packets: TestIptablesSuiteDifferential does.
 func TestIptablesSuite(t *testing.T) {
 	nstest.RequireRoot(t)
 	for _, c := range []string{"apt-get", "dpkg-query", "tar", "iptables-nft", "ip6tables-nft", "iptables-legacy", "ip6tables-legacy"} {
@@ -102,6 +102,8 @@ func suiteCases(t *testing.T, path, backend string) []suiteCase {
 	var out []suiteCase
 	for _, line := range strings.Split(string(data), "\n") {
 		switch {
+		case strings.HasPrefix(line, "#"):
+			continue // a comment, as iptables-test.py reads them
 		case strings.HasPrefix(line, "*"):
 			table = strings.TrimSpace(line[1:])
 			continue

@@ -241,12 +241,18 @@ func (w *walker) eval(m *cMatch) (tri, string) {
 		}
 		return no, ""
 	case fPkttype:
+		// A packet the host sends is of type host until it leaves
+		// (the loopback copy of a multicast or broadcast is set apart
+		// after postrouting); one that arrives is of its destination's.
 		pt := "host"
 		switch w.prog.addrType(p.Dst) {
 		case "broadcast":
 			pt = "broadcast"
 		case "multicast":
 			pt = "multicast"
+		}
+		if p.Direction == Outbound {
+			pt = "host"
 		}
 		for _, v := range m.vals {
 			if v.str == pt || (pt == "host" && v.str == "unicast") {
