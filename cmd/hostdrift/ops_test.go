@@ -108,7 +108,7 @@ func TestNightlyOutputs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(b), `hostdrift_findings{status="fail",severity="warning"} 1`) || !strings.Contains(string(b), "hostdrift_last_run_timestamp_seconds ") {
+	if !strings.Contains(string(b), `hostdrift_findings{severity="warning",status="fail"} 1`) || !strings.Contains(string(b), "hostdrift_last_run_timestamp_seconds ") {
 		t.Errorf("prometheus textfile:\n%s", b)
 	}
 	if st, _ := os.Stat(prom); st.Mode().Perm() != 0o644 {
