@@ -40,9 +40,8 @@ func cutShort(ctx context.Context) string {
 type asker struct {
 	timeout  time.Duration
 	attempts int
-	// conns keeps UDP sockets for the next query to the same server; nil
-	// opens one per query.
-	conns *udpConns
+	// udps carries the queries to each server on one UDP socket.
+	udps *udpMux
 }
 
 // ask resolves q against servers (address:port), moving on from a server
@@ -142,22 +141,16 @@ func (a asker) exchange(ctx context.Context, name string, qtype uint16, srv stri
 	return a.tcp(ctx, m, srv)
 }
 
-// udp is one try over UDP, bounded by the timeout, on a socket kept for the
-// server when the try went well.
+// udp is one try over UDP, bounded by the timeout, on the server's socket
+// that every query to it shares.
 func (a asker) udp(ctx context.Context, m *mdns.Msg, srv string) (*mdns.Msg, error) {
 	ctx, cancel := context.WithTimeout(ctx, a.timeout)
 	defer cancel()
-	co, err := a.conns.get(ctx, srv, a.timeout)
+	s, err := a.udps.sock(ctx, srv)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := exchangeUDP(ctx, co, m, a.timeout)
-	if err != nil {
-		co.Close()
-		return nil, err
-	}
-	a.conns.put(srv, co)
-	return resp, nil
+	return s.exchange(ctx, m)
 }
 
 // tcp is one try over TCP, bounded by the timeout.
