@@ -130,8 +130,9 @@ func over(ctx context.Context) bool {
 // exchange sends one query to one server over UDP, and again over TCP when
 // the answer is truncated.
 func (a asker) exchange(ctx context.Context, name string, qtype uint16, srv string) (*mdns.Msg, error) {
-	m := new(mdns.Msg)
-	m.SetQuestion(mdns.Fqdn(name), qtype)
+	// Not SetQuestion: its ID comes from crypto/rand, a system call per
+	// query; the socket gives the ID.
+	m := &mdns.Msg{Question: []mdns.Question{{Name: mdns.Fqdn(name), Qtype: qtype, Qclass: mdns.ClassINET}}}
 	m.RecursionDesired = true
 	m.SetEdns0(1232, false)
 	resp, err := a.udp(ctx, m, srv)
