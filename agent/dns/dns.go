@@ -113,8 +113,8 @@ func (c *collector) Collect(ctx context.Context, env *agent.Env) (snapshot.Secti
 		ctx, cancel = context.WithDeadline(ctx, dl.Add(-min(time.Until(dl)/10, 500*time.Millisecond)))
 		defer cancel()
 	}
-	a := asker{timeout: rc.timeout, attempts: rc.attempts, conns: &udpConns{}}
-	defer a.conns.close()
+	a := asker{timeout: rc.timeout, attempts: rc.attempts, udps: &udpMux{}}
+	defer a.udps.close()
 	d.Queries = make([]snapshot.DNSResult, len(queries))
 	sem := make(chan struct{}, concurrency)
 	var wg sync.WaitGroup

@@ -40,9 +40,8 @@ func cutShort(ctx context.Context) string {
 type asker struct {
 	timeout  time.Duration
 	attempts int
-	// conns keeps UDP sockets for the next query to the same server; nil
-	// opens one per query.
-	conns *udpConns
+	// udps carries the queries to each server on one UDP socket.
+	udps *udpMux
 }
 
 // ask resolves q against servers (address:port), moving on from a server
@@ -131,8 +130,9 @@ func over(ctx context.Context) bool {
 // exchange sends one query to one server over UDP, and again over TCP when
 // the answer is truncated.
 func (a asker) exchange(ctx context.Context, name string, qtype uint16, srv string) (*mdns.Msg, error) {
-	m := new(mdns.Msg)
-	m.SetQuestion(mdns.Fqdn(name), qtype)
+	// Not SetQuestion: its ID comes from crypto/rand, a system call per
+	// query; the socket gives the ID.
+	m := &mdns.Msg{Question: []mdns.Question{{Name: mdns.Fqdn(name), Qtype: qtype, Qclass: mdns.ClassINET}}}
 	m.RecursionDesired = true
 	m.SetEdns0(1232, false)
 	resp, err := a.udp(ctx, m, srv)
@@ -142,22 +142,16 @@ func (a asker) exchange(ctx context.Context, name string, qtype uint16, srv stri
 	return a.tcp(ctx, m, srv)
 }
 
-// udp is one try over UDP, bounded by the timeout, on a socket kept for the
-// server when the try went well.
+// udp is one try over UDP, bounded by the timeout, on the server's socket
+// that every query to it shares.
 func (a asker) udp(ctx context.Context, m *mdns.Msg, srv string) (*mdns.Msg, error) {
 	ctx, cancel := context.WithTimeout(ctx, a.timeout)
 	defer cancel()
-	co, err := a.conns.get(ctx, srv, a.timeout)
+	s, err := a.udps.sock(ctx, srv)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := exchangeUDP(ctx, co, m, a.timeout)
-	if err != nil {
-		co.Close()
-		return nil, err
-	}
-	a.conns.put(srv, co)
-	return resp, nil
+	return s.exchange(ctx, m)
 }
 
 // tcp is one try over TCP, bounded by the timeout.

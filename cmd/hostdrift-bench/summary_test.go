@@ -72,6 +72,17 @@ func TestDNSSet(t *testing.T) {
 			t.Errorf("HCL lacks %s", bighost.Name(i))
 		}
 	}
+	// goss asks A and AAAA for every name; so must hostdrift, or the two
+	// do different work.
+	pol, _ := rules.Load([]rules.Source{{Name: "set.hcl", Text: []byte(set.hcl)}})
+	plan, _ := pol.Compile(&snapshot.Host{}, nil)
+	types := map[string]int{}
+	for _, q := range plan.Wants().DNS {
+		types[q.Type]++
+	}
+	if types["A"] != 500 || types["AAAA"] != 500 || len(types) != 2 {
+		t.Errorf("HCL asks %v, want A and AAAA for each of 500 names", types)
+	}
 	if n := strings.Count(set.goss, "resolvable: true"); n != 500 || set.gossTests != 1000 {
 		t.Errorf("goss file has %d names and %d tests, want 500 and 1000", n, set.gossTests)
 	}
