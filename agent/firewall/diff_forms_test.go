@@ -51,6 +51,9 @@ func TestDecodedFormsProbe(t *testing.T) {
 		// An interface's index, link-layer type and group name the
 		// interfaces that have them.
 		nftCase("nft iif index and type", "meta iif lo drop\n\t\tmeta iiftype ether tcp dport 22 drop\n\t\tmeta iiftype loopback drop\n\t\tmeta iiftype != ether udp dport 80 drop\n\t\tmeta iifgroup 7 drop\n\t\tmeta iifgroup 0 udp dport 22 drop", true),
+		// A set of them names the interfaces whose value is in it, ranges
+		// (in network order) included.
+		nftCase("nft iif sets", "meta iifgroup { 7, 11 } drop\n\t\tmeta iifgroup != { 11-33, 44-55 } tcp dport 22 drop\n\t\tmeta iiftype { ppp, loopback } drop\n\t\tmeta iiftype != { ppp } udp dport 80 drop\n\t\tmeta iif { \"lo\" } drop\n\t\tmeta iifgroup 5-9 drop\n\t\tmeta iifgroup != 1-3 udp dport 22 drop\n\t\tmeta iifgroup { 1-3 } tcp dport 80 drop", true),
 		// What the sender put in the segment: never decided.
 		nftCase("nft tcp option", "tcp option sack-perm exists drop", false),
 		nftCase("nft tcp window", "tcp window 29200 drop", false),

@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/google/nftables/expr"
-	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
 
 	"github.com/hostdrift/hostdrift/internal/snapshot"
@@ -39,6 +38,9 @@ type regVal struct {
 	lookup string // map name when the value comes from a map lookup
 	// parts are the fields of a load that spans several (field "merged").
 	parts []hdrField
+	// netOrder: a host-order value converted to network order (nft's
+	// byteorder before an interval set lookup).
+	netOrder bool
 }
 
 type decoder struct {
@@ -247,6 +249,9 @@ func (d *decoder) expr(x Expr) {
 		switch v.field {
 		case "header_field":
 			return // the load already required the header
+		case "iif_index", "oif_index", "iif_type", "oif_type", "iif_group", "oif_group":
+			d.ifaceRange(v, e.Op == expr.CmpOpNeq, e.FromData, e.ToData)
+			return
 		case "sport", "dport", "saddr", "daddr", "ct_orig_saddr", "ct_orig_daddr", "ct_orig_sport", "ct_orig_dport":
 		case snapshot.FieldMayMatch, "unknown", "merged":
 			d.undecided(v, false)
@@ -780,6 +785,9 @@ func (d *decoder) lookup(e *expr.Lookup) {
 			}
 		}
 	}
+	if n == 1 && !e.IsDestRegSet && d.ifaceSet(e, set) {
+		return
+	}
 	keys, why := d.keys(e.SourceRegister, n)
 	if e.IsDestRegSet {
 		if e.DestRegister == 0 {
@@ -920,39 +928,4 @@ func slicesContains(s []string, v string) bool {
 		}
 	}
 	return false
-}
-
-// ifaceBy decodes a compare of the input or output interface's index,
-// link-layer type or device group as a compare of the names of the namespace's interfaces
-// that have it: exact for the interfaces the snapshot saw.
-func (d *decoder) ifaceBy(v regVal, op expr.CmpOp, data []byte) {
-	field, what, _ := strings.Cut(v.field, "_")
-	if d.links == nil || (op != expr.CmpOpEq && op != expr.CmpOpNeq) || v.mask != nil {
-		d.undecided(regVal{field: "unknown", reason: "meta " + field + " " + what + " compared without the namespace's interfaces"}, false)
-		return
-	}
-	var names []string
-	for _, l := range d.links {
-		switch {
-		case what == "index" && len(data) == 4 && hostU32(data) == l.index:
-			names = append(names, l.name)
-		case what == "type" && len(data) == 2 && l.encap == encapName(binary.NativeEndian.Uint16(data)):
-			names = append(names, l.name)
-		case what == "group" && len(data) == 4 && hostU32(data) == l.group:
-			names = append(names, l.name)
-		}
-	}
-	neg := op == expr.CmpOpNeq
-	if len(names) == 0 {
-		// No interface has it: equality never holds.
-		d.assume(neg, "")
-		return
-	}
-	d.rule.Matches = append(d.rule.Matches, snapshot.Match{Field: field, Negate: neg, Values: names})
-}
-
-// encapName is netlink's name of a link-layer (ARPHRD) type, as
-// vishvananda/netlink gives an interface's EncapType.
-func encapName(t uint16) string {
-	return (&nl.IfInfomsg{IfInfomsg: unix.IfInfomsg{Type: t}}).EncapType()
 }
