@@ -54,6 +54,9 @@ func TestDecodedFormsProbe(t *testing.T) {
 		// A set of them names the interfaces whose value is in it, ranges
 		// (in network order) included.
 		nftCase("nft iif sets", "meta iifgroup { 7, 11 } drop\n\t\tmeta iifgroup != { 11-33, 44-55 } tcp dport 22 drop\n\t\tmeta iiftype { ppp, loopback } drop\n\t\tmeta iiftype != { ppp } udp dport 80 drop\n\t\tmeta iif { \"lo\" } drop\n\t\tmeta iifgroup 5-9 drop\n\t\tmeta iifgroup != 1-3 udp dport 22 drop\n\t\tmeta iifgroup { 1-3 } tcp dport 80 drop", true),
+		// A packet from a network device has priority 0 until a rule sets
+		// it; the simulator follows a constant it is set to.
+		nftCase("nft meta priority", "meta priority 1:1234 drop\n\t\tmeta priority != none drop\n\t\tmeta priority { 1:1, 2:2 } drop\n\t\tmeta priority 1:1-1:9 drop\n\t\tmeta priority none tcp dport 22 drop\n\t\tmeta priority set 1:5\n\t\tmeta priority { 1:0-1:4 } drop\n\t\tmeta priority != { 1:5 } drop\n\t\tmeta priority 1:5 udp dport 80 drop", true),
 		// What the sender put in the segment: never decided.
 		nftCase("nft tcp option", "tcp option sack-perm exists drop", false),
 		nftCase("nft tcp window", "tcp window 29200 drop", false),

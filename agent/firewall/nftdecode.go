@@ -143,6 +143,7 @@ var metaFields = map[expr.MetaKey]string{
 	expr.MetaKeyOIFTYPE:  "oif_type",
 	expr.MetaKeyIIFGROUP: "iif_group",
 	expr.MetaKeyOIFGROUP: "oif_group",
+	expr.MetaKeyPRIORITY: "priority",
 }
 
 var ctFields = map[expr.CtKey]string{
@@ -171,6 +172,8 @@ func (d *decoder) expr(x Expr) {
 				d.rule.Effects = append(d.rule.Effects, snapshot.Effect{Kind: "mark", Value: fmt.Sprintf("0x%x", hostU32(src.data))})
 			case e.Key == expr.MetaKeyMARK && src.field == "ct_mark":
 				d.rule.Effects = append(d.rule.Effects, snapshot.Effect{Kind: "mark", Value: "restore"})
+			case e.Key == expr.MetaKeyPRIORITY:
+				d.prioritySetEffect(src)
 			case e.Key == expr.MetaKeyMARK:
 				// The simulator cannot follow the new mark: later
 				// matches on it would read the old one.
@@ -251,6 +254,9 @@ func (d *decoder) expr(x Expr) {
 			return // the load already required the header
 		case "iif_index", "oif_index", "iif_type", "oif_type", "iif_group", "oif_group":
 			d.ifaceRange(v, e.Op == expr.CmpOpNeq, e.FromData, e.ToData)
+			return
+		case "priority":
+			d.priorityRange(v, e.Op == expr.CmpOpNeq, e.FromData, e.ToData)
 			return
 		case "sport", "dport", "saddr", "daddr", "ct_orig_saddr", "ct_orig_daddr", "ct_orig_sport", "ct_orig_dport":
 		case snapshot.FieldMayMatch, "unknown", "merged":
@@ -631,6 +637,9 @@ func (d *decoder) cmp(v regVal, op expr.CmpOp, data []byte) {
 	case "iif_index", "oif_index", "iif_type", "oif_type", "iif_group", "oif_group":
 		d.ifaceBy(v, op, data)
 		return
+	case "priority":
+		d.priorityCmp(v, op, data)
+		return
 	case "frag_off":
 		// iptables' -f is "frag-off & 0x1fff != 0": a fragment other than
 		// the first. Other tests of the flags are the sender's choice.
@@ -753,6 +762,8 @@ func (d *decoder) keys(reg uint32, n int) ([]string, string) {
 			return nil, snapshot.MayPayload + "ip frag-off: the fragment flags and offset the sender chose"
 		case "iif_index", "oif_index", "iif_type", "oif_type", "iif_group", "oif_group":
 			return nil, "the interface's " + v.field
+		case "priority":
+			return nil, "meta priority in a concatenation or map key"
 		}
 		if v.mask != nil && !allFF(v.mask) && v.field != "ct_state" && v.field != "ct_status" {
 			return nil, "masked set key " + v.field
@@ -785,7 +796,7 @@ func (d *decoder) lookup(e *expr.Lookup) {
 			}
 		}
 	}
-	if n == 1 && !e.IsDestRegSet && d.ifaceSet(e, set) {
+	if n == 1 && !e.IsDestRegSet && (d.ifaceSet(e, set) || d.prioritySet(e, set)) {
 		return
 	}
 	keys, why := d.keys(e.SourceRegister, n)

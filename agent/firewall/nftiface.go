@@ -111,22 +111,9 @@ func (d *decoder) ifaceSet(e *expr.Lookup, set *snapshot.Set) bool {
 	if (field != "iif" && field != "oif") || size == 0 {
 		return false
 	}
-	type span struct{ lo, hi uint64 }
-	var spans []span
-	for _, el := range set.Elements {
-		if len(el.Key) != 1 {
-			return false
-		}
-		lo, hi, isRange := strings.Cut(el.Key[0], "-")
-		if !isRange {
-			hi = lo
-		}
-		a, ok1 := ifaceKeyValue(lo, size, v.netOrder)
-		b, ok2 := ifaceKeyValue(hi, size, v.netOrder)
-		if !ok1 || !ok2 || (what == "type" && a != b) {
-			return false
-		}
-		spans = append(spans, span{a, b})
+	spans, ok := setSpans(set, size, v.netOrder)
+	if !ok || (what == "type" && !singles(spans)) {
+		return false
 	}
 	var names []string
 	for _, l := range d.links {
@@ -150,7 +137,42 @@ func (d *decoder) ifaceSet(e *expr.Lookup, set *snapshot.Set) bool {
 	return true
 }
 
-// ifaceKeyValue reads one key of an interface-keyed set as the collector
+// span is one element of a set of numbers: a value or a range.
+type span struct{ lo, hi uint64 }
+
+// setSpans reads the elements of a set of size-byte numbers; false when
+// one is not such a number (a catch-all, a concatenation).
+func setSpans(set *snapshot.Set, size int, netOrder bool) ([]span, bool) {
+	var spans []span
+	for _, el := range set.Elements {
+		if len(el.Key) != 1 {
+			return nil, false
+		}
+		lo, hi, isRange := strings.Cut(el.Key[0], "-")
+		if !isRange {
+			hi = lo
+		}
+		a, ok1 := ifaceKeyValue(lo, size, netOrder)
+		b, ok2 := ifaceKeyValue(hi, size, netOrder)
+		if !ok1 || !ok2 {
+			return nil, false
+		}
+		spans = append(spans, span{a, b})
+	}
+	return spans, true
+}
+
+func singles(spans []span) bool {
+	for _, s := range spans {
+		if s.lo != s.hi {
+			return false
+		}
+	}
+	return true
+}
+
+// ifaceKeyValue reads one key of a set of numbers (interfaces' indexes,
+// types or groups, priorities) as the collector
 // rendered it (nftset.go's formatDatum): decimal for a four-byte key the
 // set declares in host order, else the key's bytes in hex, in network
 // order when netOrder and host order otherwise.

@@ -85,6 +85,7 @@ const (
 	fCtOrigDport
 	fIPField
 	fFirstChunks
+	fPriority
 )
 
 var fieldByName = map[string]field{
@@ -96,7 +97,7 @@ var fieldByName = map[string]field{
 	"icmp_code": fIcmpCode, "ethertype": fEthertype,
 	"ct_proto": fCtProto, "ct_orig_saddr": fCtOrigSaddr, "ct_orig_daddr": fCtOrigDaddr, "ct_orig_sport": fCtOrigSport, "ct_orig_dport": fCtOrigDport,
 	"tos": fIPField, "dscp": fIPField, "ecn": fIPField, "ttl": fIPField, "length": fIPField,
-	"first_chunks": fFirstChunks,
+	"first_chunks": fFirstChunks, "priority": fPriority,
 }
 
 // value is one parsed match value.
@@ -389,6 +390,20 @@ func parseValue(f field, s string) (value, error) {
 	switch f {
 	case fSaddr, fDaddr, fCtOrigSaddr, fCtOrigDaddr:
 		return parseAddr(s)
+	case fPriority:
+		// "0x10001" or a range "0x10001-0x1ffff".
+		lo, hi, ok := strings.Cut(s, "-")
+		a, err := strconv.ParseUint(lo, 0, 32)
+		if err != nil {
+			return value{}, err
+		}
+		b := a
+		if ok {
+			if b, err = strconv.ParseUint(hi, 0, 32); err != nil {
+				return value{}, err
+			}
+		}
+		return value{plo: uint32(a), phi: uint32(b), isRange: a != b}, nil
 	case fSport, fDport, fPort, fCtOrigSport, fCtOrigDport:
 		lo, hi, ok := strings.Cut(s, "-")
 		a, err := strconv.ParseUint(lo, 10, 16)

@@ -218,6 +218,11 @@ func (w *walker) eval(m *cMatch) (tri, string) {
 			return may, w.markWhy
 		}
 		return markIn(m.vals, p.Mark), ""
+	case fPriority:
+		if w.priorityWhy != "" {
+			return may, w.priorityWhy
+		}
+		return numIn(m, w.priority), ""
 	case fCtMark:
 		if p.CtState != "new" {
 			return may, "connection mark set by earlier packets"
@@ -318,23 +323,28 @@ func boolTri(b bool) tri {
 }
 
 func portIn(m *cMatch, port uint16) (tri, string) {
-	p := uint32(port)
+	return numIn(m, uint32(port)), ""
+}
+
+// numIn reports whether p is one of m's values or ranges, or compares as
+// m's op says with its value.
+func numIn(m *cMatch, p uint32) tri {
 	for _, v := range m.vals {
 		switch m.op {
 		case "lt":
-			return boolTri(p < v.plo), ""
+			return boolTri(p < v.plo)
 		case "le":
-			return boolTri(p <= v.plo), ""
+			return boolTri(p <= v.plo)
 		case "gt":
-			return boolTri(p > v.plo), ""
+			return boolTri(p > v.plo)
 		case "ge":
-			return boolTri(p >= v.plo), ""
+			return boolTri(p >= v.plo)
 		}
 		if p >= v.plo && p <= v.phi {
-			return yes, ""
+			return yes
 		}
 	}
-	return no, ""
+	return no
 }
 
 func ifaceIn(vals []value, name string) tri {
