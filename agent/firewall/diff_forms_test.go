@@ -57,6 +57,9 @@ func TestDecodedFormsProbe(t *testing.T) {
 		// A packet from a network device has priority 0 until a rule sets
 		// it; the simulator follows a constant it is set to.
 		nftCase("nft meta priority", "meta priority 1:1234 drop\n\t\tmeta priority != none drop\n\t\tmeta priority { 1:1, 2:2 } drop\n\t\tmeta priority 1:1-1:9 drop\n\t\tmeta priority none tcp dport 22 drop\n\t\tmeta priority set 1:5\n\t\tmeta priority { 1:0-1:4 } drop\n\t\tmeta priority != { 1:5 } drop\n\t\tmeta priority 1:5 udp dport 80 drop", true),
+		// Marks in network order (ranges, order compares, interval sets)
+		// and ranges of protocol numbers.
+		nftCase("nft mark ranges", "ct mark 0x10-0x20 drop\n\t\tct mark { 0x1-0x20, 0x30 } drop\n\t\tmeta mark > 0x0 drop\n\t\tct mark != 0x10-0x20 tcp dport 22 drop\n\t\tmeta mark set 0x15\n\t\tmeta mark < 0x15 drop\n\t\tmeta mark { 0x10-0x20 } udp dport 80 drop\n\t\tmeta l4proto 18-255 drop\n\t\tmeta l4proto != 1-16 tcp dport 80 drop\n\t\tmeta l4proto 5-7 tcp dport 22 drop", true),
 		// What the sender put in the segment: never decided.
 		nftCase("nft tcp option", "tcp option sack-perm exists drop", false),
 		nftCase("nft tcp window", "tcp window 29200 drop", false),

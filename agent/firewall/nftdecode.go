@@ -258,6 +258,33 @@ func (d *decoder) expr(x Expr) {
 		case "priority":
 			d.priorityRange(v, e.Op == expr.CmpOpNeq, e.FromData, e.ToData)
 			return
+		case "mark", "ct_mark":
+			if !v.netOrder || v.mask != nil || v.xor != nil || len(e.FromData) != 4 || len(e.ToData) != 4 {
+				d.undecided(regVal{field: "unknown", reason: "range of " + v.field + " in host order"}, false)
+				return
+			}
+			d.rule.Matches = append(d.rule.Matches, snapshot.Match{Field: v.field, Negate: e.Op == expr.CmpOpNeq,
+				Values: []string{fmt.Sprintf("0x%x-0x%x", binary.BigEndian.Uint32(e.FromData), binary.BigEndian.Uint32(e.ToData))}})
+			return
+		case "ttl", "length":
+			if v.mask != nil {
+				d.undecided(regVal{field: "unknown", reason: "range of masked " + v.field}, false)
+				return
+			}
+			d.rule.Matches = append(d.rule.Matches, snapshot.Match{Field: v.field, Negate: e.Op == expr.CmpOpNeq, Values: []string{from + "-" + to}})
+			return
+		case "l4proto":
+			if len(e.FromData) != 1 || len(e.ToData) != 1 || v.mask != nil {
+				d.undecided(regVal{field: "unknown", reason: "range of l4proto"}, false)
+				return
+			}
+			// A range of protocol numbers: the protocols in it.
+			m := snapshot.Match{Field: "l4proto", Negate: e.Op == expr.CmpOpNeq}
+			for p := int(e.FromData[0]); p <= int(e.ToData[0]); p++ {
+				m.Values = append(m.Values, d.format(v, []byte{byte(p)}))
+			}
+			d.rule.Matches = append(d.rule.Matches, m)
+			return
 		case "sport", "dport", "saddr", "daddr", "ct_orig_saddr", "ct_orig_daddr", "ct_orig_sport", "ct_orig_dport":
 		case snapshot.FieldMayMatch, "unknown", "merged":
 			d.undecided(v, false)
@@ -520,6 +547,10 @@ func (d *decoder) cmp(v regVal, op expr.CmpOp, data []byte) {
 		d.unsupported("comparison of a constant")
 		return
 	}
+	if (v.field == "mark" || v.field == "ct_mark") && v.netOrder {
+		d.markNetOrder(v, op, data)
+		return
+	}
 	neg := op == expr.CmpOpNeq
 	switch v.field {
 	case "mark", "ct_mark", "ct_state", "ct_status", "sport", "dport", "ct_orig_sport", "ct_orig_dport", "src_type", "dst_type":
@@ -538,6 +569,10 @@ func (d *decoder) cmp(v regVal, op expr.CmpOp, data []byte) {
 		m.Op = "gt"
 	case expr.CmpOpGte:
 		m.Op = "ge"
+	}
+	if m.Op != "" && !orderedFields[v.field] {
+		d.orderCmp(v, m, data)
+		return
 	}
 	switch v.field {
 	case "ct_state", "ct_status":
@@ -718,6 +753,43 @@ func (d *decoder) cmp(v regVal, op expr.CmpOp, data []byte) {
 	d.rule.Matches = append(d.rule.Matches, m)
 }
 
+// orderedFields are the fields whose order compares ("tcp dport >= 1024")
+// the simulator reads, or that decode them themselves (an interface's
+// index or group, the priority); others are listed value by value.
+var orderedFields = map[string]bool{"sport": true, "dport": true, "saddr": true, "daddr": true,
+	"ct_orig_saddr": true, "ct_orig_daddr": true, "ct_orig_sport": true, "ct_orig_dport": true,
+	"ttl": true, "length": true, "priority": true,
+	"iif_index": true, "oif_index": true, "iif_type": true, "oif_type": true, "iif_group": true, "oif_group": true}
+
+// orderCmp decodes an order compare of a one-byte field ("meta l4proto >=
+// 5", nft's form of a range) as the values that satisfy it; of any other
+// field it is not decoded.
+func (d *decoder) orderCmp(v regVal, m snapshot.Match, data []byte) {
+	switch v.field {
+	case "l4proto", "icmp_type", "icmp_code", "nfproto":
+	default:
+		d.undecided(regVal{field: "unknown", reason: "order compare of " + v.field}, false)
+		return
+	}
+	if len(data) != 1 || v.mask != nil {
+		d.undecided(regVal{field: "unknown", reason: "order compare of " + v.field}, false)
+		return
+	}
+	n := int(data[0])
+	var vals []string
+	for b := 0; b < 256; b++ {
+		if m.Op == "lt" && b < n || m.Op == "le" && b <= n || m.Op == "gt" && b > n || m.Op == "ge" && b >= n {
+			vals = append(vals, d.format(v, []byte{byte(b)}))
+		}
+	}
+	if len(vals) == 0 {
+		d.assume(false, "")
+		return
+	}
+	m.Op, m.Values = "", vals
+	d.rule.Matches = append(d.rule.Matches, m)
+}
+
 // isPrefixMask reports whether the mask's set bits all come first.
 func isPrefixMask(b []byte) bool {
 	zero := false
@@ -765,6 +837,9 @@ func (d *decoder) keys(reg uint32, n int) ([]string, string) {
 		case "priority":
 			return nil, "meta priority in a concatenation or map key"
 		}
+		if v.netOrder {
+			return nil, "byte order of " + v.field + " converted"
+		}
 		if v.mask != nil && !allFF(v.mask) && v.field != "ct_state" && v.field != "ct_status" {
 			return nil, "masked set key " + v.field
 		}
@@ -796,7 +871,7 @@ func (d *decoder) lookup(e *expr.Lookup) {
 			}
 		}
 	}
-	if n == 1 && !e.IsDestRegSet && (d.ifaceSet(e, set) || d.prioritySet(e, set)) {
+	if n == 1 && !e.IsDestRegSet && (d.ifaceSet(e, set) || d.prioritySet(e, set) || d.markSet(e, set)) {
 		return
 	}
 	keys, why := d.keys(e.SourceRegister, n)

@@ -71,7 +71,7 @@ func (d *decoder) rawExpr(x Expr) bool {
 		v := d.get(src)
 		switch v.field {
 		case snapshot.FieldMayMatch, "unknown":
-		case "iif_index", "oif_index", "iif_type", "oif_type", "iif_group", "oif_group", "priority":
+		case "iif_index", "oif_index", "iif_type", "oif_type", "iif_group", "oif_group", "priority", "mark", "ct_mark":
 			v.netOrder = true
 		default:
 			v = regVal{field: "unknown", reason: "byte order of " + v.field + " converted"}

@@ -423,6 +423,18 @@ func parseValue(f field, s string) (value, error) {
 		}
 		return value{str: s}, nil
 	case fMark, fCtMark:
+		if lo, hi, ok := strings.Cut(s, "-"); ok {
+			// A range of marks: "0x10-0x20".
+			a, err := strconv.ParseUint(lo, 0, 32)
+			if err != nil {
+				return value{}, err
+			}
+			b, err := strconv.ParseUint(hi, 0, 32)
+			if err != nil {
+				return value{}, err
+			}
+			return value{plo: uint32(a), phi: uint32(b), isRange: true}, nil
+		}
 		v, m, hasMask := strings.Cut(s, "/")
 		a, err := strconv.ParseUint(v, 0, 32)
 		if err != nil {

@@ -361,7 +361,7 @@ func ifaceIn(vals []value, name string) tri {
 
 func markIn(vals []value, mark uint32) tri {
 	for _, v := range vals {
-		if mark&v.phi == v.plo {
+		if v.isRange && v.plo <= mark && mark <= v.phi || !v.isRange && mark&v.phi == v.plo {
 			return yes
 		}
 	}
@@ -540,6 +540,9 @@ func elemHas(f field, ev, pv value) bool {
 		}
 		return ev.str == pv.str
 	case fMark:
+		if ev.isRange {
+			return ev.plo <= pv.plo && pv.plo <= ev.phi
+		}
 		return pv.plo&ev.phi == ev.plo
 	}
 	return ev.str == pv.str
