@@ -466,3 +466,36 @@ func TestExplainNamesOrigins(t *testing.T) {
 		}
 	}
 }
+
+// TestPriority: a packet from a network device has priority 0 until a rule
+// sets it; a local packet's is its socket's, unknown until a rule sets it.
+func TestPriority(t *testing.T) {
+	drop := func(prio string) snapshot.Rule {
+		return rule("meta priority "+prio+" drop", vk("drop"), m("priority", prio))
+	}
+	set := func() snapshot.Rule {
+		r := rule("meta priority set 1:5", vk("continue"))
+		r.Effects = []snapshot.Effect{{Kind: "priority", Value: "0x10005"}}
+		return r
+	}
+	fw := func(in, out []snapshot.Rule) *snapshot.Firewall {
+		return &snapshot.Firewall{LocalAddresses: network, Routes: routes, Tables: []snapshot.Table{
+			table("nftables", "inet", "t",
+				base("pre", "prerouting", "filter", 0, "accept", rule("meta priority != 0 drop", vk("drop"), not(m("priority", "0x0")))),
+				base("in", "input", "filter", 0, "accept", in...),
+				base("out", "output", "filter", 0, "accept", out...)),
+		}}
+	}
+	if r := Simulate(fw([]snapshot.Rule{drop("0x10001-0x10009")}, nil), in("tcp", 22)); r.Verdict != Allow {
+		t.Errorf("inbound, priority 0 = %+v", r)
+	}
+	if r := Simulate(fw([]snapshot.Rule{set(), drop("0x10001-0x10009")}, nil), in("tcp", 22)); r.Verdict != Deny {
+		t.Errorf("inbound, priority set to 1:5 then 1:1-1:9 = %+v", r)
+	}
+	if r := Simulate(fw(nil, []snapshot.Rule{drop("0x0")}), out("tcp", 22)); r.Verdict != Unknown || !strings.Contains(r.Reason, snapshot.MayProcess) {
+		t.Errorf("outbound, the socket's priority = %+v", r)
+	}
+	if r := Simulate(fw(nil, []snapshot.Rule{set(), drop("0x0")}), out("tcp", 22)); r.Verdict != Allow {
+		t.Errorf("outbound, priority set to 1:5 = %+v", r)
+	}
+}
