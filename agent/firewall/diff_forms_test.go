@@ -60,6 +60,10 @@ func TestDecodedFormsProbe(t *testing.T) {
 		// Marks in network order (ranges, order compares, interval sets)
 		// and ranges of protocol numbers.
 		nftCase("nft mark ranges", "ct mark 0x10-0x20 drop\n\t\tct mark { 0x1-0x20, 0x30 } drop\n\t\tmeta mark > 0x0 drop\n\t\tct mark != 0x10-0x20 tcp dport 22 drop\n\t\tmeta mark set 0x15\n\t\tmeta mark < 0x15 drop\n\t\tmeta mark { 0x10-0x20 } udp dport 80 drop\n\t\tmeta l4proto 18-255 drop\n\t\tmeta l4proto != 1-16 tcp dport 80 drop\n\t\tmeta l4proto 5-7 tcp dport 22 drop", true),
+		// A connection's protocol is its first packet's, in both
+		// directions; its id is a keyed hash.
+		nftCase("nft ct protocol", "ct protocol tcp tcp dport 22 drop\n\t\tct original protocol udp udp dport 80 drop\n\t\tct reply protocol icmp drop", true),
+		nftCase("nft ct id", "ct id 12345 drop", false),
 		// What the sender put in the segment: never decided.
 		nftCase("nft tcp option", "tcp option sack-perm exists drop", false),
 		nftCase("nft tcp window", "tcp window 29200 drop", false),

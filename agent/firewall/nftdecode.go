@@ -151,6 +151,7 @@ var ctFields = map[expr.CtKey]string{
 	expr.CtKeySTATUS:    "ct_status",
 	expr.CtKeyMARK:      "ct_mark",
 	expr.CtKeyDIRECTION: "ct_direction",
+	expr.CtKeyPROTOCOL:  "ct_proto",
 }
 
 func (d *decoder) expr(x Expr) {
@@ -218,7 +219,7 @@ func (d *decoder) expr(x Expr) {
 			return
 		}
 		size := 4
-		if f == "ct_direction" {
+		if f == "ct_direction" || f == "ct_proto" {
 			size = 1
 		}
 		d.set(e.Register, regVal{field: f, size: size})
@@ -464,7 +465,7 @@ func tcpFlags(v byte) string {
 // format renders register data as a value of the register's field.
 func (d *decoder) format(v regVal, data []byte) string {
 	switch v.field {
-	case "l4proto":
+	case "l4proto", "ct_proto":
 		if len(data) > 0 {
 			if n, ok := protoNames[data[0]]; ok {
 				return n
@@ -836,6 +837,8 @@ func (d *decoder) keys(reg uint32, n int) ([]string, string) {
 			return nil, "the interface's " + v.field
 		case "priority":
 			return nil, "meta priority in a concatenation or map key"
+		case "ct_proto":
+			return nil, "ct protocol as a set key"
 		}
 		if v.netOrder {
 			return nil, "byte order of " + v.field + " converted"
@@ -938,6 +941,8 @@ func ctUndecided(k expr.CtKey) regVal {
 	switch k {
 	case expr.CtKeyEXPIRATION, expr.CtKeyPKTS, expr.CtKeyBYTES, expr.CtKeyAVGPKT, expr.CtKeyLABELS:
 		return regVal{field: snapshot.FieldMayMatch, reason: fmt.Sprintf("%sct key %d counts the connection's traffic or time", snapshot.MayHistory, k)}
+	case 23: // NFT_CT_ID, missing from google/nftables
+		return regVal{field: snapshot.FieldMayMatch, reason: snapshot.MayChance + "ct id: a keyed hash of the connection"}
 	}
 	return regVal{field: "unknown", reason: fmt.Sprintf("ct key %d", k)}
 }

@@ -151,6 +151,15 @@ func (d *decoder) rawCt(a map[uint16][]byte) bool {
 		d.set(dst, ctUndecided(expr.CtKey(key)))
 		return true
 	}
+	switch key {
+	case unix.NFT_CT_PROTOCOL:
+		// The same in both directions.
+		d.set(dst, regVal{field: "ct_proto", size: 1})
+		return true
+	case unix.NFT_CT_ID:
+		d.set(dst, ctUndecided(expr.CtKey(key)))
+		return true
+	}
 	f, ok := ctOrigFields[key]
 	if dir[0] != 0 || !ok {
 		d.set(dst, regVal{field: "unknown", reason: fmt.Sprintf("ct key %d of direction %d", key, dir[0])})
