@@ -152,6 +152,7 @@ var ctFields = map[expr.CtKey]string{
 	expr.CtKeyMARK:      "ct_mark",
 	expr.CtKeyDIRECTION: "ct_direction",
 	expr.CtKeyPROTOCOL:  "ct_proto",
+	expr.CtKeyZONE:      "ct_zone",
 }
 
 func (d *decoder) expr(x Expr) {
@@ -208,6 +209,8 @@ func (d *decoder) expr(x Expr) {
 				d.rule.Effects = append(d.rule.Effects, snapshot.Effect{Kind: "ct_mark", Value: fmt.Sprintf("0x%x", hostU32(src.data))})
 			case e.Key == expr.CtKeyMARK && src.field == "mark":
 				d.rule.Effects = append(d.rule.Effects, snapshot.Effect{Kind: "ct_mark", Value: "save"})
+			case e.Key == expr.CtKeyZONE:
+				d.rule.Effects = append(d.rule.Effects, snapshot.Effect{Kind: "ct_zone"})
 			default:
 				d.rule.Effects = append(d.rule.Effects, snapshot.Effect{Kind: "ct_set"})
 			}
@@ -221,6 +224,8 @@ func (d *decoder) expr(x Expr) {
 		size := 4
 		if f == "ct_direction" || f == "ct_proto" {
 			size = 1
+		} else if f == "ct_zone" {
+			size = 2
 		}
 		d.set(e.Register, regVal{field: f, size: size})
 	case *expr.Payload:
@@ -673,6 +678,12 @@ func (d *decoder) cmp(v regVal, op expr.CmpOp, data []byte) {
 	case "iif_index", "oif_index", "iif_type", "oif_type", "iif_group", "oif_group":
 		d.ifaceBy(v, op, data)
 		return
+	case "ct_zone":
+		if len(data) != 2 || v.mask != nil || v.netOrder {
+			d.undecided(regVal{field: "unknown", reason: "masked or partial compare of ct zone"}, false)
+			return
+		}
+		m.Values = []string{strconv.Itoa(int(binary.NativeEndian.Uint16(data)))}
 	case "priority":
 		d.priorityCmp(v, op, data)
 		return
@@ -837,8 +848,8 @@ func (d *decoder) keys(reg uint32, n int) ([]string, string) {
 			return nil, "the interface's " + v.field
 		case "priority":
 			return nil, "meta priority in a concatenation or map key"
-		case "ct_proto":
-			return nil, "ct protocol as a set key"
+		case "ct_proto", "ct_zone":
+			return nil, v.field + " as a set key"
 		}
 		if v.netOrder {
 			return nil, "byte order of " + v.field + " converted"

@@ -141,6 +141,11 @@ var ctOrigFields = map[uint32]string{
 // one-byte direction google/nftables fails to read.
 func (d *decoder) rawCt(a map[uint16][]byte) bool {
 	key, ok1 := u32Attr(a, ctKey)
+	if _, set := u32Attr(a, unix.NFTA_CT_SREG); set && ok1 && key == unix.NFT_CT_ZONE {
+		// "ct original zone set 1": the zone of new connections.
+		d.rule.Effects = append(d.rule.Effects, snapshot.Effect{Kind: "ct_zone"})
+		return true
+	}
 	dst, ok2 := u32Attr(a, ctDreg)
 	dir, ok3 := a[ctDirection]
 	if !ok1 || !ok2 || !ok3 || len(dir) != 1 {
@@ -158,6 +163,11 @@ func (d *decoder) rawCt(a map[uint16][]byte) bool {
 		return true
 	case unix.NFT_CT_ID:
 		d.set(dst, ctUndecided(expr.CtKey(key)))
+		return true
+	case unix.NFT_CT_ZONE:
+		// A zone of one direction: the connection's zone, 0 in both
+		// unless a rule set one (the simulator knows whether one may).
+		d.set(dst, regVal{field: "ct_zone", size: 2})
 		return true
 	}
 	f, ok := ctOrigFields[key]

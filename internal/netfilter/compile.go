@@ -19,6 +19,10 @@ type Program struct {
 	local  []snapshot.LocalAddress
 	routes []snapshot.Route
 	ipsets map[string]*snapshot.IPSet
+	// zoneSetBy names a rule that may put connections in a conntrack zone
+	// (nft's ct zone set, iptables' CT target); "" when none does and
+	// every connection is in zone 0.
+	zoneSetBy string
 }
 
 type cTable struct {
@@ -86,6 +90,7 @@ const (
 	fIPField
 	fFirstChunks
 	fPriority
+	fCtZone
 )
 
 var fieldByName = map[string]field{
@@ -97,7 +102,7 @@ var fieldByName = map[string]field{
 	"icmp_code": fIcmpCode, "ethertype": fEthertype,
 	"ct_proto": fCtProto, "ct_orig_saddr": fCtOrigSaddr, "ct_orig_daddr": fCtOrigDaddr, "ct_orig_sport": fCtOrigSport, "ct_orig_dport": fCtOrigDport,
 	"tos": fIPField, "dscp": fIPField, "ecn": fIPField, "ttl": fIPField, "length": fIPField,
-	"first_chunks": fFirstChunks, "priority": fPriority,
+	"first_chunks": fFirstChunks, "priority": fPriority, "ct_zone": fCtZone,
 }
 
 // value is one parsed match value.
@@ -203,6 +208,11 @@ func Compile(fw *snapshot.Firewall) *Program {
 			order++
 			for ri := range c.Rules {
 				cc.rules = append(cc.rules, compileRule(ct, &c.Rules[ri]))
+				for _, e := range c.Rules[ri].Effects {
+					if (e.Kind == "ct_zone" || e.Kind == "ct") && p.zoneSetBy == "" {
+						p.zoneSetBy = fmt.Sprintf("%q in chain %s of table %s %s", c.Rules[ri].Text, c.Name, t.Family, t.Name)
+					}
+				}
 			}
 			ct.chains[c.Name] = cc
 			if c.Base() {
@@ -390,7 +400,7 @@ func parseValue(f field, s string) (value, error) {
 	switch f {
 	case fSaddr, fDaddr, fCtOrigSaddr, fCtOrigDaddr:
 		return parseAddr(s)
-	case fPriority:
+	case fPriority, fCtZone:
 		// "0x10001" or a range "0x10001-0x1ffff".
 		lo, hi, ok := strings.Cut(s, "-")
 		a, err := strconv.ParseUint(lo, 0, 32)

@@ -218,6 +218,16 @@ func (w *walker) eval(m *cMatch) (tri, string) {
 			return may, w.markWhy
 		}
 		return markIn(m.vals, p.Mark), ""
+	case fCtZone:
+		// A new connection's zone is its template's: 0 unless a rule
+		// sets one.
+		if p.CtState != "new" {
+			return may, "zone of the connection a " + p.CtState + " packet belongs to"
+		}
+		if w.prog.zoneSetBy != "" {
+			return may, "the connection's zone: rule " + w.prog.zoneSetBy + " may set it"
+		}
+		return numIn(m, 0), ""
 	case fPriority:
 		if w.priorityWhy != "" {
 			return may, w.priorityWhy

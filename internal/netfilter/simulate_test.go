@@ -499,3 +499,22 @@ func TestPriority(t *testing.T) {
 		t.Errorf("outbound, priority set to 1:5 = %+v", r)
 	}
 }
+
+// TestCtZone: a new connection is in zone 0 unless some rule may set a
+// zone, and then its zone is unknown.
+func TestCtZone(t *testing.T) {
+	fw := func(extra ...snapshot.Rule) *snapshot.Firewall {
+		rules := append(extra, rule("ct zone 0 drop", vk("drop"), m("ct_zone", "0")))
+		return &snapshot.Firewall{LocalAddresses: network, Routes: routes, Tables: []snapshot.Table{
+			table("nftables", "inet", "t", base("in", "input", "filter", 0, "accept", rules...)),
+		}}
+	}
+	if r := Simulate(fw(), in("tcp", 22)); r.Verdict != Deny {
+		t.Errorf("zone 0 = %+v", r)
+	}
+	set := rule("ct zone set 3", vk("continue"))
+	set.Effects = []snapshot.Effect{{Kind: "ct_zone"}}
+	if r := Simulate(fw(set), in("tcp", 22)); r.Verdict != Unknown || !strings.Contains(r.Reason, "ct zone set 3") {
+		t.Errorf("zone after a zone set = %+v", r)
+	}
+}
