@@ -767,10 +767,12 @@ func (d *decoder) cmp(v regVal, op expr.CmpOp, data []byte) {
 
 // orderedFields are the fields whose order compares ("tcp dport >= 1024")
 // the simulator reads, or that decode them themselves (an interface's
-// index or group, the priority); others are listed value by value.
+// index or group, the priority, fields whose value is the sender's or
+// only says a header is there); others are listed value by value.
 var orderedFields = map[string]bool{"sport": true, "dport": true, "saddr": true, "daddr": true,
 	"ct_orig_saddr": true, "ct_orig_daddr": true, "ct_orig_sport": true, "ct_orig_dport": true,
-	"ttl": true, "length": true, "priority": true,
+	"ttl": true, "length": true, "priority": true, "tos": true,
+	"header_field": true, "header_present": true, "sctp_chunk_present": true, "frag_off": true, "xfrm_route": true, "secpath": true, "rpf": true,
 	"iif_index": true, "oif_index": true, "iif_type": true, "oif_type": true, "iif_group": true, "oif_group": true}
 
 // orderCmp decodes an order compare of a one-byte field ("meta l4proto >=
