@@ -64,6 +64,9 @@ func TestDecodedFormsProbe(t *testing.T) {
 		// directions; its id is a keyed hash.
 		nftCase("nft ct protocol", "ct protocol tcp tcp dport 22 drop\n\t\tct original protocol udp udp dport 80 drop\n\t\tct reply protocol icmp drop", true),
 		nftCase("nft ct id", "ct id 12345 drop", false),
+		// A new connection has no helper until a rule gives it one, and a
+		// ct helper compare breaks the rule, == or !=.
+		nftCase("nft ct helper", "ct helper \"ftp\" drop\n\t\tct helper != \"ftp\" tcp dport 22 drop", true),
 		// A new connection is in zone 0 when no rule sets a zone.
 		nftCase("nft ct zone", "ct zone 1 drop\n\t\tct original zone != 0 drop\n\t\tct zone 0 tcp dport 22 drop\n\t\tct reply zone 0 udp dport 80 drop", true),
 		// What the sender put in the segment: never decided.

@@ -153,6 +153,7 @@ var ctFields = map[expr.CtKey]string{
 	expr.CtKeyDIRECTION: "ct_direction",
 	expr.CtKeyPROTOCOL:  "ct_proto",
 	expr.CtKeyZONE:      "ct_zone",
+	expr.CtKeyHELPER:    "ct_helper",
 }
 
 func (d *decoder) expr(x Expr) {
@@ -226,6 +227,8 @@ func (d *decoder) expr(x Expr) {
 			size = 1
 		} else if f == "ct_zone" {
 			size = 2
+		} else if f == "ct_helper" {
+			size = 16
 		}
 		d.set(e.Register, regVal{field: f, size: size})
 	case *expr.Payload:
@@ -350,10 +353,16 @@ func (d *decoder) expr(x Expr) {
 	case *expr.Objref:
 		switch e.Type {
 		case 1: // NFT_OBJECT_COUNTER
+		case 3: // NFT_OBJECT_CT_HELPER: "ct helper set", the connection's helper
+			d.rule.Effects = append(d.rule.Effects, snapshot.Effect{Kind: "ct_helper"})
 		case 2, 4: // NFT_OBJECT_QUOTA, NFT_OBJECT_LIMIT
 			d.mayMatch(false, fmt.Sprintf("%sstateful object %q counts traffic already seen", snapshot.MayHistory, e.Name))
 		default:
 			d.unsupported("stateful object %q of type %d", e.Name, e.Type)
+			if e.Type == 0 {
+				// An object chosen from a map may be a ct helper.
+				d.rule.Effects = append(d.rule.Effects, snapshot.Effect{Kind: "ct_helper"})
+			}
 		}
 	case *expr.Notrack:
 		d.rule.Effects = append(d.rule.Effects, snapshot.Effect{Kind: "notrack"})
@@ -678,6 +687,13 @@ func (d *decoder) cmp(v regVal, op expr.CmpOp, data []byte) {
 	case "iif_index", "oif_index", "iif_type", "oif_type", "iif_group", "oif_group":
 		d.ifaceBy(v, op, data)
 		return
+	case "ct_helper":
+		name := strings.TrimRight(string(data), "\x00")
+		if v.mask != nil || !strings.Contains(string(data), "\x00") {
+			d.undecided(regVal{field: "unknown", reason: "compare of part of ct helper's name"}, false)
+			return
+		}
+		m.Values = []string{name}
 	case "ct_zone":
 		if len(data) != 2 || v.mask != nil || v.netOrder {
 			d.undecided(regVal{field: "unknown", reason: "masked or partial compare of ct zone"}, false)
@@ -850,7 +866,7 @@ func (d *decoder) keys(reg uint32, n int) ([]string, string) {
 			return nil, "the interface's " + v.field
 		case "priority":
 			return nil, "meta priority in a concatenation or map key"
-		case "ct_proto", "ct_zone":
+		case "ct_proto", "ct_zone", "ct_helper":
 			return nil, v.field + " as a set key"
 		}
 		if v.netOrder {

@@ -164,6 +164,9 @@ func (d *decoder) rawCt(a map[uint16][]byte) bool {
 	case unix.NFT_CT_ID:
 		d.set(dst, ctUndecided(expr.CtKey(key)))
 		return true
+	case unix.NFT_CT_HELPER:
+		d.set(dst, regVal{field: "ct_helper", size: 16})
+		return true
 	case unix.NFT_CT_ZONE:
 		// A zone of one direction: the connection's zone, 0 in both
 		// unless a rule set one (the simulator knows whether one may).

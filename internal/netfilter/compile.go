@@ -23,6 +23,9 @@ type Program struct {
 	// (nft's ct zone set, iptables' CT target); "" when none does and
 	// every connection is in zone 0.
 	zoneSetBy string
+	// helperSetBy names a rule that may give connections a helper (nft's
+	// ct helper set, iptables' CT); "" when none does.
+	helperSetBy string
 }
 
 type cTable struct {
@@ -91,6 +94,7 @@ const (
 	fFirstChunks
 	fPriority
 	fCtZone
+	fCtHelper
 )
 
 var fieldByName = map[string]field{
@@ -102,7 +106,7 @@ var fieldByName = map[string]field{
 	"icmp_code": fIcmpCode, "ethertype": fEthertype,
 	"ct_proto": fCtProto, "ct_orig_saddr": fCtOrigSaddr, "ct_orig_daddr": fCtOrigDaddr, "ct_orig_sport": fCtOrigSport, "ct_orig_dport": fCtOrigDport,
 	"tos": fIPField, "dscp": fIPField, "ecn": fIPField, "ttl": fIPField, "length": fIPField,
-	"first_chunks": fFirstChunks, "priority": fPriority, "ct_zone": fCtZone,
+	"first_chunks": fFirstChunks, "priority": fPriority, "ct_zone": fCtZone, "ct_helper": fCtHelper,
 }
 
 // value is one parsed match value.
@@ -209,8 +213,12 @@ func Compile(fw *snapshot.Firewall) *Program {
 			for ri := range c.Rules {
 				cc.rules = append(cc.rules, compileRule(ct, &c.Rules[ri]))
 				for _, e := range c.Rules[ri].Effects {
+					where := fmt.Sprintf("%q in chain %s of table %s %s", c.Rules[ri].Text, c.Name, t.Family, t.Name)
 					if (e.Kind == "ct_zone" || e.Kind == "ct") && p.zoneSetBy == "" {
-						p.zoneSetBy = fmt.Sprintf("%q in chain %s of table %s %s", c.Rules[ri].Text, c.Name, t.Family, t.Name)
+						p.zoneSetBy = where
+					}
+					if (e.Kind == "ct_helper" || e.Kind == "ct") && p.helperSetBy == "" {
+						p.helperSetBy = where
 					}
 				}
 			}

@@ -218,6 +218,17 @@ func (w *walker) eval(m *cMatch) (tri, string) {
 			return may, w.markWhy
 		}
 		return markIn(m.vals, p.Mark), ""
+	case fCtHelper:
+		// A new connection has no helper until a rule gives it one.
+		if p.CtState != "new" {
+			return may, "helper of the connection a " + p.CtState + " packet belongs to"
+		}
+		if w.prog.helperSetBy != "" {
+			return may, "the connection's helper: rule " + w.prog.helperSetBy + " may set it"
+		}
+		// nft's ct expression breaks the rule on a connection with no
+		// helper, whether the compare is == or !=.
+		return no, ""
 	case fCtZone:
 		// A new connection's zone is its template's: 0 unless a rule
 		// sets one.
