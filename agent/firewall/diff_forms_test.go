@@ -69,6 +69,12 @@ func TestDecodedFormsProbe(t *testing.T) {
 		nftCase("nft ct helper", "ct helper \"ftp\" drop\n\t\tct helper != \"ftp\" tcp dport 22 drop", true),
 		// A new connection is in zone 0 when no rule sets a zone.
 		nftCase("nft ct zone", "ct zone 1 drop\n\t\tct original zone != 0 drop\n\t\tct zone 0 tcp dport 22 drop\n\t\tct reply zone 0 udp dport 80 drop", true),
+		// A nat address from a map keyed by the source: the map's value
+		// for the peer, and no nat for a peer the map does not hold.
+		{decided: true, rs: ruleset{name: "nft dnat from a map", ports: []uint16{22, 80}, load: func(t *testing.T, tp *topo) {
+			ipBatch(t, tp.host, "addr add 10.200.0.77/32 dev lo")
+			nftLoad(t, tp.host, "table ip n {\n\tmap m { type ipv4_addr : ipv4_addr; flags interval; elements = { 10.201.0.0/24 : 10.200.0.77 } }\n\tchain pre {\n\t\ttype nat hook prerouting priority -100; policy accept;\n\t\tdnat to ip saddr map @m\n\t}\n\tchain input {\n\t\ttype filter hook input priority 0; policy accept;\n\t\tct state established,related accept\n\t\tip daddr 10.200.0.77 tcp dport 22 drop\n\t}\n}\n")
+		}}},
 		// What the sender put in the segment: never decided.
 		nftCase("nft tcp option", "tcp option sack-perm exists drop", false),
 		nftCase("nft tcp window", "tcp window 29200 drop", false),

@@ -36,6 +36,8 @@ type regVal struct {
 	reason string
 	l3     string
 	lookup string // map name when the value comes from a map lookup
+	// lookupKeys are that lookup's key fields, when each has a value.
+	lookupKeys []string
 	// parts are the fields of a load that spans several (field "merged").
 	parts []hdrField
 	// netOrder: a host-order value converted to network order (nft's
@@ -923,7 +925,7 @@ func (d *decoder) lookup(e *expr.Lookup) {
 			d.rule.Verdict = snapshot.Verdict{Kind: snapshot.VerdictMap, Set: e.SetName, Keys: keys}
 			return
 		}
-		d.set(e.DestRegister, regVal{field: "unknown", reason: "value from map @" + e.SetName, lookup: e.SetName})
+		d.set(e.DestRegister, regVal{field: "unknown", reason: "value from map @" + e.SetName, lookup: e.SetName, lookupKeys: keys})
 		// a map lookup also fails (no match) when the key is absent
 		if keys == nil {
 			d.undecided(regVal{field: "unknown", reason: why}, false)
@@ -1007,6 +1009,9 @@ func (d *decoder) nat(e *expr.NAT) {
 	var addr, port string
 	if e.RegAddrMin != 0 {
 		a := d.get(e.RegAddrMin)
+		if d.natMap(&v, a, e) {
+			return
+		}
 		if a.field != "const" {
 			d.unsupported("nat address taken from %s", a.reason)
 			d.rule.Verdict = snapshot.Verdict{Kind: snapshot.VerdictUnknown, Reason: "nat address taken from " + a.reason}
@@ -1039,6 +1044,23 @@ func (d *decoder) nat(e *expr.NAT) {
 		v.To = ":" + port
 	}
 	d.rule.Verdict = v
+}
+
+// natMap decodes "dnat to ip saddr map { 10.0.0.1 : 192.168.0.1 }": the
+// new address is the map's value for the packet's key, which the simulator
+// looks up. False when the address comes from elsewhere, the map's values
+// are no plain addresses, or a port is given besides.
+func (d *decoder) natMap(v *snapshot.Verdict, a regVal, e *expr.NAT) bool {
+	if a.lookup == "" || a.lookupKeys == nil || e.RegProtoMin != 0 || d.sets == nil {
+		return false
+	}
+	set := d.sets(a.lookup)
+	if set == nil || (set.DataType != "ipv4_addr" && set.DataType != "ipv6_addr") {
+		return false
+	}
+	v.Set, v.Keys = a.lookup, a.lookupKeys
+	d.rule.Verdict = *v
+	return true
 }
 
 func slicesContains(s []string, v string) bool {

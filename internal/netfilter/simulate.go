@@ -303,13 +303,39 @@ func (w *walker) verdict1(cc *cChain, cr *cRule, kind, chain string, v snapshot.
 			return sub, true
 		}
 		return outcome{}, false
-	case snapshot.VerdictDNAT, snapshot.VerdictRedirect:
+	case snapshot.VerdictDNAT, snapshot.VerdictRedirect, snapshot.VerdictSNAT:
+		if v.Set != "" {
+			// The new address is the map's value for the packet's key;
+			// without one the rule breaks.
+			val, res := w.vmap(cc, v)
+			switch res {
+			case no:
+				return outcome{}, false
+			case may:
+				return outcome{kind: oUnknown, ref: ref, reason: val}, true
+			}
+			a, err := netip.ParseAddr(val)
+			if err != nil {
+				return outcome{kind: oUnknown, ref: ref, reason: "nat address " + val + " from @" + v.Set + " not understood"}, true
+			}
+			v.Set, v.To = "", a.String()
+			if a.Is6() {
+				v.To = "[" + v.To + "]"
+			}
+			return w.verdict1(cc, cr, kind, chain, v, depth)
+		}
+		if kind == snapshot.VerdictSNAT {
+			w.snatDone = true
+			w.ctStatus["snat"] = true
+			w.step("nat", ref, kind)
+			return outcome{kind: oAccept, ref: ref}, true
+		}
 		if err := w.dnat(kind, v.To); err != nil {
 			return outcome{kind: oUnknown, ref: ref, reason: err.Error()}, true
 		}
 		w.step("nat", ref, fmt.Sprintf("%s to %s", kind, netip.AddrPortFrom(w.p.Dst, w.p.DstPort)))
 		return outcome{kind: oAccept, ref: ref}, true
-	case snapshot.VerdictSNAT, snapshot.VerdictMasquerade:
+	case snapshot.VerdictMasquerade:
 		w.snatDone = true
 		w.ctStatus["snat"] = true
 		w.step("nat", ref, kind)

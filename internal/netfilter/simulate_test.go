@@ -518,3 +518,23 @@ func TestCtZone(t *testing.T) {
 		t.Errorf("zone after a zone set = %+v", r)
 	}
 }
+
+// TestNATFromMap: "dnat to ip saddr map {...}" rewrites to the map's value
+// for the packet's key; with no element for it the rule breaks.
+func TestNATFromMap(t *testing.T) {
+	fw := &snapshot.Firewall{LocalAddresses: network, Routes: routes, Tables: []snapshot.Table{{
+		Backend: "nftables", Family: "ip", Name: "nat",
+		Sets: []snapshot.Set{{Name: "m", KeyType: []string{"ipv4_addr"}, Flags: []string{"map"}, DataType: "ipv4_addr",
+			Elements: []snapshot.SetElement{{Key: []string{remote.String()}, Value: ctrIP.String()}}}},
+		Chains: []snapshot.Chain{base("pre", "prerouting", "nat", -100, "accept",
+			rule("dnat to ip saddr map @m", snapshot.Verdict{Kind: snapshot.VerdictDNAT, Set: "m", Keys: []string{"saddr"}}, inSet("m", "saddr")))},
+	}}}
+	if r := Simulate(fw, in("tcp", 8080)); r.Final.Dst != ctrIP {
+		t.Errorf("from a source in the map: %+v", r)
+	}
+	p := in("tcp", 8080)
+	p.Src = netip.MustParseAddr("192.0.2.77")
+	if r := Simulate(fw, p); r.Final.Dst != hostIP || r.Verdict != Allow {
+		t.Errorf("from a source not in the map: %+v", r)
+	}
+}
