@@ -50,6 +50,30 @@ func TestDecodedFormsProbe(t *testing.T) {
 		// An interface's index, link-layer type and group name the
 		// interfaces that have them.
 		nftCase("nft iif index and type", "meta iif lo drop\n\t\tmeta iiftype ether tcp dport 22 drop\n\t\tmeta iiftype loopback drop\n\t\tmeta iiftype != ether udp dport 80 drop\n\t\tmeta iifgroup 7 drop\n\t\tmeta iifgroup 0 udp dport 22 drop", true),
+		// A set of them names the interfaces whose value is in it, ranges
+		// (in network order) included.
+		nftCase("nft iif sets", "meta iifgroup { 7, 11 } drop\n\t\tmeta iifgroup != { 11-33, 44-55 } tcp dport 22 drop\n\t\tmeta iiftype { ppp, loopback } drop\n\t\tmeta iiftype != { ppp } udp dport 80 drop\n\t\tmeta iif { \"lo\" } drop\n\t\tmeta iifgroup 5-9 drop\n\t\tmeta iifgroup != 1-3 udp dport 22 drop\n\t\tmeta iifgroup { 1-3 } tcp dport 80 drop", true),
+		// A packet from a network device has priority 0 until a rule sets
+		// it; the simulator follows a constant it is set to.
+		nftCase("nft meta priority", "meta priority 1:1234 drop\n\t\tmeta priority != none drop\n\t\tmeta priority { 1:1, 2:2 } drop\n\t\tmeta priority 1:1-1:9 drop\n\t\tmeta priority none tcp dport 22 drop\n\t\tmeta priority set 1:5\n\t\tmeta priority { 1:0-1:4 } drop\n\t\tmeta priority != { 1:5 } drop\n\t\tmeta priority 1:5 udp dport 80 drop", true),
+		// Marks in network order (ranges, order compares, interval sets)
+		// and ranges of protocol numbers.
+		nftCase("nft mark ranges", "ct mark 0x10-0x20 drop\n\t\tct mark { 0x1-0x20, 0x30 } drop\n\t\tmeta mark > 0x0 drop\n\t\tct mark != 0x10-0x20 tcp dport 22 drop\n\t\tmeta mark set 0x15\n\t\tmeta mark < 0x15 drop\n\t\tmeta mark { 0x10-0x20 } udp dport 80 drop\n\t\tmeta l4proto 18-255 drop\n\t\tmeta l4proto != 1-16 tcp dport 80 drop\n\t\tmeta l4proto 5-7 tcp dport 22 drop", true),
+		// A connection's protocol is its first packet's, in both
+		// directions; its id is a keyed hash.
+		nftCase("nft ct protocol", "ct protocol tcp tcp dport 22 drop\n\t\tct original protocol udp udp dport 80 drop\n\t\tct reply protocol icmp drop", true),
+		nftCase("nft ct id", "ct id 12345 drop", false),
+		// A new connection has no helper until a rule gives it one, and a
+		// ct helper compare breaks the rule, == or !=.
+		nftCase("nft ct helper", "ct helper \"ftp\" drop\n\t\tct helper != \"ftp\" tcp dport 22 drop", true),
+		// A new connection is in zone 0 when no rule sets a zone.
+		nftCase("nft ct zone", "ct zone 1 drop\n\t\tct original zone != 0 drop\n\t\tct zone 0 tcp dport 22 drop\n\t\tct reply zone 0 udp dport 80 drop", true),
+		// A nat address from a map keyed by the source: the map's value
+		// for the peer, and no nat for a peer the map does not hold.
+		{decided: true, rs: ruleset{name: "nft dnat from a map", ports: []uint16{22, 80}, load: func(t *testing.T, tp *topo) {
+			ipBatch(t, tp.host, "addr add 10.200.0.77/32 dev lo")
+			nftLoad(t, tp.host, "table ip n {\n\tmap m { type ipv4_addr : ipv4_addr; flags interval; elements = { 10.201.0.0/24 : 10.200.0.77 } }\n\tchain pre {\n\t\ttype nat hook prerouting priority -100; policy accept;\n\t\tdnat to ip saddr map @m\n\t}\n\tchain input {\n\t\ttype filter hook input priority 0; policy accept;\n\t\tct state established,related accept\n\t\tip daddr 10.200.0.77 tcp dport 22 drop\n\t}\n}\n")
+		}}},
 		// What the sender put in the segment: never decided.
 		nftCase("nft tcp option", "tcp option sack-perm exists drop", false),
 		nftCase("nft tcp window", "tcp window 29200 drop", false),

@@ -507,6 +507,18 @@ func (p *ruleParser) setTarget(t string, isGoto bool) {
 	}
 }
 
+// classValue is the priority CLASSIFY's "--set-class MAJOR:MINOR" (hex)
+// gives a packet, as a priority effect's value.
+func classValue(s string) string {
+	major, minor, ok := strings.Cut(s, ":")
+	a, err1 := strconv.ParseUint(major, 16, 16)
+	b, err2 := strconv.ParseUint(minor, 16, 16)
+	if !ok || err1 != nil || err2 != nil {
+		return snapshot.MarkUnknown + "CLASSIFY --set-class " + s + " not understood"
+	}
+	return fmt.Sprintf("0x%x", a<<16|b)
+}
+
 // targetOption consumes an option of the rule's target; false if it is not one.
 func (p *ruleParser) targetOption(a string) bool {
 	v := &p.rule.Verdict
@@ -540,6 +552,11 @@ func (p *ruleParser) targetOption(a string) bool {
 		if a == "--add-set" || a == "--del-set" {
 			p.rule.Effects = append(p.rule.Effects, snapshot.Effect{Kind: "set_update", Value: "ipset:" + p.value()})
 			p.skipValues()
+			return true
+		}
+	case "CLASSIFY":
+		if a == "--set-class" {
+			p.rule.Effects = append(p.rule.Effects, snapshot.Effect{Kind: "priority", Value: classValue(p.value())})
 			return true
 		}
 	case "CONNMARK":

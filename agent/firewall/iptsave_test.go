@@ -356,3 +356,13 @@ func TestDecodeHeaderFields(t *testing.T) {
 		}
 	}
 }
+
+// TestClassifyPriority: CLASSIFY's class is the packet's priority from
+// then on, as nft's meta priority reads it.
+func TestClassifyPriority(t *testing.T) {
+	for in, want := range map[string]string{"1:5": "0x10005", "ffff:ffff": "0xffffffff", "x:1": snapshot.MarkUnknown + "CLASSIFY --set-class x:1 not understood"} {
+		if got := classValue(in); got != want {
+			t.Errorf("classValue(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

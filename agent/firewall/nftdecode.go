@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/google/nftables/expr"
-	"github.com/vishvananda/netlink/nl"
 	"golang.org/x/sys/unix"
 
 	"github.com/hostdrift/hostdrift/internal/snapshot"
@@ -37,8 +36,13 @@ type regVal struct {
 	reason string
 	l3     string
 	lookup string // map name when the value comes from a map lookup
+	// lookupKeys are that lookup's key fields, when each has a value.
+	lookupKeys []string
 	// parts are the fields of a load that spans several (field "merged").
 	parts []hdrField
+	// netOrder: a host-order value converted to network order (nft's
+	// byteorder before an interval set lookup).
+	netOrder bool
 }
 
 type decoder struct {
@@ -141,6 +145,7 @@ var metaFields = map[expr.MetaKey]string{
 	expr.MetaKeyOIFTYPE:  "oif_type",
 	expr.MetaKeyIIFGROUP: "iif_group",
 	expr.MetaKeyOIFGROUP: "oif_group",
+	expr.MetaKeyPRIORITY: "priority",
 }
 
 var ctFields = map[expr.CtKey]string{
@@ -148,6 +153,9 @@ var ctFields = map[expr.CtKey]string{
 	expr.CtKeySTATUS:    "ct_status",
 	expr.CtKeyMARK:      "ct_mark",
 	expr.CtKeyDIRECTION: "ct_direction",
+	expr.CtKeyPROTOCOL:  "ct_proto",
+	expr.CtKeyZONE:      "ct_zone",
+	expr.CtKeyHELPER:    "ct_helper",
 }
 
 func (d *decoder) expr(x Expr) {
@@ -169,6 +177,8 @@ func (d *decoder) expr(x Expr) {
 				d.rule.Effects = append(d.rule.Effects, snapshot.Effect{Kind: "mark", Value: fmt.Sprintf("0x%x", hostU32(src.data))})
 			case e.Key == expr.MetaKeyMARK && src.field == "ct_mark":
 				d.rule.Effects = append(d.rule.Effects, snapshot.Effect{Kind: "mark", Value: "restore"})
+			case e.Key == expr.MetaKeyPRIORITY:
+				d.prioritySetEffect(src)
 			case e.Key == expr.MetaKeyMARK:
 				// The simulator cannot follow the new mark: later
 				// matches on it would read the old one.
@@ -202,6 +212,8 @@ func (d *decoder) expr(x Expr) {
 				d.rule.Effects = append(d.rule.Effects, snapshot.Effect{Kind: "ct_mark", Value: fmt.Sprintf("0x%x", hostU32(src.data))})
 			case e.Key == expr.CtKeyMARK && src.field == "mark":
 				d.rule.Effects = append(d.rule.Effects, snapshot.Effect{Kind: "ct_mark", Value: "save"})
+			case e.Key == expr.CtKeyZONE:
+				d.rule.Effects = append(d.rule.Effects, snapshot.Effect{Kind: "ct_zone"})
 			default:
 				d.rule.Effects = append(d.rule.Effects, snapshot.Effect{Kind: "ct_set"})
 			}
@@ -213,8 +225,12 @@ func (d *decoder) expr(x Expr) {
 			return
 		}
 		size := 4
-		if f == "ct_direction" {
+		if f == "ct_direction" || f == "ct_proto" {
 			size = 1
+		} else if f == "ct_zone" {
+			size = 2
+		} else if f == "ct_helper" {
+			size = 16
 		}
 		d.set(e.Register, regVal{field: f, size: size})
 	case *expr.Payload:
@@ -247,6 +263,39 @@ func (d *decoder) expr(x Expr) {
 		switch v.field {
 		case "header_field":
 			return // the load already required the header
+		case "iif_index", "oif_index", "iif_type", "oif_type", "iif_group", "oif_group":
+			d.ifaceRange(v, e.Op == expr.CmpOpNeq, e.FromData, e.ToData)
+			return
+		case "priority":
+			d.priorityRange(v, e.Op == expr.CmpOpNeq, e.FromData, e.ToData)
+			return
+		case "mark", "ct_mark":
+			if !v.netOrder || v.mask != nil || v.xor != nil || len(e.FromData) != 4 || len(e.ToData) != 4 {
+				d.undecided(regVal{field: "unknown", reason: "range of " + v.field + " in host order"}, false)
+				return
+			}
+			d.rule.Matches = append(d.rule.Matches, snapshot.Match{Field: v.field, Negate: e.Op == expr.CmpOpNeq,
+				Values: []string{fmt.Sprintf("0x%x-0x%x", binary.BigEndian.Uint32(e.FromData), binary.BigEndian.Uint32(e.ToData))}})
+			return
+		case "ttl", "length":
+			if v.mask != nil {
+				d.undecided(regVal{field: "unknown", reason: "range of masked " + v.field}, false)
+				return
+			}
+			d.rule.Matches = append(d.rule.Matches, snapshot.Match{Field: v.field, Negate: e.Op == expr.CmpOpNeq, Values: []string{from + "-" + to}})
+			return
+		case "l4proto":
+			if len(e.FromData) != 1 || len(e.ToData) != 1 || v.mask != nil {
+				d.undecided(regVal{field: "unknown", reason: "range of l4proto"}, false)
+				return
+			}
+			// A range of protocol numbers: the protocols in it.
+			m := snapshot.Match{Field: "l4proto", Negate: e.Op == expr.CmpOpNeq}
+			for p := int(e.FromData[0]); p <= int(e.ToData[0]); p++ {
+				m.Values = append(m.Values, d.format(v, []byte{byte(p)}))
+			}
+			d.rule.Matches = append(d.rule.Matches, m)
+			return
 		case "sport", "dport", "saddr", "daddr", "ct_orig_saddr", "ct_orig_daddr", "ct_orig_sport", "ct_orig_dport":
 		case snapshot.FieldMayMatch, "unknown", "merged":
 			d.undecided(v, false)
@@ -306,10 +355,16 @@ func (d *decoder) expr(x Expr) {
 	case *expr.Objref:
 		switch e.Type {
 		case 1: // NFT_OBJECT_COUNTER
+		case 3: // NFT_OBJECT_CT_HELPER: "ct helper set", the connection's helper
+			d.rule.Effects = append(d.rule.Effects, snapshot.Effect{Kind: "ct_helper"})
 		case 2, 4: // NFT_OBJECT_QUOTA, NFT_OBJECT_LIMIT
 			d.mayMatch(false, fmt.Sprintf("%sstateful object %q counts traffic already seen", snapshot.MayHistory, e.Name))
 		default:
 			d.unsupported("stateful object %q of type %d", e.Name, e.Type)
+			if e.Type == 0 {
+				// An object chosen from a map may be a ct helper.
+				d.rule.Effects = append(d.rule.Effects, snapshot.Effect{Kind: "ct_helper"})
+			}
 		}
 	case *expr.Notrack:
 		d.rule.Effects = append(d.rule.Effects, snapshot.Effect{Kind: "notrack"})
@@ -426,7 +481,7 @@ func tcpFlags(v byte) string {
 // format renders register data as a value of the register's field.
 func (d *decoder) format(v regVal, data []byte) string {
 	switch v.field {
-	case "l4proto":
+	case "l4proto", "ct_proto":
 		if len(data) > 0 {
 			if n, ok := protoNames[data[0]]; ok {
 				return n
@@ -509,6 +564,10 @@ func (d *decoder) cmp(v regVal, op expr.CmpOp, data []byte) {
 		d.unsupported("comparison of a constant")
 		return
 	}
+	if (v.field == "mark" || v.field == "ct_mark") && v.netOrder {
+		d.markNetOrder(v, op, data)
+		return
+	}
 	neg := op == expr.CmpOpNeq
 	switch v.field {
 	case "mark", "ct_mark", "ct_state", "ct_status", "sport", "dport", "ct_orig_sport", "ct_orig_dport", "src_type", "dst_type":
@@ -527,6 +586,10 @@ func (d *decoder) cmp(v regVal, op expr.CmpOp, data []byte) {
 		m.Op = "gt"
 	case expr.CmpOpGte:
 		m.Op = "ge"
+	}
+	if m.Op != "" && !orderedFields[v.field] {
+		d.orderCmp(v, m, data)
+		return
 	}
 	switch v.field {
 	case "ct_state", "ct_status":
@@ -626,6 +689,22 @@ func (d *decoder) cmp(v regVal, op expr.CmpOp, data []byte) {
 	case "iif_index", "oif_index", "iif_type", "oif_type", "iif_group", "oif_group":
 		d.ifaceBy(v, op, data)
 		return
+	case "ct_helper":
+		name := strings.TrimRight(string(data), "\x00")
+		if v.mask != nil || !strings.Contains(string(data), "\x00") {
+			d.undecided(regVal{field: "unknown", reason: "compare of part of ct helper's name"}, false)
+			return
+		}
+		m.Values = []string{name}
+	case "ct_zone":
+		if len(data) != 2 || v.mask != nil || v.netOrder {
+			d.undecided(regVal{field: "unknown", reason: "masked or partial compare of ct zone"}, false)
+			return
+		}
+		m.Values = []string{strconv.Itoa(int(binary.NativeEndian.Uint16(data)))}
+	case "priority":
+		d.priorityCmp(v, op, data)
+		return
 	case "frag_off":
 		// iptables' -f is "frag-off & 0x1fff != 0": a fragment other than
 		// the first. Other tests of the flags are the sender's choice.
@@ -704,6 +783,45 @@ func (d *decoder) cmp(v regVal, op expr.CmpOp, data []byte) {
 	d.rule.Matches = append(d.rule.Matches, m)
 }
 
+// orderedFields are the fields whose order compares ("tcp dport >= 1024")
+// the simulator reads, or that decode them themselves (an interface's
+// index or group, the priority, fields whose value is the sender's or
+// only says a header is there); others are listed value by value.
+var orderedFields = map[string]bool{"sport": true, "dport": true, "saddr": true, "daddr": true,
+	"ct_orig_saddr": true, "ct_orig_daddr": true, "ct_orig_sport": true, "ct_orig_dport": true,
+	"ttl": true, "length": true, "priority": true, "tos": true,
+	"header_field": true, "header_present": true, "sctp_chunk_present": true, "frag_off": true, "xfrm_route": true, "secpath": true, "rpf": true,
+	"iif_index": true, "oif_index": true, "iif_type": true, "oif_type": true, "iif_group": true, "oif_group": true}
+
+// orderCmp decodes an order compare of a one-byte field ("meta l4proto >=
+// 5", nft's form of a range) as the values that satisfy it; of any other
+// field it is not decoded.
+func (d *decoder) orderCmp(v regVal, m snapshot.Match, data []byte) {
+	switch v.field {
+	case "l4proto", "icmp_type", "icmp_code", "nfproto":
+	default:
+		d.undecided(regVal{field: "unknown", reason: "order compare of " + v.field}, false)
+		return
+	}
+	if len(data) != 1 || v.mask != nil {
+		d.undecided(regVal{field: "unknown", reason: "order compare of " + v.field}, false)
+		return
+	}
+	n := int(data[0])
+	var vals []string
+	for b := 0; b < 256; b++ {
+		if m.Op == "lt" && b < n || m.Op == "le" && b <= n || m.Op == "gt" && b > n || m.Op == "ge" && b >= n {
+			vals = append(vals, d.format(v, []byte{byte(b)}))
+		}
+	}
+	if len(vals) == 0 {
+		d.assume(false, "")
+		return
+	}
+	m.Op, m.Values = "", vals
+	d.rule.Matches = append(d.rule.Matches, m)
+}
+
 // isPrefixMask reports whether the mask's set bits all come first.
 func isPrefixMask(b []byte) bool {
 	zero := false
@@ -748,6 +866,13 @@ func (d *decoder) keys(reg uint32, n int) ([]string, string) {
 			return nil, snapshot.MayPayload + "ip frag-off: the fragment flags and offset the sender chose"
 		case "iif_index", "oif_index", "iif_type", "oif_type", "iif_group", "oif_group":
 			return nil, "the interface's " + v.field
+		case "priority":
+			return nil, "meta priority in a concatenation or map key"
+		case "ct_proto", "ct_zone", "ct_helper":
+			return nil, v.field + " as a set key"
+		}
+		if v.netOrder {
+			return nil, "byte order of " + v.field + " converted"
 		}
 		if v.mask != nil && !allFF(v.mask) && v.field != "ct_state" && v.field != "ct_status" {
 			return nil, "masked set key " + v.field
@@ -780,6 +905,9 @@ func (d *decoder) lookup(e *expr.Lookup) {
 			}
 		}
 	}
+	if n == 1 && !e.IsDestRegSet && (d.ifaceSet(e, set) || d.prioritySet(e, set) || d.markSet(e, set)) {
+		return
+	}
 	keys, why := d.keys(e.SourceRegister, n)
 	if e.IsDestRegSet {
 		if e.DestRegister == 0 {
@@ -797,7 +925,7 @@ func (d *decoder) lookup(e *expr.Lookup) {
 			d.rule.Verdict = snapshot.Verdict{Kind: snapshot.VerdictMap, Set: e.SetName, Keys: keys}
 			return
 		}
-		d.set(e.DestRegister, regVal{field: "unknown", reason: "value from map @" + e.SetName, lookup: e.SetName})
+		d.set(e.DestRegister, regVal{field: "unknown", reason: "value from map @" + e.SetName, lookup: e.SetName, lookupKeys: keys})
 		// a map lookup also fails (no match) when the key is absent
 		if keys == nil {
 			d.undecided(regVal{field: "unknown", reason: why}, false)
@@ -844,6 +972,8 @@ func ctUndecided(k expr.CtKey) regVal {
 	switch k {
 	case expr.CtKeyEXPIRATION, expr.CtKeyPKTS, expr.CtKeyBYTES, expr.CtKeyAVGPKT, expr.CtKeyLABELS:
 		return regVal{field: snapshot.FieldMayMatch, reason: fmt.Sprintf("%sct key %d counts the connection's traffic or time", snapshot.MayHistory, k)}
+	case 23: // NFT_CT_ID, missing from google/nftables
+		return regVal{field: snapshot.FieldMayMatch, reason: snapshot.MayChance + "ct id: a keyed hash of the connection"}
 	}
 	return regVal{field: "unknown", reason: fmt.Sprintf("ct key %d", k)}
 }
@@ -879,6 +1009,9 @@ func (d *decoder) nat(e *expr.NAT) {
 	var addr, port string
 	if e.RegAddrMin != 0 {
 		a := d.get(e.RegAddrMin)
+		if d.natMap(&v, a, e) {
+			return
+		}
 		if a.field != "const" {
 			d.unsupported("nat address taken from %s", a.reason)
 			d.rule.Verdict = snapshot.Verdict{Kind: snapshot.VerdictUnknown, Reason: "nat address taken from " + a.reason}
@@ -913,6 +1046,23 @@ func (d *decoder) nat(e *expr.NAT) {
 	d.rule.Verdict = v
 }
 
+// natMap decodes "dnat to ip saddr map { 10.0.0.1 : 192.168.0.1 }": the
+// new address is the map's value for the packet's key, which the simulator
+// looks up. False when the address comes from elsewhere, the map's values
+// are no plain addresses, or a port is given besides.
+func (d *decoder) natMap(v *snapshot.Verdict, a regVal, e *expr.NAT) bool {
+	if a.lookup == "" || a.lookupKeys == nil || e.RegProtoMin != 0 || d.sets == nil {
+		return false
+	}
+	set := d.sets(a.lookup)
+	if set == nil || (set.DataType != "ipv4_addr" && set.DataType != "ipv6_addr") {
+		return false
+	}
+	v.Set, v.Keys = a.lookup, a.lookupKeys
+	d.rule.Verdict = *v
+	return true
+}
+
 func slicesContains(s []string, v string) bool {
 	for _, x := range s {
 		if x == v {
@@ -920,39 +1070,4 @@ func slicesContains(s []string, v string) bool {
 		}
 	}
 	return false
-}
-
-// ifaceBy decodes a compare of the input or output interface's index,
-// link-layer type or device group as a compare of the names of the namespace's interfaces
-// that have it: exact for the interfaces the snapshot saw.
-func (d *decoder) ifaceBy(v regVal, op expr.CmpOp, data []byte) {
-	field, what, _ := strings.Cut(v.field, "_")
-	if d.links == nil || (op != expr.CmpOpEq && op != expr.CmpOpNeq) || v.mask != nil {
-		d.undecided(regVal{field: "unknown", reason: "meta " + field + " " + what + " compared without the namespace's interfaces"}, false)
-		return
-	}
-	var names []string
-	for _, l := range d.links {
-		switch {
-		case what == "index" && len(data) == 4 && hostU32(data) == l.index:
-			names = append(names, l.name)
-		case what == "type" && len(data) == 2 && l.encap == encapName(binary.NativeEndian.Uint16(data)):
-			names = append(names, l.name)
-		case what == "group" && len(data) == 4 && hostU32(data) == l.group:
-			names = append(names, l.name)
-		}
-	}
-	neg := op == expr.CmpOpNeq
-	if len(names) == 0 {
-		// No interface has it: equality never holds.
-		d.assume(neg, "")
-		return
-	}
-	d.rule.Matches = append(d.rule.Matches, snapshot.Match{Field: field, Negate: neg, Values: names})
-}
-
-// encapName is netlink's name of a link-layer (ARPHRD) type, as
-// vishvananda/netlink gives an interface's EncapType.
-func encapName(t uint16) string {
-	return (&nl.IfInfomsg{IfInfomsg: unix.IfInfomsg{Type: t}}).EncapType()
 }

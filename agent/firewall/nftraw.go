@@ -71,6 +71,8 @@ func (d *decoder) rawExpr(x Expr) bool {
 		v := d.get(src)
 		switch v.field {
 		case snapshot.FieldMayMatch, "unknown":
+		case "iif_index", "oif_index", "iif_type", "oif_type", "iif_group", "oif_group", "priority", "mark", "ct_mark":
+			v.netOrder = true
 		default:
 			v = regVal{field: "unknown", reason: "byte order of " + v.field + " converted"}
 		}
@@ -139,6 +141,11 @@ var ctOrigFields = map[uint32]string{
 // one-byte direction google/nftables fails to read.
 func (d *decoder) rawCt(a map[uint16][]byte) bool {
 	key, ok1 := u32Attr(a, ctKey)
+	if _, set := u32Attr(a, unix.NFTA_CT_SREG); set && ok1 && key == unix.NFT_CT_ZONE {
+		// "ct original zone set 1": the zone of new connections.
+		d.rule.Effects = append(d.rule.Effects, snapshot.Effect{Kind: "ct_zone"})
+		return true
+	}
 	dst, ok2 := u32Attr(a, ctDreg)
 	dir, ok3 := a[ctDirection]
 	if !ok1 || !ok2 || !ok3 || len(dir) != 1 {
@@ -147,6 +154,23 @@ func (d *decoder) rawCt(a map[uint16][]byte) bool {
 	switch expr.CtKey(key) {
 	case expr.CtKeyPKTS, expr.CtKeyBYTES, expr.CtKeyAVGPKT:
 		d.set(dst, ctUndecided(expr.CtKey(key)))
+		return true
+	}
+	switch key {
+	case unix.NFT_CT_PROTOCOL:
+		// The same in both directions.
+		d.set(dst, regVal{field: "ct_proto", size: 1})
+		return true
+	case unix.NFT_CT_ID:
+		d.set(dst, ctUndecided(expr.CtKey(key)))
+		return true
+	case unix.NFT_CT_HELPER:
+		d.set(dst, regVal{field: "ct_helper", size: 16})
+		return true
+	case unix.NFT_CT_ZONE:
+		// A zone of one direction: the connection's zone, 0 in both
+		// unless a rule set one (the simulator knows whether one may).
+		d.set(dst, regVal{field: "ct_zone", size: 2})
 		return true
 	}
 	f, ok := ctOrigFields[key]

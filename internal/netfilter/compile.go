@@ -19,6 +19,13 @@ type Program struct {
 	local  []snapshot.LocalAddress
 	routes []snapshot.Route
 	ipsets map[string]*snapshot.IPSet
+	// zoneSetBy names a rule that may put connections in a conntrack zone
+	// (nft's ct zone set, iptables' CT target); "" when none does and
+	// every connection is in zone 0.
+	zoneSetBy string
+	// helperSetBy names a rule that may give connections a helper (nft's
+	// ct helper set, iptables' CT); "" when none does.
+	helperSetBy string
 }
 
 type cTable struct {
@@ -85,6 +92,9 @@ const (
 	fCtOrigDport
 	fIPField
 	fFirstChunks
+	fPriority
+	fCtZone
+	fCtHelper
 )
 
 var fieldByName = map[string]field{
@@ -96,7 +106,7 @@ var fieldByName = map[string]field{
 	"icmp_code": fIcmpCode, "ethertype": fEthertype,
 	"ct_proto": fCtProto, "ct_orig_saddr": fCtOrigSaddr, "ct_orig_daddr": fCtOrigDaddr, "ct_orig_sport": fCtOrigSport, "ct_orig_dport": fCtOrigDport,
 	"tos": fIPField, "dscp": fIPField, "ecn": fIPField, "ttl": fIPField, "length": fIPField,
-	"first_chunks": fFirstChunks,
+	"first_chunks": fFirstChunks, "priority": fPriority, "ct_zone": fCtZone, "ct_helper": fCtHelper,
 }
 
 // value is one parsed match value.
@@ -202,6 +212,15 @@ func Compile(fw *snapshot.Firewall) *Program {
 			order++
 			for ri := range c.Rules {
 				cc.rules = append(cc.rules, compileRule(ct, &c.Rules[ri]))
+				for _, e := range c.Rules[ri].Effects {
+					where := fmt.Sprintf("%q in chain %s of table %s %s", c.Rules[ri].Text, c.Name, t.Family, t.Name)
+					if (e.Kind == "ct_zone" || e.Kind == "ct") && p.zoneSetBy == "" {
+						p.zoneSetBy = where
+					}
+					if (e.Kind == "ct_helper" || e.Kind == "ct") && p.helperSetBy == "" {
+						p.helperSetBy = where
+					}
+				}
 			}
 			ct.chains[c.Name] = cc
 			if c.Base() {
@@ -389,6 +408,20 @@ func parseValue(f field, s string) (value, error) {
 	switch f {
 	case fSaddr, fDaddr, fCtOrigSaddr, fCtOrigDaddr:
 		return parseAddr(s)
+	case fPriority, fCtZone:
+		// "0x10001" or a range "0x10001-0x1ffff".
+		lo, hi, ok := strings.Cut(s, "-")
+		a, err := strconv.ParseUint(lo, 0, 32)
+		if err != nil {
+			return value{}, err
+		}
+		b := a
+		if ok {
+			if b, err = strconv.ParseUint(hi, 0, 32); err != nil {
+				return value{}, err
+			}
+		}
+		return value{plo: uint32(a), phi: uint32(b), isRange: a != b}, nil
 	case fSport, fDport, fPort, fCtOrigSport, fCtOrigDport:
 		lo, hi, ok := strings.Cut(s, "-")
 		a, err := strconv.ParseUint(lo, 10, 16)
@@ -408,6 +441,18 @@ func parseValue(f field, s string) (value, error) {
 		}
 		return value{str: s}, nil
 	case fMark, fCtMark:
+		if lo, hi, ok := strings.Cut(s, "-"); ok {
+			// A range of marks: "0x10-0x20".
+			a, err := strconv.ParseUint(lo, 0, 32)
+			if err != nil {
+				return value{}, err
+			}
+			b, err := strconv.ParseUint(hi, 0, 32)
+			if err != nil {
+				return value{}, err
+			}
+			return value{plo: uint32(a), phi: uint32(b), isRange: true}, nil
+		}
 		v, m, hasMask := strings.Cut(s, "/")
 		a, err := strconv.ParseUint(v, 0, 32)
 		if err != nil {

@@ -14,8 +14,11 @@ import (
 // nothing before, under normal load. This file decides the matches that
 // only make sense with that packet in mind.
 
-// selfNegating fields apply their own "!" (it is not a plain negation).
-func selfNegating(f field) bool { return f == fIPv6Header || f == fIPv4Options || f == fRecent }
+// selfNegating fields apply their own "!" (it is not a plain negation, or
+// the rule breaks whatever the compare, as nft's ct helper without one).
+func selfNegating(f field) bool {
+	return f == fIPv6Header || f == fIPv4Options || f == fRecent || f == fCtHelper
+}
 
 // header decides "the packet carries one of these headers": the first packet
 // carries none, unless its own protocol is the header (esp, ah), whose

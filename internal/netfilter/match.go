@@ -218,6 +218,32 @@ func (w *walker) eval(m *cMatch) (tri, string) {
 			return may, w.markWhy
 		}
 		return markIn(m.vals, p.Mark), ""
+	case fCtHelper:
+		// A new connection has no helper until a rule gives it one.
+		if p.CtState != "new" {
+			return may, "helper of the connection a " + p.CtState + " packet belongs to"
+		}
+		if w.prog.helperSetBy != "" {
+			return may, "the connection's helper: rule " + w.prog.helperSetBy + " may set it"
+		}
+		// nft's ct expression breaks the rule on a connection with no
+		// helper, whether the compare is == or !=.
+		return no, ""
+	case fCtZone:
+		// A new connection's zone is its template's: 0 unless a rule
+		// sets one.
+		if p.CtState != "new" {
+			return may, "zone of the connection a " + p.CtState + " packet belongs to"
+		}
+		if w.prog.zoneSetBy != "" {
+			return may, "the connection's zone: rule " + w.prog.zoneSetBy + " may set it"
+		}
+		return numIn(m, 0), ""
+	case fPriority:
+		if w.priorityWhy != "" {
+			return may, w.priorityWhy
+		}
+		return numIn(m, w.priority), ""
 	case fCtMark:
 		if p.CtState != "new" {
 			return may, "connection mark set by earlier packets"
@@ -324,23 +350,28 @@ func boolTri(b bool) tri {
 }
 
 func portIn(m *cMatch, port uint16) (tri, string) {
-	p := uint32(port)
+	return numIn(m, uint32(port)), ""
+}
+
+// numIn reports whether p is one of m's values or ranges, or compares as
+// m's op says with its value.
+func numIn(m *cMatch, p uint32) tri {
 	for _, v := range m.vals {
 		switch m.op {
 		case "lt":
-			return boolTri(p < v.plo), ""
+			return boolTri(p < v.plo)
 		case "le":
-			return boolTri(p <= v.plo), ""
+			return boolTri(p <= v.plo)
 		case "gt":
-			return boolTri(p > v.plo), ""
+			return boolTri(p > v.plo)
 		case "ge":
-			return boolTri(p >= v.plo), ""
+			return boolTri(p >= v.plo)
 		}
 		if p >= v.plo && p <= v.phi {
-			return yes, ""
+			return yes
 		}
 	}
-	return no, ""
+	return no
 }
 
 func ifaceIn(vals []value, name string) tri {
@@ -357,7 +388,7 @@ func ifaceIn(vals []value, name string) tri {
 
 func markIn(vals []value, mark uint32) tri {
 	for _, v := range vals {
-		if mark&v.phi == v.plo {
+		if v.isRange && v.plo <= mark && mark <= v.phi || !v.isRange && mark&v.phi == v.plo {
 			return yes
 		}
 	}
@@ -536,6 +567,9 @@ func elemHas(f field, ev, pv value) bool {
 		}
 		return ev.str == pv.str
 	case fMark:
+		if ev.isRange {
+			return ev.plo <= pv.plo && pv.plo <= ev.phi
+		}
 		return pv.plo&ev.phi == ev.plo
 	}
 	return ev.str == pv.str

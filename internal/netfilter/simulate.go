@@ -39,6 +39,11 @@ type walker struct {
 	// markWhy and ctMarkWhy, when set, say why the packet's or the
 	// connection's mark is unknown (a rule set it from a hash or a socket).
 	markWhy, ctMarkWhy string
+	// priority is the packet's priority (skb->priority), 0 as it arrives
+	// from a network device; priorityWhy, when set, says why it is
+	// unknown (the sending socket's, or ip_forward's from the tos).
+	priority    uint32
+	priorityWhy string
 	// orig is the packet as it entered the first hook: a new connection's
 	// original tuple.
 	orig     Packet
@@ -95,6 +100,8 @@ func (w *walker) run() {
 	origDst := w.p.Dst
 	switch w.p.Direction {
 	case Outbound:
+		// The socket's priority: SO_PRIORITY, or IP_TOS's.
+		w.priorityWhy = snapshot.MayProcess + "meta priority: the sending socket's priority (SO_PRIORITY, IP_TOS)"
 		if w.p.OutIface == "" {
 			w.p.OutIface = w.prog.route(w.p.Dst)
 		}
@@ -144,6 +151,10 @@ func (w *walker) run() {
 		} else {
 			if w.p.OutIface == "" || w.p.Dst != origDst {
 				w.p.OutIface = w.prog.route(w.p.Dst)
+			}
+			if w.family() == "ipv4" {
+				// ip_forward sets it from the tos before the forward hook.
+				w.priorityWhy = snapshot.MayPayload + "meta priority: ip_forward sets it from the tos the sender chose"
 			}
 			if !w.hookPass("forward") || !w.hookPass("postrouting") {
 				return
@@ -292,13 +303,39 @@ func (w *walker) verdict1(cc *cChain, cr *cRule, kind, chain string, v snapshot.
 			return sub, true
 		}
 		return outcome{}, false
-	case snapshot.VerdictDNAT, snapshot.VerdictRedirect:
+	case snapshot.VerdictDNAT, snapshot.VerdictRedirect, snapshot.VerdictSNAT:
+		if v.Set != "" {
+			// The new address is the map's value for the packet's key;
+			// without one the rule breaks.
+			val, res := w.vmap(cc, v)
+			switch res {
+			case no:
+				return outcome{}, false
+			case may:
+				return outcome{kind: oUnknown, ref: ref, reason: val}, true
+			}
+			a, err := netip.ParseAddr(val)
+			if err != nil {
+				return outcome{kind: oUnknown, ref: ref, reason: "nat address " + val + " from @" + v.Set + " not understood"}, true
+			}
+			v.Set, v.To = "", a.String()
+			if a.Is6() {
+				v.To = "[" + v.To + "]"
+			}
+			return w.verdict1(cc, cr, kind, chain, v, depth)
+		}
+		if kind == snapshot.VerdictSNAT {
+			w.snatDone = true
+			w.ctStatus["snat"] = true
+			w.step("nat", ref, kind)
+			return outcome{kind: oAccept, ref: ref}, true
+		}
 		if err := w.dnat(kind, v.To); err != nil {
 			return outcome{kind: oUnknown, ref: ref, reason: err.Error()}, true
 		}
 		w.step("nat", ref, fmt.Sprintf("%s to %s", kind, netip.AddrPortFrom(w.p.Dst, w.p.DstPort)))
 		return outcome{kind: oAccept, ref: ref}, true
-	case snapshot.VerdictSNAT, snapshot.VerdictMasquerade:
+	case snapshot.VerdictMasquerade:
 		w.snatDone = true
 		w.ctStatus["snat"] = true
 		w.step("nat", ref, kind)
@@ -402,6 +439,17 @@ func (w *walker) effects(r *snapshot.Rule) {
 			default:
 				w.ctMark = applyMark(w.ctMark, e.Value, w.p.Mark)
 			}
+		case "priority":
+			if why, unknown := strings.CutPrefix(e.Value, snapshot.MarkUnknown); unknown {
+				w.priorityWhy = why
+				break
+			}
+			n, err := strconv.ParseUint(e.Value, 0, 32)
+			if err != nil {
+				w.priorityWhy = fmt.Sprintf("priority set to %q, not understood", e.Value)
+				break
+			}
+			w.priority, w.priorityWhy = uint32(n), ""
 		case "notrack":
 			w.p.CtState = "untracked"
 		case "set_update":

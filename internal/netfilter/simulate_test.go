@@ -466,3 +466,75 @@ func TestExplainNamesOrigins(t *testing.T) {
 		}
 	}
 }
+
+// TestPriority: a packet from a network device has priority 0 until a rule
+// sets it; a local packet's is its socket's, unknown until a rule sets it.
+func TestPriority(t *testing.T) {
+	drop := func(prio string) snapshot.Rule {
+		return rule("meta priority "+prio+" drop", vk("drop"), m("priority", prio))
+	}
+	set := func() snapshot.Rule {
+		r := rule("meta priority set 1:5", vk("continue"))
+		r.Effects = []snapshot.Effect{{Kind: "priority", Value: "0x10005"}}
+		return r
+	}
+	fw := func(in, out []snapshot.Rule) *snapshot.Firewall {
+		return &snapshot.Firewall{LocalAddresses: network, Routes: routes, Tables: []snapshot.Table{
+			table("nftables", "inet", "t",
+				base("pre", "prerouting", "filter", 0, "accept", rule("meta priority != 0 drop", vk("drop"), not(m("priority", "0x0")))),
+				base("in", "input", "filter", 0, "accept", in...),
+				base("out", "output", "filter", 0, "accept", out...)),
+		}}
+	}
+	if r := Simulate(fw([]snapshot.Rule{drop("0x10001-0x10009")}, nil), in("tcp", 22)); r.Verdict != Allow {
+		t.Errorf("inbound, priority 0 = %+v", r)
+	}
+	if r := Simulate(fw([]snapshot.Rule{set(), drop("0x10001-0x10009")}, nil), in("tcp", 22)); r.Verdict != Deny {
+		t.Errorf("inbound, priority set to 1:5 then 1:1-1:9 = %+v", r)
+	}
+	if r := Simulate(fw(nil, []snapshot.Rule{drop("0x0")}), out("tcp", 22)); r.Verdict != Unknown || !strings.Contains(r.Reason, snapshot.MayProcess) {
+		t.Errorf("outbound, the socket's priority = %+v", r)
+	}
+	if r := Simulate(fw(nil, []snapshot.Rule{set(), drop("0x0")}), out("tcp", 22)); r.Verdict != Allow {
+		t.Errorf("outbound, priority set to 1:5 = %+v", r)
+	}
+}
+
+// TestCtZone: a new connection is in zone 0 unless some rule may set a
+// zone, and then its zone is unknown.
+func TestCtZone(t *testing.T) {
+	fw := func(extra ...snapshot.Rule) *snapshot.Firewall {
+		rules := append(extra, rule("ct zone 0 drop", vk("drop"), m("ct_zone", "0")))
+		return &snapshot.Firewall{LocalAddresses: network, Routes: routes, Tables: []snapshot.Table{
+			table("nftables", "inet", "t", base("in", "input", "filter", 0, "accept", rules...)),
+		}}
+	}
+	if r := Simulate(fw(), in("tcp", 22)); r.Verdict != Deny {
+		t.Errorf("zone 0 = %+v", r)
+	}
+	set := rule("ct zone set 3", vk("continue"))
+	set.Effects = []snapshot.Effect{{Kind: "ct_zone"}}
+	if r := Simulate(fw(set), in("tcp", 22)); r.Verdict != Unknown || !strings.Contains(r.Reason, "ct zone set 3") {
+		t.Errorf("zone after a zone set = %+v", r)
+	}
+}
+
+// TestNATFromMap: "dnat to ip saddr map {...}" rewrites to the map's value
+// for the packet's key; with no element for it the rule breaks.
+func TestNATFromMap(t *testing.T) {
+	fw := &snapshot.Firewall{LocalAddresses: network, Routes: routes, Tables: []snapshot.Table{{
+		Backend: "nftables", Family: "ip", Name: "nat",
+		Sets: []snapshot.Set{{Name: "m", KeyType: []string{"ipv4_addr"}, Flags: []string{"map"}, DataType: "ipv4_addr",
+			Elements: []snapshot.SetElement{{Key: []string{remote.String()}, Value: ctrIP.String()}}}},
+		Chains: []snapshot.Chain{base("pre", "prerouting", "nat", -100, "accept",
+			rule("dnat to ip saddr map @m", snapshot.Verdict{Kind: snapshot.VerdictDNAT, Set: "m", Keys: []string{"saddr"}}, inSet("m", "saddr")))},
+	}}}
+	if r := Simulate(fw, in("tcp", 8080)); r.Final.Dst != ctrIP {
+		t.Errorf("from a source in the map: %+v", r)
+	}
+	p := in("tcp", 8080)
+	p.Src = netip.MustParseAddr("192.0.2.77")
+	if r := Simulate(fw, p); r.Final.Dst != hostIP || r.Verdict != Allow {
+		t.Errorf("from a source not in the map: %+v", r)
+	}
+}

@@ -185,7 +185,16 @@ type Rule struct {
 //	ct_status    dnat, snat, confirmed, ...
 //	src_type dst_type  addrtype: local, unicast, broadcast, multicast, ...
 //	icmp_type    icmp or icmpv6 type names or numbers
-//	mark ct_mark value or value/mask
+//	mark ct_mark value, value/mask or a range a-b
+//	priority     the packet's priority (nft's major:minor as one number):
+//	             values or ranges a-b, or Op with one value; 0 as it comes
+//	             from a network device until a rule (nft's meta priority
+//	             set, iptables' CLASSIFY) sets it
+//	ct_zone      the connection's conntrack zone: 0 for a new connection
+//	             unless a rule may set one
+//	ct_helper    the connection's helper names; a new connection has none
+//	             unless a rule may give it one, and then nft's compare
+//	             fails whether negated or not
 //	tcp_flags    mask/compare as "syn,ack/syn"
 //	pkttype      unicast | broadcast | multicast | host
 //	set          lookup of Keys in the named Set
