@@ -9,7 +9,7 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 # Real-kernel tests refuse to skip under strict mode.
 TESTENV   := HOSTDRIFT_TEST_STRICT=1
 # A fresh machine first builds the Debian roots the systemd, stock-host and
-# firewalld tests boot (15-20 min on 2 cores), inside the package tests.
+# firewalld tests boot (about 20 min on 2 cores), inside the package tests.
 TESTFLAGS ?= -count=1 -timeout 70m
 DEB_ARCH  ?= $(shell dpkg --print-architecture 2>/dev/null || echo amd64)
 # Fuzzing: how long each target runs, and where the corpus it grows is kept.
