@@ -171,7 +171,7 @@ func TestREADMESetup(t *testing.T) {
 	}
 	for _, w := range []string{
 		"Go " + goVersion + " or newer", "go: downloading go" + goVersion + " (linux/amd64)", "invalid go version '" + goVersion + "'",
-		"compiles for about a minute", "needs root", "apt-get", "may start their services", "35-40 minutes", "about 18 minutes",
+		"compiles for about a minute", "needs root", "apt-get", "may start their services", "35-40 minutes", "11 to 18 minutes",
 	} {
 		if !strings.Contains(section, w) {
 			t.Errorf("the set-up section does not say %q", w)
