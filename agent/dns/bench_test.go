@@ -56,6 +56,12 @@ func benchCollect(b *testing.B, delay time.Duration) {
 // after another with one plain miekg/dns client, and returns how long that
 // took: the reference the collector's benchmarks are measured against.
 func serialQueries(b *testing.B, addr string, wants []snapshot.DNSQuery) time.Duration {
+	return serialQueriesWant(b, addr, wants, func(snapshot.DNSQuery) int { return 1 })
+}
+
+// serialQueriesWant is serialQueries where question q has answers(q)
+// records, with NOERROR.
+func serialQueriesWant(b *testing.B, addr string, wants []snapshot.DNSQuery, answers func(snapshot.DNSQuery) int) time.Duration {
 	b.Helper()
 	start := time.Now()
 	client := &mdns.Client{Timeout: 2 * time.Second}
@@ -63,11 +69,23 @@ func serialQueries(b *testing.B, addr string, wants []snapshot.DNSQuery) time.Du
 		m := new(mdns.Msg)
 		m.SetQuestion(mdns.Fqdn(q.Name), mdns.StringToType[q.Type])
 		resp, _, err := client.Exchange(m, addr)
-		if err != nil || len(resp.Answer) != 1 {
+		if err != nil || resp.Rcode != mdns.RcodeSuccess || len(resp.Answer) != answers(q) {
 			b.Fatalf("reference %s %s: %v %v", q.Name, q.Type, resp, err)
 		}
 	}
 	return time.Since(start)
+}
+
+// reportVsReference reports the benchmark's time per operation, the
+// reference's, and their ratio (x-reference); it returns the first, in ms.
+func reportVsReference(b *testing.B, reference time.Duration) float64 {
+	b.Helper()
+	perOp := float64(b.Elapsed().Microseconds()) / 1000 / float64(b.N)
+	refPerOp := float64(reference.Microseconds()) / 1000 / float64(b.N)
+	b.ReportMetric(perOp, "ms/op")
+	b.ReportMetric(refPerOp, "reference-ms/op")
+	b.ReportMetric(perOp/refPerOp, "x-reference")
+	return perOp
 }
 
 // collectOneEach runs the collector once and fails the benchmark unless

@@ -45,9 +45,5 @@ func BenchmarkDnsmasq100(b *testing.B) {
 		b.StartTimer()
 	}
 	b.StopTimer()
-	perOp := float64(b.Elapsed().Microseconds()) / 1000 / float64(b.N)
-	refPerOp := float64(reference.Microseconds()) / 1000 / float64(b.N)
-	b.ReportMetric(perOp, "ms/op")
-	b.ReportMetric(refPerOp, "reference-ms/op")
-	b.ReportMetric(perOp/refPerOp, "x-reference")
+	reportVsReference(b, reference)
 }
