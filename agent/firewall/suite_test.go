@@ -150,10 +150,7 @@ func (tl *ruleTally) add(t *testing.T, fw *snapshot.Firewall, tb *snapshot.Table
 		tl.reasons, tl.families, tl.forms = map[string]int{}, map[string]int{}, map[string]int{}
 	}
 	tl.rules++
-	why := netfilter.Undecidable(fw, tb, r)
-	if r.Verdict.Kind == snapshot.VerdictUnknown {
-		why = append(why, r.Verdict.Reason)
-	}
+	why := undecided(fw, tb, r)
 	switch {
 	case len(r.Unsupported) > 0:
 		tl.unsupported++
@@ -173,6 +170,16 @@ func (tl *ruleTally) add(t *testing.T, fw *snapshot.Firewall, tb *snapshot.Table
 	default:
 		tl.decoded++
 	}
+}
+
+// undecided lists why the simulator cannot decide rule r of tb: its
+// undecidable matches, and an unknown verdict's reason.
+func undecided(fw *snapshot.Firewall, tb *snapshot.Table, r *snapshot.Rule) []string {
+	why := netfilter.Undecidable(fw, tb, r)
+	if r.Verdict.Kind == snapshot.VerdictUnknown {
+		why = append(why, r.Verdict.Reason)
+	}
+	return why
 }
 
 // summary renders the tally: the rules decoded, honestly undecidable (by

@@ -192,10 +192,7 @@ func suiteDifferential(t *testing.T, files []string, backend, fam string) *diffT
 		for ri, pr := range g {
 			r := &ch.Rules[ri]
 			tl.loaded++
-			why := netfilter.Undecidable(fw, tb, r)
-			if r.Verdict.Kind == snapshot.VerdictUnknown {
-				why = append(why, r.Verdict.Reason)
-			}
+			why := undecided(fw, tb, r)
 			switch {
 			case len(r.Unsupported) > 0:
 				tl.unsupported++
